@@ -1,0 +1,33 @@
+/**
+ * The one error type lat throws on bad input. `code` is stable for programs; `where` names the
+ * file, field or argument at fault; the message says how to fix it.
+ */
+export class LatError extends Error {
+  override readonly name = 'LatError';
+  constructor(
+    readonly code: LatErrorCode,
+    message: string,
+    readonly where?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(where ? `${where}: ${message}` : message, options);
+  }
+}
+
+export type LatErrorCode =
+  | 'BAD_INPUT'
+  | 'BAD_SHAPE'
+  | 'BAD_FILE'
+  | 'UNSAFE_PICKLE'
+  | 'MISSING_TENSORS'
+  | 'BAD_CONFIG'
+  | 'BAD_LENGTHS'
+  | 'BAD_FRONTIER'
+  | 'BAD_DATA'
+  | 'NOT_FOUND'
+  | 'NON_FINITE'
+  | 'UNSUPPORTED';
+
+export function isLatError(e: unknown, code?: LatErrorCode): e is LatError {
+  return e instanceof LatError && (code === undefined || e.code === code);
+}

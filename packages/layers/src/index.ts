@@ -1,0 +1,1 @@
+export * from './length-drop.js';

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// The full check CI runs: build every package, lint, then one Vitest run over the workspace.
+// Ends with the totals line `N passed, N failed[, N skipped]` and a non-zero exit on any failure.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function step(cmd, args) {
+  console.log(`\n$ ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
+  return r.status ?? 1;
+}
+
+const pnpm = process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath]] : ['pnpm', []];
+const run = (...args) => step(pnpm[0], [...pnpm[1], ...args]);
+
+if (run('run', 'build') !== 0) process.exit(1);
+if (run('run', 'lint') !== 0) process.exit(1);
+
+const report = join(mkdtempSync(join(tmpdir(), 'lat-ci-')), 'vitest.json');
+const status = run(
+  'exec',
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${report}`,
+);
+let totals;
+try {
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  totals = {
+    passed: r.numPassedTests,
+    failed: r.numFailedTests,
+    skipped: r.numPendingTests + r.numTodoTests,
+  };
+} catch {
+  totals = { passed: 0, failed: 1, skipped: 0 };
+  console.error('no Vitest report was written: counting the run as failed');
+}
+console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(status !== 0 || totals.failed > 0 ? 1 : 0);
