@@ -1,3 +1,7 @@
+export * from './cost.js';
 export * from './errors.js';
+export * from './graph/index.js';
+export * from './io/index.js';
 export { onnx } from './onnx-proto.js';
 export * from './runtime.js';
+export * from './tokenizers/index.js';
