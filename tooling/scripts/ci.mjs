@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The full check CI runs: build every package, lint, then one Vitest run over the workspace.
+// The full check CI runs: build every package, one Vitest run over the workspace, then lint.
 // Ends with the totals line `N passed, N failed[, N skipped]` and a non-zero exit on any failure.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -16,7 +16,6 @@ const pnpm = process.env.npm_execpath ? [process.execPath, [process.env.npm_exec
 const run = (...args) => step(pnpm[0], [...pnpm[1], ...args]);
 
 if (run('run', 'build') !== 0) process.exit(1);
-if (run('run', 'lint') !== 0) process.exit(1);
 
 const report = join(mkdtempSync(join(tmpdir(), 'lat-ci-')), 'vitest.json');
 const status = run(
@@ -39,5 +38,7 @@ try {
   totals = { passed: 0, failed: 1, skipped: 0 };
   console.error('no Vitest report was written: counting the run as failed');
 }
+const lintStatus = run('run', 'lint');
+if (lintStatus !== 0) console.error('lint failed (see above)');
 console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
-process.exit(status !== 0 || totals.failed > 0 ? 1 : 0);
+process.exit(status !== 0 || totals.failed > 0 || lintStatus !== 0 ? 1 : 0);
