@@ -1,1 +1,3 @@
+export * from './data/index.js';
+export * from './metrics.js';
 export * from './schedule.js';
