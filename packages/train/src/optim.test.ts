@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { AdamW, accumulate, clipGradNorm, noDecayBiasAndNorm } from './optim.js';
+import { Rng } from './rng.js';
+
+/** Float64 AdamW written straight from the torch.optim.AdamW algorithm, for comparison. */
+function referenceAdamW(p: number[], grads: number[][], lr: number, wd: number): number[] {
+  const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+  const m = p.map(() => 0);
+  const v = p.map(() => 0);
+  const x = [...p];
+  grads.forEach((g, s) => {
+    const t = s + 1;
+    for (let i = 0; i < x.length; i++) {
+      x[i] = x[i]! * (1 - lr * wd);
+      m[i] = b1 * m[i]! + (1 - b1) * g[i]!;
+      v[i] = b2 * v[i]! + (1 - b2) * g[i]! ** 2;
+      const mh = m[i]! / (1 - b1 ** t);
+      const vh = v[i]! / (1 - b2 ** t);
+      x[i] = x[i]! - (lr * mh) / (Math.sqrt(vh) + eps);
+    }
+  });
+  return x;
+}
+
+describe('AdamW', () => {
+  it('matches a float64 reference of torch.optim.AdamW over several steps', () => {
+    const rng = new Rng(1);
+    const p0 = Array.from({ length: 16 }, () => rng.next() - 0.5);
+    const grads = Array.from({ length: 5 }, () => Array.from({ length: 16 }, () => rng.next() - 0.5));
+    const opt = new AdamW({ lr: 1e-2, weightDecay: 0.1 });
+    const params = { 'encoder.layer.0.output.dense.weight': Float32Array.from(p0) };
+    for (const g of grads)
+      opt.step(params, { 'encoder.layer.0.output.dense.weight': Float32Array.from(g) }, 1e-2);
+    const ref = referenceAdamW(p0, grads, 1e-2, 0.1);
+    params['encoder.layer.0.output.dense.weight'].forEach((v, i) => expect(v).toBeCloseTo(ref[i]!, 5));
+  });
+
+  it('does not decay biases and LayerNorm weights', () => {
+    expect(noDecayBiasAndNorm('encoder.layer.0.attention.self.query.bias')).toBe(true);
+    expect(noDecayBiasAndNorm('embeddings.LayerNorm.weight')).toBe(true);
+    expect(noDecayBiasAndNorm('encoder.layer.0.attention.self.query.weight')).toBe(false);
+    const opt = new AdamW({ lr: 0.1, weightDecay: 0.5 });
+    const params = { 'x.bias': Float32Array.of(1), 'x.weight': Float32Array.of(1) };
+    opt.step(params, { 'x.bias': Float32Array.of(0), 'x.weight': Float32Array.of(0) }, 0.1);
+    expect(params['x.bias'][0]).toBe(1);
+    expect(params['x.weight'][0]).toBeCloseTo(0.95);
+  });
+});
+
+describe('gradient helpers', () => {
+  it('clips by global norm and accumulates with a scale', () => {
+    const g = { a: Float32Array.of(3, 0), b: Float32Array.of(4) };
+    expect(clipGradNorm(g, 1)).toBeCloseTo(5);
+    expect(Array.from(g.a)[0]).toBeCloseTo(0.6, 5);
+    expect(g.b[0]).toBeCloseTo(0.8, 5);
+    const acc: Record<string, Float32Array> = {};
+    accumulate(acc, { a: Float32Array.of(1, 2) }, 0.5);
+    accumulate(acc, { a: Float32Array.of(1, 2) }, 0.5);
+    expect(Array.from(acc['a']!)).toEqual([1, 2]);
+  });
+});
+
+describe('Rng', () => {
+  it('is reproducible and resumes exactly from its saved state', () => {
+    const a = new Rng(42);
+    a.next();
+    const saved = a.state();
+    const next = [a.next(), a.next(), a.int(10)];
+    const b = new Rng(saved);
+    expect([b.next(), b.next(), b.int(10)]).toEqual(next);
+    const perm = new Rng(3).permutation(50);
+    expect([...perm].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(new Rng(3).permutation(50)).toEqual(perm);
+  });
+  it('is roughly uniform', () => {
+    const r = new Rng(9);
+    const bins = new Array(10).fill(0);
+    for (let i = 0; i < 10000; i++) bins[r.int(10)]++;
+    for (const b of bins) expect(Math.abs(b - 1000)).toBeLessThan(120);
+  });
+});
