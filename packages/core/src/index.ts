@@ -1,3 +1,4 @@
+export * from './bundle.js';
 export * from './cost.js';
 export * from './errors.js';
 export * from './graph/index.js';
