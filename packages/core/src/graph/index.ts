@@ -1,1 +1,4 @@
-export {};
+export * from './autodiff.js';
+export * from './graph.js';
+export * from './serialize.js';
+export * from './session-cache.js';

@@ -1,0 +1,166 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { crossEntropy, klDivergence } from './autodiff.js';
+import { gradCheck, randoms } from './test-utils/gradcheck.js';
+
+const t = (dims: number[], seed: number) => ({
+  dims,
+  data: randoms(
+    dims.reduce((a, b) => a * b, 1),
+    seed,
+  ),
+});
+const i64 = (dims: number[], values: number[]) => ({
+  type: 'int64' as const,
+  dims,
+  data: BigInt64Array.from(values.map(BigInt)),
+});
+const TOL = 1e-6;
+
+describe('autodiff gradients match central finite differences (float64)', () => {
+  it('elementwise ops with broadcasting', async () => {
+    const err = await gradCheck({
+      wrt: { a: t([2, 3, 4], 1), b: t([4], 2), c: t([3, 1], 3) },
+      build: (g, { a, b, c }) => {
+        const s = g.add(g.mul(a!, b!), g.sub(c!, a!));
+        const d = g.div(s, g.add(g.mul(c!, c!), g.scalar(1.5)));
+        return g.add(
+          g.tanh(d),
+          g.mul(g.exp(g.mul(b!, g.scalar(0.3))), g.neg(g.sqrt(g.add(g.mul(a!, a!), g.scalar(1))))),
+        );
+      },
+    });
+    expect(err).toBeLessThan(TOL);
+  });
+
+  // ORT has no float64 Erf kernel: these run in float32 with a step and tolerance sized for it.
+  it('log, erf, sigmoid, relu, pow, gelu (erf and tanh), Cast in float32', async () => {
+    const err = await gradCheck({
+      float: 'float32',
+      wrt: { x: t([3, 5], 4) },
+      build: (g, { x }) => {
+        const pos = g.add(g.mul(x!, x!), g.scalar(0.5));
+        const parts = [
+          g.log(pos),
+          g.erf(x!),
+          g.sigmoid(x!),
+          g.relu(g.add(x!, g.scalar(0.05))),
+          g.pow(pos, g.scalar(1.7)),
+          g.gelu(x!, 'erf'),
+          g.gelu(x!, 'tanh'),
+          g.cast(g.mul(g.cast(x!, 'float64'), g.cast(x!, 'float64')), 'float32'),
+        ];
+        return parts.reduce((acc, p) => g.add(acc, p));
+      },
+    });
+    expect(err).toBeLessThan(2e-3);
+  });
+
+  it('MatMul: batched, with a shared 2-D weight, and attention-style 4-D', async () => {
+    const err = await gradCheck({
+      wrt: {
+        x: t([2, 3, 4], 5),
+        w: t([5, 4], 6),
+        b: t([5], 7),
+        q: t([2, 2, 3, 2], 8),
+        k: t([2, 2, 3, 2], 9),
+      },
+      build: (g, { x, w, b, q, k }) => {
+        const y = g.linear(x!, w!, b!);
+        const s = g.matmul(q!, g.transpose(k!, [0, 1, 3, 2]));
+        return g.add(g.reduceSum(y, [2], false), g.reduceSum(g.reshape(s, [2, 6, 3]), [1], false));
+      },
+    });
+    expect(err).toBeLessThan(TOL);
+  });
+
+  it('Softmax, LogSoftmax, LayerNormalization', async () => {
+    const err = await gradCheck({
+      wrt: { x: t([2, 3, 6], 10), gamma: t([6], 11), beta: t([6], 12) },
+      build: (g, { x, gamma, beta }) => {
+        const ln = g.layerNorm(x!, gamma!, beta!, 1e-5);
+        return g.add(g.add(g.softmax(x!, -1), g.logSoftmax(x!, 1)), ln);
+      },
+    });
+    expect(err).toBeLessThan(TOL);
+  });
+
+  it('Gather (embedding rows with repeats, and one position), GatherElements, ScatterElements', async () => {
+    const err = await gradCheck({
+      wrt: { emb: t([5, 3], 13), h: t([2, 4, 3], 14), upd: t([2, 2, 3], 15) },
+      feeds: {
+        ids: i64([2, 3], [1, 4, 1, 0, 1, 3]),
+        sel: i64([2, 2, 3], [0, 0, 0, 3, 3, 3, 1, 1, 1, 2, 2, 2]),
+      },
+      build: (g, { emb, h, upd }) => {
+        const ids = g.value('ids');
+        const sel = g.value('sel');
+        const e = g.gather(emb!, ids, 0);
+        const cls = g.gather(h!, g.int64(0), 1);
+        const picked = g.gatherElements(h!, sel, 1);
+        const scattered = g.scatterElements(h!, sel, upd!, 1);
+        const added = g.scatterElements(h!, sel, upd!, 1, 'add');
+        return g.add(
+          g.add(g.reduceSum(e, [1], false), cls),
+          g.add(g.reduceSum(picked, [1], false), g.reduceSum(g.add(scattered, added), [1], false)),
+        );
+      },
+    });
+    expect(err).toBeLessThan(TOL);
+  });
+
+  it('Reshape, Transpose, Unsqueeze, Squeeze, Concat, Slice, Expand, ReduceMean, Where', async () => {
+    const err = await gradCheck({
+      wrt: { a: t([2, 3], 16), b: t([2, 2], 17) },
+      build: (g, { a, b }) => {
+        const c = g.concat([a!, b!], 1);
+        const s = g.slice(c, [1], [4], [1]);
+        const r = g.transpose(g.reshape(s, [3, 2]), [1, 0]);
+        const u = g.squeeze(g.unsqueeze(r, [0]), [0]);
+        const m = g.reduceMean(g.expand(g.unsqueeze(a!, [0]), g.int64s([4, 2, 3]), [4, 2, 3]), [0], false);
+        const w = g.where(g.greater(a!, g.scalar(0)), g.mul(a!, a!), g.neg(a!));
+        return g.add(
+          g.add(g.reduceSum(u, [0], false), g.reduceSum(m, [0], false)),
+          g.reduceSum(w, [0], false),
+        );
+      },
+    });
+    expect(err).toBeLessThan(TOL);
+  });
+
+  it('cross-entropy and KL-divergence losses', async () => {
+    const err = await gradCheck({
+      wrt: { logits: t([3, 4], 18) },
+      feeds: {
+        labels: i64([3], [2, 0, 3]),
+        teacher: {
+          type: 'float64',
+          dims: [3, 4],
+          data: Float64Array.of(0.1, 0.2, 0.3, 0.4, 1, 0, 0, 0, 0.25, 0.25, 0.25, 0.25),
+        },
+      },
+      build: (g, { logits }) =>
+        g.add(crossEntropy(g, logits!, g.value('labels')), klDivergence(g, g.value('teacher'), logits!)),
+    });
+    expect(err).toBeLessThan(TOL);
+  });
+
+  it('property: random broadcast shapes for Add/Mul/Div', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        fc.integer({ min: 1, max: 1000 }),
+        async (dims, ones, seed) => {
+          const bdims = dims.map((d, i) => (ones[i] ? 1 : d)).slice(dims.length > 1 && ones[2] ? 1 : 0);
+          const err = await gradCheck({
+            wrt: { a: t(dims, seed), b: t(bdims, seed + 1) },
+            build: (g, { a, b }) => g.div(g.mul(g.add(a!, b!), b!), g.add(g.mul(b!, b!), g.scalar(1))),
+          });
+          return err < TOL;
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+});
