@@ -1,0 +1,149 @@
+/** Hugging Face config.json → the typed encoder config lat builds graphs from. */
+import { LatError } from '../errors.js';
+
+export type Architecture = 'bert' | 'distilbert' | 'roberta';
+
+export interface ModelConfig {
+  architecture: Architecture;
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  intermediateSize: number;
+  maxPositions: number;
+  /** 0 when the model has no token-type embeddings (DistilBERT). */
+  typeVocabSize: number;
+  layerNormEps: number;
+  hiddenAct: 'gelu' | 'gelu_new' | 'relu';
+  /** Classes of the classification head (1 for regression). */
+  numLabels: number;
+  /** Label names by id. */
+  labels: string[];
+  problemType?: 'single_label_classification' | 'regression';
+  padTokenId: number;
+  /** RoBERTa numbers positions from padding_idx + 1. */
+  positionOffset: number;
+  hiddenDropout: number;
+  attentionDropout: number;
+}
+
+type Json = Record<string, unknown>;
+
+/** Parses a config.json object; `where` names the file in errors. */
+export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConfig {
+  if (typeof raw !== 'object' || raw === null) throw new LatError('BAD_CONFIG', 'not a JSON object', where);
+  const j = raw as Json;
+  const type = String(j['model_type'] ?? '');
+  if (!['bert', 'distilbert', 'roberta'].includes(type)) {
+    throw new LatError(
+      'BAD_CONFIG',
+      `model_type '${type}' is not supported; lat runs bert, distilbert and roberta encoders`,
+      `${where}#model_type`,
+    );
+  }
+  const architecture = type as Architecture;
+  const distil = architecture === 'distilbert';
+  const int = (key: string, fallback?: number): number => {
+    const v = j[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      throw new LatError(
+        'BAD_CONFIG',
+        `must be a non-negative integer, got ${JSON.stringify(v)}`,
+        `${where}#${key}`,
+      );
+    }
+    return v;
+  };
+  const hiddenSize = int(distil ? 'dim' : 'hidden_size');
+  const numHeads = int(distil ? 'n_heads' : 'num_attention_heads');
+  if (numHeads === 0 || hiddenSize % numHeads !== 0) {
+    throw new LatError(
+      'BAD_CONFIG',
+      `hidden size ${hiddenSize} is not divisible by ${numHeads} attention heads`,
+      `${where}#${distil ? 'n_heads' : 'num_attention_heads'}`,
+    );
+  }
+  const act = String(j[distil ? 'activation' : 'hidden_act'] ?? 'gelu');
+  if (!['gelu', 'gelu_new', 'relu'].includes(act)) {
+    throw new LatError(
+      'BAD_CONFIG',
+      `activation '${act}' is not supported (gelu, gelu_new, relu)`,
+      `${where}#hidden_act`,
+    );
+  }
+  const id2label = (j['id2label'] ?? {}) as Record<string, string>;
+  const fromMap = Object.keys(id2label)
+    .sort((a, b) => Number(a) - Number(b))
+    .map((k) => String(id2label[k]));
+  const numLabels =
+    typeof j['num_labels'] === 'number' ? (j['num_labels'] as number) : Math.max(fromMap.length, 2);
+  const labels =
+    fromMap.length === numLabels ? fromMap : Array.from({ length: numLabels }, (_, i) => `LABEL_${i}`);
+  const padTokenId = int('pad_token_id', distil ? 0 : 0);
+  return {
+    architecture,
+    vocabSize: int('vocab_size'),
+    hiddenSize,
+    numLayers: int(distil ? 'n_layers' : 'num_hidden_layers'),
+    numHeads,
+    intermediateSize: int(distil ? 'hidden_dim' : 'intermediate_size'),
+    maxPositions: int('max_position_embeddings'),
+    typeVocabSize: distil ? 0 : int('type_vocab_size', 2),
+    layerNormEps: typeof j['layer_norm_eps'] === 'number' ? (j['layer_norm_eps'] as number) : 1e-12,
+    hiddenAct: act as ModelConfig['hiddenAct'],
+    numLabels,
+    labels,
+    ...(j['problem_type'] === 'regression' || j['problem_type'] === 'single_label_classification'
+      ? { problemType: j['problem_type'] as ModelConfig['problemType'] }
+      : {}),
+    padTokenId,
+    positionOffset: architecture === 'roberta' ? padTokenId + 1 : 0,
+    hiddenDropout: Number(j[distil ? 'dropout' : 'hidden_dropout_prob'] ?? 0.1),
+    attentionDropout: Number(j[distil ? 'attention_dropout' : 'attention_probs_dropout_prob'] ?? 0.1),
+  };
+}
+
+/** The HF config.json for a lat config (written next to exported checkpoints). */
+export function toHfConfig(c: ModelConfig): Json {
+  const id2label = Object.fromEntries(c.labels.map((l, i) => [String(i), l]));
+  const label2id = Object.fromEntries(c.labels.map((l, i) => [l, i]));
+  if (c.architecture === 'distilbert') {
+    return {
+      model_type: 'distilbert',
+      architectures: ['DistilBertForSequenceClassification'],
+      vocab_size: c.vocabSize,
+      dim: c.hiddenSize,
+      n_layers: c.numLayers,
+      n_heads: c.numHeads,
+      hidden_dim: c.intermediateSize,
+      max_position_embeddings: c.maxPositions,
+      activation: c.hiddenAct,
+      dropout: c.hiddenDropout,
+      attention_dropout: c.attentionDropout,
+      pad_token_id: c.padTokenId,
+      id2label,
+      label2id,
+    };
+  }
+  return {
+    model_type: c.architecture,
+    architectures: [
+      c.architecture === 'roberta' ? 'RobertaForSequenceClassification' : 'BertForSequenceClassification',
+    ],
+    vocab_size: c.vocabSize,
+    hidden_size: c.hiddenSize,
+    num_hidden_layers: c.numLayers,
+    num_attention_heads: c.numHeads,
+    intermediate_size: c.intermediateSize,
+    max_position_embeddings: c.maxPositions,
+    type_vocab_size: c.typeVocabSize,
+    layer_norm_eps: c.layerNormEps,
+    hidden_act: c.hiddenAct,
+    hidden_dropout_prob: c.hiddenDropout,
+    attention_probs_dropout_prob: c.attentionDropout,
+    pad_token_id: c.padTokenId,
+    ...(c.problemType ? { problem_type: c.problemType } : {}),
+    id2label,
+    label2id,
+  };
+}

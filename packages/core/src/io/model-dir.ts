@@ -1,0 +1,60 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LatError } from '../errors.js';
+import { type ModelConfig, parseModelConfig } from './config.js';
+import { readSafetensors } from './safetensors.js';
+import { type StateDict, toCanonical } from './weights.js';
+
+export interface LoadedModel {
+  dir: string;
+  config: ModelConfig;
+  weights: StateDict;
+  /** vocab.txt lines, when the directory has one. */
+  vocab?: string[];
+  doLowerCase: boolean;
+}
+
+export function readJson(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new LatError('NOT_FOUND', `cannot read (${(e as Error).message})`, path);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new LatError('BAD_FILE', `not valid JSON (${(e as Error).message})`, path);
+  }
+}
+
+/** Loads a Hugging Face model directory: config.json, model.safetensors, vocab.txt. */
+export function loadModelDir(dir: string, heads: { classifier?: boolean; qa?: boolean } = {}): LoadedModel {
+  if (!existsSync(dir))
+    throw new LatError('NOT_FOUND', 'no such directory; pass a Hugging Face model directory', dir);
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) {
+    throw new LatError('NOT_FOUND', 'not a model directory: it has no config.json', dir);
+  }
+  const config = parseModelConfig(readJson(configPath), configPath);
+  const st = join(dir, 'model.safetensors');
+  if (!existsSync(st)) {
+    throw new LatError('NOT_FOUND', 'no model.safetensors in the model directory', dir);
+  }
+  const weights = toCanonical(readSafetensors(st), config, st, heads);
+  const vocabPath = join(dir, 'vocab.txt');
+  const vocab = existsSync(vocabPath)
+    ? readFileSync(vocabPath, 'utf8')
+        .split(/\r?\n/)
+        .filter((l, i, a) => l !== '' || i < a.length - 1)
+    : undefined;
+  const tokCfgPath = join(dir, 'tokenizer_config.json');
+  const tokCfg = existsSync(tokCfgPath) ? (readJson(tokCfgPath) as Record<string, unknown>) : {};
+  return {
+    dir,
+    config,
+    weights,
+    ...(vocab ? { vocab } : {}),
+    doLowerCase: tokCfg['do_lower_case'] !== false,
+  };
+}

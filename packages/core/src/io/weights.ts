@@ -1,0 +1,178 @@
+/**
+ * Encoder weights as a flat map with lat's canonical names — Hugging Face's BERT names without
+ * the model prefix (`embeddings.word_embeddings.weight`, `encoder.layer.0.attention.self.query.weight`,
+ * `classifier.weight` …). DistilBERT and RoBERTa checkpoints are renamed into this scheme on load
+ * and back on save. Linear weights keep PyTorch's [out, in] layout.
+ */
+import { LatError } from '../errors.js';
+import type { ModelConfig } from './config.js';
+
+export interface Tensor32 {
+  dims: number[];
+  data: Float32Array;
+}
+
+export type StateDict = Map<string, Tensor32>;
+
+/** Every tensor the encoder (and its heads) needs, with its shape. */
+export function expectedShapes(
+  c: ModelConfig,
+  heads: { classifier?: boolean; qa?: boolean } = {},
+): Map<string, number[]> {
+  const d = c.hiddenSize;
+  const f = c.intermediateSize;
+  const m = new Map<string, number[]>();
+  const lin = (name: string, out: number, inp: number) => {
+    m.set(`${name}.weight`, [out, inp]);
+    m.set(`${name}.bias`, [out]);
+  };
+  const norm = (name: string) => {
+    m.set(`${name}.weight`, [d]);
+    m.set(`${name}.bias`, [d]);
+  };
+  m.set('embeddings.word_embeddings.weight', [c.vocabSize, d]);
+  m.set('embeddings.position_embeddings.weight', [c.maxPositions, d]);
+  if (c.typeVocabSize > 0) m.set('embeddings.token_type_embeddings.weight', [c.typeVocabSize, d]);
+  norm('embeddings.LayerNorm');
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `encoder.layer.${i}`;
+    lin(`${p}.attention.self.query`, d, d);
+    lin(`${p}.attention.self.key`, d, d);
+    lin(`${p}.attention.self.value`, d, d);
+    lin(`${p}.attention.output.dense`, d, d);
+    norm(`${p}.attention.output.LayerNorm`);
+    lin(`${p}.intermediate.dense`, f, d);
+    lin(`${p}.output.dense`, d, f);
+    norm(`${p}.output.LayerNorm`);
+  }
+  if (heads.classifier ?? true) {
+    if (c.architecture === 'distilbert') lin('pre_classifier', d, d);
+    else lin('pooler.dense', d, d);
+    lin('classifier', c.numLabels, d);
+  }
+  if (heads.qa) lin('qa_outputs', 2, d);
+  return m;
+}
+
+/** DistilBERT's per-layer module names and their canonical (BERT) equivalents. */
+const distilLayerNames: [string, string][] = [
+  ['attention.q_lin', 'attention.self.query'],
+  ['attention.k_lin', 'attention.self.key'],
+  ['attention.v_lin', 'attention.self.value'],
+  ['attention.out_lin', 'attention.output.dense'],
+  ['sa_layer_norm', 'attention.output.LayerNorm'],
+  ['ffn.lin1', 'intermediate.dense'],
+  ['ffn.lin2', 'output.dense'],
+  ['output_layer_norm', 'output.LayerNorm'],
+];
+
+function renameLayer(name: string, from: string, to: string, table: [string, string][]): string {
+  const m = new RegExp(`^${from.replace('.', '\\.')}\\.(\\d+)\\.(.+)\\.(weight|bias)$`).exec(name);
+  if (!m) return name;
+  const hit = table.find(([a]) => a === m[2]);
+  return hit ? `${to}.${m[1]}.${hit[1]}.${m[3]}` : name;
+}
+
+/** The canonical name of a checkpoint tensor, or undefined for tensors lat does not use. */
+export function canonicalName(name: string, c: ModelConfig): string | undefined {
+  let n = name.replace(/^(bert|distilbert|roberta)\./, '');
+  if (c.architecture === 'distilbert')
+    n = renameLayer(n, 'transformer.layer', 'encoder.layer', distilLayerNames);
+  // Old TF-converted checkpoints name LayerNorm parameters gamma/beta.
+  n = n.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+  if (
+    n === 'embeddings.position_ids' ||
+    n.endsWith('.masked_bias') ||
+    n.startsWith('cls.') ||
+    n.startsWith('vocab_')
+  ) {
+    return undefined;
+  }
+  return n;
+}
+
+/** Renames a checkpoint's tensors and checks them against the config; lists what is missing or extra. */
+export function toCanonical(
+  raw: Map<string, Tensor32>,
+  c: ModelConfig,
+  where: string,
+  heads: { classifier?: boolean; qa?: boolean } = {},
+): StateDict {
+  const out: StateDict = new Map();
+  const unexpected: string[] = [];
+  for (const [name, t] of raw) {
+    const n = canonicalName(name, c);
+    if (n === undefined) continue;
+    out.set(n, t);
+  }
+  const expected = expectedShapes(c, heads);
+  // A head-less checkpoint (BertModel) gets fresh heads from the caller; the encoder must be whole.
+  const optionalHead = (n: string) => /^(pooler|pre_classifier|classifier|qa_outputs)\./.test(n);
+  const missing = [...expected.keys()].filter((n) => !out.has(n) && !optionalHead(n));
+  for (const n of out.keys()) if (!expected.has(n)) unexpected.push(n);
+  const badShape = [...expected].flatMap(([n, dims]) => {
+    const t = out.get(n);
+    return t && t.dims.join(',') !== dims.join(',')
+      ? [`${n} is [${t.dims}] but the config needs [${dims}]`]
+      : [];
+  });
+  if (missing.length || badShape.length) {
+    const parts = [
+      missing.length
+        ? `missing tensors: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ` (+${missing.length - 8} more)` : ''}`
+        : '',
+      unexpected.length ? `unexpected tensors: ${unexpected.slice(0, 8).join(', ')}` : '',
+      badShape.join('; '),
+    ].filter(Boolean);
+    throw new LatError(
+      'MISSING_TENSORS',
+      `the weights do not match config.json: ${parts.join('; ')}. Check that config.json and the weights come from the same model`,
+      where,
+    );
+  }
+  for (const n of unexpected) out.delete(n);
+  return out;
+}
+
+/** Hugging Face names for saving: BERT-style under `bert.`, DistilBERT renamed back. */
+export function toHfNames(state: StateDict, c: ModelConfig): Map<string, Tensor32> {
+  const out = new Map<string, Tensor32>();
+  const prefix =
+    c.architecture === 'distilbert' ? 'distilbert.' : c.architecture === 'roberta' ? 'roberta.' : 'bert.';
+  for (const [name, t] of state) {
+    const reversed = distilLayerNames.map(([a, b]) => [b, a] as [string, string]);
+    const n =
+      c.architecture === 'distilbert'
+        ? renameLayer(name, 'encoder.layer', 'transformer.layer', reversed)
+        : name;
+    const head = /^(classifier|pre_classifier|qa_outputs)\./.test(n);
+    out.set(head ? n : prefix + n, t);
+  }
+  return out;
+}
+
+/** Fresh weights as BERT initialises them (normal(0, 0.02) matrices, zero biases, unit LayerNorm). */
+export function createRandomWeights(
+  c: ModelConfig,
+  seed: number,
+  heads: { classifier?: boolean; qa?: boolean } = {},
+  std = 0.02,
+): StateDict {
+  let s = seed >>> 0 || 1;
+  const uniform = () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return ((s >>> 0) + 0.5) / 4294967296;
+  };
+  const normal = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  const out: StateDict = new Map();
+  for (const [name, dims] of expectedShapes(c, heads)) {
+    const size = dims.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(size);
+    if (name.includes('LayerNorm.weight')) data.fill(1);
+    else if (!name.endsWith('.bias')) for (let i = 0; i < size; i++) data[i] = normal() * std;
+    out.set(name, { dims, data });
+  }
+  return out;
+}
