@@ -1,1 +1,4 @@
+export * from './anytime.js';
+export * from './encoder.js';
 export * from './length-drop.js';
+export * from './lengths.js';
