@@ -1,0 +1,267 @@
+/**
+ * BERT's tokenizer: a BasicTokenizer (clean-up, optional lower-casing and accent stripping,
+ * CJK characters and punctuation split off, whitespace split) followed by greedy longest-match
+ * WordPiece with `##` continuations. Built from a vocabulary array, so it runs in browsers too.
+ * Every token keeps its character span [start, end) in the original string (UTF-16 units).
+ */
+import { LatError } from '../errors.js';
+
+export interface WordPieceOptions {
+  doLowerCase?: boolean;
+  /** Defaults to doLowerCase, as in Hugging Face's BertTokenizer. */
+  stripAccents?: boolean;
+  unkToken?: string;
+  clsToken?: string;
+  sepToken?: string;
+  padToken?: string;
+  maxInputCharsPerWord?: number;
+}
+
+export interface Encoding {
+  ids: number[];
+  tokens: string[];
+  typeIds: number[];
+  attentionMask: number[];
+  /** [start, end) in the source text; [0, 0] for special and padding tokens. */
+  offsets: [number, number][];
+  /** 0 for the first text, 1 for the pair, -1 for special tokens and padding. */
+  sequenceIds: number[];
+}
+
+export interface EncodeOptions {
+  maxLength?: number;
+  /** Which text to shorten when a pair is too long (Hugging Face's strategies). */
+  truncation?: 'longest_first' | 'only_first' | 'only_second' | false;
+  /** 'max_length' pads to maxLength. */
+  padding?: 'max_length' | false;
+}
+
+interface Piece {
+  id: number;
+  token: string;
+  start: number;
+  end: number;
+}
+
+export class WordPieceTokenizer {
+  private readonly ids = new Map<string, number>();
+  readonly doLowerCase: boolean;
+  readonly stripAccents: boolean;
+  readonly unkId: number;
+  readonly clsId: number;
+  readonly sepId: number;
+  readonly padId: number;
+  private readonly maxChars: number;
+
+  constructor(
+    readonly vocab: readonly string[],
+    o: WordPieceOptions = {},
+  ) {
+    vocab.forEach((t, i) => {
+      if (!this.ids.has(t)) this.ids.set(t, i);
+    });
+    this.doLowerCase = o.doLowerCase ?? true;
+    this.stripAccents = o.stripAccents ?? this.doLowerCase;
+    this.maxChars = o.maxInputCharsPerWord ?? 100;
+    const special = (t: string, field: string) => {
+      const id = this.ids.get(t);
+      if (id === undefined)
+        throw new LatError('BAD_FILE', `special token ${t} is not in the vocabulary`, `vocab#${field}`);
+      return id;
+    };
+    this.unkId = special(o.unkToken ?? '[UNK]', 'unk_token');
+    this.clsId = special(o.clsToken ?? '[CLS]', 'cls_token');
+    this.sepId = special(o.sepToken ?? '[SEP]', 'sep_token');
+    this.padId = special(o.padToken ?? '[PAD]', 'pad_token');
+  }
+
+  tokenId(token: string): number | undefined {
+    return this.ids.get(token);
+  }
+
+  /** WordPiece pieces of one text, with character offsets. */
+  tokenize(text: string): Piece[] {
+    const out: Piece[] = [];
+    for (const w of this.basicWords(text)) this.wordPiece(w, out);
+    return out;
+  }
+
+  /** Words after the BasicTokenizer, with their spans in `text` and their normalised form. */
+  private basicWords(text: string): { norm: string; start: number; end: number }[] {
+    const words: { norm: string; start: number; end: number }[] = [];
+    let cur = '';
+    let curStart = -1;
+    let curEnd = -1;
+    const flush = () => {
+      if (cur) words.push({ norm: cur, start: curStart, end: curEnd });
+      cur = '';
+      curStart = -1;
+    };
+    for (let i = 0; i < text.length; ) {
+      const cp = text.codePointAt(i)!;
+      const len = cp > 0xffff ? 2 : 1;
+      const ch = String.fromCodePoint(cp);
+      if (cp === 0 || cp === 0xfffd || isControl(ch)) {
+        i += len;
+        continue;
+      }
+      if (isWhitespace(ch)) {
+        flush();
+      } else if (isPunctuation(cp) || isCjk(cp)) {
+        flush();
+        const norm = this.normalize(ch);
+        if (norm) words.push({ norm, start: i, end: i + len });
+      } else {
+        const norm = this.normalize(ch);
+        if (norm) {
+          if (!cur) curStart = i;
+          cur += norm;
+          curEnd = i + len;
+        }
+      }
+      i += len;
+    }
+    flush();
+    return words;
+  }
+
+  private normalize(ch: string): string {
+    let s = this.doLowerCase ? ch.toLowerCase() : ch;
+    if (this.stripAccents) s = s.normalize('NFD').replace(/\p{Mn}/gu, '');
+    return s;
+  }
+
+  private wordPiece(w: { norm: string; start: number; end: number }, out: Piece[]) {
+    const chars = Array.from(w.norm);
+    if (chars.length > this.maxChars) {
+      out.push({ id: this.unkId, token: this.vocab[this.unkId]!, start: w.start, end: w.end });
+      return;
+    }
+    // Offsets inside a word: normalisation can change lengths (e.g. stripped accents), so pieces
+    // map proportionally back onto the word's span, exactly at its ends.
+    const pieces: { id: number; token: string; from: number; to: number }[] = [];
+    let start = 0;
+    while (start < chars.length) {
+      let end = chars.length;
+      let found: number | undefined;
+      let sub = '';
+      while (start < end) {
+        sub = (start > 0 ? '##' : '') + chars.slice(start, end).join('');
+        found = this.ids.get(sub);
+        if (found !== undefined) break;
+        end--;
+      }
+      if (found === undefined) {
+        out.push({ id: this.unkId, token: this.vocab[this.unkId]!, start: w.start, end: w.end });
+        return;
+      }
+      pieces.push({ id: found, token: sub, from: start, to: end });
+      start = end;
+    }
+    const span = w.end - w.start;
+    const scale = span / chars.length;
+    for (const p of pieces) {
+      out.push({
+        id: p.id,
+        token: p.token,
+        start: w.start + Math.round(p.from * scale),
+        end: p.to === chars.length ? w.end : w.start + Math.round(p.to * scale),
+      });
+    }
+  }
+
+  /** `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, truncated and padded as asked. */
+  encode(text: string, pair?: string, o: EncodeOptions = {}): Encoding {
+    let a = this.tokenize(text);
+    let b = pair === undefined ? undefined : this.tokenize(pair);
+    const special = b ? 3 : 2;
+    const max = o.maxLength;
+    if (max !== undefined && o.truncation !== false) {
+      const budget = max - special;
+      if (budget < 0)
+        throw new LatError(
+          'BAD_INPUT',
+          `maxLength ${max} leaves no room for the special tokens`,
+          'maxLength',
+        );
+      const strategy = o.truncation ?? 'longest_first';
+      if (!b) a = a.slice(0, budget);
+      else if (strategy === 'only_first') a = a.slice(0, Math.max(0, budget - b.length));
+      else if (strategy === 'only_second') b = b.slice(0, Math.max(0, budget - a.length));
+      else {
+        while (a.length + b.length > budget) {
+          if (a.length > b.length) a = a.slice(0, -1);
+          else b = b.slice(0, -1);
+        }
+      }
+      if (a.length + (b?.length ?? 0) > budget) {
+        throw new LatError(
+          'BAD_INPUT',
+          `the ${strategy} strategy cannot fit the pair into ${max} tokens`,
+          'truncation',
+        );
+      }
+    }
+    const e: Encoding = { ids: [], tokens: [], typeIds: [], attentionMask: [], offsets: [], sequenceIds: [] };
+    const push = (id: number, token: string, type: number, off: [number, number], seq: number) => {
+      e.ids.push(id);
+      e.tokens.push(token);
+      e.typeIds.push(type);
+      e.attentionMask.push(1);
+      e.offsets.push(off);
+      e.sequenceIds.push(seq);
+    };
+    const sp = (id: number, type: number) => push(id, this.vocab[id]!, type, [0, 0], -1);
+    sp(this.clsId, 0);
+    for (const p of a) push(p.id, p.token, 0, [p.start, p.end], 0);
+    sp(this.sepId, 0);
+    if (b) {
+      for (const p of b) push(p.id, p.token, 1, [p.start, p.end], 1);
+      sp(this.sepId, 1);
+    }
+    if (o.padding === 'max_length' && max !== undefined) {
+      while (e.ids.length < max) {
+        sp(this.padId, 0);
+        e.attentionMask[e.attentionMask.length - 1] = 0;
+      }
+    }
+    return e;
+  }
+
+  decode(ids: readonly number[]): string {
+    return ids
+      .filter((id) => id !== this.clsId && id !== this.sepId && id !== this.padId)
+      .map((id) => this.vocab[id] ?? '')
+      .join(' ')
+      .replace(/ ##/g, '');
+  }
+}
+
+function isWhitespace(ch: string): boolean {
+  return ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || /^\p{Zs}$/u.test(ch);
+}
+
+function isControl(ch: string): boolean {
+  if (ch === '\t' || ch === '\n' || ch === '\r') return false;
+  return /^\p{C}$/u.test(ch);
+}
+
+function isPunctuation(cp: number): boolean {
+  // BERT treats all non-letter/number ASCII as punctuation, plus Unicode P* categories.
+  if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126))
+    return true;
+  return /^\p{P}$/u.test(String.fromCodePoint(cp));
+}
+
+function isCjk(cp: number): boolean {
+  return (
+    (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x20000 && cp <= 0x2a6df) ||
+    (cp >= 0x2a700 && cp <= 0x2b73f) ||
+    (cp >= 0x2b740 && cp <= 0x2b81f) ||
+    (cp >= 0x2b820 && cp <= 0x2ceaf) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0x2f800 && cp <= 0x2fa1f)
+  );
+}
