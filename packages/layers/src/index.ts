@@ -2,3 +2,4 @@ export * from './anytime.js';
 export * from './encoder.js';
 export * from './length-drop.js';
 export * from './lengths.js';
+export * from './training.js';

@@ -238,7 +238,7 @@ export interface GradResult {
 
 /**
  * Differentiates scalar `loss` with respect to `wrt`. Returns a new graph whose outputs are the
- * loss, then the gradients (any outputs the forward graph had are kept after them).
+ * loss (named `loss` when free), then the gradients (any outputs the forward graph had are kept after them).
  */
 export function grad(forward: Graph, loss: Value, wrt: readonly Value[]): GradResult {
   const g = forward.clone();
@@ -280,7 +280,7 @@ export function grad(forward: Graph, loss: Value, wrt: readonly Value[]): GradRe
   }
 
   const previousOutputs = g.outputs.splice(0);
-  const lossOut = g.output(loss);
+  const lossOut = g.output(loss, g.values.has('loss') ? undefined : 'loss');
   const gradOuts = wrt.map((w) => {
     const gv = grads.get(w.name) ?? g.zerosLike(w);
     return g.output(gv.shape ? gv : withShape(g, gv, w.shape), `grad.${w.name}`);

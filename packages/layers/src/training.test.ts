@@ -1,0 +1,117 @@
+import { createRandomWeights, type HostTensor, parseModelConfig, toModelProto } from '@lat/core';
+import { createNodeRuntime } from '@lat/runtime-node';
+import { describe, expect, it } from 'vitest';
+import { createAnytimeModel } from './anytime.js';
+import { buildTrainingGraph } from './training.js';
+
+const runtime = createNodeRuntime({ threads: 1 });
+const config = (dropout: number) =>
+  parseModelConfig({
+    model_type: 'bert',
+    vocab_size: 30,
+    hidden_size: 16,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    intermediate_size: 32,
+    max_position_embeddings: 16,
+    hidden_dropout_prob: dropout,
+    attention_probs_dropout_prob: dropout,
+  });
+
+const ids = [2, 5, 9, 11, 4, 7, 3, 2, 8, 6, 3, 0];
+function feeds(
+  c: ReturnType<typeof config>,
+  w: Map<string, { dims: number[]; data: Float32Array }>,
+  keep: number[],
+  lossWeights = [1, 0],
+) {
+  const f: Record<string, HostTensor> = {
+    input_ids: { type: 'int64', dims: [2, 6], data: BigInt64Array.from(ids.map(BigInt)) },
+    attention_mask: {
+      type: 'int64',
+      dims: [2, 6],
+      data: BigInt64Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0].map(BigInt)),
+    },
+    token_type_ids: { type: 'int64', dims: [2, 6], data: new BigInt64Array(12) },
+    keep_counts: { type: 'int64', dims: [2, 2], data: BigInt64Array.from(keep.map(BigInt)) },
+    dropout_offsets: {
+      type: 'int64',
+      dims: [8],
+      data: BigInt64Array.from([1, 2, 3, 4, 5, 6, 7, 8].map(BigInt)),
+    },
+    loss_weights: { type: 'float32', dims: [2], data: Float32Array.from(lossWeights) },
+    labels: { type: 'int64', dims: [2], data: BigInt64Array.of(1n, 0n) },
+    teacher_probs: { type: 'float32', dims: [2, 2], data: Float32Array.of(0.3, 0.7, 0.6, 0.4) },
+  };
+  for (const [n, t] of w) f[n] = { type: 'float32', dims: t.dims, data: t.data };
+  return f;
+}
+
+describe('training graph', () => {
+  it('computes the same logits as the inference graph when dropout is off, and gradients for every weight', async () => {
+    const c = config(0);
+    const w = createRandomWeights(c, 4, {}, 0.3);
+    const t = buildTrainingGraph(c, w, { task: 'classification', maxBatch: 2, maxSeq: 6 });
+    const s = await runtime.createSession(toModelProto(t.graph));
+    const out = await s.run(feeds(c, w, [5, 3, 4, 3]));
+    const inf = await createAnytimeModel(runtime, c, w);
+    const x = {
+      inputIds: BigInt64Array.from(ids.map(BigInt)),
+      attentionMask: feeds(c, w, [0])['attention_mask']!.data as BigInt64Array,
+      batch: 2,
+    };
+    const ref = await inf.run(x, { form: 'ratio', ratios: [5 / 6, 3 / 6] });
+    expect(ref.keepCounts).toEqual([
+      [5, 3],
+      [5, 3],
+    ]);
+    const ref2 = await inf.run(x, { form: 'absolute', lengths: [4, 3] });
+    const logits = out['logits']!.data as Float32Array;
+    Array.from(ref.logits!.slice(0, 2)).forEach((v, i) => expect(logits[i]).toBeCloseTo(v, 5));
+    Array.from(ref2.logits!.slice(2, 4)).forEach((v, i) => expect(logits[2 + i]).toBeCloseTo(v, 5));
+    for (const n of t.paramNames) expect(out[`grad.${n}`]!.dims).toEqual(w.get(n)!.dims);
+    // Finite-difference check of one weight's gradient through the whole encoder (float32: loose).
+    const name = 'encoder.layer.0.attention.self.query.weight';
+    const g = (out[`grad.${name}`]!.data as Float32Array)[3]!;
+    const bump = (delta: number) => {
+      const data = Float32Array.from(w.get(name)!.data);
+      data[3]! += delta;
+      const w2 = new Map(w);
+      w2.set(name, { dims: w.get(name)!.dims, data });
+      return s.run(feeds(c, w2, [5, 3, 4, 3]));
+    };
+    const lp = Number((await bump(1e-2))['loss']!.data[0]);
+    const lm = Number((await bump(-1e-2))['loss']!.data[0]);
+    expect(Math.abs((lp - lm) / 2e-2 - g)).toBeLessThan(2e-3 + 0.02 * Math.abs(g));
+    await s.release();
+    await inf.release();
+  });
+
+  it('applies reproducible dropout that depends on the fed offsets', async () => {
+    const c = config(0.3);
+    const w = createRandomWeights(c, 4, {}, 0.3);
+    const t = buildTrainingGraph(c, w, { task: 'classification', maxBatch: 2, maxSeq: 6, layerDrop: true });
+    expect(t.dropoutSites).toBe(1 + 3 * c.numLayers + 1);
+    const s = await runtime.createSession(toModelProto(t.graph));
+    const f = {
+      ...feeds(c, w, [6, 6, 5, 5], [0, 1]),
+      layer_on: { type: 'bool' as const, dims: [2], data: Uint8Array.of(1, 1) },
+    };
+    f['dropout_offsets'] = {
+      type: 'int64',
+      dims: [t.dropoutSites],
+      data: BigInt64Array.from({ length: t.dropoutSites }, (_, i) => BigInt(i * 7)),
+    };
+    const a = (await s.run(f))['loss']!.data[0];
+    const b = (await s.run(f))['loss']!.data[0];
+    f['dropout_offsets'] = {
+      type: 'int64',
+      dims: [t.dropoutSites],
+      data: BigInt64Array.from({ length: t.dropoutSites }, (_, i) => BigInt(i * 7 + 1)),
+    };
+    const other = (await s.run(f))['loss']!.data[0];
+    expect(a).toBe(b);
+    expect(other).not.toBe(a);
+    await s.release();
+  });
+});
