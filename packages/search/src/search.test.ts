@@ -1,0 +1,157 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseBudget, pick } from './budget.js';
+import { isValidConfig } from './config.js';
+import { crossover, evolutionarySearch, mutate, smallestConfig } from './evolution.js';
+import { parseFrontierFile, toFrontierFile } from './frontier-file.js';
+import { interpolate, latencyObjective } from './latency.js';
+import { frontierArea, paretoFrontier } from './pareto.js';
+import { seededRandom } from './random.js';
+
+/** Every valid configuration of a small space, for a brute-force Pareto set. */
+function allConfigs(layers: number, max: number, min: number): number[][] {
+  if (layers === 0) return [[]];
+  const out: number[][] = [];
+  for (let l = min; l <= max; l++) for (const rest of allConfigs(layers - 1, l, min)) out.push([l, ...rest]);
+  return out;
+}
+
+const cost = (l: readonly number[]) => l.reduce((a, b, i) => a + b * (i + 2), 0);
+const metric = (l: readonly number[]) =>
+  Math.round(1000 * (Math.sqrt(l[0]!) + 0.5 * Math.log(l[1]!) + 0.1 * l[2]!)) / 1000;
+
+describe('evolutionary search', () => {
+  it('finds the known Pareto set of a synthetic objective', async () => {
+    const o = { numLayers: 3, maxLength: 8, minLength: 1, ratioBound: 0.6 };
+    const smallest = smallestConfig(8, 3, 0.6, 1);
+    const lo = cost(smallest);
+    const hi = cost([8, 8, 8]);
+    const truth = paretoFrontier(
+      allConfigs(3, 8, 1)
+        .map((lengths) => ({ lengths, cost: cost(lengths), metric: metric(lengths) }))
+        .filter((p) => p.cost >= lo && p.cost <= hi),
+    );
+    const r = await evolutionarySearch({ ...o, iterations: 40, seed: 3, cost, evaluate: metric });
+    expect(r.frontier.map((p) => [p.cost, p.metric])).toEqual(truth.map((p) => [p.cost, p.metric]));
+    expect(r.area).toBeCloseTo(frontierArea(truth, lo, hi), 10);
+  });
+
+  it('is reproducible from its seed, evaluates each configuration once, and keeps a non-dominated frontier', async () => {
+    const seen = new Map<string, number>();
+    let calls = 0;
+    const evaluate = async (l: readonly number[]) => {
+      calls++;
+      const k = l.join(',');
+      seen.set(k, (seen.get(k) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, Math.random() * 2)); // completion order varies
+      return metric(l);
+    };
+    const o = { numLayers: 3, maxLength: 16, iterations: 8, seed: 9, concurrency: 4, cost, evaluate };
+    const a = await evolutionarySearch(o);
+    expect([...seen.values()].every((v) => v === 1)).toBe(true);
+    expect(calls).toBe(a.evaluated.length);
+    const b = await evolutionarySearch(o);
+    expect(b.frontier).toEqual(a.frontier);
+    for (const p of a.frontier) {
+      expect(
+        a.evaluated.some(
+          (q) => q.cost <= p.cost && q.metric >= p.metric && (q.cost < p.cost || q.metric > p.metric),
+        ),
+      ).toBe(false);
+    }
+    const progress: number[] = [];
+    await evolutionarySearch({ ...o, iterations: 3, onProgress: (p) => progress.push(p.iteration) });
+    expect(progress).toEqual([1, 2, 3]);
+  });
+
+  it('mutation and crossover keep configurations valid (property)', () => {
+    const config = fc
+      .integer({ min: 2, max: 64 })
+      .chain((max) =>
+        fc
+          .array(fc.integer({ min: 1, max }), { minLength: 1, maxLength: 12 })
+          .map((xs) => ({ max, lengths: xs.sort((a, b) => b - a) })),
+      );
+    fc.assert(
+      fc.property(config, config, fc.integer(), (a, b, seed) => {
+        const random = seededRandom(seed);
+        const m = mutate(a.lengths, random, 0.5, a.max, 1);
+        expect(isValidConfig(m, a.max)).toBe(true);
+        if (a.lengths.length === b.lengths.length) {
+          const c = crossover(a.lengths, b.lengths);
+          expect(isValidConfig(c, Math.max(a.max, b.max))).toBe(true);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('frontier files and budgets', () => {
+  const file = async () =>
+    toFrontierFile(
+      await evolutionarySearch({
+        numLayers: 3,
+        maxLength: 10,
+        ratioBound: 0.8,
+        iterations: 3,
+        seed: 1,
+        cost,
+        evaluate: metric,
+      }),
+      {
+        model: { name: 'tiny', fingerprint: 'abc', numLayers: 3 },
+        dataset: 'synthetic',
+        metricName: 'accuracy',
+        lengthForm: 'ratio',
+        costUnit: 'MACs',
+        latencyMs: (l) => l.reduce((a, b) => a + b, 0) / 10,
+      },
+    );
+
+  it('round-trips through JSON and picks by cost ratio, latency and metric floor', async () => {
+    const f = parseFrontierFile(JSON.parse(JSON.stringify(await file())));
+    expect(f.points.at(-1)!.lengths).toEqual([1, 1, 1]);
+    const half = pick(f, parseBudget('50%'));
+    expect(half.costRatio).toBeLessThanOrEqual(0.5);
+    expect(f.points.filter((p) => p.costRatio <= 0.5).every((p) => p.metric <= half.metric)).toBe(true);
+    expect(pick(f, parseBudget('2ms')).latencyMs).toBeLessThanOrEqual(2);
+    const floor = pick(f, parseBudget('acc>=3'));
+    expect(floor.metric).toBeGreaterThanOrEqual(3);
+    expect(() => pick(f, { costRatio: 0.01 })).toThrow(
+      /nothing fits this budget; the smallest configuration needs/,
+    );
+    expect(() => pick(f, { minMetric: 99 })).toThrow(/no configuration reaches 99/);
+  });
+
+  it('rejects malformed budgets and incompatible or malformed frontier files', async () => {
+    for (const bad of ['fast', '1.5', '-2ms', '0']) expect(() => parseBudget(bad)).toThrow(/budget/);
+    const f = await file();
+    expect(() => parseFrontierFile(f, 'f.json', { numLayers: 12 })).toThrow(
+      /f.json#model.numLayers: the frontier was made for a 3-layer model/,
+    );
+    expect(() => parseFrontierFile(f, 'f.json', { fingerprint: 'zzz' })).toThrow(/made for other weights/);
+    const broken = JSON.parse(JSON.stringify(f));
+    broken.points[1].lengths = [1, 2];
+    expect(() => parseFrontierFile(broken, 'f.json')).toThrow(
+      /f.json#points\[1\].lengths: has 2 values but model.numLayers is 3/,
+    );
+    expect(() => parseFrontierFile({ kind: 'x' })).toThrow(/#kind/);
+    expect(() => parseFrontierFile(null)).toThrow(/not a JSON object/);
+  });
+
+  it('interpolates a latency table', () => {
+    expect(interpolate([10, 20], [1, 3], 15)).toBe(2);
+    expect(interpolate([10, 20], [1, 3], 5)).toBe(0.5);
+    expect(interpolate([10, 20], [1, 3], 30)).toBe(5);
+    const obj = latencyObjective({
+      lengths: [10, 20],
+      perLayerMs: [
+        [1, 2],
+        [1, 2],
+      ],
+      fixedMs: 0.5,
+    });
+    expect(obj([20, 10])).toBe(3.5);
+  });
+});
