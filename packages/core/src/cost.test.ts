@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { encoderFlops, encoderMacs, parameterCount } from './cost.js';
+import { parseModelConfig } from './io/config.js';
+
+const bertBase = { hiddenSize: 768, intermediateSize: 3072, numLayers: 12 };
+
+describe('LAT cost model', () => {
+  it('reproduces the BERT-base check value at 384 tokens with the QA head', () => {
+    expect(encoderMacs(bertBase, 384, undefined, { qaHead: true })).toBe(35_340_779_904);
+    expect(encoderFlops(bertBase, 384, undefined, { qaHead: true })).toBe(2 * 35_340_779_904);
+  });
+  it('gives about 0.333× for the smallest LengthDrop configuration', () => {
+    const smallest = [308, 247, 198, 159, 128, 103, 83, 67, 54, 44, 36, 29];
+    const ratio =
+      encoderMacs(bertBase, 384, smallest, { qaHead: true }) /
+      encoderMacs(bertBase, 384, undefined, { qaHead: true });
+    expect(ratio).toBeCloseTo(0.333, 3);
+  });
+  it('counts BERT-base parameters like PyTorch (109,483,778 for 2-label classification)', () => {
+    const c = parseModelConfig({
+      model_type: 'bert',
+      vocab_size: 30522,
+      hidden_size: 768,
+      num_hidden_layers: 12,
+      num_attention_heads: 12,
+      intermediate_size: 3072,
+      max_position_embeddings: 512,
+      type_vocab_size: 2,
+    });
+    expect(parameterCount(c)).toBe(109_483_778);
+  });
+});
