@@ -89,13 +89,14 @@ describe('autodiff gradients match central finite differences (float64)', () => 
     const err = await gradCheck({
       wrt: { emb: t([5, 3], 13), h: t([2, 4, 3], 14), upd: t([2, 2, 3], 15) },
       feeds: {
+        pos: i64([3], [2, 0, 2]),
         ids: i64([2, 3], [1, 4, 1, 0, 1, 3]),
         sel: i64([2, 2, 3], [0, 0, 0, 3, 3, 3, 1, 1, 1, 2, 2, 2]),
       },
       build: (g, { emb, h, upd }) => {
         const ids = g.value('ids');
         const sel = g.value('sel');
-        const e = g.gather(emb!, ids, 0);
+        const e = g.add(g.gather(emb!, ids, 0), g.gather(emb!, g.value('pos'), 0));
         const cls = g.gather(h!, g.int64(0), 1);
         const picked = g.gatherElements(h!, sel, 1);
         const scattered = g.scatterElements(h!, sel, upd!, 1);
