@@ -13,6 +13,8 @@ import { keepCounts, type LengthSpec } from './lengths.js';
 
 export interface AnytimeOptions {
   head?: 'classification' | 'span';
+  /** Weights as graph inputs (fed on every run) instead of initializers: for evaluating while training. */
+  weightsAsInputs?: boolean;
   /** Add `kept_positions_<i>` outputs (for --explain and the playground). */
   keptPositions?: boolean;
 }
@@ -21,7 +23,10 @@ export interface AnytimeOptions {
 export function buildAnytimeGraph(config: ModelConfig, weights: StateDict, o: AnytimeOptions = {}): Graph {
   const g = new Graph('lat-anytime');
   const head = o.head ?? 'classification';
-  const out = buildEncoder(g, config, weights, initializerWeights(g, weights), {
+  const source = o.weightsAsInputs
+    ? { param: (name: string, t: { dims: number[] }) => g.input(name, 'float32', t.dims) }
+    : initializerWeights(g, weights);
+  const out = buildEncoder(g, config, weights, source, {
     head,
     keptPositions: o.keptPositions ?? true,
   });
@@ -112,7 +117,8 @@ export function parseAnytimeOutputs(
 export interface AnytimeModel {
   readonly config: ModelConfig;
   readonly session: RuntimeSession;
-  run(x: EncodedBatch, lengths?: LengthSpec): Promise<AnytimeResult>;
+  /** With `weightsAsInputs`, pass the current weights on every call. */
+  run(x: EncodedBatch, lengths?: LengthSpec, weights?: StateDict): Promise<AnytimeResult>;
   release(): Promise<void>;
 }
 
@@ -128,8 +134,12 @@ export async function createAnytimeModel(
   return {
     config,
     session,
-    async run(x, lengths) {
+    async run(x, lengths, current) {
       const feeds = anytimeFeeds(config, x, lengths);
+      if (o.weightsAsInputs) {
+        for (const [name, t] of current ?? weights)
+          feeds[name] = { type: 'float32', dims: t.dims, data: t.data };
+      }
       return parseAnytimeOutputs(config, feeds, await session.run(feeds));
     },
     release: () => session.release(),

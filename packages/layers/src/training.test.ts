@@ -93,7 +93,7 @@ describe('training graph', () => {
     const t = buildTrainingGraph(c, w, { task: 'classification', maxBatch: 2, maxSeq: 6, layerDrop: true });
     expect(t.dropoutSites).toBe(1 + 3 * c.numLayers + 1);
     const s = await runtime.createSession(toModelProto(t.graph));
-    const f = {
+    const f: Record<string, HostTensor> = {
       ...feeds(c, w, [6, 6, 5, 5], [0, 1]),
       layer_on: { type: 'bool' as const, dims: [2], data: Uint8Array.of(1, 1) },
     };

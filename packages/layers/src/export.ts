@@ -1,0 +1,83 @@
+/**
+ * exportModel(): the standalone bundle — `model.onnx` (the anytime graph, weights inside) and its
+ * `lat.json` sidecar (model dims, task, tokenizer vocabulary, graph I/O, optional frontier) —
+ * loadable by any ORT runtime without this library. Written to a temporary directory and renamed.
+ */
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import {
+  type BundleManifest,
+  bundleManifestFile,
+  type ModelConfig,
+  type StateDict,
+  toModelProto,
+} from '@lat/core';
+import { buildAnytimeGraph } from './anytime.js';
+
+export interface ExportOptions {
+  name: string;
+  fingerprint: string;
+  task: BundleManifest['task'];
+  tokenizer: Omit<BundleManifest['tokenizer'], 'type'>;
+  frontier?: unknown;
+  examples?: string[];
+}
+
+export function graphIoDocs(config: ModelConfig, head: 'classification' | 'span'): BundleManifest['io'] {
+  const inputs: Record<string, string> = {
+    input_ids: 'int64 [batch, seq] token ids',
+    attention_mask: 'int64 [batch, seq] 1 for real tokens, 0 for padding',
+    keep_counts: `int64 [batch, ${config.numLayers}] tokens each layer keeps per example (non-increasing; the full length keeps all)`,
+  };
+  if (config.typeVocabSize > 0) inputs['token_type_ids'] = 'int64 [batch, seq] segment ids';
+  const outputs: Record<string, string> =
+    head === 'classification'
+      ? { logits: `float32 [batch, ${config.numLabels}]` }
+      : { start_logits: 'float32 [batch, seq]', end_logits: 'float32 [batch, seq]' };
+  for (let i = 0; i < config.numLayers; i++)
+    outputs[`kept_positions_${i}`] =
+      'int64 [batch, k] original positions kept by this layer, -1 for unused slots';
+  return { inputs, outputs };
+}
+
+export function exportModel(
+  dir: string,
+  config: ModelConfig,
+  weights: StateDict,
+  o: ExportOptions,
+): BundleManifest {
+  const head = o.task.type === 'span' ? 'span' : 'classification';
+  const model = toModelProto(buildAnytimeGraph(config, weights, { head, keptPositions: true }), {
+    producer: 'lat',
+    metadata: { 'lat.name': o.name, 'lat.fingerprint': o.fingerprint },
+  });
+  const manifest: BundleManifest = {
+    schemaVersion: 1,
+    kind: 'lat-bundle',
+    graph: 'model.onnx',
+    model: {
+      name: o.name,
+      architecture: config.architecture,
+      numLayers: config.numLayers,
+      hiddenSize: config.hiddenSize,
+      numHeads: config.numHeads,
+      intermediateSize: config.intermediateSize,
+      vocabSize: config.vocabSize,
+      maxPositions: config.maxPositions,
+      fingerprint: o.fingerprint,
+    },
+    task: o.task,
+    io: graphIoDocs(config, head),
+    tokenizer: { type: 'wordpiece', ...o.tokenizer },
+    ...(o.frontier ? { frontier: o.frontier } : {}),
+    ...(o.examples ? { examples: o.examples } : {}),
+  };
+  mkdirSync(dirname(dir), { recursive: true });
+  const tmp = join(dirname(dir), `.${Date.now()}-${process.pid}.lat-export`);
+  mkdirSync(tmp);
+  writeFileSync(join(tmp, 'model.onnx'), model);
+  writeFileSync(join(tmp, bundleManifestFile), `${JSON.stringify(manifest)}\n`);
+  if (existsSync(dir)) rmSync(dir, { recursive: true });
+  renameSync(tmp, dir);
+  return manifest;
+}

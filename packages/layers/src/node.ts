@@ -1,0 +1,2 @@
+// Node-only parts of @lat/layers (file system access).
+export * from './export.js';

@@ -1,0 +1,52 @@
+import type { StateDict } from '@lat/core';
+import type { AnytimeModel, LengthSpec } from '@lat/layers';
+import { chunk, type Encoded, padBatch } from './batches.js';
+import { computeMetrics, type MetricName } from './metrics.js';
+
+export interface EvalResult {
+  metrics: Record<string, number>;
+  /** Predicted class ids, or scores for regression. */
+  predictions: number[];
+}
+
+/** Runs a model over encoded examples at one length configuration and scores it. */
+export async function evaluate(
+  model: AnytimeModel,
+  data: readonly Encoded[],
+  metrics: readonly MetricName[],
+  lengths?: LengthSpec,
+  o: { batchSize?: number; weights?: StateDict } = {},
+): Promise<EvalResult> {
+  const regression = model.config.numLabels === 1;
+  const predictions: number[] = [];
+  for (const group of chunk(data, o.batchSize ?? 32)) {
+    const out = await model.run(padBatch(group), lengths, o.weights);
+    const logits = out.logits!;
+    const C = model.config.numLabels;
+    for (let b = 0; b < group.length; b++) {
+      const row = logits.subarray(b * C, (b + 1) * C);
+      predictions.push(regression ? row[0]! : argmax(row));
+    }
+  }
+  return {
+    metrics: computeMetrics(
+      metrics,
+      predictions,
+      data.map((e) => e.label),
+    ),
+    predictions,
+  };
+}
+
+export function argmax(v: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
+  return best;
+}
+
+export function softmax(v: ArrayLike<number>): number[] {
+  const m = Math.max(...Array.from(v));
+  const e = Array.from(v, (x) => Math.exp(x - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / s);
+}

@@ -1,0 +1,375 @@
+/**
+ * Fine-tuning with LengthDrop (REFERENCE.md §1): for every batch the full model is trained on the
+ * task and becomes the teacher; the smallest model and `numSandwich` random sub-models learn
+ * from it by KL distillation; losses are scaled by 1/(numSandwich + 2), gradients accumulate,
+ * and one AdamW step follows. Plain fine-tuning is LengthDrop switched off. Every forward and
+ * backward pass runs as one ONNX graph on onnxruntime.
+ */
+import {
+  type HostTensor,
+  LatError,
+  type ModelConfig,
+  type Runtime,
+  type RuntimeSession,
+  type StateDict,
+  toModelProto,
+} from '@lat/core';
+import {
+  type AnytimeModel,
+  buildTrainingGraph,
+  createAnytimeModel,
+  defaultLengthDrop,
+  sampleLengths,
+  smallestLengths,
+} from '@lat/layers';
+import { chunk, type Encoded, padBatch } from './batches.js';
+import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { evaluate } from './evaluate.js';
+import type { MetricName } from './metrics.js';
+import { AdamW, accumulate, clipGradNorm } from './optim.js';
+import { Rng } from './rng.js';
+import { linearSchedule } from './schedule.js';
+
+export interface LengthDropConfig {
+  /** length_drop_ratio_bound p: each layer keeps at least ceil((1 − p) · previous). */
+  ratioBound: number;
+  minLength: number;
+  /** Random sub-models per batch besides the full and the smallest one. */
+  numSandwich: number;
+}
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  warmupRatio: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  gradAccumulation: number;
+  seed: number;
+  /** null: plain fine-tuning. */
+  lengthDrop: LengthDropConfig | null;
+  /** Probability of skipping each layer in a pass (LayerDrop); 0 turns it off. */
+  layerDrop: number;
+  /** Save a checkpoint every N optimizer steps (and at the end); 0: only at the end. */
+  checkpointEvery: number;
+  evalBatchSize: number;
+}
+
+export const defaultTrainOptions: TrainOptions = {
+  epochs: 3,
+  batchSize: 32,
+  learningRate: 2e-5,
+  warmupRatio: 0.1,
+  weightDecay: 0.01,
+  maxGradNorm: 1,
+  gradAccumulation: 1,
+  seed: 42,
+  lengthDrop: {
+    ratioBound: defaultLengthDrop.ratioBound,
+    minLength: defaultLengthDrop.minLength,
+    numSandwich: 2,
+  },
+  layerDrop: 0.2,
+  checkpointEvery: 0,
+  evalBatchSize: 64,
+};
+
+export type TrainEvent =
+  | {
+      type: 'step';
+      step: number;
+      totalSteps: number;
+      epoch: number;
+      loss: number;
+      lr: number;
+      tokensPerSec: number;
+      etaSec: number;
+    }
+  | { type: 'eval'; epoch: number; step: number; metrics: Record<string, number> }
+  | { type: 'checkpoint'; step: number; dir: string };
+
+export interface TrainerSetup {
+  runtime: Runtime;
+  config: ModelConfig;
+  weights: StateDict;
+  train: readonly Encoded[];
+  dev?: readonly Encoded[];
+  metrics: readonly MetricName[];
+  options: Partial<TrainOptions>;
+  /** Where checkpoints go (`<out>/checkpoint`); files in `extraFiles` are copied next to the weights. */
+  outDir: string;
+  extraFiles?: Record<string, string>;
+  onEvent?: (e: TrainEvent) => void;
+}
+
+export interface TrainResult {
+  weights: StateDict;
+  steps: number;
+  losses: number[];
+  /** Dev metrics after the last epoch, when dev data was given. */
+  metrics?: Record<string, number>;
+  stopped: boolean;
+}
+
+export class Trainer {
+  readonly options: TrainOptions;
+  private stopRequested = false;
+  private session?: RuntimeSession;
+  private evalModel?: AnytimeModel;
+  private paramNames: string[] = [];
+  private dropoutSites = 0;
+
+  constructor(private readonly s: TrainerSetup) {
+    this.options = { ...defaultTrainOptions, ...s.options };
+    const o = this.options;
+    if (s.train.length === 0) throw new LatError('BAD_DATA', 'the training set is empty', 'train');
+    for (const [k, v] of Object.entries({
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      gradAccumulation: o.gradAccumulation,
+    })) {
+      if (!Number.isInteger(v) || v < 1)
+        throw new LatError('BAD_INPUT', `must be a whole number ≥ 1, got ${v}`, k);
+    }
+    if (!(o.learningRate > 0))
+      throw new LatError('BAD_INPUT', `must be > 0, got ${o.learningRate}`, 'learningRate');
+    if (o.layerDrop < 0 || o.layerDrop >= 1)
+      throw new LatError('BAD_INPUT', `must lie in [0, 1), got ${o.layerDrop}`, 'layerDrop');
+  }
+
+  /** Ask a running `train()` to save a checkpoint and return at the next step boundary (Ctrl-C). */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  private get stepsPerEpoch(): number {
+    return Math.ceil(Math.ceil(this.s.train.length / this.options.batchSize) / this.options.gradAccumulation);
+  }
+
+  private async setup(weights: StateDict): Promise<void> {
+    const maxSeq = Math.max(
+      ...this.s.train.map((e) => e.ids.length),
+      ...(this.s.dev ?? []).map((e) => e.ids.length),
+    );
+    const t = buildTrainingGraph(this.s.config, weights, {
+      task: this.s.config.numLabels === 1 ? 'regression' : 'classification',
+      maxBatch: this.options.batchSize,
+      maxSeq,
+      layerDrop: this.options.layerDrop > 0,
+      seed: this.options.seed,
+    });
+    this.paramNames = t.paramNames;
+    this.dropoutSites = t.dropoutSites;
+    this.session = await this.s.runtime.createSession(toModelProto(t.graph));
+    if (this.s.dev)
+      this.evalModel = await createAnytimeModel(this.s.runtime, this.s.config, weights, {
+        weightsAsInputs: true,
+        keptPositions: false,
+      });
+  }
+
+  /** Trains from the start, or from `<outDir>/checkpoint` when `resume` is set. */
+  async train(resume = false): Promise<TrainResult> {
+    const o = this.options;
+    let weights = new Map(this.s.weights);
+    const optimizer = new AdamW({ lr: o.learningRate, weightDecay: o.weightDecay });
+    let state: TrainerState = {
+      step: 0,
+      epoch: 0,
+      batchInEpoch: 0,
+      rng: new Rng(o.seed).state(),
+      epochRng: new Rng(o.seed).state(),
+      losses: [],
+    };
+    if (resume) {
+      const ck = loadCheckpoint(this.s.outDir, this.s.config);
+      weights = ck.weights;
+      optimizer.state = ck.optimizer;
+      state = ck.state;
+    }
+    // Work on copies: the optimizer updates weights in place.
+    for (const [k, t] of weights) weights.set(k, { dims: t.dims, data: Float32Array.from(t.data) });
+    await this.setup(weights);
+    const rng = new Rng(state.rng);
+    const totalSteps = this.stepsPerEpoch * o.epochs;
+    const warmup = Math.round(totalSteps * o.warmupRatio);
+    const started = performance.now();
+    let tokens = 0;
+    let stepsThisRun = 0;
+    let metrics: Record<string, number> | undefined;
+
+    try {
+      for (let epoch = state.epoch; epoch < o.epochs; epoch++) {
+        if (state.batchInEpoch === 0) state.epochRng = rng.state();
+        const order = new Rng(state.epochRng).permutation(this.s.train.length);
+        const batches = chunk(order, o.batchSize);
+        for (let bi = state.batchInEpoch; bi < batches.length; bi += o.gradAccumulation) {
+          const group = batches.slice(bi, bi + o.gradAccumulation);
+          const grads: Record<string, Float32Array> = {};
+          let loss = 0;
+          for (const idx of group) {
+            const items = idx.map((i) => this.s.train[i]!);
+            loss += await this.batchStep(items, weights, rng, grads, 1 / group.length);
+            tokens += items.reduce((a, e) => a + e.ids.length, 0);
+          }
+          if (!Number.isFinite(loss)) {
+            throw new LatError(
+              'NON_FINITE',
+              `the loss became ${loss} at step ${state.step + 1}; lower --lr or check the data. The last good checkpoint (if any) is kept in ${this.s.outDir}/checkpoint`,
+              'train',
+            );
+          }
+          clipGradNorm(grads, o.maxGradNorm);
+          const lr = linearSchedule(state.step, o.learningRate, warmup, totalSteps);
+          const params = Object.fromEntries([...weights].map(([k, t]) => [k, t.data]));
+          optimizer.step(params, grads, lr);
+          state.step++;
+          stepsThisRun++;
+          state.batchInEpoch = bi + group.length;
+          state.losses.push(loss);
+          const elapsed = (performance.now() - started) / 1000;
+          this.s.onEvent?.({
+            type: 'step',
+            step: state.step,
+            totalSteps,
+            epoch,
+            loss,
+            lr,
+            tokensPerSec: tokens / Math.max(elapsed, 1e-9),
+            etaSec: (elapsed / stepsThisRun) * (totalSteps - state.step),
+          });
+          if (o.checkpointEvery > 0 && state.step % o.checkpointEvery === 0)
+            this.checkpoint(weights, optimizer, state, rng);
+          if (this.stopRequested) {
+            this.checkpoint(weights, optimizer, state, rng);
+            return { weights, steps: state.step, losses: state.losses, stopped: true };
+          }
+        }
+        state.epoch = epoch + 1;
+        state.batchInEpoch = 0;
+        if (this.s.dev && this.evalModel) {
+          metrics = (
+            await evaluate(this.evalModel, this.s.dev, this.s.metrics, undefined, {
+              batchSize: o.evalBatchSize,
+              weights,
+            })
+          ).metrics;
+          this.s.onEvent?.({ type: 'eval', epoch, step: state.step, metrics });
+        }
+      }
+      this.checkpoint(weights, optimizer, state, rng);
+      return {
+        weights,
+        steps: state.step,
+        losses: state.losses,
+        ...(metrics ? { metrics } : {}),
+        stopped: false,
+      };
+    } finally {
+      await this.session?.release();
+      await this.evalModel?.release();
+    }
+  }
+
+  private checkpoint(weights: StateDict, optimizer: AdamW, state: TrainerState, rng: Rng) {
+    const dir = saveCheckpoint(
+      this.s.outDir,
+      this.s.config,
+      weights,
+      optimizer.state,
+      { ...state, rng: rng.state() },
+      this.s.extraFiles,
+    );
+    this.s.onEvent?.({ type: 'checkpoint', step: state.step, dir });
+  }
+
+  /** All passes of one batch (sandwich rule); adds scaled gradients into `grads`, returns the loss. */
+  private async batchStep(
+    items: Encoded[],
+    weights: StateDict,
+    rng: Rng,
+    grads: Record<string, Float32Array>,
+    scale: number,
+  ): Promise<number> {
+    const o = this.options;
+    const L = this.s.config.numLayers;
+    const x = padBatch(items);
+    const lengths = items.map((e) => e.ids.length);
+    const ld = o.lengthDrop;
+    const passes = ld ? ld.numSandwich + 2 : 1;
+    const C = this.s.config.numLabels;
+    const regression = C === 1;
+    const base: Record<string, HostTensor> = {
+      input_ids: { type: 'int64', dims: [x.batch, x.seq], data: x.inputIds },
+      attention_mask: { type: 'int64', dims: [x.batch, x.seq], data: x.attentionMask },
+      labels: regression
+        ? { type: 'float32', dims: [x.batch], data: Float32Array.from(items, (e) => e.label) }
+        : { type: 'int64', dims: [x.batch], data: BigInt64Array.from(items, (e) => BigInt(e.label)) },
+    };
+    if (this.s.config.typeVocabSize > 0)
+      base['token_type_ids'] = { type: 'int64', dims: [x.batch, x.seq], data: x.tokenTypeIds! };
+    for (const [k, t] of weights) base[k] = { type: 'float32', dims: t.dims, data: t.data };
+
+    let teacher: Float32Array = new Float32Array(x.batch * (regression ? 1 : C));
+    let total = 0;
+    for (let pass = 0; pass < passes; pass++) {
+      // Pass 0: full model on the task; pass 1: smallest; then random sub-models (per example).
+      const perExample = lengths.map((n) =>
+        pass === 0 || !ld
+          ? new Array<number>(L).fill(n)
+          : pass === 1
+            ? smallestLengths(n, L, ld)
+            : sampleLengths(n, L, () => rng.next(), ld),
+      );
+      const layerOn = Array.from({ length: L }, () => (o.layerDrop > 0 ? rng.next() >= o.layerDrop : true));
+      // A skipped layer passes all its input tokens through: it keeps the previous layer's count.
+      perExample.forEach((counts, b) => {
+        for (let i = 0; i < L; i++) if (!layerOn[i]) counts[i] = i === 0 ? lengths[b]! : counts[i - 1]!;
+      });
+      const feeds: Record<string, HostTensor> = {
+        ...base,
+        keep_counts: {
+          type: 'int64',
+          dims: [x.batch, L],
+          data: BigInt64Array.from(perExample.flat(), BigInt),
+        },
+        dropout_offsets: {
+          type: 'int64',
+          dims: [this.dropoutSites],
+          data: BigInt64Array.from({ length: this.dropoutSites }, () => BigInt(rng.nextUint32())),
+        },
+        loss_weights: {
+          type: 'float32',
+          dims: [2],
+          data: Float32Array.of(pass === 0 ? 1 / passes : 0, pass === 0 ? 0 : 1 / passes),
+        },
+        teacher_probs: { type: 'float32', dims: [x.batch, regression ? 1 : C], data: teacher },
+      };
+      if (o.layerDrop > 0)
+        feeds['layer_on'] = { type: 'bool', dims: [L], data: Uint8Array.from(layerOn, (v) => (v ? 1 : 0)) };
+      const out = await this.session!.run(feeds);
+      total += Number(out['loss']!.data[0]);
+      if (pass === 0)
+        teacher = regression
+          ? Float32Array.from(out['logits']!.data as Float32Array)
+          : softmaxRows(out['logits']!.data as Float32Array, C);
+      const g: Record<string, Float32Array> = {};
+      for (const n of this.paramNames) g[n] = out[`grad.${n}`]!.data as Float32Array;
+      accumulate(grads, g, scale);
+    }
+    return total * scale;
+  }
+}
+
+function softmaxRows(logits: Float32Array, C: number): Float32Array {
+  const out = new Float32Array(logits.length);
+  for (let r = 0; r < logits.length / C; r++) {
+    let m = Number.NEGATIVE_INFINITY;
+    for (let c = 0; c < C; c++) m = Math.max(m, logits[r * C + c]!);
+    let s = 0;
+    for (let c = 0; c < C; c++) s += out[r * C + c] = Math.exp(logits[r * C + c]! - m);
+    for (let c = 0; c < C; c++) out[r * C + c]! /= s;
+  }
+  return out;
+}
