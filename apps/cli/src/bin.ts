@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { createProgram } from './index.js';
+import { main } from './index.js';
 
-await createProgram().parseAsync(process.argv);
+process.exitCode = await main(process.argv.slice(2));

@@ -1,26 +1,216 @@
-import { Command } from 'commander';
+import { LatError } from '@lat/core';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { benchCommand } from './commands/bench.js';
+import { demoCommand } from './commands/demo.js';
+import { evalCommand } from './commands/eval.js';
+import { exportCommand } from './commands/export.js';
+import { infoCommand } from './commands/info.js';
+import { predictCommand } from './commands/predict.js';
+import { searchCommand } from './commands/search.js';
+import { evalSquadCommand } from './commands/squad.js';
+import { trainCommand } from './commands/train.js';
+import { createOutput, exitCodeFor } from './output.js';
 
-export const packages = [
-  '@lat/core',
-  '@lat/layers',
-  '@lat/train',
-  '@lat/search',
-  '@lat/qa',
-  '@lat/runtime-node',
-  '@lat/runtime-web',
-] as const;
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError(`${name} must be a whole number, got '${v}'`);
+  return n;
+};
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got '${v}'`);
+  return n;
+};
 
-/** Builds the `lat` program; `out` receives what the command prints. */
-export function createProgram(out: (line: string) => void = console.log): Command {
+interface Globals {
+  json?: boolean;
+  threads?: number;
+  debug?: boolean;
+}
+
+/** Builds the `lat` program. `write` receives stdout text (tests capture it). */
+export function createProgram(write?: (s: string) => void): Command {
   const program = new Command('lat')
-    .description('Length-Adaptive Transformer: train once with LengthDrop, run at any budget.')
-    .version('0.0.0');
+    .description('Length-Adaptive Transformer: fine-tune once with LengthDrop, run at any budget.')
+    .version('0.0.0')
+    .option('--json', 'machine-readable output (schema in the CLI README)')
+    .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', int('--threads'))
+    .option('--debug', 'print stack traces on errors')
+    .showHelpAfterError()
+    .exitOverride();
+  const out = () => createOutput(Boolean(program.opts<Globals>().json), write);
+  const threads = () => program.opts<Globals>().threads;
+  const t = () => (threads() ? { threads: threads() } : {});
+
+  program
+    .command('train')
+    .description('fine-tune a Hugging Face BERT checkpoint (with LengthDrop unless --no-length-drop)')
+    .requiredOption(
+      '--model <dir>',
+      'Hugging Face model directory (config.json, model.safetensors, vocab.txt)',
+    )
+    .requiredOption('--task <name>', 'sst2, cola, mrpc, qqp, qnli, rte, mnli, stsb')
+    .requiredOption('--train <file>', 'training data (GLUE .tsv, .csv or .jsonl)')
+    .option('--dev <file>', 'dev data, evaluated after each epoch')
+    .requiredOption('--out <dir>', 'output directory (model + checkpoint)')
+    .option('--epochs <n>', 'epochs', int('--epochs'), 3)
+    .option('--batch-size <n>', 'batch size', int('--batch-size'), 32)
+    .option('--lr <x>', 'peak learning rate', num('--lr'), 2e-5)
+    .option('--warmup-ratio <x>', 'linear warm-up fraction', num('--warmup-ratio'), 0.1)
+    .option('--max-length <n>', 'max tokens per input', int('--max-length'), 128)
+    .option('--seed <n>', 'random seed', int('--seed'), 42)
+    .option('--no-length-drop', 'plain fine-tuning')
+    .option('--length-drop-ratio <p>', 'LengthDrop ratio bound', num('--length-drop-ratio'), 0.2)
+    .option('--num-sandwich <n>', 'random sub-models per batch', int('--num-sandwich'), 2)
+    .option('--layer-drop <p>', 'LayerDrop probability', num('--layer-drop'), 0.2)
+    .option('--grad-accumulation <n>', 'batches per optimizer step', int('--grad-accumulation'), 1)
+    .option(
+      '--checkpoint-every <n>',
+      'save a checkpoint every N steps (0: at the end only)',
+      int('--checkpoint-every'),
+      0,
+    )
+    .option('--skip-bad-rows', 'count and skip malformed data rows instead of stopping')
+    .option('--resume', 'continue from <out>/checkpoint')
+    .action(async (o) => {
+      await trainCommand({ ...o, ...t() }, out());
+    });
+
+  program
+    .command('search')
+    .description('evolutionary search of the accuracy/cost frontier on a dev set')
+    .requiredOption('--model <dir>', 'a model trained by lat train')
+    .requiredOption('--dev <file>', 'dev data')
+    .option('--task <name>', 'task (default: the one the model was trained on)')
+    .option('--out <file>', 'frontier file (default: <model>/frontier.json)')
+    .addOption(
+      new Option('--objective <kind>', 'cost to minimise').choices(['macs', 'latency']).default('macs'),
+    )
+    .option('--iterations <n>', 'search iterations', int('--iterations'), 30)
+    .option('--population <n>', 'initial configurations besides smallest and full', int('--population'), 20)
+    .option('--mutations <n>', 'mutants per iteration', int('--mutations'), 30)
+    .option('--crossovers <n>', 'crossovers per iteration', int('--crossovers'), 30)
+    .option('--seed <n>', 'random seed', int('--seed'), 42)
+    .option('--scale <n>', 'ratio resolution: genes are 1..n, ratio = gene/n', int('--scale'), 100)
+    .option('--plot <file.svg>', 'write an SVG plot of the frontier')
+    .action(async (o) => {
+      await searchCommand({ ...o, ...t() }, out());
+    });
+
+  const lengthOptions = (c: Command) =>
+    c
+      .option('--lengths <list>', 'absolute keep counts per layer, e.g. 100,80,60,40')
+      .option('--ratios <list>', 'ratios of each input length per layer, e.g. 0.9,0.7,0.5,0.3')
+      .option(
+        '--budget <b>',
+        'pick from the frontier: a cost fraction (0.5, 50%) or a metric floor (acc>=0.9)',
+      )
+      .option('--latency <ms>', 'pick the best frontier point within a latency, e.g. 10ms')
+      .option('--frontier <file>', 'frontier file (default: <model>/frontier.json)');
+
+  lengthOptions(
+    program
+      .command('eval')
+      .description('evaluate at a configuration, a budget or the whole frontier; or score SQuAD predictions')
+      .option('--model <dir>', 'model directory')
+      .option('--dev <file>', 'dev data (GLUE file, or SQuAD dataset .json with --predictions)')
+      .option('--task <name>', 'task (default: the one the model was trained on)')
+      .option('--predictions <file>', 'SQuAD predictions {id: answer} to score like the official script')
+      .option('--all', 'evaluate every frontier point'),
+  ).action(async (o) => {
+    if (o.predictions || o.task === 'squad') return void (await evalSquadCommand(o, out()));
+    requireFlags(o, ['model', 'dev']);
+    await evalCommand({ ...o, ...t() }, out());
+  });
+
+  lengthOptions(
+    program
+      .command('predict')
+      .description('classify text (arguments, or one per line on stdin)')
+      .argument('[text...]', 'texts to classify')
+      .requiredOption('--model <dir>', 'model directory')
+      .option('--max-length <n>', 'max tokens per input', int('--max-length'), 128)
+      .option('--explain', 'show the tokens each layer kept'),
+  ).action(async (texts: string[], o) => {
+    await predictCommand({ ...o, texts, ...t() }, out());
+  });
+
+  program
+    .command('bench')
+    .description('latency and speed-up of each frontier point vs the full model')
+    .requiredOption('--model <dir>', 'model directory')
+    .option('--frontier <file>', 'frontier file (default: <model>/frontier.json)')
+    .option('--seq <n>', 'tokens per input', int('--seq'), 128)
+    .option('--batch <n>', 'batch size', int('--batch'), 1)
+    .option('--runs <n>', 'timed runs per configuration', int('--runs'), 20)
+    .option('--save', 'store the latencies in the frontier file (for --latency budgets)')
+    .action(async (o) => {
+      await benchCommand({ ...o, ...t() }, out());
+    });
+
+  program
+    .command('export')
+    .description('write model.onnx + lat.json: a bundle any onnxruntime (and the playground) can load')
+    .requiredOption('--model <dir>', 'model directory')
+    .requiredOption('--out <dir>', 'bundle directory')
+    .option('--frontier <file>', 'frontier file (default: <model>/frontier.json)')
+    .action(async (o) => {
+      await exportCommand(o, out());
+    });
+
+  program
+    .command('info')
+    .description('architecture, parameters, vocabulary, MACs, frontier')
+    .requiredOption('--model <dir>', 'model directory')
+    .option('--seq <n>', 'tokens for the MACs figures', int('--seq'))
+    .action(async (o) => {
+      await infoCommand(o, out());
+    });
+
   program
     .command('demo')
-    .description('the end-to-end demo on an embedded default (lists the packages until it lands)')
-    .action(() => {
-      out('lat packages:');
-      for (const p of packages) out(`  ${p}`);
+    .description('the whole journey on an embedded default: train, search, predict, bench, export')
+    .option('--out <dir>', 'where to put everything', 'lat-demo')
+    .option('--epochs <n>', 'training epochs', int('--epochs'), 6)
+    .option('--iterations <n>', 'search iterations', int('--iterations'), 10)
+    .option('--playground <dir>', 'also export the bundle here (the playground serves it as its default)')
+    .action(async (o) => {
+      await demoCommand({ ...o, ...t() }, out());
     });
+
   return program;
+}
+
+function requireFlags(o: Record<string, unknown>, names: string[]) {
+  for (const n of names) {
+    if (o[n] === undefined) throw new LatError('BAD_INPUT', 'required option not given', `--${n}`);
+  }
+}
+
+/** Runs `lat` with `argv`; returns the exit code: 0 ok, 1 failure, 2 usage. */
+export async function main(
+  argv: string[],
+  io: { write?: (s: string) => void; error?: (s: string) => void } = {},
+): Promise<number> {
+  const program = createProgram(io.write);
+  program.configureOutput({
+    writeOut: (s) => (io.write ?? ((x: string) => process.stdout.write(x)))(s),
+    writeErr: (s) => (io.error ?? ((x: string) => process.stderr.write(x)))(s),
+  });
+  const error = io.error ?? ((s: string) => process.stderr.write(s));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0)
+        return 0;
+      return 2;
+    }
+    const debug = argv.includes('--debug');
+    error(`lat: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (debug && e instanceof Error && e.stack) error(`${e.stack}\n`);
+    return exitCodeFor(e);
+  }
 }

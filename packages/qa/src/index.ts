@@ -1,1 +1,2 @@
+export * from './squad-eval.js';
 export * from './squad-metrics.js';

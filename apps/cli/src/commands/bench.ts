@@ -1,0 +1,120 @@
+import type { ModelConfig } from '@lat/core';
+import type { AnytimeModel, LengthSpec } from '@lat/layers';
+import type { LatencyTable } from '@lat/search';
+import { padBatch } from '@lat/train';
+import { openModel } from '../evaluation.js';
+import { macsFor } from '../lengths.js';
+import { loadCliModel, loadFrontier, writeJson } from '../model.js';
+import { type Output, table } from '../output.js';
+
+export interface BenchFlags {
+  model: string;
+  frontier?: string;
+  seq: number;
+  batch: number;
+  runs: number;
+  threads?: number;
+  /** Write the measured latencies into the frontier file, so --latency budgets work. */
+  save?: boolean;
+}
+
+/** A batch of `batch` inputs of exactly `seq` tokens ([CLS] … [SEP]). */
+export function benchInput(config: ModelConfig, seq: number, batch: number) {
+  const items = Array.from({ length: batch }, (_, b) => {
+    const ids = Array.from({ length: seq }, (_, j) =>
+      j === 0 ? 2 : j === seq - 1 ? 3 : 5 + ((j * 7 + b * 13) % Math.max(1, config.vocabSize - 5)),
+    );
+    return { ids, typeIds: new Array<number>(seq).fill(0), label: 0 };
+  });
+  return padBatch(items);
+}
+
+/** Median wall-clock ms of `runs` calls after two warm-up calls. */
+export async function timeRuns(
+  m: AnytimeModel,
+  x: ReturnType<typeof benchInput>,
+  spec: LengthSpec | undefined,
+  runs: number,
+) {
+  for (let i = 0; i < 2; i++) await m.run(x, spec);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await m.run(x, spec);
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+}
+
+/** Whole-model latency at uniform lengths, spread evenly over the layers: the search's latency objective. */
+export async function measureLatencyTable(
+  m: AnytimeModel,
+  config: ModelConfig,
+  seq: number,
+): Promise<LatencyTable> {
+  const x = benchInput(config, seq, 1);
+  const lengths = [...new Set([1, Math.ceil(seq / 4), Math.ceil(seq / 2), Math.ceil((3 * seq) / 4), seq])];
+  const perLength: number[] = [];
+  for (const l of lengths)
+    perLength.push(
+      await timeRuns(m, x, { form: 'absolute', lengths: new Array(config.numLayers).fill(l) }, 5),
+    );
+  return {
+    lengths,
+    perLayerMs: Array.from({ length: config.numLayers }, () => perLength.map((t) => t / config.numLayers)),
+    fixedMs: 0,
+  };
+}
+
+export async function benchCommand(f: BenchFlags, out: Output) {
+  const model = await loadCliModel(f.model);
+  const frontier = loadFrontier(model, f.frontier);
+  const m = await openModel(model, f.threads);
+  const x = benchInput(model.config, f.seq, f.batch);
+  try {
+    const full = await timeRuns(m, x, undefined, f.runs);
+    const fullMacs = macsFor(model.config, f.seq);
+    const rows: {
+      lengths: number[] | 'full';
+      ms: number;
+      speedup: number;
+      macsRatio: number;
+      metric?: number;
+    }[] = [{ lengths: 'full', ms: full, speedup: 1, macsRatio: 1 }];
+    for (const p of frontier?.points ?? []) {
+      const spec: LengthSpec =
+        frontier!.lengthForm === 'ratio'
+          ? { form: 'ratio', ratios: p.lengths }
+          : { form: 'absolute', lengths: p.lengths };
+      const ms = await timeRuns(m, x, spec, f.runs);
+      const counts = (await m.run(x, spec)).keepCounts[0]!;
+      rows.push({
+        lengths: p.lengths,
+        ms,
+        speedup: full / ms,
+        macsRatio: macsFor(model.config, f.seq, counts) / fullMacs,
+        metric: p.metric,
+      });
+      p.latencyMs = ms;
+    }
+    if (f.save && frontier && f.batch === 1) writeJson(f.frontier ?? `${model.dir}/frontier.json`, frontier);
+    out.result({ command: 'bench', seq: f.seq, batch: f.batch, threads: f.threads ?? null, rows }, () => {
+      out.info(`latency at seq ${f.seq}, batch ${f.batch} (median of ${f.runs} runs)`);
+      out.info(
+        table(
+          rows.map((r) => [
+            r.lengths === 'full' ? 'full' : r.lengths.map((l) => l.toFixed(2)).join(' '),
+            r.ms.toFixed(2),
+            `${r.speedup.toFixed(2)}×`,
+            `${(1 / r.macsRatio).toFixed(2)}×`,
+            r.metric?.toFixed(4) ?? '',
+          ]),
+          ['configuration', 'ms', 'speed-up', 'MACs speed-up', 'metric'],
+        ),
+      );
+    });
+    return rows;
+  } finally {
+    await m.release();
+  }
+}

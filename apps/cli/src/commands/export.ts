@@ -1,0 +1,43 @@
+import { exportModel } from '@lat/layers/node';
+import { loadCliModel, loadFrontier } from '../model.js';
+import type { Output } from '../output.js';
+
+export interface ExportFlags {
+  model: string;
+  out: string;
+  frontier?: string;
+  examples?: string[];
+}
+
+export async function exportCommand(f: ExportFlags, out: Output) {
+  const model = await loadCliModel(f.model);
+  const frontier = loadFrontier(model, f.frontier);
+  const regression = model.config.numLabels === 1;
+  const manifest = exportModel(f.out, model.config, model.weights, {
+    name: model.name,
+    fingerprint: model.fingerprint,
+    task: {
+      type: regression ? 'regression' : 'classification',
+      labels: regression ? [] : model.config.labels,
+    },
+    tokenizer: {
+      vocab: model.vocab!,
+      doLowerCase: model.doLowerCase,
+      maxLength: model.info?.maxLength ?? 128,
+      clsToken: '[CLS]',
+      sepToken: '[SEP]',
+      padToken: '[PAD]',
+      unkToken: '[UNK]',
+    },
+    ...(frontier ? { frontier } : {}),
+    ...(f.examples ? { examples: f.examples } : {}),
+  });
+  out.result(
+    { command: 'export', out: f.out, graph: manifest.graph, frontierPoints: frontier?.points.length ?? 0 },
+    () =>
+      out.info(
+        `exported ${f.out}/model.onnx + lat.json${frontier ? ` with a ${frontier.points.length}-point frontier` : ''}`,
+      ),
+  );
+  return manifest;
+}

@@ -1,0 +1,51 @@
+import { encoderMacs, parameterCount } from '@lat/core';
+import { smallestLengths } from '@lat/layers';
+import { loadCliModel, loadFrontier } from '../model.js';
+import type { Output } from '../output.js';
+
+export async function infoCommand(f: { model: string; seq?: number }, out: Output) {
+  const model = await loadCliModel(f.model);
+  const c = model.config;
+  const seq = f.seq ?? model.info?.maxLength ?? 128;
+  const full = encoderMacs(c, seq);
+  const smallest = smallestLengths(seq, c.numLayers);
+  const small = encoderMacs(c, seq, smallest);
+  const frontier = loadFrontier(model);
+  const info = {
+    architecture: c.architecture,
+    layers: c.numLayers,
+    hidden: c.hiddenSize,
+    heads: c.numHeads,
+    intermediate: c.intermediateSize,
+    parameters: parameterCount(c),
+    vocabulary: model.vocab?.length ?? c.vocabSize,
+    labels: c.labels,
+    task: model.info?.task ?? null,
+    seq,
+    macsFull: full,
+    smallestLengths: smallest,
+    macsSmallest: small,
+    smallestRatio: small / full,
+    frontier: frontier
+      ? { points: frontier.points.length, area: frontier.area, metric: frontier.metric.name }
+      : null,
+    fingerprint: model.fingerprint,
+  };
+  out.result({ command: 'info', ...info }, () => {
+    out.info(
+      `${c.architecture}: ${c.numLayers} layers × ${c.hiddenSize} hidden, ${c.numHeads} heads, FFN ${c.intermediateSize}`,
+    );
+    out.info(
+      `parameters: ${info.parameters.toLocaleString('en-US')} · vocabulary ${info.vocabulary} · labels ${c.labels.join(', ')}`,
+    );
+    out.info(
+      `MACs at ${seq} tokens: ${(full / 1e6).toFixed(1)} M full, ${(small / 1e6).toFixed(1)} M at the smallest LengthDrop configuration (${(info.smallestRatio * 100).toFixed(1)}%)`,
+    );
+    out.info(
+      frontier
+        ? `frontier: ${frontier.points.length} points (area ${frontier.area.toFixed(4)})`
+        : 'frontier: none (run `lat search`)',
+    );
+  });
+  return info;
+}

@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import { LatError } from '@lat/core';
+import { padBatch, softmax } from '@lat/train';
+import { openModel } from '../evaluation.js';
+import { type LengthFlags, lengthsFromFlags, macsFor } from '../lengths.js';
+import { loadCliModel, loadFrontier } from '../model.js';
+import type { Output } from '../output.js';
+
+export interface PredictFlags extends LengthFlags {
+  model: string;
+  texts: string[];
+  frontier?: string;
+  explain?: boolean;
+  maxLength: number;
+  threads?: number;
+}
+
+export interface Prediction {
+  text: string;
+  label: string | number;
+  probabilities: number[];
+  logits: number[];
+  lengths: number[];
+  keptPositions: number[][];
+  keptTokens: string[][];
+  tokens: string[];
+  macs: number;
+  macsRatio: number;
+  latencyMs: number;
+}
+
+export async function predictCommand(f: PredictFlags, out: Output) {
+  const model = await loadCliModel(f.model);
+  const frontier = loadFrontier(model, f.frontier);
+  const { spec, point } = lengthsFromFlags(f, model.config, frontier);
+  const texts = f.texts.length ? f.texts : readStdinLines();
+  if (texts.length === 0)
+    throw new LatError('BAD_INPUT', 'nothing to predict: pass text arguments or lines on stdin', 'text');
+  const m = await openModel(model, f.threads);
+  const predictions: Prediction[] = [];
+  try {
+    for (const text of texts) {
+      const enc = model.tokenizer.encode(text, undefined, { maxLength: f.maxLength });
+      const t0 = performance.now();
+      const r = await m.run(padBatch([{ ids: enc.ids, typeIds: enc.typeIds, label: 0 }]), spec);
+      const latencyMs = performance.now() - t0;
+      const logits = Array.from(r.logits!);
+      const probabilities = model.config.numLabels > 1 ? softmax(logits) : [];
+      const best = probabilities.length ? probabilities.indexOf(Math.max(...probabilities)) : 0;
+      const counts = r.keepCounts[0]!;
+      const kept = r.keptPositions.map((layer) => layer[0]!);
+      predictions.push({
+        text,
+        label: model.config.numLabels > 1 ? model.config.labels[best]! : logits[0]!,
+        probabilities,
+        logits,
+        lengths: counts,
+        keptPositions: kept,
+        keptTokens: kept.map((ps) => ps.map((p) => enc.tokens[p]!)),
+        tokens: enc.tokens,
+        macs: macsFor(model.config, enc.ids.length, counts),
+        macsRatio: macsFor(model.config, enc.ids.length, counts) / macsFor(model.config, enc.ids.length),
+        latencyMs,
+      });
+    }
+  } finally {
+    await m.release();
+  }
+  out.result(
+    {
+      command: 'predict',
+      budget: point ? { lengths: point.lengths, costRatio: point.costRatio } : null,
+      predictions,
+    },
+    () => {
+      for (const p of predictions) {
+        const prob = p.probabilities.length ? ` (${(Math.max(...p.probabilities) * 100).toFixed(1)}%)` : '';
+        out.info(`${p.label}${prob}  ${p.text}`);
+        out.info(
+          `  lengths ${p.lengths.join(',')} · ${(p.macsRatio * 100).toFixed(0)}% MACs · ${p.latencyMs.toFixed(2)} ms`,
+        );
+        if (f.explain) p.keptTokens.forEach((toks, i) => out.info(`  layer ${i + 1}: ${toks.join(' ')}`));
+      }
+    },
+  );
+  return predictions;
+}
+
+function readStdinLines(): string[] {
+  if (process.stdin.isTTY) return [];
+  return readFileSync(0, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,100 @@
+/** Loading a model directory the way every command needs it: weights, tokenizer, task, frontier. */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { LatError, WordPieceTokenizer } from '@lat/core';
+import { type LoadedModel, loadModelDir, readJson } from '@lat/core/node';
+import { createNodeRuntime } from '@lat/runtime-node';
+import { type FrontierFile, parseFrontierFile } from '@lat/search';
+import { getTask, type MetricName, type TaskSpec } from '@lat/train';
+
+/** What `lat train` records next to the weights, so later commands know the task. */
+export interface TrainingInfo {
+  task: string;
+  metrics: MetricName[];
+  maxLength: number;
+  lengthDrop: unknown;
+}
+
+export const trainingInfoFile = 'lat_training.json';
+export const frontierFile = 'frontier.json';
+
+export interface CliModel extends LoadedModel {
+  tokenizer: WordPieceTokenizer;
+  fingerprint: string;
+  info?: TrainingInfo;
+  name: string;
+}
+
+export async function loadCliModel(dir: string): Promise<CliModel> {
+  const m = loadModelDir(dir);
+  if (!m.vocab) {
+    throw new LatError(
+      'NOT_FOUND',
+      'the model directory has no vocab.txt; lat needs a WordPiece vocabulary',
+      dir,
+    );
+  }
+  const tokenizer = new WordPieceTokenizer(m.vocab, { doLowerCase: m.doLowerCase });
+  const infoPath = join(dir, trainingInfoFile);
+  const info = existsSync(infoPath) ? (readJson(infoPath) as TrainingInfo) : undefined;
+  const name = dir.replace(/\/+$/, '').split('/').at(-1) ?? 'model';
+  return {
+    ...m,
+    tokenizer,
+    fingerprint: await fingerprint(join(dir, 'model.safetensors')),
+    ...(info ? { info } : {}),
+    name,
+  };
+}
+
+/** A short hash of the weights file: frontiers remember which weights they were made on. */
+export function fingerprint(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(path)
+      .on('data', (d) => h.update(d))
+      .on('end', () => resolve(h.digest('hex').slice(0, 16)))
+      .on('error', reject);
+  });
+}
+
+export function runtimeFor(threads?: number) {
+  return createNodeRuntime({ threads: threads ?? availableParallelism() });
+}
+
+export function resolveTask(model: CliModel, task?: string): TaskSpec {
+  const name = task ?? model.info?.task;
+  if (!name) {
+    throw new LatError(
+      'BAD_INPUT',
+      `the model was not trained by lat train, so say which task it is (--task sst2, …)`,
+      '--task',
+    );
+  }
+  return getTask(name);
+}
+
+/** The model's frontier: --frontier <file>, or frontier.json in the model directory. */
+export function loadFrontier(model: CliModel, path?: string): FrontierFile | undefined {
+  const p = path ?? join(model.dir, frontierFile);
+  if (!existsSync(p)) {
+    if (path) throw new LatError('NOT_FOUND', 'no such frontier file; run `lat search` first', path);
+    return undefined;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(p, 'utf8'));
+  } catch {
+    throw new LatError('BAD_FILE', 'not valid JSON; run `lat search` to make a frontier file', p);
+  }
+  return parseFrontierFile(json, p, { numLayers: model.config.numLayers, fingerprint: model.fingerprint });
+}
+
+/** Writes JSON atomically: a temporary file renamed over the target. */
+export function writeJson(path: string, value: unknown): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, path);
+}

@@ -1,0 +1,41 @@
+/** A small SVG plot of a frontier: metric against cost ratio. */
+import type { FrontierFile } from '@lat/search';
+
+export function frontierSvg(f: FrontierFile, current?: number): string {
+  const W = 560;
+  const H = 360;
+  const m = { l: 60, r: 20, t: 20, b: 50 };
+  const xs = f.points.map((p) => p.costRatio);
+  const ys = f.points.map((p) => p.metric);
+  const [x0, x1] = [0, Math.max(1, ...xs)];
+  const [y0, y1] = [Math.min(...ys) - 0.01, Math.max(...ys) + 0.01];
+  const px = (x: number) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
+  const py = (y: number) => H - m.b - ((y - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
+  const path = f.points
+    .map((p, i) => `${i ? 'L' : 'M'}${px(p.costRatio).toFixed(1)},${py(p.metric).toFixed(1)}`)
+    .join(' ');
+  const dots = f.points
+    .map(
+      (p, i) =>
+        `<circle cx="${px(p.costRatio).toFixed(1)}" cy="${py(p.metric).toFixed(1)}" r="${i === current ? 6 : 3.5}" fill="${i === current ? '#d33' : '#1f5fbf'}"/>`,
+    )
+    .join('');
+  const ticks = [0, 0.25, 0.5, 0.75, 1]
+    .map(
+      (t) => `<text x="${px(t)}" y="${H - m.b + 18}" font-size="11" text-anchor="middle">${t * 100}%</text>`,
+    )
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#444"/>
+<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#444"/>
+${ticks}
+<text x="${m.l - 8}" y="${py(y1)}" font-size="11" text-anchor="end">${y1.toFixed(3)}</text>
+<text x="${m.l - 8}" y="${py(y0)}" font-size="11" text-anchor="end">${y0.toFixed(3)}</text>
+<text x="${(W + m.l) / 2}" y="${H - 12}" font-size="12" text-anchor="middle">cost (${f.costUnit}, fraction of full model)</text>
+<text x="16" y="${(H - m.b) / 2}" font-size="12" transform="rotate(-90 16 ${(H - m.b) / 2})" text-anchor="middle">${f.metric.name}</text>
+<path d="${path}" fill="none" stroke="#1f5fbf" stroke-width="1.5"/>
+${dots}
+</svg>
+`;
+}
