@@ -1,0 +1,239 @@
+/**
+ * End-to-end tests of the built `lat` binary (apps/cli/dist/bin.js, built by `pnpm build` —
+ * the CI build step — or by this test when missing): train → search → eval → predict → export
+ * on a tiny generated task, plus the error paths users hit.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRandomWeights, toHfConfig, toHfNames } from '@lat/core';
+import { writeSafetensors } from '@lat/core/node';
+import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const bin = join(root, 'dist/bin.js');
+const dir = mkdtempSync(join(tmpdir(), 'lat-cli-'));
+const base = join(dir, 'base');
+const model = join(dir, 'model');
+
+function lat(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [bin, ...args, '--threads', '2'], {
+    encoding: 'utf8',
+    input,
+    timeout: 120_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+beforeAll(() => {
+  if (!existsSync(bin))
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  const task = generateSentimentTask({ seed: 3, train: 800, dev: 100 });
+  const tsv = (rows: typeof task.train) =>
+    `sentence\tlabel\n${rows.map((e) => `${e.textA}\t${e.label}`).join('\n')}\n`;
+  writeFileSync(join(dir, 'train.tsv'), tsv(task.train));
+  writeFileSync(join(dir, 'dev.tsv'), tsv(task.dev));
+  mkdirSync(base);
+  const config = syntheticModelConfig({ layers: 2, hidden: 64, heads: 4 });
+  writeFileSync(join(base, 'config.json'), JSON.stringify(toHfConfig(config)));
+  writeFileSync(join(base, 'vocab.txt'), `${task.vocab.join('\n')}\n`);
+  writeSafetensors(join(base, 'model.safetensors'), toHfNames(createRandomWeights(config, 1), config));
+}, 120_000);
+
+describe('lat, end to end through the built binary', () => {
+  it('train → search → eval → predict → export → info', () => {
+    const train = lat([
+      'train',
+      '--model',
+      base,
+      '--task',
+      'sst2',
+      '--train',
+      join(dir, 'train.tsv'),
+      '--dev',
+      join(dir, 'dev.tsv'),
+      '--out',
+      model,
+      '--epochs',
+      '6',
+      '--lr',
+      '2e-3',
+      '--max-length',
+      '48',
+      '--length-drop-ratio',
+      '0.4',
+      '--json',
+    ]);
+    expect(train.code, train.err).toBe(0);
+    const events = train.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.event === 'step').length).toBe(6 * Math.ceil(800 / 32));
+    const summary = events.at(-1);
+    expect(summary).toMatchObject({ schemaVersion: 1, command: 'train', stopped: false });
+    expect(summary.metrics.accuracy).toBeGreaterThan(0.8);
+    expect(
+      existsSync(join(model, 'model.safetensors')) &&
+        existsSync(join(model, 'checkpoint/trainer_state.json')),
+    ).toBe(true);
+
+    const search = lat([
+      'search',
+      '--model',
+      model,
+      '--dev',
+      join(dir, 'dev.tsv'),
+      '--iterations',
+      '2',
+      '--plot',
+      join(dir, 'f.svg'),
+      '--json',
+    ]);
+    expect(search.code, search.err).toBe(0);
+    const frontier = JSON.parse(search.out.trim().split('\n').at(-1)!).frontier;
+    expect(frontier.kind).toBe('lat-frontier');
+    expect(readFileSync(join(dir, 'f.svg'), 'utf8')).toContain('<svg');
+
+    const ev = lat(['eval', '--model', model, '--dev', join(dir, 'dev.tsv'), '--all', '--json']);
+    expect(ev.code, ev.err).toBe(0);
+    const evOut = JSON.parse(ev.out);
+    expect(evOut.results).toHaveLength(frontier.points.length);
+    evOut.results.forEach((r: { metrics: { accuracy: number } }, i: number) =>
+      expect(r.metrics.accuracy).toBeCloseTo(frontier.points[i].metric, 10),
+    );
+
+    const pred = lat(
+      ['predict', '--model', model, '--ratios', '0.8,0.5', '--json'],
+      'a superb and witty film .\nit is dull and bland .\n',
+    );
+    expect(pred.code, pred.err).toBe(0);
+    const p = JSON.parse(pred.out);
+    expect(p.predictions.map((x: { label: string }) => x.label)).toEqual(['positive', 'negative']);
+    const n = p.predictions[0].tokens.length; // [CLS] a superb and witty film . [SEP]
+    expect(n).toBe(8);
+    expect(p.predictions[0].lengths).toEqual([Math.ceil(0.8 * n), Math.ceil(0.5 * n)]);
+    expect(p.predictions[0].keptPositions[1]).toHaveLength(4);
+    const human = lat([
+      'predict',
+      '--model',
+      model,
+      '--explain',
+      '--lengths',
+      '6,3',
+      'a superb and witty film .',
+    ]);
+    expect(human.out).toMatch(/positive .*\n.*lengths 6,3.*\n\s+layer 1: \[CLS\]/);
+
+    const exp = lat(['export', '--model', model, '--out', join(dir, 'bundle')]);
+    expect(exp.code, exp.err).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dir, 'bundle/lat.json'), 'utf8'));
+    expect(manifest.frontier.points.length).toBe(frontier.points.length);
+    expect(existsSync(join(dir, 'bundle/model.onnx'))).toBe(true);
+
+    const info = JSON.parse(lat(['info', '--model', model, '--json']).out);
+    expect(info).toMatchObject({
+      layers: 2,
+      hidden: 64,
+      task: 'sst2',
+      frontier: { points: frontier.points.length },
+    });
+  }, 300_000);
+
+  it('scores SQuAD predictions like the official script', () => {
+    const data = {
+      version: '1.1',
+      data: [
+        {
+          title: 't',
+          paragraphs: [
+            {
+              context: 'The Denver Broncos won.',
+              qas: [
+                {
+                  id: 'q1',
+                  question: 'who?',
+                  answers: [
+                    { text: 'Denver Broncos', answer_start: 4 },
+                    { text: 'The Denver Broncos', answer_start: 0 },
+                  ],
+                },
+                { id: 'q2', question: 'what?', answers: [{ text: 'won', answer_start: 19 }] },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    writeFileSync(join(dir, 'squad.json'), JSON.stringify(data));
+    writeFileSync(join(dir, 'preds.json'), JSON.stringify({ q1: 'the broncos', q2: 'they won' }));
+    const r = lat([
+      'eval',
+      '--task',
+      'squad',
+      '--dev',
+      join(dir, 'squad.json'),
+      '--predictions',
+      join(dir, 'preds.json'),
+      '--json',
+    ]);
+    expect(r.code, r.err).toBe(0);
+    // q1: best F1 vs "Denver Broncos" = 2·(1/1·1/2)/(1.5) = 2/3, EM 0; q2: F1 2/3 ("they won" vs "won"), EM 0.
+    expect(JSON.parse(r.out).metrics).toMatchObject({ exact_match: 0, total: 2 });
+    expect(JSON.parse(r.out).metrics.f1).toBeCloseTo(66.6667, 3);
+  });
+
+  it('fails with one line and the right exit code on bad input', () => {
+    const cases: [string[], number, RegExp][] = [
+      [
+        ['train', '--model', join(dir, 'nope'), '--task', 'sst2', '--train', 'x', '--out', join(dir, 'o')],
+        1,
+        /nope: no such directory/,
+      ],
+      [['predict', '--model', dir, 'hi'], 1, /not a model directory: it has no config.json/],
+      [
+        [
+          'train',
+          '--model',
+          base,
+          '--task',
+          'imdb',
+          '--train',
+          join(dir, 'train.tsv'),
+          '--out',
+          join(dir, 'o'),
+        ],
+        2,
+        /unknown task 'imdb'/,
+      ],
+      [['predict', '--model', model, '--budget', 'fast', 'hi'], 2, /cannot read 'fast'/],
+      [['predict', '--model', model, '--lengths', '3,5', 'hi'], 2, /--lengths: value 2 \(5\) is larger/],
+      [['predict', '--model', model, '--ratios', '0.5', 'hi'], 2, /--ratios: expected 2 values/],
+      [['train', '--model', base], 2, /required option/],
+      [['frobnicate'], 2, /unknown command/],
+    ];
+    for (const [args, code, msg] of cases) {
+      const r = lat(args);
+      expect(r.code, `${args.join(' ')}: ${r.err}`).toBe(code);
+      expect(r.err).toMatch(msg);
+      expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
+    }
+    const other = JSON.parse(readFileSync(join(model, 'frontier.json'), 'utf8'));
+    other.model.fingerprint = 'someone-else';
+    writeFileSync(join(dir, 'other.json'), JSON.stringify(other));
+    const r = lat([
+      'predict',
+      '--model',
+      model,
+      '--frontier',
+      join(dir, 'other.json'),
+      '--budget',
+      '0.9',
+      'hi',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/made for other weights/);
+  }, 120_000);
+});
