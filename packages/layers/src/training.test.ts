@@ -19,12 +19,7 @@ const config = (dropout: number) =>
   });
 
 const ids = [2, 5, 9, 11, 4, 7, 3, 2, 8, 6, 3, 0];
-function feeds(
-  c: ReturnType<typeof config>,
-  w: Map<string, { dims: number[]; data: Float32Array }>,
-  keep: number[],
-  lossWeights = [1, 0],
-) {
+function feeds(w: Map<string, { dims: number[]; data: Float32Array }>, keep: number[], lossWeights = [1, 0]) {
   const f: Record<string, HostTensor> = {
     input_ids: { type: 'int64', dims: [2, 6], data: BigInt64Array.from(ids.map(BigInt)) },
     attention_mask: {
@@ -53,11 +48,11 @@ describe('training graph', () => {
     const w = createRandomWeights(c, 4, {}, 0.3);
     const t = buildTrainingGraph(c, w, { task: 'classification', maxBatch: 2, maxSeq: 6 });
     const s = await runtime.createSession(toModelProto(t.graph));
-    const out = await s.run(feeds(c, w, [5, 3, 4, 3]));
+    const out = await s.run(feeds(w, [5, 3, 4, 3]));
     const inf = await createAnytimeModel(runtime, c, w);
     const x = {
       inputIds: BigInt64Array.from(ids.map(BigInt)),
-      attentionMask: feeds(c, w, [0])['attention_mask']!.data as BigInt64Array,
+      attentionMask: feeds(w, [0])['attention_mask']!.data as BigInt64Array,
       batch: 2,
     };
     const ref = await inf.run(x, { form: 'ratio', ratios: [5 / 6, 3 / 6] });
@@ -78,7 +73,7 @@ describe('training graph', () => {
       data[3]! += delta;
       const w2 = new Map(w);
       w2.set(name, { dims: w.get(name)!.dims, data });
-      return s.run(feeds(c, w2, [5, 3, 4, 3]));
+      return s.run(feeds(w2, [5, 3, 4, 3]));
     };
     const lp = Number((await bump(1e-2))['loss']!.data[0]);
     const lm = Number((await bump(-1e-2))['loss']!.data[0]);
@@ -94,7 +89,7 @@ describe('training graph', () => {
     expect(t.dropoutSites).toBe(1 + 3 * c.numLayers + 1);
     const s = await runtime.createSession(toModelProto(t.graph));
     const f: Record<string, HostTensor> = {
-      ...feeds(c, w, [6, 6, 5, 5], [0, 1]),
+      ...feeds(w, [6, 6, 5, 5], [0, 1]),
       layer_on: { type: 'bool' as const, dims: [2], data: Uint8Array.of(1, 1) },
     };
     f['dropout_offsets'] = {

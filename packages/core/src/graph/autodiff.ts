@@ -224,7 +224,7 @@ const nonDifferentiable = new Set([
 
 function constInts(g: Graph, name: string): number[] {
   const t = g.initializers.get(name);
-  if (!t || t.type !== 'int64')
+  if (t?.type !== 'int64')
     throw new LatError('UNSUPPORTED', `autodiff needs '${name}' to be a constant int64 tensor`);
   return Array.from(t.data as BigInt64Array, Number);
 }
