@@ -80,6 +80,14 @@ describe.each(['bert', 'distilbert'] as const)('%s anytime graph vs float64 refe
     }
   });
 
+  it('equals a plain BERT graph without selection ops at full length', async () => {
+    const plain = await createAnytimeModel(runtime, c, w, { selection: false, keptPositions: false });
+    const full = await createAnytimeModel(runtime, c, w, { keptPositions: false });
+    models.push(plain, full);
+    const x = batchOf([seqA, seqB]);
+    expectClose((await plain.run(x)).logits!, (await full.run(x)).logits!, 1e-5);
+  });
+
   it('handles a padded batch in ratio form like each example alone', async () => {
     const m = await createAnytimeModel(runtime, c, w);
     models.push(m);

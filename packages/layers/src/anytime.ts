@@ -17,6 +17,8 @@ export interface AnytimeOptions {
   weightsAsInputs?: boolean;
   /** Add `kept_positions_<i>` outputs (for --explain and the playground). */
   keptPositions?: boolean;
+  /** false: a plain BERT graph with no token selection (no keep_counts input). */
+  selection?: boolean;
 }
 
 /** The inference graph: weights as initializers, keep counts as an input. */
@@ -29,6 +31,7 @@ export function buildAnytimeGraph(config: ModelConfig, weights: StateDict, o: An
   const out = buildEncoder(g, config, weights, source, {
     head,
     keptPositions: o.keptPositions ?? true,
+    selection: o.selection ?? true,
   });
   if (head === 'classification') g.output(out.logits!, 'logits');
   else {
@@ -136,11 +139,13 @@ export async function createAnytimeModel(
     session,
     async run(x, lengths, current) {
       const feeds = anytimeFeeds(config, x, lengths);
+      const { keep_counts: counts, ...inputs } = feeds;
+      if (o.selection !== false) inputs['keep_counts'] = counts!;
       if (o.weightsAsInputs) {
         for (const [name, t] of current ?? weights)
-          feeds[name] = { type: 'float32', dims: t.dims, data: t.data };
+          inputs[name] = { type: 'float32', dims: t.dims, data: t.data };
       }
-      return parseAnytimeOutputs(config, feeds, await session.run(feeds));
+      return parseAnytimeOutputs(config, feeds, await session.run(inputs));
     },
     release: () => session.release(),
   };

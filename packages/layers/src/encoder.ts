@@ -28,6 +28,8 @@ export interface EncoderOptions {
   head: 'classification' | 'span';
   /** Expose `kept_positions_<i>` outputs. */
   keptPositions?: boolean;
+  /** false builds a plain BERT graph without any selection ops (the benchmarks' baseline). */
+  selection?: boolean;
   /** Training-only inputs: dropout noise and LayerDrop switches. */
   training?: { dropout: Dropout; layerDrop: boolean };
 }
@@ -70,11 +72,17 @@ export function buildEncoder(
   const drop = (x: Value, p: number) => (o.training && p > 0 ? o.training.dropout.apply(g, x, p) : x);
   const act = (x: Value) =>
     c.hiddenAct === 'relu' ? g.relu(x) : g.gelu(x, c.hiddenAct === 'gelu_new' ? 'tanh' : 'erf');
+  /** The FFN sub-block with its residual and LayerNorm. */
+  const feedForward = (x: Value, p: string) => {
+    const y = lin(act(lin(x, `${p}.intermediate.dense`)), `${p}.output.dense`);
+    return norm(g.add(drop(y, c.hiddenDropout), x), `${p}.output.LayerNorm`);
+  };
 
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
   const mask = g.input('attention_mask', 'int64', ['batch', 'seq']);
   const types = c.typeVocabSize > 0 ? g.input('token_type_ids', 'int64', ['batch', 'seq']) : undefined;
-  const keep = g.input('keep_counts', 'int64', ['batch', c.numLayers]);
+  const selection = o.selection ?? true;
+  const keep = selection ? g.input('keep_counts', 'int64', ['batch', c.numLayers]) : undefined;
   const layerOn = o.training?.layerDrop ? g.input('layer_on', 'bool', [c.numLayers]) : undefined;
 
   // ---- embeddings ----
@@ -116,6 +124,10 @@ export function buildEncoder(
       g.add(drop(lin(ctx, `${p}.attention.output.dense`), c.hiddenDropout), h),
       `${p}.attention.output.LayerNorm`,
     );
+    if (!keep) {
+      h = restored = feedForward(a, p);
+      continue;
+    }
 
     // ---- token selection: attention received from real queries, [CLS] forced, padding last ----
     const received = g.reduceSum(g.mul(probs, g.unsqueeze(m, [1, 3])), [1, 2], false); // [B, n]
@@ -152,8 +164,7 @@ export function buildEncoder(
     pos = g.gatherElements(pos, idx, 1);
 
     // ---- feed-forward on the kept tokens only ----
-    const ffn = lin(act(lin(kept, `${p}.intermediate.dense`)), `${p}.output.dense`);
-    let out = norm(g.add(drop(ffn, c.hiddenDropout), kept), `${p}.output.LayerNorm`);
+    let out = feedForward(kept, p);
     if (layerOn) {
       // LayerDrop: a skipped layer passes its (gathered) input through unchanged.
       const on = g.gather(layerOn, g.int64(i), 0);
