@@ -136,11 +136,12 @@ export function createProgram(write?: (s: string) => void): Command {
     await predictCommand({ ...o, texts, ...t() }, out());
   });
 
-  program
-    .command('bench')
-    .description('latency and speed-up of each frontier point vs the full model')
-    .requiredOption('--model <dir>', 'model directory')
-    .option('--frontier <file>', 'frontier file (default: <model>/frontier.json)')
+  lengthOptions(
+    program
+      .command('bench')
+      .description('latency and speed-up of each frontier point (or one configuration) vs the full model')
+      .requiredOption('--model <dir>', 'model directory'),
+  )
     .option('--seq <n>', 'tokens per input', int('--seq'), 128)
     .option('--batch <n>', 'batch size', int('--batch'), 1)
     .option('--runs <n>', 'timed runs per configuration', int('--runs'), 20)

@@ -30,6 +30,8 @@ export interface EncoderOptions {
   keptPositions?: boolean;
   /** false builds a plain BERT graph without any selection ops (the benchmarks' baseline). */
   selection?: boolean;
+  /** Keep the Drop-and-Restore buffer for a classification head too (always on for span heads). */
+  restore?: boolean;
   /** Training-only inputs: dropout noise and LayerDrop switches. */
   training?: { dropout: Dropout; layerDrop: boolean };
 }
@@ -44,7 +46,7 @@ export interface EncoderValues {
   startLogits?: Value;
   endLogits?: Value;
   keptPositions: Value[];
-  /** Final states of every original position (Drop-and-Restore). */
+  /** Final states of every original position (Drop-and-Restore; span heads or `restore`). */
   restored: Value;
   /** Last layer's states over the kept tokens only. */
   last: Value;
@@ -102,6 +104,23 @@ export function buildEncoder(
   let pos = g.expand(g.unsqueeze(positions, [0]), g.shapeOf(ids), ['batch', 'seq']); // original positions
   let restored = h;
   const keptPositions: Value[] = [];
+  // The full-length buffer is only needed by token-level heads.
+  const restoring = o.head === 'span' || o.restore === true;
+  /** x[b, idx[b, j], :] for x [B, n, d] and idx [B, k]: one Gather over the flattened batch. */
+  const gatherRows = (x: Value, idx: Value) => {
+    const dims = g.shapeOf(x);
+    const rows = g.reshape(x, [-1, d]);
+    const batch = g.squeeze(g.slice(dims, [0], [1], [0], [1]), [0]);
+    const n = g.slice(dims, [1], [2], [0], [1]);
+    const starts = g.mul(
+      g.unsqueeze(
+        g.node('Range', [g.int64(0), batch, g.int64(1)], {}, [{ dtype: 'int64', shape: ['batch'] }])[0]!,
+        [1],
+      ),
+      n,
+    );
+    return g.gather(rows, g.add(idx, starts), 0);
+  };
   const minusOne = g.scalar(-1);
   const big = g.scalar(1e9);
   const negInf = g.scalar(-10000);
@@ -154,12 +173,7 @@ export function buildEncoder(
     ])[0]!;
     const validByRank = g.cast(g.less(g.unsqueeze(rank, [0]), g.unsqueeze(counts, [1])), g.float); // [B, k]
     const valid = g.gatherElements(validByRank, order, 1);
-    const idx3 = g.expand(g.unsqueeze(idx, [2]), g.concat([g.shapeOf(idx), g.int64s([d])], 0), [
-      'batch',
-      kDim,
-      d,
-    ]);
-    const kept = g.gatherElements(a, idx3, 1);
+    const kept = gatherRows(a, idx);
     m = g.mul(g.gatherElements(m, idx, 1), valid);
     pos = g.gatherElements(pos, idx, 1);
 
@@ -168,16 +182,18 @@ export function buildEncoder(
     if (layerOn) {
       // LayerDrop: a skipped layer passes its (gathered) input through unchanged.
       const on = g.gather(layerOn, g.int64(i), 0);
-      out = g.where(on, out, g.gatherElements(h, idx3, 1));
+      out = g.where(on, out, gatherRows(h, idx));
     }
     h = out;
-
-    // ---- Drop-and-Restore: write each kept token's new state back at its original position ----
-    const pos3 = g.expand(g.unsqueeze(pos, [2]), g.shapeOf(h), h.shape);
-    const validMask = g.greater(g.unsqueeze(valid, [2]), g.scalar(0));
-    const update = g.where(validMask, h, g.gatherElements(restored, pos3, 1));
-    restored = g.scatterElements(restored, pos3, update, 1);
     if (o.keptPositions) keptPositions.push(g.where(g.greater(valid, g.scalar(0)), pos, g.int64(-1)));
+
+    if (restoring) {
+      // ---- Drop-and-Restore: write each kept token's new state back at its original position ----
+      const pos3 = g.expand(g.unsqueeze(pos, [2]), g.shapeOf(h), h.shape);
+      const validMask = g.greater(g.unsqueeze(valid, [2]), g.scalar(0));
+      const update = g.where(validMask, h, g.gatherElements(restored, pos3, 1));
+      restored = g.scatterElements(restored, pos3, update, 1);
+    }
   }
 
   const result: EncoderValues = { keptPositions, restored, last: h };

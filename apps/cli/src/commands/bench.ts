@@ -3,11 +3,11 @@ import type { AnytimeModel, LengthSpec } from '@lat/layers';
 import type { LatencyTable } from '@lat/search';
 import { padBatch } from '@lat/train';
 import { openModel } from '../evaluation.js';
-import { macsFor } from '../lengths.js';
+import { type LengthFlags, lengthsFromFlags, macsFor } from '../lengths.js';
 import { loadCliModel, loadFrontier, writeJson } from '../model.js';
 import { type Output, table } from '../output.js';
 
-export interface BenchFlags {
+export interface BenchFlags extends LengthFlags {
   model: string;
   frontier?: string;
   seq: number;

@@ -1,0 +1,321 @@
+/**
+ * `pnpm bench`: lat against what users would run instead, measured side by side in one run on
+ * this machine, printed as ratios and saved as markdown under bench/results/.
+ *  - inference: the anytime graph at full length and at reduced lengths vs a plain BERT ONNX
+ *    graph (same weights, no selection ops) and vs PyTorch eager; onnxruntime-web (wasm) too;
+ *  - training: tokens/s and peak RSS of fwd+bwd+AdamW vs PyTorch (same shape, same threads);
+ *  - one fwd+bwd of a 4-layer hidden-256 encoder vs PyTorch and vs a pure-TS lower bound.
+ * Baselines that are not installed are skipped with a message.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  createRandomWeights,
+  encoderMacs,
+  type ModelConfig,
+  parseModelConfig,
+  type Runtime,
+} from '@lat/core';
+import { createAnytimeModel, type EncodedBatch, type LengthSpec } from '@lat/layers';
+import { createNodeRuntime } from '@lat/runtime-node';
+import { createWebRuntime } from '@lat/runtime-web';
+import { type Encoded, Trainer } from '@lat/train';
+
+const threads = Number(process.env['LAT_BENCH_THREADS'] ?? 2);
+const quick = process.argv.includes('--quick');
+const repo = join(import.meta.dirname, '../../..');
+const python = '/usr/bin/python3';
+
+interface Size {
+  name: string;
+  layers: number;
+  hidden: number;
+  heads: number;
+  ffn: number;
+}
+const sizes: Size[] = [
+  { name: 'bert-tiny', layers: 2, hidden: 128, heads: 2, ffn: 512 },
+  { name: 'bert-mini', layers: 4, hidden: 256, heads: 4, ffn: 1024 },
+  { name: 'bert-base', layers: 12, hidden: 768, heads: 12, ffn: 3072 },
+];
+
+const configOf = (s: Size): ModelConfig =>
+  parseModelConfig({
+    model_type: 'bert',
+    vocab_size: 30522,
+    hidden_size: s.hidden,
+    num_hidden_layers: s.layers,
+    num_attention_heads: s.heads,
+    intermediate_size: s.ffn,
+    max_position_embeddings: 512,
+  });
+
+function batchOf(batch: number, seq: number): EncodedBatch {
+  const n = batch * seq;
+  const ids = BigInt64Array.from({ length: n }, (_, i) =>
+    BigInt(i % seq === 0 ? 101 : i % seq === seq - 1 ? 102 : 1000 + ((i * 7919) % 28000)),
+  );
+  return {
+    inputIds: ids,
+    attentionMask: new BigInt64Array(n).fill(1n),
+    tokenTypeIds: new BigInt64Array(n),
+    batch,
+  };
+}
+
+/** Median ms over runs, after warm-up; stops early once ~2 s were spent. */
+async function time(run: () => Promise<unknown>, maxRuns = quick ? 5 : 20): Promise<number> {
+  await run();
+  await run();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < maxRuns && (times.length < 3 || performance.now() - start < 2000)) {
+    const t = performance.now();
+    await run();
+    times.push(performance.now() - t);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+}
+
+function torch(
+  jobs: Record<string, unknown>[],
+):
+  | (Record<string, { ms?: number; tokensPerSec?: number; fwdBwdMs?: number }> & { peakRssMB?: number })
+  | undefined {
+  if (!existsSync(python)) return undefined;
+  const r = spawnSync(
+    python,
+    [join(import.meta.dirname, '../torch_bench.py'), JSON.stringify({ threads, jobs })],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) {
+    console.log(`  (PyTorch baseline skipped: ${r.stderr.trim().split('\n').at(-1)})`);
+    return undefined;
+  }
+  return JSON.parse(r.stdout);
+}
+
+const md: string[] = [];
+const fmt = (x: number | undefined, d = 2) => (x === undefined ? '–' : x.toFixed(d));
+
+async function inference(runtime: Runtime, runtimeName: string, which: Size[], shapes: [number, number][]) {
+  md.push(`\n### Inference (${runtimeName}, ${threads} threads)\n`);
+  md.push(
+    '| model | batch × seq | plain ORT ms | lat full ms | lat/plain | PyTorch ms | r=0.8 | r=0.6 | r=0.4 |',
+  );
+  md.push('|---|---|---|---|---|---|---|---|---|');
+  for (const s of which) {
+    const c = configOf(s);
+    const w = createRandomWeights(c, 1);
+    for (const [batch, seq] of shapes) {
+      if (s.name === 'bert-base' && batch * seq > 1024 && quick) continue;
+      const x = batchOf(batch, seq);
+      // PyTorch first, then one ORT session at a time: idle ORT thread pools spin and would
+      // steal cycles from whatever runs next.
+      const pt =
+        runtimeName === 'onnxruntime-node'
+          ? torch([
+              {
+                name: 'x',
+                kind: 'infer',
+                hidden: s.hidden,
+                layers: s.layers,
+                heads: s.heads,
+                ffn: s.ffn,
+                batch,
+                seq,
+                runs: quick ? 3 : 10,
+              },
+            ])
+          : undefined;
+      const plain = await createAnytimeModel(runtime, c, w, {
+        selection: false,
+        keptPositions: false,
+        session: { threads },
+      });
+      const tPlain = await time(() => plain.run(x));
+      await plain.release();
+      const lat = await createAnytimeModel(runtime, c, w, { keptPositions: false, session: { threads } });
+      const tFull = await time(() => lat.run(x));
+      const reduced: string[] = [];
+      for (const r of [0.8, 0.6, 0.4]) {
+        const spec: LengthSpec = { form: 'ratio', ratios: new Array(c.numLayers).fill(r) };
+        const t = await time(() => lat.run(x, spec));
+        const counts = new Array(c.numLayers).fill(Math.ceil(r * seq));
+        const macsSpeedup = encoderMacs(c, seq) / encoderMacs(c, seq, counts);
+        const speedup = tPlain / t;
+        reduced.push(
+          `${speedup.toFixed(2)}× (MACs ${macsSpeedup.toFixed(2)}×, ${((speedup / macsSpeedup) * 100).toFixed(0)}%)`,
+        );
+      }
+      await lat.release();
+      const line = `| ${s.name} | ${batch} × ${seq} | ${fmt(tPlain)} | ${fmt(tFull)} | ${(tFull / tPlain).toFixed(3)} | ${fmt(pt?.['x']?.ms)} | ${reduced.join(' | ')} |`;
+      md.push(line);
+      console.log(line);
+    }
+  }
+}
+
+async function trainWorker(job: {
+  size: Size;
+  batch: number;
+  seq: number;
+  steps: number;
+  lengthDrop: boolean;
+}) {
+  const c = configOf(job.size);
+  const data: Encoded[] = Array.from({ length: job.batch * job.steps }, (_, i) => ({
+    ids: Array.from({ length: job.seq }, (_, j) =>
+      j === 0 ? 101 : j === job.seq - 1 ? 102 : 1000 + ((i * 31 + j * 7) % 28000),
+    ),
+    typeIds: new Array(job.seq).fill(0),
+    label: i % 2,
+  }));
+  const stamps: number[] = [];
+  const trainer = new Trainer({
+    runtime: createNodeRuntime({ threads }),
+    config: c,
+    weights: createRandomWeights(c, 1),
+    train: data,
+    metrics: ['accuracy'],
+    outDir: join(repo, 'bench/results/.train-tmp'),
+    options: {
+      epochs: 1,
+      batchSize: job.batch,
+      learningRate: 1e-4,
+      ...(job.lengthDrop ? {} : { lengthDrop: null, layerDrop: 0 }),
+    },
+    onEvent: (e) => {
+      if (e.type === 'step') stamps.push(performance.now());
+    },
+  });
+  await trainer.train();
+  const secs = (stamps.at(-1)! - stamps[0]!) / 1000;
+  const tokensPerSec = ((stamps.length - 1) * job.batch * job.seq) / secs;
+  process.stdout.write(JSON.stringify({ tokensPerSec, peakRssMB: process.resourceUsage().maxRSS / 1024 }));
+}
+
+function runTrainWorker(job: Parameters<typeof trainWorker>[0]): { tokensPerSec: number; peakRssMB: number } {
+  const r = spawnSync(process.execPath, [import.meta.filename, '--train-worker', JSON.stringify(job)], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`training worker failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+async function training() {
+  md.push(`\n### Training, seq 128, ${threads} threads (fwd + bwd + AdamW)\n`);
+  md.push(
+    '| model | batch | lat tokens/s | PyTorch tokens/s | lat/PyTorch | lat peak RSS MB | PyTorch peak RSS MB | RSS ratio | lat LengthDrop step tokens/s (4 passes) |',
+  );
+  md.push('|---|---|---|---|---|---|---|---|---|');
+  const jobs: [Size, number, number][] = [
+    [sizes[1]!, 32, quick ? 4 : 8],
+    [sizes[2]!, 8, quick ? 2 : 4],
+  ];
+  for (const [size, batch, steps] of jobs) {
+    const lat = runTrainWorker({ size, batch, seq: 128, steps, lengthDrop: false });
+    const ld = runTrainWorker({ size, batch, seq: 128, steps: Math.max(2, steps / 2), lengthDrop: true });
+    const pt = torch([
+      {
+        name: 't',
+        kind: 'train',
+        hidden: size.hidden,
+        layers: size.layers,
+        heads: size.heads,
+        ffn: size.ffn,
+        batch,
+        seq: 128,
+        runs: steps,
+      },
+    ]);
+    const line = `| ${size.name} | ${batch} | ${fmt(lat.tokensPerSec, 0)} | ${fmt(pt?.['t']?.tokensPerSec, 0)} | ${pt ? (lat.tokensPerSec / pt['t']!.tokensPerSec!).toFixed(2) : '–'} | ${fmt(lat.peakRssMB, 0)} | ${fmt(pt?.peakRssMB, 0)} | ${pt ? (lat.peakRssMB / pt.peakRssMB!).toFixed(2) : '–'} | ${fmt(ld.tokensPerSec, 0)} |`;
+    md.push(line);
+    console.log(line);
+  }
+}
+
+/** Naive pure-TS matmul speed on this machine: the best a pure-TS training step could do. */
+function pureTsGflops(): number {
+  const n = 256;
+  const a = new Float32Array(n * n).fill(0.5);
+  const b = new Float32Array(n * n).fill(0.25);
+  const c = new Float32Array(n * n);
+  const t = performance.now();
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < n; k++) {
+      const aik = a[i * n + k]!;
+      for (let j = 0; j < n; j++) c[i * n + j]! += aik * b[k * n + j]!;
+    }
+  }
+  return (2 * n ** 3) / ((performance.now() - t) / 1000) / 1e9;
+}
+
+async function fwdBwd() {
+  const size = sizes[1]!;
+  const batch = 32;
+  const seq = 128;
+  const r = runTrainWorker({ size, batch, seq, steps: quick ? 3 : 5, lengthDrop: false });
+  const latMs = ((batch * seq) / r.tokensPerSec) * 1000;
+  const pt = torch([
+    {
+      name: 't',
+      kind: 'train',
+      hidden: size.hidden,
+      layers: size.layers,
+      heads: size.heads,
+      ffn: size.ffn,
+      batch,
+      seq,
+      runs: 5,
+    },
+  ]);
+  // Forward + backward ≈ 3× the forward MACs (two matmuls per weight in the backward pass).
+  const flops = 3 * 2 * encoderMacs(configOf(size), seq) * batch;
+  const tsMs = (flops / (pureTsGflops() * 1e9)) * 1000;
+  md.push(`\n### One training step, 4 layers × 256 hidden, batch 32 × seq 128\n`);
+  md.push('| lat (ORT) ms | PyTorch fwd+bwd+AdamW ms | PyTorch/lat | pure-TS lower bound ms | pure-TS/lat |');
+  md.push('|---|---|---|---|---|');
+  const ptMs = pt ? ((batch * seq) / pt['t']!.tokensPerSec!) * 1000 : undefined;
+  const line = `| ${fmt(latMs, 0)} | ${fmt(ptMs, 0)} | ${ptMs ? (ptMs / latMs).toFixed(2) : '–'} | ${fmt(tsMs, 0)} | ${(tsMs / latMs).toFixed(1)} |`;
+  md.push(line);
+  console.log(line);
+}
+
+async function main() {
+  if (process.argv[2] === '--train-worker') return trainWorker(JSON.parse(process.argv[3]!));
+  const started = new Date();
+  console.log(`lat bench${quick ? ' (quick)' : ''}: ${threads} threads`);
+  md.push(`## lat benchmarks — ${started.toISOString().slice(0, 10)}`);
+  md.push(
+    `\nMachine: ${(await import('node:os')).cpus()[0]?.model ?? 'unknown CPU'}, ${threads} threads, Node ${process.version}. Random weights, median latency.`,
+  );
+  md.push(
+    'lat/plain: the anytime graph at full length vs the same BERT without selection ops. r: every layer keeps r × n tokens; speed-up vs plain, with the MACs speed-up and the share of it realised.',
+  );
+  md.push('transformers.js: skipped — @huggingface/transformers is not installed in this workspace.');
+  console.log('\ninference, onnxruntime-node');
+  await inference(createNodeRuntime({ threads }), 'onnxruntime-node', sizes, [
+    [1, 128],
+    [8, 128],
+    [1, 384],
+  ]);
+  console.log('\ninference, onnxruntime-web (wasm) in Node');
+  await inference(
+    createWebRuntime({ threads: 1 }),
+    'onnxruntime-web wasm, 1 thread',
+    [sizes[1]!],
+    [[1, 128]],
+  );
+  console.log('\ntraining');
+  await training();
+  console.log('\nfwd+bwd');
+  await fwdBwd();
+  mkdirSync(join(repo, 'bench/results'), { recursive: true });
+  const file = join(repo, 'bench/results/latest.md');
+  writeFileSync(file, `${md.join('\n')}\n`);
+  console.log(`\nwritten ${file}`);
+}
+
+await main();
