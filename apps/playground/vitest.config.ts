@@ -1,4 +1,6 @@
 import { latProject } from '@lat/vitest-config';
 import { defineProject } from 'vitest/config';
 
-export default defineProject(latProject(import.meta.dirname));
+export default defineProject(
+  latProject(import.meta.dirname, { include: ['src/**/*.test.ts', 'test/**/*.test.ts'] }),
+);

@@ -16,6 +16,7 @@ const pnpm = process.env.npm_execpath ? [process.execPath, [process.env.npm_exec
 const run = (...args) => step(pnpm[0], [...pnpm[1], ...args]);
 
 if (run('run', 'build') !== 0) process.exit(1);
+step('bash', ['tooling/scripts/ensure-chromium.sh']);
 
 const report = join(mkdtempSync(join(tmpdir(), 'lat-ci-')), 'vitest.json');
 const status = run(

@@ -1,4 +1,196 @@
+import './style.css';
+import { encoderMacs } from '@lat/core';
+import type { FrontierFile } from '@lat/search';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { configFromManifest, fetchBundle, filesBundle, type LoadedBundle } from './bundle.js';
 import { formatMacs } from './format.js';
 
-const app = document.getElementById('app');
-if (app) app.dataset['ready'] = formatMacs(0);
+interface RunResult {
+  tokens: string[];
+  logits: number[];
+  keptPositions: number[][];
+  counts: number[];
+  latencyMs: number;
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+let bundle: LoadedBundle | undefined;
+let frontier: FrontierFile | undefined;
+let chart: uPlot | undefined;
+let runId = 0;
+const pending = new Map<number, (r: RunResult) => void>();
+
+/** State the browser test reads: the last result and whether a run is in flight. */
+const state = {
+  ready: false,
+  busy: false,
+  last: undefined as (RunResult & { ratios?: number[] }) | undefined,
+};
+(window as unknown as { lat: typeof state }).lat = state;
+
+function showError(e: unknown) {
+  const box = $('error');
+  box.hidden = false;
+  box.textContent = e instanceof Error ? e.message : String(e);
+  state.busy = false;
+}
+
+worker.onmessage = (e: MessageEvent) => {
+  const m = e.data;
+  if (m.type === 'loaded') {
+    $('backend').textContent = `onnxruntime-web · ${m.backend}`;
+    state.ready = true;
+    void update();
+  } else if (m.type === 'result') pending.get(m.id)?.(m);
+  else if (m.type === 'error') showError(m.message);
+};
+worker.onerror = (e) => showError(`the worker failed: ${e.message}`);
+
+async function use(b: LoadedBundle) {
+  bundle = b;
+  state.ready = false;
+  $('error').hidden = true;
+  frontier = b.manifest.frontier as FrontierFile | undefined;
+  $('bundle-name').textContent =
+    `${b.manifest.model.name} · ${b.manifest.model.numLayers} layers × ${b.manifest.model.hiddenSize} · ${b.manifest.task.type}`;
+  const examples = b.manifest.examples ?? [];
+  if (!$<HTMLTextAreaElement>('text').value) $<HTMLTextAreaElement>('text').value = examples[0] ?? '';
+  $('examples').replaceChildren(
+    ...examples.map((t) => {
+      const btn = document.createElement('button');
+      btn.textContent = t.length > 40 ? `${t.slice(0, 40)}…` : t;
+      btn.onclick = () => {
+        $<HTMLTextAreaElement>('text').value = t;
+        void update();
+      };
+      return btn;
+    }),
+  );
+  // Slider: 0 = full length, then the frontier's points from the most to the least expensive.
+  const points = frontier ? [...frontier.points].sort((a, b) => b.costRatio - a.costRatio) : [];
+  const slider = $<HTMLInputElement>('slider');
+  slider.max = String(points.length);
+  slider.value = '0';
+  drawChart(points);
+  worker.postMessage({ type: 'load', manifest: b.manifest, model: b.model }, [b.model.buffer]);
+}
+
+function currentPoint() {
+  const points = frontier ? [...frontier.points].sort((a, b) => b.costRatio - a.costRatio) : [];
+  const i = Number($<HTMLInputElement>('slider').value);
+  return i === 0 ? undefined : points[i - 1];
+}
+
+function drawChart(points: FrontierFile['points']) {
+  chart?.destroy();
+  $('chart').replaceChildren();
+  if (!frontier || points.length === 0) {
+    $('chart').textContent = 'this bundle has no frontier (run `lat search` before `lat export`)';
+    return;
+  }
+  const sorted = [...points].sort((a, b) => a.costRatio - b.costRatio);
+  const cur = currentPoint();
+  chart = new uPlot(
+    {
+      width: 900,
+      height: 260,
+      title: `${frontier.metric.name} vs cost (fraction of the full model's ${frontier.costUnit})`,
+      scales: { x: { time: false } },
+      series: [
+        { label: 'cost' },
+        { label: frontier.metric.name, stroke: '#1f5fbf', points: { size: 6 } },
+        { label: 'current', stroke: '#d33', width: 0, points: { size: 12, fill: '#d33' } },
+      ],
+    },
+    [
+      sorted.map((p) => p.costRatio),
+      sorted.map((p) => p.metric),
+      sorted.map((p) => (p === cur ? p.metric : null)),
+    ],
+    $('chart'),
+  );
+}
+
+async function update() {
+  if (!bundle || !state.ready) return;
+  const point = currentPoint();
+  $('budget-label').textContent = point
+    ? `${(point.costRatio * 100).toFixed(1)}% of the full cost · ${frontier!.metric.name} ${point.metric.toFixed(3)}`
+    : 'full length';
+  if (frontier) drawChart(frontier.points);
+  const ratios = point ? (frontier!.lengthForm === 'ratio' ? point.lengths : undefined) : undefined;
+  const id = ++runId;
+  state.busy = true;
+  const result = await new Promise<RunResult>((resolve) => {
+    pending.set(id, resolve);
+    worker.postMessage({ type: 'run', id, text: $<HTMLTextAreaElement>('text').value, ratios });
+  });
+  pending.delete(id);
+  if (id !== runId) return; // a newer run superseded this one
+  render(result);
+  state.last = { ...result, ...(ratios ? { ratios } : {}) };
+  state.busy = false;
+}
+
+function render(r: RunResult) {
+  const m = bundle!.manifest;
+  const config = configFromManifest(m);
+  if (m.task.type === 'classification') {
+    const mx = Math.max(...r.logits);
+    const e = r.logits.map((x) => Math.exp(x - mx));
+    const s = e.reduce((a, b) => a + b, 0);
+    const probs = e.map((x) => x / s);
+    const best = probs.indexOf(Math.max(...probs));
+    $('prediction').textContent = m.task.labels[best] ?? String(best);
+    $('probs').textContent = probs.map((p, i) => `${m.task.labels[i]} ${(p * 100).toFixed(1)}%`).join(' · ');
+  } else {
+    $('prediction').textContent = r.logits[0]?.toFixed(3) ?? '–';
+    $('probs').textContent = '';
+  }
+  $('latency').textContent = `${r.latencyMs.toFixed(2)} ms`;
+  const n = r.tokens.length;
+  const macs = encoderMacs(config, n, r.counts);
+  $('macs').textContent =
+    `${formatMacs(macs)} (${((macs / encoderMacs(config, n)) * 100).toFixed(0)}% of full)`;
+  const rows = r.keptPositions.map((kept, i) => {
+    const row = document.createElement('div');
+    row.className = 'row';
+    row.dataset['layer'] = String(i);
+    const name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = `layer ${i + 1}`;
+    const keptSet = new Set(kept);
+    row.append(
+      name,
+      ...r.tokens.map((t, p) => {
+        const span = document.createElement('span');
+        span.className = `tok ${keptSet.has(p) ? 'kept' : 'dropped'}`;
+        span.textContent = t;
+        return span;
+      }),
+    );
+    return row;
+  });
+  $('layers').replaceChildren(...rows);
+}
+
+$<HTMLInputElement>('slider').addEventListener('input', () => void update());
+let typing: ReturnType<typeof setTimeout> | undefined;
+$<HTMLTextAreaElement>('text').addEventListener('input', () => {
+  clearTimeout(typing);
+  typing = setTimeout(() => void update(), 200);
+});
+$<HTMLInputElement>('files').addEventListener('change', (e) => {
+  const files = [...((e.target as HTMLInputElement).files ?? [])];
+  filesBundle(files).then(use, showError);
+});
+document.addEventListener('dragover', (e) => e.preventDefault());
+document.addEventListener('drop', (e) => {
+  e.preventDefault();
+  filesBundle([...(e.dataTransfer?.files ?? [])]).then(use, showError);
+});
+
+const params = new URLSearchParams(location.search);
+fetchBundle(params.get('bundle') ?? './bundles/default/').then(use, showError);

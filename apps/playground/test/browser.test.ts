@@ -1,0 +1,229 @@
+/**
+ * The playground in real Chromium (Debian's, driven by playwright-core): loads the default
+ * bundle, runs the model in a Web Worker on onnxruntime-web, moves the budget slider and checks
+ * that prediction, latency and the kept-token view update; compares the page's logits with
+ * onnxruntime-node's for the same bundle; and shows a broken bundle's error in the page.
+ */
+import { execFileSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize } from 'node:path';
+import { createRandomWeights, parseModelConfig, WordPieceTokenizer } from '@lat/core';
+import { anytimeFeeds } from '@lat/layers';
+import { exportModel } from '@lat/layers/node';
+import { createNodeRuntime } from '@lat/runtime-node';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** What the page exposes for tests (see src/main.ts). */
+type LatWindow = Window & {
+  lat: {
+    ready: boolean;
+    busy: boolean;
+    last?: { tokens: string[]; logits: number[]; counts: number[]; ratios?: number[] };
+  };
+};
+
+const chromiumPath = '/usr/bin/chromium';
+const app = join(import.meta.dirname, '..');
+const dist = join(app, 'dist');
+const vocab = [
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  'the',
+  'film',
+  'is',
+  'a',
+  'great',
+  'dull',
+  'story',
+  'with',
+  'cast',
+  'and',
+  '.',
+  'superb',
+  'boring',
+];
+const text = 'the film is a great story with a superb cast and the story is great .';
+const config = parseModelConfig({
+  model_type: 'bert',
+  vocab_size: vocab.length,
+  hidden_size: 32,
+  num_hidden_layers: 3,
+  num_attention_heads: 2,
+  intermediate_size: 64,
+  max_position_embeddings: 64,
+  id2label: { 0: 'negative', 1: 'positive' },
+});
+const weights = createRandomWeights(config, 9, {}, 0.3);
+const frontier = {
+  schemaVersion: 1,
+  kind: 'lat-frontier',
+  model: { name: 'test', fingerprint: 'f', numLayers: 3 },
+  dataset: 'test',
+  metric: { name: 'accuracy', higherIsBetter: true },
+  lengthForm: 'ratio',
+  maxLength: 100,
+  costUnit: 'MACs',
+  fullCost: 1,
+  points: [
+    { lengths: [0.5, 0.3, 0.2], cost: 0.35, costRatio: 0.35, metric: 0.8 },
+    { lengths: [0.8, 0.6, 0.5], cost: 0.7, costRatio: 0.7, metric: 0.9 },
+  ],
+  area: 0.8,
+  search: { seed: 1, iterations: 1, evaluated: 2, params: {} },
+};
+
+let server: Server;
+let browser: Browser;
+let base = '';
+const available = existsSync(chromiumPath);
+if (!available)
+  console.log(`skipping the browser test: ${chromiumPath} is absent (apt-get install -y chromium)`);
+
+describe.skipIf(!available)('playground in Chromium', () => {
+  beforeAll(async () => {
+    if (!existsSync(join(dist, 'index.html')))
+      execFileSync('npx', ['vite', 'build'], { cwd: app, stdio: 'inherit' });
+    exportModel(join(dist, 'bundles/default'), config, weights, {
+      name: 'test-model',
+      fingerprint: 'f',
+      task: { type: 'classification', labels: config.labels },
+      frontier,
+      examples: [text],
+      tokenizer: {
+        vocab,
+        doLowerCase: true,
+        maxLength: 64,
+        clsToken: '[CLS]',
+        sepToken: '[SEP]',
+        padToken: '[PAD]',
+        unkToken: '[UNK]',
+      },
+    });
+    mkdirSync(join(dist, 'bundles/broken'), { recursive: true });
+    writeFileSync(join(dist, 'bundles/broken/lat.json'), JSON.stringify({ kind: 'something-else' }));
+    server = createServer((req, res) => {
+      const path = normalize(decodeURIComponent((req.url ?? '/').split('?')[0]!)).replace(
+        /^(\.\.[/\\])+/,
+        '',
+      );
+      let file = join(dist, path);
+      if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+      if (!existsSync(file)) {
+        res.writeHead(404).end();
+        return;
+      }
+      const types: Record<string, string> = {
+        '.html': 'text/html',
+        '.js': 'text/javascript',
+        '.mjs': 'text/javascript',
+        '.css': 'text/css',
+        '.json': 'application/json',
+        '.wasm': 'application/wasm',
+        '.onnx': 'application/octet-stream',
+      };
+      res.writeHead(200, {
+        'Content-Type': types[extname(file)] ?? 'application/octet-stream',
+        'Cross-Origin-Opener-Policy': 'same-origin',
+        'Cross-Origin-Embedder-Policy': 'require-corp',
+      });
+      createReadStream(file).pipe(res);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    server?.close();
+  });
+
+  it('runs the default bundle, follows the budget slider, and matches onnxruntime-node', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(base);
+    await page.waitForFunction(
+      () => (window as unknown as LatWindow).lat?.last && !(window as unknown as LatWindow).lat.busy,
+      null,
+      {
+        timeout: 60_000,
+      },
+    );
+    const full = (await page.evaluate(() => (window as unknown as LatWindow).lat.last))!;
+    expect(await page.textContent('#prediction')).toMatch(/positive|negative/);
+    expect(await page.textContent('#latency')).toMatch(/\d+\.\d+ ms/);
+    const keptFull = await page.locator('.tok.kept').count();
+    expect(keptFull).toBe(3 * full.tokens.length);
+
+    // Same bundle, same tokens, onnxruntime-node.
+    const tok = new WordPieceTokenizer(vocab);
+    const enc = tok.encode(text, undefined, { maxLength: 64 });
+    expect(full.tokens).toEqual(enc.tokens);
+    const session = await createNodeRuntime({ threads: 1 }).createSession(
+      readFileSync(join(dist, 'bundles/default/model.onnx')),
+    );
+    const feeds = anytimeFeeds(config, {
+      inputIds: BigInt64Array.from(enc.ids, BigInt),
+      attentionMask: new BigInt64Array(enc.ids.length).fill(1n),
+      batch: 1,
+    });
+    const node = Array.from((await session.run(feeds))['logits']!.data as Float32Array);
+    node.forEach((v, i) =>
+      expect(Math.abs(v - full.logits[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(v))),
+    );
+
+    // Move the slider to the cheapest frontier point.
+    await page.evaluate(() => {
+      const s = document.getElementById('slider') as HTMLInputElement;
+      s.value = s.max;
+      s.dispatchEvent(new Event('input'));
+    });
+    await page.waitForFunction(
+      () => (window as unknown as LatWindow).lat.last?.ratios && !(window as unknown as LatWindow).lat.busy,
+      null,
+      {
+        timeout: 30_000,
+      },
+    );
+    const cheap = (await page.evaluate(() => (window as unknown as LatWindow).lat.last))!;
+    expect(cheap.ratios).toEqual([0.5, 0.3, 0.2]);
+    expect(cheap.counts).toEqual([0.5, 0.3, 0.2].map((r) => Math.ceil(r * enc.ids.length)));
+    expect(await page.locator('.tok.kept').count()).toBe(
+      cheap.counts.reduce((a: number, b: number) => a + b, 0),
+    );
+    expect(await page.textContent('#budget-label')).toContain('35.0% of the full cost');
+    expect(await page.textContent('#macs')).toMatch(/% of full/);
+    mkdirSync(join(app, 'test-results'), { recursive: true });
+    await page.screenshot({ path: join(app, 'test-results/playground.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  }, 120_000);
+
+  it('shows what is wrong with a broken bundle instead of a blank page', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}?bundle=./bundles/broken/`);
+    await page.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
+    expect(await page.textContent('#error')).toMatch(/lat.json#kind: expected "lat-bundle"/);
+    const missing = await browser.newPage();
+    await missing.goto(`${base}?bundle=./bundles/nothing-here/`);
+    await missing.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
+    expect(await missing.textContent('#error')).toMatch(/no bundle here \(HTTP 404\)/);
+  }, 60_000);
+});
