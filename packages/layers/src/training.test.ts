@@ -1,4 +1,10 @@
-import { createRandomWeights, type HostTensor, parseModelConfig, toModelProto } from '@lat/core';
+import {
+  createRandomWeights,
+  expectedShapes,
+  type HostTensor,
+  parseModelConfig,
+  toModelProto,
+} from '@lat/core';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { describe, expect, it } from 'vitest';
 import { createAnytimeModel } from './anytime.js';
@@ -108,5 +114,32 @@ describe('training graph', () => {
     expect(a).toBe(b);
     expect(other).not.toBe(a);
     await s.release();
+  });
+
+  it('builds the backward graph of a 12-layer BERT-base-sized encoder in under 2 s', () => {
+    const base = parseModelConfig({
+      model_type: 'bert',
+      vocab_size: 30522,
+      hidden_size: 768,
+      num_hidden_layers: 12,
+      num_attention_heads: 12,
+      intermediate_size: 3072,
+      max_position_embeddings: 512,
+    });
+    // Only shapes matter for building: no 440 MB of weights needed.
+    const shapes = new Map(
+      [...expectedShapes(base)].map(([n, dims]) => [n, { dims, data: new Float32Array(0) }]),
+    );
+    const t0 = performance.now();
+    const t = buildTrainingGraph(base, shapes, {
+      task: 'classification',
+      maxBatch: 8,
+      maxSeq: 128,
+      layerDrop: true,
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    expect(t.paramNames).toHaveLength(shapes.size);
+    expect(t.graph.outputs.filter((o) => o.name.startsWith('grad.'))).toHaveLength(shapes.size);
+    expect(seconds).toBeLessThan(2);
   });
 });
