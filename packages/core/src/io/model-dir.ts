@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { LatError } from '../errors.js';
 import { type ModelConfig, parseModelConfig } from './config.js';
 import { readSafetensors } from './safetensors.js';
+import { readPytorchBin } from './torch-bin.js';
 import { type StateDict, toCanonical } from './weights.js';
 
 export interface LoadedModel {
@@ -37,11 +38,14 @@ export function loadModelDir(dir: string, heads: { classifier?: boolean; qa?: bo
     throw new LatError('NOT_FOUND', 'not a model directory: it has no config.json', dir);
   }
   const config = parseModelConfig(readJson(configPath), configPath);
+  // safetensors when present (safe by construction), else PyTorch's .bin via the restricted unpickler.
   const st = join(dir, 'model.safetensors');
-  if (!existsSync(st)) {
-    throw new LatError('NOT_FOUND', 'no model.safetensors in the model directory', dir);
+  const bin = join(dir, 'pytorch_model.bin');
+  const file = existsSync(st) ? st : existsSync(bin) ? bin : undefined;
+  if (!file) {
+    throw new LatError('NOT_FOUND', 'the model directory has no model.safetensors or pytorch_model.bin', dir);
   }
-  const weights = toCanonical(readSafetensors(st), config, st, heads);
+  const weights = toCanonical(file === st ? readSafetensors(st) : readPytorchBin(bin), config, file, heads);
   const vocabPath = join(dir, 'vocab.txt');
   const vocab = existsSync(vocabPath)
     ? readFileSync(vocabPath, 'utf8')

@@ -1,1 +1,2 @@
+export * from './tokenizer-json.js';
 export * from './wordpiece.js';

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { encodeWithHfTokenizer, wordPieceFromTokenizerJson } from './tokenizer-json.js';
 import { WordPieceTokenizer } from './wordpiece.js';
 
 // A small vocabulary; expected ids below follow BERT's BasicTokenizer + WordPiece rules by hand
@@ -75,5 +76,83 @@ describe.skipIf(!existsSync(fixture))('bert-base-uncased vocabulary (../shared/f
       cases: { text: string; input_ids: number[] }[];
     };
     for (const c of goldens.cases) expect(t.encode(c.text).ids).toEqual(c.input_ids);
+  });
+});
+
+describe('tokenizer.json', () => {
+  // A BERT-style tokenizer.json for the small vocabulary above, as Hugging Face's tokenizers writes it.
+  const json = {
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: true,
+    },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+      ],
+      pair: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: '[SEP]', type_id: 1 } },
+      ],
+      special_tokens: {
+        '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] },
+        '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] },
+      },
+    },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]'].map((content, id) => ({
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab: Object.fromEntries(vocab.map((t, i) => [t, i])),
+    },
+  };
+  const fromJson = wordPieceFromTokenizerJson(json);
+  it('builds the same WordPiece tokenizer, with offsets, and agrees with @huggingface/tokenizers', () => {
+    for (const s of ['The CAFÉ, unaffable!', 'Naïve 中文', '"hellos."', 'unknownword 😀', '']) {
+      expect(fromJson.encode(s).ids).toEqual(tok.encode(s).ids);
+      expect(encodeWithHfTokenizer(json, { do_lower_case: true }, s).ids).toEqual(tok.encode(s).ids);
+    }
+    const pair = encodeWithHfTokenizer(json, {}, 'the cafe', 'hello');
+    expect(pair.ids).toEqual(fromJson.encode('the cafe', 'hello').ids);
+    expect(pair.typeIds).toEqual(fromJson.encode('the cafe', 'hello').typeIds);
+  });
+  it('refuses files that are not tokenizer.json', () => {
+    expect(() => wordPieceFromTokenizerJson({ version: '1.0' })).toThrow(/not a tokenizer.json/);
+    expect(() => wordPieceFromTokenizerJson({ model: { type: 'BPE' } })).toThrow(/is not WordPiece/);
+  });
+});
+
+describe.skipIf(!existsSync(fixture))('bert-base-uncased tokenizer.json (../shared/fixtures)', () => {
+  it('gives the goldens.json ids through both paths', () => {
+    const json = JSON.parse(readFileSync(join(fixture, 'tokenizer.json'), 'utf8'));
+    const t = wordPieceFromTokenizerJson(json);
+    const goldens = JSON.parse(readFileSync(join(fixture, 'goldens.json'), 'utf8')) as {
+      cases: { text: string; input_ids: number[] }[];
+    };
+    for (const c of goldens.cases) {
+      expect(t.encode(c.text).ids).toEqual(c.input_ids);
+      expect(encodeWithHfTokenizer(json, { do_lower_case: true }, c.text).ids).toEqual(c.input_ids);
+    }
   });
 });
