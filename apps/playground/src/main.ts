@@ -9,6 +9,8 @@ import { formatMacs } from './format.js';
 interface RunResult {
   tokens: string[];
   logits: number[];
+  /** Span bundles: the best answer's character range in the context. */
+  answer?: { start: number; end: number; score: number };
   keptPositions: number[][];
   counts: number[];
   latencyMs: number;
@@ -55,6 +57,10 @@ async function use(b: LoadedBundle) {
   frontier = b.manifest.frontier as FrontierFile | undefined;
   $('bundle-name').textContent =
     `${b.manifest.model.name} · ${b.manifest.model.numLayers} layers × ${b.manifest.model.hiddenSize} · ${b.manifest.task.type}`;
+  const isSpan = b.manifest.task.type === 'span';
+  $('context').hidden = !isSpan;
+  $('answer').hidden = !isSpan;
+  $<HTMLTextAreaElement>('text').placeholder = isSpan ? 'question' : 'text to classify';
   const examples = b.manifest.examples ?? [];
   if (!$<HTMLTextAreaElement>('text').value) $<HTMLTextAreaElement>('text').value = examples[0] ?? '';
   $('examples').replaceChildren(
@@ -125,7 +131,13 @@ async function update() {
   state.busy = true;
   const result = await new Promise<RunResult>((resolve) => {
     pending.set(id, resolve);
-    worker.postMessage({ type: 'run', id, text: $<HTMLTextAreaElement>('text').value, ratios });
+    worker.postMessage({
+      type: 'run',
+      id,
+      text: $<HTMLTextAreaElement>('text').value,
+      context: $<HTMLTextAreaElement>('context').value,
+      ratios,
+    });
   });
   pending.delete(id);
   if (id !== runId) return; // a newer run superseded this one
@@ -145,6 +157,17 @@ function render(r: RunResult) {
     const best = probs.indexOf(Math.max(...probs));
     $('prediction').textContent = m.task.labels[best] ?? String(best);
     $('probs').textContent = probs.map((p, i) => `${m.task.labels[i]} ${(p * 100).toFixed(1)}%`).join(' · ');
+  } else if (m.task.type === 'span') {
+    const context = $<HTMLTextAreaElement>('context').value;
+    const a = r.answer;
+    $('prediction').textContent = a ? context.slice(a.start, a.end) : '(no answer in the context)';
+    $('probs').textContent = a ? `score ${a.score.toFixed(2)}` : '';
+    const mark = document.createElement('mark');
+    mark.textContent = a ? context.slice(a.start, a.end) : '';
+    $('answer').replaceChildren(
+      context.slice(0, a?.start ?? context.length),
+      ...(a ? [mark, context.slice(a.end)] : []),
+    );
   } else {
     $('prediction').textContent = r.logits[0]?.toFixed(3) ?? '–';
     $('probs').textContent = '';
@@ -178,10 +201,12 @@ function render(r: RunResult) {
 
 $<HTMLInputElement>('slider').addEventListener('input', () => void update());
 let typing: ReturnType<typeof setTimeout> | undefined;
-$<HTMLTextAreaElement>('text').addEventListener('input', () => {
-  clearTimeout(typing);
-  typing = setTimeout(() => void update(), 200);
-});
+for (const id of ['text', 'context']) {
+  $<HTMLTextAreaElement>(id).addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => void update(), 200);
+  });
+}
 $<HTMLInputElement>('files').addEventListener('change', (e) => {
   const files = [...((e.target as HTMLInputElement).files ?? [])];
   filesBundle(files).then(use, showError);

@@ -6,12 +6,14 @@
  */
 import { type BundleManifest, WordPieceTokenizer } from '@lat/core';
 import { type AnytimeModel, createAnytimeModel } from '@lat/layers';
+import { bestSpan } from '@lat/qa';
 import { createWebRuntime, hasWebGpu } from '@lat/runtime-web';
 import { configFromManifest } from './bundle.js';
 
 let model: AnytimeModel | undefined;
 let tokenizer: WordPieceTokenizer | undefined;
 let maxLength = 128;
+let span = false;
 
 async function load(manifest: BundleManifest, bytes: Uint8Array) {
   await model?.release();
@@ -27,6 +29,7 @@ async function load(manifest: BundleManifest, bytes: Uint8Array) {
     unkToken: manifest.tokenizer.unkToken,
   });
   maxLength = manifest.tokenizer.maxLength;
+  span = manifest.task.type === 'span';
   const threads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   const runtime = createWebRuntime({
     wasmPaths: new URL('./ort/', self.location.href.replace(/assets\/.*$/, '')).href,
@@ -52,14 +55,17 @@ async function load(manifest: BundleManifest, bytes: Uint8Array) {
   return { backend: `${backend}${threads > 1 ? `, ${threads} threads` : ''}` };
 }
 
-async function run(text: string, ratios: number[] | undefined) {
+async function run(text: string, ratios: number[] | undefined, context?: string) {
   if (!model || !tokenizer) throw new Error('no model loaded');
-  const enc = tokenizer.encode(text, undefined, { maxLength });
+  // Span (QA) bundles: [CLS] question [SEP] context [SEP], the context truncated to fit.
+  const enc = span
+    ? tokenizer.encode(text, context ?? '', { maxLength, truncation: 'only_second' })
+    : tokenizer.encode(text, undefined, { maxLength });
   const n = enc.ids.length;
   const x = {
     inputIds: BigInt64Array.from(enc.ids, BigInt),
     attentionMask: new BigInt64Array(n).fill(1n),
-    tokenTypeIds: new BigInt64Array(n),
+    tokenTypeIds: BigInt64Array.from(enc.typeIds, BigInt),
     batch: 1,
   };
   const spec = ratios ? { form: 'ratio' as const, ratios } : undefined;
@@ -67,9 +73,14 @@ async function run(text: string, ratios: number[] | undefined) {
   const t0 = performance.now();
   const r = await model.run(x, spec);
   const latencyMs = performance.now() - t0;
+  const answer =
+    span && r.startLogits && r.endLogits
+      ? bestSpan(r.startLogits, r.endLogits, enc.sequenceIds, enc.offsets)
+      : undefined;
   return {
     tokens: enc.tokens,
     logits: Array.from(r.logits ?? []),
+    ...(answer ? { answer } : {}),
     keptPositions: r.keptPositions.map((l) => l[0]!),
     counts: r.keepCounts[0]!,
     latencyMs,
@@ -81,7 +92,7 @@ self.onmessage = async (e: MessageEvent) => {
   try {
     if (msg.type === 'load') self.postMessage({ type: 'loaded', ...(await load(msg.manifest, msg.model)) });
     else if (msg.type === 'run')
-      self.postMessage({ type: 'result', id: msg.id, ...(await run(msg.text, msg.ratios)) });
+      self.postMessage({ type: 'result', id: msg.id, ...(await run(msg.text, msg.ratios, msg.context)) });
   } catch (err) {
     self.postMessage({
       type: 'error',

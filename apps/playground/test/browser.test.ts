@@ -12,6 +12,7 @@ import { extname, join, normalize } from 'node:path';
 import { createRandomWeights, parseModelConfig, WordPieceTokenizer } from '@lat/core';
 import { anytimeFeeds } from '@lat/layers';
 import { exportModel } from '@lat/layers/node';
+import { bestSpan } from '@lat/qa';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +60,7 @@ const config = parseModelConfig({
   id2label: { 0: 'negative', 1: 'positive' },
 });
 const weights = createRandomWeights(config, 9, {}, 0.3);
+const qaWeights = createRandomWeights(config, 4, { qa: true, classifier: false }, 0.3);
 const frontier = {
   schemaVersion: 1,
   kind: 'lat-frontier',
@@ -94,6 +96,20 @@ describe.skipIf(!available)('playground in Chromium', () => {
       task: { type: 'classification', labels: config.labels },
       frontier,
       examples: [text],
+      tokenizer: {
+        vocab,
+        doLowerCase: true,
+        maxLength: 64,
+        clsToken: '[CLS]',
+        sepToken: '[SEP]',
+        padToken: '[PAD]',
+        unkToken: '[UNK]',
+      },
+    });
+    exportModel(join(dist, 'bundles/qa'), config, qaWeights, {
+      name: 'qa-model',
+      fingerprint: 'q',
+      task: { type: 'span', labels: [] },
       tokenizer: {
         vocab,
         doLowerCase: true,
@@ -215,6 +231,49 @@ describe.skipIf(!available)('playground in Chromium', () => {
     await page.screenshot({ path: join(app, 'test-results/playground.png'), fullPage: true });
     expect(errors).toEqual([]);
   }, 120_000);
+
+  it('answers questions with a QA bundle: the best span is highlighted in the context', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}?bundle=./bundles/qa/`);
+    await page.waitForFunction(() => (window as unknown as LatWindow).lat?.ready, null, { timeout: 60_000 });
+    const question = 'the great story';
+    const context = 'a superb cast and a dull story with the film is great .';
+    await page.fill('#context', context);
+    await page.fill('#text', question);
+    await page
+      .waitForFunction(
+        () => (window as unknown as LatWindow).lat.last?.answer && !(window as unknown as LatWindow).lat.busy,
+        null,
+        { timeout: 30_000 },
+      )
+      .catch(async (e) => {
+        throw new Error(
+          `${e.message}; page error: ${await page.textContent('#error')}; state: ${await page.evaluate(() => JSON.stringify((window as unknown as LatWindow).lat))}; prediction ${await page.textContent('#prediction')}`,
+        );
+      });
+    const shown = await page.textContent('#answer mark');
+    // The same bundle and question in onnxruntime-node, decoded the same way.
+    const tok = new WordPieceTokenizer(vocab);
+    const enc = tok.encode(question, context, { maxLength: 64, truncation: 'only_second' });
+    const session = await createNodeRuntime({ threads: 1 }).createSession(
+      readFileSync(join(dist, 'bundles/qa/model.onnx')),
+    );
+    const feeds = anytimeFeeds(config, {
+      inputIds: BigInt64Array.from(enc.ids, BigInt),
+      attentionMask: new BigInt64Array(enc.ids.length).fill(1n),
+      tokenTypeIds: BigInt64Array.from(enc.typeIds, BigInt),
+      batch: 1,
+    });
+    const out = await session.run(feeds);
+    const span = bestSpan(
+      out['start_logits']!.data as Float32Array,
+      out['end_logits']!.data as Float32Array,
+      enc.sequenceIds,
+      enc.offsets,
+    )!;
+    expect(shown).toBe(context.slice(span.start, span.end));
+    expect(await page.textContent('#prediction')).toBe(context.slice(span.start, span.end));
+  }, 60_000);
 
   it('shows what is wrong with a broken bundle instead of a blank page', async () => {
     const page = await browser.newPage();

@@ -1,2 +1,3 @@
+export * from './decode.js';
 export * from './squad-eval.js';
 export * from './squad-metrics.js';
