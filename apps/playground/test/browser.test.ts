@@ -22,7 +22,13 @@ type LatWindow = Window & {
   lat: {
     ready: boolean;
     busy: boolean;
-    last?: { tokens: string[]; logits: number[]; counts: number[]; ratios?: number[] };
+    last?: {
+      tokens: string[];
+      logits: number[];
+      counts: number[];
+      ratios?: number[];
+      answer?: { start: number; end: number };
+    };
   };
 };
 
