@@ -142,7 +142,7 @@ export function createProgram(write?: (s: string) => void): Command {
       .description('latency and speed-up of each frontier point (or one configuration) vs the full model')
       .requiredOption('--model <dir>', 'model directory'),
   )
-    .option('--seq <n>', 'tokens per input', int('--seq'), 128)
+    .option('--seq <n>', 'tokens per input (default: 128, at most the model allows)', int('--seq'))
     .option('--batch <n>', 'batch size', int('--batch'), 1)
     .option('--runs <n>', 'timed runs per configuration', int('--runs'), 20)
     .option('--save', 'store the latencies in the frontier file (for --latency budgets)')

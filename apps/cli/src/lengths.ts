@@ -52,10 +52,7 @@ export function lengthsFromFlags(
   }
   const point = pick(frontier, budget);
   return {
-    spec:
-      frontier.lengthForm === 'ratio'
-        ? { form: 'ratio', ratios: point.lengths }
-        : { form: 'absolute', lengths: point.lengths },
+    spec: pointSpec(frontier, point.lengths),
     point,
   };
 }
@@ -79,6 +76,11 @@ function checkShape(flag: string, values: number[], layers: number) {
       );
     }
   });
+}
+
+/** A frontier point's lengths as a configuration, in the frontier's length form. */
+export function pointSpec(frontier: FrontierFile, lengths: number[]): LengthSpec {
+  return frontier.lengthForm === 'ratio' ? { form: 'ratio', ratios: lengths } : { form: 'absolute', lengths };
 }
 
 /** MACs of running one input of `seqLen` tokens at keep counts `counts`. */

@@ -133,6 +133,27 @@ describe('lat, end to end through the built binary', () => {
     expect(manifest.frontier.points.length).toBe(frontier.points.length);
     expect(existsSync(join(dir, 'bundle/model.onnx'))).toBe(true);
 
+    const bench = lat([
+      'bench',
+      '--model',
+      model,
+      '--ratios',
+      '0.6,0.3',
+      '--seq',
+      '32',
+      '--runs',
+      '3',
+      '--json',
+    ]);
+    expect(bench.code, bench.err).toBe(0);
+    const rows = JSON.parse(bench.out).rows;
+    expect(rows.map((r: { lengths: unknown }) => r.lengths)).toEqual(['full', [0.6, 0.3]]);
+    expect(rows[1].macsRatio).toBeLessThan(0.7);
+    const evalOne = JSON.parse(
+      lat(['eval', '--model', model, '--dev', join(dir, 'dev.tsv'), '--lengths', '20,10', '--json']).out,
+    );
+    expect(evalOne.results[0].lengths).toEqual({ form: 'absolute', lengths: [20, 10] });
+
     const info = JSON.parse(lat(['info', '--model', model, '--json']).out);
     expect(info).toMatchObject({
       layers: 2,
@@ -211,6 +232,35 @@ describe('lat, end to end through the built binary', () => {
       [['predict', '--model', model, '--budget', 'fast', 'hi'], 2, /cannot read 'fast'/],
       [['predict', '--model', model, '--lengths', '3,5', 'hi'], 2, /--lengths: value 2 \(5\) is larger/],
       [['predict', '--model', model, '--ratios', '0.5', 'hi'], 2, /--ratios: expected 2 values/],
+      [
+        ['eval', '--model', model, '--dev', join(dir, 'dev.tsv'), '--lengths', '5,x'],
+        2,
+        /--lengths: 'x' is not a number/,
+      ],
+      [['bench', '--model', model, '--ratios', '0.5,0.7'], 2, /--ratios: value 2 \(0.7\) is larger/],
+      [
+        ['bench', '--model', model, '--seq', '500'],
+        2,
+        /inputs have 500 tokens but the model has only 64 positions/,
+      ],
+      [['predict', '--model', model, '--lengths', '3,3', '--ratios', '0.5,0.5', 'hi'], 2, /give only one of/],
+      [
+        [
+          'train',
+          '--model',
+          base,
+          '--task',
+          'sst2',
+          '--train',
+          join(dir, 'train.tsv'),
+          '--out',
+          join(dir, 'o'),
+          '--epochs',
+          'two',
+        ],
+        2,
+        /--epochs must be a whole number/,
+      ],
       [['train', '--model', base], 2, /required option/],
       [['frobnicate'], 2, /unknown command/],
     ];

@@ -1,6 +1,7 @@
 import {
   Graph,
   type HostTensor,
+  LatError,
   type ModelConfig,
   type Runtime,
   type RuntimeSession,
@@ -67,6 +68,14 @@ export function anytimeFeeds(
   lengths?: LengthSpec,
 ): Record<string, HostTensor> {
   const seq = x.inputIds.length / x.batch;
+  const positions = config.maxPositions - config.positionOffset;
+  if (seq > positions) {
+    throw new LatError(
+      'BAD_INPUT',
+      `inputs have ${seq} tokens but the model has only ${positions} positions; truncate them (e.g. --max-length ${positions})`,
+      'input_ids',
+    );
+  }
   const dims = [x.batch, seq];
   const feeds: Record<string, HostTensor> = {
     input_ids: { type: 'int64', dims, data: x.inputIds },

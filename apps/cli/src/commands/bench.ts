@@ -3,14 +3,15 @@ import type { AnytimeModel, LengthSpec } from '@lat/layers';
 import type { LatencyTable } from '@lat/search';
 import { padBatch } from '@lat/train';
 import { openModel } from '../evaluation.js';
-import { type LengthFlags, lengthsFromFlags, macsFor } from '../lengths.js';
+import { type LengthFlags, lengthsFromFlags, macsFor, pointSpec } from '../lengths.js';
 import { loadCliModel, loadFrontier, writeJson } from '../model.js';
 import { type Output, table } from '../output.js';
 
 export interface BenchFlags extends LengthFlags {
   model: string;
   frontier?: string;
-  seq: number;
+  /** Tokens per input; default 128, or fewer when the model has fewer positions. */
+  seq?: number;
   batch: number;
   runs: number;
   threads?: number;
@@ -69,11 +70,14 @@ export async function measureLatencyTable(
 export async function benchCommand(f: BenchFlags, out: Output) {
   const model = await loadCliModel(f.model);
   const frontier = loadFrontier(model, f.frontier);
+  // One configuration from --lengths/--ratios/--budget, else every frontier point.
+  const chosen = lengthsFromFlags(f, model.config, frontier);
+  const seq = f.seq ?? Math.min(128, model.config.maxPositions - model.config.positionOffset);
   const m = await openModel(model, f.threads);
-  const x = benchInput(model.config, f.seq, f.batch);
+  const x = benchInput(model.config, seq, f.batch);
   try {
     const full = await timeRuns(m, x, undefined, f.runs);
-    const fullMacs = macsFor(model.config, f.seq);
+    const fullMacs = macsFor(model.config, seq);
     const rows: {
       lengths: number[] | 'full';
       ms: number;
@@ -81,25 +85,25 @@ export async function benchCommand(f: BenchFlags, out: Output) {
       macsRatio: number;
       metric?: number;
     }[] = [{ lengths: 'full', ms: full, speedup: 1, macsRatio: 1 }];
-    for (const p of frontier?.points ?? []) {
-      const spec: LengthSpec =
-        frontier!.lengthForm === 'ratio'
-          ? { form: 'ratio', ratios: p.lengths }
-          : { form: 'absolute', lengths: p.lengths };
+    const targets = chosen.spec
+      ? [{ spec: chosen.spec, point: chosen.point }]
+      : (frontier?.points ?? []).map((p) => ({ spec: pointSpec(frontier!, p.lengths), point: p }));
+    for (const { spec, point } of targets) {
       const ms = await timeRuns(m, x, spec, f.runs);
       const counts = (await m.run(x, spec)).keepCounts[0]!;
+      const lengths = spec.form === 'ratio' ? [...spec.ratios] : [...spec.lengths];
       rows.push({
-        lengths: p.lengths,
+        lengths,
         ms,
         speedup: full / ms,
-        macsRatio: macsFor(model.config, f.seq, counts) / fullMacs,
-        metric: p.metric,
+        macsRatio: macsFor(model.config, seq, counts) / fullMacs,
+        ...(point ? { metric: point.metric } : {}),
       });
-      p.latencyMs = ms;
+      if (point && !chosen.spec) point.latencyMs = ms;
     }
     if (f.save && frontier && f.batch === 1) writeJson(f.frontier ?? `${model.dir}/frontier.json`, frontier);
-    out.result({ command: 'bench', seq: f.seq, batch: f.batch, threads: f.threads ?? null, rows }, () => {
-      out.info(`latency at seq ${f.seq}, batch ${f.batch} (median of ${f.runs} runs)`);
+    out.result({ command: 'bench', seq, batch: f.batch, threads: f.threads ?? null, rows }, () => {
+      out.info(`latency at seq ${seq}, batch ${f.batch} (median of ${f.runs} runs)`);
       out.info(
         table(
           rows.map((r) => [

@@ -1,7 +1,7 @@
 import { LatError } from '@lat/core';
 import type { LengthSpec } from '@lat/layers';
 import { averageMacs, loadDev, openModel, scoreConfig } from '../evaluation.js';
-import { type LengthFlags, lengthsFromFlags } from '../lengths.js';
+import { type LengthFlags, lengthsFromFlags, pointSpec } from '../lengths.js';
 import { loadCliModel, loadFrontier, resolveTask } from '../model.js';
 import { type Output, table } from '../output.js';
 
@@ -28,10 +28,7 @@ export async function evalCommand(f: EvalFlags, out: Output) {
       if (!frontier)
         throw new LatError('NOT_FOUND', 'no frontier to evaluate; run `lat search` first', '--all');
       for (const p of frontier.points) {
-        const spec: LengthSpec =
-          frontier.lengthForm === 'ratio'
-            ? { form: 'ratio', ratios: p.lengths }
-            : { form: 'absolute', lengths: p.lengths };
+        const spec = pointSpec(frontier, p.lengths);
         specs.push({ label: p.lengths.map((l) => l.toFixed(2)).join(' '), spec });
       }
     } else {

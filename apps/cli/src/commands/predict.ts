@@ -40,7 +40,9 @@ export async function predictCommand(f: PredictFlags, out: Output) {
   const predictions: Prediction[] = [];
   try {
     for (const text of texts) {
-      const enc = model.tokenizer.encode(text, undefined, { maxLength: f.maxLength });
+      const enc = model.tokenizer.encode(text, undefined, {
+        maxLength: Math.min(f.maxLength, model.config.maxPositions),
+      });
       const t0 = performance.now();
       const r = await m.run(padBatch([{ ids: enc.ids, typeIds: enc.typeIds, label: 0 }]), spec);
       const latencyMs = performance.now() - t0;
