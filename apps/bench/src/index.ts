@@ -102,7 +102,7 @@ const md: string[] = [];
 const fmt = (x: number | undefined, d = 2) => (x === undefined ? '–' : x.toFixed(d));
 
 async function inference(runtime: Runtime, runtimeName: string, which: Size[], shapes: [number, number][]) {
-  md.push(`\n### Inference (${runtimeName}, ${threads} threads)\n`);
+  md.push(`\n### Inference (${runtimeName})\n`);
   md.push(
     '| model | batch × seq | plain ORT ms | lat full ms | lat/plain | PyTorch ms | r=0.8 | r=0.6 | r=0.4 |',
   );
@@ -116,7 +116,7 @@ async function inference(runtime: Runtime, runtimeName: string, which: Size[], s
       // PyTorch first, then one ORT session at a time: idle ORT thread pools spin and would
       // steal cycles from whatever runs next.
       const pt =
-        runtimeName === 'onnxruntime-node'
+        runtimeName.startsWith('onnxruntime-node')
           ? torch([
               {
                 name: 'x',
@@ -330,7 +330,7 @@ async function main() {
   );
   md.push('transformers.js: skipped — @huggingface/transformers is not installed in this workspace.');
   console.log('\ninference, onnxruntime-node');
-  await inference(createNodeRuntime({ threads }), 'onnxruntime-node', sizes, [
+  await inference(createNodeRuntime({ threads }), `onnxruntime-node, ${threads} threads`, sizes, [
     [1, 128],
     [8, 128],
     [1, 384],
