@@ -80,6 +80,28 @@ async function time(run: () => Promise<unknown>, maxRuns = quick ? 5 : 20): Prom
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 }
 
+/** A PyTorch job for torch_bench.py: the same architecture as `size`. */
+function torchJob(
+  name: string,
+  kind: 'infer' | 'train',
+  size: Size,
+  batch: number,
+  seq: number,
+  runs: number,
+) {
+  return {
+    name,
+    kind,
+    hidden: size.hidden,
+    layers: size.layers,
+    heads: size.heads,
+    ffn: size.ffn,
+    batch,
+    seq,
+    runs,
+  };
+}
+
 function torch(
   jobs: Record<string, unknown>[],
 ):
@@ -115,22 +137,9 @@ async function inference(runtime: Runtime, runtimeName: string, which: Size[], s
       const x = batchOf(batch, seq);
       // PyTorch first, then one ORT session at a time: idle ORT thread pools spin and would
       // steal cycles from whatever runs next.
-      const pt =
-        runtimeName.startsWith('onnxruntime-node')
-          ? torch([
-              {
-                name: 'x',
-                kind: 'infer',
-                hidden: s.hidden,
-                layers: s.layers,
-                heads: s.heads,
-                ffn: s.ffn,
-                batch,
-                seq,
-                runs: quick ? 3 : 10,
-              },
-            ])
-          : undefined;
+      const pt = runtimeName.startsWith('onnxruntime-node')
+        ? torch([torchJob('x', 'infer', s, batch, seq, quick ? 3 : 10)])
+        : undefined;
       const plain = await createAnytimeModel(runtime, c, w, {
         selection: false,
         keptPositions: false,
@@ -219,19 +228,7 @@ async function training() {
   for (const [size, batch, steps] of jobs) {
     const lat = runTrainWorker({ size, batch, seq: 128, steps, lengthDrop: false });
     const ld = runTrainWorker({ size, batch, seq: 128, steps: Math.max(2, steps / 2), lengthDrop: true });
-    const pt = torch([
-      {
-        name: 't',
-        kind: 'train',
-        hidden: size.hidden,
-        layers: size.layers,
-        heads: size.heads,
-        ffn: size.ffn,
-        batch,
-        seq: 128,
-        runs: steps,
-      },
-    ]);
+    const pt = torch([torchJob('t', 'train', size, batch, 128, steps)]);
     const line = `| ${size.name} | ${batch} | ${fmt(lat.tokensPerSec, 0)} | ${fmt(pt?.['t']?.tokensPerSec, 0)} | ${pt ? (lat.tokensPerSec / pt['t']!.tokensPerSec!).toFixed(2) : '–'} | ${fmt(lat.peakRssMB, 0)} | ${fmt(pt?.peakRssMB, 0)} | ${pt ? (lat.peakRssMB / pt.peakRssMB!).toFixed(2) : '–'} | ${fmt(ld.tokensPerSec, 0)} |`;
     md.push(line);
     console.log(line);
@@ -289,19 +286,7 @@ async function fwdBwd() {
   const size = sizes[1]!;
   const batch = 32;
   const seq = 128;
-  const pt = torch([
-    {
-      name: 't',
-      kind: 'train',
-      hidden: size.hidden,
-      layers: size.layers,
-      heads: size.heads,
-      ffn: size.ffn,
-      batch,
-      seq,
-      runs: 5,
-    },
-  ]);
+  const pt = torch([torchJob('t', 'train', size, batch, seq, 5)]);
   const latMs = await latFwdBwdMs(size, batch, seq);
   // Forward + backward ≈ 3× the forward MACs (two matmuls per weight in the backward pass).
   const flops = 3 * 2 * encoderMacs(configOf(size), seq) * batch;

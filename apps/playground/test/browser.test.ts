@@ -66,6 +66,15 @@ const config = parseModelConfig({
   id2label: { 0: 'negative', 1: 'positive' },
 });
 const weights = createRandomWeights(config, 9, {}, 0.3);
+const tokenizer = {
+  vocab,
+  doLowerCase: true,
+  maxLength: 64,
+  clsToken: '[CLS]',
+  sepToken: '[SEP]',
+  padToken: '[PAD]',
+  unkToken: '[UNK]',
+};
 const qaWeights = createRandomWeights(config, 4, { qa: true, classifier: false }, 0.3);
 const frontier = {
   schemaVersion: 1,
@@ -102,29 +111,13 @@ describe.skipIf(!available)('playground in Chromium', () => {
       task: { type: 'classification', labels: config.labels },
       frontier,
       examples: [text],
-      tokenizer: {
-        vocab,
-        doLowerCase: true,
-        maxLength: 64,
-        clsToken: '[CLS]',
-        sepToken: '[SEP]',
-        padToken: '[PAD]',
-        unkToken: '[UNK]',
-      },
+      tokenizer,
     });
     exportModel(join(dist, 'bundles/qa'), config, qaWeights, {
       name: 'qa-model',
       fingerprint: 'q',
       task: { type: 'span', labels: [] },
-      tokenizer: {
-        vocab,
-        doLowerCase: true,
-        maxLength: 64,
-        clsToken: '[CLS]',
-        sepToken: '[SEP]',
-        padToken: '[PAD]',
-        unkToken: '[UNK]',
-      },
+      tokenizer,
     });
     mkdirSync(join(dist, 'bundles/broken'), { recursive: true });
     writeFileSync(join(dist, 'bundles/broken/lat.json'), JSON.stringify({ kind: 'something-else' }));

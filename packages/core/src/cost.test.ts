@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encoderFlops, encoderMacs, parameterCount } from './cost.js';
-import { parseModelConfig } from './io/config.js';
+import { bertBaseConfig } from './testing/index.js';
 
 const bertBase = { hiddenSize: 768, intermediateSize: 3072, numLayers: 12 };
 
@@ -17,16 +17,7 @@ describe('LAT cost model', () => {
     expect(ratio).toBeCloseTo(0.333, 3);
   });
   it('counts BERT-base parameters like PyTorch (109,483,778 for 2-label classification)', () => {
-    const c = parseModelConfig({
-      model_type: 'bert',
-      vocab_size: 30522,
-      hidden_size: 768,
-      num_hidden_layers: 12,
-      num_attention_heads: 12,
-      intermediate_size: 3072,
-      max_position_embeddings: 512,
-      type_vocab_size: 2,
-    });
+    const c = bertBaseConfig();
     expect(parameterCount(c)).toBe(109_483_778);
   });
 });

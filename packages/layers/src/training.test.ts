@@ -5,6 +5,7 @@ import {
   parseModelConfig,
   toModelProto,
 } from '@lat/core';
+import { bertBaseConfig } from '@lat/core/testing';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { describe, expect, it } from 'vitest';
 import { createAnytimeModel } from './anytime.js';
@@ -117,15 +118,7 @@ describe('training graph', () => {
   });
 
   it('builds the backward graph of a 12-layer BERT-base-sized encoder in under 2 s', () => {
-    const base = parseModelConfig({
-      model_type: 'bert',
-      vocab_size: 30522,
-      hidden_size: 768,
-      num_hidden_layers: 12,
-      num_attention_heads: 12,
-      intermediate_size: 3072,
-      max_position_embeddings: 512,
-    });
+    const base = bertBaseConfig();
     // Only shapes matter for building: no 440 MB of weights needed.
     const shapes = new Map(
       [...expectedShapes(base)].map(([n, dims]) => [n, { dims, data: new Float32Array(0) }]),

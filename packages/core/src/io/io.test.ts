@@ -57,18 +57,21 @@ describe('safetensors', () => {
   });
 });
 
+const distilConfig = () =>
+  parseModelConfig({
+    model_type: 'distilbert',
+    vocab_size: 20,
+    dim: 8,
+    n_layers: 1,
+    n_heads: 2,
+    hidden_dim: 16,
+    max_position_embeddings: 32,
+  });
+
 describe('config and weight names', () => {
   it('parses BERT and DistilBERT configs and round-trips them', () => {
     expect(tiny).toMatchObject({ numLayers: 2, hiddenSize: 8, labels: ['neg', 'pos'], typeVocabSize: 2 });
-    const distil = parseModelConfig({
-      model_type: 'distilbert',
-      vocab_size: 20,
-      dim: 8,
-      n_layers: 1,
-      n_heads: 2,
-      hidden_dim: 16,
-      max_position_embeddings: 32,
-    });
+    const distil = distilConfig();
     expect(distil).toMatchObject({ architecture: 'distilbert', typeVocabSize: 0, intermediateSize: 16 });
     expect(parseModelConfig(toHfConfig(distil))).toEqual(distil);
     expect(parseModelConfig(toHfConfig(tiny))).toEqual(tiny);
@@ -79,15 +82,7 @@ describe('config and weight names', () => {
   });
 
   it('maps DistilBERT names both ways and lists missing tensors', () => {
-    const distil = parseModelConfig({
-      model_type: 'distilbert',
-      vocab_size: 20,
-      dim: 8,
-      n_layers: 1,
-      n_heads: 2,
-      hidden_dim: 16,
-      max_position_embeddings: 32,
-    });
+    const distil = distilConfig();
     const w = createRandomWeights(distil, 1);
     const hf = toHfNames(w, distil);
     expect(hf.has('distilbert.transformer.layer.0.attention.q_lin.weight')).toBe(true);

@@ -1,5 +1,7 @@
 // Small helpers for tests across the workspace. Not part of the stable API.
+import { parseModelConfig } from '../io/config.js';
 import { onnx } from '../onnx-proto.js';
+import { hostTensor, type Runtime } from '../runtime.js';
 
 /** y = MatMul(x, W) + b with W and b as initializers; x has a symbolic batch dim. */
 export function linearModel(w: number[][], b: number[]): Uint8Array {
@@ -40,3 +42,41 @@ export function linearModel(w: number[][], b: number[]): Uint8Array {
 export function linearReference(x: number[][], w: number[][], b: number[]): number[] {
   return x.flatMap((row) => b.map((bj, j) => row.reduce((s, xi, i) => s + xi * w[i]![j]!, bj)));
 }
+
+/** Runs linearModel on `runtime` for a fixed input; returns what it computed and the float64 answer. */
+export async function runLinearModel(
+  runtime: Runtime,
+): Promise<{ inputNames: readonly string[]; dims: readonly number[]; got: number[]; want: number[] }> {
+  const w = [
+    [1, 2, 3],
+    [4, 5, 6],
+  ];
+  const b = [0.5, -1, 2];
+  const x = [
+    [1, 1],
+    [2, -1],
+    [0, 3],
+  ];
+  const session = await runtime.createSession(linearModel(w, b), { threads: 1 });
+  const out = await session.run({ x: hostTensor('float32', [3, 2], Float32Array.from(x.flat())) });
+  await session.release();
+  return {
+    inputNames: session.inputNames,
+    dims: out['y']!.dims,
+    got: Array.from(out['y']!.data as Float32Array),
+    want: linearReference(x, w, b),
+  };
+}
+
+/** BERT-base (uncased) dimensions, for cost and graph-size checks. */
+export const bertBaseConfig = () =>
+  parseModelConfig({
+    model_type: 'bert',
+    vocab_size: 30522,
+    hidden_size: 768,
+    num_hidden_layers: 12,
+    num_attention_heads: 12,
+    intermediate_size: 3072,
+    max_position_embeddings: 512,
+    type_vocab_size: 2,
+  });
