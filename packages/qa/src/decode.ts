@@ -33,3 +33,42 @@ export function bestSpan(
   }
   return best;
 }
+
+export interface Answer {
+  text: string;
+  /** Character range [start, end) in the context; -1/-1 for "no answer". */
+  start: number;
+  end: number;
+  score: number;
+}
+
+export interface DecodeOptions {
+  maxAnswerLength?: number;
+  /** SQuAD v2: answer "" when the null score ([CLS]) beats the best span by more than this. */
+  nullThreshold?: number;
+  /** How many answers to return, best first (one per window at most). */
+  nBest?: number;
+}
+
+/** The best answers over every window of one example, mapped back to the original context. */
+export function decodeAnswers(
+  context: string,
+  features: readonly { sequenceIds: number[]; offsets: [number, number][] }[],
+  logits: readonly { start: ArrayLike<number>; end: ArrayLike<number> }[],
+  o: DecodeOptions = {},
+): Answer[] {
+  const spans: Answer[] = [];
+  let nullScore = Number.POSITIVE_INFINITY;
+  features.forEach((f, i) => {
+    const { start, end } = logits[i]!;
+    nullScore = Math.min(nullScore, start[0]! + end[0]!);
+    const s = bestSpan(start, end, f.sequenceIds, f.offsets, o.maxAnswerLength ?? 30);
+    if (s) spans.push({ text: context.slice(s.start, s.end), start: s.start, end: s.end, score: s.score });
+  });
+  spans.sort((a, b) => b.score - a.score);
+  const best = spans.slice(0, o.nBest ?? 1);
+  if (o.nullThreshold !== undefined && (!best[0] || nullScore - best[0].score > o.nullThreshold)) {
+    return [{ text: '', start: -1, end: -1, score: nullScore }, ...best].slice(0, o.nBest ?? 1);
+  }
+  return best;
+}

@@ -1,3 +1,5 @@
+export * from './answerer.js';
 export * from './decode.js';
+export * from './features.js';
 export * from './squad-eval.js';
 export * from './squad-metrics.js';

@@ -1,0 +1,102 @@
+/**
+ * SQuAD-style features: `[CLS] question [SEP] context-window [SEP]`. Long contexts are split into
+ * overlapping windows whose starts are `docStride` tokens apart (as in the original BERT SQuAD
+ * code); every context token keeps its character span in the original context.
+ */
+import { LatError, type WordPieceTokenizer } from '@lat/core';
+
+export interface FeatureOptions {
+  maxSeqLength?: number;
+  docStride?: number;
+  maxQueryLength?: number;
+}
+
+export interface Feature {
+  /** Which window of the example this is. */
+  window: number;
+  ids: number[];
+  typeIds: number[];
+  /** 1 for context tokens, 0 for question tokens, -1 for special tokens. */
+  sequenceIds: number[];
+  /** Character span in the context for context tokens; [0, 0] elsewhere. */
+  offsets: [number, number][];
+  /** Training: the answer's token positions in this window, or 0/0 ([CLS]) when it is not inside. */
+  startPosition?: number;
+  endPosition?: number;
+}
+
+export interface QaExampleInput {
+  question: string;
+  context: string;
+  /** Training only: the answer's first character in the context and its text. */
+  answer?: { start: number; text: string };
+}
+
+export function buildFeatures(
+  tok: WordPieceTokenizer,
+  ex: QaExampleInput,
+  o: FeatureOptions = {},
+): Feature[] {
+  const maxSeq = o.maxSeqLength ?? 384;
+  const stride = o.docStride ?? 128;
+  const maxQuery = o.maxQueryLength ?? 64;
+  if (!ex.question.trim()) throw new LatError('BAD_INPUT', 'the question is empty', 'question');
+  if (!ex.context.trim()) throw new LatError('BAD_INPUT', 'the context is empty', 'context');
+  const question = tok.tokenize(ex.question).slice(0, maxQuery);
+  const context = tok.tokenize(ex.context);
+  const room = maxSeq - question.length - 3;
+  if (room < 1)
+    throw new LatError('BAD_INPUT', `maxSeqLength ${maxSeq} leaves no room for the context`, 'maxSeqLength');
+  if (stride < 1) throw new LatError('BAD_INPUT', 'docStride must be ≥ 1', 'docStride');
+
+  let answerTokens: [number, number] | undefined;
+  if (ex.answer) {
+    const { start, text } = ex.answer;
+    const end = start + text.length;
+    if (start < 0 || end > ex.context.length || ex.context.slice(start, end) !== text) {
+      throw new LatError(
+        'BAD_DATA',
+        `the answer '${text}' is not at character ${start} of the context`,
+        'answer_start',
+      );
+    }
+    const first = context.findIndex((p) => p.end > start);
+    let last = -1;
+    for (let i = context.length - 1; i >= 0; i--) {
+      if (context[i]!.start < end) {
+        last = i;
+        break;
+      }
+    }
+    if (first < 0 || last < first)
+      throw new LatError('BAD_DATA', `the answer '${text}' covers no token`, 'answer_start');
+    answerTokens = [first, last];
+  }
+
+  const features: Feature[] = [];
+  for (let begin = 0, w = 0; ; begin += stride, w++) {
+    const window = context.slice(begin, begin + room);
+    const f: Feature = { window: w, ids: [], typeIds: [], sequenceIds: [], offsets: [] };
+    const push = (id: number, type: number, seq: number, off: [number, number]) => {
+      f.ids.push(id);
+      f.typeIds.push(type);
+      f.sequenceIds.push(seq);
+      f.offsets.push(off);
+    };
+    push(tok.clsId, 0, -1, [0, 0]);
+    for (const p of question) push(p.id, 0, 0, [0, 0]);
+    push(tok.sepId, 0, -1, [0, 0]);
+    const contextStart = f.ids.length;
+    for (const p of window) push(p.id, 1, 1, [p.start, p.end]);
+    push(tok.sepId, 1, -1, [0, 0]);
+    if (answerTokens) {
+      const [a, b] = answerTokens;
+      const inside = a >= begin && b < begin + window.length;
+      f.startPosition = inside ? contextStart + a - begin : 0;
+      f.endPosition = inside ? contextStart + b - begin : 0;
+    }
+    features.push(f);
+    if (begin + room >= context.length) break;
+  }
+  return features;
+}
