@@ -20,6 +20,8 @@ export interface AnytimeOptions {
   keptPositions?: boolean;
   /** false: a plain BERT graph with no token selection (no keep_counts input). */
   selection?: boolean;
+  /** Span heads: false drops restore (an ablation: only tokens kept to the end can be answers). */
+  restore?: boolean;
 }
 
 /** The inference graph: weights as initializers, keep counts as an input. */
@@ -33,6 +35,7 @@ export function buildAnytimeGraph(config: ModelConfig, weights: StateDict, o: An
     head,
     keptPositions: o.keptPositions ?? true,
     selection: o.selection ?? true,
+    ...(o.restore !== undefined ? { restore: o.restore } : {}),
   });
   if (head === 'classification') g.output(out.logits!, 'logits');
   else {

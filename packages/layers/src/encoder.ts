@@ -30,7 +30,7 @@ export interface EncoderOptions {
   keptPositions?: boolean;
   /** false builds a plain BERT graph without any selection ops (the benchmarks' baseline). */
   selection?: boolean;
-  /** Keep the Drop-and-Restore buffer for a classification head too (always on for span heads). */
+  /** Drop-and-Restore: on by default for span heads (false is the ablation), off for classification. */
   restore?: boolean;
   /** Training-only inputs: dropout noise and LayerDrop switches. */
   training?: { dropout: Dropout; layerDrop: boolean };
@@ -105,7 +105,7 @@ export function buildEncoder(
   let restored = h;
   const keptPositions: Value[] = [];
   // The full-length buffer is only needed by token-level heads.
-  const restoring = o.head === 'span' || o.restore === true;
+  const restoring = o.head === 'span' ? o.restore !== false : o.restore === true;
   /** x[b, idx[b, j], :] for x [B, n, d] and idx [B, k]: one Gather over the flattened batch. */
   const gatherRows = (x: Value, idx: Value) => {
     const dims = g.shapeOf(x);
@@ -203,9 +203,19 @@ export function buildEncoder(
       c.architecture === 'distilbert' ? g.relu(lin(cls, 'pre_classifier')) : g.tanh(lin(cls, 'pooler.dense'));
     result.logits = lin(drop(pooled, c.hiddenDropout), 'classifier');
   } else {
-    const span = lin(restored, 'qa_outputs'); // [B, N, 2]
-    result.startLogits = g.squeeze(g.slice(span, [0], [1], [2]), [2]);
-    result.endLogits = g.squeeze(g.slice(span, [1], [2], [2]), [2]);
+    const pick = (x: Value, j: number) => g.squeeze(g.slice(x, [j], [j + 1], [2]), [2]);
+    if (restoring || !keep) {
+      const span = lin(restored, 'qa_outputs'); // [B, N, 2]
+      result.startLogits = pick(span, 0);
+      result.endLogits = pick(span, 1);
+    } else {
+      // Without restore only the tokens that survived every layer can be answers (the ablation
+      // Drop-and-Restore fixes): their logits go back to their positions, −10000 elsewhere.
+      const span = lin(h, 'qa_outputs'); // [B, k, 2]
+      const floor = g.constantOfShape(g.shapeOf(mask), -10000, g.float, ['batch', 'seq']);
+      result.startLogits = g.scatterElements(floor, pos, pick(span, 0), 1);
+      result.endLogits = g.scatterElements(floor, pos, pick(span, 1), 1);
+    }
   }
   return result;
 }

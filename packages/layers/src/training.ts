@@ -17,7 +17,7 @@ import {
 import { buildEncoder, type Dropout } from './encoder.js';
 
 export interface TrainingGraphOptions {
-  task: 'classification' | 'regression';
+  task: 'classification' | 'regression' | 'span';
   /** Largest batch × sequence the graph will see; sizes the dropout noise table. */
   maxBatch: number;
   maxSeq: number;
@@ -100,28 +100,42 @@ export function buildTrainingGraph(
     weights,
     { param: (name) => params.get(name)! },
     {
-      head: 'classification',
+      head: o.task === 'span' ? 'span' : 'classification',
       training: { dropout, layerDrop: o.layerDrop ?? false },
     },
   );
-  const logits = out.logits!;
   const lossWeights = g.input('loss_weights', 'float32', [2]); // [task, distillation]
   const wTask = g.gather(lossWeights, g.int64(0), 0);
   const wKd = g.gather(lossWeights, g.int64(1), 0);
-  let loss: Value;
-  if (o.task === 'classification') {
+  let taskLoss: Value;
+  let kdLoss: Value;
+  if (o.task === 'span') {
+    // Start and end are two classifications over positions; distillation on both distributions.
+    const half = g.scalar(0.5);
+    const startPos = g.input('start_positions', 'int64', ['batch']);
+    const endPos = g.input('end_positions', 'int64', ['batch']);
+    const teacherStart = g.input('teacher_start', 'float32', ['batch', 'seq']);
+    const teacherEnd = g.input('teacher_end', 'float32', ['batch', 'seq']);
+    const start = out.startLogits!;
+    const end = out.endLogits!;
+    taskLoss = g.mul(g.add(crossEntropy(g, start, startPos), crossEntropy(g, end, endPos)), half);
+    kdLoss = g.mul(g.add(klDivergence(g, teacherStart, start), klDivergence(g, teacherEnd, end)), half);
+    g.output(start, 'start_logits');
+    g.output(end, 'end_logits');
+  } else if (o.task === 'classification') {
     const labels = g.input('labels', 'int64', ['batch']);
     const teacher = g.input('teacher_probs', 'float32', ['batch', config.numLabels]);
-    loss = g.add(g.mul(wTask, crossEntropy(g, logits, labels)), g.mul(wKd, klDivergence(g, teacher, logits)));
+    taskLoss = crossEntropy(g, out.logits!, labels);
+    kdLoss = klDivergence(g, teacher, out.logits!);
+    g.output(out.logits!, 'logits');
   } else {
     const labels = g.input('labels', 'float32', ['batch']);
     const teacher = g.input('teacher_probs', 'float32', ['batch', 1]);
-    loss = g.add(
-      g.mul(wTask, meanSquaredError(g, logits, labels)),
-      g.mul(wKd, meanSquaredError(g, logits, g.squeeze(teacher, [1]))),
-    );
+    taskLoss = meanSquaredError(g, out.logits!, labels);
+    kdLoss = meanSquaredError(g, out.logits!, g.squeeze(teacher, [1]));
+    g.output(out.logits!, 'logits');
   }
-  g.output(logits, 'logits');
+  const loss = g.add(g.mul(wTask, taskLoss), g.mul(wKd, kdLoss));
   const { graph } = grad(
     g,
     loss,

@@ -29,3 +29,24 @@ describe('bestSpan', () => {
     expect(s.startToken).toBe(s.endToken);
   });
 });
+
+describe('decodeAnswers', () => {
+  it('answers "" when the null score wins by more than the threshold (SQuAD v2)', async () => {
+    const { decodeAnswers } = await import('./decode.js');
+    const f = {
+      sequenceIds: [-1, 0, -1, 1, 1, -1],
+      offsets: [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [0, 3],
+        [4, 8],
+        [0, 0],
+      ] as [number, number][],
+    };
+    const logits = { start: [6, 0, 0, 2, 0, 0], end: [6, 0, 0, 0, 2, 0] };
+    expect(decodeAnswers('the cafe', [f], [logits])[0]!.text).toBe('the cafe');
+    expect(decodeAnswers('the cafe', [f], [logits], { nullThreshold: 0 })[0]!.text).toBe('');
+    expect(decodeAnswers('the cafe', [f], [logits], { nullThreshold: 10 })[0]!.text).toBe('the cafe');
+  });
+});

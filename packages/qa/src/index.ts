@@ -1,4 +1,5 @@
 export * from './answerer.js';
+export * from './anytime-span.js';
 export * from './decode.js';
 export * from './features.js';
 export * from './squad-eval.js';

@@ -7,6 +7,8 @@ export interface Encoded {
   ids: number[];
   typeIds: number[];
   label: number;
+  /** Span tasks: the answer's start and end token positions ([CLS] = 0 when absent). */
+  span?: [number, number];
 }
 
 /** Tokenises examples once; the result is reused for every epoch and evaluation. */

@@ -60,7 +60,7 @@ describe('fine-tuning on the embedded task', () => {
       dev,
       metrics: ['accuracy'],
       outDir: dir,
-      options: { epochs: 3, batchSize: 32, learningRate: 2e-3, seed: 5, ...options },
+      options: { batchSize: 32, learningRate: 2e-3, seed: 5, ...options },
       onEvent: (e) => {
         if (e.type === 'step' && ++steps === 23) t.stop();
       },

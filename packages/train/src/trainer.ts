@@ -89,8 +89,12 @@ export type TrainEvent =
   | { type: 'eval'; epoch: number; step: number; metrics: Record<string, number> }
   | { type: 'checkpoint'; step: number; dir: string };
 
+export type TrainTask = 'classification' | 'regression' | 'span';
+
 export interface TrainerSetup {
   runtime: Runtime;
+  /** Default: regression when the head has one label, else classification. */
+  task?: TrainTask;
   config: ModelConfig;
   weights: StateDict;
   train: readonly Encoded[];
@@ -120,7 +124,10 @@ export class Trainer {
   private paramNames: string[] = [];
   private dropoutSites = 0;
 
+  private readonly task: TrainTask;
+
   constructor(private readonly s: TrainerSetup) {
+    this.task = s.task ?? (s.config.numLabels === 1 ? 'regression' : 'classification');
     this.options = { ...defaultTrainOptions, ...s.options };
     const o = this.options;
     if (s.train.length === 0) throw new LatError('BAD_DATA', 'the training set is empty', 'train');
@@ -153,7 +160,7 @@ export class Trainer {
       ...(this.s.dev ?? []).map((e) => e.ids.length),
     );
     const t = buildTrainingGraph(this.s.config, weights, {
-      task: this.s.config.numLabels === 1 ? 'regression' : 'classification',
+      task: this.task,
       maxBatch: this.options.batchSize,
       maxSeq,
       layerDrop: this.options.layerDrop > 0,
@@ -162,7 +169,8 @@ export class Trainer {
     this.paramNames = t.paramNames;
     this.dropoutSites = t.dropoutSites;
     this.session = await this.s.runtime.createSession(toModelProto(t.graph));
-    if (this.s.dev)
+    // Span tasks are scored by @lat/qa's decoding; the trainer evaluates sequence tasks.
+    if (this.s.dev && this.task !== 'span')
       this.evalModel = await createAnytimeModel(this.s.runtime, this.s.config, weights, {
         weightsAsInputs: true,
         keptPositions: false,
@@ -298,20 +306,17 @@ export class Trainer {
     const lengths = items.map((e) => e.ids.length);
     const ld = o.lengthDrop;
     const passes = ld ? ld.numSandwich + 2 : 1;
-    const C = this.s.config.numLabels;
-    const regression = C === 1;
+    const io = taskFeeds(this.task, this.s.config.numLabels, x.batch, x.seq);
     const base: Record<string, HostTensor> = {
       input_ids: { type: 'int64', dims: [x.batch, x.seq], data: x.inputIds },
       attention_mask: { type: 'int64', dims: [x.batch, x.seq], data: x.attentionMask },
-      labels: regression
-        ? { type: 'float32', dims: [x.batch], data: Float32Array.from(items, (e) => e.label) }
-        : { type: 'int64', dims: [x.batch], data: BigInt64Array.from(items, (e) => BigInt(e.label)) },
+      ...io.targets(items),
     };
     if (this.s.config.typeVocabSize > 0)
       base['token_type_ids'] = { type: 'int64', dims: [x.batch, x.seq], data: x.tokenTypeIds! };
     for (const [k, t] of weights) base[k] = { type: 'float32', dims: t.dims, data: t.data };
 
-    let teacher: Float32Array = new Float32Array(x.batch * (regression ? 1 : C));
+    let teacher = io.teacher();
     let total = 0;
     for (let pass = 0; pass < passes; pass++) {
       // Pass 0: full model on the task; pass 1: smallest; then random sub-models (per example).
@@ -344,22 +349,73 @@ export class Trainer {
           dims: [2],
           data: Float32Array.of(pass === 0 ? 1 / passes : 0, pass === 0 ? 0 : 1 / passes),
         },
-        teacher_probs: { type: 'float32', dims: [x.batch, regression ? 1 : C], data: teacher },
+        ...teacher,
       };
       if (o.layerDrop > 0)
         feeds['layer_on'] = { type: 'bool', dims: [L], data: Uint8Array.from(layerOn, (v) => (v ? 1 : 0)) };
       const out = await this.session!.run(feeds);
       total += Number(out['loss']!.data[0]);
-      if (pass === 0)
-        teacher = regression
-          ? Float32Array.from(out['logits']!.data as Float32Array)
-          : softmaxRows(out['logits']!.data as Float32Array, C);
+      if (pass === 0) teacher = io.teacher(out);
       const g: Record<string, Float32Array> = {};
       for (const n of this.paramNames) g[n] = out[`grad.${n}`]!.data as Float32Array;
       accumulate(grads, g, scale);
     }
     return total * scale;
   }
+}
+
+/**
+ * The task-specific graph inputs: targets from the examples, and the teacher (the full model's
+ * outputs of pass 0, detached) that the sub-models distil from.
+ */
+function taskFeeds(task: TrainTask, C: number, batch: number, seq: number) {
+  const f32 = (dims: number[], data: Float32Array): HostTensor => ({ type: 'float32', dims, data });
+  const i64 = (values: number[]): HostTensor => ({
+    type: 'int64',
+    dims: [batch],
+    data: BigInt64Array.from(values, BigInt),
+  });
+  const data = (out: Record<string, HostTensor>, name: string) => out[name]!.data as Float32Array;
+  if (task === 'span') {
+    return {
+      targets: (items: Encoded[]) => ({
+        start_positions: i64(items.map((e) => e.span?.[0] ?? 0)),
+        end_positions: i64(items.map((e) => e.span?.[1] ?? 0)),
+      }),
+      teacher: (out?: Record<string, HostTensor>) => ({
+        teacher_start: f32(
+          [batch, seq],
+          out ? softmaxRows(data(out, 'start_logits'), seq) : new Float32Array(batch * seq),
+        ),
+        teacher_end: f32(
+          [batch, seq],
+          out ? softmaxRows(data(out, 'end_logits'), seq) : new Float32Array(batch * seq),
+        ),
+      }),
+    };
+  }
+  const width = task === 'regression' ? 1 : C;
+  return {
+    targets: (items: Encoded[]): Record<string, HostTensor> => ({
+      labels:
+        task === 'regression'
+          ? f32(
+              [batch],
+              Float32Array.from(items, (e) => e.label),
+            )
+          : i64(items.map((e) => e.label)),
+    }),
+    teacher: (out?: Record<string, HostTensor>) => ({
+      teacher_probs: f32(
+        [batch, width],
+        !out
+          ? new Float32Array(batch * width)
+          : task === 'regression'
+            ? Float32Array.from(data(out, 'logits'))
+            : softmaxRows(data(out, 'logits'), C),
+      ),
+    }),
+  };
 }
 
 function softmaxRows(logits: Float32Array, C: number): Float32Array {
