@@ -2,7 +2,8 @@
 import { encoderMacs } from '@lat/core';
 import { type AnytimeModel, createAnytimeModel, keepCounts, type LengthSpec } from '@lat/layers';
 import { type Encoded, encodeExamples, evaluate, readExamples, type TaskSpec } from '@lat/train';
-import { type CliModel, runtimeFor } from './model.js';
+import { type CliModel, resolveTask, runtimeFor } from './model.js';
+import { loadSquad, spanItems, squadScores } from './squad.js';
 
 export interface DevSet {
   data: Encoded[];
@@ -18,7 +19,9 @@ export function loadDev(model: CliModel, task: TaskSpec, path: string, maxLength
 }
 
 export async function openModel(model: CliModel, threads?: number): Promise<AnytimeModel> {
-  return createAnytimeModel(runtimeFor(threads), model.config, model.weights);
+  return createAnytimeModel(runtimeFor(threads), model.config, model.weights, {
+    head: model.span ? 'span' : 'classification',
+  });
 }
 
 /** Average MACs per example of the dev set at a configuration (full length when undefined). */
@@ -38,4 +41,35 @@ export function averageMacs(model: CliModel, data: readonly Encoded[], spec?: Le
 
 export async function scoreConfig(m: AnytimeModel, dev: DevSet, spec?: LengthSpec) {
   return evaluate(m, dev.data, dev.task.metrics, spec);
+}
+
+/** What eval and search need from a dev set: its examples (for MACs) and a score per configuration. */
+export interface DevScorer {
+  task: string;
+  metricNames: string[];
+  items: Encoded[];
+  score(spec?: LengthSpec): Promise<Record<string, number>>;
+}
+
+/** A GLUE-style dev file for sequence models, or a SQuAD file (official EM/F1) for span models. */
+export function devScorer(model: CliModel, m: AnytimeModel, path: string, task?: string): DevScorer {
+  if (model.span) {
+    const set = loadSquad(model, path, model.info?.maxLength ?? 384, false);
+    return {
+      task: 'squad',
+      metricNames: ['f1', 'exact_match'],
+      items: spanItems(set),
+      score: async (spec) => {
+        const s = await squadScores(m, set, spec);
+        return { f1: s['f1']!, exact_match: s['exact_match'] ?? s['exact']! };
+      },
+    };
+  }
+  const dev = loadDev(model, resolveTask(model, task), path);
+  return {
+    task: dev.task.name,
+    metricNames: [...dev.task.metrics],
+    items: dev.data,
+    score: async (spec) => (await scoreConfig(m, dev, spec)).metrics,
+  };
 }

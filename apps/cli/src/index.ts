@@ -119,7 +119,7 @@ export function createProgram(write?: (s: string) => void): Command {
       .option('--predictions <file>', 'SQuAD predictions {id: answer} to score like the official script')
       .option('--all', 'evaluate every frontier point'),
   ).action(async (o) => {
-    if (o.predictions || o.task === 'squad') return void (await evalSquadCommand(o, out()));
+    if (o.predictions) return void (await evalSquadCommand(o, out()));
     requireFlags(o, ['model', 'dev']);
     await evalCommand({ ...o, ...t() }, out());
   });
@@ -131,7 +131,8 @@ export function createProgram(write?: (s: string) => void): Command {
       .argument('[text...]', 'texts to classify')
       .requiredOption('--model <dir>', 'model directory')
       .option('--max-length <n>', 'max tokens per input', int('--max-length'), 128)
-      .option('--explain', 'show the tokens each layer kept'),
+      .option('--explain', 'show the tokens each layer kept')
+      .option('--context <text>', 'question-answering models: the passage the questions are about'),
   ).action(async (texts: string[], o) => {
     await predictCommand({ ...o, texts, ...t() }, out());
   });

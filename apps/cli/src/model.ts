@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { LatError, WordPieceTokenizer } from '@lat/core';
+import { createRandomWeights, LatError, WordPieceTokenizer } from '@lat/core';
 import { type LoadedModel, loadModelDir, readJson } from '@lat/core/node';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { type FrontierFile, parseFrontierFile } from '@lat/search';
@@ -25,10 +25,23 @@ export interface CliModel extends LoadedModel {
   fingerprint: string;
   info?: TrainingInfo;
   name: string;
+  /** A span (question-answering) model. */
+  span: boolean;
 }
 
-export async function loadCliModel(dir: string): Promise<CliModel> {
-  const m = loadModelDir(dir);
+/**
+ * Loads a model directory. Span (SQuAD) models — trained by `lat train --task squad`, or loaded
+ * with `span` for such training — get a span head, freshly initialised when the checkpoint has none.
+ */
+export async function loadCliModel(dir: string, o: { span?: boolean } = {}): Promise<CliModel> {
+  const infoPath = join(dir, trainingInfoFile);
+  const info = existsSync(infoPath) ? (readJson(infoPath) as TrainingInfo) : undefined;
+  const span = o.span ?? info?.task === 'squad';
+  const m = loadModelDir(dir, span ? { qa: true, classifier: false } : {});
+  if (span && !m.weights.has('qa_outputs.weight')) {
+    const fresh = createRandomWeights(m.config, 1, { qa: true, classifier: false });
+    for (const n of ['qa_outputs.weight', 'qa_outputs.bias']) m.weights.set(n, fresh.get(n)!);
+  }
   if (!m.vocab) {
     throw new LatError(
       'NOT_FOUND',
@@ -37,13 +50,14 @@ export async function loadCliModel(dir: string): Promise<CliModel> {
     );
   }
   const tokenizer = new WordPieceTokenizer(m.vocab, { doLowerCase: m.doLowerCase });
-  const infoPath = join(dir, trainingInfoFile);
-  const info = existsSync(infoPath) ? (readJson(infoPath) as TrainingInfo) : undefined;
   const name = dir.replace(/\/+$/, '').split('/').at(-1) ?? 'model';
   return {
     ...m,
     tokenizer,
-    fingerprint: await fingerprint(join(dir, 'model.safetensors')),
+    span,
+    fingerprint: await fingerprint(
+      join(dir, existsSync(join(dir, 'model.safetensors')) ? 'model.safetensors' : 'pytorch_model.bin'),
+    ),
     ...(info ? { info } : {}),
     name,
   };
@@ -66,6 +80,13 @@ export function runtimeFor(threads?: number) {
 
 export function resolveTask(model: CliModel, task?: string): TaskSpec {
   const name = task ?? model.info?.task;
+  if (name === 'squad') {
+    throw new LatError(
+      'BAD_INPUT',
+      'squad is a span task: use a SQuAD .json file (this command path is for GLUE-style data)',
+      '--task',
+    );
+  }
   if (!name) {
     throw new LatError(
       'BAD_INPUT',

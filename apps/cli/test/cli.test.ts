@@ -163,6 +163,94 @@ describe('lat, end to end through the built binary', () => {
     });
   }, 300_000);
 
+  it('trains, evaluates and answers with a SQuAD span model (lat train --task squad)', () => {
+    const cities = ['paris', 'rome', 'oslo', 'lima', 'cairo', 'delhi'];
+    const filler = ['the', 'a', 'film', 'story', 'and', 'with', 'of', 'it'];
+    const squadDir = join(dir, 'squad');
+    mkdirSync(squadDir);
+    let seed = 5;
+    const rand = (n: number) => (seed = (seed * 16807) % 2147483647) % n;
+    const split = (n: number, tag: string) => ({
+      version: '1.1',
+      data: [
+        {
+          title: tag,
+          paragraphs: Array.from({ length: n }, (_, i) => {
+            const words = Array.from({ length: 8 + rand(10) }, () => filler[rand(filler.length)]!);
+            const city = cities[rand(cities.length)]!;
+            words.splice(rand(words.length + 1), 0, city);
+            const context = `${words.join(' ')} .`;
+            return {
+              context,
+              qas: [
+                {
+                  id: `${tag}${i}`,
+                  question: 'where is it',
+                  answers: [{ text: city, answer_start: context.search(new RegExp(`\\b${city}\\b`)) }],
+                },
+              ],
+            };
+          }),
+        },
+      ],
+    });
+    writeFileSync(join(squadDir, 'train.json'), JSON.stringify(split(500, 't')));
+    writeFileSync(join(squadDir, 'dev.json'), JSON.stringify(split(60, 'd')));
+    const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'where', 'is', ...filler, ...cities, '.'];
+    const qaBase = join(dir, 'qa-base');
+    mkdirSync(qaBase);
+    const config = syntheticModelConfig({ layers: 2, hidden: 64, heads: 4, vocabSize: vocab.length });
+    writeFileSync(join(qaBase, 'config.json'), JSON.stringify(toHfConfig(config)));
+    writeFileSync(join(qaBase, 'vocab.txt'), `${vocab.join('\n')}\n`);
+    writeSafetensors(join(qaBase, 'model.safetensors'), toHfNames(createRandomWeights(config, 2), config));
+    const qaModel = join(dir, 'qa-model');
+    const train = lat([
+      'train',
+      '--model',
+      qaBase,
+      '--task',
+      'squad',
+      '--train',
+      join(squadDir, 'train.json'),
+      '--dev',
+      join(squadDir, 'dev.json'),
+      '--out',
+      qaModel,
+      '--epochs',
+      '5',
+      '--lr',
+      '2e-3',
+      '--max-length',
+      '48',
+      '--json',
+    ]);
+    expect(train.code, train.err).toBe(0);
+    expect(JSON.parse(train.out.trim().split('\n').at(-1)!).metrics.f1).toBeGreaterThan(80);
+    const ev = lat([
+      'eval',
+      '--model',
+      qaModel,
+      '--dev',
+      join(squadDir, 'dev.json'),
+      '--ratios',
+      '0.8,0.5',
+      '--json',
+    ]);
+    expect(ev.code, ev.err).toBe(0);
+    const r = JSON.parse(ev.out).results[0];
+    expect(r.metrics.f1).toBeGreaterThan(70);
+    expect(r.macsRatio).toBeLessThan(0.9);
+    const context = 'the film and the story of oslo .';
+    const p = lat(['predict', '--model', qaModel, '--context', context, '--json', 'where is it']);
+    expect(p.code, p.err).toBe(0);
+    const a = JSON.parse(p.out).answers[0];
+    expect(a.answer).toBe('oslo');
+    expect(context.slice(a.start, a.end)).toBe('oslo');
+    const noContext = lat(['predict', '--model', qaModel, 'where is it']);
+    expect(noContext.code).toBe(2);
+    expect(noContext.err).toMatch(/--context: this is a question-answering model/);
+  }, 180_000);
+
   it('scores SQuAD predictions like the official script', () => {
     const data = {
       version: '1.1',

@@ -1,8 +1,8 @@
 import { LatError } from '@lat/core';
 import type { LengthSpec } from '@lat/layers';
-import { averageMacs, loadDev, openModel, scoreConfig } from '../evaluation.js';
+import { averageMacs, devScorer, openModel } from '../evaluation.js';
 import { type LengthFlags, lengthsFromFlags, pointSpec } from '../lengths.js';
-import { loadCliModel, loadFrontier, resolveTask } from '../model.js';
+import { loadCliModel, loadFrontier } from '../model.js';
 import { type Output, table } from '../output.js';
 
 export interface EvalFlags extends LengthFlags {
@@ -17,12 +17,11 @@ export interface EvalFlags extends LengthFlags {
 
 export async function evalCommand(f: EvalFlags, out: Output) {
   const model = await loadCliModel(f.model);
-  const task = resolveTask(model, f.task);
   const frontier = loadFrontier(model, f.frontier);
-  const dev = loadDev(model, task, f.dev);
   const m = await openModel(model, f.threads);
-  const fullMacs = averageMacs(model, dev.data);
   try {
+    const dev = devScorer(model, m, f.dev, f.task);
+    const fullMacs = averageMacs(model, dev.items);
     const specs: { label: string; spec?: LengthSpec }[] = [];
     if (f.all) {
       if (!frontier)
@@ -46,20 +45,20 @@ export async function evalCommand(f: EvalFlags, out: Output) {
       macsRatio: number;
     }[] = [];
     for (const s of specs) {
-      const r = await scoreConfig(m, dev, s.spec);
-      const macs = averageMacs(model, dev.data, s.spec);
+      const metrics = await dev.score(s.spec);
+      const macs = averageMacs(model, dev.items, s.spec);
       results.push({
         configuration: s.label,
         lengths: s.spec ?? null,
-        metrics: r.metrics,
+        metrics,
         macs,
         macsRatio: macs / fullMacs,
       });
     }
-    out.result({ command: 'eval', task: task.name, examples: dev.data.length, fullMacs, results }, () => {
-      const names = task.metrics;
+    out.result({ command: 'eval', task: dev.task, examples: dev.items.length, fullMacs, results }, () => {
+      const names = dev.metricNames;
       out.info(
-        `${task.name} dev: ${dev.data.length} examples, full model ${(fullMacs / 1e6).toFixed(2)} MMACs per example`,
+        `${dev.task} dev: ${dev.items.length} examples, full model ${(fullMacs / 1e6).toFixed(2)} MMACs per example`,
       );
       out.info(
         table(

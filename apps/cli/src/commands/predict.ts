@@ -1,14 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { LatError } from '@lat/core';
+import type { AnytimeModel, LengthSpec } from '@lat/layers';
+import { anytimeSpanModel, createQuestionAnswerer } from '@lat/qa';
 import { padBatch, softmax } from '@lat/train';
 import { openModel } from '../evaluation.js';
 import { type LengthFlags, lengthsFromFlags, macsFor } from '../lengths.js';
-import { loadCliModel, loadFrontier } from '../model.js';
+import { type CliModel, loadCliModel, loadFrontier } from '../model.js';
 import type { Output } from '../output.js';
+import { squadFeatureOptions } from '../squad.js';
 
 export interface PredictFlags extends LengthFlags {
   model: string;
   texts: string[];
+  /** Span (QA) models: the context the questions (texts) are asked about. */
+  context?: string;
   frontier?: string;
   explain?: boolean;
   maxLength: number;
@@ -37,6 +42,7 @@ export async function predictCommand(f: PredictFlags, out: Output) {
   if (texts.length === 0)
     throw new LatError('BAD_INPUT', 'nothing to predict: pass text arguments or lines on stdin', 'text');
   const m = await openModel(model, f.threads);
+  if (model.span) return answerQuestions(model, m, texts, f, spec, out);
   const predictions: Prediction[] = [];
   try {
     for (const text of texts) {
@@ -94,4 +100,57 @@ function readStdinLines(): string[] {
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter(Boolean);
+}
+
+/** Span models: each text is a question about --context; prints the answer and where it is. */
+async function answerQuestions(
+  model: CliModel,
+  m: AnytimeModel,
+  questions: string[],
+  f: PredictFlags,
+  spec: LengthSpec | undefined,
+  out: Output,
+) {
+  try {
+    if (!f.context)
+      throw new LatError(
+        'BAD_INPUT',
+        'this is a question-answering model: give the passage with --context',
+        '--context',
+      );
+    const qa = createQuestionAnswerer({
+      tokenizer: model.tokenizer,
+      runSpanModel: anytimeSpanModel(m),
+      features: squadFeatureOptions(Math.min(f.maxLength, model.config.maxPositions)),
+    });
+    const answers: {
+      question: string;
+      answer: string;
+      start: number;
+      end: number;
+      score: number;
+      latencyMs: number;
+    }[] = [];
+    for (const question of questions) {
+      const t0 = performance.now();
+      const a = await qa.answer({ question, context: f.context }, spec ? { lengths: spec } : {});
+      answers.push({
+        question,
+        answer: a.text,
+        start: a.start,
+        end: a.end,
+        score: a.score,
+        latencyMs: performance.now() - t0,
+      });
+    }
+    out.result({ command: 'predict', task: 'squad', answers }, () => {
+      for (const a of answers)
+        out.info(
+          `${a.question} → ${a.answer || '(no answer)'}  [${a.start}, ${a.end}) · ${a.latencyMs.toFixed(2)} ms`,
+        );
+    });
+    return answers;
+  } finally {
+    await m.release();
+  }
 }

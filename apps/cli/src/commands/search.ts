@@ -2,8 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultLengthDrop } from '@lat/layers';
 import { evolutionarySearch, type FrontierFile, latencyObjective, toFrontierFile } from '@lat/search';
-import { averageMacs, loadDev, openModel, scoreConfig } from '../evaluation.js';
-import { frontierFile, loadCliModel, resolveTask, writeJson } from '../model.js';
+import { averageMacs, devScorer, openModel } from '../evaluation.js';
+import { frontierFile, loadCliModel, writeJson } from '../model.js';
 import { type Output, table } from '../output.js';
 import { frontierSvg } from '../plot.js';
 import { measureLatencyTable } from './bench.js';
@@ -28,16 +28,15 @@ export interface SearchFlags {
 /** Searches ratio-form configurations (fractions of each input's real length) on the dev set. */
 export async function searchCommand(f: SearchFlags, out: Output): Promise<FrontierFile> {
   const model = await loadCliModel(f.model);
-  const task = resolveTask(model, f.task);
-  const dev = loadDev(model, task, f.dev);
   const m = await openModel(model, f.threads);
-  const metricName = task.metrics[0]!;
   const toSpec = (genes: readonly number[]) => ({
     form: 'ratio' as const,
     ratios: genes.map((g) => g / f.scale),
   });
   try {
-    const meanLen = Math.round(dev.data.reduce((a, e) => a + e.ids.length, 0) / dev.data.length);
+    const dev = devScorer(model, m, f.dev, f.task);
+    const metricName = dev.metricNames[0]!;
+    const meanLen = Math.round(dev.items.reduce((a, e) => a + e.ids.length, 0) / dev.items.length);
     const latency =
       f.objective === 'latency'
         ? latencyObjective(await measureLatencyTable(m, model.config, meanLen))
@@ -45,7 +44,7 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
     const cost = latency
       ? (genes: readonly number[]) =>
           latency(genes.map((g) => Math.max(1, Math.ceil((g / f.scale) * meanLen))))
-      : (genes: readonly number[]) => averageMacs(model, dev.data, toSpec(genes));
+      : (genes: readonly number[]) => averageMacs(model, dev.items, toSpec(genes));
     const result = await evolutionarySearch({
       numLayers: model.config.numLayers,
       maxLength: f.scale,
@@ -58,7 +57,7 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
       crossovers: f.crossovers,
       seed: f.seed,
       cost,
-      evaluate: async (genes) => (await scoreConfig(m, dev, toSpec(genes))).metrics[metricName]!,
+      evaluate: async (genes) => (await dev.score(toSpec(genes)))[metricName]!,
       onProgress: (p) => {
         out.event({ event: 'iteration', ...p });
         out.info(

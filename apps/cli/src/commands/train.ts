@@ -1,16 +1,21 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LatError } from '@lat/core';
+import { createAnytimeModel } from '@lat/layers';
 import {
+  type Encoded,
   encodeExamples,
+  type MetricName,
   readExamples,
   type TrainEvent,
   Trainer,
-  type TrainOptions,
+  type TrainResult,
+  type TrainTask,
   writeModelFiles,
 } from '@lat/train';
 import cliProgress from 'cli-progress';
 import {
+  type CliModel,
   loadCliModel,
   resolveTask,
   runtimeFor,
@@ -19,6 +24,7 @@ import {
   writeJson,
 } from '../model.js';
 import type { Output } from '../output.js';
+import { loadSquad, spanItems, squadScores } from '../squad.js';
 
 export interface TrainFlags {
   model: string;
@@ -54,7 +60,9 @@ export interface TrainSummary {
 
 export async function trainCommand(f: TrainFlags, out: Output): Promise<TrainSummary> {
   const started = performance.now();
-  const model = await loadCliModel(f.model);
+  const squad = f.task.toLowerCase() === 'squad';
+  const model = await loadCliModel(f.model, { span: squad });
+  if (squad) return trainSquad(f, model, out, started);
   const task = resolveTask(model, f.task);
   const regression = task.labels.length === 0;
   if ((regression ? 1 : task.labels.length) !== model.config.numLabels) {
@@ -73,26 +81,52 @@ export async function trainCommand(f: TrainFlags, out: Output): Promise<TrainSum
   ] as const) {
     if (r?.skipped) out.info(`skipped ${r.skipped} bad rows in ${file} (first: ${r.skipReasons[0]})`);
   }
-  const encTrain = encodeExamples(train.examples, model.tokenizer, f.maxLength);
-  const encDev = dev ? encodeExamples(dev.examples, model.tokenizer, f.maxLength) : undefined;
-  const options: Partial<TrainOptions> = {
-    epochs: f.epochs,
-    batchSize: f.batchSize,
-    learningRate: f.lr,
-    seed: f.seed,
-    warmupRatio: f.warmupRatio,
-    gradAccumulation: f.gradAccumulation,
-    checkpointEvery: f.checkpointEvery,
-    lengthDrop: f.lengthDrop
-      ? { ratioBound: f.lengthDropRatio, minLength: 2, numSandwich: f.numSandwich }
-      : null,
-    layerDrop: f.layerDrop,
-  };
-  mkdirSync(f.out, { recursive: true });
-  const extraFiles: Record<string, string> = {};
-  for (const name of ['vocab.txt', 'tokenizer_config.json', 'tokenizer.json', 'special_tokens_map.json']) {
-    if (existsSync(join(f.model, name))) extraFiles[name] = join(f.model, name);
+  const result = await runTrainer(f, model, out, {
+    task: regression ? 'regression' : 'classification',
+    train: encodeExamples(train.examples, model.tokenizer, f.maxLength),
+    ...(dev ? { dev: encodeExamples(dev.examples, model.tokenizer, f.maxLength) } : {}),
+    metrics: task.metrics,
+  });
+  return finish(f, model, out, started, result, { task: task.name, metrics: task.metrics });
+}
+
+/** SQuAD: span training on every window; the official EM/F1 on the dev set at the end. */
+async function trainSquad(
+  f: TrainFlags,
+  model: CliModel,
+  out: Output,
+  started: number,
+): Promise<TrainSummary> {
+  const train = loadSquad(model, f.train, f.maxLength, true);
+  if (train.skipped)
+    out.info(`skipped ${train.skipped} questions in ${f.train} whose answer is not where answer_start says`);
+  const result = await runTrainer(f, model, out, { task: 'span', train: spanItems(train), metrics: [] });
+  if (f.dev) {
+    const dev = loadSquad(model, f.dev, f.maxLength, false);
+    const m = await createAnytimeModel(runtimeFor(f.threads), model.config, result.weights, {
+      head: 'span',
+      keptPositions: false,
+    });
+    try {
+      const scores = await squadScores(m, dev);
+      result.metrics = { exact_match: scores['exact_match'] ?? scores['exact']!, f1: scores['f1']! };
+      out.info(
+        `dev: exact match ${result.metrics['exact_match']!.toFixed(2)}, F1 ${result.metrics['f1']!.toFixed(2)}`,
+      );
+    } finally {
+      await m.release();
+    }
   }
+  return finish(f, model, out, started, result, { task: 'squad', metrics: ['f1' as MetricName] });
+}
+
+async function runTrainer(
+  f: TrainFlags,
+  model: CliModel,
+  out: Output,
+  data: { task: TrainTask; train: Encoded[]; dev?: Encoded[]; metrics: readonly MetricName[] },
+): Promise<TrainResult> {
+  mkdirSync(f.out, { recursive: true });
   const bar = out.json
     ? undefined
     : new cliProgress.SingleBar(
@@ -127,30 +161,64 @@ export async function trainCommand(f: TrainFlags, out: Output): Promise<TrainSum
     runtime: runtimeFor(f.threads),
     config: model.config,
     weights: model.weights,
-    train: encTrain,
-    ...(encDev ? { dev: encDev } : {}),
-    metrics: task.metrics,
-    options,
+    task: data.task,
+    train: data.train,
+    ...(data.dev ? { dev: data.dev } : {}),
+    metrics: data.metrics,
+    options: {
+      epochs: f.epochs,
+      batchSize: f.batchSize,
+      learningRate: f.lr,
+      seed: f.seed,
+      warmupRatio: f.warmupRatio,
+      gradAccumulation: f.gradAccumulation,
+      checkpointEvery: f.checkpointEvery,
+      lengthDrop: lengthDropOf(f),
+      layerDrop: f.layerDrop,
+    },
     outDir: f.out,
-    extraFiles,
+    extraFiles: tokenizerFiles(f.model),
     onEvent,
   });
+  // Ctrl-C: save a checkpoint at the next step boundary and stop.
   const onSigint = () => trainer.stop();
   process.once('SIGINT', onSigint);
-  let result: Awaited<ReturnType<Trainer['train']>>;
   try {
-    result = await trainer.train(f.resume);
+    return await trainer.train(f.resume);
   } finally {
     bar?.stop();
     process.removeListener('SIGINT', onSigint);
   }
+}
+
+function lengthDropOf(f: TrainFlags) {
+  return f.lengthDrop ? { ratioBound: f.lengthDropRatio, minLength: 2, numSandwich: f.numSandwich } : null;
+}
+
+/** Tokenizer files travel with the weights. */
+function tokenizerFiles(modelDir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const name of ['vocab.txt', 'tokenizer_config.json', 'tokenizer.json', 'special_tokens_map.json']) {
+    if (existsSync(join(modelDir, name))) files[name] = join(modelDir, name);
+  }
+  return files;
+}
+
+function finish(
+  f: TrainFlags,
+  model: CliModel,
+  out: Output,
+  started: number,
+  result: TrainResult,
+  t: { task: string; metrics: readonly MetricName[] },
+): TrainSummary {
   // The trained model: an HF model directory lat (and transformers) can load.
-  writeModelFiles(f.out, model.config, result.weights, extraFiles);
+  writeModelFiles(f.out, model.config, result.weights, tokenizerFiles(f.model));
   const info: TrainingInfo = {
-    task: task.name,
-    metrics: task.metrics,
+    task: t.task,
+    metrics: [...t.metrics],
     maxLength: f.maxLength,
-    lengthDrop: options.lengthDrop,
+    lengthDrop: lengthDropOf(f),
   };
   writeJson(join(f.out, trainingInfoFile), info);
   if (result.stopped)
