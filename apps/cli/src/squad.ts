@@ -58,14 +58,12 @@ export function loadSquad(model: CliModel, path: string, maxLength: number, with
 
 /** Training items: every window, labelled with the answer's token span ([CLS] when outside). */
 export function spanItems(set: SquadSet): Encoded[] {
-  return set.features
-    .flat()
-    .map((f) => ({
-      ids: f.ids,
-      typeIds: f.typeIds,
-      label: 0,
-      span: [f.startPosition ?? 0, f.endPosition ?? 0],
-    }));
+  return set.features.flat().map((f) => ({
+    ids: f.ids,
+    typeIds: f.typeIds,
+    label: 0,
+    span: [f.startPosition ?? 0, f.endPosition ?? 0],
+  }));
 }
 
 /** The official scores of the model's answers at a length configuration. */
