@@ -18,11 +18,19 @@ import {
   parseModelConfig,
   type Runtime,
   toModelProto,
+  WordPieceTokenizer,
 } from '@lat/core';
 import { buildTrainingGraph, createAnytimeModel, type EncodedBatch, type LengthSpec } from '@lat/layers';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { createWebRuntime } from '@lat/runtime-web';
-import { type Encoded, Trainer } from '@lat/train';
+import {
+  type Encoded,
+  encodeExamples,
+  evaluate,
+  generateSentimentTask,
+  syntheticModelConfig,
+  Trainer,
+} from '@lat/train';
 
 const threads = Number(process.env['LAT_BENCH_THREADS'] ?? 2);
 const quick = process.argv.includes('--quick');
@@ -302,6 +310,52 @@ async function fwdBwd() {
   console.log(line);
 }
 
+/**
+ * The point of LengthDrop: accuracy against measured speed-up for the same model trained with and
+ * without it on the embedded task, each layer keeping r of the input's tokens.
+ */
+async function accuracyCurve() {
+  const task = generateSentimentTask({ seed: 7, train: 2000, dev: 400 });
+  const tok = new WordPieceTokenizer(task.vocab);
+  const train = encodeExamples(task.train, tok, 64);
+  const dev = encodeExamples(task.dev, tok, 64);
+  const config = syntheticModelConfig({ layers: 4, hidden: 64, heads: 4 });
+  const runtime = createNodeRuntime({ threads });
+  const ratios = [1, 0.8, 0.6, 0.4, 0.2, 0.1];
+  md.push(`\n### Accuracy vs speed-up, embedded task (4 layers × 64), every layer keeps r of each input\n`);
+  md.push(`| training | ${ratios.map((r) => `r=${r}`).join(' | ')} |`);
+  md.push(`|---|${ratios.map(() => '---').join('|')}|`);
+  const speed: string[] = [];
+  for (const [name, options] of [
+    ['plain', { lengthDrop: null, layerDrop: 0 }],
+    ['LengthDrop', { lengthDrop: { ratioBound: 0.4, minLength: 2, numSandwich: 2 } }],
+  ] as const) {
+    const r = await new Trainer({
+      runtime,
+      config,
+      weights: createRandomWeights(config, 1),
+      train,
+      metrics: ['accuracy'],
+      outDir: join(repo, 'bench/results/.train-tmp'),
+      options: { epochs: 6, batchSize: 32, learningRate: 2e-3, seed: 42, ...options },
+    }).train();
+    const model = await createAnytimeModel(runtime, config, r.weights, { keptPositions: false });
+    const x = batchOf(1, 64);
+    const full = await time(() => model.run(x));
+    const cells: string[] = [];
+    for (const ratio of ratios) {
+      const spec: LengthSpec | undefined =
+        ratio === 1 ? undefined : { form: 'ratio', ratios: new Array(config.numLayers).fill(ratio) };
+      cells.push((100 * (await evaluate(model, dev, ['accuracy'], spec)).metrics['accuracy']!).toFixed(1));
+      if (name === 'plain') speed.push(`${(full / (await time(() => model.run(x, spec)))).toFixed(2)}×`);
+    }
+    await model.release();
+    md.push(`| ${name} accuracy % | ${cells.join(' | ')} |`);
+    console.log(name, cells.join(' '));
+  }
+  md.push(`| measured speed-up (batch 1 × 64 tokens) | ${speed.join(' | ')} |`);
+}
+
 async function main() {
   if (process.argv[2] === '--train-worker') return trainWorker(JSON.parse(process.argv[3]!));
   const started = new Date();
@@ -331,6 +385,8 @@ async function main() {
   await training();
   console.log('\nfwd+bwd');
   await fwdBwd();
+  console.log('\naccuracy vs speed-up');
+  await accuracyCurve();
   mkdirSync(join(repo, 'bench/results'), { recursive: true });
   const file = join(repo, 'bench/results/latest.md');
   writeFileSync(file, `${md.join('\n')}\n`);
