@@ -3,7 +3,7 @@
  * the CI build step — or by this test when missing): train → search → eval → predict → export
  * on a tiny generated task, plus the error paths users hit.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -250,6 +250,49 @@ describe('lat, end to end through the built binary', () => {
     expect(noContext.code).toBe(2);
     expect(noContext.err).toMatch(/--context: this is a question-answering model/);
   }, 180_000);
+
+  it('saves a checkpoint and stops cleanly on Ctrl-C during training, then resumes', async () => {
+    const out = join(dir, 'interrupted');
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        'train',
+        '--model',
+        base,
+        '--task',
+        'sst2',
+        '--train',
+        join(dir, 'train.tsv'),
+        '--out',
+        out,
+        '--epochs',
+        '50',
+        '--max-length',
+        '48',
+        '--threads',
+        '2',
+        '--json',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let interrupted = false;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (!interrupted && stdout.includes('"event":"step"')) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(summary).toMatchObject({ command: 'train', stopped: true });
+    const state = JSON.parse(readFileSync(join(out, 'checkpoint/trainer_state.json'), 'utf8'));
+    expect(state.step).toBe(summary.steps);
+    expect(summary.steps).toBeLessThan(50 * 25);
+  }, 120_000);
 
   it('scores SQuAD predictions like the official script', () => {
     const data = {

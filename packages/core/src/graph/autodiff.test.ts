@@ -165,3 +165,29 @@ describe('autodiff gradients match central finite differences (float64)', () => 
     );
   });
 });
+
+describe('Dropout', () => {
+  it('reuses the forward mask in the backward pass, scaled by 1/(1 − ratio)', async () => {
+    const { Graph } = await import('./graph.js');
+    const { grad: gradOf } = await import('./autodiff.js');
+    const { toModelProto } = await import('./serialize.js');
+    const { nodeRuntime } = await import('./test-utils/gradcheck.js');
+    const g = new Graph('dropout');
+    const x = g.input('x', 'float32', [4, 8]);
+    const [y, mask] = g.dropout(x, 0.25, 7);
+    const loss = g.reduceSum(g.mul(y, y), [0, 1], false);
+    g.output(mask, 'mask');
+    g.output(y, 'y');
+    const { graph } = gradOf(g, loss, [x]);
+    const s = await nodeRuntime.createSession(toModelProto(graph));
+    const xs = Float32Array.from({ length: 32 }, (_, i) => (i % 7) - 3);
+    const out = await s.run({ x: { type: 'float32', dims: [4, 8], data: xs } });
+    const m = out['mask']!.data as Uint8Array;
+    const gx = out['grad.x']!.data as Float32Array;
+    const kept = Array.from(m).filter(Boolean).length;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(32);
+    // d/dx Σ (x·m/(1−p))² = 2·x·m/(1−p)²
+    xs.forEach((v, i) => expect(gx[i]).toBeCloseTo(m[i] ? (2 * v) / 0.75 ** 2 : 0, 4));
+  });
+});

@@ -165,6 +165,14 @@ const vjps: Record<string, Vjp> = {
     const gData = add ? gy! : g.scatterElements(gy!, idx!, g.zerosLike(upd!), axis);
     return [gData, null, g.gatherElements(gy!, idx!, axis)];
   },
+  // Dropout (training mode): the mask the forward pass drew is reused, scaled by 1/(1 − ratio).
+  Dropout: (g, n, ins, [, mask], [gy]) => {
+    const ratio = n.inputs[1] ? constFloat(g, n.inputs[1]) : 0.5;
+    return [
+      g.mul(gy!, g.mul(g.cast(mask!, g.float), g.scalar(1 / (1 - ratio)))),
+      ...ins.slice(1).map(() => null),
+    ];
+  },
   Concat: (g, n, ins, _o, [gy]) => {
     const axis = n.attrs['axis']!.value as number;
     const sizes = ins.map((x) =>
@@ -221,6 +229,14 @@ const nonDifferentiable = new Set([
   'Range',
   'ArgMax',
 ]);
+
+function constFloat(g: Graph, name: string): number {
+  const t = g.initializers.get(name);
+  if (!t || (t.type !== 'float32' && t.type !== 'float64')) {
+    throw new LatError('UNSUPPORTED', `autodiff needs '${name}' to be a constant float`);
+  }
+  return Number(t.data[0]);
+}
 
 function constInts(g: Graph, name: string): number[] {
   const t = g.initializers.get(name);

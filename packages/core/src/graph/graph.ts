@@ -163,6 +163,7 @@ export class Graph {
     if (type === 'int64') data = BigInt64Array.from(values.map((v) => BigInt(v)));
     else if (type === 'float64') data = Float64Array.from(values);
     else if (type === 'float32') data = Float32Array.from(values);
+    else if (type === 'bool') data = Uint8Array.from(values);
     else throw new LatError('UNSUPPORTED', `constants of type ${type} are not supported`);
     return this.initializer(this.fresh('const'), { type, dims, data } as HostTensor);
   }
@@ -500,6 +501,20 @@ export class Graph {
           ]
         : [{ dtype: x.dtype, shape: x.shape }];
     return this.node('LayerNormalization', [x, gamma, beta], attrs, outs)[0]!;
+  }
+
+  /** ONNX Dropout in training mode: returns the output and the boolean mask (reused by the backward pass). */
+  dropout(x: Value, ratio: number, seed: number): [Value, Value] {
+    const [y, mask] = this.node(
+      'Dropout',
+      [x, this.scalar(ratio), this.constTensor('bool', [], [1])],
+      { seed: attr.int(seed) },
+      [
+        { dtype: x.dtype, shape: x.shape },
+        { dtype: 'bool', shape: x.shape },
+      ],
+    );
+    return [y!, mask!];
   }
 
   // ---- composites ----
