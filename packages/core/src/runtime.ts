@@ -29,6 +29,11 @@ export interface SessionOptions {
   /** Backend names in order of preference, e.g. ['webgpu', 'wasm']. */
   executionProviders?: string[];
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * ORT's CPU memory arena and memory-pattern planning (default on): fastest for inference, but a
+   * training graph's activations and gradients then stay reserved — off cuts its peak memory.
+   */
+  memoryArena?: boolean;
 }
 
 export interface RuntimeSession {

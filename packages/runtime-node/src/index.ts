@@ -12,6 +12,8 @@ export function createNodeRuntime(defaults: SessionOptions = {}): Runtime {
       interOpNumThreads: 1,
       executionProviders: o.executionProviders ?? ['cpu'],
       graphOptimizationLevel: o.graphOptimization ?? 'all',
+      enableCpuMemArena: o.memoryArena ?? true,
+      enableMemPattern: o.memoryArena ?? true,
     }),
     defaults,
   );
