@@ -3,8 +3,8 @@
  * training on a generated sentiment task, the evolutionary search, predictions at three budgets,
  * a latency check and a bundle for the playground.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRandomWeights, toHfConfig, toHfNames } from '@lat/core';
 import { writeSafetensors } from '@lat/core/node';
 import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
@@ -122,9 +122,7 @@ export async function demoCommand(f: DemoFlags, out: Output) {
   step('6/6 exporting a bundle for the playground');
   const bundle = join(f.out, 'bundle');
   await exportCommand({ model, out: bundle, examples }, out);
-  if (f.playground && existsSync(resolve(f.playground, '..'))) {
-    await exportCommand({ model, out: f.playground, examples }, out);
-  }
+  if (f.playground) await exportCommand({ model, out: f.playground, examples }, out);
   out.result(
     {
       command: 'demo',
