@@ -8,7 +8,8 @@
  * Baselines that are not installed are skipped with a message.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createRandomWeights,
@@ -32,6 +33,21 @@ import {
   syntheticModelConfig,
   Trainer,
 } from '@lat/train';
+import {
+  benchTexts,
+  benchVocab,
+  createTransformersJsModel,
+  loadTransformersJs,
+  writeHfModelDir,
+} from './transformers-js.js';
+
+/** `--name=value` or `--name value`. */
+function flag(name: string): string | undefined {
+  const i = process.argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  const a = process.argv[i]!;
+  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : process.argv[i + 1];
+}
 
 const threads = Number(process.env['LAT_BENCH_THREADS'] ?? 2);
 const quick = process.argv.includes('--quick');
@@ -50,6 +66,13 @@ const sizes: Size[] = [
   { name: 'bert-mini', layers: 4, hidden: 256, heads: 4, ffn: 1024 },
   { name: 'bert-base', layers: 12, hidden: 768, heads: 12, ffn: 3072 },
 ];
+/** --sizes=bert-tiny,bert-mini limits the inference and training tables to those models. */
+const chosenSizes = flag('sizes')?.split(',');
+for (const name of chosenSizes ?? []) {
+  if (!sizes.some((s) => s.name === name))
+    throw new Error(`--sizes: unknown model ${name} (${sizes.map((s) => s.name).join(', ')})`);
+}
+const chosen = (s: Size) => !chosenSizes || chosenSizes.includes(s.name);
 
 const configOf = (s: Size): ModelConfig =>
   parseModelConfig({
@@ -132,18 +155,51 @@ function torch(
 const md: string[] = [];
 const fmt = (x: number | undefined, d = 2) => (x === undefined ? '–' : x.toFixed(d));
 
+/** Logits from transformers.js and lat's plain graph on the same text must agree: same weights run. */
+function checkSameLogits(name: string, tjs: Float32Array, lat: Float32Array) {
+  const diff = Math.max(...Array.from(tjs, (v, i) => Math.abs(v - lat[i]!)));
+  console.log(`  ${name}: transformers.js vs plain graph logits, max |diff| ${diff.toExponential(2)}`);
+  if (!(diff < 1e-3)) throw new Error(`transformers.js logits differ from lat's plain graph by ${diff}`);
+}
+
 async function inference(runtime: Runtime, runtimeName: string, which: Size[], shapes: [number, number][]) {
-  md.push(`\n### Inference (${runtimeName})\n`);
+  // transformers.js runs on onnxruntime-node, so it is compared in the Node table only.
+  const tjs = runtimeName.startsWith('onnxruntime-node') ? await loadTransformersJs() : undefined;
+  const tjsRoot = typeof tjs === 'object' ? mkdtempSync(join(tmpdir(), 'lat-bench-tjs-')) : undefined;
   md.push(
-    '| model | batch × seq | plain ORT ms | lat full ms | lat/plain | PyTorch ms | r=0.8 | r=0.6 | r=0.4 |',
+    `\n### Inference (${runtimeName}; "from text" columns include tokenizing, the others start from token ids)\n`,
   );
-  md.push('|---|---|---|---|---|---|---|---|---|');
-  for (const s of which) {
+  if (typeof tjs === 'string') {
+    console.log(`  transformers.js skipped: ${tjs}`);
+    md.push(`transformers.js: skipped — ${tjs}.\n`);
+  } else if (tjs) {
+    md.push(
+      `transformers.js: @huggingface/transformers ${tjs.env.version}, offline, CPU, ${threads} threads, running the plain graph (same weights) from a local model directory; its logits are checked against lat's plain graph.\n`,
+    );
+  }
+  md.push(
+    '| model | batch × seq | plain ORT ms | lat full ms | lat/plain | PyTorch ms | lat full from text ms | transformers.js from text ms | lat full / transformers.js | r=0.8 | r=0.6 | r=0.4 |',
+  );
+  md.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const s of which.filter(chosen)) {
     const c = configOf(s);
     const w = createRandomWeights(c, 1);
+    const tok = new WordPieceTokenizer(benchVocab(c.vocabSize));
+    if (tjsRoot) writeHfModelDir(join(tjsRoot, s.name), c, w, tok);
+    let checked = false;
     for (const [batch, seq] of shapes) {
       if (s.name === 'bert-base' && batch * seq > 1024 && quick) continue;
       const x = batchOf(batch, seq);
+      const texts = benchTexts(batch, seq);
+      // lat from text: lat's tokenizer, then the anytime graph at full length.
+      const fromText = () =>
+        padBatch(
+          encodeExamples(
+            texts.map((textA) => ({ textA, label: 0, source: '' })),
+            tok,
+            seq,
+          ),
+        );
       // PyTorch first, then one ORT session at a time: idle ORT thread pools spin and would
       // steal cycles from whatever runs next.
       const pt = runtimeName.startsWith('onnxruntime-node')
@@ -155,9 +211,11 @@ async function inference(runtime: Runtime, runtimeName: string, which: Size[], s
         session: { threads },
       });
       const tPlain = await time(() => plain.run(x));
+      const plainLogits = tjsRoot && !checked ? (await plain.run(fromText())).logits! : undefined;
       await plain.release();
       const lat = await createAnytimeModel(runtime, c, w, { keptPositions: false, session: { threads } });
       const tFull = await time(() => lat.run(x));
+      const tText = await time(() => lat.run(fromText()));
       const reduced: string[] = [];
       for (const r of [0.8, 0.6, 0.4]) {
         const spec: LengthSpec = { form: 'ratio', ratios: new Array(c.numLayers).fill(r) };
@@ -170,11 +228,22 @@ async function inference(runtime: Runtime, runtimeName: string, which: Size[], s
         );
       }
       await lat.release();
-      const line = `| ${s.name} | ${batch} × ${seq} | ${fmt(tPlain)} | ${fmt(tFull)} | ${(tFull / tPlain).toFixed(3)} | ${fmt(pt?.['x']?.ms)} | ${reduced.join(' | ')} |`;
+      let tTjs: number | undefined;
+      if (tjsRoot && typeof tjs === 'object') {
+        const model = await createTransformersJsModel(tjs, tjsRoot, s.name, threads);
+        if (plainLogits) {
+          checkSameLogits(s.name, await model.run(texts, seq), plainLogits);
+          checked = true;
+        }
+        tTjs = await time(() => model.run(texts, seq));
+        await model.release();
+      }
+      const line = `| ${s.name} | ${batch} × ${seq} | ${fmt(tPlain)} | ${fmt(tFull)} | ${(tFull / tPlain).toFixed(3)} | ${fmt(pt?.['x']?.ms)} | ${fmt(tText)} | ${fmt(tTjs)} | ${tTjs ? (tText / tTjs).toFixed(3) : '–'} | ${reduced.join(' | ')} |`;
       md.push(line);
       console.log(line);
     }
   }
+  if (tjsRoot) rmSync(tjsRoot, { recursive: true, force: true });
 }
 
 async function trainWorker(job: {
@@ -234,7 +303,7 @@ async function training() {
     [sizes[1]!, 32, quick ? 4 : 8],
     [sizes[2]!, 8, quick ? 2 : 4],
   ];
-  for (const [size, batch, steps] of jobs) {
+  for (const [size, batch, steps] of jobs.filter(([size]) => chosen(size))) {
     const lat = runTrainWorker({ size, batch, seq: 128, steps, lengthDrop: false });
     const ld = runTrainWorker({ size, batch, seq: 128, steps: Math.max(2, steps / 2), lengthDrop: true });
     const pt = torch([torchJob('t', 'train', size, batch, 128, steps)]);
@@ -370,11 +439,7 @@ async function main() {
   md.push(
     'lat/plain: the anytime graph at full length vs the same BERT without selection ops. r: every layer keeps r × n tokens; speed-up vs plain, with the MACs speed-up and the share of it realised.',
   );
-  md.push('transformers.js: skipped — @huggingface/transformers is not installed in this workspace.');
-  const only = process.argv
-    .find((a) => a.startsWith('--sections='))
-    ?.split('=')[1]
-    ?.split(',');
+  const only = flag('sections')?.split(',');
   const sections: [string, string, () => Promise<void>][] = [
     [
       'inference',
@@ -384,6 +449,7 @@ async function main() {
           [1, 128],
           [8, 128],
           [1, 384],
+          [8, 384],
         ]),
     ],
     [
