@@ -33,6 +33,7 @@ import {
   syntheticModelConfig,
   Trainer,
 } from '@lat/train';
+import type { TfjsJob } from './tfjs-bert.js';
 import {
   benchTexts,
   benchVocab,
@@ -293,24 +294,76 @@ function runTrainWorker(job: Parameters<typeof trainWorker>[0]): { tokensPerSec:
   return JSON.parse(r.stdout);
 }
 
+/** The tfjs baseline in its own process (its backend and memory stay out of ORT's way); a string says why not. */
+function runTfjsWorker(job: TfjsJob): { tokensPerSec: number } | string {
+  const r = spawnSync(process.execPath, [import.meta.filename, '--tfjs-worker', JSON.stringify(job)], {
+    encoding: 'utf8',
+    timeout: 15 * 60_000,
+  });
+  if (r.status !== 0) {
+    const why = r.error?.message ?? r.stderr.split('\n').find((l) => /Error/.test(l)) ?? `exit ${r.status}`;
+    return `tfjs (${job.backend}) failed: ${why.trim()}`;
+  }
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!); // tfjs prints a banner first
+}
+
 async function training() {
-  md.push(`\n### Training, seq 128, ${threads} threads (fwd + bwd + AdamW)\n`);
+  // tfjs: the wasm backend (the pure-JS cpu backend trained ~4.5× slower here), one thread as
+  // tfjs-backend-wasm has no threads in Node; a small batch, as its steps take seconds.
+  const tfjsBatch = 8;
   md.push(
-    '| model | batch | lat tokens/s | PyTorch tokens/s | lat/PyTorch | lat peak RSS MB | PyTorch peak RSS MB | RSS ratio | lat LengthDrop step tokens/s (4 passes) |',
+    `\n### Training, seq 128, ${threads} threads (fwd + bwd + AdamW; tfjs: Adam, wasm backend, 1 thread)\n`,
   );
-  md.push('|---|---|---|---|---|---|---|---|---|');
+  md.push(
+    `| model | batch | lat tokens/s | PyTorch tokens/s | lat/PyTorch | tfjs tokens/s (batch ${tfjsBatch}) | lat/tfjs | lat peak RSS MB | PyTorch peak RSS MB | RSS ratio | lat LengthDrop step tokens/s (4 passes) |`,
+  );
+  md.push('|---|---|---|---|---|---|---|---|---|---|---|');
   const jobs: [Size, number, number][] = [
     [sizes[1]!, 32, quick ? 4 : 8],
     [sizes[2]!, 8, quick ? 2 : 4],
   ];
+  const notes: string[] = [];
+  const tfjsJob = (size: Size): TfjsJob => ({
+    backend: 'wasm',
+    hidden: size.hidden,
+    layers: size.layers,
+    heads: size.heads,
+    ffn: size.ffn,
+    batch: tfjsBatch,
+    seq: 128,
+    steps: quick ? 1 : 2,
+  });
+  let tfjsMini: { tokensPerSec: number } | string | undefined;
+  const tfjsMiniRate = () => (tfjsMini ??= runTfjsWorker(tfjsJob(sizes[1]!)));
   for (const [size, batch, steps] of jobs.filter(([size]) => chosen(size))) {
     const lat = runTrainWorker({ size, batch, seq: 128, steps, lengthDrop: false });
     const ld = runTrainWorker({ size, batch, seq: 128, steps: Math.max(2, steps / 2), lengthDrop: true });
     const pt = torch([torchJob('t', 'train', size, batch, 128, steps)]);
-    const line = `| ${size.name} | ${batch} | ${fmt(lat.tokensPerSec, 0)} | ${fmt(pt?.['t']?.tokensPerSec, 0)} | ${pt ? (lat.tokensPerSec / pt['t']!.tokensPerSec!).toFixed(2) : '–'} | ${fmt(lat.peakRssMB, 0)} | ${fmt(pt?.peakRssMB, 0)} | ${pt ? (lat.peakRssMB / pt.peakRssMB!).toFixed(2) : '–'} | ${fmt(ld.tokensPerSec, 0)} |`;
+    let tf: { tokensPerSec: number } | string;
+    if (size === sizes[1]) tf = tfjsMiniRate();
+    else {
+      // Larger models: bert-mini's tfjs rate scaled by MACs per token says whether a step fits in ~1 min.
+      const mini = tfjsMiniRate();
+      const macs = (x: Size) => encoderMacs(configOf(x), 128);
+      const secs =
+        typeof mini === 'string' ? 0 : (tfjsBatch * 128 * macs(size)) / macs(sizes[1]!) / mini.tokensPerSec;
+      tf =
+        typeof mini === 'string'
+          ? mini
+          : secs > 60
+            ? `tfjs skipped for ${size.name}: about ${secs.toFixed(0)} s per step (bert-mini's rate scaled by MACs)`
+            : runTfjsWorker(tfjsJob(size));
+    }
+    if (typeof tf === 'string') {
+      console.log(`  ${tf}`);
+      notes.push(tf.startsWith('tfjs skipped') ? tf : `${size.name}: ${tf}`);
+    }
+    const tfRate = typeof tf === 'string' ? undefined : tf.tokensPerSec;
+    const line = `| ${size.name} | ${batch} | ${fmt(lat.tokensPerSec, 0)} | ${fmt(pt?.['t']?.tokensPerSec, 0)} | ${pt ? (lat.tokensPerSec / pt['t']!.tokensPerSec!).toFixed(2) : '–'} | ${fmt(tfRate, 0)} | ${tfRate ? (lat.tokensPerSec / tfRate).toFixed(1) : '–'} | ${fmt(lat.peakRssMB, 0)} | ${fmt(pt?.peakRssMB, 0)} | ${pt ? (lat.peakRssMB / pt.peakRssMB!).toFixed(2) : '–'} | ${fmt(ld.tokensPerSec, 0)} |`;
     md.push(line);
     console.log(line);
   }
+  if (notes.length) md.push(`\n${notes.join('. ')}.`);
 }
 
 /** Naive pure-TS matmul speed on this machine: the best a pure-TS training step could do. */
@@ -430,6 +483,10 @@ async function accuracyCurve() {
 
 async function main() {
   if (process.argv[2] === '--train-worker') return trainWorker(JSON.parse(process.argv[3]!));
+  if (process.argv[2] === '--tfjs-worker') {
+    const { tfjsTrain } = await import('./tfjs-bert.js'); // only here: tfjs loads its backends on import
+    return console.log(JSON.stringify(await tfjsTrain(JSON.parse(process.argv[3]!))));
+  }
   const started = new Date();
   console.log(`lat bench${quick ? ' (quick)' : ''}: ${threads} threads`);
   md.push(`## lat benchmarks — ${started.toISOString().slice(0, 10)}`);
