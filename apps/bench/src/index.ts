@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   createRandomWeights,
   encoderMacs,
@@ -18,9 +18,11 @@ import {
   type ModelConfig,
   parseModelConfig,
   type Runtime,
+  type StateDict,
   toModelProto,
   WordPieceTokenizer,
 } from '@lat/core';
+import { loadModelDir } from '@lat/core/node';
 import { buildTrainingGraph, createAnytimeModel, type EncodedBatch, type LengthSpec } from '@lat/layers';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { createWebRuntime } from '@lat/runtime-web';
@@ -29,9 +31,13 @@ import {
   encodeExamples,
   evaluate,
   generateSentimentTask,
+  getTask,
   padBatch,
+  Rng,
+  readExamples,
   syntheticModelConfig,
   Trainer,
+  type TrainOptions,
 } from '@lat/train';
 import type { TfjsJob } from './tfjs-bert.js';
 import {
@@ -48,6 +54,15 @@ function flag(name: string): string | undefined {
   if (i < 0) return undefined;
   const a = process.argv[i]!;
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : process.argv[i + 1];
+}
+
+/** A positive number flag (`whole`: an integer), or `fallback` when absent. */
+function numFlag(name: string, fallback: number, whole = true): number {
+  const v = flag(name);
+  const n = v === undefined ? fallback : Number(v);
+  if (!(n > 0) || (whole && !Number.isInteger(n)))
+    throw new Error(`--${name} must be a positive ${whole ? 'whole ' : ''}number, got ${v}`);
+  return n;
 }
 
 const threads = Number(process.env['LAT_BENCH_THREADS'] ?? 2);
@@ -434,18 +449,24 @@ async function fwdBwd() {
 }
 
 /**
- * The point of LengthDrop: accuracy against measured speed-up for the same model trained with and
- * without it on the embedded task, each layer keeping r of the input's tokens.
+ * The point of LengthDrop: accuracy against measured speed-up for the same model fine-tuned with
+ * and without it, each layer keeping r of the input's tokens. Both runs start from `weights`.
  */
-async function accuracyCurve() {
-  const task = generateSentimentTask({ seed: 7, train: 2000, dev: 400 });
-  const tok = new WordPieceTokenizer(task.vocab);
-  const train = encodeExamples(task.train, tok, 64);
-  const dev = encodeExamples(task.dev, tok, 64);
-  const config = syntheticModelConfig({ layers: 4, hidden: 64, heads: 4 });
+async function curve(
+  title: string,
+  o: {
+    config: ModelConfig;
+    weights: StateDict;
+    train: Encoded[];
+    dev: Encoded[];
+    /** Timed at batch 1 for the speed-up row; its ids must be in the model's vocabulary. */
+    speedInput: Encoded;
+    options: Pick<TrainOptions, 'epochs' | 'batchSize' | 'learningRate'>;
+  },
+) {
   const runtime = createNodeRuntime({ threads });
   const ratios = [1, 0.8, 0.6, 0.4, 0.2, 0.1];
-  md.push(`\n### Accuracy vs speed-up, embedded task (4 layers × 64), every layer keeps r of each input\n`);
+  md.push(`\n### ${title}\n`);
   md.push(`| training | ${ratios.map((r) => `r=${r}`).join(' | ')} |`);
   md.push(`|---|${ratios.map(() => '---').join('|')}|`);
   const speed: string[] = [];
@@ -453,23 +474,25 @@ async function accuracyCurve() {
     ['plain', { lengthDrop: null, layerDrop: 0 }],
     ['LengthDrop', { lengthDrop: { ratioBound: 0.4, minLength: 2, numSandwich: 2 } }],
   ] as const) {
+    const started = performance.now();
     const r = await new Trainer({
       runtime,
-      config,
-      weights: createRandomWeights(config, 1),
-      train,
+      config: o.config,
+      weights: o.weights,
+      train: o.train,
       metrics: ['accuracy'],
       outDir: join(repo, 'bench/results/.train-tmp'),
-      options: { epochs: 6, batchSize: 32, learningRate: 2e-3, seed: 42, ...options },
+      options: { seed: 42, ...o.options, ...options },
     }).train();
-    const model = await createAnytimeModel(runtime, config, r.weights, { keptPositions: false });
-    const x = padBatch(dev.slice(0, 1)); // a real dev sentence: ids must be in this model's vocabulary
+    console.log(`  ${name} fine-tuning: ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    const model = await createAnytimeModel(runtime, o.config, r.weights, { keptPositions: false });
+    const x = padBatch([o.speedInput]);
     const full = await time(() => model.run(x));
     const cells: string[] = [];
     for (const ratio of ratios) {
       const spec: LengthSpec | undefined =
-        ratio === 1 ? undefined : { form: 'ratio', ratios: new Array(config.numLayers).fill(ratio) };
-      cells.push((100 * (await evaluate(model, dev, ['accuracy'], spec)).metrics['accuracy']!).toFixed(1));
+        ratio === 1 ? undefined : { form: 'ratio', ratios: new Array(o.config.numLayers).fill(ratio) };
+      cells.push((100 * (await evaluate(model, o.dev, ['accuracy'], spec)).metrics['accuracy']!).toFixed(1));
       if (name === 'plain') speed.push(`${(full / (await time(() => model.run(x, spec)))).toFixed(2)}×`);
     }
     await model.release();
@@ -477,7 +500,70 @@ async function accuracyCurve() {
     console.log(name, cells.join(' '));
   }
   md.push(
-    `| measured speed-up (batch 1, a ${dev[0]!.ids.length}-token dev sentence) | ${speed.join(' | ')} |`,
+    `| measured speed-up (batch 1, a ${o.speedInput.ids.length}-token dev sentence) | ${speed.join(' | ')} |`,
+  );
+}
+
+/** The embedded task: a small random-initialised BERT, trained in seconds. */
+async function accuracyCurve() {
+  const task = generateSentimentTask({ seed: 7, train: 2000, dev: 400 });
+  const tok = new WordPieceTokenizer(task.vocab);
+  const config = syntheticModelConfig({ layers: 4, hidden: 64, heads: 4 });
+  const dev = encodeExamples(task.dev, tok, 64);
+  await curve('Accuracy vs speed-up, embedded task (4 layers × 64), every layer keeps r of each input', {
+    config,
+    weights: createRandomWeights(config, 1),
+    train: encodeExamples(task.train, tok, 64),
+    dev,
+    speedInput: dev[0]!,
+    options: { epochs: 6, batchSize: 32, learningRate: 2e-3 },
+  });
+}
+
+/**
+ * The same curve on real data: --model (a Hugging Face BERT checkpoint) fine-tuned on a seeded
+ * subset of --sst2's train.tsv, scored on the whole dev.tsv. Loaded with the same package
+ * functions `lat train` uses (loadModelDir, getTask, readExamples, encodeExamples).
+ */
+async function sst2Curve() {
+  // `pnpm bench` runs in apps/bench: a relative path that is not there is taken from the repo root.
+  const path = (p: string | undefined) => (p && !existsSync(p) ? resolve(repo, p) : p);
+  const dataDir = path(flag('sst2'));
+  const modelDir = path(flag('model'));
+  if (!dataDir || !modelDir) {
+    const why = `SST-2 curve skipped: pass --sst2 <GLUE SST-2 dir> and --model <Hugging Face BERT dir>`;
+    console.log(`  ${why}`);
+    md.push(`\n${why}.`);
+    return;
+  }
+  const size = numFlag('sst2-train', 2000);
+  const epochs = numFlag('sst2-epochs', 2);
+  const learningRate = numFlag('sst2-lr', 1e-4, false);
+  const maxLength = 128; // lat train's default
+  const m = loadModelDir(modelDir);
+  if (!m.vocab) throw new Error(`${modelDir} has no vocab.txt`);
+  const task = getTask('sst2');
+  if (m.config.numLabels !== task.labels.length)
+    throw new Error(`${modelDir} has ${m.config.numLabels} labels, SST-2 has ${task.labels.length}`);
+  const tok = new WordPieceTokenizer(m.vocab, { doLowerCase: m.doLowerCase });
+  const all = readExamples(join(dataDir, 'train.tsv'), task).examples;
+  const subset = new Rng(7)
+    .permutation(all.length)
+    .slice(0, size)
+    .map((i) => all[i]!);
+  const dev = encodeExamples(readExamples(join(dataDir, 'dev.tsv'), task).examples, tok, maxLength);
+  const longest = dev.reduce((a, b) => (b.ids.length > a.ids.length ? b : a));
+  const c = m.config;
+  await curve(
+    `Accuracy vs speed-up, SST-2 dev (${dev.length} sentences): ${m.dir.replace(/\/+$/, '').split('/').at(-1)} (${c.numLayers} layers × ${c.hiddenSize}) fine-tuned ${epochs} epochs on ${subset.length} train sentences, every layer keeps r of each input`,
+    {
+      config: c,
+      weights: m.weights,
+      train: encodeExamples(subset, tok, maxLength),
+      dev,
+      speedInput: longest,
+      options: { epochs, batchSize: 32, learningRate },
+    },
   );
 }
 
@@ -523,6 +609,7 @@ async function main() {
     ['training', 'training', training],
     ['fwdbwd', 'fwd+bwd', fwdBwd],
     ['curve', 'accuracy vs speed-up', accuracyCurve],
+    ['sst2', 'accuracy vs speed-up on SST-2', sst2Curve],
   ];
   mkdirSync(join(repo, 'bench/results'), { recursive: true });
   const file = join(repo, only ? 'bench/results/partial.md' : 'bench/results/latest.md');
