@@ -47,27 +47,68 @@ export interface SyntheticTask {
   dev: Example[];
 }
 
-export function generateSentimentTask(
-  o: { seed?: number; train?: number; dev?: number; minWords?: number; maxWords?: number } = {},
-): SyntheticTask {
+interface TaskSize {
+  seed?: number;
+  train?: number;
+  dev?: number;
+  minWords?: number;
+  maxWords?: number;
+}
+
+/** What a review maker gets: the seeded RNG and a call that draws its filler words. */
+interface ReviewMaker {
+  rng: Rng;
+  /** Draws the filler words (once per review); returns `place`, which inserts a word at random. */
+  fill(): (word: string) => void;
+}
+
+/** Builds train and dev splits from one seeded review maker; `review` returns the label. */
+function generateTask(o: TaskSize, labels: string[], review: (r: ReviewMaker) => number): SyntheticTask {
   const rng = new Rng(o.seed ?? 7);
   const minWords = o.minWords ?? 10;
   const maxWords = o.maxWords ?? 28;
   const make = (i: number, split: string): Example => {
-    const label = rng.int(2);
-    const [mine, other] = label === 1 ? [positive, negative] : [negative, positive];
-    const nMine = 1 + rng.int(3);
-    const nOther = rng.int(nMine); // always fewer words of the other polarity
-    const n = minWords + rng.int(maxWords - minWords + 1);
-    const words = Array.from({ length: n }, () => filler[rng.int(filler.length)]!);
-    const place = (w: string) => words.splice(rng.int(words.length + 1), 0, w);
-    for (let k = 0; k < nMine; k++) place(mine[rng.int(mine.length)]!);
-    for (let k = 0; k < nOther; k++) place(other[rng.int(other.length)]!);
+    let words: string[] = [];
+    const fill = () => {
+      const n = minWords + rng.int(maxWords - minWords + 1);
+      words = Array.from({ length: n }, () => filler[rng.int(filler.length)]!);
+      return (w: string) => words.splice(rng.int(words.length + 1), 0, w);
+    };
+    const label = review({ rng, fill });
     return { textA: `${words.join(' ')} .`, label, source: `synthetic-${split}:${i + 1}` };
   };
   const train = Array.from({ length: o.train ?? 2000 }, (_, i) => make(i, 'train'));
   const dev = Array.from({ length: o.dev ?? 400 }, (_, i) => make(i, 'dev'));
-  return { vocab: syntheticVocab, labels: ['negative', 'positive'], train, dev };
+  return { vocab: syntheticVocab, labels, train, dev };
+}
+
+export function generateSentimentTask(o: TaskSize = {}): SyntheticTask {
+  return generateTask(o, ['negative', 'positive'], ({ rng, fill }) => {
+    const label = rng.int(2);
+    const [mine, other] = label === 1 ? [positive, negative] : [negative, positive];
+    const nMine = 1 + rng.int(3);
+    const nOther = rng.int(nMine); // always fewer words of the other polarity
+    const place = fill();
+    for (let k = 0; k < nMine; k++) place(mine[rng.int(mine.length)]!);
+    for (let k = 0; k < nOther; k++) place(other[rng.int(other.length)]!);
+    return label;
+  });
+}
+
+/**
+ * "Rave" reviews: 1–5 praise words among filler; the label is `rave` when there are at least
+ * three. Counting is what token dropping disturbs: a plain model keeps re-counting in later
+ * layers over the tokens that are left, while LengthDrop teaches it to count in the first layer,
+ * which always sees every token. Plain fine-tuning reaches the same full-length accuracy, so the
+ * task shows what LengthDrop is for.
+ */
+export function generateRaveTask(o: TaskSize = {}): SyntheticTask {
+  return generateTask({ minWords: 6, maxWords: 25, ...o }, ['not rave', 'rave'], ({ rng, fill }) => {
+    const place = fill();
+    const praise = 1 + rng.int(5);
+    for (let k = 0; k < praise; k++) place(positive[rng.int(positive.length)]!);
+    return praise >= 3 ? 1 : 0;
+  });
 }
 
 /** A small BERT for the embedded task (sizes chosen to train in seconds on 2 cores). */
