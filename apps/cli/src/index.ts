@@ -72,6 +72,8 @@ export function createProgram(write?: (s: string) => void): Command {
       0,
     )
     .option('--skip-bad-rows', 'count and skip malformed data rows instead of stopping')
+    .option('--cache-dir <dir>', 'where tokenised data is cached (default: <out>/tokenized)')
+    .option('--no-cache', 'tokenise the data files every run')
     .option('--resume', 'continue from <out>/checkpoint')
     .action(async (o) => {
       await trainCommand({ ...o, ...t() }, out());

@@ -4,7 +4,7 @@
  * on a tiny generated task, plus the error paths users hit.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRandomWeights, toHfConfig, toHfNames } from '@lat/core';
@@ -292,6 +292,9 @@ describe('lat, end to end through the built binary', () => {
     const state = JSON.parse(readFileSync(join(out, 'checkpoint/trainer_state.json'), 'utf8'));
     expect(state.step).toBe(summary.steps);
     expect(summary.steps).toBeLessThan(50 * 25);
+    expect(readdirSync(join(out, 'tokenized'))).toEqual([
+      expect.stringMatching(/^train\.tsv\.[0-9a-f]{24}\.tokens$/),
+    ]);
   }, 120_000);
 
   it('scores SQuAD predictions like the official script', () => {

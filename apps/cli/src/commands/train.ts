@@ -4,9 +4,8 @@ import { LatError } from '@lat/core';
 import { createAnytimeModel } from '@lat/layers';
 import {
   type Encoded,
-  encodeExamples,
   type MetricName,
-  readExamples,
+  readTokenized,
   type TrainEvent,
   Trainer,
   type TrainResult,
@@ -45,6 +44,9 @@ export interface TrainFlags {
   checkpointEvery: number;
   warmupRatio: number;
   skipBadRows?: boolean;
+  /** false: no tokenised-data cache (`--no-cache`). */
+  cache?: boolean;
+  cacheDir?: string;
   resume?: boolean;
   threads?: number;
 }
@@ -72,19 +74,23 @@ export async function trainCommand(f: TrainFlags, out: Output): Promise<TrainSum
       join(f.model, 'config.json'),
     );
   }
-  const onBadRow = f.skipBadRows ? 'skip' : 'error';
-  const train = readExamples(f.train, task, { onBadRow });
-  const dev = f.dev ? readExamples(f.dev, task, { onBadRow }) : undefined;
-  for (const [file, r] of [
-    [f.train, train],
-    [f.dev, dev],
-  ] as const) {
-    if (r?.skipped) out.info(`skipped ${r.skipped} bad rows in ${file} (first: ${r.skipReasons[0]})`);
-  }
+  const options = {
+    onBadRow: f.skipBadRows ? ('skip' as const) : ('error' as const),
+    maxLength: f.maxLength,
+    ...(f.cache === false ? {} : { cacheDir: f.cacheDir ?? join(f.out, 'tokenized') }),
+  };
+  const read = (file: string) => {
+    const r = readTokenized(file, task, model.tokenizer, options);
+    if (r.skipped) out.info(`skipped ${r.skipped} bad rows in ${file} (first: ${r.skipReasons[0]})`);
+    if (r.fromCache) out.info(`tokenised ${file} read from the cache in ${options.cacheDir}`);
+    return r.data;
+  };
+  const train = read(f.train);
+  const dev = f.dev ? read(f.dev) : undefined;
   const result = await runTrainer(f, model, out, {
     task: regression ? 'regression' : 'classification',
-    train: encodeExamples(train.examples, model.tokenizer, f.maxLength),
-    ...(dev ? { dev: encodeExamples(dev.examples, model.tokenizer, f.maxLength) } : {}),
+    train,
+    ...(dev ? { dev } : {}),
     metrics: task.metrics,
   });
   return finish(f, model, out, started, result, { task: task.name, metrics: task.metrics });

@@ -1,2 +1,3 @@
+export * from './cache.js';
 export * from './examples.js';
 export * from './tasks.js';

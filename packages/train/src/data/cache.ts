@@ -1,0 +1,145 @@
+/**
+ * Tokenised data files, cached on disk: a GLUE/jsonl/csv file is read and tokenised once, and
+ * later runs (another epoch count, `--resume`, a second learning rate) load the token ids from a
+ * binary file instead. The cache key covers everything the ids depend on — the data file's
+ * bytes, the task's columns and labels, the tokenizer's vocabulary and options, maxLength and
+ * the bad-row policy — so a stale entry is never read; a damaged one is rebuilt.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { LatError, type WordPieceTokenizer } from '@lat/core';
+import { type Encoded, encodeExamples } from '../batches.js';
+import { type ReadOptions, readExamples } from './examples.js';
+import type { TaskSpec } from './tasks.js';
+
+export interface TokenizedFile {
+  data: Encoded[];
+  skipped: number;
+  skipReasons: string[];
+  /** True when the ids came from the cache. */
+  fromCache: boolean;
+}
+
+export interface TokenizeOptions extends ReadOptions {
+  maxLength: number;
+  /** Folder for cache files; without it the file is tokenised every time. */
+  cacheDir?: string;
+}
+
+const MAGIC = 'LATTOK1\n';
+
+/** readExamples + encodeExamples, through the cache when `cacheDir` is given. */
+export function readTokenized(
+  path: string,
+  task: TaskSpec,
+  tokenizer: WordPieceTokenizer,
+  options: TokenizeOptions,
+): TokenizedFile {
+  const tokenize = (): TokenizedFile => {
+    const r = readExamples(path, task, options);
+    const data = encodeExamples(r.examples, tokenizer, options.maxLength);
+    return { data, skipped: r.skipped, skipReasons: r.skipReasons, fromCache: false };
+  };
+  if (!options.cacheDir) return tokenize();
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new LatError('NOT_FOUND', `cannot read data file (${(e as Error).message}); check the path`, path);
+  }
+  const key = createHash('sha256')
+    .update(MAGIC)
+    .update(bytes)
+    .update(JSON.stringify({ task, maxLength: options.maxLength, onBadRow: options.onBadRow ?? 'error' }))
+    .update(JSON.stringify({ lower: tokenizer.doLowerCase, accents: tokenizer.stripAccents }))
+    .update(tokenizer.vocab.join('\n'))
+    .digest('hex')
+    .slice(0, 24);
+  const file = join(options.cacheDir, `${basename(path)}.${key}.tokens`);
+  const cached = readCacheFile(file);
+  if (cached) return cached;
+  const result = tokenize();
+  writeCacheFile(options.cacheDir, file, result);
+  return result;
+}
+
+interface Header {
+  count: number;
+  tokens: number;
+  skipped: number;
+  skipReasons: string[];
+}
+
+/*
+ * Layout: MAGIC, u32 header length, header JSON, then (little-endian, 8-byte aligned)
+ * f64 labels[count], i32 lengths[count], i32 ids[tokens], u8 typeIds[tokens].
+ */
+function writeCacheFile(dir: string, file: string, r: TokenizedFile): void {
+  const tokens = r.data.reduce((s, e) => s + e.ids.length, 0);
+  const header: Header = { count: r.data.length, tokens, skipped: r.skipped, skipReasons: r.skipReasons };
+  const json = Buffer.from(JSON.stringify(header));
+  const start = align8(MAGIC.length + 4 + json.length);
+  const buf = Buffer.alloc(start + r.data.length * 12 + tokens * 5);
+  buf.write(MAGIC, 0, 'latin1');
+  buf.writeUInt32LE(json.length, MAGIC.length);
+  json.copy(buf, MAGIC.length + 4);
+  const labels = new Float64Array(buf.buffer, buf.byteOffset + start, r.data.length);
+  const lengths = new Int32Array(buf.buffer, labels.byteOffset + labels.byteLength, r.data.length);
+  const ids = new Int32Array(buf.buffer, lengths.byteOffset + lengths.byteLength, tokens);
+  const typeIds = new Uint8Array(buf.buffer, ids.byteOffset + ids.byteLength, tokens);
+  let at = 0;
+  r.data.forEach((e, i) => {
+    labels[i] = e.label;
+    lengths[i] = e.ids.length;
+    ids.set(e.ids, at);
+    typeIds.set(e.typeIds, at);
+    at += e.ids.length;
+  });
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, buf);
+  renameSync(tmp, file); // readers see the whole file or none
+}
+
+/** The cached file, or undefined when it is absent or damaged (then it is rebuilt). */
+function readCacheFile(file: string): TokenizedFile | undefined {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  try {
+    if (buf.toString('latin1', 0, MAGIC.length) !== MAGIC) return undefined;
+    const jsonLength = buf.readUInt32LE(MAGIC.length);
+    const header = JSON.parse(
+      buf.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + jsonLength),
+    ) as Header;
+    const start = align8(MAGIC.length + 4 + jsonLength);
+    if (buf.length !== start + header.count * 12 + header.tokens * 5) return undefined;
+    // Copy into an aligned buffer: Buffer's pool offset need not be a multiple of 8.
+    const body = new Uint8Array(buf.subarray(start)).buffer;
+    const labels = new Float64Array(body, 0, header.count);
+    const lengths = new Int32Array(body, header.count * 8, header.count);
+    const ids = new Int32Array(body, header.count * 12, header.tokens);
+    const typeIds = new Uint8Array(body, header.count * 12 + header.tokens * 4, header.tokens);
+    const data: Encoded[] = [];
+    let at = 0;
+    for (let i = 0; i < header.count; i++) {
+      const n = lengths[i]!;
+      if (n < 0 || at + n > header.tokens) return undefined;
+      data.push({
+        ids: Array.from(ids.subarray(at, at + n)),
+        typeIds: Array.from(typeIds.subarray(at, at + n)),
+        label: labels[i]!,
+      });
+      at += n;
+    }
+    return { data, skipped: header.skipped, skipReasons: header.skipReasons, fromCache: true };
+  } catch {
+    return undefined;
+  }
+}
+
+const align8 = (n: number) => Math.ceil(n / 8) * 8;
