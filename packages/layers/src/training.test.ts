@@ -3,6 +3,7 @@ import {
   expectedShapes,
   type HostTensor,
   parseModelConfig,
+  toHfConfig,
   toModelProto,
 } from '@lat/core';
 import { bertBaseConfig } from '@lat/core/testing';
@@ -87,6 +88,35 @@ describe('training graph', () => {
     expect(Math.abs((lp - lm) / 2e-2 - g)).toBeLessThan(2e-3 + 0.02 * Math.abs(g));
     await s.release();
     await inf.release();
+  });
+
+  it('trains a regression head on MSE to the label plus MSE to the teacher score, with a gradient that matches finite differences', async () => {
+    const c = parseModelConfig({ ...toHfConfig(config(0)), num_labels: 1 });
+    const w = createRandomWeights(c, 6, {}, 0.3);
+    const t = buildTrainingGraph(c, w, { task: 'regression', maxBatch: 2, maxSeq: 6 });
+    const s = await runtime.createSession(toModelProto(t.graph));
+    const regressionFeeds = (weights: typeof w) => ({
+      ...feeds(weights, [6, 4, 5, 4], [1, 0.5]),
+      labels: { type: 'float32' as const, dims: [2], data: Float32Array.of(2.5, -1) },
+      teacher_probs: { type: 'float32' as const, dims: [2, 1], data: Float32Array.of(0.75, 0.25) },
+    });
+    const out = await s.run(regressionFeeds(w));
+    const [a, b] = out['logits']!.data as Float32Array;
+    const mse = (x: number, y: number, p: number, q: number) => ((x - p) ** 2 + (y - q) ** 2) / 2;
+    const expected = mse(a!, b!, 2.5, -1) + 0.5 * mse(a!, b!, 0.75, 0.25);
+    expect(Number(out['loss']!.data[0])).toBeCloseTo(expected, 5);
+    const name = 'classifier.weight';
+    const g = (out[`grad.${name}`]!.data as Float32Array)[5]!;
+    const bumped = async (delta: number) => {
+      const data = Float32Array.from(w.get(name)!.data);
+      data[5]! += delta;
+      const out2 = await s.run(regressionFeeds(new Map(w).set(name, { dims: w.get(name)!.dims, data })));
+      return Number(out2['loss']!.data[0]);
+    };
+    expect(Math.abs(((await bumped(1e-2)) - (await bumped(-1e-2))) / 2e-2 - g)).toBeLessThan(
+      2e-3 + 0.01 * Math.abs(g),
+    );
+    await s.release();
   });
 
   it('applies reproducible dropout that depends on the fed offsets', async () => {
