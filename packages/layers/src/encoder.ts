@@ -149,41 +149,52 @@ export function buildEncoder(
     }
 
     // ---- token selection: attention received from real queries, [CLS] forced, padding last ----
-    const received = g.reduceSum(g.mul(probs, g.unsqueeze(m, [1, 3])), [1, 2], false); // [B, n]
-    const real = g.greater(m, g.scalar(0));
-    const isFirst = g.equal(
-      g.node(
-        'Range',
-        [g.int64(0), g.squeeze(g.slice(g.shapeOf(h), [1], [2], [0], [1]), [0]), g.int64(1)],
-        {},
-        [{ dtype: 'int64', shape: [g.unknownDim()] }],
-      )[0]!,
-      g.int64(0),
-    );
-    const score = g.where(isFirst, big, g.where(real, received, minusOne));
     const counts = g.gather(keep, g.int64(i), 1); // [B]
-    const kLayer = g.reduceMax(counts, [0], true); // [1]: k = max over the batch
-    const kDim = `k${i}`;
-    const [, bySignificance] = g.topK(score, kLayer, 1, { kDim });
-    // Back to original order: the k smallest positions first, via TopK of the negated indices.
-    const [, order] = g.topK(g.neg(g.cast(bySignificance, g.float)), kLayer, 1, { kDim });
-    const idx = g.gatherElements(bySignificance, order, 1); // [B, k] ascending positions
-    const rank = g.node('Range', [g.int64(0), g.squeeze(kLayer, [0]), g.int64(1)], {}, [
-      { dtype: 'int64', shape: [kDim] },
-    ])[0]!;
-    const validByRank = g.cast(g.less(g.unsqueeze(rank, [0]), g.unsqueeze(counts, [1])), g.float); // [B, k]
-    const valid = g.gatherElements(validByRank, order, 1);
-    const kept = gatherRows(a, idx);
-    m = g.mul(g.gatherElements(m, idx, 1), valid);
-    pos = g.gatherElements(pos, idx, 1);
+    const current = g.squeeze(g.slice(g.shapeOf(h), [1], [2], [0], [1]), [0]);
+    const select = (): Value[] => {
+      const kLayer = g.reduceMax(counts, [0], true); // [1]: k = max over the batch
+      const kDim = `k${i}`;
+      const rank = g.node('Range', [g.int64(0), g.squeeze(kLayer, [0]), g.int64(1)], {}, [
+        { dtype: 'int64', shape: [kDim] },
+      ])[0]!;
+      const validByRank = g.cast(g.less(g.unsqueeze(rank, [0]), g.unsqueeze(counts, [1])), g.float); // [B, k]
+      const received = g.reduceSum(g.mul(probs, g.unsqueeze(m, [1, 3])), [1, 2], false); // [B, n]
+      const real = g.greater(m, g.scalar(0));
+      const isFirst = g.equal(
+        g.node('Range', [g.int64(0), current, g.int64(1)], {}, [
+          { dtype: 'int64', shape: [g.unknownDim()] },
+        ])[0]!,
+        g.int64(0),
+      );
+      const score = g.where(isFirst, big, g.where(real, received, minusOne));
+      const [, bySignificance] = g.topK(score, kLayer, 1, { kDim });
+      // Back to original order: the k smallest positions first, via TopK of the negated indices.
+      const [, order] = g.topK(g.neg(g.cast(bySignificance, g.float)), kLayer, 1, { kDim });
+      const idx = g.gatherElements(bySignificance, order, 1); // [B, k] ascending positions
+      const valid = g.gatherElements(validByRank, order, 1);
+      const keptRows = gatherRows(a, idx);
+      // LayerDrop: a skipped layer passes its (gathered) input through unchanged.
+      const skipped = layerOn ? [gatherRows(h, idx)] : [];
+      return [
+        keptRows,
+        g.mul(g.gatherElements(m, idx, 1), valid),
+        g.gatherElements(pos, idx, 1),
+        valid,
+        ...skipped,
+      ];
+    };
+    // When every example keeps every current token, nothing moves: inference skips the selection
+    // ops (an If). Training graphs keep them, as autodiff has no rule for If.
+    const keepsAll = g.not(g.less(g.reduceMin(counts, [0], false), current));
+    const everything = () => [a, m, pos, g.expand(g.scalar(1), g.shapeOf(m), m.shape)];
+    const selected = o.training ? select() : g.ifElse(keepsAll, everything, select);
+    const [kept, keptMask, keptPos, valid] = selected as [Value, Value, Value, Value];
+    m = keptMask;
+    pos = keptPos;
 
     // ---- feed-forward on the kept tokens only ----
     let out = feedForward(kept, p);
-    if (layerOn) {
-      // LayerDrop: a skipped layer passes its (gathered) input through unchanged.
-      const on = g.gather(layerOn, g.int64(i), 0);
-      out = g.where(on, out, gatherRows(h, idx));
-    }
+    if (layerOn) out = g.where(g.gather(layerOn, g.int64(i), 0), out, selected[4]!);
     h = out;
     if (o.keptPositions) keptPositions.push(g.where(g.greater(valid, g.scalar(0)), pos, g.int64(-1)));
 

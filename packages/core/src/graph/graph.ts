@@ -23,7 +23,18 @@ export type Attr =
   | { type: 'ints'; value: number[] }
   | { type: 'floats'; value: number[] }
   | { type: 'string'; value: string }
-  | { type: 'tensor'; value: HostTensor };
+  | { type: 'tensor'; value: HostTensor }
+  | { type: 'graph'; value: Subgraph };
+
+/**
+ * A branch body (ONNX If's then/else): nodes that read values of the enclosing graph by name, and
+ * the values the branch yields. Its names come from the enclosing graph, so they never clash.
+ */
+export interface Subgraph {
+  readonly name: string;
+  readonly nodes: readonly Node[];
+  readonly outputs: readonly Value[];
+}
 
 /** Attribute constructors: ONNX needs to know int from float, which JS numbers don't say. */
 export const attr = {
@@ -137,6 +148,37 @@ export class Graph {
       attrs,
     });
     return outputs;
+  }
+
+  /**
+   * ONNX If: runs `thenBranch`'s nodes when `cond` (a bool scalar) holds, else `elseBranch`'s.
+   * Both build into this graph through the usual helpers and return values of the same dtypes;
+   * their nodes are moved into the If node's subgraphs (constants stay in this graph, where the
+   * branches read them as outer-scope values). Inference only: autodiff has no rule for If.
+   */
+  ifElse(cond: Value, thenBranch: () => Value[], elseBranch: () => Value[]): Value[] {
+    const capture = (name: string, build: () => Value[]): Subgraph => {
+      const start = this.nodes.length;
+      // Each yielded value gets its own Identity, so a branch may also yield an outer value.
+      const outputs = build().map(
+        (v) => this.node('Identity', [v], {}, [{ dtype: v.dtype, shape: undefined }])[0]!,
+      );
+      return { name, nodes: this.nodes.splice(start), outputs };
+    };
+    const then = capture(this.fresh('then'), thenBranch);
+    const otherwise = capture(this.fresh('else'), elseBranch);
+    if (
+      then.outputs.length !== otherwise.outputs.length ||
+      then.outputs.some((v, i) => v.dtype !== otherwise.outputs[i]!.dtype)
+    ) {
+      throw new LatError('BAD_INPUT', 'the branches of an If must yield values of the same dtypes');
+    }
+    return this.node(
+      'If',
+      [cond],
+      { then_branch: { type: 'graph', value: then }, else_branch: { type: 'graph', value: otherwise } },
+      then.outputs.map((v) => ({ dtype: v.dtype, shape: undefined })),
+    );
   }
 
   // ---- constants ----
@@ -480,6 +522,9 @@ export class Graph {
   }
   reduceMax(x: Value, axes: number[], keepdims = true): Value {
     return this.reduce('ReduceMax', x, axes, keepdims, false);
+  }
+  reduceMin(x: Value, axes: number[], keepdims = true): Value {
+    return this.reduce('ReduceMin', x, axes, keepdims, false);
   }
 
   // ---- normalisation ----

@@ -1,7 +1,7 @@
 /** Graph → ONNX ModelProto bytes, through the generated protobuf schema of onnx-proto. */
-import { onnx } from '../onnx-proto.js';
+import { type OnnxTypes, onnx } from '../onnx-proto.js';
 import type { HostTensor } from '../runtime.js';
-import { type Attr, type Graph, onnxTypeCode, type Value } from './graph.js';
+import { type Attr, type Graph, type Node, onnxTypeCode, type Value } from './graph.js';
 
 /** Opset 17: the first with LayerNormalization; ORT 1.30 runs it in node and web alike. */
 export const opsetVersion = 17;
@@ -36,7 +36,7 @@ export function tensorProto(name: string, t: HostTensor) {
   return { name, dims: [...t.dims], dataType: onnxTypeCode(t.type), rawData: bytes };
 }
 
-function attribute(name: string, a: Attr) {
+function attribute(name: string, a: Attr): OnnxTypes.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.type) {
     case 'int':
@@ -51,7 +51,30 @@ function attribute(name: string, a: Attr) {
       return { name, type: T.STRING, s: new TextEncoder().encode(a.value) };
     case 'tensor':
       return { name, type: T.TENSOR, t: tensorProto('', a.value) };
+    case 'graph':
+      return {
+        name,
+        type: T.GRAPH,
+        g: {
+          name: a.value.name,
+          ...nodesProto(a.value.nodes, `${a.value.name}/`),
+          output: a.value.outputs.map(valueInfo),
+        },
+      };
   }
+}
+
+/** Node names only label nodes for ORT's messages; a branch's are prefixed with the branch's name. */
+function nodesProto(nodes: readonly Node[], prefix = ''): { node: OnnxTypes.INodeProto[] } {
+  return {
+    node: nodes.map((n, i) => ({
+      name: `${prefix}${n.opType}_${i}`,
+      opType: n.opType,
+      input: [...n.inputs],
+      output: [...n.outputs],
+      attribute: Object.entries(n.attrs).map(([k, a]) => attribute(k, a)),
+    })),
+  };
 }
 
 export function toModelProto(graph: Graph, options: SerializeOptions = {}): Uint8Array {
@@ -62,13 +85,7 @@ export function toModelProto(graph: Graph, options: SerializeOptions = {}): Uint
     metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
     graph: {
       name: graph.name,
-      node: graph.nodes.map((n, i) => ({
-        name: `${n.opType}_${i}`,
-        opType: n.opType,
-        input: [...n.inputs],
-        output: [...n.outputs],
-        attribute: Object.entries(n.attrs).map(([k, a]) => attribute(k, a)),
-      })),
+      ...nodesProto(graph.nodes),
       initializer: [...graph.initializers].map(([name, t]) => tensorProto(name, t)),
       input: graph.inputs.map(valueInfo),
       output: graph.outputs.map(valueInfo),
