@@ -88,6 +88,18 @@ describe.each(['bert', 'distilbert'] as const)('%s anytime graph vs float64 refe
     expectClose((await plain.run(x)).logits!, (await full.run(x)).logits!, 1e-5);
   });
 
+  it('reports only real tokens as kept in a padded batch at full and absolute lengths', async () => {
+    const m = await createAnytimeModel(runtime, c, w);
+    models.push(m);
+    for (const spec of [undefined, { form: 'absolute' as const, lengths: [10, 8, 8] }]) {
+      const out = await m.run(batchOf([seqA, seqB]), spec);
+      const aloneB = await m.run(batchOf([seqB]), spec && { form: 'absolute', lengths: [5, 5, 5] });
+      expect(out.keptPositions.map((l) => l[1])).toEqual(aloneB.keptPositions.map((l) => l[0]));
+      expect(out.keptPositions.every((l) => l[1]!.every((p) => p < seqB.length))).toBe(true);
+      expectClose(out.logits!.slice(c.numLabels, 2 * c.numLabels), aloneB.logits!);
+    }
+  });
+
   it('handles a padded batch in ratio form like each example alone', async () => {
     const m = await createAnytimeModel(runtime, c, w);
     models.push(m);

@@ -196,7 +196,8 @@ export function buildEncoder(
     let out = feedForward(kept, p);
     if (layerOn) out = g.where(g.gather(layerOn, g.int64(i), 0), out, selected[4]!);
     h = out;
-    if (o.keptPositions) keptPositions.push(g.where(g.greater(valid, g.scalar(0)), pos, g.int64(-1)));
+    // Kept = selected and a real token: padding never counts as kept, whatever the keep count.
+    if (o.keptPositions) keptPositions.push(g.where(g.greater(m, g.scalar(0)), pos, g.int64(-1)));
 
     if (restoring) {
       // ---- Drop-and-Restore: write each kept token's new state back at its original position ----
