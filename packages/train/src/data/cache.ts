@@ -8,9 +8,9 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { LatError, type WordPieceTokenizer } from '@lat/core';
+import type { WordPieceTokenizer } from '@lat/core';
 import { type Encoded, encodeExamples } from '../batches.js';
-import { type ReadOptions, readExamples } from './examples.js';
+import { parseExamples, type ReadOptions, readDataFile } from './examples.js';
 import type { TaskSpec } from './tasks.js';
 
 export interface TokenizedFile {
@@ -36,21 +36,16 @@ export function readTokenized(
   tokenizer: WordPieceTokenizer,
   options: TokenizeOptions,
 ): TokenizedFile {
+  const text = readDataFile(path); // read once: hashed for the key, parsed on a miss
   const tokenize = (): TokenizedFile => {
-    const r = readExamples(path, task, options);
+    const r = parseExamples(text, path, task, options);
     const data = encodeExamples(r.examples, tokenizer, options.maxLength);
     return { data, skipped: r.skipped, skipReasons: r.skipReasons, fromCache: false };
   };
   if (!options.cacheDir) return tokenize();
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new LatError('NOT_FOUND', `cannot read data file (${(e as Error).message}); check the path`, path);
-  }
   const key = createHash('sha256')
     .update(MAGIC)
-    .update(bytes)
+    .update(text)
     .update(JSON.stringify({ task, maxLength: options.maxLength, onBadRow: options.onBadRow ?? 'error' }))
     .update(JSON.stringify({ lower: tokenizer.doLowerCase, accents: tokenizer.stripAccents }))
     .update(tokenizer.vocab.join('\n'))

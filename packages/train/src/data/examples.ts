@@ -26,12 +26,25 @@ export interface ReadResult {
 
 /** Reads GLUE tsv, csv (header row) or jsonl (one object per line), by file extension. */
 export function readExamples(path: string, task: TaskSpec, options: ReadOptions = {}): ReadResult {
-  let text: string;
+  return parseExamples(readDataFile(path), path, task, options);
+}
+
+/** A data file's text, or an error naming the file. */
+export function readDataFile(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (e) {
     throw new LatError('NOT_FOUND', `cannot read data file (${(e as Error).message}); check the path`, path);
   }
+}
+
+/** readExamples on text already read from `path` (whose extension picks the format). */
+export function parseExamples(
+  text: string,
+  path: string,
+  task: TaskSpec,
+  options: ReadOptions = {},
+): ReadResult {
   const ext = extname(path).toLowerCase();
   const rows =
     ext === '.jsonl' ? jsonlRows(text, path) : delimitedRows(text, ext === '.csv' ? ',' : '\t', path, task);
