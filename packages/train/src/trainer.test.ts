@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeExamples } from './batches.js';
 import { evaluate } from './evaluate.js';
 import { generateRaveTask, generateSentimentTask, syntheticModelConfig } from './synthetic.js';
-import { Trainer, type TrainOptions } from './trainer.js';
+import { Trainer, type TrainerSetup, type TrainOptions } from './trainer.js';
 
 const runtime = createNodeRuntime({ threads: 2 });
 const task = generateSentimentTask({ train: 800, dev: 200 });
@@ -19,15 +19,17 @@ const config = syntheticModelConfig({ layers: 3, hidden: 64, heads: 4 });
 const weights = createRandomWeights(config, 1);
 const outDir = () => mkdtempSync(join(tmpdir(), 'lat-train-'));
 
-function trainer(options: Partial<TrainOptions>, dir = outDir(), data = train) {
+/** A Trainer on the embedded task unless `setup` says otherwise. */
+function trainer(options: Partial<TrainOptions>, setup: Partial<Omit<TrainerSetup, 'options'>> = {}) {
   return new Trainer({
     runtime,
     config,
     weights,
-    train: data,
+    train,
     dev,
     metrics: ['accuracy'],
-    outDir: dir,
+    outDir: outDir(),
+    ...setup,
     options: { epochs: 3, batchSize: 32, learningRate: 2e-3, seed: 5, ...options },
   });
 }
@@ -53,21 +55,12 @@ describe('fine-tuning on the embedded task', () => {
     const smallest = { form: 'ratio' as const, ratios: smallestLengths(1000, 4).map((l) => l / 1000) };
     const accuracy = { plain: { full: 0, smallest: 0 }, lengthDrop: { full: 0, smallest: 0 } };
     for (const name of ['plain', 'lengthDrop'] as const) {
-      const r = await new Trainer({
-        runtime,
+      const options = { epochs: 10, learningRate: 1e-3, seed: 3 };
+      const r = await trainer(name === 'plain' ? { ...options, lengthDrop: null, layerDrop: 0 } : options, {
         config: raveConfig,
         weights: createRandomWeights(raveConfig, 3),
         train: raveTrain,
         dev: raveDev,
-        metrics: ['accuracy'],
-        outDir: outDir(),
-        options: {
-          epochs: 10,
-          batchSize: 32,
-          learningRate: 1e-3,
-          seed: 3,
-          ...(name === 'plain' ? { lengthDrop: null, layerDrop: 0 } : {}),
-        },
       }).train();
       const model = await createAnytimeModel(runtime, raveConfig, r.weights, { keptPositions: false });
       accuracy[name] = {
@@ -95,16 +88,16 @@ describe('fine-tuning on the embedded task', () => {
       }));
     const rave = generateRaveTask({ seed: 9, train: 800, dev: 200 });
     const regConfig = { ...config, numLabels: 1, labels: ['score'] };
-    const r = await new Trainer({
-      runtime,
-      config: regConfig,
-      weights: createRandomWeights(regConfig, 2),
-      train: scored(rave.train),
-      dev: scored(rave.dev),
-      metrics: ['pearson', 'spearman'],
-      outDir: outDir(),
-      options: { epochs: 10, batchSize: 32, learningRate: 1e-3, seed: 5 },
-    }).train();
+    const r = await trainer(
+      { epochs: 10, learningRate: 1e-3 },
+      {
+        config: regConfig,
+        weights: createRandomWeights(regConfig, 2),
+        train: scored(rave.train),
+        dev: scored(rave.dev),
+        metrics: ['pearson', 'spearman'],
+      },
+    ).train();
     expect(r.losses.every(Number.isFinite)).toBe(true);
     // Measured here: Pearson 0.915, Spearman 0.892.
     expect(r.metrics!['pearson']).toBeGreaterThan(0.85);
@@ -117,26 +110,17 @@ describe('fine-tuning on the embedded task', () => {
     const again = await trainer(options).train();
     expect(again.losses).toEqual(full.losses);
     const dir = outDir();
-    const interrupted = trainer(options, dir);
     let steps = 0;
-    const t = new Trainer({
-      runtime,
-      config,
-      weights,
-      train,
-      dev,
-      metrics: ['accuracy'],
+    const t = trainer(options, {
       outDir: dir,
-      options: { batchSize: 32, learningRate: 2e-3, seed: 5, ...options },
       onEvent: (e) => {
         if (e.type === 'step' && ++steps === 23) t.stop();
       },
     });
-    void interrupted;
     const first = await t.train();
     expect(first.stopped).toBe(true);
     expect(first.steps).toBe(23);
-    const resumed = await trainer(options, dir).train(true);
+    const resumed = await trainer(options, { outDir: dir }).train(true);
     expect(resumed.losses).toEqual(full.losses);
     for (const [name, w] of full.weights) {
       const r = resumed.weights.get(name)!.data;
@@ -150,7 +134,7 @@ describe('fine-tuning on the embedded task', () => {
       .catch((err: unknown) => err);
     expect(isLatError(e, 'NON_FINITE')).toBe(true);
     expect(() => trainer({ batchSize: 0 })).toThrow(/batchSize: must be a whole number/);
-    expect(() => trainer({}, outDir(), [])).toThrow(/training set is empty/);
+    expect(() => trainer({}, { train: [] })).toThrow(/training set is empty/);
     writeFileSync(join(outDir(), 'x'), '');
     await expect(trainer({}).train(true)).rejects.toThrow(/no checkpoint to resume from/);
   }, 60_000);
