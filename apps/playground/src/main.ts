@@ -28,7 +28,8 @@ const pending = new Map<number, (r: RunResult) => void>();
 const state = {
   ready: false,
   busy: false,
-  last: undefined as (RunResult & { ratios?: number[] }) | undefined,
+  /** With the text and context it was computed for, so a test can wait for the run it caused. */
+  last: undefined as (RunResult & { text: string; context: string; ratios?: number[] }) | undefined,
 };
 (window as unknown as { lat: typeof state }).lat = state;
 
@@ -129,20 +130,16 @@ async function update() {
   const ratios = point ? (frontier!.lengthForm === 'ratio' ? point.lengths : undefined) : undefined;
   const id = ++runId;
   state.busy = true;
+  const text = $<HTMLTextAreaElement>('text').value;
+  const context = $<HTMLTextAreaElement>('context').value;
   const result = await new Promise<RunResult>((resolve) => {
     pending.set(id, resolve);
-    worker.postMessage({
-      type: 'run',
-      id,
-      text: $<HTMLTextAreaElement>('text').value,
-      context: $<HTMLTextAreaElement>('context').value,
-      ratios,
-    });
+    worker.postMessage({ type: 'run', id, text, context, ratios });
   });
   pending.delete(id);
   if (id !== runId) return; // a newer run superseded this one
   render(result);
-  state.last = { ...result, ...(ratios ? { ratios } : {}) };
+  state.last = { ...result, text, context, ...(ratios ? { ratios } : {}) };
   state.busy = false;
 }
 

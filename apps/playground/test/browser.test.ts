@@ -23,6 +23,8 @@ type LatWindow = Window & {
     ready: boolean;
     busy: boolean;
     last?: {
+      text: string;
+      context: string;
       tokens: string[];
       logits: number[];
       counts: number[];
@@ -239,10 +241,14 @@ describe.skipIf(!available)('playground in Chromium', () => {
     const context = 'a superb cast and a dull story with the film is great .';
     await page.fill('#context', context);
     await page.fill('#text', question);
+    // Wait for the run of this question and context: typing either field starts a run of its own.
     await page
       .waitForFunction(
-        () => (window as unknown as LatWindow).lat.last?.answer && !(window as unknown as LatWindow).lat.busy,
-        null,
+        ([q, c]) => {
+          const { last, busy } = (window as unknown as LatWindow).lat;
+          return !busy && last?.text === q && last.context === c;
+        },
+        [question, context],
         { timeout: 30_000 },
       )
       .catch(async (e) => {
