@@ -26,7 +26,15 @@ export type LatErrorCode =
   | 'BAD_DATA'
   | 'NOT_FOUND'
   | 'NON_FINITE'
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  /** A file-system operation failed (disk full, no permission, a directory where a file belongs). */
+  | 'IO_ERROR'
+  /** Another run holds the output directory. */
+  | 'LOCKED'
+  /** `--resume` with other arguments or data than the checkpoint was made with. */
+  | 'RUN_MISMATCH'
+  /** Stopped by a signal; the checkpoint is saved and the output marked incomplete. */
+  | 'INTERRUPTED';
 
 export function isLatError(e: unknown, code?: LatErrorCode): e is LatError {
   return e instanceof LatError && (code === undefined || e.code === code);

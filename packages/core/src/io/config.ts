@@ -29,6 +29,25 @@ export interface ModelConfig {
 
 type Json = Record<string, unknown>;
 
+/** Upper bounds on config.json sizes: far above any real encoder, far below exhausting memory. */
+const limits: Record<string, number> = {
+  vocab_size: 10_000_000,
+  hidden_size: 65_536,
+  dim: 65_536,
+  num_hidden_layers: 1_000,
+  n_layers: 1_000,
+  num_attention_heads: 1_024,
+  n_heads: 1_024,
+  intermediate_size: 262_144,
+  hidden_dim: 262_144,
+  max_position_embeddings: 1_048_576,
+  type_vocab_size: 1_024,
+  num_labels: 100_000,
+  pad_token_id: 10_000_000,
+};
+
+const probability = (x: number) => x >= 0 && x < 1;
+
 /** Parses a config.json object; `where` names the file in errors. */
 export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConfig {
   if (typeof raw !== 'object' || raw === null) throw new LatError('BAD_CONFIG', 'not a JSON object', where);
@@ -43,7 +62,7 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
   }
   const architecture = type as Architecture;
   const distil = architecture === 'distilbert';
-  const int = (key: string, fallback?: number): number => {
+  const int = (key: string, fallback?: number, max = limits[key] ?? 1_000_000): number => {
     const v = j[key] ?? fallback;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
       throw new LatError(
@@ -52,6 +71,19 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
         `${where}#${key}`,
       );
     }
+    // A tiny file must not make us build a billion-label head or a 10⁸-layer graph.
+    if (v > max)
+      throw new LatError(
+        'BAD_CONFIG',
+        `${v} is beyond what lat supports (at most ${max})`,
+        `${where}#${key}`,
+      );
+    return v;
+  };
+  const real = (key: string, fallback: number, ok: (x: number) => boolean, what: string): number => {
+    const v = j[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v))
+      throw new LatError('BAD_CONFIG', `must be ${what}, got ${JSON.stringify(v)}`, `${where}#${key}`);
     return v;
   };
   const hiddenSize = int(distil ? 'dim' : 'hidden_size');
@@ -75,8 +107,10 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
   const fromMap = Object.keys(id2label)
     .sort((a, b) => Number(a) - Number(b))
     .map((k) => String(id2label[k]));
-  const numLabels =
-    typeof j['num_labels'] === 'number' ? (j['num_labels'] as number) : Math.max(fromMap.length, 2);
+  if (fromMap.length > limits['num_labels']!)
+    throw new LatError('BAD_CONFIG', `more than ${limits['num_labels']} labels`, `${where}#id2label`);
+  const numLabels = j['num_labels'] !== undefined ? int('num_labels') : Math.max(fromMap.length, 2);
+  if (numLabels < 1) throw new LatError('BAD_CONFIG', 'must be at least 1', `${where}#num_labels`);
   const labels =
     fromMap.length === numLabels ? fromMap : Array.from({ length: numLabels }, (_, i) => `LABEL_${i}`);
   const padTokenId = int('pad_token_id', distil ? 0 : 0);
@@ -89,7 +123,7 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
     intermediateSize: int(distil ? 'hidden_dim' : 'intermediate_size'),
     maxPositions: int('max_position_embeddings'),
     typeVocabSize: distil ? 0 : int('type_vocab_size', 2),
-    layerNormEps: typeof j['layer_norm_eps'] === 'number' ? (j['layer_norm_eps'] as number) : 1e-12,
+    layerNormEps: real('layer_norm_eps', 1e-12, (x) => x > 0 && x < 1, 'a small positive number (1e-12)'),
     hiddenAct: act as ModelConfig['hiddenAct'],
     numLabels,
     labels,
@@ -98,8 +132,13 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
       : {}),
     padTokenId,
     positionOffset: architecture === 'roberta' ? padTokenId + 1 : 0,
-    hiddenDropout: Number(j[distil ? 'dropout' : 'hidden_dropout_prob'] ?? 0.1),
-    attentionDropout: Number(j[distil ? 'attention_dropout' : 'attention_probs_dropout_prob'] ?? 0.1),
+    hiddenDropout: real(distil ? 'dropout' : 'hidden_dropout_prob', 0.1, probability, 'in [0, 1)'),
+    attentionDropout: real(
+      distil ? 'attention_dropout' : 'attention_probs_dropout_prob',
+      0.1,
+      probability,
+      'in [0, 1)',
+    ),
   };
 }
 

@@ -4,7 +4,7 @@ import { LatError } from '../errors.js';
 import { type ModelConfig, parseModelConfig } from './config.js';
 import { readSafetensors } from './safetensors.js';
 import { readPytorchBin } from './torch-bin.js';
-import { type StateDict, toCanonical } from './weights.js';
+import { type StateDict, toCanonical, type UnusedTensors } from './weights.js';
 
 export interface LoadedModel {
   dir: string;
@@ -30,7 +30,11 @@ export function readJson(path: string): unknown {
 }
 
 /** Loads a Hugging Face model directory: config.json, model.safetensors, vocab.txt. */
-export function loadModelDir(dir: string, heads: { classifier?: boolean; qa?: boolean } = {}): LoadedModel {
+export function loadModelDir(
+  dir: string,
+  heads: { classifier?: boolean; qa?: boolean } = {},
+  unused: UnusedTensors = {},
+): LoadedModel {
   if (!existsSync(dir))
     throw new LatError('NOT_FOUND', 'no such directory; pass a Hugging Face model directory', dir);
   const configPath = join(dir, 'config.json');
@@ -45,7 +49,13 @@ export function loadModelDir(dir: string, heads: { classifier?: boolean; qa?: bo
   if (!file) {
     throw new LatError('NOT_FOUND', 'the model directory has no model.safetensors or pytorch_model.bin', dir);
   }
-  const weights = toCanonical(file === st ? readSafetensors(st) : readPytorchBin(bin), config, file, heads);
+  const weights = toCanonical(
+    file === st ? readSafetensors(st) : readPytorchBin(bin),
+    config,
+    file,
+    heads,
+    unused,
+  );
   const vocabPath = join(dir, 'vocab.txt');
   const vocab = existsSync(vocabPath)
     ? readFileSync(vocabPath, 'utf8')

@@ -3,7 +3,7 @@
  * `{name: {dtype, shape, data_offsets: [begin, end]}}`, then the raw little-endian data.
  * Reading goes tensor by tensor from the file, so a 440 MB checkpoint is never held twice.
  */
-import { closeSync, fstatSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { LatError } from '../errors.js';
 import type { Tensor32 } from './weights.js';
 
@@ -59,10 +59,12 @@ export function readSafetensors(path: string): Map<string, Tensor32> {
       bad('the header is not a JSON object');
     const dataStart = 8 + headerLen;
     const out = new Map<string, Tensor32>();
+    const ranges: [number, number, string][] = [];
+    // Check every entry before reading any data: a tiny file must not make us allocate much.
     for (const [name, e] of Object.entries(header)) {
       if (name === '__metadata__') continue;
       if (typeof e !== 'object' || e === null) bad(`entry '${name}' is not an object`);
-      const width = dtypeSizes[e.dtype];
+      const width = Object.hasOwn(dtypeSizes, e.dtype) ? dtypeSizes[e.dtype] : undefined;
       if (!width) bad(`tensor '${name}' has unsupported dtype ${JSON.stringify(e.dtype)}`);
       if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
         bad(`tensor '${name}' has an invalid shape`);
@@ -75,9 +77,22 @@ export function readSafetensors(path: string): Map<string, Tensor32> {
       if (end - begin !== count * width!)
         bad(`tensor '${name}' has ${end - begin} bytes, its shape needs ${count * width!}`);
       if (dataStart + end > size) bad(`tensor '${name}' ends past the end of the file`);
+      ranges.push([begin, end, name]);
+    }
+    ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    for (let i = 1; i < ranges.length; i++) {
+      const [begin, , name] = ranges[i]!;
+      const [, prevEnd, prev] = ranges[i - 1]!;
+      if (begin < prevEnd) bad(`tensors '${prev}' and '${name}' overlap in the file (data_offsets)`);
+    }
+    for (const [begin, end, name] of ranges) {
+      const e = header[name]!;
       const bytes = Buffer.alloc(end - begin);
       readSync(fd, bytes, 0, bytes.length, dataStart + begin);
-      out.set(name, { dims: [...e.shape], data: toFloat32(bytes, e.dtype, count) });
+      out.set(name, {
+        dims: [...e.shape],
+        data: toFloat32(bytes, e.dtype, bytes.length / dtypeSizes[e.dtype]!),
+      });
     }
     return out;
   } finally {
@@ -168,16 +183,21 @@ export function writeSafetensors(
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(headerBytes.length));
   const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, len);
-    writeSync(fd, headerBytes);
-    for (const n of names) {
-      const d = tensors.get(n)!.data;
-      writeSync(fd, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, len);
+      writeSync(fd, headerBytes);
+      for (const n of names) {
+        const d = tensors.get(n)!.data;
+        writeSync(fd, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+      }
+    } finally {
+      closeSync(fd);
     }
-  } finally {
-    closeSync(fd);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true }); // no half-written file left behind (a full disk stays full otherwise)
+    throw new LatError('IO_ERROR', `cannot write (${(e as Error).message})`, path, { cause: e });
   }
-  renameSync(tmp, path);
 }

@@ -85,6 +85,14 @@ function toTensor(storage: Buffer, t: TensorRef, where: string): Tensor32 {
       where,
     );
   }
+  // A view with more elements than its storage repeats data (stride 0): a 1 KB file could ask for
+  // gigabytes. State dicts hold no such tensors; refuse before allocating anything.
+  if (count > Math.max(elements, 1))
+    throw new LatError(
+      'BAD_FILE',
+      `tensor view [${t.size}] has ${count} elements but its storage only ${elements} (a repeated, stride-0 view); re-save the checkpoint with contiguous tensors`,
+      where,
+    );
   const contiguous = t.stride.every((st, i) => st === t.size.slice(i + 1).reduce((a, b) => a * b, 1));
   if (dtype === 'float32' && contiguous) {
     // The common case: copy the bytes straight out (little-endian, as torch.save writes them).

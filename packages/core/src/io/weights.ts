@@ -91,12 +91,22 @@ export function canonicalName(name: string, c: ModelConfig): string | undefined 
   return n;
 }
 
+export interface UnusedTensors {
+  /**
+   * Encoder tensors the config has no place for (a config that disagrees with its weights: fewer
+   * layers, no token types) are an error; with `allowUnused` they are dropped and reported here.
+   */
+  allowUnused?: boolean;
+  onUnused?: (names: string[]) => void;
+}
+
 /** Renames a checkpoint's tensors and checks them against the config; lists what is missing or extra. */
 export function toCanonical(
   raw: Map<string, Tensor32>,
   c: ModelConfig,
   where: string,
   heads: { classifier?: boolean; qa?: boolean } = {},
+  unused: UnusedTensors = {},
 ): StateDict {
   const out: StateDict = new Map();
   const unexpected: string[] = [];
@@ -130,6 +140,16 @@ export function toCanonical(
       where,
     );
   }
+  // Heads the caller replaces (a classifier when training a span model) are not the encoder's.
+  const unusedEncoder = unexpected.filter((n) => !optionalHead(n));
+  if (unusedEncoder.length && !unused.allowUnused) {
+    throw new LatError(
+      'MISSING_TENSORS',
+      `the weights have tensors config.json has no place for: ${unusedEncoder.slice(0, 8).join(', ')}${unusedEncoder.length > 8 ? ` (+${unusedEncoder.length - 8} more)` : ''}. config.json disagrees with the weights (num_hidden_layers? type_vocab_size?); fix it, or drop them with --allow-unused`,
+      where,
+    );
+  }
+  if (unusedEncoder.length) unused.onUnused?.(unusedEncoder);
   for (const n of unexpected) out.delete(n);
   return out;
 }

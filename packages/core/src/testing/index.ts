@@ -80,3 +80,4 @@ export const bertBaseConfig = () =>
     max_position_embeddings: 512,
     type_vocab_size: 2,
   });
+export * from './torch-save.js';
