@@ -1,7 +1,13 @@
 /** Loading and checking a bundle (lat.json + model.onnx) from the server or from the user's files. */
 
 import type { ModelConfig } from '@lat/core';
-import { type BundleManifest, bundleManifestFile, LatError, parseBundleManifest } from '@lat/core';
+import {
+  type BundleManifest,
+  bundleManifestFile,
+  checkBundleGraph,
+  LatError,
+  parseBundleManifest,
+} from '@lat/core';
 
 export interface LoadedBundle {
   manifest: BundleManifest;
@@ -51,6 +57,7 @@ export async function fetchBundle(base: string): Promise<LoadedBundle> {
     );
   const bytes = new Uint8Array(await model.arrayBuffer());
   checkOnnx(bytes, manifest.graph);
+  await checkBundleGraph(manifest, bytes);
   return { manifest, model: bytes, source: base };
 }
 
@@ -68,6 +75,7 @@ export async function filesBundle(files: File[]): Promise<LoadedBundle> {
     );
   const bytes = new Uint8Array(await onnx.arrayBuffer());
   checkOnnx(bytes, onnx.name);
+  await checkBundleGraph(manifest, bytes, onnx.name);
   return { manifest, model: bytes, source: json.name };
 }
 

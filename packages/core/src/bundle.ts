@@ -1,9 +1,11 @@
 /**
  * The model bundle: a standalone `model.onnx` plus this JSON sidecar (`lat.json`), written by
  * `lat export` / `exportModel()` and read by the CLI, the playground and any ORT user. Pure data
- * and validation only (no file system), so browsers can use it too.
+ * and validation only (no file system), so browsers can use it too: `parseBundleManifest` checks
+ * the manifest, `checkBundleGraph` the graph bytes against it (sha256, inputs, outputs, layers).
  */
 import { LatError } from './errors.js';
+import { onnx } from './onnx-proto.js';
 
 export const bundleSchemaVersion = 1;
 export const bundleManifestFile = 'lat.json';
@@ -13,6 +15,8 @@ export interface BundleManifest {
   kind: 'lat-bundle';
   /** File name of the ONNX graph, next to the manifest. */
   graph: string;
+  /** sha256 (hex) of the graph file: a truncated or altered model.onnx is refused. */
+  graphSha256?: string;
   model: {
     name: string;
     architecture: 'bert' | 'distilbert' | 'roberta';
@@ -93,5 +97,84 @@ export function parseBundleManifest(value: unknown, where = bundleManifestFile):
   for (const k of ['clsToken', 'sepToken', 'padToken', 'unkToken']) {
     if (!(vocab as string[]).includes(tok[k] as string)) fail(`tokenizer.${k}`, 'is not in the vocabulary');
   }
+  const maxLength = tok['maxLength'];
+  if (typeof maxLength !== 'number' || !Number.isInteger(maxLength) || maxLength < 3)
+    fail('tokenizer.maxLength', `must be a whole number ≥ 3, got ${JSON.stringify(maxLength)}`);
+  if ((maxLength as number) > (model['maxPositions'] as number))
+    fail('tokenizer.maxLength', `${maxLength} is more than model.maxPositions (${model['maxPositions']})`);
+  for (const k of ['doLowerCase', 'stripAccents'] as const)
+    if (tok[k] !== undefined && typeof tok[k] !== 'boolean') fail(`tokenizer.${k}`, 'must be true or false');
+  if ((task['labels'] as unknown[]).some((l) => typeof l !== 'string'))
+    fail('task.labels', 'must be an array of label names');
+  if (task['type'] === 'classification' && (task['labels'] as unknown[]).length < 2)
+    fail('task.labels', 'a classification bundle needs at least 2 labels');
+  const io = m['io'] as Record<string, unknown> | undefined;
+  for (const k of ['inputs', 'outputs'])
+    if (typeof io?.[k] !== 'object' || io[k] === null) fail(`io.${k}`, 'missing');
+  const sha = m['graphSha256'];
+  if (sha !== undefined && (typeof sha !== 'string' || !/^[0-9a-f]{64}$/.test(sha)))
+    fail('graphSha256', 'must be 64 lowercase hex digits');
   return value as BundleManifest;
+}
+
+/** sha256 of bytes as hex, with WebCrypto (Node ≥ 20 and browsers alike). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Checks the graph file against its manifest before any runtime sees it: the sha256 (when the
+ * manifest has one), that it decodes as ONNX, and that its inputs and outputs are the ones the
+ * manifest promises — the head's outputs for the task and its labels, one keep count and one
+ * kept-positions output per layer. Errors name the graph file.
+ */
+export async function checkBundleGraph(m: BundleManifest, graph: Uint8Array, where = m.graph): Promise<void> {
+  const fail = (msg: string): never => {
+    throw new LatError('BAD_FILE', `${msg} (re-export the bundle with \`lat export\`)`, where);
+  };
+  if (m.graphSha256) {
+    const actual = await sha256Hex(graph);
+    if (actual !== m.graphSha256)
+      fail(
+        `damaged or replaced: its sha256 is ${actual.slice(0, 16)}… but lat.json says ${m.graphSha256.slice(0, 16)}…`,
+      );
+  }
+  let model: ReturnType<typeof onnx.ModelProto.decode>;
+  try {
+    model = onnx.ModelProto.decode(graph);
+  } catch (e) {
+    return fail(`not a readable ONNX model (${(e as Error).message})`);
+  }
+  const g = model.graph;
+  if (!g) return fail('the ONNX model has no graph');
+  const dims = (v: { type?: unknown } | undefined) =>
+    (
+      (v?.type as { tensorType?: { shape?: { dim?: { dimValue?: unknown }[] } } })?.tensorType?.shape?.dim ??
+      []
+    ).map((d) => (d.dimValue === undefined || d.dimValue === null ? undefined : Number(d.dimValue)));
+  const inputs = new Map((g.input ?? []).map((v) => [v.name ?? '', v]));
+  const outputs = new Map((g.output ?? []).map((v) => [v.name ?? '', v]));
+  for (const name of Object.keys(m.io.inputs))
+    if (!inputs.has(name)) fail(`the graph has no input '${name}' that lat.json lists`);
+  for (const name of Object.keys(m.io.outputs))
+    if (!outputs.has(name)) fail(`the graph has no output '${name}' that lat.json lists`);
+  const heads = m.task.type === 'span' ? ['start_logits', 'end_logits'] : ['logits'];
+  for (const name of heads) if (!outputs.has(name)) fail(`a ${m.task.type} graph needs the output '${name}'`);
+  if (m.task.type !== 'span') {
+    const width = dims(outputs.get('logits')).at(-1);
+    const expected = m.task.type === 'regression' ? 1 : m.task.labels.length;
+    if (width !== undefined && width !== expected)
+      fail(`the graph's logits have ${width} columns but lat.json's task has ${expected} labels`);
+  }
+  const layers = dims(inputs.get('keep_counts')).at(-1);
+  if (layers !== undefined && layers !== m.model.numLayers)
+    fail(
+      `the graph has ${layers} layers (keep_counts) but lat.json says model.numLayers = ${m.model.numLayers}`,
+    );
+  const kept = [...outputs.keys()].filter((n) => n.startsWith('kept_positions_')).length;
+  if (kept && kept !== m.model.numLayers)
+    fail(
+      `the graph has ${kept} kept_positions outputs but lat.json says model.numLayers = ${m.model.numLayers}`,
+    );
 }

@@ -3,6 +3,7 @@
  * `lat.json` sidecar (model dims, task, tokenizer vocabulary, graph I/O, optional frontier) —
  * loadable by any ORT runtime without this library. Written to a temporary directory and renamed.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
@@ -55,6 +56,7 @@ export function exportModel(
     schemaVersion: 1,
     kind: 'lat-bundle',
     graph: 'model.onnx',
+    graphSha256: createHash('sha256').update(model).digest('hex'),
     model: {
       name: o.name,
       architecture: config.architecture,
