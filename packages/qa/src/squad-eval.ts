@@ -57,13 +57,18 @@ export interface SquadScores {
   [k: string]: number;
 }
 
-/** v1.1 scores when no question is impossible, v2.0 scores otherwise (or when `v2` is set). */
+/**
+ * v1.1 scores when every question has an answer, v2.0 scores otherwise (or when `v2` is set):
+ * like the official v2.0 script, a question without answers is unanswerable (v1.1's script would
+ * take the max over no answers).
+ */
 export function evaluateSquadPredictions(
   questions: readonly SquadQuestion[],
   predictions: Record<string, string>,
   o: { v2?: boolean } = {},
 ): SquadScores {
-  const v2 = o.v2 ?? questions.some((q) => q.isImpossible);
+  const v2 =
+    o.v2 ?? questions.some((q) => q.isImpossible || q.answers.every((a) => normalizeAnswer(a.text) === ''));
   let em = 0;
   let f1 = 0;
   const split = { HasAns: { em: 0, f1: 0, n: 0 }, NoAns: { em: 0, f1: 0, n: 0 } };
