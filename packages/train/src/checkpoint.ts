@@ -1,10 +1,16 @@
 /**
  * Checkpoints: a Hugging Face-loadable model directory (model.safetensors with HF names,
  * config.json, tokenizer files) plus the optimizer moments (optimizer.safetensors) and the
- * trainer's JSON state (step, epoch position, RNG states, losses). Written into a temporary
- * directory and renamed into place, so an interrupted write never leaves a half checkpoint.
+ * trainer's JSON state (step, epoch position, RNG states, losses, the run's fingerprint).
+ *
+ * Crash consistency: a checkpoint is written into `checkpoint.tmp-<pid>` with trainer_state.json
+ * last (a directory holding a readable trainer_state.json is complete), then the current
+ * `checkpoint` is renamed to `checkpoint.old-<pid>`, the new one renamed into place and the old one
+ * removed. A kill at any of these steps leaves at least one complete checkpoint; `loadCheckpoint`
+ * takes the newest complete one of `checkpoint`, `checkpoint.tmp-*` and `checkpoint.old-*`, puts it
+ * back in place and removes the leftovers. A failed write (ENOSPC …) removes its partial directory.
  */
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LatError, type ModelConfig, type StateDict, toCanonical, toHfConfig, toHfNames } from '@lat/core';
 import { readJson, readSafetensors, writeSafetensors } from '@lat/core/node';
@@ -20,9 +26,21 @@ export interface TrainerState {
   /** RNG state the epoch's data order was drawn from. */
   epochRng: number[];
   losses: number[];
+  /** What the run was started with (options, data and model fingerprints); `--resume` compares it. */
+  run?: Record<string, unknown>;
 }
 
 export const checkpointDirName = 'checkpoint';
+
+/**
+ * Test hook: called before every file-system step of `saveCheckpoint` with the step's name;
+ * throwing from it simulates a crash (or a full disk) at that point.
+ */
+export const checkpointFaults: { beforeStep?: (step: string) => void } = {};
+
+function step(name: string) {
+  checkpointFaults.beforeStep?.(name);
+}
 
 export function saveCheckpoint(
   outDir: string,
@@ -34,21 +52,62 @@ export function saveCheckpoint(
 ): string {
   const dir = join(outDir, checkpointDirName);
   const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  writeModelFiles(tmp, config, weights, extraFiles);
-  const moments = new Map<string, { dims: number[]; data: Float32Array }>();
-  for (const [name, m] of Object.entries(optimizer.m))
-    moments.set(`m.${name}`, { dims: [m.length], data: m });
-  for (const [name, v] of Object.entries(optimizer.v))
-    moments.set(`v.${name}`, { dims: [v.length], data: v });
-  writeSafetensors(join(tmp, 'optimizer.safetensors'), moments, { step: String(optimizer.step) });
-  writeFileSync(join(tmp, 'trainer_state.json'), JSON.stringify(state));
+  try {
+    rmSync(tmp, { recursive: true, force: true });
+    step('write model files');
+    writeModelFiles(tmp, config, weights, extraFiles);
+    const moments = new Map<string, { dims: number[]; data: Float32Array }>();
+    for (const [name, m] of Object.entries(optimizer.m))
+      moments.set(`m.${name}`, { dims: [m.length], data: m });
+    for (const [name, v] of Object.entries(optimizer.v))
+      moments.set(`v.${name}`, { dims: [v.length], data: v });
+    step('write optimizer.safetensors');
+    writeSafetensors(join(tmp, 'optimizer.safetensors'), moments, { step: String(optimizer.step) });
+    step('write trainer_state.json');
+    writeFileSync(join(tmp, 'trainer_state.json'), JSON.stringify(state));
+  } catch (e) {
+    // A partial directory must not keep the disk full (or be mistaken for a checkpoint).
+    rmSync(tmp, { recursive: true, force: true });
+    throw ioError(e, tmp, 'cannot write the checkpoint');
+  }
   const old = `${dir}.old-${process.pid}`;
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
+  try {
+    if (existsSync(dir)) {
+      step('rename checkpoint to old');
+      renameSync(dir, old);
+    }
+    step('rename new checkpoint into place');
+    renameSync(tmp, dir);
+    step('remove old checkpoint');
+    removeLeftovers(outDir);
+  } catch (e) {
+    throw ioError(e, dir, 'cannot put the checkpoint in place');
+  }
   return dir;
+}
+
+/** `checkpoint.tmp-*` and `checkpoint.old-*` directories in `outDir`. */
+function leftovers(outDir: string): string[] {
+  if (!existsSync(outDir)) return [];
+  return readdirSync(outDir)
+    .filter((n) => n.startsWith(`${checkpointDirName}.tmp-`) || n.startsWith(`${checkpointDirName}.old-`))
+    .map((n) => join(outDir, n));
+}
+
+function removeLeftovers(outDir: string) {
+  for (const d of leftovers(outDir)) rmSync(d, { recursive: true, force: true });
+}
+
+/** A Node file-system error as a LatError naming the path (Node's own message often omits it). */
+export function ioError(e: unknown, path: string, what: string): unknown {
+  if (e instanceof LatError || !(e instanceof Error) || !('code' in e)) return e;
+  const hint =
+    e.code === 'ENOSPC'
+      ? ' — the disk is full; free space and run again (with --resume to continue)'
+      : e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS'
+        ? ' — no permission to write here; choose another --out'
+        : '';
+  return new LatError('IO_ERROR', `${what} (${e.message})${hint}`, path, { cause: e });
 }
 
 /** model.safetensors (HF names), config.json and tokenizer files: a directory `loadModelDir` reads. */
@@ -64,26 +123,56 @@ export function writeModelFiles(
   for (const [name, from] of Object.entries(extraFiles)) copyFileSync(from, join(dir, name));
 }
 
-export function loadCheckpoint(
-  outDir: string,
-  config: ModelConfig,
-): { weights: StateDict; optimizer: AdamWState; state: TrainerState } {
-  const dir = join(outDir, checkpointDirName);
-  if (!existsSync(join(dir, 'trainer_state.json'))) {
-    throw new LatError('NOT_FOUND', 'no checkpoint to resume from; run without --resume first', dir);
+interface LoadedCheckpoint {
+  weights: StateDict;
+  optimizer: AdamWState;
+  state: TrainerState;
+}
+
+/**
+ * A checkpoint directory's contents, or undefined when it is incomplete (no readable
+ * trainer_state.json: it is written last, after the atomically written weights).
+ */
+function readCheckpointDir(dir: string, config: ModelConfig): LoadedCheckpoint | undefined {
+  let state: TrainerState;
+  try {
+    state = readJson(join(dir, 'trainer_state.json')) as TrainerState;
+  } catch {
+    return undefined;
   }
+  if (!Number.isInteger(state?.step)) return undefined;
   const weights = toCanonical(
     readSafetensors(join(dir, 'model.safetensors')),
     config,
     join(dir, 'model.safetensors'),
   );
   const moments = readSafetensors(join(dir, 'optimizer.safetensors'));
-  const state = readJson(join(dir, 'trainer_state.json')) as TrainerState;
-  const optimizer: AdamWState = { step: 0, m: {}, v: {} };
+  const optimizer: AdamWState = { step: state.step, m: {}, v: {} };
   for (const [name, t] of moments) {
     if (name.startsWith('m.')) optimizer.m[name.slice(2)] = t.data;
     else if (name.startsWith('v.')) optimizer.v[name.slice(2)] = t.data;
   }
-  optimizer.step = state.step;
   return { weights, optimizer, state };
+}
+
+/**
+ * The newest complete checkpoint in `outDir` (see the file comment); it is moved to
+ * `<outDir>/checkpoint` and interrupted saves' leftovers are removed.
+ */
+export function loadCheckpoint(outDir: string, config: ModelConfig): LoadedCheckpoint {
+  const dir = join(outDir, checkpointDirName);
+  let best: { path: string; ck: LoadedCheckpoint } | undefined;
+  for (const path of [dir, ...leftovers(outDir)]) {
+    const ck = existsSync(path) ? readCheckpointDir(path, config) : undefined;
+    if (ck && (!best || ck.state.step > best.ck.state.step)) best = { path, ck };
+  }
+  if (!best) {
+    throw new LatError('NOT_FOUND', 'no checkpoint to resume from; run without --resume first', dir);
+  }
+  if (best.path !== dir) {
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(best.path, dir);
+  }
+  removeLeftovers(outDir);
+  return best.ck;
 }

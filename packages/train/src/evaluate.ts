@@ -1,4 +1,4 @@
-import type { StateDict } from '@lat/core';
+import { LatError, type StateDict } from '@lat/core';
 import type { AnytimeModel, LengthSpec } from '@lat/layers';
 import { chunk, type Encoded, padBatch } from './batches.js';
 import { computeMetrics, type MetricName } from './metrics.js';
@@ -21,7 +21,7 @@ export async function evaluate(
   const predictions: number[] = [];
   for (const group of chunk(data, o.batchSize ?? 32)) {
     const out = await model.run(padBatch(group), lengths, o.weights);
-    const logits = out.logits!;
+    const logits = checkFinite(out.logits!);
     const C = model.config.numLabels;
     for (let b = 0; b < group.length; b++) {
       const row = logits.subarray(b * C, (b + 1) * C);
@@ -36,6 +36,21 @@ export async function evaluate(
     ),
     predictions,
   };
+}
+
+/**
+ * The model's outputs, or an error when any is NaN or infinite: scores or probabilities computed
+ * from them would be meaningless (a config with a bad layer_norm_eps, weights holding NaN …).
+ */
+export function checkFinite(values: Float32Array, where = 'model'): Float32Array {
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0)
+    throw new LatError(
+      'NON_FINITE',
+      `the model computed ${values[bad]} (output ${bad}); its weights or config.json (layer_norm_eps, …) are broken`,
+      where,
+    );
+  return values;
 }
 
 export function argmax(v: ArrayLike<number>): number {

@@ -2,6 +2,7 @@ export * from './batches.js';
 export * from './checkpoint.js';
 export * from './data/index.js';
 export * from './evaluate.js';
+export * from './lock.js';
 export * from './metrics.js';
 export * from './optim.js';
 export * from './rng.js';

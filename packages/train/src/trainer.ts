@@ -5,6 +5,7 @@
  * and one AdamW step follows. Plain fine-tuning is LengthDrop switched off. Every forward and
  * backward pass runs as one ONNX graph on onnxruntime.
  */
+import { createHash } from 'node:crypto';
 import {
   type HostTensor,
   LatError,
@@ -105,6 +106,12 @@ export interface TrainerSetup {
   outDir: string;
   extraFiles?: Record<string, string>;
   onEvent?: (e: TrainEvent) => void;
+  /**
+   * Fingerprints of what the caller built the run from (the model's weights, data files …),
+   * stored in checkpoints with the options and a hash of the training data; `--resume` with
+   * different ones is refused unless forced.
+   */
+  run?: Record<string, unknown>;
 }
 
 export interface TrainResult {
@@ -178,8 +185,19 @@ export class Trainer {
       });
   }
 
-  /** Trains from the start, or from `<outDir>/checkpoint` when `resume` is set. */
-  async train(resume = false): Promise<TrainResult> {
+  /** What identifies this run in its checkpoints (see `TrainerSetup.run`). */
+  private runFingerprint(): Record<string, unknown> {
+    const { checkpointEvery: _c, evalBatchSize: _e, ...options } = this.options;
+    const data = createHash('sha256');
+    for (const e of this.s.train) data.update(JSON.stringify([e.ids, e.typeIds, e.label, e.span ?? null]));
+    return { ...options, trainData: data.digest('hex').slice(0, 16), ...this.s.run };
+  }
+
+  /**
+   * Trains from the start, or from `<outDir>/checkpoint` when `resume` is set; a checkpoint made
+   * with other options, data or weights is refused unless `force` is set.
+   */
+  async train(resume = false, { force = false }: { force?: boolean } = {}): Promise<TrainResult> {
     const o = this.options;
     let weights = new Map(this.s.weights);
     const optimizer = new AdamW({ lr: o.learningRate, weightDecay: o.weightDecay });
@@ -190,12 +208,26 @@ export class Trainer {
       rng: new Rng(o.seed).state(),
       epochRng: new Rng(o.seed).state(),
       losses: [],
+      run: this.runFingerprint(),
     };
     if (resume) {
       const ck = loadCheckpoint(this.s.outDir, this.s.config);
+      const changed = Object.keys({ ...ck.state.run, ...state.run }).filter(
+        (k) => JSON.stringify(ck.state.run?.[k]) !== JSON.stringify(state.run?.[k]),
+      );
+      if (changed.length && !force)
+        throw new LatError(
+          'RUN_MISMATCH',
+          `the checkpoint was made by a run with other settings: ${changed
+            .map(
+              (k) => `${k} was ${JSON.stringify(ck.state.run?.[k])}, now ${JSON.stringify(state.run?.[k])}`,
+            )
+            .join('; ')}. Resume with the original arguments and data, or add --force`,
+          `${this.s.outDir}/checkpoint`,
+        );
       weights = ck.weights;
       optimizer.state = ck.optimizer;
-      state = ck.state;
+      state = { ...ck.state, run: state.run };
     }
     // Work on copies: the optimizer updates weights in place.
     for (const [k, t] of weights) weights.set(k, { dims: t.dims, data: Float32Array.from(t.data) });

@@ -3,7 +3,8 @@
  * later runs (another epoch count, `--resume`, a second learning rate) load the token ids from a
  * binary file instead. The cache key covers everything the ids depend on — the data file's
  * bytes, the task's columns and labels, the tokenizer's vocabulary and options, maxLength and
- * the bad-row policy — so a stale entry is never read; a damaged one is rebuilt.
+ * the bad-row policy — so a stale entry is never read; a damaged one (its checksum or token ids
+ * wrong) is rebuilt.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,8 @@ export interface TokenizedFile {
   skipReasons: string[];
   /** True when the ids came from the cache. */
   fromCache: boolean;
+  /** Byte sequences in the data file that were not UTF-8 (read as U+FFFD). */
+  invalidUtf8: number;
 }
 
 export interface TokenizeOptions extends ReadOptions {
@@ -27,7 +30,7 @@ export interface TokenizeOptions extends ReadOptions {
   cacheDir?: string;
 }
 
-const MAGIC = 'LATTOK1\n';
+const MAGIC = 'LATTOK2\n';
 
 /** readExamples + encodeExamples, through the cache when `cacheDir` is given. */
 export function readTokenized(
@@ -36,11 +39,11 @@ export function readTokenized(
   tokenizer: WordPieceTokenizer,
   options: TokenizeOptions,
 ): TokenizedFile {
-  const text = readDataFile(path); // read once: hashed for the key, parsed on a miss
+  const { text, invalidUtf8 } = readDataFile(path); // read once: hashed for the key, parsed on a miss
   const tokenize = (): TokenizedFile => {
     const r = parseExamples(text, path, task, options);
     const data = encodeExamples(r.examples, tokenizer, options.maxLength);
-    return { data, skipped: r.skipped, skipReasons: r.skipReasons, fromCache: false };
+    return { data, skipped: r.skipped, skipReasons: r.skipReasons, fromCache: false, invalidUtf8 };
   };
   if (!options.cacheDir) return tokenize();
   const key = createHash('sha256')
@@ -53,7 +56,9 @@ export function readTokenized(
     .slice(0, 24);
   const file = join(options.cacheDir, `${basename(path)}.${key}.tokens`);
   const cached = readCacheFile(file);
-  if (cached) return cached;
+  const vocabSize = tokenizer.vocab.length;
+  if (cached?.data.every((e) => e.ids.every((id) => id >= 0 && id < vocabSize)))
+    return { ...cached, invalidUtf8 };
   const result = tokenize();
   writeCacheFile(options.cacheDir, file, result);
   return result;
@@ -64,6 +69,8 @@ interface Header {
   tokens: number;
   skipped: number;
   skipReasons: string[];
+  /** sha256 of everything after the header: altered token ids are noticed and the file rebuilt. */
+  sha256: string;
 }
 
 /*
@@ -72,17 +79,11 @@ interface Header {
  */
 function writeCacheFile(dir: string, file: string, r: TokenizedFile): void {
   const tokens = r.data.reduce((s, e) => s + e.ids.length, 0);
-  const header: Header = { count: r.data.length, tokens, skipped: r.skipped, skipReasons: r.skipReasons };
-  const json = Buffer.from(JSON.stringify(header));
-  const start = align8(MAGIC.length + 4 + json.length);
-  const buf = Buffer.alloc(start + r.data.length * 12 + tokens * 5);
-  buf.write(MAGIC, 0, 'latin1');
-  buf.writeUInt32LE(json.length, MAGIC.length);
-  json.copy(buf, MAGIC.length + 4);
-  const labels = new Float64Array(buf.buffer, buf.byteOffset + start, r.data.length);
-  const lengths = new Int32Array(buf.buffer, labels.byteOffset + labels.byteLength, r.data.length);
-  const ids = new Int32Array(buf.buffer, lengths.byteOffset + lengths.byteLength, tokens);
-  const typeIds = new Uint8Array(buf.buffer, ids.byteOffset + ids.byteLength, tokens);
+  const body = new ArrayBuffer(r.data.length * 12 + tokens * 5);
+  const labels = new Float64Array(body, 0, r.data.length);
+  const lengths = new Int32Array(body, labels.byteLength, r.data.length);
+  const ids = new Int32Array(body, lengths.byteOffset + lengths.byteLength, tokens);
+  const typeIds = new Uint8Array(body, ids.byteOffset + ids.byteLength, tokens);
   let at = 0;
   r.data.forEach((e, i) => {
     labels[i] = e.label;
@@ -91,6 +92,20 @@ function writeCacheFile(dir: string, file: string, r: TokenizedFile): void {
     typeIds.set(e.typeIds, at);
     at += e.ids.length;
   });
+  const header: Header = {
+    count: r.data.length,
+    tokens,
+    skipped: r.skipped,
+    skipReasons: r.skipReasons,
+    sha256: sha256(new Uint8Array(body)),
+  };
+  const json = Buffer.from(JSON.stringify(header));
+  const start = align8(MAGIC.length + 4 + json.length);
+  const buf = Buffer.alloc(start + body.byteLength);
+  buf.write(MAGIC, 0, 'latin1');
+  buf.writeUInt32LE(json.length, MAGIC.length);
+  json.copy(buf, MAGIC.length + 4);
+  buf.set(new Uint8Array(body), start);
   mkdirSync(dir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, buf);
@@ -98,7 +113,7 @@ function writeCacheFile(dir: string, file: string, r: TokenizedFile): void {
 }
 
 /** The cached file, or undefined when it is absent or damaged (then it is rebuilt). */
-function readCacheFile(file: string): TokenizedFile | undefined {
+function readCacheFile(file: string): Omit<TokenizedFile, 'invalidUtf8'> | undefined {
   let buf: Buffer;
   try {
     buf = readFileSync(file);
@@ -114,7 +129,9 @@ function readCacheFile(file: string): TokenizedFile | undefined {
     const start = align8(MAGIC.length + 4 + jsonLength);
     if (buf.length !== start + header.count * 12 + header.tokens * 5) return undefined;
     // Copy into an aligned buffer: Buffer's pool offset need not be a multiple of 8.
-    const body = new Uint8Array(buf.subarray(start)).buffer;
+    const bytes = new Uint8Array(buf.subarray(start));
+    if (sha256(bytes) !== header.sha256) return undefined;
+    const body = bytes.buffer;
     const labels = new Float64Array(body, 0, header.count);
     const lengths = new Int32Array(body, header.count * 8, header.count);
     const ids = new Int32Array(body, header.count * 12, header.tokens);
@@ -138,3 +155,4 @@ function readCacheFile(file: string): TokenizedFile | undefined {
 }
 
 const align8 = (n: number) => Math.ceil(n / 8) * 8;
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

@@ -22,20 +22,44 @@ export interface ReadResult {
   skipped: number;
   /** The first few skip reasons, for a summary line. */
   skipReasons: string[];
+  /** Byte sequences that were not UTF-8 and were read as U+FFFD (readExamples only). */
+  invalidUtf8?: number;
 }
 
 /** Reads GLUE tsv, csv (header row) or jsonl (one object per line), by file extension. */
 export function readExamples(path: string, task: TaskSpec, options: ReadOptions = {}): ReadResult {
-  return parseExamples(readDataFile(path), path, task, options);
+  const file = readDataFile(path);
+  return { ...parseExamples(file.text, path, task, options), invalidUtf8: file.invalidUtf8 };
+}
+
+export interface DataFile {
+  text: string;
+  /** Byte sequences that were not UTF-8, read as U+FFFD: worth a warning, the text is damaged. */
+  invalidUtf8: number;
 }
 
 /** A data file's text, or an error naming the file. */
-export function readDataFile(path: string): string {
+export function readDataFile(path: string): DataFile {
+  let bytes: Buffer;
   try {
-    return readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
     throw new LatError('NOT_FOUND', `cannot read data file (${(e as Error).message}); check the path`, path);
   }
+  const text = bytes.toString('utf8');
+  return { text, invalidUtf8: count(text, '\uFFFD') - countBytes(bytes, Buffer.from('\uFFFD')) };
+}
+
+function count(text: string, c: string): number {
+  let n = 0;
+  for (let i = text.indexOf(c); i >= 0; i = text.indexOf(c, i + 1)) n++;
+  return n;
+}
+
+function countBytes(bytes: Buffer, seq: Buffer): number {
+  let n = 0;
+  for (let i = bytes.indexOf(seq); i >= 0; i = bytes.indexOf(seq, i + seq.length)) n++;
+  return n;
 }
 
 /** readExamples on text already read from `path` (whose extension picks the format). */
@@ -46,6 +70,8 @@ export function parseExamples(
   options: ReadOptions = {},
 ): ReadResult {
   const ext = extname(path).toLowerCase();
+  // A byte-order mark (Excel's UTF-8 export) would stick to the first column's name.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const rows =
     ext === '.jsonl' ? jsonlRows(text, path) : delimitedRows(text, ext === '.csv' ? ',' : '\t', path, task);
   const result: ReadResult = { examples: [], skipped: 0, skipReasons: [] };

@@ -1,0 +1,74 @@
+/**
+ * One training run per output directory: `<out>/.lat-train.lock` holds the owner's pid and host.
+ * A second run is refused while the owner lives; the lock of a process that died (SIGKILL, a
+ * crash) is taken over. Taking the lock is also the early check that `--out` is writable.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { LatError } from '@lat/core';
+import { ioError } from './checkpoint.js';
+
+export const lockFileName = '.lat-train.lock';
+
+interface LockOwner {
+  pid: number;
+  host: string;
+  started: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+function readOwner(path: string): LockOwner | undefined {
+  try {
+    const o = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
+    return Number.isInteger(o.pid) && typeof o.host === 'string' ? o : undefined;
+  } catch {
+    return undefined; // unreadable or half written: its owner died while taking it
+  }
+}
+
+/** Takes the lock on `dir` (created if needed); returns the function that releases it. */
+export function lockOutputDir(dir: string): () => void {
+  const path = join(dir, lockFileName);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw ioError(e, dir, 'cannot create the output directory');
+  }
+  const me: LockOwner = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
+  for (let attempt = 0; ; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw ioError(e, dir, 'cannot write to the output directory');
+      const owner = readOwner(path);
+      const held = owner && owner.pid !== process.pid && (owner.host !== me.host || alive(owner.pid));
+      if (held || attempt >= 2)
+        throw new LatError(
+          'LOCKED',
+          `another lat train (${owner ? `pid ${owner.pid} on ${owner.host}, started ${owner.started}` : 'starting'}) is writing here; wait for it to finish or choose another --out`,
+          dir,
+        );
+      rmSync(path, { force: true }); // its owner is gone: take the lock over
+      continue;
+    }
+    try {
+      writeSync(fd, JSON.stringify(me));
+    } finally {
+      closeSync(fd);
+    }
+    return () => {
+      if (readOwner(path)?.pid === process.pid) rmSync(path, { force: true });
+    };
+  }
+}
