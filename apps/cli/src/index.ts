@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { LatError } from '@lat/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { benchCommand } from './commands/bench.js';
@@ -9,6 +10,7 @@ import { predictCommand } from './commands/predict.js';
 import { searchCommand } from './commands/search.js';
 import { evalSquadCommand } from './commands/squad.js';
 import { trainCommand } from './commands/train.js';
+import { loading } from './model.js';
 import { createOutput, exitCodeFor } from './output.js';
 
 const int = (name: string) => (v: string) => {
@@ -25,6 +27,7 @@ const num = (name: string) => (v: string) => {
 
 interface Globals {
   json?: boolean;
+  allowUnused?: boolean;
   threads?: number;
   debug?: boolean;
 }
@@ -37,7 +40,18 @@ export function createProgram(write?: (s: string) => void): Command {
     .option('--json', 'machine-readable output (schema in the CLI README)')
     .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', int('--threads'))
     .option('--debug', 'print stack traces on errors')
-    .showHelpAfterError()
+    .option('--allow-unused', 'load weights that have tensors config.json has no place for (with a warning)')
+    .hook('preAction', () => {
+      loading.allowUnused = Boolean(program.opts<Globals>().allowUnused);
+      loading.warn = warn;
+      // More threads than cores only contend (10000 of them never finish starting).
+      const n = program.opts<Globals>().threads;
+      const cores = availableParallelism();
+      if (n !== undefined && n > cores) {
+        warn(`--threads ${n} is more than the ${cores} cores here; using ${cores}`);
+        program.setOptionValue('threads', cores);
+      }
+    })
     .exitOverride();
   const out = () => createOutput(Boolean(program.opts<Globals>().json), write);
   const threads = () => program.opts<Globals>().threads;
@@ -75,6 +89,7 @@ export function createProgram(write?: (s: string) => void): Command {
     .option('--cache-dir <dir>', 'where tokenised data is cached (default: <out>/tokenized)')
     .option('--no-cache', 'tokenise the data files every run')
     .option('--resume', 'continue from <out>/checkpoint')
+    .option('--force', 'with --resume: continue although the arguments or data differ from the checkpoint')
     .action(async (o) => {
       await trainCommand({ ...o, ...t() }, out());
     });
@@ -134,7 +149,12 @@ export function createProgram(write?: (s: string) => void): Command {
       .requiredOption('--model <dir>', 'model directory')
       .option('--max-length <n>', 'max tokens per input', int('--max-length'), 128)
       .option('--explain', 'show the tokens each layer kept')
-      .option('--context <text>', 'question-answering models: the passage the questions are about'),
+      .option('--text-file <file>', "texts to classify, one per line ('-': stdin)")
+      .option('--context <text>', 'question-answering models: the passage the questions are about')
+      .option(
+        '--context-file <file>',
+        "question-answering models: read the passage from a file ('-': stdin)",
+      ),
   ).action(async (texts: string[], o) => {
     await predictCommand({ ...o, texts, ...t() }, out());
   });
@@ -192,18 +212,67 @@ function requireFlags(o: Record<string, unknown>, names: string[]) {
   }
 }
 
+let warn: (s: string) => void = (s) => process.stderr.write(`lat: warning: ${s}\n`);
+
+/**
+ * onnxruntime-node (1.30, Linux) matches /proc/self/cmdline against a std::regex when it starts
+ * its environment; libstdc++'s regex recurses per character and overflows the 8 MB stack on a
+ * command line of ~29 KB: a segfault before any of our code can report it. Refuse long command
+ * lines well below that and point to the file/stdin flags.
+ */
+export const maxArgvBytes = 16 * 1024;
+
+function checkArgvSize(argv: string[]) {
+  const bytes = argv.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
+  if (bytes <= maxArgvBytes) return;
+  const longest = argv.reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a));
+  throw new LatError(
+    'BAD_INPUT',
+    `the command line is ${bytes} bytes (at most ${maxArgvBytes}; its longest argument starts '${longest.slice(0, 30)}…'). Pass long text in a file or on stdin: --text-file FILE, --context-file FILE ('-' reads stdin)`,
+    'arguments',
+  );
+}
+
+/**
+ * Commander checks required options before unknown ones, so `lat train --bogus` would complain
+ * about a missing --model. Name the unknown flag first.
+ */
+function checkUnknownOptions(program: Command, argv: string[]) {
+  const command = program.commands.find((c) => c.name() === argv.find((a) => !a.startsWith('-')));
+  if (!command) return;
+  const known = new Set([...program.options, ...command.options].flatMap((o) => [o.long, o.short]));
+  known.add('--help').add('-h');
+  for (const a of argv) {
+    if (a === '--') break;
+    const flag = a.split('=')[0]!;
+    if (/^--?[A-Za-z]/.test(flag) && !known.has(flag))
+      throw new LatError(
+        'BAD_INPUT',
+        `unknown option (run 'lat ${command.name()} --help' for the options)`,
+        flag,
+      );
+  }
+}
+
 /** Runs `lat` with `argv`; returns the exit code: 0 ok, 1 failure, 2 usage. */
 export async function main(
   argv: string[],
   io: { write?: (s: string) => void; error?: (s: string) => void } = {},
 ): Promise<number> {
   const program = createProgram(io.write);
-  program.configureOutput({
-    writeOut: (s) => (io.write ?? ((x: string) => process.stdout.write(x)))(s),
-    writeErr: (s) => (io.error ?? ((x: string) => process.stderr.write(x)))(s),
-  });
+  const output = {
+    writeOut: (s: string) => (io.write ?? ((x: string) => process.stdout.write(x)))(s),
+    writeErr: (s: string) => (io.error ?? ((x: string) => process.stderr.write(x)))(s),
+    // Usage errors are one line, like every other error (not 30 lines of help).
+    outputError: (s: string, write: (s: string) => void) =>
+      write(`lat: ${s.trim().replace(/^error: /, '')} (see lat --help)\n`),
+  };
+  for (const c of [program, ...program.commands]) c.configureOutput(output);
   const error = io.error ?? ((s: string) => process.stderr.write(s));
+  warn = (s) => error(`lat: warning: ${s}\n`);
   try {
+    checkArgvSize(argv);
+    checkUnknownOptions(program, argv);
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (e) {

@@ -18,6 +18,14 @@ export interface TrainingInfo {
 }
 
 export const trainingInfoFile = 'lat_training.json';
+/** Present while a `lat train` into the directory has not finished (interrupted, or running). */
+export const incompleteFile = 'lat_incomplete.json';
+
+/** Global loading switches (`--allow-unused`) and where warnings go; set by the program. */
+export const loading: { allowUnused: boolean; warn: (line: string) => void } = {
+  allowUnused: false,
+  warn: (line) => process.stderr.write(`lat: warning: ${line}\n`),
+};
 export const frontierFile = 'frontier.json';
 
 export interface CliModel extends LoadedModel {
@@ -37,7 +45,20 @@ export async function loadCliModel(dir: string, o: { span?: boolean } = {}): Pro
   const infoPath = join(dir, trainingInfoFile);
   const info = existsSync(infoPath) ? (readJson(infoPath) as TrainingInfo) : undefined;
   const span = o.span ?? info?.task === 'squad';
-  const m = loadModelDir(dir, span ? { qa: true, classifier: false } : {});
+  const incomplete = join(dir, incompleteFile);
+  if (existsSync(incomplete)) {
+    const why = (readJson(incomplete) as { reason?: string }).reason ?? 'its training did not finish';
+    throw new LatError(
+      'INTERRUPTED',
+      `this model is incomplete (${why}); finish it with lat train --resume --out ${dir} (same arguments)`,
+      dir,
+    );
+  }
+  const m = loadModelDir(dir, span ? { qa: true, classifier: false } : {}, {
+    allowUnused: loading.allowUnused,
+    onUnused: (names) =>
+      loading.warn(`${dir}: ignoring ${names.length} tensors config.json has no place for (${names[0]}, …)`),
+  });
   if (span && !m.weights.has('qa_outputs.weight')) {
     const fresh = createRandomWeights(m.config, 1, { qa: true, classifier: false });
     for (const n of ['qa_outputs.weight', 'qa_outputs.bias']) m.weights.set(n, fresh.get(n)!);

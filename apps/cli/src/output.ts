@@ -32,8 +32,10 @@ export function createOutput(
   };
 }
 
-/** Usage errors (bad flags or values) exit 2; everything else that went wrong exits 1. */
+/** Usage errors (bad flags or values) exit 2, a stop by a signal 128 + its number, anything else 1. */
 export function exitCodeFor(e: unknown): number {
+  const exitCode = (e as { exitCode?: unknown } | undefined)?.exitCode;
+  if (typeof exitCode === 'number') return exitCode;
   if (e instanceof LatError || (e instanceof Error && 'code' in e)) {
     const code = (e as { code: string }).code;
     return ['BAD_INPUT', 'BAD_LENGTHS', 'BAD_BUDGET'].includes(code) ? 2 : 1;

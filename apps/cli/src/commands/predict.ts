@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LatError } from '@lat/core';
 import type { AnytimeModel, LengthSpec } from '@lat/layers';
 import { anytimeSpanModel, createQuestionAnswerer } from '@lat/qa';
-import { padBatch, softmax } from '@lat/train';
+import { checkFinite, padBatch, softmax } from '@lat/train';
 import { openModel } from '../evaluation.js';
 import { type LengthFlags, lengthsFromFlags, macsFor } from '../lengths.js';
 import { type CliModel, loadCliModel, loadFrontier } from '../model.js';
@@ -12,8 +12,12 @@ import { squadFeatureOptions } from '../squad.js';
 export interface PredictFlags extends LengthFlags {
   model: string;
   texts: string[];
+  /** Texts one per line from a file ('-': stdin), instead of arguments. */
+  textFile?: string;
   /** Span (QA) models: the context the questions (texts) are asked about. */
   context?: string;
+  /** … or read from a file ('-': stdin). */
+  contextFile?: string;
   frontier?: string;
   explain?: boolean;
   maxLength: number;
@@ -38,7 +42,22 @@ export async function predictCommand(f: PredictFlags, out: Output) {
   const model = await loadCliModel(f.model);
   const frontier = loadFrontier(model, f.frontier);
   const { spec, point } = lengthsFromFlags(f, model.config, frontier);
-  const texts = f.texts.length ? f.texts : readStdinLines();
+  if (f.textFile === '-' && f.contextFile === '-')
+    throw new LatError(
+      'BAD_INPUT',
+      'only one of --text-file and --context-file can read stdin',
+      '--text-file',
+    );
+  if (f.context !== undefined && f.contextFile)
+    throw new LatError('BAD_INPUT', 'give only one of --context and --context-file', '--context-file');
+  if (f.contextFile) f.context = readInput(f.contextFile, '--context-file').trim();
+  const texts = f.texts.length
+    ? f.texts
+    : f.textFile
+      ? lines(readInput(f.textFile, '--text-file'))
+      : process.stdin.isTTY
+        ? []
+        : lines(readInput('-', 'stdin'));
   if (texts.length === 0)
     throw new LatError('BAD_INPUT', 'nothing to predict: pass text arguments or lines on stdin', 'text');
   const m = await openModel(model, f.threads);
@@ -52,7 +71,7 @@ export async function predictCommand(f: PredictFlags, out: Output) {
       const t0 = performance.now();
       const r = await m.run(padBatch([{ ids: enc.ids, typeIds: enc.typeIds, label: 0 }]), spec);
       const latencyMs = performance.now() - t0;
-      const logits = Array.from(r.logits!);
+      const logits = Array.from(checkFinite(r.logits!, f.model));
       const probabilities = model.config.numLabels > 1 ? softmax(logits) : [];
       const best = probabilities.length ? probabilities.indexOf(Math.max(...probabilities)) : 0;
       const counts = r.keepCounts[0]!;
@@ -94,13 +113,24 @@ export async function predictCommand(f: PredictFlags, out: Output) {
   return predictions;
 }
 
-function readStdinLines(): string[] {
-  if (process.stdin.isTTY) return [];
-  return readFileSync(0, 'utf8')
+/** A file's text, or stdin's for '-'; errors name the flag and the file. */
+function readInput(path: string, flag: string): string {
+  try {
+    return readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (e) {
+    throw new LatError(
+      'NOT_FOUND',
+      `cannot read ${path === '-' ? 'stdin' : path} (${(e as Error).message})`,
+      flag,
+    );
+  }
+}
+
+const lines = (text: string) =>
+  text
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter(Boolean);
-}
 
 /** Span models: each text is a question about --context; prints the answer and where it is. */
 async function answerQuestions(

@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LatError } from '@lat/core';
 import { createAnytimeModel } from '@lat/layers';
 import {
   type Encoded,
+  lockOutputDir,
   type MetricName,
   readTokenized,
   type TrainEvent,
@@ -15,6 +16,7 @@ import {
 import cliProgress from 'cli-progress';
 import {
   type CliModel,
+  incompleteFile,
   loadCliModel,
   resolveTask,
   runtimeFor,
@@ -48,6 +50,8 @@ export interface TrainFlags {
   cache?: boolean;
   cacheDir?: string;
   resume?: boolean;
+  /** Resume even when the arguments or data differ from the checkpoint's. */
+  force?: boolean;
   threads?: number;
 }
 
@@ -61,6 +65,16 @@ export interface TrainSummary {
 }
 
 export async function trainCommand(f: TrainFlags, out: Output): Promise<TrainSummary> {
+  // First: one run per --out (which must be writable), before any data is read.
+  const release = lockOutputDir(f.out);
+  try {
+    return await trainLocked(f, out);
+  } finally {
+    release();
+  }
+}
+
+async function trainLocked(f: TrainFlags, out: Output): Promise<TrainSummary> {
   const started = performance.now();
   const squad = f.task.toLowerCase() === 'squad';
   const model = await loadCliModel(f.model, { span: squad });
@@ -83,6 +97,8 @@ export async function trainCommand(f: TrainFlags, out: Output): Promise<TrainSum
     const r = readTokenized(file, task, model.tokenizer, options);
     if (r.skipped) out.info(`skipped ${r.skipped} bad rows in ${file} (first: ${r.skipReasons[0]})`);
     if (r.fromCache) out.info(`tokenised ${file} read from the cache in ${options.cacheDir}`);
+    if (r.invalidUtf8)
+      out.info(`warning: ${file} has ${r.invalidUtf8} byte sequences that are not UTF-8 (read as U+FFFD)`);
     return r.data;
   };
   const train = read(f.train);
@@ -131,8 +147,7 @@ async function runTrainer(
   model: CliModel,
   out: Output,
   data: { task: TrainTask; train: Encoded[]; dev?: Encoded[]; metrics: readonly MetricName[] },
-): Promise<TrainResult> {
-  mkdirSync(f.out, { recursive: true });
+): Promise<TrainResult & { signal?: NodeJS.Signals }> {
   const bar = out.json
     ? undefined
     : new cliProgress.SingleBar(
@@ -185,17 +200,24 @@ async function runTrainer(
     outDir: f.out,
     extraFiles: tokenizerFiles(f.model),
     onEvent,
+    run: { model: model.fingerprint },
   });
-  // Ctrl-C: save a checkpoint at the next step boundary and stop.
-  const onSigint = () => trainer.stop();
-  process.once('SIGINT', onSigint);
+  // Ctrl-C, `timeout`, Docker, systemd: save a checkpoint at the next step boundary and stop.
+  let signal: NodeJS.Signals | undefined;
+  const onSignal = (s: NodeJS.Signals) => {
+    signal = s;
+    trainer.stop();
+  };
+  for (const s of stopSignals) process.once(s, onSignal);
   try {
-    return await trainer.train(f.resume);
+    return { ...(await trainer.train(f.resume, { force: Boolean(f.force) })), ...(signal ? { signal } : {}) };
   } finally {
     bar?.stop();
-    process.removeListener('SIGINT', onSigint);
+    for (const s of stopSignals) process.removeListener(s, onSignal);
   }
 }
+
+const stopSignals = ['SIGINT', 'SIGTERM'] as const;
 
 function lengthDropOf(f: TrainFlags) {
   return f.lengthDrop ? { ratioBound: f.lengthDropRatio, minLength: 2, numSandwich: f.numSandwich } : null;
@@ -215,11 +237,9 @@ function finish(
   model: CliModel,
   out: Output,
   started: number,
-  result: TrainResult,
+  result: TrainResult & { signal?: NodeJS.Signals },
   t: { task: string; metrics: readonly MetricName[] },
 ): TrainSummary {
-  // The trained model: an HF model directory lat (and transformers) can load.
-  writeModelFiles(f.out, model.config, result.weights, tokenizerFiles(f.model));
   const info: TrainingInfo = {
     task: t.task,
     metrics: [...t.metrics],
@@ -227,8 +247,16 @@ function finish(
     lengthDrop: lengthDropOf(f),
   };
   writeJson(join(f.out, trainingInfoFile), info);
-  if (result.stopped)
-    out.info(`stopped: checkpoint saved in ${join(f.out, 'checkpoint')} (continue with --resume)`);
+  if (result.stopped) {
+    // No half-trained model where `lat search` would take it: the checkpoint holds the weights.
+    const how = `stopped by ${result.signal ?? 'request'} at step ${result.steps}`;
+    writeJson(join(f.out, incompleteFile), { reason: how });
+    out.info(`${how}: checkpoint saved in ${join(f.out, 'checkpoint')} (continue with --resume)`);
+  } else {
+    // The trained model: an HF model directory lat (and transformers) can load.
+    writeModelFiles(f.out, model.config, result.weights, tokenizerFiles(f.model));
+    rmSync(join(f.out, incompleteFile), { force: true });
+  }
   const summary: TrainSummary = {
     out: f.out,
     steps: result.steps,
@@ -240,5 +268,11 @@ function finish(
   out.result({ command: 'train', ...summary }, () =>
     out.info(`trained ${summary.steps} steps in ${summary.seconds.toFixed(1)} s → ${f.out}`),
   );
+  if (result.signal)
+    // Exit like a process killed by the signal (130 SIGINT, 143 SIGTERM), so `lat train && …` stops.
+    throw Object.assign(
+      new LatError('INTERRUPTED', `training stopped by ${result.signal}; continue with --resume`, f.out),
+      { exitCode: 128 + (result.signal === 'SIGINT' ? 2 : 15) },
+    );
   return summary;
 }
