@@ -80,4 +80,5 @@ export const bertBaseConfig = () =>
     max_position_embeddings: 512,
     type_vocab_size: 2,
   });
+export * from './fuzz.js';
 export * from './torch-save.js';

@@ -26,7 +26,7 @@ export function wordPieceFromTokenizerJson(
   where = 'tokenizer.json',
 ): WordPieceTokenizer {
   const j = raw as TokenizerJson;
-  if (typeof raw !== 'object' || raw === null || typeof j.model !== 'object') {
+  if (typeof raw !== 'object' || raw === null || typeof j.model !== 'object' || j.model === null) {
     throw new LatError('BAD_FILE', 'not a tokenizer.json (no "model")', where);
   }
   if (j.model.type !== 'WordPiece') {
@@ -36,23 +36,37 @@ export function wordPieceFromTokenizerJson(
       `${where}#model.type`,
     );
   }
-  const entries = Array.isArray(j.model.vocab) ? j.model.vocab : Object.entries(j.model.vocab ?? {});
+  const entries: unknown[] = Array.isArray(j.model.vocab)
+    ? j.model.vocab
+    : typeof j.model.vocab === 'object' && j.model.vocab !== null
+      ? Object.entries(j.model.vocab)
+      : [];
   const vocab: string[] = [];
-  for (const [token, id] of entries) {
-    if (!Number.isInteger(id) || id < 0 || id > 10_000_000)
-      throw new LatError('BAD_FILE', `token ${token} has id ${id}`, `${where}#model.vocab`);
+  for (const entry of entries) {
+    const [token, id] = Array.isArray(entry) ? entry : [];
+    // Ids run 0..n-1: a larger one would make a tiny file allocate a huge vocabulary.
+    if (typeof token !== 'string' || !Number.isInteger(id) || id < 0 || id >= entries.length)
+      throw new LatError(
+        'BAD_FILE',
+        `entry ${JSON.stringify(entry)?.slice(0, 40)} is not a [token, id] with id in 0..${entries.length - 1}`,
+        `${where}#model.vocab`,
+      );
     vocab[id] = token;
   }
   for (let i = 0; i < vocab.length; i++) vocab[i] ??= `[unused-id-${i}]`;
-  const norm = j.normalizer ?? {};
-  const lower = norm.lowercase ?? (config['do_lower_case'] as boolean | undefined) ?? true;
+  const norm = typeof j.normalizer === 'object' && j.normalizer !== null ? j.normalizer : {};
+  const flag = (v: unknown) => (typeof v === 'boolean' ? v : undefined);
+  const text = (v: unknown, fallback: string) => (typeof v === 'string' ? v : fallback);
+  const lower = flag(norm.lowercase) ?? flag(config['do_lower_case']) ?? true;
+  const maxChars = j.model.max_input_chars_per_word;
   return new WordPieceTokenizer(vocab, {
     doLowerCase: lower,
-    stripAccents: norm.strip_accents ?? lower,
-    unkToken: j.model.unk_token ?? '[UNK]',
-    clsToken: j.post_processor?.cls?.[0] ?? '[CLS]',
-    sepToken: j.post_processor?.sep?.[0] ?? '[SEP]',
-    ...(j.model.max_input_chars_per_word ? { maxInputCharsPerWord: j.model.max_input_chars_per_word } : {}),
+    stripAccents: flag(norm.strip_accents) ?? lower,
+    unkToken: text(j.model.unk_token, '[UNK]'),
+    clsToken: text(j.post_processor?.cls?.[0], '[CLS]'),
+    sepToken: text(j.post_processor?.sep?.[0], '[SEP]'),
+    ...(Number.isInteger(maxChars) && maxChars! > 0 ? { maxInputCharsPerWord: maxChars! } : {}),
+    where,
   });
 }
 

@@ -15,6 +15,8 @@ export interface WordPieceOptions {
   sepToken?: string;
   padToken?: string;
   maxInputCharsPerWord?: number;
+  /** The vocabulary's file, named in errors. */
+  where?: string;
 }
 
 export interface Encoding {
@@ -66,7 +68,11 @@ export class WordPieceTokenizer {
     const special = (t: string, field: string) => {
       const id = this.ids.get(t);
       if (id === undefined)
-        throw new LatError('BAD_FILE', `special token ${t} is not in the vocabulary`, `vocab#${field}`);
+        throw new LatError(
+          'BAD_FILE',
+          `special token ${JSON.stringify(t)} is not in the vocabulary`,
+          `${o.where ?? 'vocab'}#${field}`,
+        );
       return id;
     };
     this.unkId = special(o.unkToken ?? '[UNK]', 'unk_token');

@@ -1,0 +1,150 @@
+/**
+ * Fuzz targets for every file lat loads from a model directory or bundle: model.safetensors,
+ * pytorch_model.bin (zip + pickle), config.json, lat.json, vocab.txt and tokenizer.json. Each runs
+ * `fuzzRuns` generated cases (fixed seed, so CI is repeatable); see testing/fuzz.ts for the rules.
+ */
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, it } from 'vitest';
+import { type BundleManifest, parseBundleManifest } from './bundle.js';
+import { parseModelConfig, toHfConfig } from './io/config.js';
+import { loadModelDir, readJson } from './io/model-dir.js';
+import { readSafetensors, writeSafetensors } from './io/safetensors.js';
+import { readPytorchBin } from './io/torch-bin.js';
+import { createRandomWeights, toHfNames } from './io/weights.js';
+import { checkLoaderCase, corruptBytes, corruptJson, fuzzDir, fuzzRuns } from './testing/fuzz.js';
+import { floats, statePickle, zipOf } from './testing/torch-save.js';
+import { wordPieceFromTokenizerJson } from './tokenizers/tokenizer-json.js';
+import { WordPieceTokenizer } from './tokenizers/wordpiece.js';
+
+const dir = fuzzDir();
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const params = { numRuns: fuzzRuns, seed: 18, endOnFailure: true };
+const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'the', 'film', '##s', 'great'];
+const config = parseModelConfig({
+  model_type: 'bert',
+  vocab_size: vocab.length,
+  hidden_size: 4,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  intermediate_size: 4,
+  max_position_embeddings: 8,
+});
+/** A tokenizer must also encode after loading, without throwing or looping. */
+const use = (t: WordPieceTokenizer) => t.encode('the films are GREAT, the end', 'a pair', { maxLength: 8 });
+
+describe('fuzz: every loader fails with a LatError naming the file, within time and memory caps', () => {
+  it('model.safetensors', () => {
+    const path = join(dir, 'model.safetensors');
+    writeSafetensors(path, toHfNames(createRandomWeights(config, 1), config));
+    const good = readFileSync(path);
+    fc.assert(
+      fc.property(corruptBytes(good), (b) => checkLoaderCase(path, b, readSafetensors)),
+      params,
+    );
+  }, 60_000);
+
+  it('pytorch_model.bin: the zip and, inside a valid zip, the pickle', () => {
+    const path = join(dir, 'pytorch_model.bin');
+    const pickle = statePickle([
+      { name: 'w', key: '0', size: [2, 2], stride: [2, 1] },
+      { name: 'b', key: '1', size: [2], stride: [1], offset: 1 },
+    ]);
+    const zip = (pkl: Uint8Array) =>
+      zipOf([
+        ['a/data.pkl', Buffer.from(pkl)],
+        ['a/data/0', floats([1, 2, 3, 4])],
+        ['a/data/1', floats([5, 6, 7])],
+      ]);
+    const cases = fc.oneof(corruptBytes(zip(pickle)), corruptBytes(pickle).map(zip));
+    fc.assert(
+      fc.property(cases, (b) => checkLoaderCase(path, b, readPytorchBin)),
+      params,
+    );
+  }, 60_000);
+
+  it('config.json (loaded with its weights, as a model directory is)', () => {
+    const model = join(dir, 'model');
+    mkdirSync(model);
+    writeSafetensors(join(model, 'model.safetensors'), toHfNames(createRandomWeights(config, 1), config));
+    fc.assert(
+      fc.property(corruptJson(toHfConfig(config)), (text) =>
+        checkLoaderCase(join(model, 'config.json'), text, () => loadModelDir(model)),
+      ),
+      params,
+    );
+  }, 60_000);
+
+  it('lat.json', () => {
+    const manifest: BundleManifest = {
+      schemaVersion: 1,
+      kind: 'lat-bundle',
+      graph: 'model.onnx',
+      graphSha256: 'a'.repeat(64),
+      model: {
+        name: 'm',
+        architecture: 'bert',
+        numLayers: 1,
+        hiddenSize: 4,
+        numHeads: 2,
+        intermediateSize: 4,
+        vocabSize: vocab.length,
+        maxPositions: 8,
+        fingerprint: 'f',
+      },
+      task: { type: 'classification', labels: ['no', 'yes'] },
+      io: { inputs: { input_ids: '' }, outputs: { logits: '' } },
+      tokenizer: {
+        type: 'wordpiece',
+        vocab,
+        doLowerCase: true,
+        maxLength: 8,
+        clsToken: '[CLS]',
+        sepToken: '[SEP]',
+        padToken: '[PAD]',
+        unkToken: '[UNK]',
+      },
+    };
+    const path = join(dir, 'lat.json');
+    fc.assert(
+      fc.property(corruptJson(manifest), (text) =>
+        checkLoaderCase(path, text, (p) => parseBundleManifest(readJson(p), p)),
+      ),
+      params,
+    );
+  }, 60_000);
+
+  it('vocab.txt', () => {
+    const path = join(dir, 'vocab.txt');
+    const good = new TextEncoder().encode(`${vocab.join('\n')}\n`);
+    fc.assert(
+      fc.property(corruptBytes(good), (b) =>
+        checkLoaderCase(path, b, (p) =>
+          use(new WordPieceTokenizer(readFileSync(p, 'utf8').split('\n'), { where: p })),
+        ),
+      ),
+      params,
+    );
+  }, 60_000);
+
+  it('tokenizer.json', () => {
+    const path = join(dir, 'tokenizer.json');
+    const good = {
+      model: {
+        type: 'WordPiece',
+        unk_token: '[UNK]',
+        max_input_chars_per_word: 100,
+        vocab: Object.fromEntries(vocab.map((t, i) => [t, i])),
+      },
+      normalizer: { type: 'BertNormalizer', lowercase: true, strip_accents: null },
+      post_processor: { cls: ['[CLS]', 2], sep: ['[SEP]', 3] },
+    };
+    fc.assert(
+      fc.property(corruptJson(good), (text) =>
+        checkLoaderCase(path, text, (p) => use(wordPieceFromTokenizerJson(readJson(p), {}, p))),
+      ),
+      params,
+    );
+  }, 60_000);
+});
