@@ -70,7 +70,10 @@ export async function loadCliModel(dir: string, o: { span?: boolean } = {}): Pro
       dir,
     );
   }
-  const tokenizer = new WordPieceTokenizer(m.vocab, { doLowerCase: m.doLowerCase });
+  const tokenizer = new WordPieceTokenizer(m.vocab, {
+    doLowerCase: m.doLowerCase,
+    where: join(dir, 'vocab.txt'),
+  });
   const name = dir.replace(/\/+$/, '').split('/').at(-1) ?? 'model';
   return {
     ...m,
