@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRandomWeights, toHfConfig, toHfNames } from '@lat/core';
+import { checkBundleGraph, createRandomWeights, parseBundleManifest, toHfConfig, toHfNames } from '@lat/core';
 import { writeSafetensors } from '@lat/core/node';
 import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -43,7 +43,7 @@ beforeAll(() => {
 }, 120_000);
 
 describe('lat, end to end through the built binary', () => {
-  it('train → search → eval → predict → export → info', () => {
+  it('train → search → eval → predict → export → info', async () => {
     const train = lat([
       'train',
       '--model',
@@ -131,7 +131,10 @@ describe('lat, end to end through the built binary', () => {
     expect(exp.code, exp.err).toBe(0);
     const manifest = JSON.parse(readFileSync(join(dir, 'bundle/lat.json'), 'utf8'));
     expect(manifest.frontier.points.length).toBe(frontier.points.length);
-    expect(existsSync(join(dir, 'bundle/model.onnx'))).toBe(true);
+    // The bundle checks out against its own graph: sha256, outputs, labels, layers.
+    const graph = readFileSync(join(dir, 'bundle/model.onnx'));
+    await checkBundleGraph(parseBundleManifest(manifest), graph);
+    expect(manifest.graphSha256).toMatch(/^[0-9a-f]{64}$/);
 
     const bench = lat([
       'bench',

@@ -121,6 +121,15 @@ describe.skipIf(!available)('playground in Chromium', () => {
       task: { type: 'span', labels: [] },
       tokenizer,
     });
+    // The default bundle with one bit of its graph flipped: lat.json's sha256 no longer matches.
+    mkdirSync(join(dist, 'bundles/damaged'), { recursive: true });
+    const onnx = readFileSync(join(dist, 'bundles/default/model.onnx'));
+    onnx[onnx.length >> 1] = onnx[onnx.length >> 1]! ^ 1;
+    writeFileSync(join(dist, 'bundles/damaged/model.onnx'), onnx);
+    writeFileSync(
+      join(dist, 'bundles/damaged/lat.json'),
+      readFileSync(join(dist, 'bundles/default/lat.json')),
+    );
     mkdirSync(join(dist, 'bundles/broken'), { recursive: true });
     writeFileSync(join(dist, 'bundles/broken/lat.json'), JSON.stringify({ kind: 'something-else' }));
     server = createServer((req, res) => {
@@ -289,5 +298,9 @@ describe.skipIf(!available)('playground in Chromium', () => {
     await missing.goto(`${base}?bundle=./bundles/nothing-here/`);
     await missing.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
     expect(await missing.textContent('#error')).toMatch(/no bundle here \(HTTP 404\)/);
+    const damaged = await browser.newPage();
+    await damaged.goto(`${base}?bundle=./bundles/damaged/`);
+    await damaged.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
+    expect(await damaged.textContent('#error')).toMatch(/model.onnx: damaged or replaced: its sha256 is/);
   }, 60_000);
 });

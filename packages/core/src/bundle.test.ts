@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type BundleManifest, parseBundleManifest } from './bundle.js';
+import { type BundleManifest, checkBundleGraph, parseBundleManifest, sha256Hex } from './bundle.js';
+import { onnx } from './onnx-proto.js';
 
 const valid: BundleManifest = {
   schemaVersion: 1,
@@ -51,5 +52,89 @@ describe('parseBundleManifest', () => {
     );
     expect(bad((m) => (m['tokenizer'].clsToken = '<s>'))).toThrow(/#tokenizer.clsToken/);
     expect(bad((m) => (m['task'].type = 'ner'))).toThrow(/#task.type/);
+  });
+});
+
+/** The graph interface of an exported bundle (inputs, outputs and their shapes); no nodes needed. */
+function graphBytes(layers: number, labels: number): Uint8Array {
+  const vi = (name: string, type: number, dims: (number | string)[]) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: type,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
+  const { INT64, FLOAT } = onnx.TensorProto.DataType;
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: {
+        name: 'g',
+        input: [
+          vi('input_ids', INT64, ['batch', 'seq']),
+          vi('attention_mask', INT64, ['batch', 'seq']),
+          vi('keep_counts', INT64, ['batch', layers]),
+        ],
+        output: [
+          vi('logits', FLOAT, ['batch', labels]),
+          ...Array.from({ length: layers }, (_, i) => vi(`kept_positions_${i}`, INT64, ['batch', 'k'])),
+        ],
+      },
+    }),
+  ).finish();
+}
+
+describe('checkBundleGraph', () => {
+  const io = {
+    inputs: { input_ids: '', attention_mask: '', keep_counts: '' },
+    outputs: { logits: '', kept_positions_0: '', kept_positions_1: '' },
+  };
+  const bundle = async (graph: Uint8Array, patch: Partial<BundleManifest> = {}) =>
+    parseBundleManifest({ ...structuredClone(valid), io, graphSha256: await sha256Hex(graph), ...patch });
+
+  it('accepts the graph the manifest describes', async () => {
+    const graph = graphBytes(2, 2);
+    await expect(checkBundleGraph(await bundle(graph), graph)).resolves.toBeUndefined();
+  });
+
+  it('refuses a damaged, truncated or mismatched model.onnx, naming it', async () => {
+    const graph = graphBytes(2, 2);
+    const m = await bundle(graph);
+    const flipped = Uint8Array.from(graph);
+    flipped[20] ^= 1;
+    await expect(checkBundleGraph(m, flipped)).rejects.toThrow(
+      /^model.onnx: damaged or replaced: its sha256 is [0-9a-f]{16}… but lat.json says/,
+    );
+    const { graphSha256: _, ...unhashed } = m;
+    await expect(checkBundleGraph(unhashed, graph.subarray(0, 40))).rejects.toThrow(
+      /^model.onnx: not a readable ONNX model/,
+    );
+    const three = { ...valid.task, labels: ['a', 'b', 'c'] };
+    await expect(checkBundleGraph(await bundle(graph, { task: three }), graph)).rejects.toThrow(
+      /model.onnx: the graph's logits have 2 columns but lat.json's task has 3 labels/,
+    );
+    const deeper = graphBytes(3, 2);
+    await expect(checkBundleGraph(await bundle(deeper), deeper, 'bundle/model.onnx')).rejects.toThrow(
+      /^bundle\/model.onnx: the graph has 3 layers \(keep_counts\) but lat.json says model.numLayers = 2/,
+    );
+    const noKept = { ...io, outputs: { ...io.outputs, kept_positions_2: '' } };
+    await expect(checkBundleGraph(await bundle(graph, { io: noKept }), graph)).rejects.toThrow(
+      /no output 'kept_positions_2' that lat.json lists/,
+    );
+  });
+
+  it('checks tokenizer.maxLength and the hash field in the manifest', async () => {
+    const tok = (maxLength: unknown) => ({
+      ...structuredClone(valid),
+      tokenizer: { ...valid.tokenizer, maxLength },
+    });
+    expect(() => parseBundleManifest(tok('128'))).toThrow(
+      /lat.json#tokenizer.maxLength: must be a whole number/,
+    );
+    expect(() => parseBundleManifest(tok(64))).toThrow(/64 is more than model.maxPositions \(16\)/);
+    expect(() => parseBundleManifest({ ...valid, graphSha256: 'abc' })).toThrow(/#graphSha256: must be 64/);
   });
 });
