@@ -334,6 +334,10 @@ describe('issue 18: nothing lost, nothing crashes', () => {
     const notDir = lat([...trainArgs(join(dir, 'a-file', 'out')), '--no-cache']);
     expect(notDir.code).toBe(1);
     expect(notDir.err).toMatch(/a-file\/out: cannot create the output directory/);
+    const exported = lat(['export', '--model', base, '--out', join(dir, 'a-file')]);
+    expect(exported.code).toBe(2);
+    expect(exported.err).toMatch(/a-file: exists and is not a bundle directory; refusing to replace it/);
+    expect(readFileSync(join(dir, 'a-file'), 'utf8')).toBe(''); // still the user's file
     // A BOM and a few bytes that are not UTF-8: trained on, with the bad bytes counted.
     const text = Buffer.concat([
       Buffer.from('\uFEFF'),

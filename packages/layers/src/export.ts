@@ -4,11 +4,12 @@
  * loadable by any ORT runtime without this library. Written to a temporary directory and renamed.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
   type BundleManifest,
   bundleManifestFile,
+  LatError,
   type ModelConfig,
   type StateDict,
   toModelProto,
@@ -74,6 +75,16 @@ export function exportModel(
     ...(o.frontier ? { frontier: o.frontier } : {}),
     ...(o.examples ? { examples: o.examples } : {}),
   };
+  // The directory is replaced whole: never a file or a directory that is not a bundle.
+  if (
+    existsSync(dir) &&
+    (!statSync(dir).isDirectory() || (readdirSync(dir).length && !existsSync(join(dir, bundleManifestFile))))
+  )
+    throw new LatError(
+      'BAD_INPUT',
+      'exists and is not a bundle directory; refusing to replace it (choose another --out)',
+      dir,
+    );
   mkdirSync(dirname(dir), { recursive: true });
   const tmp = join(dirname(dir), `.${Date.now()}-${process.pid}.lat-export`);
   mkdirSync(tmp);
