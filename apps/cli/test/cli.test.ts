@@ -3,7 +3,7 @@
  * the CI build step — or by this test when missing): train → search → eval → predict → export
  * on a tiny generated task, plus the error paths users hit.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { checkBundleGraph, createRandomWeights, parseBundleManifest, toHfConfig,
 import { writeSafetensors } from '@lat/core/node';
 import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { signalAtFirstStep } from './signal.js';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'dist/bin.js');
@@ -258,19 +259,8 @@ describe('lat, end to end through the built binary', () => {
     const out = join(dir, 'interrupted');
     const args = ['train', '--model', base, '--task', 'sst2', '--train', join(dir, 'train.tsv')];
     args.push('--out', out, '--epochs', '2', '--max-length', '48', '--threads', '2');
-    const child = spawn(process.execPath, [bin, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let interrupted = false;
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (!interrupted && stdout.includes('"event":"step"')) {
-        interrupted = true;
-        child.kill('SIGINT');
-      }
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { code, summary } = await signalAtFirstStep(bin, args, 'SIGINT');
     expect(code).toBe(130); // like a process killed by SIGINT, so `lat train && lat search` stops
-    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!);
     expect(summary).toMatchObject({ command: 'train', stopped: true });
     const stateFile = join(out, 'checkpoint/trainer_state.json');
     expect(JSON.parse(readFileSync(stateFile, 'utf8')).step).toBe(summary.steps);

@@ -3,7 +3,7 @@
  * configs that disagree with their weights, tiny files claiming huge tensors, broken SQuAD files,
  * interrupted or concurrent training runs, altered caches, signals, and the smaller usage paths.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -20,6 +20,7 @@ import { writeSafetensors } from '@lat/core/node';
 import { statePickle, zipOf } from '@lat/core/testing';
 import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { signalAtFirstStep } from './signal.js';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'dist/bin.js');
@@ -288,21 +289,8 @@ describe('issue 18: nothing lost, nothing crashes', () => {
   it('10: SIGTERM saves a checkpoint, exits 143 and marks the output incomplete until resumed', async () => {
     const out = join(dir, 'sigterm');
     const args = [...trainArgs(out, '--batch-size', '4'), '--epochs', '3'];
-    const child = spawn(process.execPath, [bin, ...args, '--threads', '1', '--json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let sent = false;
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (!sent && stdout.includes('"event":"step"')) {
-        sent = true;
-        child.kill('SIGTERM');
-      }
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { code, summary } = await signalAtFirstStep(bin, [...args, '--threads', '1'], 'SIGTERM');
     expect(code).toBe(143);
-    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!);
     expect(summary).toMatchObject({ command: 'train', stopped: true });
     expect(JSON.parse(readFileSync(join(out, 'checkpoint/trainer_state.json'), 'utf8')).step).toBe(
       summary.steps,

@@ -176,3 +176,23 @@ export function loadCheckpoint(outDir: string, config: ModelConfig): LoadedCheck
   removeLeftovers(outDir);
   return best.ck;
 }
+
+/** Refuses to resume a checkpoint whose run fingerprint differs from this run's (older ones have none). */
+export function checkSameRun(
+  saved: Record<string, unknown> | undefined,
+  now: Record<string, unknown>,
+  where: string,
+): void {
+  if (!saved) return;
+  const changed = Object.keys({ ...saved, ...now }).filter(
+    (k) => JSON.stringify(saved[k]) !== JSON.stringify(now[k]),
+  );
+  if (changed.length)
+    throw new LatError(
+      'RUN_MISMATCH',
+      `the checkpoint was made by a run with other settings: ${changed
+        .map((k) => `${k} was ${JSON.stringify(saved[k])}, now ${JSON.stringify(now[k])}`)
+        .join('; ')}. Resume with the original arguments and data, or add --force`,
+      where,
+    );
+}

@@ -24,7 +24,7 @@ import {
   smallestLengths,
 } from '@lat/layers';
 import { chunk, type Encoded, padBatch } from './batches.js';
-import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { checkSameRun, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { evaluate } from './evaluate.js';
 import type { MetricName } from './metrics.js';
 import { AdamW, accumulate, clipGradNorm } from './optim.js';
@@ -212,19 +212,7 @@ export class Trainer {
     };
     if (resume) {
       const ck = loadCheckpoint(this.s.outDir, this.s.config);
-      const changed = Object.keys({ ...ck.state.run, ...state.run }).filter(
-        (k) => JSON.stringify(ck.state.run?.[k]) !== JSON.stringify(state.run?.[k]),
-      );
-      if (changed.length && !force)
-        throw new LatError(
-          'RUN_MISMATCH',
-          `the checkpoint was made by a run with other settings: ${changed
-            .map(
-              (k) => `${k} was ${JSON.stringify(ck.state.run?.[k])}, now ${JSON.stringify(state.run?.[k])}`,
-            )
-            .join('; ')}. Resume with the original arguments and data, or add --force`,
-          `${this.s.outDir}/checkpoint`,
-        );
+      if (!force) checkSameRun(ck.state.run, state.run!, `${this.s.outDir}/checkpoint`);
       weights = ck.weights;
       optimizer.state = ck.optimizer;
       state = { ...ck.state, run: state.run };
