@@ -56,7 +56,8 @@ describe('span QA trained with LengthDrop', () => {
       hidden_dropout_prob: 0.1,
       attention_probs_dropout_prob: 0.1,
     });
-    const runtime = createNodeRuntime({ threads: 2 });
+    // One thread: deterministic kernels, so the F1 figures repeat on a loaded machine.
+    const runtime = createNodeRuntime({ threads: 1 });
     const result = await new Trainer({
       runtime,
       config,
@@ -110,5 +111,5 @@ describe('span QA trained with LengthDrop', () => {
     expect(full).toBeGreaterThan(0.9);
     expect(withRestore).toBeGreaterThan(full - 0.1); // stated margin: within 10 F1 points
     expect(withoutRestore).toBeLessThan(withRestore - 0.2);
-  }, 180_000);
+  }, 120_000);
 });
