@@ -70,7 +70,7 @@ export class WordPieceTokenizer {
       if (id === undefined)
         throw new LatError(
           'BAD_FILE',
-          `special token ${JSON.stringify(t)} is not in the vocabulary`,
+          `special token ${t} is not in the vocabulary`,
           `${o.where ?? 'vocab'}#${field}`,
         );
       return id;
