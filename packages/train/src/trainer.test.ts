@@ -10,7 +10,8 @@ import { evaluate } from './evaluate.js';
 import { generateRaveTask, generateSentimentTask, syntheticModelConfig } from './synthetic.js';
 import { Trainer, type TrainerSetup, type TrainOptions } from './trainer.js';
 
-const runtime = createNodeRuntime({ threads: 2 });
+// One thread: ORT's kernels are then deterministic, so measured accuracies repeat on a loaded machine.
+const runtime = createNodeRuntime({ threads: 1 });
 const task = generateSentimentTask({ train: 800, dev: 200 });
 const tok = new WordPieceTokenizer(task.vocab);
 const train = encodeExamples(task.train, tok, 48);
@@ -48,20 +49,26 @@ describe('fine-tuning on the embedded task', () => {
 
   it('LengthDrop keeps its accuracy at the smallest configuration where plain fine-tuning loses it', async () => {
     // The rave task needs counting; a plain model re-counts over the tokens left in later layers.
-    const rave = generateRaveTask({ seed: 3, train: 2000, dev: 400 });
+    // Sizes: small enough for ~30 s on one core, large enough for clear margins on every seed tried.
+    const rave = generateRaveTask({ seed: 3, train: 1000, dev: 400 });
     const raveTrain = encodeExamples(rave.train, tok, 48);
     const raveDev = encodeExamples(rave.dev, tok, 48);
-    const raveConfig = syntheticModelConfig({ layers: 4, hidden: 64, heads: 4 });
+    const raveConfig = syntheticModelConfig({ layers: 4, hidden: 32, heads: 4 });
     const smallest = { form: 'ratio' as const, ratios: smallestLengths(1000, 4).map((l) => l / 1000) };
     const accuracy = { plain: { full: 0, smallest: 0 }, lengthDrop: { full: 0, smallest: 0 } };
     for (const name of ['plain', 'lengthDrop'] as const) {
-      const options = { epochs: 10, learningRate: 1e-3, seed: 3 };
-      const r = await trainer(name === 'plain' ? { ...options, lengthDrop: null, layerDrop: 0 } : options, {
-        config: raveConfig,
-        weights: createRandomWeights(raveConfig, 3),
-        train: raveTrain,
-        dev: raveDev,
-      }).train();
+      const options = { epochs: 8, seed: 3 };
+      const r = await trainer(
+        name === 'plain'
+          ? { ...options, lengthDrop: null, layerDrop: 0 }
+          : { ...options, lengthDrop: { ratioBound: 0.2, minLength: 2, numSandwich: 1 } },
+        {
+          config: raveConfig,
+          weights: createRandomWeights(raveConfig, 3),
+          train: raveTrain,
+          dev: raveDev,
+        },
+      ).train();
       const model = await createAnytimeModel(runtime, raveConfig, r.weights, { keptPositions: false });
       accuracy[name] = {
         full: r.metrics!['accuracy']!,
@@ -70,13 +77,16 @@ describe('fine-tuning on the embedded task', () => {
       await model.release();
     }
     const loss = (a: { full: number; smallest: number }) => a.full - a.smallest;
-    // Measured here: plain 99.75% → 88.0%, LengthDrop 100% → 100%.
-    expect(accuracy.plain.full).toBeGreaterThan(0.97);
-    expect(accuracy.lengthDrop.full).toBeGreaterThan(0.97);
-    expect(loss(accuracy.lengthDrop)).toBeLessThan(0.02);
-    expect(loss(accuracy.plain)).toBeGreaterThan(0.08);
-    expect(loss(accuracy.plain)).toBeGreaterThan(4 * Math.max(loss(accuracy.lengthDrop), 0.01));
-  }, 600_000);
+    console.log(`rave accuracy (full → smallest): ${JSON.stringify(accuracy)}`);
+    // Measured (single-threaded, so the same on every run): plain 95.25% → 81.75%, LengthDrop
+    // 97.5% → 97.0%. Seeds 1–3 of this setup: plain loses 11–16.5 points, LengthDrop ≤ 0.75; the
+    // bounds leave room for other CPUs' rounding.
+    expect(accuracy.plain.full).toBeGreaterThan(0.93);
+    expect(accuracy.lengthDrop.full).toBeGreaterThan(0.93);
+    expect(loss(accuracy.lengthDrop)).toBeLessThan(0.03);
+    expect(loss(accuracy.plain)).toBeGreaterThan(0.06);
+    expect(accuracy.lengthDrop.smallest - accuracy.plain.smallest).toBeGreaterThan(0.05);
+  }, 120_000);
 
   it('fine-tunes a regression head (MSE, LengthDrop distillation on the score) to a high Pearson correlation', async () => {
     // Score = the number of praise words in a rave-task review (1–5), like STS-B's 0–5 scores.
@@ -99,7 +109,8 @@ describe('fine-tuning on the embedded task', () => {
       },
     ).train();
     expect(r.losses.every(Number.isFinite)).toBe(true);
-    // Measured here: Pearson 0.915, Spearman 0.892.
+    console.log(`regression dev metrics: ${JSON.stringify(r.metrics)}`);
+    // Measured here (single-threaded): Pearson 0.915, Spearman 0.892.
     expect(r.metrics!['pearson']).toBeGreaterThan(0.85);
     expect(r.metrics!['spearman']).toBeGreaterThan(0.8);
   }, 120_000);
