@@ -215,10 +215,10 @@ function requireFlags(o: Record<string, unknown>, names: string[]) {
 let warn: (s: string) => void = (s) => process.stderr.write(`lat: warning: ${s}\n`);
 
 /**
- * onnxruntime-node (1.30, Linux) matches /proc/self/cmdline against a std::regex when it starts
- * its environment; libstdc++'s regex recurses per character and overflows the 8 MB stack on a
- * command line of ~29 KB: a segfault before any of our code can report it. Refuse long command
- * lines well below that and point to the file/stdin flags.
+ * Long text belongs in files or stdin. onnxruntime-node (1.30, Linux) matched the command line
+ * against a recursive std::regex in its telemetry and segfaulted at ~29 KB; @lat/runtime-node
+ * now turns that telemetry off, and this limit keeps any other such surprise (and unreadable
+ * `ps` listings) away, pointing to the flags that take files.
  */
 export const maxArgvBytes = 16 * 1024;
 

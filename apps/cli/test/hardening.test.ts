@@ -85,7 +85,7 @@ beforeAll(() => {
 
 describe('issue 18: nothing lost, nothing crashes', () => {
   it('1: refuses a command line long enough to crash onnxruntime; --text-file / --context-file (- = stdin) take long text', () => {
-    const long = 'the film is great . '.repeat(1500); // 30 KB: onnxruntime-node segfaults (exit 139)
+    const long = 'the film is great . '.repeat(1500); // 30 KB: onnxruntime-node's telemetry segfaulted (139)
     const r = lat(['predict', '--model', base, long]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/command line is \d+ bytes.*--text-file FILE, --context-file FILE/);
