@@ -3,7 +3,7 @@
  * configs that disagree with their weights, tiny files claiming huge tensors, broken SQuAD files,
  * interrupted or concurrent training runs, altered caches, signals, and the smaller usage paths.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -303,6 +303,23 @@ describe('issue 18: nothing lost, nothing crashes', () => {
     expect(resumed.code, resumed.err).toBe(0);
     expect(lat(['predict', '--model', out, 'a great film']).code).toBe(0);
   }, 60_000);
+
+  it('stops quietly when its reader goes away (lat predict … | head -1)', async () => {
+    writeFileSync(
+      join(dir, 'many.txt'),
+      Array.from({ length: 300 }, (_, i) => `a great film ${i}`).join('\n'),
+    );
+    const args = ['predict', '--model', base, '--threads', '1', '--text-file', join(dir, 'many.txt')];
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(err).not.toMatch(/EPIPE|Unhandled/);
+    expect(code).toBe(0);
+  });
 
   it('12: the smaller paths: threads, one-line usage errors, unknown flags, paths in I/O errors, BOM, bad UTF-8, overlaps', () => {
     const threads = lat(['predict', '--model', base, '--threads', '10000', 'a great film']);
