@@ -1,10 +1,10 @@
 /** Loading a model directory the way every command needs it: weights, tokenizer, task, frontier. */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createRandomWeights, LatError, WordPieceTokenizer } from '@lat/core';
-import { type LoadedModel, loadModelDir, readJson } from '@lat/core/node';
+import { type LoadedModel, loadModelDir, readJson, writeFileAtomic } from '@lat/core/node';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { type FrontierFile, parseFrontierFile } from '@lat/search';
 import { getTask, type MetricName, type TaskSpec } from '@lat/train';
@@ -139,7 +139,5 @@ export function loadFrontier(model: CliModel, path?: string): FrontierFile | und
 
 /** Writes JSON atomically: a temporary file renamed over the target. */
 export function writeJson(path: string, value: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, path);
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }

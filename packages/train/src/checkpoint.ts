@@ -13,7 +13,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LatError, type ModelConfig, type StateDict, toCanonical, toHfConfig, toHfNames } from '@lat/core';
-import { readJson, readSafetensors, writeSafetensors } from '@lat/core/node';
+import { fileError, readJson, readSafetensors, writeSafetensors } from '@lat/core/node';
 import type { AdamWState } from './optim.js';
 
 export interface TrainerState {
@@ -68,7 +68,7 @@ export function saveCheckpoint(
   } catch (e) {
     // A partial directory must not keep the disk full (or be mistaken for a checkpoint).
     rmSync(tmp, { recursive: true, force: true });
-    throw ioError(e, tmp, 'cannot write the checkpoint');
+    throw fileError(e, tmp, 'cannot write the checkpoint');
   }
   const old = `${dir}.old-${process.pid}`;
   try {
@@ -81,7 +81,7 @@ export function saveCheckpoint(
     step('remove old checkpoint');
     removeLeftovers(outDir);
   } catch (e) {
-    throw ioError(e, dir, 'cannot put the checkpoint in place');
+    throw fileError(e, dir, 'cannot put the checkpoint in place');
   }
   return dir;
 }
@@ -96,18 +96,6 @@ function leftovers(outDir: string): string[] {
 
 function removeLeftovers(outDir: string) {
   for (const d of leftovers(outDir)) rmSync(d, { recursive: true, force: true });
-}
-
-/** A Node file-system error as a LatError naming the path (Node's own message often omits it). */
-export function ioError(e: unknown, path: string, what: string): unknown {
-  if (e instanceof LatError || !(e instanceof Error) || !('code' in e)) return e;
-  const hint =
-    e.code === 'ENOSPC'
-      ? ' — the disk is full; free space and run again (with --resume to continue)'
-      : e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS'
-        ? ' — no permission to write here; choose another --out'
-        : '';
-  return new LatError('IO_ERROR', `${what} (${e.message})${hint}`, path, { cause: e });
 }
 
 /** model.safetensors (HF names), config.json and tokenizer files: a directory `loadModelDir` reads. */

@@ -7,7 +7,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LatError } from '@lat/core';
-import { ioError } from './checkpoint.js';
+import { fileError } from '@lat/core/node';
 
 export const lockFileName = '.lat-train.lock';
 
@@ -41,7 +41,7 @@ export function lockOutputDir(dir: string): () => void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw ioError(e, dir, 'cannot create the output directory');
+    throw fileError(e, dir, 'cannot create the output directory');
   }
   const me: LockOwner = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
   for (let attempt = 0; ; attempt++) {
@@ -50,7 +50,7 @@ export function lockOutputDir(dir: string): () => void {
       fd = openSync(path, 'wx');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
-        throw ioError(e, dir, 'cannot write to the output directory');
+        throw fileError(e, dir, 'cannot write to the output directory');
       const owner = readOwner(path);
       const held = owner && owner.pid !== process.pid && (owner.host !== me.host || alive(owner.pid));
       if (held || attempt >= 2)

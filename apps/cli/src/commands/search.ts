@@ -1,5 +1,5 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@lat/core/node';
 import { defaultLengthDrop } from '@lat/layers';
 import { evolutionarySearch, type FrontierFile, latencyObjective, toFrontierFile } from '@lat/search';
 import { averageMacs, devScorer, openModel } from '../evaluation.js';
@@ -80,7 +80,7 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
     });
     const target = f.out ?? join(f.model, frontierFile);
     writeJson(target, file);
-    if (f.plot) writeFileSync(f.plot, frontierSvg(file));
+    if (f.plot) writeFileAtomic(f.plot, frontierSvg(file));
     out.result({ command: 'search', frontier: file, path: target }, () => {
       out.info(`\nfrontier (${file.points.length} points, area ${file.area.toFixed(4)}) → ${target}`);
       out.info(frontierTable(file));

@@ -7,9 +7,10 @@
  * wrong) is rebuilt.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { WordPieceTokenizer } from '@lat/core';
+import { fileError, writeFileAtomic } from '@lat/core/node';
 import { type Encoded, encodeExamples } from '../batches.js';
 import { parseExamples, type ReadOptions, readDataFile } from './examples.js';
 import type { TaskSpec } from './tasks.js';
@@ -106,10 +107,12 @@ function writeCacheFile(dir: string, file: string, r: TokenizedFile): void {
   buf.writeUInt32LE(json.length, MAGIC.length);
   json.copy(buf, MAGIC.length + 4);
   buf.set(new Uint8Array(body), start);
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, buf);
-  renameSync(tmp, file); // readers see the whole file or none
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw fileError(e, dir, 'cannot create the cache directory');
+  }
+  writeFileAtomic(file, buf); // readers see the whole file or none
 }
 
 /** The cached file, or undefined when it is absent or damaged (then it is rebuilt). */
