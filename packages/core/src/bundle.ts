@@ -28,6 +28,13 @@ export interface BundleManifest {
     maxPositions: number;
     /** A hash of the weights, so frontiers made on other weights are refused. */
     fingerprint: string;
+    /** What host code needs to feed the graph and count its cost (absent in older bundles). */
+    typeVocabSize?: number;
+    padTokenId?: number;
+    /** RoBERTa numbers positions from padTokenId + 1. */
+    positionOffset?: number;
+    layerNormEps?: number;
+    hiddenAct?: 'gelu' | 'gelu_new' | 'relu';
   };
   task: { type: 'classification' | 'regression' | 'span'; labels: string[] };
   /** Graph input/output names and what they hold, for plain ORT users. */
@@ -72,6 +79,16 @@ export function parseBundleManifest(value: unknown, where = bundleManifestFile):
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
       fail(`model.${k}`, 'must be a positive integer');
   }
+  for (const k of ['typeVocabSize', 'padTokenId', 'positionOffset']) {
+    const v = model[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0))
+      fail(`model.${k}`, 'must be a whole number ≥ 0');
+  }
+  const eps = model['layerNormEps'];
+  if (eps !== undefined && !(typeof eps === 'number' && eps > 0)) fail('model.layerNormEps', 'must be > 0');
+  const act = model['hiddenAct'];
+  if (act !== undefined && !['gelu', 'gelu_new', 'relu'].includes(act as string))
+    fail('model.hiddenAct', 'must be gelu, gelu_new or relu');
   if (!['bert', 'distilbert', 'roberta'].includes(model['architecture'] as string)) {
     fail('model.architecture', 'must be bert, distilbert or roberta');
   }

@@ -1,22 +1,37 @@
-import type { AnytimeModel, LengthSpec } from '@lat/layers';
-import type { SpanModel } from './answerer.js';
+import { type AnytimeModel, chunk, fitLengths, type LengthSpec, padBatch } from '@lat/layers';
+import type { SpanLogits, SpanModel } from './answerer.js';
 import type { Feature } from './features.js';
 
-/** A span model over an anytime graph with a span head: `{ lengths }` picks the budget. */
-export function anytimeSpanModel(model: AnytimeModel): SpanModel<{ lengths?: LengthSpec }> {
+/** One window's logits and what the anytime graph kept of it. */
+export interface AnytimeSpanLogits extends SpanLogits {
+  /** Per layer, the window positions kept. */
+  keptPositions: number[][];
+  /** Per layer, how many positions the graph kept (the keep counts fed to it). */
+  keepCounts: number[];
+}
+
+/**
+ * A span model over an anytime graph with a span head: `{ lengths }` picks the budget. Windows
+ * run in padded batches of `batchSize`; ratio lengths apply to each window's own length.
+ */
+export function anytimeSpanModel(
+  model: AnytimeModel,
+  o: { batchSize?: number } = {},
+): SpanModel<{ lengths?: LengthSpec }, AnytimeSpanLogits> {
   return async (features: Feature[], options) => {
-    const out = [];
-    for (const f of features) {
-      const r = await model.run(
-        {
-          inputIds: BigInt64Array.from(f.ids, BigInt),
-          attentionMask: new BigInt64Array(f.ids.length).fill(1n),
-          tokenTypeIds: BigInt64Array.from(f.typeIds, BigInt),
-          batch: 1,
-        },
-        options.lengths,
-      );
-      out.push({ start: r.startLogits!, end: r.endLogits! });
+    const out: AnytimeSpanLogits[] = [];
+    for (const group of chunk(features, o.batchSize ?? 8)) {
+      const x = padBatch(group);
+      const r = await model.run(x, fitLengths(options.lengths, x.seq));
+      group.forEach((_, b) => {
+        const row = (v: Float32Array) => v.subarray(b * x.seq, b * x.seq + group[b]!.ids.length);
+        out.push({
+          start: row(r.startLogits!),
+          end: row(r.endLogits!),
+          keptPositions: r.keptPositions.map((layer) => layer[b]!),
+          keepCounts: r.keepCounts[b]!,
+        });
+      });
     }
     return out;
   };

@@ -40,6 +40,8 @@ export interface Answer {
   start: number;
   end: number;
   score: number;
+  /** The window (feature) the answer was read from; -1 for "no answer". */
+  window: number;
 }
 
 export interface DecodeOptions {
@@ -63,12 +65,13 @@ export function decodeAnswers(
     const { start, end } = logits[i]!;
     nullScore = Math.min(nullScore, start[0]! + end[0]!);
     const s = bestSpan(start, end, f.sequenceIds, f.offsets, o.maxAnswerLength ?? 30);
-    if (s) spans.push({ text: context.slice(s.start, s.end), start: s.start, end: s.end, score: s.score });
+    if (s)
+      spans.push({ text: context.slice(s.start, s.end), start: s.start, end: s.end, score: s.score, window: i });
   });
   spans.sort((a, b) => b.score - a.score);
   const best = spans.slice(0, o.nBest ?? 1);
   if (o.nullThreshold !== undefined && (!best[0] || nullScore - best[0].score > o.nullThreshold)) {
-    return [{ text: '', start: -1, end: -1, score: nullScore }, ...best].slice(0, o.nBest ?? 1);
+    return [{ text: '', start: -1, end: -1, score: nullScore, window: -1 }, ...best].slice(0, o.nBest ?? 1);
   }
   return best;
 }

@@ -4,3 +4,4 @@ export * from './decode.js';
 export * from './features.js';
 export * from './squad-eval.js';
 export * from './squad-metrics.js';
+export * from './squad.js';

@@ -2,6 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LatError } from '@lat/core';
 import { createAnytimeModel } from '@lat/layers';
+import { anytimeSpanModel, spanItems, squadScores } from '@lat/qa';
 import {
   type Encoded,
   lockOutputDir,
@@ -25,7 +26,7 @@ import {
   writeJson,
 } from '../model.js';
 import type { Output } from '../output.js';
-import { loadSquad, spanItems, squadScores } from '../squad.js';
+import { loadSquad } from '../squad.js';
 
 export interface TrainFlags {
   model: string;
@@ -130,7 +131,7 @@ async function trainSquad(
       keptPositions: false,
     });
     try {
-      const scores = await squadScores(m, dev);
+      const scores = await squadScores(anytimeSpanModel(m), dev, {});
       result.metrics = { exact_match: scores['exact_match'] ?? scores['exact']!, f1: scores['f1']! };
       out.info(
         `dev: exact match ${result.metrics['exact_match']!.toFixed(2)}, F1 ${result.metrics['f1']!.toFixed(2)}`,

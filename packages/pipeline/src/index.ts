@@ -1,0 +1,54 @@
+/**
+ * @lat/pipeline for Node: a string source is a directory — a Hugging Face model directory or a
+ * bundle directory (lat.json + model.onnx) — and the default runtime is onnxruntime-node.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { bundleManifestFile, LatError, type Runtime } from '@lat/core';
+import { bundleModel } from './bundle.js';
+import { modelDirFiles, readBundleDir, readFrontierJson, readModelDir } from './node.js';
+import {
+  createPipeline,
+  type Host,
+  type ModelSource,
+  type PipelineByTask,
+  type PipelineOptions,
+  type PipelineTask,
+} from './pipeline.js';
+
+export * from './exports.js';
+
+const node: Host = {
+  async read(dir, task) {
+    if (existsSync(join(dir, bundleManifestFile))) return bundleModel(readBundleDir(dir));
+    const m = await readModelDir(dir, { span: task === 'question-answering' });
+    return modelDirFiles(m, readFrontierJson(dir));
+  },
+  async defaultRuntime(): Promise<Runtime> {
+    let runtimeNode: typeof import('@lat/runtime-node');
+    try {
+      runtimeNode = await import('@lat/runtime-node');
+    } catch (e) {
+      throw new LatError(
+        'UNSUPPORTED',
+        `onnxruntime-node could not be loaded (${(e as Error).message}); install it (npm install onnxruntime-node) or pass { runtime }`,
+        'runtime',
+        { cause: e },
+      );
+    }
+    return runtimeNode.createNodeRuntime();
+  },
+};
+
+/**
+ * Loads a model for a task: `pipeline('text-classification', dir)` or
+ * `pipeline('question-answering', dir)`, then call it with `{ budget }`, `{ latencyMs }`,
+ * `{ ratios }` or `{ lengths }`.
+ */
+export function pipeline<T extends PipelineTask>(
+  task: T,
+  source: ModelSource,
+  options: PipelineOptions = {},
+): Promise<PipelineByTask[T]> {
+  return createPipeline(node, task, source, options);
+}

@@ -1,0 +1,29 @@
+/** What a pipeline runs: a model read from a directory, a bundle, or handed over in memory. */
+import type { ModelConfig, StateDict, WordPieceTokenizer } from '@lat/core';
+
+export type ModelTask = 'classification' | 'regression' | 'span';
+
+/**
+ * A model ready for a pipeline. Either `weights` (the graph is built here, as from a Hugging Face
+ * directory) or `graph` (an exported bundle's ONNX bytes) must be given.
+ */
+export interface ModelFiles {
+  name: string;
+  config: ModelConfig;
+  tokenizer: WordPieceTokenizer;
+  weights?: StateDict;
+  graph?: Uint8Array;
+  /** What the model was trained for, when known; a pipeline for another task refuses it. */
+  task?: ModelTask;
+  /** Longest input in tokens (longer inputs are truncated, or split into windows for QA). */
+  maxLength?: number;
+  /** The frontier file's content (from `lat search`), for `{ budget }` and `{ latencyMs }` calls. */
+  frontier?: unknown;
+  /** A hash of the weights; a frontier made on other weights is refused. */
+  fingerprint?: string;
+}
+
+/** Whether a source is an in-memory model (rather than bundle files). */
+export function isModelFiles(x: object): x is ModelFiles {
+  return 'config' in x && 'tokenizer' in x;
+}

@@ -1,0 +1,112 @@
+/**
+ * Node-only parts of @lat/pipeline: reading model directories and bundle directories from disk.
+ * Browser code never imports this module.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { bundleManifestFile, LatError, WordPieceTokenizer } from '@lat/core';
+import { type LoadedModel, loadModelDir, readJson } from '@lat/core/node';
+import { type LoadedBundle, readBundle } from './bundle.js';
+import type { ModelFiles } from './model.js';
+
+/** What `lat train` records next to the weights, so later commands know the task. */
+export interface TrainingInfo {
+  task: string;
+  metrics: string[];
+  maxLength: number;
+  lengthDrop: unknown;
+}
+
+export const trainingInfoFile = 'lat_training.json';
+export const frontierFile = 'frontier.json';
+
+/** A Hugging Face model directory read from disk, with its tokenizer and what lat knows of it. */
+export interface ModelDir extends LoadedModel {
+  tokenizer: WordPieceTokenizer;
+  /** A short hash of the weights file. */
+  fingerprint: string;
+  info?: TrainingInfo;
+  name: string;
+  /** A span (question-answering) model. */
+  span: boolean;
+}
+
+/**
+ * Reads a model directory (config.json, model.safetensors | pytorch_model.bin, vocab.txt, and
+ * lat_training.json when lat trained it). `span` loads the question-answering head instead of
+ * the classifier; by default, span when lat trained it on SQuAD. Missing heads are left missing.
+ */
+export async function readModelDir(dir: string, o: { span?: boolean } = {}): Promise<ModelDir> {
+  const infoPath = join(dir, trainingInfoFile);
+  const info = existsSync(infoPath) ? (readJson(infoPath) as TrainingInfo) : undefined;
+  const span = o.span ?? info?.task === 'squad';
+  const m = loadModelDir(dir, span ? { qa: true, classifier: false } : {});
+  if (!m.vocab) {
+    throw new LatError(
+      'NOT_FOUND',
+      'the model directory has no vocab.txt; lat needs a WordPiece vocabulary',
+      dir,
+    );
+  }
+  const weightsFile = existsSync(join(dir, 'model.safetensors')) ? 'model.safetensors' : 'pytorch_model.bin';
+  return {
+    ...m,
+    tokenizer: new WordPieceTokenizer(m.vocab, { doLowerCase: m.doLowerCase }),
+    span,
+    fingerprint: await weightsFingerprint(join(dir, weightsFile)),
+    ...(info ? { info } : {}),
+    name: basename(resolve(dir)),
+  };
+}
+
+/** A short hash of a weights file: frontiers remember which weights they were made on. */
+export function weightsFingerprint(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(path)
+      .on('data', (d) => h.update(d))
+      .on('end', () => resolve(h.digest('hex').slice(0, 16)))
+      .on('error', reject);
+  });
+}
+
+/** The frontier file's content: `path`, or frontier.json in the model directory when there is one. */
+export function readFrontierJson(dir: string, path?: string): unknown {
+  const p = path ?? join(dir, frontierFile);
+  if (!existsSync(p)) {
+    if (path) throw new LatError('NOT_FOUND', 'no such frontier file; run `lat search` first', path);
+    return undefined;
+  }
+  try {
+    return JSON.parse(readFileSync(p, 'utf8'));
+  } catch {
+    throw new LatError('BAD_FILE', 'not valid JSON; run `lat search` to make a frontier file', p);
+  }
+}
+
+/** Reads a bundle directory written by `lat export` (lat.json and the graph it names). */
+export function readBundleDir(dir: string): LoadedBundle {
+  const manifestPath = join(dir, bundleManifestFile);
+  const manifest = readJson(manifestPath);
+  const graph = (manifest as { graph?: unknown })?.graph;
+  const graphPath = join(dir, typeof graph === 'string' ? basename(graph) : 'model.onnx');
+  if (!existsSync(graphPath))
+    throw new LatError('NOT_FOUND', "the bundle's graph is missing; re-export it with `lat export`", graphPath);
+  return readBundle({ manifest, model: readFileSync(graphPath) }, manifestPath);
+}
+
+/** A model directory as a pipeline source: weights, tokenizer, task, longest input, frontier. */
+export function modelDirFiles(m: ModelDir, frontier?: unknown): ModelFiles {
+  const task = m.info ? (m.info.task === 'squad' ? 'span' : m.config.numLabels === 1 ? 'regression' : 'classification') : undefined;
+  return {
+    name: m.name,
+    config: m.config,
+    tokenizer: m.tokenizer,
+    weights: m.weights,
+    fingerprint: m.fingerprint,
+    ...(task ? { task } : {}),
+    ...(m.info?.maxLength ? { maxLength: m.info.maxLength } : {}),
+    ...(frontier !== undefined ? { frontier } : {}),
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * pipeline(): load a model once, then call it at any budget. The Node and browser entry points
+ * differ only in how a string source is read (a directory vs a URL) and which runtime is the default.
+ */
+import { LatError, type Runtime, type SessionOptions } from '@lat/core';
+import { type AnytimeModel, createAnytimeModel } from '@lat/layers';
+import { type FrontierFile, parseFrontierFile } from '@lat/search';
+import { type BundleFiles, bundleModel, readBundle } from './bundle.js';
+import { isModelFiles, type ModelFiles } from './model.js';
+import { createQuestionAnswering, type QuestionAnsweringPipeline } from './question-answering.js';
+import { createTextClassification, type TextClassificationPipeline } from './text-classification.js';
+
+export type PipelineTask = 'text-classification' | 'question-answering';
+
+/**
+ * Where the model comes from. A string is a directory in Node (a Hugging Face model directory, or
+ * a bundle directory with lat.json + model.onnx) and a bundle's URL in browsers; `BundleFiles` is
+ * a bundle's bytes; `ModelFiles` a model already in memory.
+ */
+export type ModelSource = string | BundleFiles | ModelFiles;
+
+export interface PipelineOptions {
+  /** The ONNX runtime to run on; default onnxruntime-node in Node, onnxruntime-web in browsers. */
+  runtime?: Runtime;
+  /** Session settings, e.g. `{ threads: 1 }` or `{ executionProviders: ['webgpu'] }`. */
+  session?: SessionOptions;
+  /** A frontier file's content, replacing the model's own (for `{ budget }` calls). */
+  frontier?: unknown;
+  /** Longest input in tokens; default: what the model was trained or exported with. */
+  maxLength?: number;
+  /** Inputs (or QA windows) run together in one padded batch; default 32 (QA: 8). */
+  batchSize?: number;
+  /** Question answering: tokens between the starts of consecutive windows of a long context. */
+  docStride?: number;
+  /** Question answering: questions are cut to this many tokens (default 64). */
+  maxQueryLength?: number;
+  /** Question answering: longest answer in tokens (default 30). */
+  maxAnswerLength?: number;
+}
+
+export interface PipelineByTask {
+  'text-classification': TextClassificationPipeline;
+  'question-answering': QuestionAnsweringPipeline;
+}
+
+/** What an entry point (Node or browser) supplies. */
+export interface Host {
+  /** Reads a string source for a task. */
+  read(source: string, task: PipelineTask, options: PipelineOptions): Promise<ModelFiles>;
+  defaultRuntime(): Promise<Runtime>;
+}
+
+export async function createPipeline<T extends PipelineTask>(
+  host: Host,
+  task: T,
+  source: ModelSource,
+  options: PipelineOptions = {},
+): Promise<PipelineByTask[T]> {
+  if (task !== 'text-classification' && task !== 'question-answering') {
+    throw new LatError(
+      'UNSUPPORTED',
+      `unknown task '${String(task)}'; use 'text-classification' or 'question-answering'`,
+      'task',
+    );
+  }
+  const files =
+    typeof source === 'string'
+      ? await host.read(source, task, options)
+      : typeof source === 'object' && source !== null && isModelFiles(source)
+        ? source
+        : bundleModel(readBundle(source as BundleFiles));
+  const span = task === 'question-answering';
+  checkTask(files, span);
+  const frontierJson = options.frontier ?? files.frontier;
+  const frontier: FrontierFile | undefined =
+    frontierJson === undefined
+      ? undefined
+      : parseFrontierFile(frontierJson, options.frontier !== undefined ? 'frontier' : `${files.name}: frontier`, {
+          numLayers: files.config.numLayers,
+          ...(files.fingerprint ? { fingerprint: files.fingerprint } : {}),
+        });
+  const runtime = options.runtime ?? (await host.defaultRuntime());
+  const model = await openModel(runtime, files, span, options.session);
+  const positions = files.config.maxPositions - files.config.positionOffset;
+  const maxLength = Math.min(options.maxLength ?? files.maxLength ?? (span ? 384 : 128), positions);
+  const base = { files, model, frontier, maxLength, options };
+  return (span ? createQuestionAnswering(base) : createTextClassification(base)) as PipelineByTask[T];
+}
+
+/** What the task pipelines share. */
+export interface PipelineBase {
+  files: ModelFiles;
+  model: AnytimeModel;
+  frontier: FrontierFile | undefined;
+  maxLength: number;
+  options: PipelineOptions;
+}
+
+function checkTask(files: ModelFiles, span: boolean) {
+  const other = span ? "pipeline('text-classification', …)" : "pipeline('question-answering', …)";
+  if (files.task !== undefined && (files.task === 'span') !== span) {
+    throw new LatError(
+      'BAD_INPUT',
+      `${files.name} is a ${files.task === 'span' ? 'question-answering' : files.task} model; use ${other}`,
+      'task',
+    );
+  }
+  if (files.weights) {
+    const head = span ? 'qa_outputs.weight' : 'classifier.weight';
+    if (!files.weights.has(head)) {
+      throw new LatError(
+        'MISSING_TENSORS',
+        `the checkpoint has no ${span ? 'question-answering' : 'classification'} head (${head}); fine-tune it for the task first (lat train)`,
+        files.name,
+      );
+    }
+  }
+  if (!files.weights && !files.graph)
+    throw new LatError('BAD_INPUT', 'the model has neither weights nor an ONNX graph', files.name);
+}
+
+async function openModel(
+  runtime: Runtime,
+  files: ModelFiles,
+  span: boolean,
+  session: SessionOptions | undefined,
+): Promise<AnytimeModel> {
+  return createAnytimeModel(runtime, files.config, files.weights ?? new Map(), {
+    head: span ? 'span' : 'classification',
+    keptPositions: true,
+    ...(files.graph ? { model: files.graph } : {}),
+    ...(session ? { session } : {}),
+  });
+}

@@ -1,0 +1,122 @@
+/** Sequence classification (and regression) at a budget, in padded batches. */
+import type { ModelConfig, WordPieceTokenizer } from '@lat/core';
+import { type AnytimeModel, chunk, fitLengths, type LengthSpec, padBatch } from '@lat/layers';
+import type { FrontierFile, FrontierPoint } from '@lat/search';
+import { inputMacs, type LengthOptions, resolveLengths } from './lengths.js';
+import type { PipelineBase } from './pipeline.js';
+
+/** A text, or a pair of texts for sentence-pair tasks (e.g. MRPC, MNLI). */
+export type TextInput = string | { text: string; textPair?: string };
+
+export interface Classification {
+  /** The most probable label (regression models: the label name, or 'score'). */
+  label: string;
+  /** Its probability; regression models: the predicted value. */
+  score: number;
+  /** Every label's probability, in label order (empty for regression). */
+  probabilities: number[];
+  logits: number[];
+  /** The input's tokens, [CLS] … [SEP]. */
+  tokens: string[];
+  /** Tokens each layer kept. */
+  lengths: number[];
+  /** Per layer, the positions (indexes into `tokens`) it kept, ascending. */
+  keptPositions: number[][];
+  /** Multiply-accumulates this input cost, and what the full model would have cost. */
+  macs: number;
+  fullMacs: number;
+}
+
+export interface TextClassificationPipeline {
+  /** Classifies one text or many (batched); always returns one result per input. */
+  (inputs: TextInput | readonly TextInput[], options?: LengthOptions): Promise<Classification[]>;
+  readonly task: 'text-classification';
+  /** The model's name (its directory or bundle name). */
+  readonly modelName: string;
+  readonly config: ModelConfig;
+  readonly tokenizer: WordPieceTokenizer;
+  /** The frontier `{ budget }` calls pick from, when the model has one. */
+  readonly frontier: FrontierFile | undefined;
+  readonly maxLength: number;
+  /** The session, for callers that feed it batches themselves (benchmarks). */
+  readonly model: AnytimeModel;
+  /** Runs inputs that are already tokenised (ids and token types, [CLS] … [SEP]). */
+  classifyTokens(
+    items: readonly { ids: readonly number[]; typeIds: readonly number[] }[],
+    options?: LengthOptions,
+  ): Promise<Classification[]>;
+  /** The length configuration a call's options stand for, and the frontier point a budget picked. */
+  lengthsFor(options?: LengthOptions): { spec?: LengthSpec; point?: FrontierPoint };
+  /** Releases the ONNX session. */
+  dispose(): Promise<void>;
+}
+
+export function softmax(v: ArrayLike<number>): number[] {
+  const m = Math.max(...Array.from(v));
+  const e = Array.from(v, (x) => Math.exp(x - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / s);
+}
+
+export function createTextClassification(p: PipelineBase): TextClassificationPipeline {
+  const { config, tokenizer } = p.files;
+  const lengthsFor = (o: LengthOptions = {}) => resolveLengths(o, config.numLayers, p.frontier);
+
+  async function classifyTokens(
+    items: readonly { ids: readonly number[]; typeIds: readonly number[] }[],
+    options: LengthOptions = {},
+  ): Promise<Classification[]> {
+    const { spec } = lengthsFor(options);
+    const out: Classification[] = [];
+    for (const group of chunk(items, p.options.batchSize ?? 32)) {
+      const x = padBatch(group);
+      const r = await p.model.run(x, fitLengths(spec, x.seq));
+      const C = config.numLabels;
+      group.forEach((item, b) => {
+        const logits = Array.from(r.logits!.subarray(b * C, (b + 1) * C));
+        const n = item.ids.length;
+        const counts = r.keepCounts[b]!.map((c) => Math.min(c, n));
+        out.push({
+          ...labelOf(config, logits),
+          logits,
+          tokens: item.ids.map((id) => tokenizer.vocab[id] ?? tokenizer.vocab[tokenizer.unkId]!),
+          lengths: counts,
+          keptPositions: r.keptPositions.map((layer) => layer[b]!),
+          macs: inputMacs(config, n, counts),
+          fullMacs: inputMacs(config, n),
+        });
+      });
+    }
+    return out;
+  }
+
+  const classify = async (inputs: TextInput | readonly TextInput[], options: LengthOptions = {}) => {
+    const list = (Array.isArray(inputs) ? inputs : [inputs]) as readonly TextInput[];
+    const encoded = list.map((t) => {
+      const [a, b] = typeof t === 'string' ? [t, undefined] : [t.text, t.textPair];
+      return tokenizer.encode(a, b, { maxLength: p.maxLength });
+    });
+    return classifyTokens(encoded, options);
+  };
+  return Object.assign(classify, {
+    task: 'text-classification' as const,
+    modelName: p.files.name,
+    config,
+    tokenizer,
+    frontier: p.frontier,
+    maxLength: p.maxLength,
+    model: p.model,
+    classifyTokens,
+    lengthsFor,
+    dispose: () => p.model.release(),
+  });
+}
+
+function labelOf(config: ModelConfig, logits: number[]) {
+  if (config.numLabels === 1)
+    return { label: config.labels[0] ?? 'score', score: logits[0]!, probabilities: [] as number[] };
+  const probabilities = softmax(logits);
+  let best = 0;
+  for (let i = 1; i < probabilities.length; i++) if (probabilities[i]! > probabilities[best]!) best = i;
+  return { label: config.labels[best] ?? String(best), score: probabilities[best]!, probabilities };
+}

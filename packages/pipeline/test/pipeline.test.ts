@@ -1,0 +1,244 @@
+/**
+ * pipeline() against the anytime graph it wraps: same logits as running the model directly,
+ * batched = one by one, model directory = bundle directory = bundle bytes, budgets through a
+ * frontier, windowed question answering with exact offsets, and the errors users hit.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRandomWeights, isLatError, WordPieceTokenizer } from '@lat/core';
+import { createAnytimeModel } from '@lat/layers';
+import { decodeAnswers } from '@lat/qa';
+import { createNodeRuntime } from '@lat/runtime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configFromManifest, pipeline, readBundle } from '../src/index.js';
+import { tinyConfig, tinyVocab, writeTinyBundle, writeTinyModel } from '../src/testing/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lat-pipeline-'));
+const modelDir = join(dir, 'model');
+const bundleDir = join(dir, 'bundle');
+const spanBundleDir = join(dir, 'span-bundle');
+const runtime = createNodeRuntime({ threads: 1 });
+const texts = ['a gripping film', 'the film was dull .', 'dull'];
+const frontier = {
+  schemaVersion: 1,
+  kind: 'lat-frontier',
+  model: { name: 'tiny', fingerprint: 'tiny', numLayers: 2 },
+  dataset: 'test',
+  metric: { name: 'accuracy', higherIsBetter: true },
+  lengthForm: 'ratio',
+  maxLength: 64,
+  costUnit: 'MACs',
+  fullCost: 1,
+  points: [
+    { lengths: [0.5, 0.25], cost: 0.4, costRatio: 0.4, metric: 0.8, latencyMs: 1 },
+    { lengths: [0.8, 0.6], cost: 0.75, costRatio: 0.75, metric: 0.9, latencyMs: 2 },
+  ],
+  area: 0.8,
+  search: { seed: 1, iterations: 1, evaluated: 2, params: {} },
+};
+
+beforeAll(() => {
+  writeTinyModel(modelDir);
+  writeTinyBundle(bundleDir, 'classification', tinyConfig(), 7, frontier);
+  writeTinyBundle(spanBundleDir, 'span');
+});
+
+const close = (a: number[], b: number[], tol = 1e-5) =>
+  a.forEach((v, i) => expect(Math.abs(v - b[i]!)).toBeLessThan(tol));
+
+describe('text classification', () => {
+  let clf: Awaited<ReturnType<typeof pipeline<'text-classification'>>>;
+  beforeAll(async () => {
+    clf = await pipeline('text-classification', modelDir, { runtime });
+  });
+  afterAll(() => clf.dispose());
+
+  it('gives the anytime graph’s logits, batched or one by one, with softmax probabilities', async () => {
+    const config = tinyConfig();
+    const ref = await createAnytimeModel(
+      runtime,
+      config,
+      createRandomWeights(config, 7, { classifier: true, qa: true }, 0.3),
+    );
+    const tok = new WordPieceTokenizer(tinyVocab);
+    const batched = await clf(texts, { ratios: [0.7, 0.4] });
+    expect(batched).toHaveLength(3);
+    for (const [i, text] of texts.entries()) {
+      const enc = tok.encode(text, undefined, { maxLength: 64 });
+      const r = await ref.run(
+        {
+          inputIds: BigInt64Array.from(enc.ids, BigInt),
+          attentionMask: new BigInt64Array(enc.ids.length).fill(1n),
+          tokenTypeIds: new BigInt64Array(enc.ids.length),
+          batch: 1,
+        },
+        { form: 'ratio', ratios: [0.7, 0.4] },
+      );
+      const got = batched[i]!;
+      close(got.logits, Array.from(r.logits!));
+      const [single] = await clf(text, { ratios: [0.7, 0.4] });
+      close(single!.logits, got.logits);
+      expect(got.tokens).toEqual(enc.tokens);
+      const n = enc.ids.length;
+      expect(got.lengths).toEqual([Math.ceil(0.7 * n), Math.ceil(0.4 * n)]);
+      expect(got.keptPositions.map((k) => k.length)).toEqual(got.lengths);
+      expect(got.keptPositions[1]!.every((p) => got.keptPositions[0]!.includes(p))).toBe(true);
+      const e = got.logits.map(Math.exp);
+      close(
+        got.probabilities,
+        e.map((x) => x / (e[0]! + e[1]!)),
+      );
+      expect(got.label).toBe(config.labels[got.probabilities.indexOf(Math.max(...got.probabilities))]);
+      expect(got.score).toBe(Math.max(...got.probabilities));
+      expect(got.macs).toBeLessThan(got.fullMacs);
+    }
+    await ref.release();
+  });
+
+  it('runs at full length by default and at absolute lengths, clamped for short inputs', async () => {
+    const [full] = await clf('dull');
+    expect(full!.lengths).toEqual([3, 3]);
+    expect(full!.macs).toBe(full!.fullMacs);
+    const [long, short] = await clf(['the film was dull .', 'dull'], { lengths: [5, 2] });
+    expect(long!.lengths).toEqual([5, 2]);
+    expect(short!.lengths).toEqual([3, 2]);
+  });
+
+  it('refuses bad options with a LatError naming the option', async () => {
+    const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (e) => (isLatError(e) ? e.code : String(e)));
+    expect(await codeOf(clf('dull', { ratios: [0.5, 0.7] }))).toBe('BAD_LENGTHS');
+    expect(await codeOf(clf('dull', { ratios: [0.5] }))).toBe('BAD_LENGTHS');
+    expect(await codeOf(clf('dull', { ratios: [0.5, 0.5], lengths: [2, 2] }))).toBe('BAD_INPUT');
+    await expect(clf('dull', { budget: 0.5 })).rejects.toThrow(/budget: a budget needs the model's frontier/);
+    await expect(clf('dull', { budget: 'fast' })).rejects.toThrow(/cannot read 'fast'/);
+  });
+});
+
+describe('bundles', () => {
+  it('a bundle directory and its bytes run like the model directory, and budgets pick frontier points', async () => {
+    const fromDir = await pipeline('text-classification', modelDir, { runtime });
+    const fromBundle = await pipeline('text-classification', bundleDir, { runtime });
+    const fromBytes = await pipeline(
+      'text-classification',
+      {
+        manifest: readFileSync(join(bundleDir, 'lat.json')),
+        model: readFileSync(join(bundleDir, 'model.onnx')),
+      },
+      { runtime },
+    );
+    const want = await fromDir(texts, { ratios: [0.8, 0.6] });
+    for (const p of [fromBundle, fromBytes]) {
+      const got = await p(texts, { budget: '80%' }); // the [0.8, 0.6] point
+      expect(p.lengthsFor({ budget: 0.8 }).point?.lengths).toEqual([0.8, 0.6]);
+      got.forEach((g, i) => {
+        close(g.logits, want[i]!.logits);
+        expect(g.lengths).toEqual(want[i]!.lengths);
+      });
+      expect((await p(texts, { latencyMs: 1.5 }))[1]!.lengths).toEqual(
+        (await fromDir(texts, { ratios: [0.5, 0.25] }))[1]!.lengths,
+      );
+    }
+    await expect(pipeline('question-answering', bundleDir, { runtime })).rejects.toThrow(
+      /tiny is a classification model; use pipeline\('text-classification', …\)/,
+    );
+    await Promise.all([fromDir.dispose(), fromBundle.dispose(), fromBytes.dispose()]);
+  });
+
+  it('keeps RoBERTa’s position offset, padding id and norm epsilon in the manifest', async () => {
+    const config = tinyConfig('roberta');
+    const manifest = writeTinyBundle(join(dir, 'roberta'), 'classification', config);
+    expect(configFromManifest(manifest)).toEqual({ ...config, hiddenDropout: 0, attentionDropout: 0 });
+    const fromBundle = await pipeline('text-classification', join(dir, 'roberta'), { runtime });
+    const inMemory = await pipeline(
+      'text-classification',
+      {
+        name: 'roberta',
+        config,
+        tokenizer: new WordPieceTokenizer(tinyVocab),
+        weights: createRandomWeights(config, 7, { classifier: true, qa: true }, 0.3),
+      },
+      { runtime },
+    );
+    const [a] = await fromBundle('a gripping film', { ratios: [0.6, 0.3] });
+    const [b] = await inMemory('a gripping film', { ratios: [0.6, 0.3] });
+    close(a!.logits, b!.logits);
+    await Promise.all([fromBundle.dispose(), inMemory.dispose()]);
+  });
+
+  it('names the file at fault in a broken bundle', () => {
+    expect(() => readBundle({ manifest: '{"kind":', model: new Uint8Array(32) })).toThrow(/lat.json: not valid JSON/);
+    const manifest = JSON.parse(readFileSync(join(bundleDir, 'lat.json'), 'utf8'));
+    expect(() => readBundle({ manifest, model: new Uint8Array(32) })).toThrow(/model.onnx: this is not an ONNX model/);
+    expect(() => readBundle({ manifest: { ...manifest, model: { ...manifest.model, positionOffset: -1 } }, model: new Uint8Array(32) })).toThrow(
+      /model.positionOffset: must be a whole number/,
+    );
+  });
+});
+
+describe('question answering', () => {
+  const context = `${'the film was shot in oslo over two winters . '.repeat(5)}its cafe scenes were filmed in zurich .`;
+  const question = 'where were the cafe scenes filmed ?';
+
+  it('splits a long context into windows and answers with exact offsets, like decoding each window by hand', async () => {
+    const qa = await pipeline('question-answering', modelDir, { runtime, maxLength: 32, docStride: 8 });
+    const a = await qa({ question, context }, { ratios: [0.7, 0.5] });
+    expect(a.windows).toBeGreaterThan(2);
+    expect(context.slice(a.start, a.end)).toBe(a.answer);
+    expect(a.answer.length).toBeGreaterThan(0);
+    expect(a.tokens[0]).toBe('[CLS]');
+    expect(a.keptPositions.map((k) => k.length)).toEqual(a.lengths);
+    expect(a.macs).toBeLessThan(a.fullMacs);
+
+    // The same windows, one by one through the graph, decoded by @lat/qa.
+    const config = tinyConfig();
+    const ref = await createAnytimeModel(
+      runtime,
+      config,
+      createRandomWeights(config, 7, { classifier: true, qa: true }, 0.3),
+      { head: 'span' },
+    );
+    const { buildFeatures } = await import('@lat/qa');
+    const features = buildFeatures(qa.tokenizer, { question, context }, { maxSeqLength: 32, docStride: 8 });
+    expect(features).toHaveLength(a.windows);
+    const logits = [];
+    for (const f of features) {
+      const r = await ref.run(
+        {
+          inputIds: BigInt64Array.from(f.ids, BigInt),
+          attentionMask: new BigInt64Array(f.ids.length).fill(1n),
+          tokenTypeIds: BigInt64Array.from(f.typeIds, BigInt),
+          batch: 1,
+        },
+        { form: 'ratio', ratios: [0.7, 0.5] },
+      );
+      logits.push({ start: r.startLogits!, end: r.endLogits! });
+    }
+    const [want] = decodeAnswers(context, features, logits);
+    expect({ answer: a.answer, start: a.start, end: a.end, window: a.window }).toEqual({
+      answer: want!.text,
+      start: want!.start,
+      end: want!.end,
+      window: want!.window,
+    });
+    expect(a.score).toBeCloseTo(want!.score, 4);
+    const many = await qa([{ question, context }, { question: 'where ?', context: 'oslo' }], { ratios: [0.7, 0.5] });
+    expect(many[0]).toEqual(a);
+    expect(many[1]!.answer).toBe('oslo');
+    await Promise.all([qa.dispose(), ref.release()]);
+  });
+
+  it('loads an exported span bundle and answers as the model directory does', async () => {
+    const fromDir = await pipeline('question-answering', modelDir, { runtime });
+    const fromBundle = await pipeline('question-answering', spanBundleDir, { runtime });
+    const a = await fromDir({ question, context }, { lengths: [20, 10] });
+    const b = await fromBundle({ question, context }, { lengths: [20, 10] });
+    expect(b.answer).toBe(a.answer);
+    expect(b.start).toBe(a.start);
+    expect(b.score).toBeCloseTo(a.score, 4);
+    await expect(pipeline('text-classification', spanBundleDir, { runtime })).rejects.toThrow(
+      /is a question-answering model; use pipeline\('question-answering', …\)/,
+    );
+    await Promise.all([fromDir.dispose(), fromBundle.dispose()]);
+  });
+});
