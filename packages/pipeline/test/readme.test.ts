@@ -1,0 +1,100 @@
+/**
+ * The README's ```ts examples, as written: transpiled to JavaScript (types stripped, nothing
+ * else changed), run with Node against the built package on a tiny model and bundle; and the
+ * first example bundled by esbuild for the browser, which must pull no Node built-ins and not
+ * onnxruntime-node.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build, transform } from 'esbuild';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeTinyBundle, writeTinyModel } from '../src/testing/index.js';
+
+const pkg = join(import.meta.dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'lat-pipeline-readme-'));
+const examples = [...readFileSync(join(pkg, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+const env = {
+  ...process.env,
+  LAT_EXAMPLE_MODEL: join(dir, 'model'),
+  LAT_EXAMPLE_BUNDLE: join(dir, 'bundle'),
+};
+
+/** The built package must be current: rebuild it when a source file is newer than dist. */
+function ensureBuilt() {
+  const built = join(pkg, 'dist/index.js');
+  const newest = (d: string): number =>
+    Math.max(
+      ...readdirSync(d).map((f) => {
+        const p = join(d, f);
+        return statSync(p).isDirectory() ? newest(p) : statSync(p).mtimeMs;
+      }),
+    );
+  if (!existsSync(built) || newest(join(pkg, 'src')) > statSync(built).mtimeMs)
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: pkg, stdio: 'inherit' });
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  writeTinyModel(join(dir, 'model'));
+  writeTinyBundle(join(dir, 'bundle'), 'classification');
+  // The examples import '@lat/pipeline' as a user's project would.
+  mkdirSync(join(dir, 'node_modules/@lat'), { recursive: true });
+  symlinkSync(pkg, join(dir, 'node_modules/@lat/pipeline'), 'dir');
+  for (const [i, code] of examples.entries()) {
+    writeFileSync(join(dir, `example-${i}.ts`), code);
+    const js = await transform(code, { loader: 'ts', format: 'esm', target: 'node20' });
+    writeFileSync(join(dir, `example-${i}.mjs`), js.code);
+  }
+}, 120_000);
+
+describe('README examples', () => {
+  it('has the classification, question-answering and bundle examples', () => {
+    expect(examples).toHaveLength(3);
+  });
+
+  it.each([0, 1, 2])('example %i runs as written in Node', (i) => {
+    const r = spawnSync(process.execPath, [join(dir, `example-${i}.mjs`)], {
+      cwd: dir,
+      env,
+      encoding: 'utf8',
+      timeout: 100_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const expected = [
+      /a gripping film → (positive|negative) \(\d+\.\d%\), \d+% of the MACs\n {2}tokens kept per layer: \d+ \d+ · \[CLS\]/,
+      /\[\d+, \d+\) from window \d of \d, score -?\d+\.\d\d/,
+      /(positive|negative) \[ [\d.e-]+, [\d.e-]+ \] \[ [\d.e-]+, [\d.e-]+ \]/,
+    ][i]!;
+    expect(r.stdout).toMatch(expected);
+  }, 120_000);
+
+  it('the first example bundles for the browser with esbuild: onnxruntime-web, no Node built-ins', async () => {
+    const result = await build({
+      entryPoints: [join(dir, 'example-0.ts')],
+      absWorkingDir: dir,
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      target: 'es2022',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      outdir: join(dir, 'browser'),
+      // A browser has no process.env: the model is a bundle's URL there.
+      define: { 'process.env.LAT_EXAMPLE_MODEL': JSON.stringify('/bundles/tiny/') },
+    });
+    expect(result.errors).toEqual([]);
+    const inputs = Object.keys(result.metafile.inputs);
+    const imports = Object.values(result.metafile.inputs).flatMap((i) => i.imports.map((x) => x.path));
+    const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+    expect(imports.filter((p) => p.startsWith('node:') || builtins.has(p))).toEqual([]);
+    expect(inputs.some((p) => p.includes('onnxruntime-web'))).toBe(true);
+    expect(inputs.filter((p) => p.includes('onnxruntime-node') || p.includes('runtime-node'))).toEqual([]);
+    expect(inputs.some((p) => p.includes('pipeline/dist/browser.js'))).toBe(true);
+    const js = result.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
+    expect(js).not.toMatch(/\bfrom\s*["']node:|require\(["'](node:)?(fs|path|crypto|os)["']\)/);
+  }, 120_000);
+});
