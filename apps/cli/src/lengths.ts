@@ -1,7 +1,7 @@
-/** Turning --lengths / --ratios / --budget / --latency into a length configuration. */
-import { encoderMacs, LatError, type ModelConfig } from '@lat/core';
+/** Turning --lengths / --ratios / --budget / --latency into the pipeline's length options. */
+import { LatError, type ModelConfig } from '@lat/core';
 import type { LengthSpec } from '@lat/layers';
-import { type FrontierFile, type FrontierPoint, parseBudget, pick } from '@lat/search';
+import type { LengthOptions } from '@lat/pipeline';
 
 export interface LengthFlags {
   lengths?: string;
@@ -19,42 +19,34 @@ function numbers(flag: string, text: string): number[] {
   return out;
 }
 
-/** The configuration asked for, and the frontier point it came from (when a budget picked it). */
-export function lengthsFromFlags(
+/** The length options the flags ask for (none: the full model); budgets are picked by the pipeline. */
+export function lengthOptionsFromFlags(
   f: LengthFlags,
   config: ModelConfig,
-  frontier: FrontierFile | undefined,
-): { spec?: LengthSpec; point?: FrontierPoint } {
+  hasFrontier: boolean,
+): LengthOptions {
   const given = [f.lengths, f.ratios, f.budget, f.latency].filter((x) => x !== undefined).length;
   if (given > 1)
     throw new LatError('BAD_INPUT', 'give only one of --lengths, --ratios, --budget, --latency', '--lengths');
   if (f.lengths !== undefined) {
     const lengths = numbers('--lengths', f.lengths);
     checkShape('--lengths', lengths, config.numLayers);
-    return { spec: { form: 'absolute', lengths } };
+    return { lengths };
   }
   if (f.ratios !== undefined) {
     const ratios = numbers('--ratios', f.ratios);
     checkShape('--ratios', ratios, config.numLayers);
-    return { spec: { form: 'ratio', ratios } };
+    return { ratios };
   }
-  const budgetText =
-    f.budget ??
-    (f.latency !== undefined ? (/ms$/.test(f.latency) ? f.latency : `${f.latency}ms`) : undefined);
-  if (budgetText === undefined) return {};
-  const budget = parseBudget(budgetText);
-  if (!frontier) {
+  if ((f.budget ?? f.latency) !== undefined && !hasFrontier) {
     throw new LatError(
       'NOT_FOUND',
       'a budget needs a frontier: run `lat search` first or pass --frontier <file>',
-      '--budget',
+      f.budget !== undefined ? '--budget' : '--latency',
     );
   }
-  const point = pick(frontier, budget);
-  return {
-    spec: pointSpec(frontier, point.lengths),
-    point,
-  };
+  if (f.latency !== undefined) return { budget: /ms$/.test(f.latency) ? f.latency : `${f.latency}ms` };
+  return f.budget !== undefined ? { budget: f.budget } : {};
 }
 
 function checkShape(flag: string, values: number[], layers: number) {
@@ -78,12 +70,8 @@ function checkShape(flag: string, values: number[], layers: number) {
   });
 }
 
-/** A frontier point's lengths as a configuration, in the frontier's length form. */
-export function pointSpec(frontier: FrontierFile, lengths: number[]): LengthSpec {
-  return frontier.lengthForm === 'ratio' ? { form: 'ratio', ratios: lengths } : { form: 'absolute', lengths };
-}
-
-/** MACs of running one input of `seqLen` tokens at keep counts `counts`. */
-export function macsFor(config: ModelConfig, seqLen: number, counts?: readonly number[]): number {
-  return encoderMacs(config, seqLen, counts);
+/** A configuration as the options that ask for it. */
+export function specOptions(spec: LengthSpec | undefined): LengthOptions {
+  if (!spec) return {};
+  return spec.form === 'ratio' ? { ratios: spec.ratios } : { lengths: spec.lengths };
 }

@@ -1,23 +1,25 @@
-/** Loading a model directory the way every command needs it: weights, tokenizer, task, frontier. */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+/** Loading a model directory (or a bundle, for predict) the way every command needs it. */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { createRandomWeights, LatError, WordPieceTokenizer } from '@lat/core';
-import { type LoadedModel, loadModelDir, readJson, writeFileAtomic } from '@lat/core/node';
+import { bundleManifestFile, createRandomWeights, LatError } from '@lat/core';
+import { readJson, writeFileAtomic } from '@lat/core/node';
+import { bundleModel, pipeline } from '@lat/pipeline';
+import {
+  frontierFile,
+  type ModelDir,
+  modelDirFiles,
+  readBundleDir,
+  readFrontierJson,
+  readModelDir,
+} from '@lat/pipeline/node';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { type FrontierFile, parseFrontierFile } from '@lat/search';
-import { getTask, type MetricName, type TaskSpec } from '@lat/train';
 
-/** What `lat train` records next to the weights, so later commands know the task. */
-export interface TrainingInfo {
-  task: string;
-  metrics: MetricName[];
-  maxLength: number;
-  lengthDrop: unknown;
-}
+export { frontierFile, type TrainingInfo, trainingInfoFile } from '@lat/pipeline/node';
 
-export const trainingInfoFile = 'lat_training.json';
+export type CliModel = ModelDir;
+
 /** Present while a `lat train` into the directory has not finished (interrupted, or running). */
 export const incompleteFile = 'lat_incomplete.json';
 
@@ -26,25 +28,12 @@ export const loading: { allowUnused: boolean; warn: (line: string) => void } = {
   allowUnused: false,
   warn: (line) => process.stderr.write(`lat: warning: ${line}\n`),
 };
-export const frontierFile = 'frontier.json';
-
-export interface CliModel extends LoadedModel {
-  tokenizer: WordPieceTokenizer;
-  fingerprint: string;
-  info?: TrainingInfo;
-  name: string;
-  /** A span (question-answering) model. */
-  span: boolean;
-}
 
 /**
  * Loads a model directory. Span (SQuAD) models — trained by `lat train --task squad`, or loaded
  * with `span` for such training — get a span head, freshly initialised when the checkpoint has none.
  */
 export async function loadCliModel(dir: string, o: { span?: boolean } = {}): Promise<CliModel> {
-  const infoPath = join(dir, trainingInfoFile);
-  const info = existsSync(infoPath) ? (readJson(infoPath) as TrainingInfo) : undefined;
-  const span = o.span ?? info?.task === 'squad';
   const incomplete = join(dir, incompleteFile);
   if (existsSync(incomplete)) {
     const why = (readJson(incomplete) as { reason?: string }).reason ?? 'its training did not finish';
@@ -54,87 +43,74 @@ export async function loadCliModel(dir: string, o: { span?: boolean } = {}): Pro
       dir,
     );
   }
-  const m = loadModelDir(dir, span ? { qa: true, classifier: false } : {}, {
-    allowUnused: loading.allowUnused,
-    onUnused: (names) =>
-      loading.warn(`${dir}: ignoring ${names.length} tensors config.json has no place for (${names[0]}, …)`),
+  const m = await readModelDir(dir, {
+    ...o,
+    unused: {
+      allowUnused: loading.allowUnused,
+      onUnused: (names) =>
+        loading.warn(
+          `${dir}: ignoring ${names.length} tensors config.json has no place for (${names[0]}, …)`,
+        ),
+    },
   });
-  if (span && !m.weights.has('qa_outputs.weight')) {
+  if (m.span && !m.weights.has('qa_outputs.weight')) {
     const fresh = createRandomWeights(m.config, 1, { qa: true, classifier: false });
     for (const n of ['qa_outputs.weight', 'qa_outputs.bias']) m.weights.set(n, fresh.get(n)!);
   }
-  if (!m.vocab) {
-    throw new LatError(
-      'NOT_FOUND',
-      'the model directory has no vocab.txt; lat needs a WordPiece vocabulary',
-      dir,
-    );
-  }
-  const tokenizer = new WordPieceTokenizer(m.vocab, {
-    doLowerCase: m.doLowerCase,
-    where: join(dir, 'vocab.txt'),
-  });
-  const name = dir.replace(/\/+$/, '').split('/').at(-1) ?? 'model';
-  return {
-    ...m,
-    tokenizer,
-    span,
-    fingerprint: await fingerprint(
-      join(dir, existsSync(join(dir, 'model.safetensors')) ? 'model.safetensors' : 'pytorch_model.bin'),
-    ),
-    ...(info ? { info } : {}),
-    name,
-  };
-}
-
-/** A short hash of the weights file: frontiers remember which weights they were made on. */
-export function fingerprint(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(path)
-      .on('data', (d) => h.update(d))
-      .on('end', () => resolve(h.digest('hex').slice(0, 16)))
-      .on('error', reject);
-  });
+  return m;
 }
 
 export function runtimeFor(threads?: number) {
   return createNodeRuntime({ threads: threads ?? availableParallelism() });
 }
 
-export function resolveTask(model: CliModel, task?: string): TaskSpec {
-  const name = task ?? model.info?.task;
-  if (name === 'squad') {
-    throw new LatError(
-      'BAD_INPUT',
-      'squad is a span task: use a SQuAD .json file (this command path is for GLUE-style data)',
-      '--task',
-    );
+/** The model as a pipeline (question answering for span models), at the frontier given. */
+export function openPipeline(
+  model: CliModel,
+  o: { threads?: number; frontier?: FrontierFile; maxLength?: number } = {},
+) {
+  const options = {
+    runtime: runtimeFor(o.threads),
+    ...(o.frontier ? { frontier: o.frontier } : {}),
+    ...(o.maxLength ? { maxLength: o.maxLength } : {}),
+  };
+  const files = modelDirFiles(model);
+  return model.span
+    ? pipeline('question-answering', files, options)
+    : pipeline('text-classification', files, options);
+}
+
+/**
+ * A model directory or a bundle directory (lat.json + model.onnx, from `lat export`) as a
+ * pipeline; --frontier replaces the model's own frontier.
+ */
+export async function openModelOrBundle(
+  path: string,
+  o: { threads?: number; frontier?: string; maxLength?: number },
+) {
+  if (!existsSync(join(path, bundleManifestFile))) {
+    const model = await loadCliModel(path);
+    return openPipeline(model, { ...o, frontier: loadFrontier(model, o.frontier) });
   }
-  if (!name) {
-    throw new LatError(
-      'BAD_INPUT',
-      `the model was not trained by lat train, so say which task it is (--task sst2, …)`,
-      '--task',
-    );
-  }
-  return getTask(name);
+  const files = bundleModel(await readBundleDir(path));
+  const options = {
+    runtime: runtimeFor(o.threads),
+    ...(o.frontier ? { frontier: readFrontierJson(path, o.frontier) } : {}),
+    ...(o.maxLength ? { maxLength: o.maxLength } : {}),
+  };
+  return files.task === 'span'
+    ? pipeline('question-answering', files, options)
+    : pipeline('text-classification', files, options);
 }
 
 /** The model's frontier: --frontier <file>, or frontier.json in the model directory. */
 export function loadFrontier(model: CliModel, path?: string): FrontierFile | undefined {
-  const p = path ?? join(model.dir, frontierFile);
-  if (!existsSync(p)) {
-    if (path) throw new LatError('NOT_FOUND', 'no such frontier file; run `lat search` first', path);
-    return undefined;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(p, 'utf8'));
-  } catch {
-    throw new LatError('BAD_FILE', 'not valid JSON; run `lat search` to make a frontier file', p);
-  }
-  return parseFrontierFile(json, p, { numLayers: model.config.numLayers, fingerprint: model.fingerprint });
+  const json = readFrontierJson(model.dir, path);
+  if (json === undefined) return undefined;
+  return parseFrontierFile(json, path ?? join(model.dir, frontierFile), {
+    numLayers: model.config.numLayers,
+    fingerprint: model.fingerprint,
+  });
 }
 
 /** Writes JSON atomically: a temporary file renamed over the target. */

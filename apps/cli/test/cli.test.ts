@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkBundleGraph, createRandomWeights, parseBundleManifest, toHfConfig, toHfNames } from '@lat/core';
 import { writeSafetensors } from '@lat/core/node';
+import { pipeline } from '@lat/pipeline';
+import { createNodeRuntime } from '@lat/runtime-node';
 import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { signalAtFirstStep } from './signal.js';
@@ -133,6 +135,19 @@ describe('lat, end to end through the built binary', () => {
     expect(exp.code, exp.err).toBe(0);
     const manifest = JSON.parse(readFileSync(join(dir, 'bundle/lat.json'), 'utf8'));
     expect(manifest.frontier.points.length).toBe(frontier.points.length);
+    expect(existsSync(join(dir, 'bundle/model.onnx'))).toBe(true);
+    // The bundle predicts what the model directory does.
+    const fromBundle = lat(
+      ['predict', '--model', join(dir, 'bundle'), '--ratios', '0.8,0.5', '--json'],
+      'a superb and witty film .\nit is dull and bland .\n',
+    );
+    expect(fromBundle.code, fromBundle.err).toBe(0);
+    const b = JSON.parse(fromBundle.out).predictions;
+    expect(b.map((x: { label: string }) => x.label)).toEqual(['positive', 'negative']);
+    b.forEach((x: { lengths: number[]; probabilities: number[] }, i: number) => {
+      expect(x.lengths).toEqual(p.predictions[i].lengths);
+      x.probabilities.forEach((q, j) => expect(q).toBeCloseTo(p.predictions[i].probabilities[j], 5));
+    });
     // The bundle checks out against its own graph: sha256, outputs, labels, layers.
     const graph = readFileSync(join(dir, 'bundle/model.onnx'));
     await checkBundleGraph(parseBundleManifest(manifest), graph);
@@ -168,7 +183,7 @@ describe('lat, end to end through the built binary', () => {
     });
   }, 120_000);
 
-  it('trains, evaluates and answers with a SQuAD span model (lat train --task squad)', () => {
+  it('trains, evaluates and answers with a SQuAD span model (lat train --task squad), and exports it', async () => {
     const cities = ['paris', 'rome', 'oslo', 'lima', 'cairo', 'delhi'];
     const filler = ['the', 'a', 'film', 'story', 'and', 'with', 'of', 'it'];
     const squadDir = join(dir, 'squad');
@@ -254,6 +269,22 @@ describe('lat, end to end through the built binary', () => {
     const noContext = lat(['predict', '--model', qaModel, 'where is it']);
     expect(noContext.code).toBe(2);
     expect(noContext.err).toMatch(/--context: this is a question-answering model/);
+
+    // The span model exports as a span bundle, and that bundle answers like `lat predict`.
+    const exp = lat(['export', '--model', qaModel, '--out', join(dir, 'qa-bundle')]);
+    expect(exp.code, exp.err).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dir, 'qa-bundle/lat.json'), 'utf8'));
+    expect(manifest.task.type).toBe('span');
+    const qa = await pipeline('question-answering', join(dir, 'qa-bundle'), {
+      runtime: createNodeRuntime({ threads: 1 }),
+      maxLength: 128,
+    });
+    const fromBundle = await qa({ question: 'where is it', context });
+    expect({ answer: fromBundle.answer, start: fromBundle.start }).toEqual({
+      answer: a.answer,
+      start: a.start,
+    });
+    await qa.dispose();
   }, 120_000);
 
   it('saves a checkpoint and stops cleanly on Ctrl-C during training, then resumes', async () => {

@@ -1,10 +1,9 @@
 import type { ModelConfig } from '@lat/core';
-import type { AnytimeModel, LengthSpec } from '@lat/layers';
+import { type AnytimeModel, type LengthSpec, padBatch } from '@lat/layers';
+import { inputMacs, pointLengths } from '@lat/pipeline';
 import type { LatencyTable } from '@lat/search';
-import { padBatch } from '@lat/train';
-import { openModel } from '../evaluation.js';
-import { type LengthFlags, lengthsFromFlags, macsFor, pointSpec } from '../lengths.js';
-import { loadCliModel, loadFrontier, writeJson } from '../model.js';
+import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
+import { loadCliModel, loadFrontier, openPipeline, writeJson } from '../model.js';
 import { type Output, table } from '../output.js';
 
 export interface BenchFlags extends LengthFlags {
@@ -25,7 +24,7 @@ export function benchInput(config: ModelConfig, seq: number, batch: number) {
     const ids = Array.from({ length: seq }, (_, j) =>
       j === 0 ? 2 : j === seq - 1 ? 3 : 5 + ((j * 7 + b * 13) % Math.max(1, config.vocabSize - 5)),
     );
-    return { ids, typeIds: new Array<number>(seq).fill(0), label: 0 };
+    return { ids, typeIds: new Array<number>(seq).fill(0) };
   });
   return padBatch(items);
 }
@@ -71,13 +70,15 @@ export async function benchCommand(f: BenchFlags, out: Output) {
   const model = await loadCliModel(f.model);
   const frontier = loadFrontier(model, f.frontier);
   // One configuration from --lengths/--ratios/--budget, else every frontier point.
-  const chosen = lengthsFromFlags(f, model.config, frontier);
+  const options = lengthOptionsFromFlags(f, model.config, frontier !== undefined);
   const seq = f.seq ?? Math.min(128, model.config.maxPositions - model.config.positionOffset);
-  const m = await openModel(model, f.threads);
+  const p = await openPipeline(model, { threads: f.threads, frontier });
+  const m = p.model;
   const x = benchInput(model.config, seq, f.batch);
   try {
+    const chosen = p.lengthsFor(options);
     const full = await timeRuns(m, x, undefined, f.runs);
-    const fullMacs = macsFor(model.config, seq);
+    const fullMacs = inputMacs(model.config, seq);
     const rows: {
       lengths: number[] | 'full';
       ms: number;
@@ -87,7 +88,7 @@ export async function benchCommand(f: BenchFlags, out: Output) {
     }[] = [{ lengths: 'full', ms: full, speedup: 1, macsRatio: 1 }];
     const targets = chosen.spec
       ? [{ spec: chosen.spec, point: chosen.point }]
-      : (frontier?.points ?? []).map((p) => ({ spec: pointSpec(frontier!, p.lengths), point: p }));
+      : (frontier?.points ?? []).map((point) => ({ spec: pointLengths(frontier!, point), point }));
     for (const { spec, point } of targets) {
       const ms = await timeRuns(m, x, spec, f.runs);
       const counts = (await m.run(x, spec)).keepCounts[0]!;
@@ -96,7 +97,7 @@ export async function benchCommand(f: BenchFlags, out: Output) {
         lengths,
         ms,
         speedup: full / ms,
-        macsRatio: macsFor(model.config, seq, counts) / fullMacs,
+        macsRatio: inputMacs(model.config, seq, counts) / fullMacs,
         ...(point ? { metric: point.metric } : {}),
       });
       if (point && !chosen.spec) point.latencyMs = ms;
@@ -119,6 +120,6 @@ export async function benchCommand(f: BenchFlags, out: Output) {
     });
     return rows;
   } finally {
-    await m.release();
+    await p.dispose();
   }
 }

@@ -1,8 +1,9 @@
 import { LatError } from '@lat/core';
 import type { LengthSpec } from '@lat/layers';
-import { averageMacs, devScorer, openModel } from '../evaluation.js';
-import { type LengthFlags, lengthsFromFlags, pointSpec } from '../lengths.js';
-import { loadCliModel, loadFrontier } from '../model.js';
+import { pointLengths } from '@lat/pipeline';
+import { averageMacs, devScorer } from '../evaluation.js';
+import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
+import { loadCliModel, loadFrontier, openPipeline } from '../model.js';
 import { type Output, table } from '../output.js';
 
 export interface EvalFlags extends LengthFlags {
@@ -18,20 +19,21 @@ export interface EvalFlags extends LengthFlags {
 export async function evalCommand(f: EvalFlags, out: Output) {
   const model = await loadCliModel(f.model);
   const frontier = loadFrontier(model, f.frontier);
-  const m = await openModel(model, f.threads);
+  const options = lengthOptionsFromFlags(f, model.config, frontier !== undefined);
+  const p = await openPipeline(model, { threads: f.threads, frontier });
   try {
-    const dev = devScorer(model, m, f.dev, f.task);
+    const dev = devScorer(model, p, f.dev, f.task);
     const fullMacs = averageMacs(model, dev.items);
     const specs: { label: string; spec?: LengthSpec }[] = [];
     if (f.all) {
       if (!frontier)
         throw new LatError('NOT_FOUND', 'no frontier to evaluate; run `lat search` first', '--all');
-      for (const p of frontier.points) {
-        const spec = pointSpec(frontier, p.lengths);
-        specs.push({ label: p.lengths.map((l) => l.toFixed(2)).join(' '), spec });
+      for (const point of frontier.points) {
+        const spec = pointLengths(frontier, point);
+        specs.push({ label: point.lengths.map((l) => l.toFixed(2)).join(' '), spec });
       }
     } else {
-      const { spec } = lengthsFromFlags(f, model.config, frontier);
+      const { spec } = p.lengthsFor(options);
       specs.push({
         label: spec ? (spec.form === 'ratio' ? spec.ratios : spec.lengths).join(' ') : 'full',
         ...(spec ? { spec } : {}),
@@ -73,6 +75,6 @@ export async function evalCommand(f: EvalFlags, out: Output) {
     });
     return results;
   } finally {
-    await m.release();
+    await p.dispose();
   }
 }

@@ -13,17 +13,17 @@ export async function exportCommand(f: ExportFlags, out: Output) {
   const model = await loadCliModel(f.model);
   const frontier = loadFrontier(model, f.frontier);
   const regression = model.config.numLabels === 1;
+  // Span (SQuAD) models export their question-answering head; the rest their classifier.
   const manifest = exportModel(f.out, model.config, model.weights, {
     name: model.name,
     fingerprint: model.fingerprint,
-    task: {
-      type: regression ? 'regression' : 'classification',
-      labels: regression ? [] : model.config.labels,
-    },
+    task: model.span
+      ? { type: 'span', labels: [] }
+      : { type: regression ? 'regression' : 'classification', labels: regression ? [] : model.config.labels },
     tokenizer: {
       vocab: model.vocab!,
       doLowerCase: model.doLowerCase,
-      maxLength: model.info?.maxLength ?? 128,
+      maxLength: model.info?.maxLength ?? (model.span ? 384 : 128),
       clsToken: '[CLS]',
       sepToken: '[SEP]',
       padToken: '[PAD]',

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '@lat/core/node';
 import { defaultLengthDrop } from '@lat/layers';
 import { evolutionarySearch, type FrontierFile, latencyObjective, toFrontierFile } from '@lat/search';
-import { averageMacs, devScorer, openModel } from '../evaluation.js';
-import { frontierFile, loadCliModel, writeJson } from '../model.js';
+import { averageMacs, devScorer } from '../evaluation.js';
+import { frontierFile, loadCliModel, openPipeline, writeJson } from '../model.js';
 import { type Output, table } from '../output.js';
 import { frontierSvg } from '../plot.js';
 import { measureLatencyTable } from './bench.js';
@@ -28,18 +28,18 @@ export interface SearchFlags {
 /** Searches ratio-form configurations (fractions of each input's real length) on the dev set. */
 export async function searchCommand(f: SearchFlags, out: Output): Promise<FrontierFile> {
   const model = await loadCliModel(f.model);
-  const m = await openModel(model, f.threads);
+  const p = await openPipeline(model, { threads: f.threads });
   const toSpec = (genes: readonly number[]) => ({
     form: 'ratio' as const,
     ratios: genes.map((g) => g / f.scale),
   });
   try {
-    const dev = devScorer(model, m, f.dev, f.task);
+    const dev = devScorer(model, p, f.dev, f.task);
     const metricName = dev.metricNames[0]!;
     const meanLen = Math.round(dev.items.reduce((a, e) => a + e.ids.length, 0) / dev.items.length);
     const latency =
       f.objective === 'latency'
-        ? latencyObjective(await measureLatencyTable(m, model.config, meanLen))
+        ? latencyObjective(await measureLatencyTable(p.model, model.config, meanLen))
         : undefined;
     const cost = latency
       ? (genes: readonly number[]) =>
@@ -87,7 +87,7 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
     });
     return file;
   } finally {
-    await m.release();
+    await p.dispose();
   }
 }
 
