@@ -1,18 +1,23 @@
 import './style.css';
-import { encoderMacs } from '@lat/core';
 import type { FrontierFile } from '@lat/search';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { configFromManifest, fetchBundle, filesBundle, type LoadedBundle } from './bundle.js';
+import { bundleFromFiles, fetchBundle, type LoadedBundle } from '@lat/pipeline';
 import { formatMacs } from './format.js';
 
 interface RunResult {
+  /** The input's tokens (span bundles: those of the window the answer came from). */
   tokens: string[];
   logits: number[];
-  /** Span bundles: the best answer's character range in the context. */
+  probabilities?: number[];
+  /** Span bundles: the best answer's character range in the context, and the windows it was split into. */
   answer?: { start: number; end: number; score: number };
+  windows?: number;
+  window?: number;
   keptPositions: number[][];
   counts: number[];
+  macs: number;
+  fullMacs: number;
   latencyMs: number;
 }
 
@@ -129,6 +134,11 @@ async function update() {
   if (frontier) drawChart(frontier.points);
   const ratios = point ? (frontier!.lengthForm === 'ratio' ? point.lengths : undefined) : undefined;
   const id = ++runId;
+  const asking = bundle.manifest.task.type === 'span';
+  if (asking && (!$<HTMLTextAreaElement>('text').value.trim() || !$<HTMLTextAreaElement>('context').value.trim())) {
+    $('prediction').textContent = 'ask a question about the context';
+    return;
+  }
   state.busy = true;
   const text = $<HTMLTextAreaElement>('text').value;
   const context = $<HTMLTextAreaElement>('context').value;
@@ -145,20 +155,18 @@ async function update() {
 
 function render(r: RunResult) {
   const m = bundle!.manifest;
-  const config = configFromManifest(m);
+  $('error').hidden = true;
   if (m.task.type === 'classification') {
-    const mx = Math.max(...r.logits);
-    const e = r.logits.map((x) => Math.exp(x - mx));
-    const s = e.reduce((a, b) => a + b, 0);
-    const probs = e.map((x) => x / s);
+    const probs = r.probabilities ?? [];
     const best = probs.indexOf(Math.max(...probs));
     $('prediction').textContent = m.task.labels[best] ?? String(best);
     $('probs').textContent = probs.map((p, i) => `${m.task.labels[i]} ${(p * 100).toFixed(1)}%`).join(' · ');
   } else if (m.task.type === 'span') {
     const context = $<HTMLTextAreaElement>('context').value;
-    const a = r.answer;
+    const a = r.answer && r.answer.start >= 0 ? r.answer : undefined;
     $('prediction').textContent = a ? context.slice(a.start, a.end) : '(no answer in the context)';
-    $('probs').textContent = a ? `score ${a.score.toFixed(2)}` : '';
+    const windows = r.windows && r.windows > 1 ? ` · window ${(r.window ?? 0) + 1} of ${r.windows} shown` : '';
+    $('probs').textContent = a ? `score ${a.score.toFixed(2)}${windows}` : '';
     const mark = document.createElement('mark');
     mark.textContent = a ? context.slice(a.start, a.end) : '';
     $('answer').replaceChildren(
@@ -170,10 +178,7 @@ function render(r: RunResult) {
     $('probs').textContent = '';
   }
   $('latency').textContent = `${r.latencyMs.toFixed(2)} ms`;
-  const n = r.tokens.length;
-  const macs = encoderMacs(config, n, r.counts);
-  $('macs').textContent =
-    `${formatMacs(macs)} (${((macs / encoderMacs(config, n)) * 100).toFixed(0)}% of full)`;
+  $('macs').textContent = `${formatMacs(r.macs)} (${((r.macs / r.fullMacs) * 100).toFixed(0)}% of full)`;
   const rows = r.keptPositions.map((kept, i) => {
     const row = document.createElement('div');
     row.className = 'row';
@@ -206,12 +211,12 @@ for (const id of ['text', 'context']) {
 }
 $<HTMLInputElement>('files').addEventListener('change', (e) => {
   const files = [...((e.target as HTMLInputElement).files ?? [])];
-  filesBundle(files).then(use, showError);
+  bundleFromFiles(files).then(use, showError);
 });
 document.addEventListener('dragover', (e) => e.preventDefault());
 document.addEventListener('drop', (e) => {
   e.preventDefault();
-  filesBundle([...(e.dataTransfer?.files ?? [])]).then(use, showError);
+  bundleFromFiles([...(e.dataTransfer?.files ?? [])]).then(use, showError);
 });
 
 const params = new URLSearchParams(location.search);

@@ -1,90 +1,84 @@
 /// <reference lib="webworker" />
 /**
- * Runs the anytime graph off the main thread: the page stays responsive while ORT works.
- * Messages: {type: 'load', manifest, model} → {type: 'loaded', backend}; {type: 'run', id, text,
- * ratios} → {type: 'result', id, …} or {type: 'error', id, message}.
+ * Runs the bundle through @lat/pipeline off the main thread: the page stays responsive while ORT
+ * works. Messages: {type: 'load', manifest, model} → {type: 'loaded', backend}; {type: 'run', id,
+ * text, context?, ratios?} → {type: 'result', id, …} or {type: 'error', id, message}.
  */
-import { type BundleManifest, WordPieceTokenizer } from '@lat/core';
-import { type AnytimeModel, createAnytimeModel } from '@lat/layers';
-import { bestSpan } from '@lat/qa';
+import type { BundleManifest } from '@lat/core';
+import {
+  type PipelineOptions,
+  pipeline,
+  type QuestionAnsweringPipeline,
+  type TextClassificationPipeline,
+} from '@lat/pipeline';
 import { createWebRuntime, hasWebGpu } from '@lat/runtime-web';
-import { configFromManifest } from './bundle.js';
 
-let model: AnytimeModel | undefined;
-let tokenizer: WordPieceTokenizer | undefined;
-let maxLength = 128;
-let span = false;
+let model: TextClassificationPipeline | QuestionAnsweringPipeline | undefined;
 
 async function load(manifest: BundleManifest, bytes: Uint8Array) {
-  await model?.release();
-  const config = configFromManifest(manifest);
-  tokenizer = new WordPieceTokenizer(manifest.tokenizer.vocab, {
-    doLowerCase: manifest.tokenizer.doLowerCase,
-    ...(manifest.tokenizer.stripAccents !== undefined
-      ? { stripAccents: manifest.tokenizer.stripAccents }
-      : {}),
-    clsToken: manifest.tokenizer.clsToken,
-    sepToken: manifest.tokenizer.sepToken,
-    padToken: manifest.tokenizer.padToken,
-    unkToken: manifest.tokenizer.unkToken,
-  });
-  maxLength = manifest.tokenizer.maxLength;
-  span = manifest.task.type === 'span';
+  await model?.dispose();
+  model = undefined;
   const threads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   const runtime = createWebRuntime({
     wasmPaths: new URL('./ort/', self.location.href.replace(/assets\/.*$/, '')).href,
     threads,
   });
+  const open = (executionProviders: string[]) => {
+    const options: PipelineOptions = { runtime, session: { executionProviders } };
+    const source = { manifest, model: bytes };
+    return manifest.task.type === 'span'
+      ? pipeline('question-answering', source, options)
+      : pipeline('text-classification', source, options);
+  };
   // WebGPU when the browser offers it (falling back to wasm if its session cannot be made).
   let backend = 'wasm';
   if (hasWebGpu()) {
     try {
-      model = await createAnytimeModel(runtime, config, new Map(), {
-        model: bytes,
-        session: { executionProviders: ['webgpu'] },
-      });
+      model = await open(['webgpu']);
       backend = 'webgpu';
     } catch {
       model = undefined;
     }
   }
-  model ??= await createAnytimeModel(runtime, config, new Map(), {
-    model: bytes,
-    session: { executionProviders: ['wasm'] },
-  });
+  model ??= await open(['wasm']);
   return { backend: `${backend}${threads > 1 ? `, ${threads} threads` : ''}` };
 }
 
 async function run(text: string, ratios: number[] | undefined, context?: string) {
-  if (!model || !tokenizer) throw new Error('no model loaded');
-  // Span (QA) bundles: [CLS] question [SEP] context [SEP], the context truncated to fit.
-  const enc = span
-    ? tokenizer.encode(text, context ?? '', { maxLength, truncation: 'only_second' })
-    : tokenizer.encode(text, undefined, { maxLength });
-  const n = enc.ids.length;
-  const x = {
-    inputIds: BigInt64Array.from(enc.ids, BigInt),
-    attentionMask: new BigInt64Array(n).fill(1n),
-    tokenTypeIds: BigInt64Array.from(enc.typeIds, BigInt),
-    batch: 1,
+  const m = model;
+  if (!m) throw new Error('no model loaded');
+  const options = ratios ? { ratios } : {};
+  // Twice: the first call includes kernel set-up, the second is the latency shown.
+  const once = async () => {
+    if (m.task === 'question-answering') {
+      const a = await m({ question: text, context: context ?? '' }, options);
+      return {
+        tokens: a.tokens,
+        logits: [],
+        answer: { start: a.start, end: a.end, score: a.score },
+        windows: a.windows,
+        window: a.window,
+        keptPositions: a.keptPositions,
+        counts: a.lengths,
+        macs: a.macs,
+        fullMacs: a.fullMacs,
+      };
+    }
+    const [r] = await m(text, options);
+    return {
+      tokens: r!.tokens,
+      logits: r!.logits,
+      probabilities: r!.probabilities,
+      keptPositions: r!.keptPositions,
+      counts: r!.lengths,
+      macs: r!.macs,
+      fullMacs: r!.fullMacs,
+    };
   };
-  const spec = ratios ? { form: 'ratio' as const, ratios } : undefined;
-  await model.run(x, spec); // warm: the first call includes kernel set-up
+  await once();
   const t0 = performance.now();
-  const r = await model.run(x, spec);
-  const latencyMs = performance.now() - t0;
-  const answer =
-    span && r.startLogits && r.endLogits
-      ? bestSpan(r.startLogits, r.endLogits, enc.sequenceIds, enc.offsets)
-      : undefined;
-  return {
-    tokens: enc.tokens,
-    logits: Array.from(r.logits ?? []),
-    ...(answer ? { answer } : {}),
-    keptPositions: r.keptPositions.map((l) => l[0]!),
-    counts: r.keepCounts[0]!,
-    latencyMs,
-  };
+  const result = await once();
+  return { ...result, latencyMs: performance.now() - t0 };
 }
 
 self.onmessage = async (e: MessageEvent) => {

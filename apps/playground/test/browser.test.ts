@@ -12,7 +12,7 @@ import { extname, join, normalize } from 'node:path';
 import { createRandomWeights, parseModelConfig, WordPieceTokenizer } from '@lat/core';
 import { anytimeFeeds } from '@lat/layers';
 import { exportModel } from '@lat/layers/node';
-import { bestSpan } from '@lat/qa';
+import { pipeline } from '@lat/pipeline';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,7 @@ type LatWindow = Window & {
       counts: number[];
       ratios?: number[];
       answer?: { start: number; end: number };
+      windows?: number;
     };
   };
 };
@@ -242,12 +243,13 @@ describe.skipIf(!available)('playground in Chromium', () => {
     expect(errors).toEqual([]);
   }, 120_000);
 
-  it('answers questions with a QA bundle: the best span is highlighted in the context', async () => {
+  it('answers questions with a QA bundle over a long context, window by window, as @lat/pipeline does in Node', async () => {
     const page = await browser.newPage();
     await page.goto(`${base}?bundle=./bundles/qa/`);
     await page.waitForFunction(() => (window as unknown as LatWindow).lat?.ready, null, { timeout: 60_000 });
     const question = 'the great story';
-    const context = 'a superb cast and a dull story with the film is great .';
+    // Longer than the bundle's 64 tokens: the context is split into overlapping windows.
+    const context = `${'a superb cast and a dull story with the film . '.repeat(9)}the film is great .`;
     await page.fill('#context', context);
     await page.fill('#text', question);
     // Wait for the run of this question and context: typing either field starts a run of its own.
@@ -265,28 +267,20 @@ describe.skipIf(!available)('playground in Chromium', () => {
           `${e.message}; page error: ${await page.textContent('#error')}; state: ${await page.evaluate(() => JSON.stringify((window as unknown as LatWindow).lat))}; prediction ${await page.textContent('#prediction')}`,
         );
       });
+    const last = (await page.evaluate(() => (window as unknown as LatWindow).lat.last))!;
     const shown = await page.textContent('#answer mark');
-    // The same bundle and question in onnxruntime-node, decoded the same way.
-    const tok = new WordPieceTokenizer(vocab);
-    const enc = tok.encode(question, context, { maxLength: 64, truncation: 'only_second' });
-    const session = await createNodeRuntime({ threads: 1 }).createSession(
-      readFileSync(join(dist, 'bundles/qa/model.onnx')),
-    );
-    const feeds = anytimeFeeds(config, {
-      inputIds: BigInt64Array.from(enc.ids, BigInt),
-      attentionMask: new BigInt64Array(enc.ids.length).fill(1n),
-      tokenTypeIds: BigInt64Array.from(enc.typeIds, BigInt),
-      batch: 1,
+    // The same bundle and question through the pipeline on onnxruntime-node.
+    const qa = await pipeline('question-answering', join(dist, 'bundles/qa'), {
+      runtime: createNodeRuntime({ threads: 1 }),
     });
-    const out = await session.run(feeds);
-    const span = bestSpan(
-      out['start_logits']!.data as Float32Array,
-      out['end_logits']!.data as Float32Array,
-      enc.sequenceIds,
-      enc.offsets,
-    )!;
-    expect(shown).toBe(context.slice(span.start, span.end));
-    expect(await page.textContent('#prediction')).toBe(context.slice(span.start, span.end));
+    const want = await qa({ question, context });
+    await qa.dispose();
+    expect(want.windows).toBeGreaterThan(2);
+    expect(last.windows).toBe(want.windows);
+    expect(last.answer).toMatchObject({ start: want.start, end: want.end });
+    expect(shown).toBe(want.answer);
+    expect(await page.textContent('#prediction')).toBe(want.answer);
+    expect(await page.textContent('#probs')).toMatch(/window \d+ of \d+ shown/);
   }, 60_000);
 
   it('shows what is wrong with a broken bundle instead of a blank page', async () => {
