@@ -135,7 +135,10 @@ async function update() {
   const ratios = point ? (frontier!.lengthForm === 'ratio' ? point.lengths : undefined) : undefined;
   const id = ++runId;
   const asking = bundle.manifest.task.type === 'span';
-  if (asking && (!$<HTMLTextAreaElement>('text').value.trim() || !$<HTMLTextAreaElement>('context').value.trim())) {
+  if (
+    asking &&
+    (!$<HTMLTextAreaElement>('text').value.trim() || !$<HTMLTextAreaElement>('context').value.trim())
+  ) {
     $('prediction').textContent = 'ask a question about the context';
     return;
   }
@@ -165,7 +168,8 @@ function render(r: RunResult) {
     const context = $<HTMLTextAreaElement>('context').value;
     const a = r.answer && r.answer.start >= 0 ? r.answer : undefined;
     $('prediction').textContent = a ? context.slice(a.start, a.end) : '(no answer in the context)';
-    const windows = r.windows && r.windows > 1 ? ` · window ${(r.window ?? 0) + 1} of ${r.windows} shown` : '';
+    const windows =
+      r.windows && r.windows > 1 ? ` · window ${(r.window ?? 0) + 1} of ${r.windows} shown` : '';
     $('probs').textContent = a ? `score ${a.score.toFixed(2)}${windows}` : '';
     const mark = document.createElement('mark');
     mark.textContent = a ? context.slice(a.start, a.end) : '';

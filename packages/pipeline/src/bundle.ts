@@ -74,7 +74,11 @@ export async function fetchBundle(base: string | URL): Promise<LoadedBundle> {
   const manifest = parseBundleManifest(parseJson(await res.text(), bundleManifestFile));
   const graph = await fetch(url(manifest.graph));
   if (!graph.ok)
-    throw new LatError('NOT_FOUND', `the bundle's graph is missing (HTTP ${graph.status})`, url(manifest.graph));
+    throw new LatError(
+      'NOT_FOUND',
+      `the bundle's graph is missing (HTTP ${graph.status})`,
+      url(manifest.graph),
+    );
   return readBundle({ manifest, model: await graph.arrayBuffer() });
 }
 

@@ -28,7 +28,11 @@ export function resolveLengths(
 ): { spec?: LengthSpec; point?: FrontierPoint } {
   const given = lengthKeys.filter((k) => o[k] !== undefined);
   if (given.length > 1)
-    throw new LatError('BAD_INPUT', `give only one of ${lengthKeys.join(', ')}; got ${given.join(' and ')}`, given[1]);
+    throw new LatError(
+      'BAD_INPUT',
+      `give only one of ${lengthKeys.join(', ')}; got ${given.join(' and ')}`,
+      given[1],
+    );
   if (o.lengths !== undefined) {
     const spec: LengthSpec = { form: 'absolute', lengths: [...o.lengths] };
     validateLengths(spec, numLayers, Number.POSITIVE_INFINITY);
@@ -51,7 +55,7 @@ export function resolveLengths(
   if (!frontier) {
     throw new LatError(
       'NOT_FOUND',
-      'a budget needs the model\'s frontier: run `lat search` (it writes frontier.json next to the model and `lat export` puts it in the bundle), or pass { frontier }',
+      "a budget needs the model's frontier: run `lat search` (it writes frontier.json next to the model and `lat export` puts it in the bundle), or pass { frontier }",
       o.latencyMs !== undefined ? 'latencyMs' : 'budget',
     );
   }
@@ -82,5 +86,9 @@ export function inputMacs(config: ModelConfig, tokens: number, counts?: readonly
 export function macsAt(config: ModelConfig, tokens: number, spec?: LengthSpec): number {
   if (!spec) return encoderMacs(config, tokens);
   const mask = new BigInt64Array(tokens).fill(1n);
-  return inputMacs(config, tokens, Array.from(keepCounts(fitLengths(spec, tokens), mask, 1, config.numLayers), Number));
+  return inputMacs(
+    config,
+    tokens,
+    Array.from(keepCounts(fitLengths(spec, tokens), mask, 1, config.numLayers), Number),
+  );
 }

@@ -92,13 +92,23 @@ export function readBundleDir(dir: string): LoadedBundle {
   const graph = (manifest as { graph?: unknown })?.graph;
   const graphPath = join(dir, typeof graph === 'string' ? basename(graph) : 'model.onnx');
   if (!existsSync(graphPath))
-    throw new LatError('NOT_FOUND', "the bundle's graph is missing; re-export it with `lat export`", graphPath);
+    throw new LatError(
+      'NOT_FOUND',
+      "the bundle's graph is missing; re-export it with `lat export`",
+      graphPath,
+    );
   return readBundle({ manifest, model: readFileSync(graphPath) }, manifestPath);
 }
 
 /** A model directory as a pipeline source: weights, tokenizer, task, longest input, frontier. */
 export function modelDirFiles(m: ModelDir, frontier?: unknown): ModelFiles {
-  const task = m.info ? (m.info.task === 'squad' ? 'span' : m.config.numLabels === 1 ? 'regression' : 'classification') : undefined;
+  const task = m.info
+    ? m.info.task === 'squad'
+      ? 'span'
+      : m.config.numLabels === 1
+        ? 'regression'
+        : 'classification'
+    : undefined;
   return {
     name: m.name,
     config: m.config,

@@ -75,10 +75,14 @@ export async function createPipeline<T extends PipelineTask>(
   const frontier: FrontierFile | undefined =
     frontierJson === undefined
       ? undefined
-      : parseFrontierFile(frontierJson, options.frontier !== undefined ? 'frontier' : `${files.name}: frontier`, {
-          numLayers: files.config.numLayers,
-          ...(files.fingerprint ? { fingerprint: files.fingerprint } : {}),
-        });
+      : parseFrontierFile(
+          frontierJson,
+          options.frontier !== undefined ? 'frontier' : `${files.name}: frontier`,
+          {
+            numLayers: files.config.numLayers,
+            ...(files.fingerprint ? { fingerprint: files.fingerprint } : {}),
+          },
+        );
   const runtime = options.runtime ?? (await host.defaultRuntime());
   const model = await openModel(runtime, files, span, options.session);
   const positions = files.config.maxPositions - files.config.positionOffset;

@@ -106,7 +106,11 @@ describe('text classification', () => {
   });
 
   it('refuses bad options with a LatError naming the option', async () => {
-    const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (e) => (isLatError(e) ? e.code : String(e)));
+    const codeOf = (p: Promise<unknown>) =>
+      p.then(
+        () => 'resolved',
+        (e) => (isLatError(e) ? e.code : String(e)),
+      );
     expect(await codeOf(clf('dull', { ratios: [0.5, 0.7] }))).toBe('BAD_LENGTHS');
     expect(await codeOf(clf('dull', { ratios: [0.5] }))).toBe('BAD_LENGTHS');
     expect(await codeOf(clf('dull', { ratios: [0.5, 0.5], lengths: [2, 2] }))).toBe('BAD_INPUT');
@@ -167,12 +171,19 @@ describe('bundles', () => {
   });
 
   it('names the file at fault in a broken bundle', () => {
-    expect(() => readBundle({ manifest: '{"kind":', model: new Uint8Array(32) })).toThrow(/lat.json: not valid JSON/);
-    const manifest = JSON.parse(readFileSync(join(bundleDir, 'lat.json'), 'utf8'));
-    expect(() => readBundle({ manifest, model: new Uint8Array(32) })).toThrow(/model.onnx: this is not an ONNX model/);
-    expect(() => readBundle({ manifest: { ...manifest, model: { ...manifest.model, positionOffset: -1 } }, model: new Uint8Array(32) })).toThrow(
-      /model.positionOffset: must be a whole number/,
+    expect(() => readBundle({ manifest: '{"kind":', model: new Uint8Array(32) })).toThrow(
+      /lat.json: not valid JSON/,
     );
+    const manifest = JSON.parse(readFileSync(join(bundleDir, 'lat.json'), 'utf8'));
+    expect(() => readBundle({ manifest, model: new Uint8Array(32) })).toThrow(
+      /model.onnx: this is not an ONNX model/,
+    );
+    expect(() =>
+      readBundle({
+        manifest: { ...manifest, model: { ...manifest.model, positionOffset: -1 } },
+        model: new Uint8Array(32),
+      }),
+    ).toThrow(/model.positionOffset: must be a whole number/);
   });
 });
 
@@ -222,7 +233,13 @@ describe('question answering', () => {
       window: want!.window,
     });
     expect(a.score).toBeCloseTo(want!.score, 4);
-    const many = await qa([{ question, context }, { question: 'where ?', context: 'oslo' }], { ratios: [0.7, 0.5] });
+    const many = await qa(
+      [
+        { question, context },
+        { question: 'where ?', context: 'oslo' },
+      ],
+      { ratios: [0.7, 0.5] },
+    );
     expect(many[0]).toEqual(a);
     expect(many[1]!.answer).toBe('oslo');
     await Promise.all([qa.dispose(), ref.release()]);

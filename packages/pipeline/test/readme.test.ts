@@ -5,7 +5,16 @@
  * onnxruntime-node.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +24,9 @@ import { writeTinyBundle, writeTinyModel } from '../src/testing/index.js';
 
 const pkg = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'lat-pipeline-readme-'));
-const examples = [...readFileSync(join(pkg, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+const examples = [...readFileSync(join(pkg, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map(
+  (m) => m[1]!,
+);
 const env = {
   ...process.env,
   LAT_EXAMPLE_MODEL: join(dir, 'model'),
@@ -55,21 +66,25 @@ describe('README examples', () => {
     expect(examples).toHaveLength(3);
   });
 
-  it.each([0, 1, 2])('example %i runs as written in Node', (i) => {
-    const r = spawnSync(process.execPath, [join(dir, `example-${i}.mjs`)], {
-      cwd: dir,
-      env,
-      encoding: 'utf8',
-      timeout: 100_000,
-    });
-    expect(r.status, r.stderr).toBe(0);
-    const expected = [
-      /a gripping film → (positive|negative) \(\d+\.\d%\), \d+% of the MACs\n {2}tokens kept per layer: \d+ \d+ · \[CLS\]/,
-      /\[\d+, \d+\) from window \d of \d, score -?\d+\.\d\d/,
-      /(positive|negative) \[ [\d.e-]+, [\d.e-]+ \] \[ [\d.e-]+, [\d.e-]+ \]/,
-    ][i]!;
-    expect(r.stdout).toMatch(expected);
-  }, 120_000);
+  it.each([0, 1, 2])(
+    'example %i runs as written in Node',
+    (i) => {
+      const r = spawnSync(process.execPath, [join(dir, `example-${i}.mjs`)], {
+        cwd: dir,
+        env,
+        encoding: 'utf8',
+        timeout: 100_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const expected = [
+        /a gripping film → (positive|negative) \(\d+\.\d%\), \d+% of the MACs\n {2}tokens kept per layer: \d+ \d+ · \[CLS\]/,
+        /\[\d+, \d+\) from window \d of \d, score -?\d+\.\d\d/,
+        /(positive|negative) \[ [\d.e-]+, [\d.e-]+ \] \[ [\d.e-]+, [\d.e-]+ \]/,
+      ][i]!;
+      expect(r.stdout).toMatch(expected);
+    },
+    120_000,
+  );
 
   it('the first example bundles for the browser with esbuild: onnxruntime-web, no Node built-ins', async () => {
     const result = await build({

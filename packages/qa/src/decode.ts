@@ -66,7 +66,13 @@ export function decodeAnswers(
     nullScore = Math.min(nullScore, start[0]! + end[0]!);
     const s = bestSpan(start, end, f.sequenceIds, f.offsets, o.maxAnswerLength ?? 30);
     if (s)
-      spans.push({ text: context.slice(s.start, s.end), start: s.start, end: s.end, score: s.score, window: i });
+      spans.push({
+        text: context.slice(s.start, s.end),
+        start: s.start,
+        end: s.end,
+        score: s.score,
+        window: i,
+      });
   });
   spans.sort((a, b) => b.score - a.score);
   const best = spans.slice(0, o.nBest ?? 1);
