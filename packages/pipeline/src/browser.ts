@@ -4,14 +4,7 @@
  */
 import type { Runtime } from '@lat/core';
 import { bundleModel, fetchBundle } from './bundle.js';
-import {
-  createPipeline,
-  type Host,
-  type ModelSource,
-  type PipelineByTask,
-  type PipelineOptions,
-  type PipelineTask,
-} from './pipeline.js';
+import { type Host, type Pipeline, pipelineOn } from './pipeline.js';
 
 export * from './exports.js';
 
@@ -22,15 +15,5 @@ const web: Host = {
   },
 };
 
-/**
- * Loads a model for a task: `pipeline('text-classification', bundleUrl)` or
- * `pipeline('question-answering', { manifest, model })`, then call it with `{ budget }`,
- * `{ latencyMs }`, `{ ratios }` or `{ lengths }`.
- */
-export function pipeline<T extends PipelineTask>(
-  task: T,
-  source: ModelSource,
-  options: PipelineOptions = {},
-): Promise<PipelineByTask[T]> {
-  return createPipeline(web, task, source, options);
-}
+/** Loads a model for a task; see {@link Pipeline}. */
+export const pipeline: Pipeline = pipelineOn(web);

@@ -10,8 +10,9 @@ export {
   tokenizerFromManifest,
 } from './bundle.js';
 export { inputMacs, type LengthOptions, macsAt, pointLengths, resolveLengths } from './lengths.js';
+export type { PipelineMembers } from './loaded.js';
 export type { ModelFiles, ModelTask } from './model.js';
-export type { ModelSource, PipelineByTask, PipelineOptions, PipelineTask } from './pipeline.js';
+export type { ModelSource, Pipeline, PipelineByTask, PipelineOptions, PipelineTask } from './pipeline.js';
 export type { QuestionAnswer, QuestionAnsweringPipeline, QuestionInput } from './question-answering.js';
 export {
   type Classification,

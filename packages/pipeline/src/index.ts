@@ -7,14 +7,7 @@ import { join } from 'node:path';
 import { bundleManifestFile, LatError, type Runtime } from '@lat/core';
 import { bundleModel } from './bundle.js';
 import { modelDirFiles, readBundleDir, readFrontierJson, readModelDir } from './node.js';
-import {
-  createPipeline,
-  type Host,
-  type ModelSource,
-  type PipelineByTask,
-  type PipelineOptions,
-  type PipelineTask,
-} from './pipeline.js';
+import { type Host, type Pipeline, pipelineOn } from './pipeline.js';
 
 export * from './exports.js';
 
@@ -40,15 +33,5 @@ const node: Host = {
   },
 };
 
-/**
- * Loads a model for a task: `pipeline('text-classification', dir)` or
- * `pipeline('question-answering', dir)`, then call it with `{ budget }`, `{ latencyMs }`,
- * `{ ratios }` or `{ lengths }`.
- */
-export function pipeline<T extends PipelineTask>(
-  task: T,
-  source: ModelSource,
-  options: PipelineOptions = {},
-): Promise<PipelineByTask[T]> {
-  return createPipeline(node, task, source, options);
-}
+/** Loads a model for a task; see {@link Pipeline}. */
+export const pipeline: Pipeline = pipelineOn(node);

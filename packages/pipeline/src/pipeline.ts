@@ -6,6 +6,7 @@ import { LatError, type Runtime, type SessionOptions } from '@lat/core';
 import { type AnytimeModel, createAnytimeModel } from '@lat/layers';
 import { type FrontierFile, parseFrontierFile } from '@lat/search';
 import { type BundleFiles, bundleModel, readBundle } from './bundle.js';
+import type { PipelineBase } from './loaded.js';
 import { isModelFiles, type ModelFiles } from './model.js';
 import { createQuestionAnswering, type QuestionAnsweringPipeline } from './question-answering.js';
 import { createTextClassification, type TextClassificationPipeline } from './text-classification.js';
@@ -50,7 +51,23 @@ export interface Host {
   defaultRuntime(): Promise<Runtime>;
 }
 
-export async function createPipeline<T extends PipelineTask>(
+/**
+ * Loads a model for a task — `pipeline('text-classification', source)` or
+ * `pipeline('question-answering', source)` — to be called with `{ budget }`, `{ latencyMs }`,
+ * `{ ratios }` or `{ lengths }`.
+ */
+export type Pipeline = <T extends PipelineTask>(
+  task: T,
+  source: ModelSource,
+  options?: PipelineOptions,
+) => Promise<PipelineByTask[T]>;
+
+/** The `pipeline` function of an entry point. */
+export function pipelineOn(host: Host): Pipeline {
+  return (task, source, options) => createPipeline(host, task, source, options);
+}
+
+async function createPipeline<T extends PipelineTask>(
   host: Host,
   task: T,
   source: ModelSource,
@@ -87,17 +104,8 @@ export async function createPipeline<T extends PipelineTask>(
   const model = await openModel(runtime, files, span, options.session);
   const positions = files.config.maxPositions - files.config.positionOffset;
   const maxLength = Math.min(options.maxLength ?? files.maxLength ?? (span ? 384 : 128), positions);
-  const base = { files, model, frontier, maxLength, options };
+  const base: PipelineBase = { files, model, frontier, maxLength, options };
   return (span ? createQuestionAnswering(base) : createTextClassification(base)) as PipelineByTask[T];
-}
-
-/** What the task pipelines share. */
-export interface PipelineBase {
-  files: ModelFiles;
-  model: AnytimeModel;
-  frontier: FrontierFile | undefined;
-  maxLength: number;
-  options: PipelineOptions;
 }
 
 function checkTask(files: ModelFiles, span: boolean) {

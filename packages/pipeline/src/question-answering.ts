@@ -3,8 +3,6 @@
  * stride), every window runs through the span model, and the best span comes back with its exact
  * character offsets in the context.
  */
-import type { ModelConfig, WordPieceTokenizer } from '@lat/core';
-import type { AnytimeModel, LengthSpec } from '@lat/layers';
 import {
   type AnytimeSpanLogits,
   anytimeSpanModel,
@@ -12,9 +10,8 @@ import {
   type SpanModel,
   squadFeatureOptions,
 } from '@lat/qa';
-import type { FrontierFile, FrontierPoint } from '@lat/search';
-import { inputMacs, type LengthOptions, resolveLengths } from './lengths.js';
-import type { PipelineBase } from './pipeline.js';
+import { inputMacs, type LengthOptions } from './lengths.js';
+import { type PipelineBase, type PipelineMembers, pipelineMembers } from './loaded.js';
 
 export interface QuestionInput {
   question: string;
@@ -41,29 +38,20 @@ export interface QuestionAnswer {
   fullMacs: number;
 }
 
-export interface QuestionAnsweringPipeline {
+export interface QuestionAnsweringPipeline extends PipelineMembers {
   (input: QuestionInput, options?: LengthOptions): Promise<QuestionAnswer>;
   (inputs: readonly QuestionInput[], options?: LengthOptions): Promise<QuestionAnswer[]>;
   readonly task: 'question-answering';
-  /** The model's name (its directory or bundle name). */
-  readonly modelName: string;
-  readonly config: ModelConfig;
-  readonly tokenizer: WordPieceTokenizer;
-  readonly frontier: FrontierFile | undefined;
-  readonly maxLength: number;
-  readonly model: AnytimeModel;
   /** The span model on windows already built (e.g. by @lat/qa's `loadSquadSet`), for `squadScores`. */
   readonly runWindows: SpanModel<LengthOptions, AnytimeSpanLogits>;
-  lengthsFor(options?: LengthOptions): { spec?: LengthSpec; point?: FrontierPoint };
-  dispose(): Promise<void>;
 }
 
 export function createQuestionAnswering(p: PipelineBase): QuestionAnsweringPipeline {
   const { config, tokenizer } = p.files;
-  const lengthsFor = (o: LengthOptions = {}) => resolveLengths(o, config.numLayers, p.frontier);
+  const members = pipelineMembers(p);
   const spanModel = anytimeSpanModel(p.model, { batchSize: p.options.batchSize ?? 8 });
   const runWindows: QuestionAnsweringPipeline['runWindows'] = (features, options) => {
-    const { spec } = lengthsFor(options);
+    const { spec } = members.lengthsFor(options);
     return spanModel(features, spec ? { lengths: spec } : {});
   };
   const defaults = squadFeatureOptions(p.maxLength);
@@ -105,22 +93,14 @@ export function createQuestionAnswering(p: PipelineBase): QuestionAnsweringPipel
   }
 
   async function answer(inputs: QuestionInput | readonly QuestionInput[], options: LengthOptions = {}) {
-    lengthsFor(options); // bad options fail before any work
+    members.lengthsFor(options); // bad options fail before any work
     if (!Array.isArray(inputs)) return answerOne(inputs as QuestionInput, options);
     const out: QuestionAnswer[] = [];
     for (const input of inputs as readonly QuestionInput[]) out.push(await answerOne(input, options));
     return out;
   }
-  return Object.assign(answer as QuestionAnsweringPipeline, {
+  return Object.assign(answer as QuestionAnsweringPipeline, members, {
     task: 'question-answering' as const,
-    modelName: p.files.name,
-    config,
-    tokenizer,
-    frontier: p.frontier,
-    maxLength: p.maxLength,
-    model: p.model,
     runWindows,
-    lengthsFor,
-    dispose: () => p.model.release(),
   });
 }

@@ -1,9 +1,8 @@
 /** Sequence classification (and regression) at a budget, in padded batches. */
-import type { ModelConfig, WordPieceTokenizer } from '@lat/core';
-import { type AnytimeModel, chunk, fitLengths, type LengthSpec, padBatch } from '@lat/layers';
-import type { FrontierFile, FrontierPoint } from '@lat/search';
-import { inputMacs, type LengthOptions, resolveLengths } from './lengths.js';
-import type { PipelineBase } from './pipeline.js';
+import type { ModelConfig } from '@lat/core';
+import { chunk, fitLengths, padBatch } from '@lat/layers';
+import { inputMacs, type LengthOptions } from './lengths.js';
+import { type PipelineBase, type PipelineMembers, pipelineMembers } from './loaded.js';
 
 /** A text, or a pair of texts for sentence-pair tasks (e.g. MRPC, MNLI). */
 export type TextInput = string | { text: string; textPair?: string };
@@ -27,28 +26,15 @@ export interface Classification {
   fullMacs: number;
 }
 
-export interface TextClassificationPipeline {
+export interface TextClassificationPipeline extends PipelineMembers {
   /** Classifies one text or many (batched); always returns one result per input. */
   (inputs: TextInput | readonly TextInput[], options?: LengthOptions): Promise<Classification[]>;
   readonly task: 'text-classification';
-  /** The model's name (its directory or bundle name). */
-  readonly modelName: string;
-  readonly config: ModelConfig;
-  readonly tokenizer: WordPieceTokenizer;
-  /** The frontier `{ budget }` calls pick from, when the model has one. */
-  readonly frontier: FrontierFile | undefined;
-  readonly maxLength: number;
-  /** The session, for callers that feed it batches themselves (benchmarks). */
-  readonly model: AnytimeModel;
   /** Runs inputs that are already tokenised (ids and token types, [CLS] … [SEP]). */
   classifyTokens(
     items: readonly { ids: readonly number[]; typeIds: readonly number[] }[],
     options?: LengthOptions,
   ): Promise<Classification[]>;
-  /** The length configuration a call's options stand for, and the frontier point a budget picked. */
-  lengthsFor(options?: LengthOptions): { spec?: LengthSpec; point?: FrontierPoint };
-  /** Releases the ONNX session. */
-  dispose(): Promise<void>;
 }
 
 export function softmax(v: ArrayLike<number>): number[] {
@@ -60,13 +46,13 @@ export function softmax(v: ArrayLike<number>): number[] {
 
 export function createTextClassification(p: PipelineBase): TextClassificationPipeline {
   const { config, tokenizer } = p.files;
-  const lengthsFor = (o: LengthOptions = {}) => resolveLengths(o, config.numLayers, p.frontier);
+  const members = pipelineMembers(p);
 
   async function classifyTokens(
     items: readonly { ids: readonly number[]; typeIds: readonly number[] }[],
     options: LengthOptions = {},
   ): Promise<Classification[]> {
-    const { spec } = lengthsFor(options);
+    const { spec } = members.lengthsFor(options);
     const out: Classification[] = [];
     for (const group of chunk(items, p.options.batchSize ?? 32)) {
       const x = padBatch(group);
@@ -98,18 +84,7 @@ export function createTextClassification(p: PipelineBase): TextClassificationPip
     });
     return classifyTokens(encoded, options);
   };
-  return Object.assign(classify, {
-    task: 'text-classification' as const,
-    modelName: p.files.name,
-    config,
-    tokenizer,
-    frontier: p.frontier,
-    maxLength: p.maxLength,
-    model: p.model,
-    classifyTokens,
-    lengthsFor,
-    dispose: () => p.model.release(),
-  });
+  return Object.assign(classify, members, { task: 'text-classification' as const, classifyTokens });
 }
 
 function labelOf(config: ModelConfig, logits: number[]) {

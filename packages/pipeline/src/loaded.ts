@@ -1,0 +1,47 @@
+/** What every task pipeline is built from and what each exposes besides its call. */
+import type { ModelConfig, WordPieceTokenizer } from '@lat/core';
+import type { AnytimeModel, LengthSpec } from '@lat/layers';
+import type { FrontierFile, FrontierPoint } from '@lat/search';
+import { type LengthOptions, resolveLengths } from './lengths.js';
+import type { ModelFiles } from './model.js';
+import type { PipelineOptions } from './pipeline.js';
+
+/** A model loaded for a task: its files, its session, its frontier and the input length. */
+export interface PipelineBase {
+  files: ModelFiles;
+  model: AnytimeModel;
+  frontier: FrontierFile | undefined;
+  maxLength: number;
+  options: PipelineOptions;
+}
+
+/** The members both task pipelines have. */
+export interface PipelineMembers {
+  /** The model's name (its directory or bundle name). */
+  readonly modelName: string;
+  readonly config: ModelConfig;
+  readonly tokenizer: WordPieceTokenizer;
+  /** The frontier `{ budget }` calls pick from, when the model has one. */
+  readonly frontier: FrontierFile | undefined;
+  /** Longest input in tokens (QA: longest window). */
+  readonly maxLength: number;
+  /** The session, for callers that feed it batches themselves (benchmarks). */
+  readonly model: AnytimeModel;
+  /** The length configuration a call's options stand for, and the frontier point a budget picked. */
+  lengthsFor(options?: LengthOptions): { spec?: LengthSpec; point?: FrontierPoint };
+  /** Releases the ONNX session. */
+  dispose(): Promise<void>;
+}
+
+export function pipelineMembers(p: PipelineBase): PipelineMembers {
+  return {
+    modelName: p.files.name,
+    config: p.files.config,
+    tokenizer: p.files.tokenizer,
+    frontier: p.frontier,
+    maxLength: p.maxLength,
+    model: p.model,
+    lengthsFor: (o = {}) => resolveLengths(o, p.files.config.numLayers, p.frontier),
+    dispose: () => p.model.release(),
+  };
+}
