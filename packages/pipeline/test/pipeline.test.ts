@@ -10,6 +10,7 @@ import { createRandomWeights, isLatError, WordPieceTokenizer } from '@lat/core';
 import { createAnytimeModel } from '@lat/layers';
 import { decodeAnswers } from '@lat/qa';
 import { createNodeRuntime } from '@lat/runtime-node';
+import { createWebRuntime } from '@lat/runtime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromManifest, pipeline, readBundle } from '../src/index.js';
 import { tinyConfig, tinyVocab, writeTinyBundle, writeTinyModel } from '../src/testing/index.js';
@@ -184,6 +185,37 @@ describe('bundles', () => {
         model: new Uint8Array(32),
       }),
     ).toThrow(/model.positionOffset: must be a whole number/);
+  });
+});
+
+describe('sources and runtimes', () => {
+  it('runs on another runtime when given one: onnxruntime-web in Node gives onnxruntime-node’s logits', async () => {
+    const onNode = await pipeline('text-classification', bundleDir, { runtime });
+    const onWeb = await pipeline('text-classification', bundleDir, { runtime: createWebRuntime({ threads: 1 }) });
+    const [a] = await onNode('a gripping film', { ratios: [0.6, 0.3] });
+    const [b] = await onWeb('a gripping film', { ratios: [0.6, 0.3] });
+    close(a!.logits, b!.logits, 1e-4);
+    expect(b!.keptPositions).toEqual(a!.keptPositions);
+    await Promise.all([onNode.dispose(), onWeb.dispose()]);
+  });
+
+  it('says what is wrong with a source', async () => {
+    await expect(pipeline('text-classification', join(dir, 'nothing-here'), { runtime })).rejects.toThrow(
+      /nothing-here: no such directory/,
+    );
+    const headless = join(dir, 'headless');
+    writeTinyModel(headless);
+    const st = join(headless, 'model.safetensors');
+    const { readSafetensors, writeSafetensors } = await import('@lat/core/node');
+    const tensors = readSafetensors(st);
+    for (const n of [...tensors.keys()]) if (/^(classifier|qa_outputs)\./.test(n)) tensors.delete(n);
+    writeSafetensors(st, tensors);
+    await expect(pipeline('text-classification', headless, { runtime })).rejects.toThrow(
+      /headless: the checkpoint has no classification head \(classifier.weight\)/,
+    );
+    await expect(pipeline('question-answering', headless, { runtime })).rejects.toThrow(/no question-answering head/);
+    // @ts-expect-error an unknown task
+    await expect(pipeline('summarization', modelDir, { runtime })).rejects.toThrow(/unknown task 'summarization'/);
   });
 });
 
