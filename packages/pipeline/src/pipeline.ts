@@ -47,7 +47,7 @@ export interface PipelineByTask {
 /** What an entry point (Node or browser) supplies. */
 export interface Host {
   /** Reads a string source for a task. */
-  read(source: string, task: PipelineTask, options: PipelineOptions): Promise<ModelFiles>;
+  read(source: string, task: PipelineTask): Promise<ModelFiles>;
   defaultRuntime(): Promise<Runtime>;
 }
 
@@ -82,7 +82,7 @@ async function createPipeline<T extends PipelineTask>(
   }
   const files =
     typeof source === 'string'
-      ? await host.read(source, task, options)
+      ? await host.read(source, task)
       : typeof source === 'object' && source !== null && isModelFiles(source)
         ? source
         : bundleModel(readBundle(source as BundleFiles));
