@@ -191,7 +191,9 @@ describe('bundles', () => {
 describe('sources and runtimes', () => {
   it('runs on another runtime when given one: onnxruntime-web in Node gives onnxruntime-node’s logits', async () => {
     const onNode = await pipeline('text-classification', bundleDir, { runtime });
-    const onWeb = await pipeline('text-classification', bundleDir, { runtime: createWebRuntime({ threads: 1 }) });
+    const onWeb = await pipeline('text-classification', bundleDir, {
+      runtime: createWebRuntime({ threads: 1 }),
+    });
     const [a] = await onNode('a gripping film', { ratios: [0.6, 0.3] });
     const [b] = await onWeb('a gripping film', { ratios: [0.6, 0.3] });
     close(a!.logits, b!.logits, 1e-4);
@@ -213,9 +215,13 @@ describe('sources and runtimes', () => {
     await expect(pipeline('text-classification', headless, { runtime })).rejects.toThrow(
       /headless: the checkpoint has no classification head \(classifier.weight\)/,
     );
-    await expect(pipeline('question-answering', headless, { runtime })).rejects.toThrow(/no question-answering head/);
+    await expect(pipeline('question-answering', headless, { runtime })).rejects.toThrow(
+      /no question-answering head/,
+    );
     // @ts-expect-error an unknown task
-    await expect(pipeline('summarization', modelDir, { runtime })).rejects.toThrow(/unknown task 'summarization'/);
+    await expect(pipeline('summarization', modelDir, { runtime })).rejects.toThrow(
+      /unknown task 'summarization'/,
+    );
   });
 });
 
@@ -293,49 +299,52 @@ describe('question answering', () => {
 });
 
 const fixture = join(import.meta.dirname, '../../../../shared/fixtures/models/bert-tiny-sst2');
-describe.skipIf(!existsSync(fixture))('a real SST-2 checkpoint (../shared/fixtures/models/bert-tiny-sst2)', () => {
-  it('matches the PyTorch goldens from text, batched, at full and reduced lengths — from the directory and from its bundle', async () => {
-    const goldens = JSON.parse(readFileSync(join(fixture, 'goldens.json'), 'utf8')) as {
-      cases: {
-        text: string;
-        input_ids: number[];
-        logits: number[];
-        reduced: { lengths: number[]; logits: number[]; kept_last_layer: number[] };
-      }[];
-    };
-    const clf = await pipeline('text-classification', fixture, { runtime });
-    const texts = goldens.cases.map((g) => g.text);
-    const full = await clf(texts);
-    goldens.cases.forEach((g, i) => {
-      expect(full[i]!.tokens.map((t) => clf.tokenizer.tokenId(t))).toEqual(g.input_ids);
-      close(full[i]!.logits, g.logits, 1e-4);
-    });
-    const { readModelDir } = await import('../src/node.js');
-    const m = await readModelDir(fixture);
-    const { exportModel } = await import('@lat/layers/node');
-    exportModel(join(dir, 'sst2-bundle'), m.config, m.weights, {
-      name: 'bert-tiny-sst2',
-      fingerprint: m.fingerprint,
-      task: { type: 'classification', labels: m.config.labels },
-      tokenizer: {
-        vocab: m.vocab!,
-        doLowerCase: true,
-        maxLength: 128,
-        clsToken: '[CLS]',
-        sepToken: '[SEP]',
-        padToken: '[PAD]',
-        unkToken: '[UNK]',
-      },
-    });
-    const bundle = await pipeline('text-classification', join(dir, 'sst2-bundle'), { runtime });
-    for (const p of [clf, bundle]) {
-      for (const g of goldens.cases) {
-        const [r] = await p(g.text, { lengths: g.reduced.lengths });
-        close(r!.logits, g.reduced.logits, 1e-4);
-        expect(r!.keptPositions.at(-1)).toEqual(g.reduced.kept_last_layer);
+describe.skipIf(!existsSync(fixture))(
+  'a real SST-2 checkpoint (../shared/fixtures/models/bert-tiny-sst2)',
+  () => {
+    it('matches the PyTorch goldens from text, batched, at full and reduced lengths — from the directory and from its bundle', async () => {
+      const goldens = JSON.parse(readFileSync(join(fixture, 'goldens.json'), 'utf8')) as {
+        cases: {
+          text: string;
+          input_ids: number[];
+          logits: number[];
+          reduced: { lengths: number[]; logits: number[]; kept_last_layer: number[] };
+        }[];
+      };
+      const clf = await pipeline('text-classification', fixture, { runtime });
+      const texts = goldens.cases.map((g) => g.text);
+      const full = await clf(texts);
+      goldens.cases.forEach((g, i) => {
+        expect(full[i]!.tokens.map((t) => clf.tokenizer.tokenId(t))).toEqual(g.input_ids);
+        close(full[i]!.logits, g.logits, 1e-4);
+      });
+      const { readModelDir } = await import('../src/node.js');
+      const m = await readModelDir(fixture);
+      const { exportModel } = await import('@lat/layers/node');
+      exportModel(join(dir, 'sst2-bundle'), m.config, m.weights, {
+        name: 'bert-tiny-sst2',
+        fingerprint: m.fingerprint,
+        task: { type: 'classification', labels: m.config.labels },
+        tokenizer: {
+          vocab: m.vocab!,
+          doLowerCase: true,
+          maxLength: 128,
+          clsToken: '[CLS]',
+          sepToken: '[SEP]',
+          padToken: '[PAD]',
+          unkToken: '[UNK]',
+        },
+      });
+      const bundle = await pipeline('text-classification', join(dir, 'sst2-bundle'), { runtime });
+      for (const p of [clf, bundle]) {
+        for (const g of goldens.cases) {
+          const [r] = await p(g.text, { lengths: g.reduced.lengths });
+          close(r!.logits, g.reduced.logits, 1e-4);
+          expect(r!.keptPositions.at(-1)).toEqual(g.reduced.kept_last_layer);
+        }
       }
-    }
-    await Promise.all([clf.dispose(), bundle.dispose()]);
-  });
-});
+      await Promise.all([clf.dispose(), bundle.dispose()]);
+    });
+  },
+);
 if (!existsSync(fixture)) console.log(`skipping the golden test: ${fixture} is absent`);

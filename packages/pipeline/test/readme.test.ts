@@ -2,10 +2,13 @@
  * The README's ```ts examples, as written: transpiled to JavaScript (types stripped, nothing
  * else changed), run with Node against the built package on a tiny model and bundle; and the
  * first example bundled by esbuild for the browser, which must pull no Node built-ins and not
- * onnxruntime-node.
+ * onnxruntime-node — then run in Chromium on onnxruntime-web against the tiny bundle's URL.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
+  copyFileSync,
+  cpSync,
+  createReadStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -15,14 +18,17 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { builtinModules } from 'node:module';
+import { createServer } from 'node:http';
+import { builtinModules, createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, extname, join, normalize } from 'node:path';
 import { build, transform } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyBundle, writeTinyModel } from '../src/testing/index.js';
 
 const pkg = join(import.meta.dirname, '..');
+const chromiumPath = '/usr/bin/chromium';
 const dir = mkdtempSync(join(tmpdir(), 'lat-pipeline-readme-'));
 const examples = [...readFileSync(join(pkg, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map(
   (m) => m[1]!,
@@ -111,5 +117,79 @@ describe('README examples', () => {
     expect(inputs.some((p) => p.includes('pipeline/dist/browser.js'))).toBe(true);
     const js = result.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
     expect(js).not.toMatch(/\bfrom\s*["']node:|require\(["'](node:)?(fs|path|crypto|os)["']\)/);
+    browserBuild = js;
   }, 120_000);
+
+  it.skipIf(!existsSync(chromiumPath))(
+    'the browser build runs in Chromium: the example classifies with the bundle at its URL',
+    async () => {
+      expect(browserBuild, 'the esbuild test runs first').toBeDefined();
+      const site = join(dir, 'site');
+      mkdirSync(site, { recursive: true });
+      writeFileSync(join(site, 'example.js'), browserBuild!);
+      writeFileSync(
+        join(site, 'index.html'),
+        '<!doctype html><script type="module" src="./example.js"></script>',
+      );
+      cpSync(join(dir, 'bundle'), join(site, 'bundles/tiny'), { recursive: true });
+      // onnxruntime-web fetches its wasm next to the script that bundled it.
+      const ortDist = dirname(
+        createRequire(join(pkg, '../runtime-web/package.json')).resolve('onnxruntime-web'),
+      );
+      copyFileSync(
+        join(ortDist, 'ort-wasm-simd-threaded.jsep.wasm'),
+        join(site, 'ort-wasm-simd-threaded.jsep.wasm'),
+      );
+      const server = createServer((req, res) => {
+        const file = join(
+          site,
+          normalize(decodeURIComponent((req.url ?? '/').split('?')[0]!)).replace(/^(\.\.[/\\])+/, ''),
+        );
+        if (!existsSync(file) || statSync(file).isDirectory()) return void res.writeHead(404).end();
+        const type = {
+          '.html': 'text/html',
+          '.js': 'text/javascript',
+          '.json': 'application/json',
+          '.wasm': 'application/wasm',
+        }[extname(file)];
+        res.writeHead(200, { 'Content-Type': type ?? 'application/octet-stream' });
+        createReadStream(file).pipe(res);
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({
+        executablePath: chromiumPath,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--no-first-run',
+        ],
+      });
+      try {
+        const page = await browser.newPage();
+        const logs: string[] = [];
+        const errors: string[] = [];
+        page.on('console', (m) => logs.push(m.text()));
+        page.on('pageerror', (e) => errors.push(e.message));
+        await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/index.html`);
+        const deadline = Date.now() + 60_000;
+        while (logs.filter((l) => /tokens kept per layer/.test(l)).length < 2 && errors.length === 0) {
+          if (Date.now() > deadline) throw new Error(`no output from the page; console: ${logs.join(' | ')}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(errors).toEqual([]);
+        expect(logs.join('\n')).toMatch(
+          /a gripping film → (positive|negative) \(\d+\.\d%\), \d+% of the MACs\n {2}tokens kept per layer: \d+ \d+ · \[CLS\]/,
+        );
+      } finally {
+        await browser.close();
+        server.close();
+      }
+    },
+    120_000,
+  );
 });
+
+let browserBuild: string | undefined;
