@@ -1,10 +1,19 @@
 /** Shared by search and eval: a dev set, a score per configuration, MACs per configuration. */
+import { LatError } from '@lat/core';
 import type { LengthSpec } from '@lat/layers';
 import { macsAt, type QuestionAnsweringPipeline, type TextClassificationPipeline } from '@lat/pipeline';
 import { spanItems, squadScores } from '@lat/qa';
-import { argmax, computeMetrics, type Encoded, encodeExamples, readExamples } from '@lat/train';
+import {
+  argmax,
+  computeMetrics,
+  type Encoded,
+  encodeExamples,
+  getTask,
+  readExamples,
+  type TaskSpec,
+} from '@lat/train';
 import { specOptions } from './lengths.js';
-import { type CliModel, resolveTask } from './model.js';
+import type { CliModel } from './model.js';
 import { loadSquad } from './squad.js';
 
 /** Average MACs per example of the dev set at a configuration (full length when undefined). */
@@ -57,4 +66,23 @@ export function devScorer(
       );
     },
   };
+}
+
+export function resolveTask(model: CliModel, task?: string): TaskSpec {
+  const name = task ?? model.info?.task;
+  if (name === 'squad') {
+    throw new LatError(
+      'BAD_INPUT',
+      'squad is a span task: use a SQuAD .json file (this command path is for GLUE-style data)',
+      '--task',
+    );
+  }
+  if (!name) {
+    throw new LatError(
+      'BAD_INPUT',
+      `the model was not trained by lat train, so say which task it is (--task sst2, …)`,
+      '--task',
+    );
+  }
+  return getTask(name);
 }

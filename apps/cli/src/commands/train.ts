@@ -15,11 +15,11 @@ import {
   writeModelFiles,
 } from '@lat/train';
 import cliProgress from 'cli-progress';
+import { resolveTask } from '../evaluation.js';
 import {
   type CliModel,
   incompleteFile,
   loadCliModel,
-  resolveTask,
   runtimeFor,
   type TrainingInfo,
   trainingInfoFile,
