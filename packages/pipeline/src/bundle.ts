@@ -48,8 +48,8 @@ function checkOnnx(bytes: Uint8Array, where: string) {
   }
 }
 
-/** Checks a bundle given as bytes or objects: the manifest's fields and the graph's first bytes. */
-export function readBundle(files: BundleFiles, where = bundleManifestFile): LoadedBundle {
+/** Checks a bundle given as bytes or objects: the manifest's fields and the graph against it. */
+export async function readBundle(files: BundleFiles, where = bundleManifestFile): Promise<LoadedBundle> {
   let json = files.manifest;
   if (json instanceof Uint8Array) json = new TextDecoder().decode(json);
   if (typeof json === 'string') json = parseJson(json, where);

@@ -13,7 +13,7 @@ export * from './exports.js';
 
 const node: Host = {
   async read(dir, task) {
-    if (existsSync(join(dir, bundleManifestFile))) return bundleModel(readBundleDir(dir));
+    if (existsSync(join(dir, bundleManifestFile))) return bundleModel(await readBundleDir(dir));
     const m = await readModelDir(dir, { span: task === 'question-answering' });
     return modelDirFiles(m, readFrontierJson(dir));
   },

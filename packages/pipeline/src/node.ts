@@ -86,7 +86,7 @@ export function readFrontierJson(dir: string, path?: string): unknown {
 }
 
 /** Reads a bundle directory written by `lat export` (lat.json and the graph it names). */
-export function readBundleDir(dir: string): LoadedBundle {
+export function readBundleDir(dir: string): Promise<LoadedBundle> {
   const manifestPath = join(dir, bundleManifestFile);
   const manifest = readJson(manifestPath);
   const graph = (manifest as { graph?: unknown })?.graph;

@@ -85,7 +85,7 @@ async function createPipeline<T extends PipelineTask>(
       ? await host.read(source, task)
       : typeof source === 'object' && source !== null && isModelFiles(source)
         ? source
-        : bundleModel(readBundle(source as BundleFiles));
+        : bundleModel(await readBundle(source as BundleFiles));
   const span = task === 'question-answering';
   checkTask(files, span);
   const frontierJson = options.frontier ?? files.frontier;

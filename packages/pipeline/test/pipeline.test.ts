@@ -171,20 +171,20 @@ describe('bundles', () => {
     await Promise.all([fromBundle.dispose(), inMemory.dispose()]);
   });
 
-  it('names the file at fault in a broken bundle', () => {
-    expect(() => readBundle({ manifest: '{"kind":', model: new Uint8Array(32) })).toThrow(
+  it('names the file at fault in a broken bundle', async () => {
+    await expect(readBundle({ manifest: '{"kind":', model: new Uint8Array(32) })).rejects.toThrow(
       /lat.json: not valid JSON/,
     );
     const manifest = JSON.parse(readFileSync(join(bundleDir, 'lat.json'), 'utf8'));
-    expect(() => readBundle({ manifest, model: new Uint8Array(32) })).toThrow(
+    await expect(readBundle({ manifest, model: new Uint8Array(32) })).rejects.toThrow(
       /model.onnx: this is not an ONNX model/,
     );
-    expect(() =>
+    await expect(
       readBundle({
         manifest: { ...manifest, model: { ...manifest.model, positionOffset: -1 } },
         model: new Uint8Array(32),
       }),
-    ).toThrow(/model.positionOffset: must be a whole number/);
+    ).rejects.toThrow(/model.positionOffset: must be a whole number/);
   });
 });
 
