@@ -304,6 +304,7 @@ describe.skipIf(!existsSync(fixture))(
   () => {
     it('matches the PyTorch goldens from text, batched, at full and reduced lengths — from the directory and from its bundle', async () => {
       const goldens = JSON.parse(readFileSync(join(fixture, 'goldens.json'), 'utf8')) as {
+        dev_accuracy: number;
         cases: {
           text: string;
           input_ids: number[];
@@ -343,6 +344,15 @@ describe.skipIf(!existsSync(fixture))(
           expect(r!.keptPositions.at(-1)).toEqual(g.reduced.kept_last_layer);
         }
       }
+      // The whole SST-2 dev set from text, in batches of 32: PyTorch's accuracy.
+      const dev = readFileSync(join(fixture, '../../glue/SST-2/dev.tsv'), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split('\t'));
+      const results = await bundle(dev.map(([text]) => text!.trim()));
+      const right = results.filter((r, i) => r.label === clf.config.labels[Number(dev[i]![1])]).length;
+      expect(right / dev.length).toBeCloseTo(goldens.dev_accuracy, 6);
       await Promise.all([clf.dispose(), bundle.dispose()]);
     });
   },
