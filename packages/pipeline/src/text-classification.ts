@@ -53,16 +53,19 @@ export function createTextClassification(p: PipelineBase): TextClassificationPip
     options: LengthOptions = {},
   ): Promise<Classification[]> {
     const { spec } = members.lengthsFor(options);
-    const out: Classification[] = [];
-    for (const group of chunk(items, p.options.batchSize ?? 32)) {
-      const x = padBatch(group);
+    // Batches of similar lengths waste little on padding; results come back in input order.
+    const order = items.map((_, i) => i).sort((a, b) => items[a]!.ids.length - items[b]!.ids.length);
+    const out: Classification[] = new Array(items.length);
+    for (const group of chunk(order, p.options.batchSize ?? 32)) {
+      const x = padBatch(group.map((i) => items[i]!));
       const r = await p.model.run(x, fitLengths(spec, x.seq));
       const C = config.numLabels;
-      group.forEach((item, b) => {
+      group.forEach((index, b) => {
+        const item = items[index]!;
         const logits = Array.from(r.logits!.subarray(b * C, (b + 1) * C));
         const n = item.ids.length;
         const counts = r.keepCounts[b]!.map((c) => Math.min(c, n));
-        out.push({
+        out[index] = {
           ...labelOf(config, logits),
           logits,
           tokens: item.ids.map((id) => tokenizer.vocab[id] ?? tokenizer.vocab[tokenizer.unkId]!),
@@ -70,7 +73,7 @@ export function createTextClassification(p: PipelineBase): TextClassificationPip
           keptPositions: r.keptPositions.map((layer) => layer[b]!),
           macs: inputMacs(config, n, counts),
           fullMacs: inputMacs(config, n),
-        });
+        };
       });
     }
     return out;
