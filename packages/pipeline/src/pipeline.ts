@@ -80,12 +80,7 @@ async function createPipeline<T extends PipelineTask>(
       'task',
     );
   }
-  const files =
-    typeof source === 'string'
-      ? await host.read(source, task)
-      : typeof source === 'object' && source !== null && isModelFiles(source)
-        ? source
-        : bundleModel(await readBundle(source as BundleFiles));
+  const files = await modelFiles(host, task, source);
   const span = task === 'question-answering';
   checkTask(files, span);
   const frontierJson = options.frontier ?? files.frontier;
@@ -108,6 +103,19 @@ async function createPipeline<T extends PipelineTask>(
   return (span ? createQuestionAnswering(base) : createTextClassification(base)) as PipelineByTask[T];
 }
 
+async function modelFiles(host: Host, task: PipelineTask, source: ModelSource): Promise<ModelFiles> {
+  if (typeof source === 'string') return host.read(source, task);
+  if (typeof source === 'object' && source !== null) {
+    if (isModelFiles(source)) return source;
+    if ('manifest' in source && 'model' in source) return bundleModel(await readBundle(source));
+  }
+  throw new LatError(
+    'BAD_INPUT',
+    'give a model directory (Node), a bundle URL (browsers), { manifest, model } bundle bytes, or a model in memory',
+    'source',
+  );
+}
+
 function checkTask(files: ModelFiles, span: boolean) {
   const other = span ? "pipeline('text-classification', …)" : "pipeline('question-answering', …)";
   if (files.task !== undefined && (files.task === 'span') !== span) {
@@ -118,11 +126,11 @@ function checkTask(files: ModelFiles, span: boolean) {
     );
   }
   if (files.weights) {
-    const head = span ? 'qa_outputs.weight' : 'classifier.weight';
-    if (!files.weights.has(head)) {
+    const head = span ? 'qa_outputs.' : 'classifier.';
+    if (![...files.weights.keys()].some((n) => n.startsWith(head))) {
       throw new LatError(
         'MISSING_TENSORS',
-        `the checkpoint has no ${span ? 'question-answering' : 'classification'} head (${head}); fine-tune it for the task first (lat train)`,
+        `the checkpoint has no ${span ? 'question-answering' : 'classification'} head (${head}*); fine-tune it for the task first (lat train)`,
         files.name,
       );
     }

@@ -213,10 +213,14 @@ describe('sources and runtimes', () => {
     for (const n of [...tensors.keys()]) if (/^(classifier|qa_outputs)\./.test(n)) tensors.delete(n);
     writeSafetensors(st, tensors);
     await expect(pipeline('text-classification', headless, { runtime })).rejects.toThrow(
-      /headless: the checkpoint has no classification head \(classifier.weight\)/,
+      /headless: the checkpoint has no classification head \(classifier.\*\)/,
     );
     await expect(pipeline('question-answering', headless, { runtime })).rejects.toThrow(
       /no question-answering head/,
+    );
+    // @ts-expect-error not a source
+    await expect(pipeline('text-classification', 42, { runtime })).rejects.toThrow(
+      /source: give a model directory/,
     );
     // @ts-expect-error an unknown task
     await expect(pipeline('summarization', modelDir, { runtime })).rejects.toThrow(
