@@ -19,18 +19,20 @@ export function anytimeSpanModel(
   o: { batchSize?: number } = {},
 ): SpanModel<{ lengths?: LengthSpec }, AnytimeSpanLogits> {
   return async (features: Feature[], options) => {
-    const out: AnytimeSpanLogits[] = [];
-    for (const group of chunk(features, o.batchSize ?? 8)) {
-      const x = padBatch(group);
+    // Windows of similar lengths share a batch (little padding); outputs come back in order.
+    const order = features.map((_, i) => i).sort((a, b) => features[a]!.ids.length - features[b]!.ids.length);
+    const out: AnytimeSpanLogits[] = new Array(features.length);
+    for (const group of chunk(order, o.batchSize ?? 8)) {
+      const x = padBatch(group.map((i) => features[i]!));
       const r = await model.run(x, fitLengths(options.lengths, x.seq));
-      group.forEach((_, b) => {
-        const row = (v: Float32Array) => v.subarray(b * x.seq, b * x.seq + group[b]!.ids.length);
-        out.push({
+      group.forEach((index, b) => {
+        const row = (v: Float32Array) => v.subarray(b * x.seq, b * x.seq + features[index]!.ids.length);
+        out[index] = {
           start: row(r.startLogits!),
           end: row(r.endLogits!),
           keptPositions: r.keptPositions.map((layer) => layer[b]!),
           keepCounts: r.keepCounts[b]!,
-        });
+        };
       });
     }
     return out;

@@ -74,7 +74,8 @@ export function buildFeatures(
   }
 
   const features: Feature[] = [];
-  for (let begin = 0, w = 0; ; begin += stride, w++) {
+  // As the original BERT code does, a stride longer than a window is cut to it: no token is skipped.
+  for (let begin = 0, w = 0; ; begin += Math.min(stride, room), w++) {
     const window = context.slice(begin, begin + room);
     const f: Feature = { window: w, ids: [], typeIds: [], sequenceIds: [], offsets: [] };
     const push = (id: number, type: number, seq: number, off: [number, number]) => {

@@ -69,17 +69,29 @@ export function spanItems(set: SquadSet): Encoded[] {
   }));
 }
 
-/** The official scores (EM/F1) of a span model's best answers; `options` reach the model (e.g. lengths). */
+/**
+ * The official scores (EM/F1) of a span model's best answers; `options` reach the model (e.g.
+ * lengths). The windows of `questionsPerCall` questions go to the model together, so it can batch them.
+ */
 export async function squadScores<O>(
   runSpanModel: SpanModel<O>,
   set: SquadSet,
   options: O,
+  o: { questionsPerCall?: number } = {},
 ): Promise<Record<string, number>> {
   const predictions: Record<string, string> = {};
-  for (let i = 0; i < set.questions.length; i++) {
-    const q = set.questions[i]!;
-    const logits = await runSpanModel(set.features[i]!, options);
-    predictions[q.id] = decodeAnswers(q.context, set.features[i]!, logits)[0]?.text ?? '';
+  const step = o.questionsPerCall ?? 16;
+  for (let first = 0; first < set.questions.length; first += step) {
+    const questions = set.questions.slice(first, first + step);
+    const features = set.features.slice(first, first + step);
+    const logits = await runSpanModel(features.flat(), options);
+    let at = 0;
+    questions.forEach((q, i) => {
+      const windows = features[i]!;
+      const mine = logits.slice(at, at + windows.length);
+      at += windows.length;
+      predictions[q.id] = decodeAnswers(q.context, windows, mine)[0]?.text ?? '';
+    });
   }
   return evaluateSquadPredictions(set.questions, predictions);
 }
