@@ -3,6 +3,7 @@
  * stride), every window runs through the span model, and the best span comes back with its exact
  * character offsets in the context.
  */
+import { LatError } from '@lat/core';
 import {
   type AnytimeSpanLogits,
   anytimeSpanModel,
@@ -67,6 +68,8 @@ export function createQuestionAnswering(p: PipelineBase): QuestionAnsweringPipel
   });
 
   async function answerOne(input: QuestionInput, options: LengthOptions): Promise<QuestionAnswer> {
+    if (typeof input?.question !== 'string' || typeof input.context !== 'string')
+      throw new LatError('BAD_INPUT', 'give { question, context } as strings', 'input');
     const a = await answerer.answer(input, options);
     const shown = Math.max(0, a.window);
     const f = a.features[shown]!;

@@ -1,5 +1,5 @@
 /** Sequence classification (and regression) at a budget, in padded batches. */
-import type { ModelConfig } from '@lat/core';
+import { LatError, type ModelConfig } from '@lat/core';
 import { chunk, fitLengths, padBatch } from '@lat/layers';
 import { inputMacs, type LengthOptions } from './lengths.js';
 import { type PipelineBase, type PipelineMembers, pipelineMembers } from './loaded.js';
@@ -81,8 +81,10 @@ export function createTextClassification(p: PipelineBase): TextClassificationPip
 
   const classify = async (inputs: TextInput | readonly TextInput[], options: LengthOptions = {}) => {
     const list = (Array.isArray(inputs) ? inputs : [inputs]) as readonly TextInput[];
-    const encoded = list.map((t) => {
-      const [a, b] = typeof t === 'string' ? [t, undefined] : [t.text, t.textPair];
+    const encoded = list.map((t, i) => {
+      const [a, b] = typeof t === 'string' ? [t, undefined] : [t?.text, t?.textPair];
+      if (typeof a !== 'string' || (b !== undefined && typeof b !== 'string'))
+        throw new LatError('BAD_INPUT', 'give a string or { text, textPair? } of strings', `inputs[${i}]`);
       return tokenizer.encode(a, b, { maxLength: p.maxLength });
     });
     return classifyTokens(encoded, options);

@@ -117,6 +117,9 @@ describe('text classification', () => {
     expect(await codeOf(clf('dull', { ratios: [0.5, 0.5], lengths: [2, 2] }))).toBe('BAD_INPUT');
     await expect(clf('dull', { budget: 0.5 })).rejects.toThrow(/budget: a budget needs the model's frontier/);
     await expect(clf('dull', { budget: 'fast' })).rejects.toThrow(/cannot read 'fast'/);
+    // @ts-expect-error not text
+    await expect(clf(['dull', 7])).rejects.toThrow(/inputs\[1\]: give a string/);
+    expect(await clf([])).toEqual([]);
   });
 });
 
