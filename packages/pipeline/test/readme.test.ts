@@ -72,6 +72,30 @@ describe('README examples', () => {
     expect(examples).toHaveLength(3);
   });
 
+  it('the examples type-check with tsc --strict, as a user project would', () => {
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          target: 'ES2022',
+          lib: ['ES2023', 'DOM'],
+          types: ['node'],
+          typeRoots: [join(pkg, '../../node_modules/@types')],
+          skipLibCheck: true,
+          noEmit: true,
+        },
+        include: ['example-*.ts'],
+      }),
+    );
+    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }');
+    const tsc = createRequire(join(pkg, 'package.json')).resolve('typescript/bin/tsc');
+    const r = spawnSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8', timeout: 100_000 });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  }, 120_000);
+
   it.each([0, 1, 2])(
     'example %i runs as written in Node',
     (i) => {
