@@ -1,5 +1,5 @@
 /** What every task pipeline is built from and what each exposes besides its call. */
-import type { ModelConfig, WordPieceTokenizer } from '@lat/core';
+import type { ModelConfig, Runtime, WordPieceTokenizer } from '@lat/core';
 import type { AnytimeModel, LengthSpec } from '@lat/layers';
 import type { FrontierFile, FrontierPoint } from '@lat/search';
 import { type LengthOptions, resolveLengths } from './lengths.js';
@@ -9,6 +9,7 @@ import type { PipelineOptions } from './pipeline.js';
 /** A model loaded for a task: its files, its session, its frontier and the input length. */
 export interface PipelineBase {
   files: ModelFiles;
+  runtime: Runtime;
   model: AnytimeModel;
   frontier: FrontierFile | undefined;
   maxLength: number;
@@ -25,6 +26,8 @@ export interface PipelineMembers {
   readonly frontier: FrontierFile | undefined;
   /** Longest input in tokens (QA: longest window). */
   readonly maxLength: number;
+  /** The runtime the model runs on (its `name` says which, e.g. 'onnxruntime-node'). */
+  readonly runtime: Runtime;
   /** The session, for callers that feed it batches themselves (benchmarks). */
   readonly model: AnytimeModel;
   /** The length configuration a call's options stand for, and the frontier point a budget picked. */
@@ -40,6 +43,7 @@ export function pipelineMembers(p: PipelineBase): PipelineMembers {
     tokenizer: p.files.tokenizer,
     frontier: p.frontier,
     maxLength: p.maxLength,
+    runtime: p.runtime,
     model: p.model,
     lengthsFor: (o = {}) => resolveLengths(o, p.files.config.numLayers, p.frontier),
     dispose: () => p.model.release(),

@@ -99,7 +99,7 @@ async function createPipeline<T extends PipelineTask>(
   const model = await openModel(runtime, files, span, options.session);
   const positions = files.config.maxPositions - files.config.positionOffset;
   const maxLength = Math.min(options.maxLength ?? files.maxLength ?? (span ? 384 : 128), positions);
-  const base: PipelineBase = { files, model, frontier, maxLength, options };
+  const base: PipelineBase = { files, runtime, model, frontier, maxLength, options };
   return (span ? createQuestionAnswering(base) : createTextClassification(base)) as PipelineByTask[T];
 }
 

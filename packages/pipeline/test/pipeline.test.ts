@@ -204,6 +204,12 @@ describe('sources and runtimes', () => {
     await Promise.all([onNode.dispose(), onWeb.dispose()]);
   });
 
+  it('runs on onnxruntime-node in Node when no runtime is given', async () => {
+    const clf = await pipeline('text-classification', bundleDir, { session: { threads: 1 } });
+    expect(clf.runtime.name).toBe('onnxruntime-node');
+    await clf.dispose();
+  });
+
   it('says what is wrong with a source', async () => {
     await expect(pipeline('text-classification', join(dir, 'nothing-here'), { runtime })).rejects.toThrow(
       /nothing-here: no such directory/,
