@@ -107,7 +107,7 @@ describe('README examples', () => {
       });
       expect(r.status, r.stderr).toBe(0);
       const expected = [
-        /a gripping film → (positive|negative) \(\d+\.\d%\), \d+% of the MACs\n {2}tokens kept per layer: \d+ \d+ · \[CLS\]/,
+        /model on onnxruntime-node\n[^]*a gripping film → (positive|negative) \(\d+\.\d%\), \d+% of the MACs\n {2}tokens kept per layer: \d+ \d+ · \[CLS\]/,
         /\[\d+, \d+\) from window \d of \d, score -?\d+\.\d\d/,
         /(positive|negative) \[ [\d.e-]+, [\d.e-]+ \] \[ [\d.e-]+, [\d.e-]+ \]/,
       ][i]!;
@@ -195,7 +195,7 @@ describe('README examples', () => {
         const page = await browser.newPage();
         const logs: string[] = [];
         const errors: string[] = [];
-        page.on('console', (m) => logs.push(m.text()));
+        page.on('console', (m) => m.type() === 'log' && logs.push(m.text()));
         page.on('pageerror', (e) => errors.push(e.message));
         await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/index.html`);
         const deadline = Date.now() + 60_000;
@@ -204,6 +204,7 @@ describe('README examples', () => {
           await new Promise((r) => setTimeout(r, 100));
         }
         expect(errors).toEqual([]);
+        expect(logs[0]).toBe('tiny on onnxruntime-web');
         expect(logs.join('\n')).toMatch(
           /a gripping film → (positive|negative) \(\d+\.\d%\), \d+% of the MACs\n {2}tokens kept per layer: \d+ \d+ · \[CLS\]/,
         );
