@@ -107,7 +107,7 @@ describe('README examples', () => {
       });
       expect(r.status, r.stderr).toBe(0);
       const expected = [
-        /model on onnxruntime-node\n[^]*a gripping film → (positive|negative) \(\d+\.\d%\), \d+% of the MACs\n {2}tokens kept per layer: \d+ \d+ · \[CLS\]/,
+        /model on onnxruntime-node\n[\s\S]*a gripping film → (positive|negative) \(\d+\.\d%\), \d+% of the MACs\n {2}tokens kept per layer: \d+ \d+ · \[CLS\]/,
         /\[\d+, \d+\) from window \d of \d, score -?\d+\.\d\d/,
         /(positive|negative) \[ [\d.e-]+, [\d.e-]+ \] \[ [\d.e-]+, [\d.e-]+ \]/,
       ][i]!;
