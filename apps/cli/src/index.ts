@@ -146,7 +146,7 @@ export function createProgram(write?: (s: string) => void): Command {
       .command('predict')
       .description('classify text (arguments, or one per line on stdin)')
       .argument('[text...]', 'texts to classify')
-      .requiredOption('--model <dir>', 'model directory')
+      .requiredOption('--model <dir>', 'model directory, or a bundle directory from lat export')
       .option('--max-length <n>', 'max tokens per input', int('--max-length'), 128)
       .option('--explain', 'show the tokens each layer kept')
       .option('--text-file <file>', "texts to classify, one per line ('-': stdin)")
