@@ -99,7 +99,9 @@ async function createPipeline<T extends PipelineTask>(
   const model = await openModel(runtime, files, span, options.session);
   const positions = files.config.maxPositions - files.config.positionOffset;
   const maxLength = Math.min(options.maxLength ?? files.maxLength ?? (span ? 384 : 128), positions);
-  const base: PipelineBase = { files, runtime, model, frontier, maxLength, options };
+  // The session holds the weights now: keep only the description, so weights and graph bytes can be freed.
+  const { weights: _weights, graph: _graph, ...described } = files;
+  const base: PipelineBase = { files: described, runtime, model, frontier, maxLength, options };
   return (span ? createQuestionAnswering(base) : createTextClassification(base)) as PipelineByTask[T];
 }
 
