@@ -134,17 +134,13 @@ async function update() {
   if (frontier) drawChart(frontier.points);
   const ratios = point ? (frontier!.lengthForm === 'ratio' ? point.lengths : undefined) : undefined;
   const id = ++runId;
-  const asking = bundle.manifest.task.type === 'span';
-  if (
-    asking &&
-    (!$<HTMLTextAreaElement>('text').value.trim() || !$<HTMLTextAreaElement>('context').value.trim())
-  ) {
+  const text = $<HTMLTextAreaElement>('text').value;
+  const context = $<HTMLTextAreaElement>('context').value;
+  if (bundle.manifest.task.type === 'span' && (!text.trim() || !context.trim())) {
     $('prediction').textContent = 'ask a question about the context';
     return;
   }
   state.busy = true;
-  const text = $<HTMLTextAreaElement>('text').value;
-  const context = $<HTMLTextAreaElement>('context').value;
   const result = await new Promise<RunResult>((resolve) => {
     pending.set(id, resolve);
     worker.postMessage({ type: 'run', id, text, context, ratios });

@@ -1,6 +1,7 @@
 export * from './bundle.js';
 export * from './cost.js';
 export * from './errors.js';
+export * from './finite.js';
 export * from './graph/index.js';
 export * from './io/index.js';
 export { onnx } from './onnx-proto.js';

@@ -6,6 +6,7 @@
 import {
   type BundleManifest,
   bundleManifestFile,
+  checkBundleGraph,
   LatError,
   type ModelConfig,
   parseBundleManifest,
@@ -56,6 +57,7 @@ export async function readBundle(files: BundleFiles, where = bundleManifestFile)
   const manifest = parseBundleManifest(json, where);
   const model = files.model instanceof Uint8Array ? files.model : new Uint8Array(files.model);
   checkOnnx(model, manifest.graph);
+  await checkBundleGraph(manifest, model);
   return { manifest, model };
 }
 

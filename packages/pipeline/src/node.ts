@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { bundleManifestFile, LatError, WordPieceTokenizer } from '@lat/core';
+import { bundleManifestFile, LatError, type UnusedTensors, WordPieceTokenizer } from '@lat/core';
 import { type LoadedModel, loadModelDir, readJson } from '@lat/core/node';
 import { type LoadedBundle, readBundle } from './bundle.js';
 import type { ModelFiles } from './model.js';
@@ -35,13 +35,17 @@ export interface ModelDir extends LoadedModel {
 /**
  * Reads a model directory (config.json, model.safetensors | pytorch_model.bin, vocab.txt, and
  * lat_training.json when lat trained it). `span` loads the question-answering head instead of
- * the classifier; by default, span when lat trained it on SQuAD. Missing heads are left missing.
+ * the classifier; by default, span when lat trained it on SQuAD. Missing heads are left missing;
+ * `unused` says what to do with tensors config.json has no place for (an error by default).
  */
-export async function readModelDir(dir: string, o: { span?: boolean } = {}): Promise<ModelDir> {
+export async function readModelDir(
+  dir: string,
+  o: { span?: boolean; unused?: UnusedTensors } = {},
+): Promise<ModelDir> {
   const infoPath = join(dir, trainingInfoFile);
   const info = existsSync(infoPath) ? (readJson(infoPath) as TrainingInfo) : undefined;
   const span = o.span ?? info?.task === 'squad';
-  const m = loadModelDir(dir, span ? { qa: true, classifier: false } : {});
+  const m = loadModelDir(dir, span ? { qa: true, classifier: false } : {}, o.unused);
   if (!m.vocab) {
     throw new LatError(
       'NOT_FOUND',
@@ -52,7 +56,7 @@ export async function readModelDir(dir: string, o: { span?: boolean } = {}): Pro
   const weightsFile = existsSync(join(dir, 'model.safetensors')) ? 'model.safetensors' : 'pytorch_model.bin';
   return {
     ...m,
-    tokenizer: new WordPieceTokenizer(m.vocab, { doLowerCase: m.doLowerCase }),
+    tokenizer: new WordPieceTokenizer(m.vocab, { doLowerCase: m.doLowerCase, where: join(dir, 'vocab.txt') }),
     span,
     fingerprint: await weightsFingerprint(join(dir, weightsFile)),
     ...(info ? { info } : {}),

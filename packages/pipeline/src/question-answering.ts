@@ -3,7 +3,7 @@
  * stride), every window runs through the span model, and the best span comes back with its exact
  * character offsets in the context.
  */
-import { LatError } from '@lat/core';
+import { checkFinite, LatError } from '@lat/core';
 import {
   type AnytimeSpanLogits,
   anytimeSpanModel,
@@ -51,9 +51,14 @@ export function createQuestionAnswering(p: PipelineBase): QuestionAnsweringPipel
   const { config, tokenizer } = p.files;
   const members = pipelineMembers(p);
   const spanModel = anytimeSpanModel(p.model, { batchSize: p.options.batchSize ?? 8 });
-  const runWindows: QuestionAnsweringPipeline['runWindows'] = (features, options) => {
+  const runWindows: QuestionAnsweringPipeline['runWindows'] = async (features, options) => {
     const { spec } = members.lengthsFor(options);
-    return spanModel(features, spec ? { lengths: spec } : {});
+    const out = await spanModel(features, spec ? { lengths: spec } : {});
+    for (const w of out) {
+      checkFinite(w.start, p.files.name);
+      checkFinite(w.end, p.files.name);
+    }
+    return out;
   };
   const defaults = squadFeatureOptions(p.maxLength);
   const answerer = createQuestionAnswerer({

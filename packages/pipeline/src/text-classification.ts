@@ -1,5 +1,5 @@
 /** Sequence classification (and regression) at a budget, in padded batches. */
-import { LatError, type ModelConfig } from '@lat/core';
+import { checkFinite, LatError, type ModelConfig } from '@lat/core';
 import { chunk, fitLengths, padBatch } from '@lat/layers';
 import { inputMacs, type LengthOptions } from './lengths.js';
 import { type PipelineBase, type PipelineMembers, pipelineMembers } from './loaded.js';
@@ -62,7 +62,7 @@ export function createTextClassification(p: PipelineBase): TextClassificationPip
       const C = config.numLabels;
       group.forEach((index, b) => {
         const item = items[index]!;
-        const logits = Array.from(r.logits!.subarray(b * C, (b + 1) * C));
+        const logits = Array.from(checkFinite(r.logits!.subarray(b * C, (b + 1) * C), p.files.name));
         const n = item.ids.length;
         const counts = r.keepCounts[b]!.map((c) => Math.min(c, n));
         out[index] = {

@@ -1,7 +1,10 @@
-import { LatError, type StateDict } from '@lat/core';
+import { checkFinite, type StateDict } from '@lat/core';
 import type { AnytimeModel, LengthSpec } from '@lat/layers';
 import { chunk, type Encoded, padBatch } from './batches.js';
 import { computeMetrics, type MetricName } from './metrics.js';
+
+// Moved to @lat/core (inference checks its outputs too); re-exported for training code.
+export { checkFinite } from '@lat/core';
 
 export interface EvalResult {
   metrics: Record<string, number>;
@@ -36,21 +39,6 @@ export async function evaluate(
     ),
     predictions,
   };
-}
-
-/**
- * The model's outputs, or an error when any is NaN or infinite: scores or probabilities computed
- * from them would be meaningless (a config with a bad layer_norm_eps, weights holding NaN …).
- */
-export function checkFinite(values: Float32Array, where = 'model'): Float32Array {
-  const bad = values.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0)
-    throw new LatError(
-      'NON_FINITE',
-      `the model computed ${values[bad]} (output ${bad}); its weights or config.json (layer_norm_eps, …) are broken`,
-      where,
-    );
-  return values;
 }
 
 export function argmax(v: ArrayLike<number>): number {
