@@ -39,6 +39,19 @@ export function averageMacs(model: CliModel, data: readonly Encoded[], spec?: Le
   return total / data.length;
 }
 
+/**
+ * MACs of one input padded to `padded` tokens at a configuration, as the LAT paper counts (the
+ * reference profiles a max_seq_length input); full length when undefined.
+ */
+export function paddedMacs(model: CliModel, padded: number, spec?: LengthSpec): number {
+  const mask = new BigInt64Array(padded).fill(1n);
+  const counts =
+    spec?.form === 'absolute'
+      ? [...spec.lengths]
+      : Array.from(keepCounts(spec, mask, 1, model.config.numLayers), Number);
+  return encoderMacs(model.config, padded, counts, { qaHead: model.span });
+}
+
 export async function scoreConfig(m: AnytimeModel, dev: DevSet, spec?: LengthSpec) {
   return evaluate(m, dev.data, dev.task.metrics, spec);
 }
@@ -60,7 +73,7 @@ export function devScorer(model: CliModel, m: AnytimeModel, path: string, task?:
       metricNames: ['f1', 'exact_match'],
       items: spanItems(set),
       score: async (spec) => {
-        const s = await squadScores(m, set, spec);
+        const s = await squadScores(m, set, spec, model.info?.nullThreshold);
         return { f1: s['f1']!, exact_match: s['exact_match'] ?? s['exact']! };
       },
     };

@@ -10,8 +10,13 @@ export interface LengthFlags {
   latency?: string;
 }
 
+/** Comma-separated numbers; the reference's tuple form `(100, 90, 80)` is accepted too. */
 function numbers(flag: string, text: string): number[] {
-  const parts = text.split(',').map((s) => s.trim());
+  const parts = text
+    .trim()
+    .replace(/^\((.*)\)$/s, '$1')
+    .split(',')
+    .map((s) => s.trim());
   const out = parts.map(Number);
   const bad = parts.findIndex((p, i) => p === '' || !Number.isFinite(out[i]!));
   if (bad >= 0)
@@ -19,11 +24,16 @@ function numbers(flag: string, text: string): number[] {
   return out;
 }
 
-/** The configuration asked for, and the frontier point it came from (when a budget picked it). */
+/**
+ * The configuration asked for, and the frontier point it came from (when a budget picked it).
+ * `--lengths` are absolute keep counts over inputs padded to `paddedLength` (the reference's
+ * --length_config over max_seq_length), whatever length a batch is padded to.
+ */
 export function lengthsFromFlags(
   f: LengthFlags,
   config: ModelConfig,
   frontier: FrontierFile | undefined,
+  paddedLength: number,
 ): { spec?: LengthSpec; point?: FrontierPoint } {
   const given = [f.lengths, f.ratios, f.budget, f.latency].filter((x) => x !== undefined).length;
   if (given > 1)
@@ -31,7 +41,7 @@ export function lengthsFromFlags(
   if (f.lengths !== undefined) {
     const lengths = numbers('--lengths', f.lengths);
     checkShape('--lengths', lengths, config.numLayers);
-    return { spec: { form: 'absolute', lengths } };
+    return { spec: { form: 'absolute', lengths, paddedLength } };
   }
   if (f.ratios !== undefined) {
     const ratios = numbers('--ratios', f.ratios);
@@ -80,7 +90,9 @@ function checkShape(flag: string, values: number[], layers: number) {
 
 /** A frontier point's lengths as a configuration, in the frontier's length form. */
 export function pointSpec(frontier: FrontierFile, lengths: number[]): LengthSpec {
-  return frontier.lengthForm === 'ratio' ? { form: 'ratio', ratios: lengths } : { form: 'absolute', lengths };
+  return frontier.lengthForm === 'ratio'
+    ? { form: 'ratio', ratios: lengths }
+    : { form: 'absolute', lengths, paddedLength: frontier.paddedLength ?? frontier.maxLength };
 }
 
 /** MACs of running one input of `seqLen` tokens at keep counts `counts`. */

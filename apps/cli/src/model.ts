@@ -5,9 +5,10 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createRandomWeights, LatError, WordPieceTokenizer } from '@lat/core';
 import { type LoadedModel, loadModelDir, readJson, writeFileAtomic } from '@lat/core/node';
+import type { KdDirection } from '@lat/layers';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { type FrontierFile, parseFrontierFile } from '@lat/search';
-import { getTask, type MetricName, type TaskSpec } from '@lat/train';
+import { type BestEpoch, getTask, type MetricName, type TaskSpec } from '@lat/train';
 
 /** What `lat train` records next to the weights, so later commands know the task. */
 export interface TrainingInfo {
@@ -15,6 +16,29 @@ export interface TrainingInfo {
   metrics: MetricName[];
   maxLength: number;
   lengthDrop: unknown;
+  /** How the weights were trained (absent in files written before it was recorded). */
+  recipe?: TrainingRecipe;
+  /** SQuAD v2: the null-score threshold tuned on dev (answer "" when null beats the best span by more). */
+  nullThreshold?: number;
+}
+
+/** The training choices that change results (REFERENCE.md §1), recorded with the model. */
+export interface TrainingRecipe {
+  method: 'lengthdrop' | 'plain';
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  warmupRatio: number;
+  weightDecay: number;
+  seed: number;
+  layerDrop: number;
+  kd: KdDirection;
+  lengthSampling: 'per-example' | 'per-batch';
+  keep: 'best' | 'last';
+  /** With keep 'best': the epoch the weights come from. */
+  best?: BestEpoch;
+  /** Two-stage training: the model these weights started from, and how it was trained. */
+  initFrom?: { dir: string; fingerprint: string; recipe?: TrainingRecipe };
 }
 
 export const trainingInfoFile = 'lat_training.json';
@@ -96,6 +120,11 @@ export function fingerprint(path: string): Promise<string> {
       .on('end', () => resolve(h.digest('hex').slice(0, 16)))
       .on('error', reject);
   });
+}
+
+/** The length inputs are padded to for this model: absolute lengths and padded MACs refer to it. */
+export function paddedLengthOf(model: CliModel): number {
+  return model.info?.maxLength ?? (model.span ? 384 : 128);
 }
 
 export function runtimeFor(threads?: number) {

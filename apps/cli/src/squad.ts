@@ -5,11 +5,12 @@ import type { AnytimeModel, LengthSpec } from '@lat/layers';
 import {
   anytimeSpanModel,
   buildFeatures,
-  decodeAnswers,
   evaluateSquadPredictions,
   type Feature,
   parseSquad,
   type SquadQuestion,
+  spanCandidates,
+  tuneNullThreshold,
 } from '@lat/qa';
 import type { Encoded } from '@lat/train';
 import type { CliModel } from './model.js';
@@ -66,14 +67,62 @@ export function spanItems(set: SquadSet): Encoded[] {
   }));
 }
 
-/** The official scores of the model's answers at a length configuration. */
-export async function squadScores(m: AnytimeModel, set: SquadSet, lengths?: LengthSpec) {
-  const run = anytimeSpanModel(m);
+/**
+ * Every question's best non-null answer and its null-score difference (null score − best span's
+ * score) at a length configuration; features run in batches.
+ */
+export async function squadPredictions(m: AnytimeModel, set: SquadSet, lengths?: LengthSpec) {
+  const all = set.features.flat();
+  const logits = await anytimeSpanModel(m)(all, lengths ? { lengths } : {});
+  const answers: Record<string, string> = {};
+  const scoreDiff: Record<string, number> = {};
+  let at = 0;
+  set.questions.forEach((q, i) => {
+    const features = set.features[i]!;
+    const { answers: best, nullScore } = spanCandidates(
+      q.context,
+      features,
+      logits.slice(at, at + features.length),
+    );
+    at += features.length;
+    answers[q.id] = best[0]?.text ?? '';
+    scoreDiff[q.id] = nullScore - (best[0]?.score ?? Number.NEGATIVE_INFINITY);
+  });
+  return { answers, scoreDiff };
+}
+
+/**
+ * The official scores at a length configuration. SQuAD v2 (a set with unanswerable questions):
+ * a question abstains when its null score beats the best span by more than `nullThreshold`.
+ */
+export async function squadScores(
+  m: AnytimeModel,
+  set: SquadSet,
+  lengths?: LengthSpec,
+  nullThreshold?: number,
+) {
+  const { answers, scoreDiff } = await squadPredictions(m, set, lengths);
+  const v2 = set.questions.some((q) => q.isImpossible);
   const predictions: Record<string, string> = {};
-  for (let i = 0; i < set.questions.length; i++) {
-    const q = set.questions[i]!;
-    const logits = await run(set.features[i]!, lengths ? { lengths } : {});
-    predictions[q.id] = decodeAnswers(q.context, set.features[i]!, logits)[0]?.text ?? '';
-  }
+  for (const q of set.questions)
+    predictions[q.id] = v2 && scoreDiff[q.id]! > (nullThreshold ?? 0) ? '' : answers[q.id]!;
   return evaluateSquadPredictions(set.questions, predictions);
+}
+
+/**
+ * Dev metrics after training: EM and F1; for SQuAD v2 the null threshold is tuned on this dev set
+ * first, as the official recipe does, and returned as `null_threshold` (stored with the model).
+ */
+export async function squadDevMetrics(m: AnytimeModel, set: SquadSet): Promise<Record<string, number>> {
+  let threshold: number | undefined;
+  if (set.questions.some((q) => q.isImpossible)) {
+    const { answers, scoreDiff } = await squadPredictions(m, set);
+    threshold = tuneNullThreshold(set.questions, answers, scoreDiff).threshold;
+  }
+  const s = await squadScores(m, set, undefined, threshold);
+  return {
+    exact_match: s['exact_match'] ?? s['exact']!,
+    f1: s['f1']!,
+    ...(threshold !== undefined ? { null_threshold: threshold } : {}),
+  };
 }

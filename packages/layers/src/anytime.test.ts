@@ -122,7 +122,9 @@ describe.each(['bert', 'distilbert'] as const)('%s anytime graph vs float64 refe
       expectClose(out.logits!.slice(b * c.numLabels, (b + 1) * c.numLabels), alone.logits!);
     }
     await expect(m.run(batchOf([seqA]), { ...spec, paddedLength: 8 })).rejects.toThrow(/padded to 8/);
-    await expect(m.run(batchOf([seqA]), { ...spec, lengths: [13, 7, 4] })).rejects.toThrow(/padded to only 12/);
+    await expect(m.run(batchOf([seqA]), { ...spec, lengths: [13, 7, 4] })).rejects.toThrow(
+      /padded to only 12/,
+    );
   });
 
   it('handles a padded batch in ratio form like each example alone', async () => {

@@ -31,7 +31,9 @@ export function validateLengths(spec: LengthSpec, numLayers: number, seqLen: num
     if (spec.form === 'absolute') {
       if (!Number.isInteger(v) || v < 1) fail(`value ${i + 1} is ${v}; keep counts are whole numbers ≥ 1`);
       if (v > limit)
-        fail(`value ${i + 1} is ${v} but the input${padded ? 's are padded to' : ' has'} only ${limit} tokens`);
+        fail(
+          `value ${i + 1} is ${v} but the input${padded ? 's are padded to' : ' has'} only ${limit} tokens`,
+        );
     } else if (v <= 0 || v > 1) fail(`value ${i + 1} is ${v}; ratios lie in (0, 1]`);
     if (v > prev)
       fail(`value ${i + 1} (${v}) is larger than the one before (${prev}); lengths must not increase`);
@@ -59,7 +61,8 @@ export function keepCounts(
     for (let i = 0; i < numLayers; i++) {
       let count = seqLen;
       if (spec?.form === 'absolute')
-        count = spec.paddedLength === undefined ? spec.lengths[i]! : Math.min(spec.lengths[i]!, Math.max(n, 1));
+        count =
+          spec.paddedLength === undefined ? spec.lengths[i]! : Math.min(spec.lengths[i]!, Math.max(n, 1));
       else if (spec?.form === 'ratio') count = Math.max(1, Math.ceil(spec.ratios[i]! * n - 1e-9));
       out[b * numLayers + i] = BigInt(count);
     }

@@ -29,7 +29,10 @@ export function anytimeSpanModel(
           tokenTypeIds[b * n + t] = BigInt(f.typeIds[t]!);
         });
       });
-      const r = await model.run({ inputIds, attentionMask, tokenTypeIds, batch: group.length }, options.lengths);
+      const r = await model.run(
+        { inputIds, attentionMask, tokenTypeIds, batch: group.length },
+        options.lengths,
+      );
       group.forEach((j, b) => {
         const len = features[j]!.ids.length;
         out[j] = {

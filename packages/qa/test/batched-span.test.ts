@@ -25,7 +25,10 @@ describe('batched span evaluation', () => {
     const features = [3, 17, 9, 30, 5].flatMap((n, i) =>
       buildFeatures(
         tok,
-        { question: 'where is the cafe', context: Array.from({ length: n }, (_, j) => words[(i + j) % 10]).join(' ') },
+        {
+          question: 'where is the cafe',
+          context: Array.from({ length: n }, (_, j) => words[(i + j) % 10]).join(' '),
+        },
         { maxSeqLength: 24, docStride: 8 },
       ),
     );

@@ -53,7 +53,11 @@ export function saveBestWeights(
 export function loadBestWeights(outDir: string, config: ModelConfig): StateDict {
   const file = join(outDir, bestCheckpointDirName, 'model.safetensors');
   if (!existsSync(file))
-    throw new LatError('NOT_FOUND', 'the best epoch\'s weights are missing; train again without --resume', file);
+    throw new LatError(
+      'NOT_FOUND',
+      "the best epoch's weights are missing; train again without --resume",
+      file,
+    );
   return toCanonical(readSafetensors(file), config, file);
 }
 

@@ -18,9 +18,9 @@ import {
 import {
   type AnytimeModel,
   buildTrainingGraph,
-  type KdDirection,
   createAnytimeModel,
   defaultLengthDrop,
+  type KdDirection,
   sampleLengths,
   smallestLengths,
 } from '@lat/layers';
@@ -180,7 +180,8 @@ export class Trainer {
   constructor(private readonly s: TrainerSetup) {
     this.task = s.task ?? (s.config.numLabels === 1 ? 'regression' : 'classification');
     // Plain fine-tuning has no LayerDrop unless asked for.
-    const layerDrop = s.options.layerDrop ?? (s.options.lengthDrop === null ? 0 : defaultTrainOptions.layerDrop);
+    const layerDrop =
+      s.options.layerDrop ?? (s.options.lengthDrop === null ? 0 : defaultTrainOptions.layerDrop);
     this.options = { ...defaultTrainOptions, ...s.options, layerDrop };
     const o = this.options;
     if (s.train.length === 0) throw new LatError('BAD_DATA', 'the training set is empty', 'train');
@@ -196,7 +197,11 @@ export class Trainer {
       throw new LatError('BAD_INPUT', `must be > 0, got ${o.learningRate}`, 'learningRate');
     if (o.layerDrop < 0 || o.layerDrop >= 1)
       throw new LatError('BAD_INPUT', `must lie in [0, 1), got ${o.layerDrop}`, 'layerDrop');
-    const choices = { kd: ['forward', 'reverse'], lengthSampling: ['per-example', 'per-batch'], keep: ['best', 'last'] };
+    const choices = {
+      kd: ['forward', 'reverse'],
+      lengthSampling: ['per-example', 'per-batch'],
+      keep: ['best', 'last'],
+    };
     for (const [k, allowed] of Object.entries(choices)) {
       const v = o[k as keyof typeof choices];
       if (!allowed.includes(v))
@@ -421,7 +426,9 @@ export class Trainer {
     let total = 0;
     for (let pass = 0; pass < passes; pass++) {
       const layerOn = Array.from({ length: L }, () => (o.layerDrop > 0 ? rng.next() >= o.layerDrop : true));
-      const perExample = passLengths(pass, lengths, x.seq, L, ld, layerOn, o.lengthSampling, () => rng.next());
+      const perExample = passLengths(pass, lengths, x.seq, L, ld, layerOn, o.lengthSampling, () =>
+        rng.next(),
+      );
       const feeds: Record<string, HostTensor> = {
         ...base,
         keep_counts: {

@@ -1,8 +1,8 @@
 import { LatError } from '@lat/core';
 import type { LengthSpec } from '@lat/layers';
-import { averageMacs, devScorer, openModel } from '../evaluation.js';
+import { averageMacs, devScorer, openModel, paddedMacs } from '../evaluation.js';
 import { type LengthFlags, lengthsFromFlags, pointSpec } from '../lengths.js';
-import { loadCliModel, loadFrontier } from '../model.js';
+import { loadCliModel, loadFrontier, paddedLengthOf } from '../model.js';
 import { type Output, table } from '../output.js';
 
 export interface EvalFlags extends LengthFlags {
@@ -22,6 +22,8 @@ export async function evalCommand(f: EvalFlags, out: Output) {
   try {
     const dev = devScorer(model, m, f.dev, f.task);
     const fullMacs = averageMacs(model, dev.items);
+    const padded = paddedLengthOf(model);
+    const fullPadded = paddedMacs(model, padded);
     const specs: { label: string; spec?: LengthSpec }[] = [];
     if (f.all) {
       if (!frontier)
@@ -31,7 +33,7 @@ export async function evalCommand(f: EvalFlags, out: Output) {
         specs.push({ label: p.lengths.map((l) => l.toFixed(2)).join(' '), spec });
       }
     } else {
-      const { spec } = lengthsFromFlags(f, model.config, frontier);
+      const { spec } = lengthsFromFlags(f, model.config, frontier, paddedLengthOf(model));
       specs.push({
         label: spec ? (spec.form === 'ratio' ? spec.ratios : spec.lengths).join(' ') : 'full',
         ...(spec ? { spec } : {}),
@@ -43,6 +45,9 @@ export async function evalCommand(f: EvalFlags, out: Output) {
       metrics: Record<string, number>;
       macs: number;
       macsRatio: number;
+      /** MACs of one input padded to `paddedLength`, the paper's way of counting. */
+      paddedMacs: number;
+      paddedMacsRatio: number;
     }[] = [];
     for (const s of specs) {
       const metrics = await dev.score(s.spec);
@@ -53,9 +58,20 @@ export async function evalCommand(f: EvalFlags, out: Output) {
         metrics,
         macs,
         macsRatio: macs / fullMacs,
+        paddedMacs: paddedMacs(model, padded, s.spec),
+        paddedMacsRatio: paddedMacs(model, padded, s.spec) / fullPadded,
       });
     }
-    out.result({ command: 'eval', task: dev.task, examples: dev.items.length, fullMacs, results }, () => {
+    const summary = {
+      command: 'eval',
+      task: dev.task,
+      examples: dev.items.length,
+      fullMacs,
+      paddedLength: padded,
+      training: model.info?.recipe ?? null,
+      results,
+    };
+    out.result(summary, () => {
       const names = dev.metricNames;
       out.info(
         `${dev.task} dev: ${dev.items.length} examples, full model ${(fullMacs / 1e6).toFixed(2)} MMACs per example`,
@@ -66,8 +82,9 @@ export async function evalCommand(f: EvalFlags, out: Output) {
             r.configuration,
             ...names.map((n) => r.metrics[n]!.toFixed(4)),
             `${(r.macsRatio * 100).toFixed(1)}%`,
+            `${(r.paddedMacsRatio * 100).toFixed(1)}%`,
           ]),
-          ['configuration', ...names, 'MACs'],
+          ['configuration', ...names, 'MACs', `padded MACs (${padded})`],
         ),
       );
     });

@@ -41,7 +41,7 @@ export interface Prediction {
 export async function predictCommand(f: PredictFlags, out: Output) {
   const model = await loadCliModel(f.model);
   const frontier = loadFrontier(model, f.frontier);
-  const { spec, point } = lengthsFromFlags(f, model.config, frontier);
+  const { spec, point } = lengthsFromFlags(f, model.config, frontier, f.maxLength);
   if (f.textFile === '-' && f.contextFile === '-')
     throw new LatError(
       'BAD_INPUT',
@@ -152,6 +152,10 @@ async function answerQuestions(
       tokenizer: model.tokenizer,
       runSpanModel: anytimeSpanModel(m),
       features: squadFeatureOptions(Math.min(f.maxLength, model.config.maxPositions)),
+      // SQuAD v2 models abstain by the null threshold tuned on dev at training time.
+      ...(model.info?.nullThreshold !== undefined
+        ? { decode: { nullThreshold: model.info.nullThreshold } }
+        : {}),
     });
     const answers: {
       question: string;
