@@ -37,7 +37,7 @@ export async function latencyTableFor(
   const saved = readLatencyFile(path);
   const found = saved?.tables.find((t) => t.device === device && t.seq === seq);
   if (found && !o.remeasure) return { table: found, reused: true };
-  const table = await measureLatencyTable(runtime, model.config, model.weights, device, seq, o.runs ?? 5);
+  const table = await measureLatencyTable(runtime, model.config, model.weights, device, seq, o.runs ?? 20);
   const others = (saved?.tables ?? []).filter((t) => !(t.device === device && t.seq === seq));
   writeJson(path, { kind: 'lat-latency', fingerprint: model.fingerprint, tables: [...others, table] });
   return { table, reused: false };
@@ -71,7 +71,7 @@ export async function measureLatencyTable(
   weights: StateDict,
   device: string,
   seq: number,
-  runs = 5,
+  runs = 20,
 ): Promise<LatencyTable> {
   const lengths = [...new Set([1, Math.ceil(seq / 4), Math.ceil(seq / 2), Math.ceil((3 * seq) / 4), seq])];
   const time = async (c: ModelConfig, w: StateDict) => {
