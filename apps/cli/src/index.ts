@@ -146,6 +146,14 @@ export function createProgram(write?: (s: string) => void): Command {
       int('--max-length'),
     )
     .option('--remeasure', 'with --objective latency: measure the latency table again')
+    .addOption(
+      new Option(
+        '--device <device>',
+        'with --objective latency: measure on onnxruntime-node or onnxruntime-web wasm',
+      )
+        .choices(['node', 'wasm'])
+        .default('node'),
+    )
     .option('--iterations <n>', 'search iterations', int('--iterations'), 30)
     .option('--population <n>', 'initial configurations besides smallest and full', int('--population'), 20)
     .option('--mutations <n>', 'mutants per iteration', int('--mutations'), 30)

@@ -109,24 +109,24 @@ describe('the two-stage reference recipe from the CLI', () => {
 
   it('searches on measured latency with a per-layer table saved with the model and reused', () => {
     const model = join(dir, 'plain');
-    const search = () =>
-      lat([
-        'search',
-        '--model',
-        model,
-        '--dev',
-        join(dir, 'dev.tsv'),
-        '--objective',
-        'latency',
-        '--iterations',
-        '1',
-        '--population',
-        '2',
-        '--mutations',
-        '2',
-        '--crossovers',
-        '2',
-      ]);
+    const searchArgs = [
+      'search',
+      '--model',
+      model,
+      '--dev',
+      join(dir, 'dev.tsv'),
+      '--objective',
+      'latency',
+      '--iterations',
+      '1',
+      '--population',
+      '2',
+      '--mutations',
+      '2',
+      '--crossovers',
+      '2',
+    ];
+    const search = () => lat(searchArgs);
     const a = search();
     const table = a.frontier.latencyTable;
     expect(table.perLayerMs).toHaveLength(2);
@@ -140,5 +140,13 @@ describe('the two-stage reference recipe from the CLI', () => {
     expect(statSync(saved).mtimeMs).toBe(written);
     // A point's latency is the fixed cost plus its layers' interpolated costs.
     for (const p of b.frontier.points) expect(p.latencyMs).toBeGreaterThanOrEqual(table.fixedMs);
+    // Another device gets its own table, kept beside the first.
+    const wasm = lat([...searchArgs, '--device', 'wasm']);
+    expect(wasm.frontier.latencyTable.device).toBe('onnxruntime-web wasm, 1 thread');
+    const tables = JSON.parse(readFileSync(saved, 'utf8')).tables;
+    expect(tables.map((t: { device: string }) => t.device)).toEqual([
+      table.device,
+      'onnxruntime-web wasm, 1 thread',
+    ]);
   }, 120_000);
 });

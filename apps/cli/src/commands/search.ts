@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { encoderMacs } from '@lat/core';
 import { writeFileAtomic } from '@lat/core/node';
 import { defaultLengthDrop, type LengthSpec } from '@lat/layers';
+import { createWebRuntime } from '@lat/runtime-web';
 import { evolutionarySearch, type FrontierFile, latencyObjective, toFrontierFile } from '@lat/search';
 import { selectionMetric } from '@lat/train';
 import { averageMacs, devScorer, openModel } from '../evaluation.js';
@@ -35,6 +36,8 @@ export interface SearchFlags {
   threads?: number;
   /** Measure the latency table again even when the model has one for this machine. */
   remeasure?: boolean;
+  /** The device a latency objective is measured on: onnxruntime-node (CPU) or onnxruntime-web's wasm. */
+  device?: 'node' | 'wasm';
 }
 
 /** Searches length configurations on the dev set, in ratio or absolute (reference) form. */
@@ -59,10 +62,10 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
     const dev = devScorer(model, m, f.dev, f.task);
     const select = selectionMetric(dev.metricNames);
     const meanLen = Math.round(dev.items.reduce((a, e) => a + e.ids.length, 0) / dev.items.length);
-    const device = `onnxruntime-node cpu, ${f.threads ?? 'all'} threads`;
+    const { device, runtime } = latencyTarget(f.device ?? 'node', f.threads);
     const latency =
       f.objective === 'latency'
-        ? await latencyTableFor(model, runtimeFor(f.threads), device, meanLen, {
+        ? await latencyTableFor(model, runtime, device, meanLen, {
             remeasure: f.remeasure ?? false,
           })
         : undefined;
@@ -124,6 +127,13 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
   } finally {
     await m.release();
   }
+}
+
+/** Where latency is measured; wasm runs onnxruntime-web's kernels (the browser's) single-threaded here. */
+function latencyTarget(device: 'node' | 'wasm', threads?: number) {
+  return device === 'wasm'
+    ? { device: 'onnxruntime-web wasm, 1 thread', runtime: createWebRuntime({ threads: 1 }) }
+    : { device: `onnxruntime-node cpu, ${threads ?? 'all'} threads`, runtime: runtimeFor(threads) };
 }
 
 function trainedRatioBound(lengthDrop: unknown): number | undefined {
