@@ -116,6 +116,10 @@ beforeAll(() => {
   );
 }, 120_000);
 
+/** `lat eval` of the checkpoint on the dev file at `--lengths`. */
+const evalAt = (lengths: string) =>
+  lat(['eval', '--model', ckpt, '--task', 'sst2', '--dev', join(dir, 'dev.tsv'), '--lengths', lengths]);
+
 /** The model's logits for each dev sentence padded to max_seq_length, as the reference runs it. */
 async function paddedReference(lengths: number[]) {
   const m = loadModelDir(ckpt);
@@ -142,17 +146,7 @@ describe('a checkpoint from the PyTorch LAT reference', () => {
     const wantAccuracy =
       want.filter((l, i) => (l[1]! > l[0]! ? 1 : 0) === task.dev[i]!.label).length / task.dev.length;
 
-    const ev = lat([
-      'eval',
-      '--model',
-      ckpt,
-      '--task',
-      'sst2',
-      '--dev',
-      join(dir, 'dev.tsv'),
-      '--lengths',
-      lengthConfig,
-    ]);
+    const ev = evalAt(lengthConfig);
     expect(ev.results[0].metrics.accuracy).toBeCloseTo(wantAccuracy, 10);
     expect(ev.paddedLength).toBe(maxSeqLength);
     // Padded MACs count the configuration over 128 tokens, as the paper does; real-length MACs are
@@ -202,17 +196,7 @@ describe('a checkpoint from the PyTorch LAT reference', () => {
     expect(s.frontier.search.evaluated).toBe(2 + 3 + 6);
     const point = s.frontier.points[0];
     expect(point.paddedMacsRatio).toBeCloseTo(point.costRatio, 10);
-    const ev = lat([
-      'eval',
-      '--model',
-      ckpt,
-      '--task',
-      'sst2',
-      '--dev',
-      join(dir, 'dev.tsv'),
-      '--lengths',
-      point.lengths.join(','),
-    ]);
+    const ev = evalAt(point.lengths.join(','));
     expect(ev.results[0].metrics.accuracy).toBe(point.metric);
     expect(existsSync(marker)).toBe(false);
   }, 120_000);
