@@ -463,6 +463,8 @@ async function curve(
     /** Timed at batch 1 for the speed-up row; its ids must be in the model's vocabulary. */
     speedInput: Encoded;
     options: Pick<TrainOptions, 'epochs' | 'batchSize' | 'learningRate'>;
+    /** Add the reference's second stage: LengthDrop from the plain model, reverse KL, per-batch lengths. */
+    referenceRecipe?: boolean;
   },
 ) {
   const runtime = createNodeRuntime({ threads });
@@ -472,21 +474,31 @@ async function curve(
   md.push(`|---|${ratios.map(() => '---').join('|')}|`);
   const speed: string[] = [];
   const devSpeed: string[] = [];
-  for (const [name, options] of [
-    ['plain', { lengthDrop: null, layerDrop: 0 }],
-    ['LengthDrop', { lengthDrop: { ratioBound: 0.4, minLength: 2, numSandwich: 2 } }],
-  ] as const) {
+  const lengthDrop = { ratioBound: 0.4, minLength: 2, numSandwich: 2 };
+  const variants: [string, Partial<TrainOptions>, boolean][] = [
+    ['plain', { lengthDrop: null }, false],
+    ['LengthDrop', { lengthDrop }, false],
+  ];
+  if (o.referenceRecipe)
+    variants.push([
+      'LengthDrop from plain, reverse KL, per-batch',
+      { lengthDrop, kd: 'reverse', lengthSampling: 'per-batch' },
+      true,
+    ]);
+  let plainWeights = o.weights;
+  for (const [name, options, fromPlain] of variants) {
     const started = performance.now();
     const r = await new Trainer({
       runtime,
       config: o.config,
-      weights: o.weights,
+      weights: fromPlain ? plainWeights : o.weights,
       train: o.train,
       metrics: ['accuracy'],
       outDir: join(repo, 'bench/results/.train-tmp'),
       options: { seed: 42, ...o.options, ...options },
     }).train();
     console.log(`  ${name} fine-tuning: ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    if (name === 'plain') plainWeights = r.weights;
     const model = await createAnytimeModel(runtime, o.config, r.weights, { keptPositions: false });
     const x = padBatch([o.speedInput]);
     const full = await time(() => model.run(x));
@@ -511,6 +523,9 @@ async function curve(
     `| measured speed-up (batch 1, a ${o.speedInput.ids.length}-token dev sentence) | ${speed.join(' | ')} |`,
   );
   md.push(`| measured speed-up (the ${o.dev.length} dev inputs, batches of 32) | ${devSpeed.join(' | ')} |`);
+  md.push(
+    `\nRecipes (each ${o.options.epochs} epochs, batch ${o.options.batchSize}, lr ${o.options.learningRate}, AdamW weight decay 0.01, 10% warm-up, last epoch kept): plain — no LayerDrop; LengthDrop — ratio bound 0.4, 2 sandwich sub-models, LayerDrop 0.2 with lengths drawn over the layers that run, forward KL, lengths per example over real lengths${o.referenceRecipe ? "; the reference's second stage — the same LengthDrop started from the plain model's weights, reverse KL, lengths per batch over the padded length" : ''}.`,
+  );
 }
 
 /**
@@ -591,6 +606,7 @@ async function sst2Curve() {
       dev,
       speedInput: longest,
       options: { epochs, batchSize: 32, learningRate },
+      referenceRecipe: true,
     },
   );
 }

@@ -1,6 +1,6 @@
 /** Shared by search and eval: a dev set, a score per configuration, MACs per configuration. */
-import { LatError } from '@lat/core';
-import type { LengthSpec } from '@lat/layers';
+import { encoderMacs, LatError } from '@lat/core';
+import { keepCounts, type LengthSpec } from '@lat/layers';
 import { macsAt, type QuestionAnsweringPipeline, type TextClassificationPipeline } from '@lat/pipeline';
 import { spanItems, squadScores } from '@lat/qa';
 import {
@@ -19,6 +19,19 @@ import { loadSquad } from './squad.js';
 /** Average MACs per example of the dev set at a configuration (full length when undefined). */
 export function averageMacs(model: CliModel, data: readonly Encoded[], spec?: LengthSpec): number {
   return data.reduce((sum, e) => sum + macsAt(model.config, e.ids.length, spec), 0) / data.length;
+}
+
+/**
+ * MACs of one input padded to `padded` tokens at a configuration, as the LAT paper counts (the
+ * reference profiles a max_seq_length input); full length when undefined.
+ */
+export function paddedMacs(model: CliModel, padded: number, spec?: LengthSpec): number {
+  const mask = new BigInt64Array(padded).fill(1n);
+  const counts =
+    spec?.form === 'absolute'
+      ? [...spec.lengths]
+      : Array.from(keepCounts(spec, mask, 1, model.config.numLayers), Number);
+  return encoderMacs(model.config, padded, counts, { qaHead: model.span });
 }
 
 /** What eval and search need from a dev set: its examples (for MACs) and a score per configuration. */
@@ -43,7 +56,9 @@ export function devScorer(
       metricNames: ['f1', 'exact_match'],
       items: spanItems(set),
       score: async (spec) => {
-        const s = await squadScores(p.runWindows, set, specOptions(spec));
+        const s = await squadScores(p.runWindows, set, specOptions(spec), {
+          ...(model.info?.nullThreshold !== undefined ? { nullThreshold: model.info.nullThreshold } : {}),
+        });
         return { f1: s['f1']!, exact_match: s['exact_match'] ?? s['exact']! };
       },
     };

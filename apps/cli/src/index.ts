@@ -77,7 +77,30 @@ export function createProgram(write?: (s: string) => void): Command {
     .option('--no-length-drop', 'plain fine-tuning')
     .option('--length-drop-ratio <p>', 'LengthDrop ratio bound', num('--length-drop-ratio'), 0.2)
     .option('--num-sandwich <n>', 'random sub-models per batch', int('--num-sandwich'), 2)
-    .option('--layer-drop <p>', 'LayerDrop probability', num('--layer-drop'), 0.2)
+    .option(
+      '--layer-drop <p>',
+      'LayerDrop probability (default: 0.2 with LengthDrop, 0 plain)',
+      num('--layer-drop'),
+    )
+    .addOption(
+      new Option('--kd <direction>', 'distillation: forward KL(teacher‖student) or reverse (the reference)')
+        .choices(['forward', 'reverse'])
+        .default('forward'),
+    )
+    .addOption(
+      new Option(
+        '--length-sampling <how>',
+        'LengthDrop lengths per example (real length) or per batch (padded, the reference)',
+      )
+        .choices(['per-example', 'per-batch'])
+        .default('per-example'),
+    )
+    .addOption(
+      new Option('--keep <which>', 'weights to keep: the last epoch, or the best on --dev (the reference)')
+        .choices(['best', 'last'])
+        .default('last'),
+    )
+    .option('--init-from <dir>', 'start from these weights, e.g. a plain fine-tuned model (two-stage recipe)')
     .option('--grad-accumulation <n>', 'batches per optimizer step', int('--grad-accumulation'), 1)
     .option(
       '--checkpoint-every <n>',
@@ -102,14 +125,41 @@ export function createProgram(write?: (s: string) => void): Command {
     .option('--task <name>', 'task (default: the one the model was trained on)')
     .option('--out <file>', 'frontier file (default: <model>/frontier.json)')
     .addOption(
-      new Option('--objective <kind>', 'cost to minimise').choices(['macs', 'latency']).default('macs'),
+      new Option(
+        '--objective <kind>',
+        'cost: MACs over real lengths, MACs padded to --max-length (the reference), or measured latency',
+      )
+        .choices(['macs', 'padded-macs', 'latency'])
+        .default('macs'),
+    )
+    .addOption(
+      new Option(
+        '--form <form>',
+        'ratio: fractions of each input; absolute: counts over --max-length (the reference)',
+      )
+        .choices(['ratio', 'absolute'])
+        .default('ratio'),
+    )
+    .option(
+      '--max-length <n>',
+      'padded length for absolute lengths and padded MACs (default: the training one)',
+      int('--max-length'),
+    )
+    .option('--remeasure', 'with --objective latency: measure the latency table again')
+    .addOption(
+      new Option(
+        '--device <device>',
+        'with --objective latency: measure on onnxruntime-node or onnxruntime-web wasm',
+      )
+        .choices(['node', 'wasm'])
+        .default('node'),
     )
     .option('--iterations <n>', 'search iterations', int('--iterations'), 30)
     .option('--population <n>', 'initial configurations besides smallest and full', int('--population'), 20)
     .option('--mutations <n>', 'mutants per iteration', int('--mutations'), 30)
     .option('--crossovers <n>', 'crossovers per iteration', int('--crossovers'), 30)
     .option('--seed <n>', 'random seed', int('--seed'), 42)
-    .option('--scale <n>', 'ratio resolution: genes are 1..n, ratio = gene/n', int('--scale'), 100)
+    .option('--scale <n>', 'ratio resolution: genes are 2..n, ratio = gene/n', int('--scale'), 100)
     .option('--plot <file.svg>', 'write an SVG plot of the frontier')
     .action(async (o) => {
       await searchCommand({ ...o, ...t() }, out());

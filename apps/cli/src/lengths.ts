@@ -10,8 +10,13 @@ export interface LengthFlags {
   latency?: string;
 }
 
+/** Comma-separated numbers; the reference's tuple form `(100, 90, 80)` is accepted too. */
 function numbers(flag: string, text: string): number[] {
-  const parts = text.split(',').map((s) => s.trim());
+  const parts = text
+    .trim()
+    .replace(/^\((.*)\)$/s, '$1')
+    .split(',')
+    .map((s) => s.trim());
   const out = parts.map(Number);
   const bad = parts.findIndex((p, i) => p === '' || !Number.isFinite(out[i]!));
   if (bad >= 0)
@@ -19,11 +24,16 @@ function numbers(flag: string, text: string): number[] {
   return out;
 }
 
-/** The length options the flags ask for (none: the full model); budgets are picked by the pipeline. */
+/**
+ * The length options the flags ask for (none: the full model); budgets are picked by the pipeline.
+ * `--lengths` are absolute keep counts over inputs padded to `paddedLength` (the reference's
+ * --length_config over max_seq_length), whatever length a batch is padded to.
+ */
 export function lengthOptionsFromFlags(
   f: LengthFlags,
   config: ModelConfig,
   hasFrontier: boolean,
+  paddedLength: number,
 ): LengthOptions {
   const given = [f.lengths, f.ratios, f.budget, f.latency].filter((x) => x !== undefined).length;
   if (given > 1)
@@ -31,7 +41,7 @@ export function lengthOptionsFromFlags(
   if (f.lengths !== undefined) {
     const lengths = numbers('--lengths', f.lengths);
     checkShape('--lengths', lengths, config.numLayers);
-    return { lengths };
+    return { lengths, paddedLength };
   }
   if (f.ratios !== undefined) {
     const ratios = numbers('--ratios', f.ratios);
@@ -73,5 +83,9 @@ function checkShape(flag: string, values: number[], layers: number) {
 /** A configuration as the options that ask for it. */
 export function specOptions(spec: LengthSpec | undefined): LengthOptions {
   if (!spec) return {};
-  return spec.form === 'ratio' ? { ratios: spec.ratios } : { lengths: spec.lengths };
+  if (spec.form === 'ratio') return { ratios: spec.ratios };
+  return {
+    lengths: spec.lengths,
+    ...(spec.paddedLength !== undefined ? { paddedLength: spec.paddedLength } : {}),
+  };
 }

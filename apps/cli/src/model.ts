@@ -4,21 +4,49 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { bundleManifestFile, createRandomWeights, LatError } from '@lat/core';
 import { readJson, writeFileAtomic } from '@lat/core/node';
+import type { KdDirection } from '@lat/layers';
 import { bundleModel, pipeline } from '@lat/pipeline';
 import {
   frontierFile,
   type ModelDir,
   modelDirFiles,
+  type TrainingInfo as PipelineTrainingInfo,
   readBundleDir,
   readFrontierJson,
   readModelDir,
 } from '@lat/pipeline/node';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { type FrontierFile, parseFrontierFile } from '@lat/search';
+import type { BestEpoch } from '@lat/train';
 
-export { frontierFile, type TrainingInfo, trainingInfoFile } from '@lat/pipeline/node';
+export { frontierFile, trainingInfoFile } from '@lat/pipeline/node';
 
-export type CliModel = ModelDir;
+/** What `lat train` records next to the weights (lat_training.json), with the recipe typed. */
+export interface TrainingInfo extends PipelineTrainingInfo {
+  /** How the weights were trained (absent in files written before it was recorded). */
+  recipe?: TrainingRecipe;
+}
+
+/** The training choices that change results (REFERENCE.md §1), recorded with the model. */
+export interface TrainingRecipe {
+  method: 'lengthdrop' | 'plain';
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  warmupRatio: number;
+  weightDecay: number;
+  seed: number;
+  layerDrop: number;
+  kd: KdDirection;
+  lengthSampling: 'per-example' | 'per-batch';
+  keep: 'best' | 'last';
+  /** With keep 'best': the epoch the weights come from. */
+  best?: BestEpoch;
+  /** Two-stage training: the model these weights started from, and how it was trained. */
+  initFrom?: { dir: string; fingerprint: string; recipe?: TrainingRecipe };
+}
+
+export type CliModel = Omit<ModelDir, 'info'> & { info?: TrainingInfo };
 
 /** Present while a `lat train` into the directory has not finished (interrupted, or running). */
 export const incompleteFile = 'lat_incomplete.json';
@@ -57,7 +85,12 @@ export async function loadCliModel(dir: string, o: { span?: boolean } = {}): Pro
     const fresh = createRandomWeights(m.config, 1, { qa: true, classifier: false });
     for (const n of ['qa_outputs.weight', 'qa_outputs.bias']) m.weights.set(n, fresh.get(n)!);
   }
-  return m;
+  return m as CliModel;
+}
+
+/** The length inputs are padded to for this model: absolute lengths and padded MACs refer to it. */
+export function paddedLengthOf(model: CliModel): number {
+  return model.info?.maxLength ?? (model.span ? 384 : 128);
 }
 
 export function runtimeFor(threads?: number) {

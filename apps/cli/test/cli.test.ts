@@ -172,7 +172,8 @@ describe('lat, end to end through the built binary', () => {
     const evalOne = JSON.parse(
       lat(['eval', '--model', model, '--dev', join(dir, 'dev.tsv'), '--lengths', '20,10', '--json']).out,
     );
-    expect(evalOne.results[0].lengths).toEqual({ form: 'absolute', lengths: [20, 10] });
+    // Absolute lengths refer to inputs padded to the training max length, as the reference's do.
+    expect(evalOne.results[0].lengths).toEqual({ form: 'absolute', lengths: [20, 10], paddedLength: 48 });
 
     const info = JSON.parse(lat(['info', '--model', model, '--json']).out);
     expect(info).toMatchObject({

@@ -100,6 +100,33 @@ describe.each(['bert', 'distilbert'] as const)('%s anytime graph vs float64 refe
     }
   });
 
+  it('reads absolute lengths over a padded length (the reference form) like inputs padded to it', async () => {
+    const m = await createAnytimeModel(runtime, c, w);
+    models.push(m);
+    const lengths = [9, 7, 4];
+    const spec = { form: 'absolute' as const, lengths, paddedLength: 12 };
+    const out = await m.run(batchOf([seqA, seqB]), spec);
+    for (const [b, s] of [seqA, seqB].entries()) {
+      // The example alone, padded to 12 tokens as the reference pads every input.
+      const padded = batchOf([s, new Array<number>(12).fill(1)]);
+      const one = (x: BigInt64Array) => x.slice(0, 12);
+      const alone = await m.run(
+        {
+          inputIds: one(padded.inputIds),
+          attentionMask: one(padded.attentionMask),
+          tokenTypeIds: one(padded.tokenTypeIds!),
+          batch: 1,
+        },
+        { form: 'absolute', lengths },
+      );
+      expectClose(out.logits!.slice(b * c.numLabels, (b + 1) * c.numLabels), alone.logits!);
+    }
+    await expect(m.run(batchOf([seqA]), { ...spec, paddedLength: 8 })).rejects.toThrow(/padded to 8/);
+    await expect(m.run(batchOf([seqA]), { ...spec, lengths: [13, 7, 4] })).rejects.toThrow(
+      /padded to only 12/,
+    );
+  });
+
   it('handles a padded batch in ratio form like each example alone', async () => {
     const m = await createAnytimeModel(runtime, c, w);
     models.push(m);

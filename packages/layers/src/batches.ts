@@ -41,10 +41,11 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 
 /**
  * A configuration for one padded batch of `seq` tokens: absolute keep counts larger than the
- * batch keep all of it (a short input at a long configuration runs at full length).
+ * batch keep all of it (a short input at a long configuration runs at full length). Counts that
+ * refer to a padded length stay as they are: each example already keeps min(count, its length).
  */
 export function fitLengths(spec: LengthSpec | undefined, seq: number): LengthSpec | undefined {
-  return spec?.form === 'absolute'
+  return spec?.form === 'absolute' && spec.paddedLength === undefined
     ? { form: 'absolute', lengths: spec.lengths.map((l) => Math.min(l, seq)) }
     : spec;
 }

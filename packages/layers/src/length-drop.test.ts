@@ -19,3 +19,23 @@ describe('LengthDrop sampling', () => {
     }
   });
 });
+
+describe('LengthDrop sampling with LayerDrop', () => {
+  it('draws lengths over the layers that run: a skipped layer keeps its input and the bound holds across it', () => {
+    let seed = 11;
+    const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    for (let t = 0; t < 300; t++) {
+      const layerOn = Array.from({ length: 12 }, () => random() >= 0.3);
+      const l = sampleLengths(128, 12, random, undefined, layerOn);
+      let prev = 128;
+      l.forEach((li, i) => {
+        if (!layerOn[i]) expect(li).toBe(prev); // nothing dropped where the layer does not run
+        // Every layer, skipped or not, is within the bound of the layer before it.
+        expect(li).toBeGreaterThanOrEqual(Math.max(Math.min(2, prev), Math.ceil(prev * 0.8)));
+        expect(li).toBeLessThanOrEqual(prev);
+        prev = li;
+      });
+    }
+    expect(smallestLengths(384, 4, undefined, [true, false, true, false])).toEqual([308, 308, 247, 247]);
+  });
+});

@@ -9,34 +9,51 @@ export interface LengthDropOptions {
 
 export const defaultLengthDrop: LengthDropOptions = { ratioBound: 0.2, minLength: 2 };
 
-/** The smallest sub-model: every layer keeps ceil(previous * (1 - p)). */
-export function smallestLengths(
+/**
+ * Per-layer lengths drawn over the layers that run: a layer LayerDrop skips (`layerOn[i]` false)
+ * keeps its input's count, and the next running layer draws relative to the last running one —
+ * so no running layer ever shrinks past the bound, as in the reference's
+ * `sample_length_configuration(…, layer_config)`.
+ */
+function drawLengths(
   n: number,
   layers: number,
-  o: LengthDropOptions = defaultLengthDrop,
+  next: (lo: number, prev: number) => number,
+  o: LengthDropOptions,
+  layerOn?: readonly boolean[],
 ): number[] {
   const out: number[] = [];
   let prev = n;
   for (let i = 0; i < layers; i++) {
-    prev = Math.max(Math.min(o.minLength, prev), Math.ceil(prev * (1 - o.ratioBound)));
+    if (layerOn?.[i] !== false) {
+      const lo = Math.max(Math.min(o.minLength, prev), Math.ceil(prev * (1 - o.ratioBound)));
+      prev = next(lo, prev);
+    }
     out.push(prev);
   }
   return out;
 }
 
-/** A random sub-model: layer i's length uniform over the integers in [ceil(l_{i-1}(1-p)), l_{i-1}]. */
+/** The smallest sub-model: every running layer keeps ceil(previous * (1 - p)). */
+export function smallestLengths(
+  n: number,
+  layers: number,
+  o: LengthDropOptions = defaultLengthDrop,
+  layerOn?: readonly boolean[],
+): number[] {
+  return drawLengths(n, layers, (lo) => lo, o, layerOn);
+}
+
+/**
+ * A random sub-model: a running layer's length is uniform over the integers in
+ * [ceil(l_prev (1 − p)), l_prev], l_prev being the last running layer's length (n at first).
+ */
 export function sampleLengths(
   n: number,
   layers: number,
   random: () => number,
   o: LengthDropOptions = defaultLengthDrop,
+  layerOn?: readonly boolean[],
 ): number[] {
-  const out: number[] = [];
-  let prev = n;
-  for (let i = 0; i < layers; i++) {
-    const lo = Math.max(Math.min(o.minLength, prev), Math.ceil(prev * (1 - o.ratioBound)));
-    prev = lo + Math.floor(random() * (prev - lo + 1));
-    out.push(prev);
-  }
-  return out;
+  return drawLengths(n, layers, (lo, prev) => lo + Math.floor(random() * (prev - lo + 1)), o, layerOn);
 }

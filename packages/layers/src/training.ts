@@ -11,6 +11,7 @@ import {
   klDivergence,
   type ModelConfig,
   meanSquaredError,
+  reverseKlDivergence,
   type StateDict,
   type Value,
 } from '@lat/core';
@@ -25,7 +26,14 @@ export interface TrainingGraphOptions {
   layerDrop?: boolean;
   /** Seed of the dropout noise table. */
   seed?: number;
+  /**
+   * Distillation direction: 'forward' KL(teacher ‖ student) (ours, the default) or 'reverse'
+   * KL(student ‖ teacher), what the LAT reference computes. Regression distils by MSE either way.
+   */
+  kd?: KdDirection;
 }
+
+export type KdDirection = 'forward' | 'reverse';
 
 export interface TrainingGraph {
   graph: Graph;
@@ -104,6 +112,7 @@ export function buildTrainingGraph(
       training: { dropout, layerDrop: o.layerDrop ?? false },
     },
   );
+  const kl = o.kd === 'reverse' ? reverseKlDivergence : klDivergence;
   const lossWeights = g.input('loss_weights', 'float32', [2]); // [task, distillation]
   const wTask = g.gather(lossWeights, g.int64(0), 0);
   const wKd = g.gather(lossWeights, g.int64(1), 0);
@@ -119,14 +128,14 @@ export function buildTrainingGraph(
     const start = out.startLogits!;
     const end = out.endLogits!;
     taskLoss = g.mul(g.add(crossEntropy(g, start, startPos), crossEntropy(g, end, endPos)), half);
-    kdLoss = g.mul(g.add(klDivergence(g, teacherStart, start), klDivergence(g, teacherEnd, end)), half);
+    kdLoss = g.mul(g.add(kl(g, teacherStart, start), kl(g, teacherEnd, end)), half);
     g.output(start, 'start_logits');
     g.output(end, 'end_logits');
   } else if (o.task === 'classification') {
     const labels = g.input('labels', 'int64', ['batch']);
     const teacher = g.input('teacher_probs', 'float32', ['batch', config.numLabels]);
     taskLoss = crossEntropy(g, out.logits!, labels);
-    kdLoss = klDivergence(g, teacher, out.logits!);
+    kdLoss = kl(g, teacher, out.logits!);
     g.output(out.logits!, 'logits');
   } else {
     const labels = g.input('labels', 'float32', ['batch']);

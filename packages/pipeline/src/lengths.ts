@@ -16,6 +16,11 @@ export interface LengthOptions {
   ratios?: readonly number[];
   /** Per layer, how many tokens to keep (non-increasing; inputs shorter than a count keep all). */
   lengths?: readonly number[];
+  /**
+   * With `lengths`: the padded length the counts refer to (the LAT reference's max_seq_length,
+   * as its --length_config): each input keeps min(count, its length), as it would padded to it.
+   */
+  paddedLength?: number;
 }
 
 const lengthKeys = ['budget', 'latencyMs', 'ratios', 'lengths'] as const;
@@ -33,9 +38,19 @@ export function resolveLengths(
       `give only one of ${lengthKeys.join(', ')}; got ${given.join(' and ')}`,
       given[1],
     );
+  if (o.paddedLength !== undefined && o.lengths === undefined)
+    throw new LatError(
+      'BAD_INPUT',
+      'paddedLength goes with lengths (the counts it refers to)',
+      'paddedLength',
+    );
   if (o.lengths !== undefined) {
-    const spec: LengthSpec = { form: 'absolute', lengths: [...o.lengths] };
-    validateLengths(spec, numLayers, Number.POSITIVE_INFINITY);
+    const spec: LengthSpec = {
+      form: 'absolute',
+      lengths: [...o.lengths],
+      ...(o.paddedLength !== undefined ? { paddedLength: o.paddedLength } : {}),
+    };
+    validateLengths(spec, numLayers, o.paddedLength ?? Number.POSITIVE_INFINITY);
     return { spec };
   }
   if (o.ratios !== undefined) {
@@ -67,7 +82,7 @@ export function resolveLengths(
 export function pointLengths(frontier: FrontierFile, point: FrontierPoint): LengthSpec {
   return frontier.lengthForm === 'ratio'
     ? { form: 'ratio', ratios: point.lengths }
-    : { form: 'absolute', lengths: point.lengths };
+    : { form: 'absolute', lengths: point.lengths, paddedLength: frontier.paddedLength ?? frontier.maxLength };
 }
 
 /**

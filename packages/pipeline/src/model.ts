@@ -17,6 +17,8 @@ export interface ModelFiles {
   task?: ModelTask;
   /** Longest input in tokens (longer inputs are truncated, or split into windows for QA). */
   maxLength?: number;
+  /** SQuAD v2 span models: answer "" when the null score beats the best span by more than this. */
+  nullThreshold?: number;
   /** The frontier file's content (from `lat search`), for `{ budget }` and `{ latencyMs }` calls. */
   frontier?: unknown;
   /** A hash of the weights; a frontier made on other weights is refused. */

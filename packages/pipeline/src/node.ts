@@ -16,6 +16,10 @@ export interface TrainingInfo {
   metrics: string[];
   maxLength: number;
   lengthDrop: unknown;
+  /** How the weights were trained (the CLI's recipe record; absent in older files). */
+  recipe?: unknown;
+  /** SQuAD v2: the null-score threshold tuned on dev (answer "" when null beats the best span by more). */
+  nullThreshold?: number;
 }
 
 export const trainingInfoFile = 'lat_training.json';
@@ -121,6 +125,7 @@ export function modelDirFiles(m: ModelDir, frontier?: unknown): ModelFiles {
     fingerprint: m.fingerprint,
     ...(task ? { task } : {}),
     ...(m.info?.maxLength ? { maxLength: m.info.maxLength } : {}),
+    ...(m.info?.nullThreshold !== undefined ? { nullThreshold: m.info.nullThreshold } : {}),
     ...(frontier !== undefined ? { frontier } : {}),
   };
 }

@@ -37,6 +37,11 @@ export interface PipelineOptions {
   maxQueryLength?: number;
   /** Question answering: longest answer in tokens (default 30). */
   maxAnswerLength?: number;
+  /**
+   * Question answering (SQuAD v2 models): answer '' when the null score beats the best span by
+   * more than this; default the threshold tuned at training (lat_training.json), else never.
+   */
+  nullThreshold?: number;
 }
 
 export interface PipelineByTask {

@@ -61,6 +61,7 @@ export function createQuestionAnswering(p: PipelineBase): QuestionAnsweringPipel
     return out;
   };
   const defaults = squadFeatureOptions(p.maxLength);
+  const nullThreshold = p.options.nullThreshold ?? p.files.nullThreshold;
   const answerer = createQuestionAnswerer({
     tokenizer,
     runSpanModel: runWindows,
@@ -69,7 +70,10 @@ export function createQuestionAnswering(p: PipelineBase): QuestionAnsweringPipel
       docStride: p.options.docStride ?? defaults.docStride,
       maxQueryLength: p.options.maxQueryLength ?? defaults.maxQueryLength,
     },
-    decode: { maxAnswerLength: p.options.maxAnswerLength ?? 30 },
+    decode: {
+      maxAnswerLength: p.options.maxAnswerLength ?? 30,
+      ...(nullThreshold !== undefined ? { nullThreshold } : {}),
+    },
   });
 
   async function answerOne(input: QuestionInput, options: LengthOptions): Promise<QuestionAnswer> {

@@ -12,7 +12,9 @@ export interface AnytimeSpanLogits extends SpanLogits {
 
 /**
  * A span model over an anytime graph with a span head: `{ lengths }` picks the budget. Windows
- * run in padded batches of `batchSize`; ratio lengths apply to each window's own length.
+ * run in padded batches of `batchSize` (similar lengths together, to pad little); each window
+ * keeps its own count in ratio form and in absolute form with a padded length, so batching
+ * changes no result there.
  */
 export function anytimeSpanModel(
   model: AnytimeModel,

@@ -50,3 +50,69 @@ describe('decodeAnswers', () => {
     expect(decodeAnswers('the cafe', [f], [logits], { nullThreshold: 10 })[0]!.text).toBe('the cafe');
   });
 });
+
+describe('decoding as the reference pipeline', () => {
+  it('starts answers only where the window gives the token the most context (two overlapping windows)', async () => {
+    const { WordPieceTokenizer } = await import('@lat/core');
+    const { buildFeatures } = await import('./features.js');
+    const { decodeAnswers } = await import('./decode.js');
+    const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'q', 'a', 'b', 'c', 'd', 'x', 'y'];
+    const tok = new WordPieceTokenizer(vocab);
+    // 12 context tokens; windows of 8 context tokens, stride 4: [0, 8) and [4, 12).
+    const context = 'a b c d a b x d a y c d';
+    const features = buildFeatures(tok, { question: 'q', context }, { maxSeqLength: 12, docStride: 4 });
+    expect(features).toHaveLength(2);
+    const at = (f: number, t: number) => 3 + t - 4 * f; // feature position of context token t
+    // 'x' (token 6) sits near window 0's end (1 token right) and mid window 1 (2 left, 5 right).
+    expect(features[0]!.maxContext[at(0, 6)]).toBe(false);
+    expect(features[1]!.maxContext[at(1, 6)]).toBe(true);
+    expect(features[0]!.maxContext[at(0, 2)]).toBe(true); // only in window 0
+    const logits = features.map((f) => ({
+      start: new Array(f.ids.length).fill(-10),
+      end: new Array(f.ids.length).fill(-10),
+    }));
+    logits[0]!.start[at(0, 6)] = logits[0]!.end[at(0, 6)] = 9; // window 0 is sure of 'x'
+    logits[1]!.start[at(1, 9)] = logits[1]!.end[at(1, 9)] = 4; // window 1 prefers 'y'
+    expect(decodeAnswers(context, features, logits)[0]!.text).toBe('y');
+    // Without the max-context check (exhaustive over windows) window 0's 'x' would win.
+    const exhaustive = features.map(({ maxContext: _, ...f }) => f);
+    expect(decodeAnswers(context, exhaustive, logits)[0]!.text).toBe('x');
+  });
+
+  it('keeps n-best start/end candidates and the maximum answer length', async () => {
+    const { decodeAnswers } = await import('./decode.js');
+    const n = 40;
+    const f = {
+      sequenceIds: Array.from({ length: n }, (_, i) => (i === 0 || i === n - 1 ? -1 : 1)),
+      offsets: Array.from({ length: n }, (_, i) => [2 * i, 2 * i + 1] as [number, number]),
+    };
+    const start = Array.from({ length: n }, (_, i) => (i === 1 ? 10 : 0));
+    const end = Array.from({ length: n }, (_, i) => (i === 35 ? 10 : i === 5 ? 3 : 0));
+    const context = 'x '.repeat(n);
+    // 1..35 is 35 tokens, over the maximum of 30: the best allowed span ends at token 5.
+    const [best] = decodeAnswers(context, [f], [{ start, end }]);
+    expect([best!.start, best!.end]).toEqual([2, 11]);
+    expect(decodeAnswers(context, [f], [{ start, end }], { maxAnswerLength: 40 })[0]!.end).toBe(71);
+    expect(decodeAnswers(context, [f], [{ start, end }]).length).toBeLessThanOrEqual(20);
+  });
+});
+
+describe('SQuAD v2 null threshold', () => {
+  it('abstains below the threshold and tunes it on dev like the official script', async () => {
+    const { tuneNullThreshold } = await import('./squad-eval.js');
+    const q = (id: string, answer?: string) => ({
+      id,
+      question: '?',
+      context: 'c',
+      answers: answer ? [{ text: answer, answerStart: 0 }] : [],
+      isImpossible: !answer,
+    });
+    const questions = [q('a', 'paris'), q('b', 'rome'), q('c'), q('d')];
+    const answers = { a: 'paris', b: 'madrid', c: 'oslo', d: 'bern' };
+    // a answers confidently; b is wrong anyway; c and d have no answer.
+    const diff = { a: -3, b: 1, c: 2, d: -1 };
+    const t = tuneNullThreshold(questions, answers, diff);
+    // Answering only a (threshold in [-3, -1)): a right, b abstains (0), c and d abstain (right) → 3/4.
+    expect(t).toEqual({ threshold: -3, f1: 75 });
+  });
+});

@@ -45,39 +45,90 @@ export interface Answer {
 }
 
 export interface DecodeOptions {
+  /** Longest answer in tokens (the reference's max_answer_length, 30). */
   maxAnswerLength?: number;
   /** SQuAD v2: answer "" when the null score ([CLS]) beats the best span by more than this. */
   nullThreshold?: number;
-  /** How many answers to return, best first (one per window at most). */
+  /**
+   * The reference's n_best_size (20): the start and end candidates taken from each window, and
+   * the most answers returned, best first.
+   */
   nBest?: number;
 }
 
-/** The best answers over every window of one example, mapped back to the original context. */
-export function decodeAnswers(
+/** A window's logits and what decoding needs to know about its tokens. */
+export interface DecodableFeature {
+  sequenceIds: number[];
+  offsets: [number, number][];
+  /**
+   * Per token: whether this window gives it the most context of all windows holding it (the
+   * reference's token_is_max_context). Answers only start at such tokens; absent: every token.
+   */
+  maxContext?: boolean[];
+}
+
+/** The n-best answers of one example over all its windows, and its null ([CLS]) score. */
+export function spanCandidates(
   context: string,
-  features: readonly { sequenceIds: number[]; offsets: [number, number][] }[],
+  features: readonly DecodableFeature[],
   logits: readonly { start: ArrayLike<number>; end: ArrayLike<number> }[],
   o: DecodeOptions = {},
-): Answer[] {
-  const spans: Answer[] = [];
+): { answers: Answer[]; nullScore: number } {
+  const nBest = o.nBest ?? 20;
+  const maxLength = o.maxAnswerLength ?? 30;
+  const found = new Map<string, Answer>();
   let nullScore = Number.POSITIVE_INFINITY;
   features.forEach((f, i) => {
     const { start, end } = logits[i]!;
+    const n = f.sequenceIds.length;
     nullScore = Math.min(nullScore, start[0]! + end[0]!);
-    const s = bestSpan(start, end, f.sequenceIds, f.offsets, o.maxAnswerLength ?? 30);
-    if (s)
-      spans.push({
-        text: context.slice(s.start, s.end),
-        start: s.start,
-        end: s.end,
-        score: s.score,
-        window: i,
-      });
+    for (const s of topIndices(start, n, nBest)) {
+      if (f.sequenceIds[s] !== 1 || f.maxContext?.[s] === false) continue;
+      for (const e of topIndices(end, n, nBest)) {
+        if (f.sequenceIds[e] !== 1 || e < s || e - s + 1 > maxLength) continue;
+        const a = {
+          text: '',
+          start: f.offsets[s]![0],
+          end: f.offsets[e]![1],
+          score: start[s]! + end[e]!,
+          window: i,
+        };
+        const key = `${a.start}:${a.end}`;
+        if ((found.get(key)?.score ?? Number.NEGATIVE_INFINITY) < a.score) found.set(key, a);
+      }
+    }
   });
-  spans.sort((a, b) => b.score - a.score);
-  const best = spans.slice(0, o.nBest ?? 1);
-  if (o.nullThreshold !== undefined && (!best[0] || nullScore - best[0].score > o.nullThreshold)) {
-    return [{ text: '', start: -1, end: -1, score: nullScore, window: -1 }, ...best].slice(0, o.nBest ?? 1);
+  const answers = [...found.values()]
+    .sort((a, b) => b.score - a.score)
+    .slice(0, nBest)
+    .map((a) => ({ ...a, text: context.slice(a.start, a.end) }));
+  return { answers, nullScore };
+}
+
+/** Positions of the k largest values among the first n, largest first. */
+function topIndices(v: ArrayLike<number>, n: number, k: number): number[] {
+  return Array.from({ length: n }, (_, i) => i)
+    .sort((a, b) => v[b]! - v[a]! || a - b)
+    .slice(0, k);
+}
+
+/**
+ * The best answers of one example over every window, decoded as the reference pipeline does
+ * (n-best start/end candidates, max answer length, max-context starts), mapped back to the
+ * original context; with a null threshold, "" first when the null score wins by more than it.
+ */
+export function decodeAnswers(
+  context: string,
+  features: readonly DecodableFeature[],
+  logits: readonly { start: ArrayLike<number>; end: ArrayLike<number> }[],
+  o: DecodeOptions = {},
+): Answer[] {
+  const { answers, nullScore } = spanCandidates(context, features, logits, o);
+  if (o.nullThreshold !== undefined && (!answers[0] || nullScore - answers[0].score > o.nullThreshold)) {
+    return [{ text: '', start: -1, end: -1, score: nullScore, window: -1 }, ...answers].slice(
+      0,
+      o.nBest ?? 20,
+    );
   }
-  return best;
+  return answers;
 }

@@ -20,6 +20,12 @@ export interface Feature {
   sequenceIds: number[];
   /** Character span in the context for context tokens; [0, 0] elsewhere. */
   offsets: [number, number][];
+  /**
+   * Per token: true for a context token this window gives the most context of all windows holding
+   * it (min(tokens left, tokens right) + 0.01 · window length, first window on ties: the
+   * reference's token_is_max_context); false elsewhere. Decoding only starts answers there.
+   */
+  maxContext: boolean[];
   /** Training: the answer's token positions in this window, or 0/0 ([CLS]) when it is not inside. */
   startPosition?: number;
   endPosition?: number;
@@ -73,22 +79,29 @@ export function buildFeatures(
     answerTokens = [first, last];
   }
 
-  const features: Feature[] = [];
   // As the original BERT code does, a stride longer than a window is cut to it: no token is skipped.
-  for (let begin = 0, w = 0; ; begin += Math.min(stride, room), w++) {
+  const begins: number[] = [];
+  for (let begin = 0; ; begin += Math.min(stride, room)) {
+    begins.push(begin);
+    if (begin + room >= context.length) break;
+  }
+  const spans = begins.map((begin) => ({ begin, length: Math.min(room, context.length - begin) }));
+  const features: Feature[] = [];
+  spans.forEach(({ begin }, w) => {
     const window = context.slice(begin, begin + room);
-    const f: Feature = { window: w, ids: [], typeIds: [], sequenceIds: [], offsets: [] };
-    const push = (id: number, type: number, seq: number, off: [number, number]) => {
+    const f: Feature = { window: w, ids: [], typeIds: [], sequenceIds: [], offsets: [], maxContext: [] };
+    const push = (id: number, type: number, seq: number, off: [number, number], max = false) => {
       f.ids.push(id);
       f.typeIds.push(type);
       f.sequenceIds.push(seq);
       f.offsets.push(off);
+      f.maxContext.push(max);
     };
     push(tok.clsId, 0, -1, [0, 0]);
     for (const p of question) push(p.id, 0, 0, [0, 0]);
     push(tok.sepId, 0, -1, [0, 0]);
     const contextStart = f.ids.length;
-    for (const p of window) push(p.id, 1, 1, [p.start, p.end]);
+    window.forEach((p, j) => push(p.id, 1, 1, [p.start, p.end], maxContextWindow(spans, begin + j) === w));
     push(tok.sepId, 1, -1, [0, 0]);
     if (answerTokens) {
       const [a, b] = answerTokens;
@@ -97,7 +110,21 @@ export function buildFeatures(
       f.endPosition = inside ? contextStart + b - begin : 0;
     }
     features.push(f);
-    if (begin + room >= context.length) break;
-  }
+  });
   return features;
+}
+
+/** The window that gives context token `t` the most context on both sides (first on ties). */
+function maxContextWindow(spans: readonly { begin: number; length: number }[], t: number): number {
+  let best = -1;
+  let bestScore = Number.NEGATIVE_INFINITY;
+  spans.forEach(({ begin, length }, w) => {
+    if (t < begin || t >= begin + length) return;
+    const score = Math.min(t - begin, begin + length - 1 - t) + 0.01 * length;
+    if (score > bestScore) {
+      bestScore = score;
+      best = w;
+    }
+  });
+  return best;
 }

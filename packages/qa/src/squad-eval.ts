@@ -53,6 +53,47 @@ export function parseSquad(
   return { version: String(root['version'] ?? ''), questions };
 }
 
+/** One question's EM and F1 (0..1) for a prediction, max over its gold answers. */
+function questionScores(q: SquadQuestion, p: string, v2: boolean) {
+  const golds = q.answers.map((a) => a.text).filter((t) => normalizeAnswer(t) !== '' || !v2);
+  if (v2 && golds.length === 0) {
+    const right = normalizeAnswer(p) === '' ? 1 : 0;
+    return { em: right, f1: right, hasAnswer: false };
+  }
+  return {
+    em: Math.max(...golds.map((g) => (exactMatch(p, g) ? 1 : 0))),
+    f1: Math.max(...golds.map((g) => f1Score(p, g))),
+    hasAnswer: true,
+  };
+}
+
+/**
+ * SQuAD v2's null threshold tuned on dev, as the official evaluation script's best_f1_thresh:
+ * `scoreDiff[id]` is the null score minus the best span's score, `answers[id]` that best span's text;
+ * a question abstains when its difference exceeds the threshold. Starting from all abstaining,
+ * questions answer in order of increasing difference; the threshold with the highest F1 wins.
+ */
+export function tuneNullThreshold(
+  questions: readonly SquadQuestion[],
+  answers: Record<string, string>,
+  scoreDiff: Record<string, number>,
+): { threshold: number; f1: number } {
+  const scored = questions.filter((q) => scoreDiff[q.id] !== undefined);
+  let current = scored.filter((q) => questionScores(q, '', true).hasAnswer === false).length;
+  let best = current;
+  let threshold = 0;
+  const order = [...scored].sort((a, b) => scoreDiff[a.id]! - scoreDiff[b.id]!);
+  for (const q of order) {
+    const answered = questionScores(q, answers[q.id] ?? '', true);
+    current += answered.hasAnswer ? answered.f1 : answered.f1 - 1;
+    if (current > best) {
+      best = current;
+      threshold = scoreDiff[q.id]!;
+    }
+  }
+  return { threshold, f1: scored.length ? (100 * best) / scored.length : 0 };
+}
+
 export interface SquadScores {
   [k: string]: number;
 }
@@ -76,19 +117,10 @@ export function evaluateSquadPredictions(
   for (const q of questions) {
     const pred = predictions[q.id];
     if (pred === undefined) missing++;
-    const p = pred ?? '';
-    const golds = q.answers.map((a) => a.text).filter((t) => normalizeAnswer(t) !== '' || !v2);
-    let qem: number;
-    let qf1: number;
-    if (v2 && golds.length === 0) {
-      qem = qf1 = normalizeAnswer(p) === '' ? 1 : 0;
-    } else {
-      qem = Math.max(...golds.map((g) => (exactMatch(p, g) ? 1 : 0)));
-      qf1 = Math.max(...golds.map((g) => f1Score(p, g)));
-    }
+    const { em: qem, f1: qf1, hasAnswer } = questionScores(q, pred ?? '', v2);
     em += qem;
     f1 += qf1;
-    const s = split[golds.length === 0 && v2 ? 'NoAns' : 'HasAns'];
+    const s = split[hasAnswer ? 'HasAns' : 'NoAns'];
     s.em += qem;
     s.f1 += qf1;
     s.n++;

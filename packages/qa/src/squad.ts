@@ -2,9 +2,9 @@
 import { isLatError, type WordPieceTokenizer } from '@lat/core';
 import type { Encoded } from '@lat/layers';
 import type { SpanModel } from './answerer.js';
-import { decodeAnswers } from './decode.js';
+import { spanCandidates } from './decode.js';
 import { buildFeatures, type Feature, type FeatureOptions } from './features.js';
-import { evaluateSquadPredictions, parseSquad, type SquadQuestion } from './squad-eval.js';
+import { evaluateSquadPredictions, parseSquad, type SquadQuestion, tuneNullThreshold } from './squad-eval.js';
 
 export interface SquadSet {
   questions: SquadQuestion[];
@@ -70,16 +70,18 @@ export function spanItems(set: SquadSet): Encoded[] {
 }
 
 /**
- * The official scores (EM/F1) of a span model's best answers; `options` reach the model (e.g.
- * lengths). The windows of `questionsPerCall` questions go to the model together, so it can batch them.
+ * Every question's best non-null answer and its null-score difference (null score − best span's
+ * score), decoded as the reference does; `options` reach the model (e.g. lengths). The windows of
+ * `questionsPerCall` questions go to the model together, so it can batch them.
  */
-export async function squadScores<O>(
+export async function squadPredictions<O>(
   runSpanModel: SpanModel<O>,
   set: SquadSet,
   options: O,
   o: { questionsPerCall?: number } = {},
-): Promise<Record<string, number>> {
-  const predictions: Record<string, string> = {};
+): Promise<{ answers: Record<string, string>; scoreDiff: Record<string, number> }> {
+  const answers: Record<string, string> = {};
+  const scoreDiff: Record<string, number> = {};
   const step = o.questionsPerCall ?? 16;
   for (let first = 0; first < set.questions.length; first += step) {
     const questions = set.questions.slice(first, first + step);
@@ -88,10 +90,61 @@ export async function squadScores<O>(
     let at = 0;
     questions.forEach((q, i) => {
       const windows = features[i]!;
-      const mine = logits.slice(at, at + windows.length);
+      const { answers: best, nullScore } = spanCandidates(
+        q.context,
+        windows,
+        logits.slice(at, at + windows.length),
+      );
       at += windows.length;
-      predictions[q.id] = decodeAnswers(q.context, windows, mine)[0]?.text ?? '';
+      answers[q.id] = best[0]?.text ?? '';
+      scoreDiff[q.id] = nullScore - (best[0]?.score ?? Number.NEGATIVE_INFINITY);
     });
   }
+  return { answers, scoreDiff };
+}
+
+/**
+ * The official scores (EM/F1) of a span model's best answers (see `squadPredictions`). SQuAD v2
+ * (a set with unanswerable questions): a question abstains when its null score beats the best
+ * span by more than `nullThreshold` (0 when not given).
+ */
+export async function squadScores<O>(
+  runSpanModel: SpanModel<O>,
+  set: SquadSet,
+  options: O,
+  o: { questionsPerCall?: number; nullThreshold?: number } = {},
+): Promise<Record<string, number>> {
+  const { answers, scoreDiff } = await squadPredictions(runSpanModel, set, options, o);
+  const v2 = set.questions.some((q) => q.isImpossible);
+  const predictions: Record<string, string> = {};
+  for (const q of set.questions)
+    predictions[q.id] = v2 && scoreDiff[q.id]! > (o.nullThreshold ?? 0) ? '' : answers[q.id]!;
   return evaluateSquadPredictions(set.questions, predictions);
+}
+
+/**
+ * Dev metrics after training: EM and F1; for SQuAD v2 the null threshold is tuned on this dev set
+ * first, as the official recipe does, and returned as `null_threshold` (stored with the model).
+ */
+export async function squadDevMetrics<O>(
+  runSpanModel: SpanModel<O>,
+  set: SquadSet,
+  options: O,
+): Promise<Record<string, number>> {
+  let nullThreshold: number | undefined;
+  if (set.questions.some((q) => q.isImpossible)) {
+    const { answers, scoreDiff } = await squadPredictions(runSpanModel, set, options);
+    nullThreshold = tuneNullThreshold(set.questions, answers, scoreDiff).threshold;
+  }
+  const s = await squadScores(
+    runSpanModel,
+    set,
+    options,
+    nullThreshold !== undefined ? { nullThreshold } : {},
+  );
+  return {
+    exact_match: s['exact_match'] ?? s['exact']!,
+    f1: s['f1']!,
+    ...(nullThreshold !== undefined ? { null_threshold: nullThreshold } : {}),
+  };
 }

@@ -1,9 +1,11 @@
 /**
  * The LAT evolutionary search (REFERENCE.md §1). Genes are non-increasing per-layer lengths out
  * of `maxLength`. Each iteration keeps the Pareto frontier of (cost ↓, metric ↑) over everything
- * evaluated so far and breeds mutants and crossovers from it; only configurations whose cost lies
- * between the smallest and the full model count. Seeded; results never depend on the order in
- * which concurrent evaluations finish.
+ * evaluated so far and breeds from it, as the reference does: it keeps drawing until `mutations`
+ * new valid mutants and `crossovers` new valid crossovers (of two distinct parents) were added —
+ * a child counts when it was never seen and its cost lies between the smallest and the full
+ * model — and children join the parent pool as they are added. Seeded; results never depend on
+ * the order in which concurrent evaluations finish.
  */
 import { SearchError } from './errors.js';
 import { frontierArea, type Point, paretoFrontier } from './pareto.js';
@@ -13,6 +15,7 @@ export interface SearchOptions {
   numLayers: number;
   /** Genes are lengths in [minLength, maxLength]; for ratio-form frontiers, ratio = gene / maxLength. */
   maxLength: number;
+  /** Smallest length of any layer (the reference's last-layer minimum, 2, by default). */
   minLength?: number;
   /** LengthDrop's ratio bound: defines the smallest model (the lower cost bound). */
   ratioBound?: number;
@@ -35,6 +38,8 @@ export interface SearchProgress {
   iteration: number;
   iterations: number;
   evaluated: number;
+  /** New children this iteration (fewer than asked only when the space ran out). */
+  added: { mutants: number; crossovers: number };
   frontierSize: number;
   best: Point;
 }
@@ -87,11 +92,14 @@ export function crossover(a: readonly number[], b: readonly number[]): number[] 
   return a.map((x, i) => Math.floor((x + b[i]! + 1) / 2));
 }
 
+/** Draws per child before a search decides its space is exhausted. */
+const maxAttemptsPerChild = 200;
+
 export async function evolutionarySearch(o: SearchOptions): Promise<SearchResult> {
   const params = {
     numLayers: o.numLayers,
     maxLength: o.maxLength,
-    minLength: o.minLength ?? 1,
+    minLength: o.minLength ?? 2,
     ratioBound: o.ratioBound ?? 0.2,
     iterations: o.iterations ?? 30,
     populationSize: o.populationSize ?? 20,
@@ -143,47 +151,69 @@ export async function evolutionarySearch(o: SearchOptions): Promise<SearchResult
     await Promise.all(Array.from({ length: Math.max(1, params.concurrency) }, worker));
   };
 
-  // Initial population: smallest, full, and configurations shrinking by one uniform ratio per layer.
+  // Initial population: smallest, full, and configurations of one uniform drop ratio per layer
+  // whose costs are evenly spaced between them (the reference spaces an approximate cost, the mean
+  // length; we space the cost being searched).
+  const uniform = (x: number) => smallestConfig(params.maxLength, params.numLayers, x, params.minLength);
   const initial = [smallest, full];
   for (let k = 1; k <= params.populationSize; k++) {
-    const r = 1 - (params.ratioBound * k) / (params.populationSize + 1);
-    let prev = params.maxLength;
-    initial.push(
-      Array.from({ length: params.numLayers }, () => {
-        prev = Math.max(params.minLength, Math.min(prev, Math.ceil(prev * r)));
-        return prev;
-      }),
-    );
+    const target = lowerCost + ((upperCost - lowerCost) * k) / (params.populationSize + 1);
+    let lo = 0; // cost(uniform(lo)) ≥ target > cost(uniform(hi)), costs fall as x grows
+    let hi = params.ratioBound;
+    for (let step = 0; step < 40; step++) {
+      const mid = (lo + hi) / 2;
+      if (o.cost(uniform(mid)) >= target) lo = mid;
+      else hi = mid;
+    }
+    initial.push(uniform(lo));
   }
   await evaluateAll(initial);
   const sortedPoints = () =>
     [...cache.values()].sort((a, b) => a.lengths.join(',').localeCompare(b.lengths.join(',')));
 
+  const inBounds = (c: readonly number[]) => {
+    const cost = o.cost(c);
+    return cost >= lowerCost - 1e-9 && cost <= upperCost + 1e-9;
+  };
   for (let it = 0; it < params.iterations; it++) {
-    const parents = paretoFrontier(sortedPoints());
+    const pool = paretoFrontier(sortedPoints()).map((p) => p.lengths);
     const children: number[][] = [];
-    for (let m = 0; m < params.mutations; m++) {
-      children.push(
-        mutate(
-          parents[randInt(random, 0, parents.length - 1)]!.lengths,
-          random,
-          params.mutationProb,
-          params.maxLength,
-          params.minLength,
-        ),
-      );
-    }
-    for (let c = 0; c < params.crossovers; c++) {
-      const a = parents[randInt(random, 0, parents.length - 1)]!.lengths;
-      const b = parents[randInt(random, 0, parents.length - 1)]!.lengths;
-      children.push(crossover(a, b));
-    }
+    const taken = new Set(cache.keys());
+    /** Draws with `make` until `target` new valid children were added (or the space runs out). */
+    const breed = (target: number, make: () => number[] | undefined) => {
+      let added = 0;
+      for (let attempt = 0; added < target && attempt < target * maxAttemptsPerChild; attempt++) {
+        const child = make();
+        if (!child || taken.has(child.join(',')) || !inBounds(child)) continue;
+        taken.add(child.join(','));
+        children.push(child);
+        pool.push(child);
+        added++;
+      }
+      return added;
+    };
+    const mutants = breed(params.mutations, () =>
+      mutate(
+        pool[randInt(random, 0, pool.length - 1)]!,
+        random,
+        params.mutationProb,
+        params.maxLength,
+        params.minLength,
+      ),
+    );
+    const crossovers = breed(params.crossovers, () => {
+      if (pool.length < 2) return undefined;
+      const a = randInt(random, 0, pool.length - 1);
+      const b = randInt(random, 0, pool.length - 2);
+      return crossover(pool[a]!, pool[b >= a ? b + 1 : b]!); // two distinct parents
+    });
     await evaluateAll(children);
     const frontier = paretoFrontier(sortedPoints());
     o.onProgress?.({
       iteration: it + 1,
       iterations: params.iterations,
       evaluated: cache.size,
+      added: { mutants, crossovers },
       frontierSize: frontier.length,
       best: frontier.reduce((a, b) => (b.metric > a.metric ? b : a)),
     });

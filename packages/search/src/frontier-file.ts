@@ -5,6 +5,7 @@
  */
 import { SearchError } from './errors.js';
 import type { SearchResult } from './evolution.js';
+import type { LatencyTable } from './latency.js';
 
 export interface FrontierPoint {
   lengths: number[];
@@ -12,6 +13,12 @@ export interface FrontierPoint {
   /** cost / cost of the full model. */
   costRatio: number;
   latencyMs?: number;
+  /**
+   * MACs of one input padded to `paddedLength` at this configuration (how the LAT paper counts),
+   * beside `cost` (MACs over each input's real length, when the cost unit is MACs).
+   */
+  paddedMacs?: number;
+  paddedMacsRatio?: number;
   metric: number;
 }
 
@@ -25,7 +32,15 @@ export interface FrontierFile {
   /** Absolute form: the padded sequence length the counts refer to. Ratio form: the gene scale. */
   maxLength: number;
   costUnit: 'MACs' | 'ms';
+  /** What the cost measured: MACs over real lengths, MACs over the padded length, or latency. */
+  objective?: 'macs' | 'padded-macs' | 'latency';
   fullCost: number;
+  /** The padded length `paddedMacs` (and absolute lengths) refer to. */
+  paddedLength?: number;
+  /** The per-layer latency table a latency objective used (device, fixed cost, per-layer ms). */
+  latencyTable?: LatencyTable;
+  /** How the model was trained (its lat_training.json recipe), when known. */
+  training?: unknown;
   points: FrontierPoint[];
   area: number;
   search: { seed: number; iterations: number; evaluated: number; params: Record<string, number> };
@@ -40,8 +55,14 @@ export function toFrontierFile(
     lengthForm: FrontierFile['lengthForm'];
     costUnit: FrontierFile['costUnit'];
     latencyMs?: (lengths: readonly number[]) => number;
+    objective?: FrontierFile['objective'];
+    /** MACs at the padded length, for genes as the search holds them. */
+    paddedMacs?: { length: number; of: (genes: readonly number[]) => number };
+    latencyTable?: LatencyTable;
+    training?: unknown;
   },
 ): FrontierFile {
+  const fullPadded = o.paddedMacs?.of(new Array<number>(r.params.numLayers).fill(r.params.maxLength));
   return {
     schemaVersion: 1,
     kind: 'lat-frontier',
@@ -51,12 +72,22 @@ export function toFrontierFile(
     lengthForm: o.lengthForm,
     maxLength: r.params.maxLength,
     costUnit: o.costUnit,
+    ...(o.objective ? { objective: o.objective } : {}),
     fullCost: r.upperCost,
+    ...(o.paddedMacs ? { paddedLength: o.paddedMacs.length } : {}),
+    ...(o.latencyTable ? { latencyTable: o.latencyTable } : {}),
+    ...(o.training !== undefined ? { training: o.training } : {}),
     points: r.frontier.map((p) => ({
       lengths: o.lengthForm === 'ratio' ? p.lengths.map((l) => l / r.params.maxLength) : p.lengths,
       cost: p.cost,
       costRatio: p.cost / r.upperCost,
       ...(o.latencyMs ? { latencyMs: o.latencyMs(p.lengths) } : {}),
+      ...(o.paddedMacs
+        ? {
+            paddedMacs: o.paddedMacs.of(p.lengths),
+            paddedMacsRatio: o.paddedMacs.of(p.lengths) / fullPadded!,
+          }
+        : {}),
       metric: p.metric,
     })),
     area: r.area,

@@ -1,13 +1,18 @@
 /**
  * A latency objective: per-layer latency measured at a few lengths on the target device, linearly
- * interpolated, summed over layers — so the frontier can be made for Node or for a browser.
+ * interpolated, summed over layers, plus the fixed cost outside the layers — so the frontier can be
+ * made for Node or for a browser.
  */
 export interface LatencyTable {
+  /** Where it was measured, e.g. "onnxruntime-node cpu, 2 threads". */
+  device?: string;
+  /** Input tokens the table was measured for (the fixed cost depends on it). */
+  seq?: number;
   /** Lengths at which each layer was timed, ascending. */
   lengths: number[];
   /** perLayerMs[i][j]: layer i at lengths[j] tokens. */
   perLayerMs: number[][];
-  /** Time outside the layers (embeddings, head). */
+  /** Time outside the layers (embeddings, head, session overhead), measured on its own. */
   fixedMs: number;
 }
 

@@ -64,6 +64,32 @@ describe('evolutionary search', () => {
     expect(progress).toEqual([1, 2, 3]);
   });
 
+  it('adds exactly 30 new valid mutants and 30 new valid crossovers each iteration, from an initial population spaced in cost', async () => {
+    const progress: { evaluated: number; added: { mutants: number; crossovers: number } }[] = [];
+    const evaluated: number[][] = [];
+    const r = await evolutionarySearch({
+      numLayers: 6,
+      maxLength: 64,
+      iterations: 5,
+      seed: 4,
+      cost,
+      evaluate: (l) => {
+        evaluated.push([...l]);
+        return metric(l);
+      },
+      onProgress: (p) => progress.push(p),
+    });
+    const initial = 22;
+    expect(progress.map((p) => p.evaluated)).toEqual([1, 2, 3, 4, 5].map((i) => initial + 60 * i));
+    expect(progress.every((p) => p.added.mutants === 30 && p.added.crossovers === 30)).toBe(true);
+    expect(new Set(evaluated.map((l) => l.join())).size).toBe(evaluated.length);
+    expect(evaluated.every((l) => l.at(-1)! >= 2)).toBe(true); // the reference's last-layer minimum
+    // The 20 initial configurations between smallest and full are evenly spaced in cost.
+    const costs = evaluated.slice(2, initial).map(cost);
+    const step = (r.upperCost - r.lowerCost) / 21;
+    costs.forEach((c, k) => expect(Math.abs(c - (r.lowerCost + step * (k + 1)))).toBeLessThan(step));
+  });
+
   it('mutation and crossover keep configurations valid (property)', () => {
     const config = fc
       .integer({ min: 2, max: 64 })

@@ -28,9 +28,38 @@ export interface TrainerState {
   losses: number[];
   /** What the run was started with (options, data and model fingerprints); `--resume` compares it. */
   run?: Record<string, unknown>;
+  /** With `keep: 'best'`: the best epoch so far (its weights are in `checkpoint-best`). */
+  best?: import('./trainer.js').BestEpoch;
 }
 
 export const checkpointDirName = 'checkpoint';
+export const bestCheckpointDirName = 'checkpoint-best';
+
+/** The best epoch's weights as a model directory `<outDir>/checkpoint-best`, replaced atomically. */
+export function saveBestWeights(
+  outDir: string,
+  config: ModelConfig,
+  weights: StateDict,
+  extraFiles: Record<string, string> = {},
+): void {
+  const dir = join(outDir, bestCheckpointDirName);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  writeModelFiles(tmp, config, weights, extraFiles);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+}
+
+export function loadBestWeights(outDir: string, config: ModelConfig): StateDict {
+  const file = join(outDir, bestCheckpointDirName, 'model.safetensors');
+  if (!existsSync(file))
+    throw new LatError(
+      'NOT_FOUND',
+      "the best epoch's weights are missing; train again without --resume",
+      file,
+    );
+  return toCanonical(readSafetensors(file), config, file);
+}
 
 /**
  * Test hook: called before every file-system step of `saveCheckpoint` with the step's name;

@@ -29,3 +29,22 @@ describe('GLUE metrics', () => {
     });
   });
 });
+
+describe('the metric each task is selected and searched by (as the LAT reference)', () => {
+  it('picks MCC, mean(acc, F1), mean(Pearson, Spearman), F1 or accuracy from the task', async () => {
+    const { selectionMetric } = await import('./metrics.js');
+    const { getTask } = await import('./data/tasks.js');
+    const m = { accuracy: 0.8, f1: 0.6, mcc: 0.3, pearson: 0.9, spearman: 0.7, exact_match: 50 };
+    const pick = (task: string) => {
+      const s = selectionMetric(getTask(task).metrics);
+      return [s.name, s.of(m)];
+    };
+    expect(pick('cola')).toEqual(['mcc', 0.3]);
+    expect(pick('mrpc')).toEqual(['acc_and_f1', 0.7]);
+    expect(pick('qqp')).toEqual(['acc_and_f1', 0.7]);
+    expect(pick('stsb')).toEqual(['pearson_and_spearman', 0.8]);
+    for (const t of ['sst2', 'mnli', 'qnli', 'rte']) expect(pick(t)).toEqual(['accuracy', 0.8]);
+    const squad = selectionMetric(['f1', 'exact_match']);
+    expect([squad.name, squad.of({ f1: 88.5, exact_match: 81 })]).toEqual(['f1', 88.5]);
+  });
+});

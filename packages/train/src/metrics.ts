@@ -98,3 +98,27 @@ export function computeMetrics(
   };
   return Object.fromEntries(names.map((n) => [n, fns[n](pred, gold)]));
 }
+
+/**
+ * The single number a task is selected and searched by, as the LAT reference does: Matthews
+ * correlation for CoLA, the mean of accuracy and F1 for MRPC/QQP, the mean of Pearson and Spearman
+ * for STS-B, F1 for SQuAD (`['f1', 'exact_match']`), accuracy otherwise. Chosen from the metrics
+ * the task reports.
+ */
+export function selectionMetric(reported: readonly string[]): {
+  name: string;
+  of(metrics: Record<string, number>): number;
+} {
+  const has = (n: string) => reported.includes(n);
+  const mean = (name: string, a: string, b: string) => ({
+    name,
+    of: (m: Record<string, number>) => (m[a]! + m[b]!) / 2,
+  });
+  const one = (name: string) => ({ name, of: (m: Record<string, number>) => m[name]! });
+  if (has('mcc')) return one('mcc');
+  if (has('accuracy') && has('f1')) return mean('acc_and_f1', 'accuracy', 'f1');
+  if (has('pearson') && has('spearman')) return mean('pearson_and_spearman', 'pearson', 'spearman');
+  if (has('accuracy')) return one('accuracy');
+  if (has('f1')) return one('f1');
+  return one(reported[0]!);
+}

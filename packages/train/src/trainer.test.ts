@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeExamples } from './batches.js';
 import { evaluate } from './evaluate.js';
 import { generateRaveTask, generateSentimentTask, syntheticModelConfig } from './synthetic.js';
-import { Trainer, type TrainerSetup, type TrainOptions } from './trainer.js';
+import { passLengths, Trainer, type TrainerSetup, type TrainOptions } from './trainer.js';
 
 // One thread: ORT's kernels are then deterministic, so measured accuracies repeat on a loaded machine.
 const runtime = createNodeRuntime({ threads: 1 });
@@ -148,5 +148,60 @@ describe('fine-tuning on the embedded task', () => {
     expect(() => trainer({}, { train: [] })).toThrow(/training set is empty/);
     writeFileSync(join(outDir(), 'x'), '');
     await expect(trainer({}).train(true)).rejects.toThrow(/no checkpoint to resume from/);
+  }, 60_000);
+});
+
+describe('the recipe options (REFERENCE.md §1)', () => {
+  it('plain fine-tuning has no LayerDrop unless asked for; LengthDrop keeps 0.2', () => {
+    expect(trainer({ lengthDrop: null }).options.layerDrop).toBe(0);
+    expect(trainer({ lengthDrop: null, layerDrop: 0.1 }).options.layerDrop).toBe(0.1);
+    expect(trainer({}).options.layerDrop).toBe(0.2);
+    expect(() => trainer({ kd: 'sideways' as 'forward' })).toThrow(/kd: must be one of forward, reverse/);
+    expect(() => trainer({ keep: 'best' }, { dev: undefined })).toThrow(/keep: .*needs dev data/);
+  });
+
+  it('samples per example over real lengths, or per batch over the padded length', () => {
+    const ld = { ratioBound: 0.2, minLength: 2, numSandwich: 2 };
+    const on = [true, false, true, true];
+    let seed = 3;
+    const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    for (let t = 0; t < 50; t++) {
+      const real = [9, 30, 17];
+      const batch = passLengths(2 + (t % 2), real, 30, 4, ld, on, 'per-batch', random);
+      expect(batch.every((row) => row.join() === batch[0]!.join())).toBe(true);
+      expect(batch[0]![0]).toBeGreaterThanOrEqual(24); // drawn over the padded 30, not a real length
+      const each = passLengths(2, real, 30, 4, ld, on, 'per-example', random);
+      each.forEach((row, b) => {
+        expect(row[0]).toBeLessThanOrEqual(real[b]!);
+        expect(row[1]).toBe(row[0]); // layer 1 is skipped: it keeps its input
+      });
+    }
+    expect(passLengths(1, [10], 30, 4, ld, on, 'per-batch', random)).toEqual([[24, 24, 20, 16]]);
+    expect(passLengths(0, [10, 7], 30, 4, ld, on, 'per-example', random)).toEqual([
+      [10, 10, 10, 10],
+      [7, 7, 7, 7],
+    ]);
+  });
+
+  it('keeps the best epoch by the task metric, and trains with reverse KL and per-batch lengths', async () => {
+    const scores = [0.5, 0.9, 0.7];
+    const seen: Map<string, Float32Array>[] = [];
+    const dir = outDir();
+    const r = await trainer(
+      { epochs: 3, keep: 'best', kd: 'reverse', lengthSampling: 'per-batch' },
+      {
+        train: train.slice(0, 96),
+        outDir: dir,
+        evaluateDev: async (w) => {
+          seen.push(new Map([...w].map(([k, t]) => [k, Float32Array.from(t.data)])));
+          return { accuracy: scores[seen.length - 1]! };
+        },
+      },
+    ).train();
+    expect(r.best).toMatchObject({ epoch: 1, metric: 'accuracy', score: 0.9 });
+    expect(r.metrics).toEqual({ accuracy: 0.9 });
+    expect(r.losses.every(Number.isFinite)).toBe(true);
+    for (const [name, t] of r.weights) expect(t.data).toEqual(seen[1]!.get(name));
+    expect(seen[2]!.get('classifier.weight')).not.toEqual(seen[1]!.get('classifier.weight'));
   }, 60_000);
 });

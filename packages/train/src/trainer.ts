@@ -20,13 +20,21 @@ import {
   buildTrainingGraph,
   createAnytimeModel,
   defaultLengthDrop,
+  type KdDirection,
   sampleLengths,
   smallestLengths,
 } from '@lat/layers';
 import { chunk, type Encoded, padBatch } from './batches.js';
-import { checkSameRun, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import {
+  checkSameRun,
+  loadBestWeights,
+  loadCheckpoint,
+  saveBestWeights,
+  saveCheckpoint,
+  type TrainerState,
+} from './checkpoint.js';
 import { evaluate } from './evaluate.js';
-import type { MetricName } from './metrics.js';
+import { type MetricName, selectionMetric } from './metrics.js';
 import { AdamW, accumulate, clipGradNorm } from './optim.js';
 import { Rng } from './rng.js';
 import { linearSchedule } from './schedule.js';
@@ -50,8 +58,24 @@ export interface TrainOptions {
   seed: number;
   /** null: plain fine-tuning. */
   lengthDrop: LengthDropConfig | null;
-  /** Probability of skipping each layer in a pass (LayerDrop); 0 turns it off. */
+  /**
+   * Probability of skipping each layer in a pass (LayerDrop); 0 turns it off. Default: 0.2 with
+   * LengthDrop, 0 for plain fine-tuning (the reference's plain runs have no LayerDrop).
+   */
   layerDrop: number;
+  /** Distillation direction (see `KdDirection`); 'reverse' is the reference's. */
+  kd: KdDirection;
+  /**
+   * 'per-example' (ours): each example's lengths are drawn over its real length. 'per-batch' (the
+   * reference's): one configuration per pass, drawn over the batch's padded length.
+   */
+  lengthSampling: 'per-example' | 'per-batch';
+  /**
+   * Which weights training returns: those after the last epoch, or (as the reference) those of the
+   * epoch with the best dev score by the task's selection metric; the best are also written to
+   * `<outDir>/checkpoint-best`.
+   */
+  keep: 'best' | 'last';
   /** Save a checkpoint every N optimizer steps (and at the end); 0: only at the end. */
   checkpointEvery: number;
   evalBatchSize: number;
@@ -72,6 +96,9 @@ export const defaultTrainOptions: TrainOptions = {
     numSandwich: 2,
   },
   layerDrop: 0.2,
+  kd: 'forward',
+  lengthSampling: 'per-example',
+  keep: 'last',
   checkpointEvery: 0,
   evalBatchSize: 64,
 };
@@ -112,14 +139,31 @@ export interface TrainerSetup {
    * different ones is refused unless forced.
    */
   run?: Record<string, unknown>;
+  /**
+   * Scores the dev set after each epoch for tasks the trainer cannot score itself (span QA: the
+   * caller decodes answers); its keys are the reported metrics.
+   */
+  evaluateDev?: (weights: StateDict) => Promise<Record<string, number>>;
+}
+
+/** The epoch whose weights `keep: 'best'` returned. */
+export interface BestEpoch {
+  epoch: number;
+  step: number;
+  /** The task's selection metric (see `selectionMetric`) and its value. */
+  metric: string;
+  score: number;
+  metrics: Record<string, number>;
 }
 
 export interface TrainResult {
   weights: StateDict;
   steps: number;
   losses: number[];
-  /** Dev metrics after the last epoch, when dev data was given. */
+  /** Dev metrics of the returned weights (the last or the best epoch), when dev data was given. */
   metrics?: Record<string, number>;
+  /** With `keep: 'best'`: which epoch the weights come from. */
+  best?: BestEpoch;
   stopped: boolean;
 }
 
@@ -135,7 +179,10 @@ export class Trainer {
 
   constructor(private readonly s: TrainerSetup) {
     this.task = s.task ?? (s.config.numLabels === 1 ? 'regression' : 'classification');
-    this.options = { ...defaultTrainOptions, ...s.options };
+    // Plain fine-tuning has no LayerDrop unless asked for.
+    const layerDrop =
+      s.options.layerDrop ?? (s.options.lengthDrop === null ? 0 : defaultTrainOptions.layerDrop);
+    this.options = { ...defaultTrainOptions, ...s.options, layerDrop };
     const o = this.options;
     if (s.train.length === 0) throw new LatError('BAD_DATA', 'the training set is empty', 'train');
     for (const [k, v] of Object.entries({
@@ -150,6 +197,18 @@ export class Trainer {
       throw new LatError('BAD_INPUT', `must be > 0, got ${o.learningRate}`, 'learningRate');
     if (o.layerDrop < 0 || o.layerDrop >= 1)
       throw new LatError('BAD_INPUT', `must lie in [0, 1), got ${o.layerDrop}`, 'layerDrop');
+    const choices = {
+      kd: ['forward', 'reverse'],
+      lengthSampling: ['per-example', 'per-batch'],
+      keep: ['best', 'last'],
+    };
+    for (const [k, allowed] of Object.entries(choices)) {
+      const v = o[k as keyof typeof choices];
+      if (!allowed.includes(v))
+        throw new LatError('BAD_INPUT', `must be one of ${allowed.join(', ')}; got ${String(v)}`, k);
+    }
+    if (o.keep === 'best' && !s.dev && !s.evaluateDev)
+      throw new LatError('BAD_INPUT', 'keeping the best epoch needs dev data to score epochs by', 'keep');
   }
 
   /** Ask a running `train()` to save a checkpoint and return at the next step boundary (Ctrl-C). */
@@ -172,6 +231,7 @@ export class Trainer {
       maxSeq,
       layerDrop: this.options.layerDrop > 0,
       seed: this.options.seed,
+      kd: this.options.kd,
     });
     this.paramNames = t.paramNames;
     this.dropoutSites = t.dropoutSites;
@@ -277,17 +337,31 @@ export class Trainer {
         }
         state.epoch = epoch + 1;
         state.batchInEpoch = 0;
-        if (this.s.dev && this.evalModel) {
-          metrics = (
-            await evaluate(this.evalModel, this.s.dev, this.s.metrics, undefined, {
-              batchSize: o.evalBatchSize,
-              weights,
-            })
-          ).metrics;
+        const scored = await this.scoreDev(weights);
+        if (scored) {
+          metrics = scored;
           this.s.onEvent?.({ type: 'eval', epoch, step: state.step, metrics });
+          if (o.keep === 'best') {
+            const select = selectionMetric(Object.keys(metrics));
+            const score = select.of(metrics);
+            if (!state.best || score > state.best.score) {
+              state.best = { epoch, step: state.step, metric: select.name, score, metrics };
+              saveBestWeights(this.s.outDir, this.s.config, weights, this.s.extraFiles);
+            }
+          }
         }
       }
       this.checkpoint(weights, optimizer, state, rng);
+      if (o.keep === 'best' && state.best) {
+        return {
+          weights: loadBestWeights(this.s.outDir, this.s.config),
+          steps: state.step,
+          losses: state.losses,
+          metrics: state.best.metrics,
+          best: state.best,
+          stopped: false,
+        };
+      }
       return {
         weights,
         steps: state.step,
@@ -299,6 +373,17 @@ export class Trainer {
       await this.session?.release();
       await this.evalModel?.release();
     }
+  }
+
+  /** Dev metrics of `weights`, or undefined without dev data. */
+  private async scoreDev(weights: StateDict): Promise<Record<string, number> | undefined> {
+    if (this.s.evaluateDev) return this.s.evaluateDev(weights);
+    if (!this.s.dev || !this.evalModel) return undefined;
+    const r = await evaluate(this.evalModel, this.s.dev, this.s.metrics, undefined, {
+      batchSize: this.options.evalBatchSize,
+      weights,
+    });
+    return r.metrics;
   }
 
   private checkpoint(weights: StateDict, optimizer: AdamW, state: TrainerState, rng: Rng) {
@@ -340,19 +425,10 @@ export class Trainer {
     let teacher = io.teacher();
     let total = 0;
     for (let pass = 0; pass < passes; pass++) {
-      // Pass 0: full model on the task; pass 1: smallest; then random sub-models (per example).
-      const perExample = lengths.map((n) =>
-        pass === 0 || !ld
-          ? new Array<number>(L).fill(n)
-          : pass === 1
-            ? smallestLengths(n, L, ld)
-            : sampleLengths(n, L, () => rng.next(), ld),
-      );
       const layerOn = Array.from({ length: L }, () => (o.layerDrop > 0 ? rng.next() >= o.layerDrop : true));
-      // A skipped layer passes all its input tokens through: it keeps the previous layer's count.
-      perExample.forEach((counts, b) => {
-        for (let i = 0; i < L; i++) if (!layerOn[i]) counts[i] = i === 0 ? lengths[b]! : counts[i - 1]!;
-      });
+      const perExample = passLengths(pass, lengths, x.seq, L, ld, layerOn, o.lengthSampling, () =>
+        rng.next(),
+      );
       const feeds: Record<string, HostTensor> = {
         ...base,
         keep_counts: {
@@ -383,6 +459,35 @@ export class Trainer {
     }
     return total * scale;
   }
+}
+
+/**
+ * Keep counts [example][layer] of one sandwich pass: pass 0 is the full model, pass 1 the smallest,
+ * later passes random sub-models (all full without LengthDrop). Lengths are drawn over the layers
+ * that run (a LayerDrop-skipped layer passes all its input tokens through), per example over its
+ * real length or, 'per-batch', once over the padded length `seq` for every example.
+ */
+export function passLengths(
+  pass: number,
+  lengths: readonly number[],
+  seq: number,
+  layers: number,
+  ld: LengthDropConfig | null,
+  layerOn: readonly boolean[],
+  sampling: TrainOptions['lengthSampling'],
+  random: () => number,
+): number[][] {
+  const draw = (n: number) =>
+    pass === 0 || !ld
+      ? new Array<number>(layers).fill(n)
+      : pass === 1
+        ? smallestLengths(n, layers, ld, layerOn)
+        : sampleLengths(n, layers, random, ld, layerOn);
+  if (sampling === 'per-batch') {
+    const shared = draw(seq);
+    return lengths.map(() => [...shared]);
+  }
+  return lengths.map(draw);
 }
 
 /**

@@ -1,7 +1,6 @@
 import type { ModelConfig } from '@lat/core';
 import { type AnytimeModel, type LengthSpec, padBatch } from '@lat/layers';
 import { inputMacs, pointLengths } from '@lat/pipeline';
-import type { LatencyTable } from '@lat/search';
 import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
 import { loadCliModel, loadFrontier, openPipeline, writeJson } from '../model.js';
 import { type Output, table } from '../output.js';
@@ -46,32 +45,12 @@ export async function timeRuns(
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 }
 
-/** Whole-model latency at uniform lengths, spread evenly over the layers: the search's latency objective. */
-export async function measureLatencyTable(
-  m: AnytimeModel,
-  config: ModelConfig,
-  seq: number,
-): Promise<LatencyTable> {
-  const x = benchInput(config, seq, 1);
-  const lengths = [...new Set([1, Math.ceil(seq / 4), Math.ceil(seq / 2), Math.ceil((3 * seq) / 4), seq])];
-  const perLength: number[] = [];
-  for (const l of lengths)
-    perLength.push(
-      await timeRuns(m, x, { form: 'absolute', lengths: new Array(config.numLayers).fill(l) }, 5),
-    );
-  return {
-    lengths,
-    perLayerMs: Array.from({ length: config.numLayers }, () => perLength.map((t) => t / config.numLayers)),
-    fixedMs: 0,
-  };
-}
-
 export async function benchCommand(f: BenchFlags, out: Output) {
   const model = await loadCliModel(f.model);
   const frontier = loadFrontier(model, f.frontier);
   // One configuration from --lengths/--ratios/--budget, else every frontier point.
-  const options = lengthOptionsFromFlags(f, model.config, frontier !== undefined);
   const seq = f.seq ?? Math.min(128, model.config.maxPositions - model.config.positionOffset);
+  const options = lengthOptionsFromFlags(f, model.config, frontier !== undefined, seq);
   const p = await openPipeline(model, { threads: f.threads, frontier });
   const m = p.model;
   const x = benchInput(model.config, seq, f.batch);

@@ -1,9 +1,9 @@
 import { LatError } from '@lat/core';
 import type { LengthSpec } from '@lat/layers';
 import { pointLengths } from '@lat/pipeline';
-import { averageMacs, devScorer } from '../evaluation.js';
+import { averageMacs, devScorer, paddedMacs } from '../evaluation.js';
 import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
-import { loadCliModel, loadFrontier, openPipeline } from '../model.js';
+import { loadCliModel, loadFrontier, openPipeline, paddedLengthOf } from '../model.js';
 import { type Output, table } from '../output.js';
 
 export interface EvalFlags extends LengthFlags {
@@ -19,11 +19,13 @@ export interface EvalFlags extends LengthFlags {
 export async function evalCommand(f: EvalFlags, out: Output) {
   const model = await loadCliModel(f.model);
   const frontier = loadFrontier(model, f.frontier);
-  const options = lengthOptionsFromFlags(f, model.config, frontier !== undefined);
+  const options = lengthOptionsFromFlags(f, model.config, frontier !== undefined, paddedLengthOf(model));
   const p = await openPipeline(model, { threads: f.threads, frontier });
   try {
     const dev = devScorer(model, p, f.dev, f.task);
     const fullMacs = averageMacs(model, dev.items);
+    const padded = paddedLengthOf(model);
+    const fullPadded = paddedMacs(model, padded);
     const specs: { label: string; spec?: LengthSpec }[] = [];
     if (f.all) {
       if (!frontier)
@@ -45,6 +47,9 @@ export async function evalCommand(f: EvalFlags, out: Output) {
       metrics: Record<string, number>;
       macs: number;
       macsRatio: number;
+      /** MACs of one input padded to `paddedLength`, the paper's way of counting. */
+      paddedMacs: number;
+      paddedMacsRatio: number;
     }[] = [];
     for (const s of specs) {
       const metrics = await dev.score(s.spec);
@@ -55,9 +60,20 @@ export async function evalCommand(f: EvalFlags, out: Output) {
         metrics,
         macs,
         macsRatio: macs / fullMacs,
+        paddedMacs: paddedMacs(model, padded, s.spec),
+        paddedMacsRatio: paddedMacs(model, padded, s.spec) / fullPadded,
       });
     }
-    out.result({ command: 'eval', task: dev.task, examples: dev.items.length, fullMacs, results }, () => {
+    const summary = {
+      command: 'eval',
+      task: dev.task,
+      examples: dev.items.length,
+      fullMacs,
+      paddedLength: padded,
+      training: model.info?.recipe ?? null,
+      results,
+    };
+    out.result(summary, () => {
       const names = dev.metricNames;
       out.info(
         `${dev.task} dev: ${dev.items.length} examples, full model ${(fullMacs / 1e6).toFixed(2)} MMACs per example`,
@@ -68,8 +84,9 @@ export async function evalCommand(f: EvalFlags, out: Output) {
             r.configuration,
             ...names.map((n) => r.metrics[n]!.toFixed(4)),
             `${(r.macsRatio * 100).toFixed(1)}%`,
+            `${(r.paddedMacsRatio * 100).toFixed(1)}%`,
           ]),
-          ['configuration', ...names, 'MACs'],
+          ['configuration', ...names, 'MACs', `padded MACs (${padded})`],
         ),
       );
     });

@@ -37,7 +37,7 @@ export interface Prediction {
 export async function predictCommand(f: PredictFlags, out: Output) {
   const p = await openModelOrBundle(f.model, f);
   try {
-    const options = lengthOptionsFromFlags(f, p.config, p.frontier !== undefined);
+    const options = lengthOptionsFromFlags(f, p.config, p.frontier !== undefined, f.maxLength);
     if (f.textFile === '-' && f.contextFile === '-')
       throw new LatError(
         'BAD_INPUT',

@@ -1,54 +1,89 @@
 import { join } from 'node:path';
+import { encoderMacs } from '@lat/core';
 import { writeFileAtomic } from '@lat/core/node';
-import { defaultLengthDrop } from '@lat/layers';
+import { defaultLengthDrop, type LengthSpec } from '@lat/layers';
+import { createWebRuntime } from '@lat/runtime-web';
 import { evolutionarySearch, type FrontierFile, latencyObjective, toFrontierFile } from '@lat/search';
+import { selectionMetric } from '@lat/train';
 import { averageMacs, devScorer } from '../evaluation.js';
-import { frontierFile, loadCliModel, openPipeline, writeJson } from '../model.js';
+import { latencyTableFor } from '../latency.js';
+import { frontierFile, loadCliModel, openPipeline, paddedLengthOf, runtimeFor, writeJson } from '../model.js';
 import { type Output, table } from '../output.js';
 import { frontierSvg } from '../plot.js';
-import { measureLatencyTable } from './bench.js';
 
 export interface SearchFlags {
   model: string;
   dev: string;
   task?: string;
   out?: string;
-  objective: 'macs' | 'latency';
+  /**
+   * macs: MACs over each input's real length (ours); padded-macs: MACs of an input padded to
+   * --max-length (the reference's); latency: a per-layer latency table measured on this machine.
+   */
+  objective: 'macs' | 'padded-macs' | 'latency';
+  /** ratio: fractions of each input's real length; absolute: keep counts over --max-length (the reference's form). */
+  form?: 'ratio' | 'absolute';
+  /** The padded length absolute lengths and padded MACs refer to (default: the training max length, else 128). */
+  maxLength?: number;
   iterations: number;
   population: number;
   mutations: number;
   crossovers: number;
   seed: number;
-  /** Genes per layer are 1..scale; a point's ratio is gene / scale. */
+  /** Ratio form: genes per layer are 2..scale; a point's ratio is gene / scale. */
   scale: number;
   plot?: string;
   threads?: number;
+  /** Measure the latency table again even when the model has one for this machine. */
+  remeasure?: boolean;
+  /** The device a latency objective is measured on: onnxruntime-node (CPU) or onnxruntime-web's wasm. */
+  device?: 'node' | 'wasm';
 }
 
-/** Searches ratio-form configurations (fractions of each input's real length) on the dev set. */
+/** Searches length configurations on the dev set, in ratio or absolute (reference) form. */
 export async function searchCommand(f: SearchFlags, out: Output): Promise<FrontierFile> {
   const model = await loadCliModel(f.model);
   const p = await openPipeline(model, { threads: f.threads });
-  const toSpec = (genes: readonly number[]) => ({
-    form: 'ratio' as const,
-    ratios: genes.map((g) => g / f.scale),
-  });
+  const form = f.form ?? 'ratio';
+  const padded = f.maxLength ?? paddedLengthOf(model);
+  const top = form === 'absolute' ? padded : f.scale;
+  const toSpec = (genes: readonly number[]): LengthSpec =>
+    form === 'absolute'
+      ? { form: 'absolute', lengths: genes, paddedLength: padded }
+      : { form: 'ratio', ratios: genes.map((g) => g / f.scale) };
+  /** Keep counts of one input of `n` tokens. */
+  const countsFor = (genes: readonly number[], n: number) =>
+    genes.map((g) =>
+      form === 'absolute' ? Math.min(g, n) : Math.max(1, Math.ceil((g / f.scale) * n - 1e-9)),
+    );
+  const paddedMacs = (genes: readonly number[]) =>
+    encoderMacs(model.config, padded, countsFor(genes, padded), { qaHead: model.span });
   try {
     const dev = devScorer(model, p, f.dev, f.task);
-    const metricName = dev.metricNames[0]!;
+    const select = selectionMetric(dev.metricNames);
     const meanLen = Math.round(dev.items.reduce((a, e) => a + e.ids.length, 0) / dev.items.length);
+    const { device, runtime } = latencyTarget(f.device ?? 'node', f.threads);
     const latency =
       f.objective === 'latency'
-        ? latencyObjective(await measureLatencyTable(p.model, model.config, meanLen))
+        ? await latencyTableFor(model, runtime, device, meanLen, {
+            remeasure: f.remeasure ?? false,
+          })
         : undefined;
-    const cost = latency
-      ? (genes: readonly number[]) =>
-          latency(genes.map((g) => Math.max(1, Math.ceil((g / f.scale) * meanLen))))
-      : (genes: readonly number[]) => averageMacs(model, dev.items, toSpec(genes));
+    if (latency)
+      out.info(
+        `${latency.reused ? 'reusing the' : 'measured a'} per-layer latency table for ${device} at ${meanLen} tokens (fixed ${latency.table.fixedMs.toFixed(2)} ms)`,
+      );
+    const latencyOf = latency ? latencyObjective(latency.table) : undefined;
+    const cost =
+      f.objective === 'latency'
+        ? (genes: readonly number[]) => latencyOf!(countsFor(genes, meanLen))
+        : f.objective === 'padded-macs'
+          ? paddedMacs
+          : (genes: readonly number[]) => averageMacs(model, dev.items, toSpec(genes));
     const result = await evolutionarySearch({
       numLayers: model.config.numLayers,
-      maxLength: f.scale,
-      minLength: 1,
+      maxLength: top,
+      minLength: 2,
       // The smallest sub-model LengthDrop trained bounds the cost from below.
       ratioBound: trainedRatioBound(model.info?.lengthDrop) ?? defaultLengthDrop.ratioBound,
       iterations: f.iterations,
@@ -57,26 +92,29 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
       crossovers: f.crossovers,
       seed: f.seed,
       cost,
-      evaluate: async (genes) => (await dev.score(toSpec(genes)))[metricName]!,
-      onProgress: (p) => {
-        out.event({ event: 'iteration', ...p });
+      evaluate: async (genes) => select.of(await dev.score(toSpec(genes))),
+      onProgress: (step) => {
+        out.event({ event: 'iteration', ...step });
         out.info(
-          `iteration ${p.iteration}/${p.iterations}: ${p.evaluated} evaluated, frontier ${p.frontierSize}, best ${metricName} ${p.best.metric.toFixed(4)}`,
+          `iteration ${step.iteration}/${step.iterations}: ${step.evaluated} evaluated (+${step.added.mutants} mutants, +${step.added.crossovers} crossovers), frontier ${step.frontierSize}, best ${select.name} ${step.best.metric.toFixed(4)}`,
         );
       },
     });
     const file = toFrontierFile(result, {
       model: { name: model.name, fingerprint: model.fingerprint, numLayers: model.config.numLayers },
       dataset: f.dev,
-      metricName,
-      lengthForm: 'ratio',
+      metricName: select.name,
+      lengthForm: form,
       costUnit: latency ? 'ms' : 'MACs',
+      objective: f.objective,
+      paddedMacs: { length: padded, of: paddedMacs },
       ...(latency
         ? {
-            latencyMs: (genes: readonly number[]) =>
-              result.frontier.find((p) => p.lengths === genes)?.cost ?? 0,
+            latencyMs: (genes: readonly number[]) => latencyOf!(countsFor(genes, meanLen)),
+            latencyTable: latency.table,
           }
         : {}),
+      ...(model.info?.recipe ? { training: model.info.recipe } : {}),
     });
     const target = f.out ?? join(f.model, frontierFile);
     writeJson(target, file);
@@ -91,6 +129,13 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
   }
 }
 
+/** Where latency is measured; wasm runs onnxruntime-web's kernels (the browser's) single-threaded here. */
+function latencyTarget(device: 'node' | 'wasm', threads?: number) {
+  return device === 'wasm'
+    ? { device: 'onnxruntime-web wasm, 1 thread', runtime: createWebRuntime({ threads: 1 }) }
+    : { device: `onnxruntime-node cpu, ${threads ?? 'all'} threads`, runtime: runtimeFor(threads) };
+}
+
 function trainedRatioBound(lengthDrop: unknown): number | undefined {
   const r = (lengthDrop as { ratioBound?: unknown } | null | undefined)?.ratioBound;
   return typeof r === 'number' ? r : undefined;
@@ -101,12 +146,14 @@ export function frontierTable(file: FrontierFile): string {
     file.points.map((p) => [
       `${(p.costRatio * 100).toFixed(1)}%`,
       `${(1 / p.costRatio).toFixed(2)}×`,
+      p.paddedMacsRatio !== undefined ? `${(p.paddedMacsRatio * 100).toFixed(1)}%` : '',
       p.metric.toFixed(4),
       p.lengths.map((l) => (file.lengthForm === 'ratio' ? l.toFixed(2) : String(l))).join(' '),
     ]),
     [
       'cost',
       'speed-up',
+      `padded MACs (${file.paddedLength ?? '-'})`,
       file.metric.name,
       file.lengthForm === 'ratio' ? 'ratios per layer' : 'lengths per layer',
     ],

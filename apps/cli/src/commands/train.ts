@@ -1,8 +1,8 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { LatError } from '@lat/core';
+import { LatError, type StateDict } from '@lat/core';
 import { createAnytimeModel } from '@lat/layers';
-import { anytimeSpanModel, spanItems, squadScores } from '@lat/qa';
+import { anytimeSpanModel, spanItems, squadDevMetrics } from '@lat/qa';
 import {
   type Encoded,
   lockOutputDir,
@@ -10,6 +10,8 @@ import {
   readTokenized,
   type TrainEvent,
   Trainer,
+  type TrainerSetup,
+  type TrainOptions,
   type TrainResult,
   type TrainTask,
   writeModelFiles,
@@ -22,6 +24,7 @@ import {
   loadCliModel,
   runtimeFor,
   type TrainingInfo,
+  type TrainingRecipe,
   trainingInfoFile,
   writeJson,
 } from '../model.js';
@@ -42,7 +45,13 @@ export interface TrainFlags {
   lengthDrop: boolean;
   lengthDropRatio: number;
   numSandwich: number;
-  layerDrop: number;
+  /** Default: 0.2 with LengthDrop, 0 for plain fine-tuning. */
+  layerDrop?: number;
+  kd?: 'forward' | 'reverse';
+  lengthSampling?: 'per-example' | 'per-batch';
+  keep?: 'best' | 'last';
+  /** Start from these weights (e.g. a plain fine-tuned model: the reference's two-stage recipe). */
+  initFrom?: string;
   gradAccumulation: number;
   checkpointEvery: number;
   warmupRatio: number;
@@ -58,6 +67,8 @@ export interface TrainFlags {
 
 export interface TrainSummary {
   out: string;
+  /** How the model was trained (also in lat_training.json). */
+  recipe: TrainingRecipe;
   steps: number;
   finalLoss: number;
   metrics?: Record<string, number>;
@@ -78,8 +89,9 @@ export async function trainCommand(f: TrainFlags, out: Output): Promise<TrainSum
 async function trainLocked(f: TrainFlags, out: Output): Promise<TrainSummary> {
   const started = performance.now();
   const squad = f.task.toLowerCase() === 'squad';
-  const model = await loadCliModel(f.model, { span: squad });
-  if (squad) return trainSquad(f, model, out, started);
+  const { model, initFrom } = await withInitialWeights(f, await loadCliModel(f.model, { span: squad }));
+  const run: Run = { f, model, out, started, ...(initFrom ? { initFrom } : {}) };
+  if (squad) return trainSquad(run);
   const task = resolveTask(model, f.task);
   const regression = task.labels.length === 0;
   if ((regression ? 1 : task.labels.length) !== model.config.numLabels) {
@@ -104,51 +116,68 @@ async function trainLocked(f: TrainFlags, out: Output): Promise<TrainSummary> {
   };
   const train = read(f.train);
   const dev = f.dev ? read(f.dev) : undefined;
-  const result = await runTrainer(f, model, out, {
+  const result = await runTrainer(run, {
     task: regression ? 'regression' : 'classification',
     train,
     ...(dev ? { dev } : {}),
     metrics: task.metrics,
   });
-  return finish(f, model, out, started, result, { task: task.name, metrics: task.metrics });
+  return finish(run, result, { task: task.name, metrics: task.metrics });
+}
+
+/** One `lat train` run: its flags, the model it starts from, and where those weights came from. */
+interface Run {
+  f: TrainFlags;
+  model: CliModel;
+  out: Output;
+  started: number;
+  initFrom?: NonNullable<TrainingRecipe['initFrom']>;
 }
 
 /** SQuAD: span training on every window; the official EM/F1 on the dev set at the end. */
-async function trainSquad(
-  f: TrainFlags,
-  model: CliModel,
-  out: Output,
-  started: number,
-): Promise<TrainSummary> {
+async function trainSquad(run: Run): Promise<TrainSummary> {
+  const { f, model, out } = run;
   const train = loadSquad(model, f.train, f.maxLength, true);
   if (train.skipped)
     out.info(`skipped ${train.skipped} questions in ${f.train} whose answer is not where answer_start says`);
-  const result = await runTrainer(f, model, out, { task: 'span', train: spanItems(train), metrics: [] });
-  if (f.dev) {
-    const dev = loadSquad(model, f.dev, f.maxLength, false);
-    const m = await createAnytimeModel(runtimeFor(f.threads), model.config, result.weights, {
+  const dev = f.dev ? loadSquad(model, f.dev, f.maxLength, false) : undefined;
+  const scoreDev = async (weights: StateDict) => {
+    const m = await createAnytimeModel(runtimeFor(f.threads), model.config, weights, {
       head: 'span',
       keptPositions: false,
     });
     try {
-      const scores = await squadScores(anytimeSpanModel(m), dev, {});
-      result.metrics = { exact_match: scores['exact_match'] ?? scores['exact']!, f1: scores['f1']! };
-      out.info(
-        `dev: exact match ${result.metrics['exact_match']!.toFixed(2)}, F1 ${result.metrics['f1']!.toFixed(2)}`,
-      );
+      return await squadDevMetrics(anytimeSpanModel(m), dev!, {});
     } finally {
       await m.release();
     }
+  };
+  const result = await runTrainer(run, {
+    task: 'span',
+    train: spanItems(train),
+    metrics: [],
+    // Keeping the best epoch scores the dev set after every epoch, else once at the end.
+    ...(dev && f.keep === 'best' ? { evaluateDev: scoreDev } : {}),
+  });
+  if (dev) {
+    result.metrics ??= await scoreDev(result.weights);
+    out.info(
+      `dev: exact match ${result.metrics['exact_match']!.toFixed(2)}, F1 ${result.metrics['f1']!.toFixed(2)}`,
+    );
   }
-  return finish(f, model, out, started, result, { task: 'squad', metrics: ['f1' as MetricName] });
+  return finish(run, result, { task: 'squad', metrics: ['f1' as MetricName] });
 }
 
 async function runTrainer(
-  f: TrainFlags,
-  model: CliModel,
-  out: Output,
-  data: { task: TrainTask; train: Encoded[]; dev?: Encoded[]; metrics: readonly MetricName[] },
-): Promise<TrainResult & { signal?: NodeJS.Signals }> {
+  { f, model, out, initFrom }: Run,
+  data: {
+    task: TrainTask;
+    train: Encoded[];
+    dev?: Encoded[];
+    metrics: readonly MetricName[];
+    evaluateDev?: TrainerSetup['evaluateDev'];
+  },
+): Promise<TrainResult & { signal?: NodeJS.Signals; options: TrainOptions }> {
   const bar = out.json
     ? undefined
     : new cliProgress.SingleBar(
@@ -186,6 +215,7 @@ async function runTrainer(
     task: data.task,
     train: data.train,
     ...(data.dev ? { dev: data.dev } : {}),
+    ...(data.evaluateDev ? { evaluateDev: data.evaluateDev } : {}),
     metrics: data.metrics,
     options: {
       epochs: f.epochs,
@@ -196,12 +226,15 @@ async function runTrainer(
       gradAccumulation: f.gradAccumulation,
       checkpointEvery: f.checkpointEvery,
       lengthDrop: lengthDropOf(f),
-      layerDrop: f.layerDrop,
+      ...(f.layerDrop !== undefined ? { layerDrop: f.layerDrop } : {}),
+      ...(f.kd ? { kd: f.kd } : {}),
+      ...(f.lengthSampling ? { lengthSampling: f.lengthSampling } : {}),
+      ...(f.keep ? { keep: f.keep } : {}),
     },
     outDir: f.out,
     extraFiles: tokenizerFiles(f.model),
     onEvent,
-    run: { model: model.fingerprint },
+    run: { model: model.fingerprint, ...(initFrom ? { initFrom: initFrom.fingerprint } : {}) },
   });
   // Ctrl-C, `timeout`, Docker, systemd: save a checkpoint at the next step boundary and stop.
   let signal: NodeJS.Signals | undefined;
@@ -211,7 +244,11 @@ async function runTrainer(
   };
   for (const s of stopSignals) process.once(s, onSignal);
   try {
-    return { ...(await trainer.train(f.resume, { force: Boolean(f.force) })), ...(signal ? { signal } : {}) };
+    return {
+      ...(await trainer.train(f.resume, { force: Boolean(f.force) })),
+      ...(signal ? { signal } : {}),
+      options: trainer.options,
+    };
   } finally {
     bar?.stop();
     for (const s of stopSignals) process.removeListener(s, onSignal);
@@ -219,6 +256,33 @@ async function runTrainer(
 }
 
 const stopSignals = ['SIGINT', 'SIGTERM'] as const;
+
+/** The model with its weights replaced by --init-from's, which must have the same shapes. */
+async function withInitialWeights(
+  f: TrainFlags,
+  model: CliModel,
+): Promise<{ model: CliModel; initFrom?: Run['initFrom'] }> {
+  if (!f.initFrom) return { model };
+  const from = await loadCliModel(f.initFrom, { span: model.span });
+  for (const [name, t] of model.weights) {
+    const w = from.weights.get(name);
+    if (!w || w.dims.join('x') !== t.dims.join('x')) {
+      throw new LatError(
+        'BAD_CONFIG',
+        `${name} is ${w ? `[${w.dims}]` : 'missing'} there but [${t.dims}] in --model; --init-from needs a model of the same architecture and head`,
+        f.initFrom,
+      );
+    }
+  }
+  return {
+    model: { ...model, weights: new Map([...model.weights.keys()].map((n) => [n, from.weights.get(n)!])) },
+    initFrom: {
+      dir: f.initFrom,
+      fingerprint: from.fingerprint,
+      ...(from.info?.recipe ? { recipe: from.info.recipe } : {}),
+    },
+  };
+}
 
 function lengthDropOf(f: TrainFlags) {
   return f.lengthDrop ? { ratioBound: f.lengthDropRatio, minLength: 2, numSandwich: f.numSandwich } : null;
@@ -234,18 +298,35 @@ function tokenizerFiles(modelDir: string): Record<string, string> {
 }
 
 function finish(
-  f: TrainFlags,
-  model: CliModel,
-  out: Output,
-  started: number,
-  result: TrainResult & { signal?: NodeJS.Signals },
+  { f, model, out, started, initFrom }: Run,
+  result: TrainResult & { signal?: NodeJS.Signals; options: TrainOptions },
   t: { task: string; metrics: readonly MetricName[] },
 ): TrainSummary {
+  const o = result.options;
+  const recipe: TrainingRecipe = {
+    method: o.lengthDrop ? 'lengthdrop' : 'plain',
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    learningRate: o.learningRate,
+    warmupRatio: o.warmupRatio,
+    weightDecay: o.weightDecay,
+    seed: o.seed,
+    layerDrop: o.layerDrop,
+    kd: o.kd,
+    lengthSampling: o.lengthSampling,
+    keep: o.keep,
+    ...(result.best ? { best: result.best } : {}),
+    ...(initFrom ? { initFrom } : {}),
+  };
   const info: TrainingInfo = {
     task: t.task,
     metrics: [...t.metrics],
     maxLength: f.maxLength,
     lengthDrop: lengthDropOf(f),
+    recipe,
+    ...(result.metrics?.['null_threshold'] !== undefined
+      ? { nullThreshold: result.metrics['null_threshold'] }
+      : {}),
   };
   writeJson(join(f.out, trainingInfoFile), info);
   if (result.stopped) {
@@ -260,6 +341,7 @@ function finish(
   }
   const summary: TrainSummary = {
     out: f.out,
+    recipe,
     steps: result.steps,
     finalLoss: result.losses.at(-1) ?? Number.NaN,
     ...(result.metrics ? { metrics: result.metrics } : {}),

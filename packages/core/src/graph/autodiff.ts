@@ -330,6 +330,18 @@ export function klDivergence(g: Graph, p: Value, studentLogits: Value): Value {
   return g.reduceMean(perExample, [0], false);
 }
 
+/**
+ * Mean over the batch of the reverse KL(student ‖ teacher) = Σ q (log q − log p), q the student's
+ * softmax: what the LAT reference's `KLDivLoss(log_softmax(teacher), softmax(student))` computes.
+ * Teacher probabilities `p` get no gradient; zeros are floored at 1e-30 inside the log.
+ */
+export function reverseKlDivergence(g: Graph, p: Value, studentLogits: Value): Value {
+  const logq = g.logSoftmax(studentLogits, -1);
+  const logp = g.log(g.max(p, g.scalar(1e-30)));
+  const perExample = g.reduceSum(g.mul(g.exp(logq), g.sub(logq, logp)), [1], false);
+  return g.reduceMean(perExample, [0], false);
+}
+
 /** Mean squared error for regression heads ([B, 1] predictions vs [B] targets). */
 export function meanSquaredError(g: Graph, pred: Value, target: Value): Value {
   const d = g.sub(g.squeeze(pred, [1]), target);

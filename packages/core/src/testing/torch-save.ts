@@ -1,9 +1,19 @@
-/** torch.save-format files built by hand, for tests of the .bin loader (no PyTorch needed). */
+/**
+ * torch.save-format files built by hand, for tests of the .bin loader and of checkpoints made by
+ * PyTorch code such as the LAT reference's trainer (no PyTorch needed).
+ */
 import { crc32 } from 'node:zlib';
 
-/** Pickle bytes the way torch.save (protocol 2) writes a state dict of float tensors. */
+/** Pickle bytes the way torch.save (protocol 2) writes a state dict (float tensors unless `storage` says). */
 export function statePickle(
-  tensors: { name: string; key: string; size: number[]; stride: number[]; offset?: number }[],
+  tensors: {
+    name: string;
+    key: string;
+    size: number[];
+    stride: number[];
+    offset?: number;
+    storage?: string;
+  }[],
 ): Buffer {
   const parts: Buffer[] = [];
   const op = (...b: number[]) => parts.push(Buffer.from(b));
@@ -35,7 +45,7 @@ export function statePickle(
     op(0x28); // MARK for the argument tuple
     op(0x28); // persistent id tuple
     str('storage');
-    parts.push(Buffer.from('ctorch\nFloatStorage\n', 'latin1'));
+    parts.push(Buffer.from(`ctorch\n${t.storage ?? 'FloatStorage'}\n`, 'latin1'));
     str(t.key);
     str('cpu');
     int(t.size.reduce((a, b) => a * b, 1));
@@ -91,3 +101,27 @@ export function zipOf(files: [string, Buffer][]): Buffer {
 }
 
 export const floats = (xs: number[]) => Buffer.from(Float32Array.from(xs).buffer);
+
+/** A torch.save zip of a state dict of float32 / int64 tensors (contiguous, one storage each). */
+export function torchSave(
+  state: Map<string, { dims: number[]; data: Float32Array | BigInt64Array }>,
+): Buffer {
+  const entries = [...state];
+  const pkl = statePickle(
+    entries.map(([name, t], k) => ({
+      name,
+      key: String(k),
+      size: t.dims,
+      stride: t.dims.map((_, i) => t.dims.slice(i + 1).reduce((a, b) => a * b, 1)),
+      storage: t.data instanceof BigInt64Array ? 'LongStorage' : 'FloatStorage',
+    })),
+  );
+  return zipOf([
+    ['archive/data.pkl', pkl],
+    ...entries.map(([, t], k): [string, Buffer] => [
+      `archive/data/${k}`,
+      Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+    ]),
+    ['archive/version', Buffer.from('3\n')],
+  ]);
+}
