@@ -27,6 +27,8 @@ const chromiumFlags = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
 ];
 
 /** A tensor as it crosses DevTools: plain numbers (int64 as numbers; our ids and counts are small). */
