@@ -117,7 +117,11 @@ export async function measureLatencyTable(
   const perLayerMs: number[][] = [];
   for (let i = 0; i < config.numLayers; i++) {
     const withLayer = await time(...partOf(config, weights, i));
-    perLayerMs.push(withLayer.map((t, j) => Math.max(0, t - fixed[j]!)));
+    // A layer never costs less on more tokens; at tiny sizes noise can say otherwise, and a cost
+    // that falls as lengths grow would put the full model below the smallest one. Keep the
+    // running maximum over lengths.
+    let most = 0;
+    perLayerMs.push(withLayer.map((t, j) => (most = Math.max(most, t - fixed[j]!))));
   }
   return { device, seq, lengths, perLayerMs, fixedMs: fixed.at(-1)! };
 }
