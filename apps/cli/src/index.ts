@@ -149,9 +149,9 @@ export function createProgram(write?: (s: string) => void): Command {
     .addOption(
       new Option(
         '--device <device>',
-        'with --objective latency: measure on onnxruntime-node or onnxruntime-web wasm',
+        'with --objective latency: measure on onnxruntime-node, onnxruntime-web wasm in this process, or in headless Chromium (/usr/bin/chromium)',
       )
-        .choices(['node', 'wasm'])
+        .choices(['node', 'wasm', 'chromium'])
         .default('node'),
     )
     .option('--iterations <n>', 'search iterations', int('--iterations'), 30)

@@ -25,19 +25,46 @@ interface LatencyFileContents {
   tables: LatencyTable[];
 }
 
-/** The model's saved table for `device` and `seq`, or a newly measured one (then saved). */
+/** The devices --device names: onnxruntime-node, onnxruntime-web wasm here, or in headless Chromium. */
+export type LatencyDevice = 'node' | 'wasm' | 'chromium';
+
+/**
+ * Opens the device a table is measured on: its runtime, its clock when the runs are not in this
+ * process (see timeRuns), and how to shut it down.
+ */
+export type OpenDevice = () => Promise<{
+  runtime: Runtime;
+  clock?: () => number;
+  close?: () => Promise<void>;
+}>;
+
+/** The model's saved table for `device` and `seq`, or a newly measured one on `open()` (then saved). */
 export async function latencyTableFor(
   model: CliModel,
-  runtime: Runtime,
   device: string,
   seq: number,
+  open: OpenDevice,
   o: { remeasure?: boolean; runs?: number } = {},
 ): Promise<{ table: LatencyTable; reused: boolean }> {
   const path = join(model.dir, latencyFile);
   const saved = readLatencyFile(path);
   const found = saved?.tables.find((t) => t.device === device && t.seq === seq);
   if (found && !o.remeasure) return { table: found, reused: true };
-  const table = await measureLatencyTable(runtime, model.config, model.weights, device, seq, o.runs ?? 20);
+  const target = await open();
+  let table: LatencyTable;
+  try {
+    table = await measureLatencyTable(
+      target.runtime,
+      model.config,
+      model.weights,
+      device,
+      seq,
+      o.runs ?? 20,
+      target.clock,
+    );
+  } finally {
+    await target.close?.();
+  }
   const others = (saved?.tables ?? []).filter((t) => !(t.device === device && t.seq === seq));
   writeJson(path, { kind: 'lat-latency', fingerprint: model.fingerprint, tables: [...others, table] });
   return { table, reused: false };
@@ -72,13 +99,15 @@ export async function measureLatencyTable(
   device: string,
   seq: number,
   runs = 20,
+  /** The device's clock when it is not this process (see timeRuns); wall clock by default. */
+  clock?: () => number,
 ): Promise<LatencyTable> {
   const lengths = [...new Set([1, Math.ceil(seq / 4), Math.ceil(seq / 2), Math.ceil((3 * seq) / 4), seq])];
   const time = async (c: ModelConfig, w: StateDict) => {
     const m = await createAnytimeModel(runtime, c, w, { keptPositions: false });
     try {
       const out: number[] = [];
-      for (const l of lengths) out.push(await timeRuns(m, benchInput(c, l, 1), undefined, runs));
+      for (const l of lengths) out.push(await timeRuns(m, benchInput(c, l, 1), undefined, runs, clock));
       return out;
     } finally {
       await m.release();
@@ -88,7 +117,11 @@ export async function measureLatencyTable(
   const perLayerMs: number[][] = [];
   for (let i = 0; i < config.numLayers; i++) {
     const withLayer = await time(...partOf(config, weights, i));
-    perLayerMs.push(withLayer.map((t, j) => Math.max(0, t - fixed[j]!)));
+    // A layer never costs less on more tokens; at tiny sizes noise can say otherwise, and a cost
+    // that falls as lengths grow would put the full model below the smallest one. Keep the
+    // running maximum over lengths.
+    let most = 0;
+    perLayerMs.push(withLayer.map((t, j) => (most = Math.max(most, t - fixed[j]!))));
   }
   return { device, seq, lengths, perLayerMs, fixedMs: fixed.at(-1)! };
 }

@@ -128,6 +128,12 @@ export async function evolutionarySearch(o: SearchOptions): Promise<SearchResult
   const smallest = smallestConfig(params.maxLength, params.numLayers, params.ratioBound, params.minLength);
   const upperCost = o.cost(full);
   const lowerCost = o.cost(smallest);
+  if (!(upperCost >= lowerCost))
+    throw new SearchError(
+      'BAD_CONFIG',
+      `the full model costs ${upperCost}, less than the smallest configuration (${lowerCost}): the cost must not fall as lengths grow`,
+      'cost',
+    );
   const cache = new Map<string, Point>();
 
   /** Evaluates the configurations not seen before, `concurrency` at a time, in a fixed order. */

@@ -36,6 +36,13 @@ describe('evolutionary search', () => {
     expect(r.area).toBeCloseTo(frontierArea(truth, lo, hi), 10);
   });
 
+  it('rejects a cost that falls as lengths grow instead of searching an empty range', async () => {
+    const falling = (l: readonly number[]) => -cost(l);
+    await expect(
+      evolutionarySearch({ numLayers: 3, maxLength: 8, cost: falling, evaluate: metric }),
+    ).rejects.toMatchObject({ code: 'BAD_CONFIG', message: /cost must not fall/ });
+  });
+
   it('is reproducible from its seed, evaluates each configuration once, and keeps a non-dominated frontier', async () => {
     const seen = new Map<string, number>();
     let calls = 0;

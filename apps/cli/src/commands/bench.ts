@@ -28,19 +28,23 @@ export function benchInput(config: ModelConfig, seq: number, batch: number) {
   return padBatch(items);
 }
 
-/** Median wall-clock ms of `runs` calls after two warm-up calls. */
+/**
+ * Median ms of `runs` calls after two warm-up calls, on `clock` (wall clock by default; a device's
+ * own clock when the model runs elsewhere, e.g. in a browser page).
+ */
 export async function timeRuns(
   m: AnytimeModel,
   x: ReturnType<typeof benchInput>,
   spec: LengthSpec | undefined,
   runs: number,
+  clock: () => number = () => performance.now(),
 ) {
   for (let i = 0; i < 2; i++) await m.run(x, spec);
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
+    const t0 = clock();
     await m.run(x, spec);
-    times.push(performance.now() - t0);
+    times.push(clock() - t0);
   }
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 }

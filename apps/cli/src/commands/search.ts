@@ -5,8 +5,9 @@ import { defaultLengthDrop, type LengthSpec } from '@lat/layers';
 import { createWebRuntime } from '@lat/runtime-web';
 import { evolutionarySearch, type FrontierFile, latencyObjective, toFrontierFile } from '@lat/search';
 import { selectionMetric } from '@lat/train';
+import { openChromiumRuntime } from '../chromium.js';
 import { averageMacs, devScorer } from '../evaluation.js';
-import { latencyTableFor } from '../latency.js';
+import { type LatencyDevice, latencyTableFor, type OpenDevice } from '../latency.js';
 import { frontierFile, loadCliModel, openPipeline, paddedLengthOf, runtimeFor, writeJson } from '../model.js';
 import { type Output, table } from '../output.js';
 import { frontierSvg } from '../plot.js';
@@ -37,7 +38,7 @@ export interface SearchFlags {
   /** Measure the latency table again even when the model has one for this machine. */
   remeasure?: boolean;
   /** The device a latency objective is measured on: onnxruntime-node (CPU) or onnxruntime-web's wasm. */
-  device?: 'node' | 'wasm';
+  device?: LatencyDevice;
 }
 
 /** Searches length configurations on the dev set, in ratio or absolute (reference) form. */
@@ -62,16 +63,14 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
     const dev = devScorer(model, p, f.dev, f.task);
     const select = selectionMetric(dev.metricNames);
     const meanLen = Math.round(dev.items.reduce((a, e) => a + e.ids.length, 0) / dev.items.length);
-    const { device, runtime } = latencyTarget(f.device ?? 'node', f.threads);
+    const device = latencyDevice(f.device ?? 'node', f.threads);
     const latency =
       f.objective === 'latency'
-        ? await latencyTableFor(model, runtime, device, meanLen, {
-            remeasure: f.remeasure ?? false,
-          })
+        ? await latencyTableFor(model, device.name, meanLen, device.open, { remeasure: f.remeasure ?? false })
         : undefined;
     if (latency)
       out.info(
-        `${latency.reused ? 'reusing the' : 'measured a'} per-layer latency table for ${device} at ${meanLen} tokens (fixed ${latency.table.fixedMs.toFixed(2)} ms)`,
+        `${latency.reused ? 'reusing the' : 'measured a'} per-layer latency table for ${device.name} at ${meanLen} tokens (fixed ${latency.table.fixedMs.toFixed(2)} ms)`,
       );
     const latencyOf = latency ? latencyObjective(latency.table) : undefined;
     const cost =
@@ -129,11 +128,22 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
   }
 }
 
-/** Where latency is measured; wasm runs onnxruntime-web's kernels (the browser's) single-threaded here. */
-function latencyTarget(device: 'node' | 'wasm', threads?: number) {
-  return device === 'wasm'
-    ? { device: 'onnxruntime-web wasm, 1 thread', runtime: createWebRuntime({ threads: 1 }) }
-    : { device: `onnxruntime-node cpu, ${threads ?? 'all'} threads`, runtime: runtimeFor(threads) };
+/**
+ * Where latency is measured: wasm runs onnxruntime-web's kernels (the browser's) single-threaded in
+ * this process, chromium runs them in real headless Chromium. `open` is called only to measure.
+ */
+function latencyDevice(device: LatencyDevice, threads?: number): { name: string; open: OpenDevice } {
+  if (device === 'chromium')
+    return { name: 'onnxruntime-web wasm in Chromium, 1 thread', open: openChromiumRuntime };
+  if (device === 'wasm')
+    return {
+      name: 'onnxruntime-web wasm, 1 thread',
+      open: async () => ({ runtime: createWebRuntime({ threads: 1 }) }),
+    };
+  return {
+    name: `onnxruntime-node cpu, ${threads ?? 'all'} threads`,
+    open: async () => ({ runtime: runtimeFor(threads) }),
+  };
 }
 
 function trainedRatioBound(lengthDrop: unknown): number | undefined {
