@@ -1,0 +1,129 @@
+/**
+ * The SLO controller: for each batch, the most expensive configuration whose predicted latency
+ * keeps every waiting request within the SLO, from a latency table measured at start-up and
+ * corrected online by how long batches really take (the machine's load changes).
+ */
+
+import type { AnytimeModel } from '@lat/layers';
+import { fitLengths, padBatch } from '@lat/layers';
+import type { Candidate } from './model.js';
+
+/** A configuration's batch latency as a line in the number of (padded) tokens it runs. */
+export interface LatencyFit {
+  fixedMs: number;
+  perTokenMs: number;
+}
+
+/** Where the queue stands when a batch is formed. */
+export interface QueueState {
+  /** Padded tokens of the batch about to run. */
+  batchTokens: number;
+  /** How long the batch's oldest request has waited, ms. */
+  batchWaitMs: number;
+  /** Inputs still queued behind the batch, and how long the oldest of them has waited. */
+  queuedInputs: number;
+  queuedWaitMs: number;
+  /** The tightest latency target among the batch's requests (the SLO, or a request's deadline). */
+  targetMs: number;
+}
+
+export interface ControllerOptions {
+  sloMs: number;
+  maxBatch: number;
+  /** Share of the SLO the prediction may use; the rest absorbs variance (p99, not mean). */
+  headroom?: number;
+}
+
+export class Controller {
+  /** Observed / predicted batch time, smoothed: > 1 when the machine is busier than at start-up. */
+  private factor = 1;
+  private tokensPerInput: number;
+  readonly headroom: number;
+
+  constructor(
+    readonly candidates: readonly Candidate[],
+    readonly fits: readonly LatencyFit[],
+    readonly o: ControllerOptions,
+    typicalTokensPerInput = 32,
+  ) {
+    this.headroom = o.headroom ?? 0.7;
+    this.tokensPerInput = typicalTokensPerInput;
+  }
+
+  /** Predicted ms of a batch of `tokens` padded tokens at candidate `i`. */
+  predict(i: number, tokens: number): number {
+    const f = this.fits[i]!;
+    return this.factor * (f.fixedMs + f.perTokenMs * tokens);
+  }
+
+  /** Index of the candidate to run the next batch at. */
+  choose(q: QueueState): number {
+    const target = q.targetMs * this.headroom;
+    const fullBatch = this.o.maxBatch * this.tokensPerInput;
+    for (let i = this.candidates.length - 1; i > 0; i--) {
+      const batch = this.predict(i, q.batchTokens);
+      // Requests behind this batch wait for it and for the batches ahead of them at the same point.
+      const behind = Math.ceil(q.queuedInputs / this.o.maxBatch);
+      const last = q.queuedInputs > 0 ? q.queuedWaitMs + batch + behind * this.predict(i, fullBatch) : 0;
+      if (q.batchWaitMs + batch <= target && last <= target) return i;
+    }
+    return 0;
+  }
+
+  /** Learns from a finished batch: how long it took and how many inputs and tokens it had. */
+  observe(i: number, inputs: number, tokens: number, ms: number): void {
+    const f = this.fits[i]!;
+    const ratio = ms / Math.max(1e-3, f.fixedMs + f.perTokenMs * tokens);
+    this.factor = Math.min(8, Math.max(0.25, 0.8 * this.factor + 0.2 * ratio));
+    this.tokensPerInput = 0.9 * this.tokensPerInput + 0.1 * (tokens / Math.max(1, inputs));
+  }
+
+  get loadFactor(): number {
+    return this.factor;
+  }
+}
+
+/** Median of a few timed runs of a batch at a configuration. */
+async function timeBatch(m: AnytimeModel, batch: number, seq: number, c: Candidate, runs: number) {
+  const items = Array.from({ length: batch }, (_, b) => ({
+    ids: Array.from({ length: seq }, (_, j) =>
+      j === 0 ? 2 : j === seq - 1 ? 3 : 5 + ((j * 7 + b * 13) % Math.max(1, m.config.vocabSize - 5)),
+    ),
+    typeIds: new Array<number>(seq).fill(0),
+  }));
+  const x = padBatch(items);
+  const spec = fitLengths(c.spec, seq);
+  await m.run(x, spec);
+  const times: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    await m.run(x, spec);
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
+}
+
+/**
+ * The latency table: each candidate timed at one input and at a full batch of `seq` tokens, as a
+ * line in the batch's token count.
+ */
+export async function measureLatencyTable(
+  m: AnytimeModel,
+  candidates: readonly Candidate[],
+  o: { maxBatch: number; seq: number; runs?: number },
+): Promise<LatencyFit[]> {
+  const fits: LatencyFit[] = [];
+  const runs = o.runs ?? 3;
+  for (const c of candidates) {
+    const one = await timeBatch(m, 1, o.seq, c, runs);
+    const many = o.maxBatch > 1 ? await timeBatch(m, o.maxBatch, o.seq, c, runs) : one;
+    const perTokenMs = o.maxBatch > 1 ? Math.max(0, many - one) / ((o.maxBatch - 1) * o.seq) : one / o.seq;
+    fits.push({ fixedMs: Math.max(0, one - perTokenMs * o.seq), perTokenMs });
+  }
+  // Noise must not make a cheaper configuration look slower than a costlier one.
+  for (let i = fits.length - 2; i >= 0; i--) {
+    fits[i]!.perTokenMs = Math.min(fits[i]!.perTokenMs, fits[i + 1]!.perTokenMs);
+    fits[i]!.fixedMs = Math.min(fits[i]!.fixedMs, fits[i + 1]!.fixedMs);
+  }
+  return fits;
+}
