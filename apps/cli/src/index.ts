@@ -8,6 +8,7 @@ import { exportCommand } from './commands/export.js';
 import { infoCommand } from './commands/info.js';
 import { predictCommand } from './commands/predict.js';
 import { searchCommand } from './commands/search.js';
+import { serveCommand } from './commands/serve.js';
 import { evalSquadCommand } from './commands/squad.js';
 import { trainCommand } from './commands/train.js';
 import { loading } from './model.js';
@@ -240,6 +241,35 @@ export function createProgram(write?: (s: string) => void): Command {
     .option('--seq <n>', 'tokens for the MACs figures', int('--seq'))
     .action(async (o) => {
       await infoCommand(o, out());
+    });
+
+  program
+    .command('serve')
+    .description(
+      'serve the model over HTTP; under load, batches move down the frontier to keep p99 under the SLO',
+    )
+    .requiredOption('--model <dir>', 'model directory or bundle directory (lat export)')
+    .option('--frontier <file>', "frontier file (default: the model's frontier.json or the bundle's)")
+    .addOption(
+      new Option('--task <task>', "head to serve (default: the model's task)").choices([
+        'text-classification',
+        'question-answering',
+      ]),
+    )
+    .option('--host <host>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
+    .option('--port <n>', 'port', int('--port'), 8080)
+    .option('--slo-p99 <ms>', 'p99 latency to stay under, e.g. 50ms', '50ms')
+    .option('--max-batch <n>', 'most inputs per batch', int('--max-batch'), 16)
+    .option('--max-wait <ms>', 'longest a request waits for a batch to fill, e.g. 5ms', '5ms')
+    .option('--workers <n>', 'processes sharing the port (each loads the model)', int('--workers'), 1)
+    .option('--full-only', 'always run the full model (a baseline without the controller)')
+    .option('--max-body <bytes>', 'largest request body (413 beyond)', int('--max-body'), 1 << 20)
+    .option('--max-inputs <n>', 'most texts per /v1/classify request', int('--max-inputs'), 64)
+    .option('--max-queue <n>', 'most inputs waiting per worker (429 beyond)', int('--max-queue'), 1024)
+    .option('--log-requests', 'log every request as a JSON line on stderr')
+    .action(async (o) => {
+      if ((await serveCommand({ ...o, ...t() }, out())) !== 0)
+        throw new Error('stopped with requests still in flight (see the log above)');
     });
 
   program

@@ -59,7 +59,9 @@ export const defaultLimits: ServeLimits = {
 };
 
 /** Fills in defaults: threads are the cores shared out over the workers. */
-export function serveOptions(o: Partial<ServeOptions> & { model: string }): ServeOptions {
+export function serveOptions(
+  o: Partial<Omit<ServeOptions, 'limits'>> & { model: string; limits?: Partial<ServeLimits> },
+): ServeOptions {
   const workers = o.workers ?? 1;
   const s: ServeOptions = {
     host: '127.0.0.1',
