@@ -8,7 +8,6 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
-  type FastifyRequest,
 } from 'fastify';
 import { Batcher, type Behind, type QueuedJob } from './batcher.js';
 import { Controller, measureLatencyTable } from './controller.js';
@@ -198,7 +197,7 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
   }
 
   function enqueue(
-    request: FastifyRequest,
+    reply: FastifyReply,
     work: Work,
     inputs: number,
     tokens: number,
@@ -240,9 +239,10 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
           ),
         );
       metrics.queueDepth.set(batcher.queuedInputs);
-      // A client that leaves while queued frees its place; its result is not computed.
-      request.raw.once('close', () => {
-        if (request.raw.aborted || request.raw.socket?.destroyed) batcher.cancel(job);
+      // A client that leaves while queued frees its place: its inputs are never run, and the
+      // request is counted with status 499 (onRequestAbort), not answered.
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) batcher.cancel(job);
       });
     });
   }
@@ -374,7 +374,7 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
       return { ids: e.ids, typeIds: e.typeIds };
     });
     const outcome = await enqueue(
-      request,
+      reply,
       { kind: 'classify', items },
       items.length,
       paddedTokens(items.map((x) => x.ids.length)),
@@ -420,7 +420,7 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
     const windows =
       1 + Math.ceil(Math.max(0, words * 1.3 - pipe.maxLength) / Math.max(16, Math.floor(pipe.maxLength / 3)));
     const outcome = await enqueue(
-      request,
+      reply,
       { kind: 'answer', question, context },
       1,
       windows * pipe.maxLength,
@@ -453,6 +453,7 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
     url: `http://${o.host === '0.0.0.0' ? '127.0.0.1' : o.host}:${port}`,
     async close() {
       closing = true;
+      batcher.drain();
       // Fastify stops accepting, answers 503 to new requests on open connections and waits for
       // those in flight; the batcher keeps running until they are answered.
       await app.close();

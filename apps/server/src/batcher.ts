@@ -38,6 +38,7 @@ export class Batcher<J extends QueuedJob> {
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   private queued = 0;
+  private draining = false;
 
   constructor(private readonly o: BatcherOptions<J>) {}
 
@@ -69,6 +70,12 @@ export class Batcher<J extends QueuedJob> {
     return true;
   }
 
+  /** From now on batches run as soon as the model is free, without waiting to fill (shutdown). */
+  drain(): void {
+    this.draining = true;
+    this.schedule();
+  }
+
   /** Resolves once nothing is queued or running. */
   idle(): Promise<void> {
     if (!this.busy) return Promise.resolve();
@@ -89,7 +96,7 @@ export class Batcher<J extends QueuedJob> {
       inputs += job.inputs;
     }
     const waited = performance.now() - head.arrival;
-    if (inputs < this.o.maxBatch && waited < this.o.maxWaitMs) {
+    if (inputs < this.o.maxBatch && waited < this.o.maxWaitMs && !this.draining) {
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
         this.schedule();

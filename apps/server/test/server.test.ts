@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Batcher, type QueuedJob } from '../src/batcher.js';
 import { Controller } from '../src/controller.js';
 import { type LatServer, serveOptions, startServer } from '../src/index.js';
-import { post, text, writeTinyModel } from './tiny-model.js';
+import { getJson, post, text, writeTinyModel } from './tiny-model.js';
 
 let dir: string;
 let bare: string;
@@ -43,12 +43,14 @@ describe('POST /v1/classify', () => {
     const direct = await pipeline('text-classification', dir, { runtime: createNodeRuntime({ threads: 1 }) });
     const expected = await direct(texts);
     await direct.dispose();
-    r.json.results.forEach((got: any, i: number) => {
-      expect(got.label).toBe(expected[i]!.label);
-      expect(got.probabilities[1]).toBeCloseTo(expected[i]!.probabilities[1]!, 5);
-      expect(got.kept).toEqual(expected[i]!.lengths);
-      expect(got.macs).toBe(expected[i]!.fullMacs);
-    });
+    r.json.results.forEach(
+      (got: { label: string; probabilities: number[]; kept: number[]; macs: number }, i: number) => {
+        expect(got.label).toBe(expected[i]!.label);
+        expect(got.probabilities[1]).toBeCloseTo(expected[i]!.probabilities[1]!, 5);
+        expect(got.kept).toEqual(expected[i]!.lengths);
+        expect(got.macs).toBe(expected[i]!.fullMacs);
+      },
+    );
     expect(r.json.macs).toBe(expected.reduce((a, e) => a + e.macs, 0));
   });
 
@@ -87,9 +89,9 @@ describe('POST /v1/classify', () => {
 
   it('without a frontier, falls back to uniform ratios and says so', async () => {
     const s = await start({ model: bare, sloP99Ms: 0.001 });
-    const ready = await (await fetch(`${s.url}/readyz`)).json();
+    const ready = await getJson(`${s.url}/readyz`);
     expect(ready.configurations).toBe('uniform-fallback');
-    expect(ready.candidates.map((c: any) => c.name)).toEqual([
+    expect(ready.candidates.map((c: { name: string }) => c.name)).toEqual([
       'uniform-0.40',
       'uniform-0.55',
       'uniform-0.70',
@@ -195,9 +197,9 @@ describe('question answering, metrics, OpenAPI', () => {
     expect(text).toContain('lat_http_requests_total{route="/v1/classify",status="400"} 1');
     expect(text).toContain('lat_inputs_total 2');
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
-    const ready = await (await fetch(`${s.url}/readyz`)).json();
+    const ready = await getJson(`${s.url}/readyz`);
     expect(ready).toMatchObject({ status: 'ready', task: 'text-classification', configurations: 'frontier' });
-    const doc = await (await fetch(`${s.url}/openapi.json`)).json();
+    const doc = await getJson(`${s.url}/openapi.json`);
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(['/v1/classify', '/v1/answer', '/metrics']),

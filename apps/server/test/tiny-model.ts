@@ -85,12 +85,23 @@ export function text(words: number, seed = 0): string {
   return Array.from({ length: words }, (_, i) => vocab[4 + ((i * 5 + seed) % (vocab.length - 4))]).join(' ');
 }
 
-export async function post(url: string, body: unknown, init: RequestInit = {}) {
+// biome-ignore lint/suspicious/noExplicitAny: responses are checked field by field
+type Json = Record<string, any>;
+
+export async function getJson(url: string): Promise<Json> {
+  return (await fetch(url)).json() as Promise<Json>;
+}
+
+export async function post(
+  url: string,
+  body: unknown,
+  init: RequestInit = {},
+): Promise<{ status: number; headers: Headers; json: Json }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: typeof body === 'string' ? body : JSON.stringify(body),
     ...init,
   });
-  return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, any> };
+  return { status: res.status, headers: res.headers, json: (await res.json()) as Json };
 }
