@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+/**
+ * Load test of `lat serve` on loopback: the same model served (a) at full length only and (b)
+ * with the SLO controller, at rising request rates; prints throughput, p50/p99 latency, accuracy
+ * on a labelled request set, the mean cost (MACs vs full) and failures per rate.
+ *
+ *   node apps/server/bench/load-test.mjs --model <dir|bundle> --requests dev.tsv [--frontier f.json]
+ *     [--slo 50] [--rates auto|10,20,40] [--duration 10] [--connections 64] [--workers 1] [--threads 2]
+ *
+ * `--rates auto` first measures the full-length server's closed-loop throughput C and then runs
+ * 0.5C … 2C. Each rate is bounded in time (--duration s) and count (rate × duration requests).
+ * Needs `pnpm build` (it starts apps/cli/dist/bin.js).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const { values: a } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    requests: { type: 'string' },
+    frontier: { type: 'string' },
+    slo: { type: 'string', default: '50' },
+    rates: { type: 'string', default: 'auto' },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '64' },
+    workers: { type: 'string', default: '1' },
+    threads: { type: 'string', default: '2' },
+    'max-batch': { type: 'string', default: '16' },
+    'max-wait': { type: 'string', default: '5' },
+    json: { type: 'string' },
+  },
+});
+if (!a.model || !a.requests) {
+  console.error('usage: load-test.mjs --model <dir|bundle> --requests <labelled .tsv: sentence<TAB>label>');
+  process.exit(2);
+}
+const bin = join(import.meta.dirname, '../../cli/dist/bin.js');
+const slo = Number(a.slo);
+const duration = Number(a.duration);
+const connections = Number(a.connections);
+
+/** sentence<TAB>label rows (GLUE SST-2 format, header row). */
+const labelled = readFileSync(a.requests, 'utf8')
+  .split('\n')
+  .slice(1)
+  .filter((l) => l.includes('\t'))
+  .map((l) => {
+    const [text, label] = l.split('\t');
+    return { text, label: Number(label) };
+  });
+
+async function startServe(fullOnly) {
+  const args = [
+    bin,
+    'serve',
+    '--json',
+    '--model',
+    a.model,
+    '--port',
+    '0',
+    '--slo-p99',
+    `${slo}ms`,
+    '--workers',
+    a.workers,
+    '--threads',
+    a.threads,
+    '--max-batch',
+    a['max-batch'],
+    '--max-wait',
+    `${a['max-wait']}ms`,
+    '--max-queue',
+    '100000',
+    ...(a.frontier ? ['--frontier', a.frontier] : []),
+    ...(fullOnly ? ['--full-only'] : []),
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /"url":"([^"]+)"/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`lat serve exited with ${code}: ${err}`)));
+  });
+  const stop = () =>
+    new Promise((resolve) => {
+      child.on('exit', resolve);
+      child.kill('SIGTERM');
+    });
+  return { url, stop };
+}
+
+/** One autocannon run; `rate` undefined = closed loop. Sentences go out in order from the first. */
+async function run(url, rate, seconds, conns) {
+  let next = 0;
+  let answered = 0;
+  let correct = 0;
+  let macs = 0;
+  let fullMacs = 0;
+  const points = new Map();
+  const result = await autocannon({
+    url: `${url}/v1/classify`,
+    connections: conns,
+    duration: seconds,
+    ...(rate ? { overallRate: rate, amount: Math.round(rate * seconds) } : {}),
+    timeout: 30,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req, context) => {
+          const i = next++ % labelled.length;
+          context.i = i;
+          return { ...req, body: JSON.stringify({ inputs: [labelled[i].text] }) };
+        },
+        onResponse: (status, body, context) => {
+          if (status !== 200) return;
+          const r = JSON.parse(body);
+          answered++;
+          const predicted = r.results[0].label === 'positive' || r.results[0].label === '1' ? 1 : 0;
+          if (predicted === labelled[context.i].label) correct++;
+          macs += r.macs;
+          fullMacs += r.fullMacs;
+          points.set(r.configuration.name, (points.get(r.configuration.name) ?? 0) + 1);
+        },
+      },
+    ],
+  });
+  return {
+    rate: rate ?? null,
+    sent: result.requests.sent,
+    answered,
+    throughput: answered / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    accuracy: answered ? correct / answered : Number.NaN,
+    costRatio: fullMacs ? macs / fullMacs : Number.NaN,
+    failures: result.errors + result.timeouts + result.non2xx,
+    points: Object.fromEntries(points),
+  };
+}
+
+const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+
+const full = await startServe(true);
+let rates;
+const fullRows = [];
+try {
+  await run(full.url, undefined, 2, 4); // warm-up
+  if (a.rates === 'auto') {
+    const c = await run(full.url, undefined, 5, 16);
+    console.error(`full-length closed-loop throughput: ${fmt(c.throughput)} req/s`);
+    rates = [0.5, 0.8, 1, 1.25, 1.5, 2].map((k) => Math.max(1, Math.round(k * c.throughput)));
+  } else rates = a.rates.split(',').map(Number);
+  for (const r of rates) {
+    fullRows.push(await run(full.url, r, duration, connections));
+    console.error(`full  ${r} req/s: p99 ${fullRows.at(-1).p99} ms`);
+  }
+} finally {
+  await full.stop();
+}
+const adaptive = await startServe(false);
+const lat = [];
+try {
+  await run(adaptive.url, undefined, 2, 4);
+  for (const r of rates) {
+    lat.push(await run(adaptive.url, r, duration, connections));
+    console.error(`serve ${r} req/s: p99 ${lat.at(-1).p99} ms`);
+  }
+} finally {
+  await adaptive.stop();
+}
+
+const rows = rates.map((r, i) => [fullRows[i], lat[i]]);
+console.log(
+  `\nlat serve load test: ${a.model}, ${labelled.length} labelled requests (1 text each), SLO p99 ${slo} ms, ` +
+    `${a.workers} worker(s) × ${a.threads} thread(s), max batch ${a['max-batch']}, ${connections} connections, ${duration} s per rate\n`,
+);
+console.log(
+  '| rate (req/s) | full: req/s | full: p50 / p99 ms | full: acc | full: failed | lat serve: req/s | lat serve: p50 / p99 ms | lat serve: acc | cost vs full | lat serve: failed |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|---|');
+for (const [f, l] of rows) {
+  console.log(
+    `| ${f.rate} | ${fmt(f.throughput)} | ${f.p50} / ${f.p99} | ${fmt(f.accuracy * 100)}% | ${f.failures} | ${fmt(l.throughput)} | ${l.p50} / ${l.p99} | ${fmt(l.accuracy * 100)}% | ${fmt(l.costRatio * 100, 0)}% | ${l.failures} |`,
+  );
+}
+const target = rows.find(([f]) => f.p99 >= 3 * slo);
+if (target) {
+  const [f, l] = target;
+  const loss = (f.accuracy - l.accuracy) * 100;
+  console.log(
+    `\nat ${f.rate} req/s full-length p99 is ${f.p99} ms (≥ 3× the SLO); lat serve p99 ${l.p99} ms ` +
+      `(${l.p99 <= slo ? 'within' : 'OVER'} the SLO), accuracy ${fmt(loss, 2)} points lower, ${l.failures} failed`,
+  );
+} else console.log(`\nno rate pushed full-length p99 to 3× the SLO (${3 * slo} ms); raise --rates`);
+if (a.json) (await import('node:fs')).writeFileSync(a.json, JSON.stringify({ rates, full: fullRows, lat }, null, 2));
