@@ -12,7 +12,7 @@
  * Needs `pnpm build` (it starts apps/cli/dist/bin.js).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -179,7 +179,7 @@ try {
   await adaptive.stop();
 }
 
-const rows = rates.map((r, i) => [fullRows[i], lat[i]]);
+const rows = fullRows.map((f, i) => [f, lat[i]]);
 console.log(
   `\nlat serve load test: ${a.model}, ${labelled.length} labelled requests (1 text each), SLO p99 ${slo} ms, ` +
     `${a.workers} worker(s) × ${a.threads} thread(s), max batch ${a['max-batch']}, ${connections} connections, ${duration} s per rate\n`,
@@ -202,4 +202,4 @@ if (target) {
       `(${l.p99 <= slo ? 'within' : 'OVER'} the SLO), accuracy ${fmt(loss, 2)} points lower, ${l.failures} failed`,
   );
 } else console.log(`\nno rate pushed full-length p99 to 3× the SLO (${3 * slo} ms); raise --rates`);
-if (a.json) (await import('node:fs')).writeFileSync(a.json, JSON.stringify({ rates, full: fullRows, lat }, null, 2));
+if (a.json) writeFileSync(a.json, JSON.stringify({ rates, full: fullRows, lat }, null, 2));

@@ -4,11 +4,7 @@
  */
 import type { LengthSpec } from '@lat/layers';
 import type { Classification, LengthOptions, QuestionAnswer } from '@lat/pipeline';
-import Fastify, {
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-} from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Batcher, type Behind, type QueuedJob } from './batcher.js';
 import { Controller, measureLatencyTable } from './controller.js';
 import { createMetrics, type Metrics } from './metrics.js';
