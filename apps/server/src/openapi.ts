@@ -59,6 +59,16 @@ const cost = {
   },
 };
 
+/** A JSON request body of `properties` (with `required`), and a 200 response of `properties`. */
+const jsonBody = (required: string[], properties: object) => ({
+  required: true,
+  content: { 'application/json': { schema: { type: 'object', required, properties } } },
+});
+const jsonOk = (description: string, properties: object) => ({
+  description,
+  content: { 'application/json': { schema: { type: 'object', properties } } },
+});
+
 export function openApiDocument(o: ServeOptions) {
   const errors = (codes: number[]) =>
     Object.fromEntries(
@@ -81,70 +91,45 @@ export function openApiDocument(o: ServeOptions) {
       '/v1/classify': {
         post: {
           summary: 'Classify texts (classification models)',
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['inputs'],
-                  properties: {
-                    inputs: {
-                      type: 'array',
-                      minItems: 1,
-                      maxItems: o.limits.inputs,
-                      items: {
-                        oneOf: [
-                          { type: 'string', maxLength: o.limits.textChars },
-                          {
-                            type: 'object',
-                            required: ['text'],
-                            properties: { text: { type: 'string' }, textPair: { type: 'string' } },
-                          },
-                        ],
-                      },
-                    },
-                    budget,
-                    deadlineMs,
-                  },
-                },
-              },
-            },
-          },
-          responses: {
-            '200': {
-              description: 'One result per input, in order',
-              content: {
-                'application/json': {
-                  schema: {
+          requestBody: jsonBody(['inputs'], {
+            inputs: {
+              type: 'array',
+              minItems: 1,
+              maxItems: o.limits.inputs,
+              items: {
+                oneOf: [
+                  { type: 'string', maxLength: o.limits.textChars },
+                  {
                     type: 'object',
-                    properties: {
-                      model: { type: 'string' },
-                      results: {
-                        type: 'array',
-                        items: {
-                          type: 'object',
-                          properties: {
-                            label: { type: 'string' },
-                            score: { type: 'number' },
-                            probabilities: { type: 'array', items: { type: 'number' } },
-                            tokens: { type: 'integer' },
-                            kept: {
-                              type: 'array',
-                              items: { type: 'integer' },
-                              description: 'Tokens kept per layer',
-                            },
-                            macs: { type: 'number' },
-                            fullMacs: { type: 'number' },
-                          },
-                        },
-                      },
-                      ...cost,
-                    },
+                    required: ['text'],
+                    properties: { text: { type: 'string' }, textPair: { type: 'string' } },
+                  },
+                ],
+              },
+            },
+            budget,
+            deadlineMs,
+          }),
+          responses: {
+            '200': jsonOk('One result per input, in order', {
+              model: { type: 'string' },
+              results: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    label: { type: 'string' },
+                    score: { type: 'number' },
+                    probabilities: { type: 'array', items: { type: 'number' } },
+                    tokens: { type: 'integer' },
+                    kept: { type: 'array', items: { type: 'integer' }, description: 'Tokens kept per layer' },
+                    macs: { type: 'number' },
+                    fullMacs: { type: 'number' },
                   },
                 },
               },
-            },
+              ...cost,
+            }),
             ...errors([400, 404, 408, 413, 415, 429, 503, 504]),
           },
         },
@@ -152,44 +137,23 @@ export function openApiDocument(o: ServeOptions) {
       '/v1/answer': {
         post: {
           summary: 'Answer a question from a context (question-answering models)',
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['question', 'context'],
-                  properties: {
-                    question: { type: 'string', maxLength: o.limits.textChars },
-                    context: { type: 'string', maxLength: o.limits.contextChars },
-                    budget,
-                    deadlineMs,
-                  },
-                },
-              },
-            },
-          },
+          requestBody: jsonBody(['question', 'context'], {
+            question: { type: 'string', maxLength: o.limits.textChars },
+            context: { type: 'string', maxLength: o.limits.contextChars },
+            budget,
+            deadlineMs,
+          }),
           responses: {
-            '200': {
-              description: 'The best span over all windows of the context',
-              content: {
-                'application/json': {
-                  schema: {
-                    type: 'object',
-                    properties: {
-                      model: { type: 'string' },
-                      answer: { type: 'string' },
-                      score: { type: 'number' },
-                      start: { type: 'integer' },
-                      end: { type: 'integer' },
-                      windows: { type: 'integer' },
-                      kept: { type: 'array', items: { type: 'integer' } },
-                      ...cost,
-                    },
-                  },
-                },
-              },
-            },
+            '200': jsonOk('The best span over all windows of the context', {
+              model: { type: 'string' },
+              answer: { type: 'string' },
+              score: { type: 'number' },
+              start: { type: 'integer', description: 'Character offset of the answer in the context' },
+              end: { type: 'integer' },
+              windows: { type: 'integer' },
+              kept: { type: 'array', items: { type: 'integer' } },
+              ...cost,
+            }),
             ...errors([400, 404, 408, 413, 415, 429, 503, 504]),
           },
         },

@@ -81,38 +81,31 @@ describe('hostile clients', () => {
     await ok();
   });
 
-  it('slowloris: headers trickling in are cut off (408), and others are served meanwhile', async () => {
+  /** A client that sends `head`, then a byte or a header every `everyMs`, never finishing. */
+  async function slowClient(head: string, drip: string, everyMs: number) {
     const { port } = new URL(s.url);
     const socket = net.connect(Number(port), '127.0.0.1');
     const closed = untilClosed(socket);
-    socket.write('POST /v1/classify HTTP/1.1\r\nHost: localhost\r\n');
-    const drip = setInterval(() => socket.writable && socket.write('X-a: b\r\n'), 200);
+    socket.write(head);
+    const timer = setInterval(() => socket.writable && socket.write(drip), everyMs);
     const t0 = performance.now();
-    await ok();
-    await ok();
+    await ok(); // others are served meanwhile
     const got = await closed;
-    clearInterval(drip);
+    clearInterval(timer);
     expect(performance.now() - t0).toBeLessThan(6_000);
     expect(got).toMatch(/^HTTP\/1.1 408/);
     await ok();
-  });
+  }
 
-  it('a body that never finishes is cut off by the request timeout', async () => {
-    const { port } = new URL(s.url);
-    const socket = net.connect(Number(port), '127.0.0.1');
-    const closed = untilClosed(socket);
-    socket.write(
+  it('slowloris: headers trickling in are cut off (408), and others are served meanwhile', () =>
+    slowClient('POST /v1/classify HTTP/1.1\r\nHost: localhost\r\n', 'X-a: b\r\n', 200));
+
+  it('a body that never finishes is cut off by the request timeout (408)', () =>
+    slowClient(
       'POST /v1/classify HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"inputs":',
-    );
-    const drip = setInterval(() => socket.writable && socket.write(' '), 300);
-    const t0 = performance.now();
-    await ok();
-    const got = await closed;
-    clearInterval(drip);
-    expect(performance.now() - t0).toBeLessThan(6_000);
-    expect(got).toMatch(/^HTTP\/1.1 408/);
-    await ok();
-  });
+      ' ',
+      300,
+    ));
 
   it('a client that leaves mid-request: its work is dropped and counted (499), others are answered', async () => {
     const inputsBefore = await metricValue('lat_inputs_total');

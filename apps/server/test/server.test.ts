@@ -32,7 +32,7 @@ afterAll(async () => {
 describe('POST /v1/classify', () => {
   it('answers with the results, the configuration, MACs and timing — the pipeline’s numbers', async () => {
     const s = await start({ sloP99Ms: 10_000 });
-    const texts = [text(5), text(9, 1), 'dull']; // different lengths
+    const texts = [text(5), text(9, 1), 'slow']; // different lengths
     const r = await post(`${s.url}/v1/classify`, { inputs: texts });
     expect(r.status).toBe(200);
     expect(r.json.results).toHaveLength(3);
@@ -143,7 +143,7 @@ describe('bad requests get a JSON error with a status', () => {
     expect(qa.status).toBe(404);
     expect(qa.json.error.code).toBe('WRONG_TASK');
     // Still serving.
-    expect((await post(`${s.url}/v1/classify`, { inputs: ['a film'] })).status).toBe(200);
+    expect((await post(`${s.url}/v1/classify`, { inputs: ['fast'] })).status).toBe(200);
   });
 
   it('a full queue answers 429 with Retry-After; everything else is answered', async () => {
@@ -164,9 +164,9 @@ describe('bad requests get a JSON error with a status', () => {
 describe('question answering, metrics, OpenAPI', () => {
   it('POST /v1/answer returns a span of the context with its configuration', async () => {
     const s = await start({ task: 'question-answering', sloP99Ms: 10_000 });
-    const context = 'the film was shot in oslo . '.repeat(4);
+    const context = 'the server ran in oslo . '.repeat(4);
     const r = await post(`${s.url}/v1/answer`, {
-      question: 'where was the film shot ?',
+      question: 'where is the server ?',
       context,
       budget: 0.5,
     });
@@ -180,7 +180,7 @@ describe('question answering, metrics, OpenAPI', () => {
 
   it('/metrics, /healthz, /readyz and /openapi.json', async () => {
     const s = await start();
-    await post(`${s.url}/v1/classify`, { inputs: ['a film', 'dull'] });
+    await post(`${s.url}/v1/classify`, { inputs: ['fast server', 'slow'] });
     await post(`${s.url}/v1/classify`, '{');
     const m = await fetch(`${s.url}/metrics`);
     expect(m.headers.get('content-type')).toMatch(/text\/plain/);
