@@ -3,7 +3,7 @@
  * that leave mid-request, SIGTERM under load (through the built `lat serve`, two workers). The
  * server stays up, answers every other request, and no request is lost without a trace.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -160,6 +160,17 @@ describe('SIGTERM under load (built lat serve, two workers)', () => {
   }, 120_000);
   afterAll(() => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('bad flags and models fail with one line and an exit code, before listening', () => {
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, [bin, 'serve', ...args], { encoding: 'utf8', timeout: 60_000 });
+    const slo = run(['--model', dir, '--slo-p99', 'soon']);
+    expect(slo.status).toBe(2);
+    expect(slo.stderr).toMatch(/--slo-p99: cannot read 'soon'/);
+    const missing = run(['--model', join(dir, 'nope')]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('answers every request it accepted, refuses new ones cleanly, and exits 0', async () => {
