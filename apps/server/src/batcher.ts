@@ -96,11 +96,16 @@ export class Batcher<J extends QueuedJob> {
       inputs += job.inputs;
     }
     const waited = performance.now() - head.arrival;
-    if (inputs < this.o.maxBatch && waited < this.o.maxWaitMs && !this.draining) {
+    // A request with a deadline waits for company at most a quarter of it.
+    const patience =
+      head.expiresAt === undefined
+        ? this.o.maxWaitMs
+        : Math.min(this.o.maxWaitMs, (head.expiresAt - head.arrival) / 4);
+    if (inputs < this.o.maxBatch && waited < patience && !this.draining) {
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
         this.schedule();
-      }, this.o.maxWaitMs - waited);
+      }, patience - waited);
       return;
     }
     clearTimeout(this.timer);

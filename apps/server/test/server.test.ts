@@ -75,6 +75,15 @@ describe('POST /v1/classify', () => {
     expect(odd.json.error.code).toBe('BAD_BUDGET');
   });
 
+  it('a request with a deadline does not wait long for a batch to fill', async () => {
+    const s = await start({ maxWaitMs: 5_000 });
+    const t0 = performance.now();
+    const r = await post(`${s.url}/v1/classify`, { inputs: [text(5)], deadlineMs: 2_000 });
+    expect(r.status).toBe(200);
+    expect(performance.now() - t0).toBeLessThan(1_900);
+    expect(r.json.timing.queueMs).toBeGreaterThanOrEqual(400); // a quarter of its deadline
+  });
+
   it('moves down the frontier when the SLO cannot be met at full length', async () => {
     const s = await start({ sloP99Ms: 0.001 });
     const rs = await Promise.all(
