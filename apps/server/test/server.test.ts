@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Batcher, type QueuedJob } from '../src/batcher.js';
 import { Controller } from '../src/controller.js';
 import { type LatServer, serveOptions, startServer } from '../src/index.js';
-import { getJson, post, text, writeTinyModel } from './tiny-model.js';
+import { getJson, post, text, writeTinyBundle, writeTinyModel } from './tiny-model.js';
 
 let dir: string;
 let bare: string;
@@ -94,6 +94,15 @@ describe('POST /v1/classify', () => {
     expect(metrics).toMatch(
       /lat_batches_total\{point="frontier\[0\]",cost_ratio="0.300",source="controller"\} \d/,
     );
+  });
+
+  it('serves a bundle (lat export) with the frontier inside it', async () => {
+    const s = await start({ model: writeTinyBundle(), sloP99Ms: 0.001 });
+    const ready = await getJson(`${s.url}/readyz`);
+    expect(ready).toMatchObject({ model: 'tiny-bundle', configurations: 'frontier' });
+    const r = await post(`${s.url}/v1/classify`, { inputs: [text(12)] });
+    expect(r.json.configuration).toMatchObject({ name: 'frontier[0]', costRatio: 0.3 });
+    expect(r.json.results[0].label).toMatch(/negative|positive/);
   });
 
   it('without a frontier, falls back to uniform ratios and says so', async () => {
