@@ -13,6 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -150,6 +151,7 @@ async function run(url, rate, seconds, conns) {
 
 const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 
+const loadBefore = loadavg()[0];
 const full = await startServe(true);
 let rates;
 const fullRows = [];
@@ -182,7 +184,8 @@ try {
 const rows = fullRows.map((f, i) => [f, lat[i]]);
 console.log(
   `\nlat serve load test: ${a.model}, ${labelled.length} labelled requests (1 text each), SLO p99 ${slo} ms, ` +
-    `${a.workers} worker(s) × ${a.threads} thread(s), max batch ${a['max-batch']}, ${connections} connections, ${duration} s per rate\n`,
+    `${a.workers} worker(s) × ${a.threads} thread(s), max batch ${a['max-batch']}, ${connections} connections, ${duration} s per rate; ` +
+    `${cpus().length} cores, load average ${fmt(loadBefore)} before and ${fmt(loadavg()[0])} after (other processes share the cores)\n`,
 );
 console.log(
   '| rate (req/s) | full: req/s | full: p50 / p99 ms | full: acc | full: failed | lat serve: req/s | lat serve: p50 / p99 ms | lat serve: acc | cost vs full | lat serve: failed |',
