@@ -188,12 +188,12 @@ console.log(
     `${cpus().length} cores, load average ${fmt(loadBefore)} before and ${fmt(loadavg()[0])} after (other processes share the cores)\n`,
 );
 console.log(
-  '| rate (req/s) | full: req/s | full: p50 / p99 ms | full: acc | full: failed | lat serve: req/s | lat serve: p50 / p99 ms | lat serve: acc | cost vs full | lat serve: failed |',
+  '| rate (req/s) | full: req/s | full: p50 / p99 ms | full: acc | full: failed | lat serve: req/s | lat serve: p50 / p99 ms | lat serve: acc | cost vs full | answered at full | lat serve: failed |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const [f, l] of rows) {
   console.log(
-    `| ${f.rate} | ${fmt(f.throughput)} | ${f.p50} / ${f.p99} | ${fmt(f.accuracy * 100)}% | ${f.failures} | ${fmt(l.throughput)} | ${l.p50} / ${l.p99} | ${fmt(l.accuracy * 100)}% | ${fmt(l.costRatio * 100, 0)}% | ${l.failures} |`,
+    `| ${f.rate} | ${fmt(f.throughput)} | ${f.p50} / ${f.p99} | ${fmt(f.accuracy * 100)}% | ${f.failures} | ${fmt(l.throughput)} | ${l.p50} / ${l.p99} | ${fmt(l.accuracy * 100)}% | ${fmt(l.costRatio * 100, 0)}% | ${fmt(((l.points.full ?? 0) / Math.max(1, l.answered)) * 100, 0)}% | ${l.failures} |`,
   );
 }
 const target = rows.find(([f]) => f.p99 >= 3 * slo);
