@@ -129,6 +129,8 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
       metrics.costRatio.set(candidate.costRatio);
       metrics.loadFactor.set(controller.loadFactor);
       metrics.inputs.inc(inputs);
+      const end = performance.now();
+      controller.recordLatencies(batch.map((j) => end - j.arrival));
       let at = 0;
       for (const job of batch) {
         job.resolve({

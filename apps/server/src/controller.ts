@@ -1,7 +1,8 @@
 /**
  * The SLO controller: for each batch, the most expensive configuration whose predicted latency
- * keeps every waiting request within the SLO, from a latency table measured at start-up and
- * corrected online by how long batches really take (the machine's load changes).
+ * keeps every waiting request within the SLO, from a latency table measured at start-up,
+ * corrected online by how long batches really take (the machine's load changes) and by the
+ * p99 of the latencies requests really saw (a feedback loop on the tail the SLO is about).
  */
 
 import type { AnytimeModel } from '@lat/layers';
@@ -37,6 +38,11 @@ export interface ControllerOptions {
 export class Controller {
   /** Observed / predicted batch time, smoothed: > 1 when the machine is busier than at start-up. */
   private factor = 1;
+  /** ≥ 1: grows while the recent p99 is over the SLO, shrinks back while it is well under. */
+  private tail = 1;
+  /** The latest requests' latencies (queue + model), a ring. */
+  private readonly recent = new Float64Array(200);
+  private recorded = 0;
   private tokensPerInput: number;
   readonly headroom: number;
 
@@ -53,7 +59,7 @@ export class Controller {
   /** Predicted ms of a batch of `tokens` padded tokens at candidate `i`. */
   predict(i: number, tokens: number): number {
     const f = this.fits[i]!;
-    return this.factor * (f.fixedMs + f.perTokenMs * tokens);
+    return this.factor * this.tail * (f.fixedMs + f.perTokenMs * tokens);
   }
 
   /** Index of the candidate to run the next batch at. */
@@ -78,8 +84,19 @@ export class Controller {
     this.tokensPerInput = 0.9 * this.tokensPerInput + 0.1 * (tokens / Math.max(1, inputs));
   }
 
+  /** Learns from requests answered: their latencies from arrival to result, ms. */
+  recordLatencies(ms: readonly number[]): void {
+    for (const x of ms) this.recent[this.recorded++ % this.recent.length] = x;
+    const n = Math.min(this.recorded, this.recent.length);
+    if (n < 20) return;
+    const p99 = this.recent.slice(0, n).sort()[Math.floor(0.99 * (n - 1))]!;
+    if (p99 > this.o.sloMs) this.tail = Math.min(8, this.tail * 1.1);
+    else if (p99 < 0.6 * this.o.sloMs) this.tail = Math.max(1, this.tail * 0.97);
+  }
+
+  /** How much slower than the start-up table the controller now assumes batches run. */
   get loadFactor(): number {
-    return this.factor;
+    return this.factor * this.tail;
   }
 }
 

@@ -297,6 +297,18 @@ describe('Controller', () => {
     expect(c.choose({ ...q, targetMs: 10 })).toBe(1);
   });
 
+  it('runs cheaper while the p99 requests saw is over the SLO, and recovers', () => {
+    const c = new Controller(candidates, fits, { sloMs: 50, maxBatch: 16 });
+    const q = { batchTokens: 16 * 32, batchWaitMs: 2, queuedInputs: 16, queuedWaitMs: 2, targetMs: 50 };
+    expect(c.choose(q)).toBe(2);
+    for (let i = 0; i < 30; i++) c.recordLatencies(new Array(16).fill(120));
+    expect(c.loadFactor).toBeGreaterThan(3);
+    expect(c.choose(q)).toBe(0);
+    for (let i = 0; i < 200; i++) c.recordLatencies(new Array(16).fill(10));
+    expect(c.loadFactor).toBe(1);
+    expect(c.choose(q)).toBe(2);
+  });
+
   it('corrects its table when batches run slower than measured', () => {
     const c = new Controller(candidates, fits, { sloMs: 50, maxBatch: 16 });
     const q = { batchTokens: 16 * 32, batchWaitMs: 2, queuedInputs: 16, queuedWaitMs: 2, targetMs: 50 };
