@@ -105,9 +105,9 @@ describe('latency in headless Chromium', () => {
       const table = a.frontier.latencyTable;
       expect(table.device).toBe('onnxruntime-web wasm in Chromium, 1 thread');
       expect(table.perLayerMs).toHaveLength(config.numLayers);
-      for (const row of table.perLayerMs) {
+      for (const row of table.perLayerMs as number[][]) {
         expect(row).toHaveLength(table.lengths.length);
-        row.forEach((ms, j) => expect(ms).toBeGreaterThanOrEqual(j ? row[j - 1]! : 0)); // never cheaper on more tokens
+        row.forEach((ms: number, j: number) => expect(ms).toBeGreaterThanOrEqual(j ? row[j - 1]! : 0)); // never cheaper on more tokens
         expect(row.at(-1)).toBeGreaterThan(0); // a layer over the whole input costs something
       }
       expect(table.fixedMs).toBeGreaterThan(0);
