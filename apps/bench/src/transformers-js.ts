@@ -5,14 +5,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  type ModelConfig,
-  type StateDict,
-  toHfConfig,
-  toModelProto,
-  type WordPieceTokenizer,
-} from '@lat/core';
-import { buildAnytimeGraph } from '@lat/layers';
+import { type StateDict, toModelProto, type WordPieceTokenizer } from '@lat/core';
+import { buildAnytimeGraph, type ModelConfig, toHfConfig } from '@lat/layers';
 import { generateSentimentTask, syntheticVocab } from '@lat/train';
 
 type Transformers = typeof import('@huggingface/transformers');

@@ -1,6 +1,5 @@
 /** Shared by search and eval: a dev set, a score per configuration, MACs per configuration. */
-import { encoderMacs, LatError } from '@lat/core';
-import { keepCounts, type LengthSpec } from '@lat/layers';
+import { encoderMacs, keepCounts, LatError, type LengthSpec } from '@lat/core';
 import { macsAt, type QuestionAnsweringPipeline, type TextClassificationPipeline } from '@lat/pipeline';
 import { spanItems, squadScores } from '@lat/qa';
 import {

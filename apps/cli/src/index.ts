@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { LatError } from '@lat/core';
+import { LatError, lengthDefaults } from '@lat/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
@@ -76,8 +76,18 @@ export function createProgram(write?: (s: string) => void): Command {
     .option('--max-length <n>', 'max tokens per input', int('--max-length'), 128)
     .option('--seed <n>', 'random seed', int('--seed'), 42)
     .option('--no-length-drop', 'plain fine-tuning')
-    .option('--length-drop-ratio <p>', 'LengthDrop ratio bound', num('--length-drop-ratio'), 0.2)
-    .option('--num-sandwich <n>', 'random sub-models per batch', int('--num-sandwich'), 2)
+    .option(
+      '--length-drop-ratio <p>',
+      'LengthDrop ratio bound',
+      num('--length-drop-ratio'),
+      lengthDefaults.ratioBound,
+    )
+    .option(
+      '--num-sandwich <n>',
+      'random sub-models per batch',
+      int('--num-sandwich'),
+      lengthDefaults.numSandwich,
+    )
     .option(
       '--layer-drop <p>',
       'LayerDrop probability (default: 0.2 with LengthDrop, 0 plain)',

@@ -10,8 +10,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelConfig, Runtime, StateDict } from '@lat/core';
-import { createAnytimeModel } from '@lat/layers';
+import type { Runtime, StateDict } from '@lat/core';
+import { createAnytimeModel, type ModelConfig } from '@lat/layers';
 import type { LatencyTable } from '@lat/search';
 import { benchInput, timeRuns } from './commands/bench.js';
 import { type CliModel, writeJson } from './model.js';

@@ -1,6 +1,6 @@
 /** Turning --lengths / --ratios / --budget / --latency into the pipeline's length options. */
-import { LatError, type ModelConfig } from '@lat/core';
-import type { LengthSpec } from '@lat/layers';
+import { LatError, type LengthSpec } from '@lat/core';
+import type { ModelConfig } from '@lat/layers';
 import type { LengthOptions } from '@lat/pipeline';
 
 export interface LengthFlags {

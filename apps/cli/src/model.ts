@@ -2,9 +2,10 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { bundleManifestFile, createRandomWeights, LatError } from '@lat/core';
+import { bundleManifestFile, LatError } from '@lat/core';
 import { readJson, writeFileAtomic } from '@lat/core/node';
 import type { KdDirection } from '@lat/layers';
+import { createRandomWeights } from '@lat/layers';
 import { bundleModel, pipeline } from '@lat/pipeline';
 import {
   frontierFile,

@@ -36,11 +36,8 @@ export function createOutput(
 export function exitCodeFor(e: unknown): number {
   const exitCode = (e as { exitCode?: unknown } | undefined)?.exitCode;
   if (typeof exitCode === 'number') return exitCode;
-  if (e instanceof LatError || (e instanceof Error && 'code' in e)) {
-    const code = (e as { code: string }).code;
-    return ['BAD_INPUT', 'BAD_LENGTHS', 'BAD_BUDGET'].includes(code) ? 2 : 1;
-  }
-  return 1;
+  // Usage errors (the command line itself is wrong) exit 2, everything else 1.
+  return e instanceof LatError && ['BAD_INPUT', 'BAD_LENGTHS', 'BAD_BUDGET'].includes(e.code) ? 2 : 1;
 }
 
 export function table(rows: (string | number)[][], header: string[]): string {

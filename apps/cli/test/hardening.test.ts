@@ -15,9 +15,9 @@ import {
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRandomWeights, toHfConfig, toHfNames } from '@lat/core';
 import { writeSafetensors } from '@lat/core/node';
 import { statePickle, zipOf } from '@lat/core/testing';
+import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
 import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { signalAtFirstStep } from './signal.js';

@@ -9,8 +9,8 @@ import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeF
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
-import { createRandomWeights, parseModelConfig, WordPieceTokenizer } from '@lat/core';
-import { anytimeFeeds } from '@lat/layers';
+import { WordPieceTokenizer } from '@lat/core';
+import { anytimeFeeds, createRandomWeights, parseModelConfig } from '@lat/layers';
 import { exportModel } from '@lat/layers/node';
 import { pipeline } from '@lat/pipeline';
 import { createNodeRuntime } from '@lat/runtime-node';

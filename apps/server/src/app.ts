@@ -2,7 +2,8 @@
  * The HTTP server of one worker: routes, limits and errors (Fastify), the batcher and the
  * controller between them and the model, metrics, and a graceful close.
  */
-import type { LengthSpec } from '@lat/layers';
+
+import type { LengthSpec } from '@lat/core';
 import type { Classification, LengthOptions, QuestionAnswer } from '@lat/pipeline';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Batcher, type Behind, type QueuedJob } from './batcher.js';

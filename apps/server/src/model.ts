@@ -4,8 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { bundleManifestFile } from '@lat/core';
-import type { LengthSpec } from '@lat/layers';
+import { bundleManifestFile, type LengthSpec } from '@lat/core';
 import {
   bundleModel,
   type LengthOptions,

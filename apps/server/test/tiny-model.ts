@@ -2,8 +2,8 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRandomWeights, parseModelConfig, toHfConfig, toHfNames } from '@lat/core';
 import { writeSafetensors } from '@lat/core/node';
+import { createRandomWeights, parseModelConfig, toHfConfig, toHfNames } from '@lat/layers';
 import { exportModel } from '@lat/layers/node';
 import { weightsFingerprint } from '@lat/pipeline/node';
 

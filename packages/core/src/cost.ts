@@ -7,8 +7,6 @@
  * (35,340,779,904) has exactly one more MAC per input token than the formula gives; we count it
  * with the span head (whose output is split per token) so the check value is met exactly.
  */
-import type { ModelConfig } from './io/config.js';
-
 export interface CostShape {
   hiddenSize: number;
   intermediateSize: number;
@@ -46,18 +44,4 @@ export function encoderFlops(
   o: { qaHead?: boolean } = {},
 ): number {
   return 2 * encoderMacs(c, seqLen, lengths, o);
-}
-
-/** Parameters of the encoder and its heads. */
-export function parameterCount(
-  c: ModelConfig,
-  heads: { classifier?: boolean; qa?: boolean } = { classifier: true },
-): number {
-  const d = c.hiddenSize;
-  const f = c.intermediateSize;
-  const emb = (c.vocabSize + c.maxPositions + c.typeVocabSize) * d + 2 * d;
-  const layer = 4 * (d * d + d) + 2 * d + (d * f + f) + (f * d + d) + 2 * d;
-  const cls = heads.classifier ? d * d + d + (d * c.numLabels + c.numLabels) : 0;
-  const qa = heads.qa ? 2 * d + 2 : 0;
-  return emb + c.numLayers * layer + cls + qa;
 }

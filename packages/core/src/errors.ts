@@ -23,6 +23,7 @@ export type LatErrorCode =
   | 'BAD_CONFIG'
   | 'BAD_LENGTHS'
   | 'BAD_FRONTIER'
+  | 'BAD_BUDGET'
   | 'BAD_DATA'
   | 'NOT_FOUND'
   | 'NON_FINITE'

@@ -4,6 +4,8 @@ export * from './errors.js';
 export * from './finite.js';
 export * from './graph/index.js';
 export * from './io/index.js';
+export * from './lengths.js';
 export { onnx } from './onnx-proto.js';
+export * from './random.js';
 export * from './runtime.js';
 export * from './tokenizers/index.js';

@@ -4,6 +4,7 @@
  * so a browser bundle never pulls onnxruntime-node.
  */
 import type { Tensor as OrtTensor } from 'onnxruntime-common';
+import { LatError } from './errors.js';
 
 export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool' | 'uint8';
 
@@ -67,7 +68,7 @@ export function toOrtType(t: DType): OrtTensor.Type {
 
 export function fromOrtType(t: string): DType {
   if (t in ortTypes) return t as DType;
-  throw new Error(`onnxruntime returned a tensor of type ${t}, which lat does not handle`);
+  throw new LatError('UNSUPPORTED', `onnxruntime returned a tensor of type ${t}, which lat does not handle`);
 }
 
 export function hostTensor<T extends DType>(
@@ -77,7 +78,10 @@ export function hostTensor<T extends DType>(
 ): HostTensor<T> {
   const size = dims.reduce((a, b) => a * b, 1);
   if (data.length !== size) {
-    throw new Error(`tensor data has ${data.length} elements but dims [${dims.join(', ')}] need ${size}`);
+    throw new LatError(
+      'BAD_SHAPE',
+      `tensor data has ${data.length} elements but dims [${dims.join(', ')}] need ${size}`,
+    );
   }
   return { type, dims: [...dims], data };
 }

@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRandomWeights, isLatError, type ModelConfig, parseModelConfig } from '@lat/core';
-import { loadModelDir } from '@lat/core/node';
+import { isLatError } from '@lat/core';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { createWebRuntime } from '@lat/runtime-web';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type AnytimeModel, createAnytimeModel, type EncodedBatch } from './anytime.js';
-import { referenceForward } from './test-utils/reference.js';
+import { createRandomWeights, type ModelConfig, parseModelConfig } from './architectures/index.js';
+import { loadModelDir } from './model-dir.js';
+import { referenceForward } from './testing/reference.js';
 
 const runtime = createNodeRuntime({ threads: 1 });
 

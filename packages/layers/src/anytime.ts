@@ -2,39 +2,48 @@ import {
   Graph,
   type HostTensor,
   LatError,
-  type ModelConfig,
+  type LengthSpec,
   type Runtime,
   type RuntimeSession,
   type SessionOptions,
   type StateDict,
   toModelProto,
 } from '@lat/core';
-import { buildEncoder, initializerWeights } from './encoder.js';
-import { keepCounts, type LengthSpec } from './lengths.js';
+import type { ModelConfig } from './architectures/index.js';
+import { buildEncoder, encoderInputs, initializerWeights } from './encoder.js';
+import { keepCountsInput, type LatSetting, latReducer } from './reducers/lat.js';
+import type { TokenReducer } from './reducers/reducer.js';
 
-export interface AnytimeOptions {
+export interface AnytimeOptions<S = LatSetting> {
   head?: 'classification' | 'span';
   /** Weights as graph inputs (fed on every run) instead of initializers: for evaluating while training. */
   weightsAsInputs?: boolean;
   /** Add `kept_positions_<i>` outputs (for --explain and the playground). */
   keptPositions?: boolean;
-  /** false: a plain BERT graph with no token selection (no keep_counts input). */
+  /** false: a plain BERT graph with no token selection (no reducer inputs). */
   selection?: boolean;
+  /** The token reducer (default: LAT's attention-received top-k). */
+  reducer?: TokenReducer<S>;
   /** Span heads: false drops restore (an ablation: only tokens kept to the end can be answers). */
   restore?: boolean;
 }
 
-/** The inference graph: weights as initializers, keep counts as an input. */
-export function buildAnytimeGraph(config: ModelConfig, weights: StateDict, o: AnytimeOptions = {}): Graph {
+/** The inference graph: weights as initializers, the reducer's setting (LAT: keep counts) as inputs. */
+export function buildAnytimeGraph<S = LatSetting>(
+  config: ModelConfig,
+  weights: StateDict,
+  o: AnytimeOptions<S> = {},
+): Graph {
   const g = new Graph('lat-anytime');
   const head = o.head ?? 'classification';
   const source = o.weightsAsInputs
     ? { param: (name: string, t: { dims: number[] }) => g.input(name, 'float32', t.dims) }
     : initializerWeights(g, weights);
+  const reducer = reducerOf(o);
   const out = buildEncoder(g, config, weights, source, {
     head,
     keptPositions: o.keptPositions ?? true,
-    selection: o.selection ?? true,
+    ...(reducer ? { reducer: reducer as TokenReducer<unknown> } : {}),
     ...(o.restore !== undefined ? { restore: o.restore } : {}),
   });
   if (head === 'classification') g.output(out.logits!, 'logits');
@@ -43,7 +52,13 @@ export function buildAnytimeGraph(config: ModelConfig, weights: StateDict, o: An
     g.output(out.endLogits!, 'end_logits');
   }
   out.keptPositions.forEach((v, i) => g.output(v, `kept_positions_${i}`));
+  for (const [name, v] of Object.entries(out.reducer?.outputs?.() ?? {})) g.output(v, name);
   return g;
+}
+
+function reducerOf<S>(o: AnytimeOptions<S>): TokenReducer<S> | undefined {
+  if (o.selection === false) return undefined;
+  return o.reducer ?? (latReducer as TokenReducer<S>);
 }
 
 export interface EncodedBatch {
@@ -60,37 +75,30 @@ export interface AnytimeResult {
   endLogits?: Float32Array;
   /** Per layer, per example: the original positions kept (padding/unused slots removed). */
   keptPositions: number[][][];
-  /** The keep counts fed to the graph, [batch][layer]. */
+  /** The keep counts fed to the graph, [batch][layer] (LAT; empty for other reducers). */
   keepCounts: number[][];
+  /** Every graph output by name (a reducer's extra outputs among them). */
+  outputs: Record<string, HostTensor>;
 }
 
-/** Graph feeds for one batch at one length configuration (validated before ORT runs). */
-export function anytimeFeeds(
-  config: ModelConfig,
-  x: EncodedBatch,
-  lengths?: LengthSpec,
-): Record<string, HostTensor> {
+/** The encoder's own feeds (tokens, mask, token types) for one batch, validated before ORT runs. */
+export function encoderFeeds(config: ModelConfig, x: EncodedBatch): Record<string, HostTensor> {
   const seq = x.inputIds.length / x.batch;
   const positions = config.maxPositions - config.positionOffset;
   if (seq > positions) {
     throw new LatError(
       'BAD_INPUT',
       `inputs have ${seq} tokens but the model has only ${positions} positions; truncate them (e.g. --max-length ${positions})`,
-      'input_ids',
+      encoderInputs.inputIds,
     );
   }
   const dims = [x.batch, seq];
   const feeds: Record<string, HostTensor> = {
-    input_ids: { type: 'int64', dims, data: x.inputIds },
-    attention_mask: { type: 'int64', dims, data: x.attentionMask },
-    keep_counts: {
-      type: 'int64',
-      dims: [x.batch, config.numLayers],
-      data: keepCounts(lengths, x.attentionMask, x.batch, config.numLayers),
-    },
+    [encoderInputs.inputIds]: { type: 'int64', dims, data: x.inputIds },
+    [encoderInputs.attentionMask]: { type: 'int64', dims, data: x.attentionMask },
   };
   if (config.typeVocabSize > 0) {
-    feeds['token_type_ids'] = {
+    feeds[encoderInputs.tokenTypeIds] = {
       type: 'int64',
       dims,
       data: x.tokenTypeIds ?? new BigInt64Array(x.inputIds.length),
@@ -99,13 +107,24 @@ export function anytimeFeeds(
   return feeds;
 }
 
+/** Graph feeds for one batch at one LAT length configuration (validated before ORT runs). */
+export function anytimeFeeds(
+  config: ModelConfig,
+  x: EncodedBatch,
+  lengths?: LengthSpec,
+): Record<string, HostTensor> {
+  return { ...encoderFeeds(config, x), ...latReducer.feeds(lengths, x, config) };
+}
+
 export function parseAnytimeOutputs(
   config: ModelConfig,
   feeds: Record<string, HostTensor>,
   out: Record<string, HostTensor>,
 ): AnytimeResult {
-  const batch = feeds['input_ids']!.dims[0]!;
-  const counts = Array.from(feeds['keep_counts']!.data as BigInt64Array, Number);
+  const batch = feeds[encoderInputs.inputIds]!.dims[0]!;
+  const counts = feeds[keepCountsInput]
+    ? Array.from(feeds[keepCountsInput].data as BigInt64Array, Number)
+    : [];
   const keptPositions: number[][][] = [];
   for (let i = 0; i < config.numLayers; i++) {
     const t = out[`kept_positions_${i}`];
@@ -123,41 +142,43 @@ export function parseAnytimeOutputs(
     ...(out['start_logits'] ? { startLogits: out['start_logits'].data as Float32Array } : {}),
     ...(out['end_logits'] ? { endLogits: out['end_logits'].data as Float32Array } : {}),
     keptPositions,
-    keepCounts: Array.from({ length: batch }, (_, b) =>
-      counts.slice(b * config.numLayers, (b + 1) * config.numLayers),
-    ),
+    keepCounts: counts.length
+      ? Array.from({ length: batch }, (_, b) =>
+          counts.slice(b * config.numLayers, (b + 1) * config.numLayers),
+        )
+      : [],
+    outputs: out,
   };
 }
 
-export interface AnytimeModel {
+export interface AnytimeModel<S = LatSetting> {
   readonly config: ModelConfig;
   readonly session: RuntimeSession;
-  /** With `weightsAsInputs`, pass the current weights on every call. */
-  run(x: EncodedBatch, lengths?: LengthSpec, weights?: StateDict): Promise<AnytimeResult>;
+  /** Runs one batch at one setting (LAT: a length configuration, undefined = full length). With `weightsAsInputs`, pass the current weights on every call. */
+  run(x: EncodedBatch, setting?: S, weights?: StateDict): Promise<AnytimeResult>;
   release(): Promise<void>;
 }
 
-/** One session for every length configuration: lengths change per call. */
-export async function createAnytimeModel(
+/** One session for every setting (LAT: every length configuration): it changes per call. */
+export async function createAnytimeModel<S = LatSetting>(
   runtime: Runtime,
   config: ModelConfig,
   weights: StateDict,
-  o: AnytimeOptions & { session?: SessionOptions; model?: Uint8Array } = {},
-): Promise<AnytimeModel> {
+  o: AnytimeOptions<S> & { session?: SessionOptions; model?: Uint8Array } = {},
+): Promise<AnytimeModel<S>> {
   const bytes = o.model ?? toModelProto(buildAnytimeGraph(config, weights, o));
   const session = await runtime.createSession(bytes, o.session);
+  const reducer = reducerOf(o);
   return {
     config,
     session,
-    async run(x, lengths, current) {
-      const feeds = anytimeFeeds(config, x, lengths);
-      const { keep_counts: counts, ...inputs } = feeds;
-      if (o.selection !== false) inputs['keep_counts'] = counts!;
+    async run(x, setting, current) {
+      const feeds = { ...encoderFeeds(config, x), ...reducer?.feeds(setting as S, x, config) };
       if (o.weightsAsInputs) {
         for (const [name, t] of current ?? weights)
-          inputs[name] = { type: 'float32', dims: t.dims, data: t.data };
+          feeds[name] = { type: 'float32', dims: t.dims, data: t.data };
       }
-      return parseAnytimeOutputs(config, feeds, await session.run(inputs));
+      return parseAnytimeOutputs(config, feeds, await session.run(feeds));
     },
     release: () => session.release(),
   };

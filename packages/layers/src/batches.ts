@@ -2,8 +2,9 @@
  * Tokenised examples and the padded batches the anytime graph takes: shared by inference
  * (@lat/pipeline, @lat/qa) and training (@lat/train), so predicting never imports training code.
  */
+
+import type { LengthSpec } from '@lat/core';
 import type { EncodedBatch } from './anytime.js';
-import type { LengthSpec } from './lengths.js';
 
 /** One tokenised example, unpadded. */
 export interface Encoded {

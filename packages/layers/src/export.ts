@@ -6,15 +6,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import {
-  type BundleManifest,
-  bundleManifestFile,
-  LatError,
-  type ModelConfig,
-  type StateDict,
-  toModelProto,
-} from '@lat/core';
+import { type BundleManifest, bundleManifestFile, LatError, type StateDict, toModelProto } from '@lat/core';
 import { buildAnytimeGraph } from './anytime.js';
+import type { ModelConfig } from './architectures/index.js';
+import { encoderInputs } from './encoder.js';
+import { keepCountsInput } from './reducers/lat.js';
 
 export interface ExportOptions {
   name: string;
@@ -27,11 +23,11 @@ export interface ExportOptions {
 
 export function graphIoDocs(config: ModelConfig, head: 'classification' | 'span'): BundleManifest['io'] {
   const inputs: Record<string, string> = {
-    input_ids: 'int64 [batch, seq] token ids',
-    attention_mask: 'int64 [batch, seq] 1 for real tokens, 0 for padding',
-    keep_counts: `int64 [batch, ${config.numLayers}] tokens each layer keeps per example (non-increasing; the full length keeps all)`,
+    [encoderInputs.inputIds]: 'int64 [batch, seq] token ids',
+    [encoderInputs.attentionMask]: 'int64 [batch, seq] 1 for real tokens, 0 for padding',
+    [keepCountsInput]: `int64 [batch, ${config.numLayers}] tokens each layer keeps per example (non-increasing; the full length keeps all)`,
   };
-  if (config.typeVocabSize > 0) inputs['token_type_ids'] = 'int64 [batch, seq] segment ids';
+  if (config.typeVocabSize > 0) inputs[encoderInputs.tokenTypeIds] = 'int64 [batch, seq] segment ids';
   const outputs: Record<string, string> =
     head === 'classification'
       ? { logits: `float32 [batch, ${config.numLabels}]` }

@@ -1,30 +1,13 @@
-import {
-  createRandomWeights,
-  expectedShapes,
-  type HostTensor,
-  parseModelConfig,
-  toHfConfig,
-  toModelProto,
-} from '@lat/core';
-import { bertBaseConfig } from '@lat/core/testing';
+import { type HostTensor, toModelProto } from '@lat/core';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { describe, expect, it } from 'vitest';
 import { createAnytimeModel } from './anytime.js';
-import { buildTrainingGraph } from './training.js';
+import { createRandomWeights, expectedShapes, parseModelConfig, toHfConfig } from './architectures/index.js';
+import { bertBaseConfig, tinyBertConfig } from './testing/index.js';
+import { buildTrainingGraph, taskLoss } from './training.js';
 
 const runtime = createNodeRuntime({ threads: 1 });
-const config = (dropout: number) =>
-  parseModelConfig({
-    model_type: 'bert',
-    vocab_size: 30,
-    hidden_size: 16,
-    num_hidden_layers: 2,
-    num_attention_heads: 2,
-    intermediate_size: 32,
-    max_position_embeddings: 16,
-    hidden_dropout_prob: dropout,
-    attention_probs_dropout_prob: dropout,
-  });
+const config = tinyBertConfig;
 
 const ids = [2, 5, 9, 11, 4, 7, 3, 2, 8, 6, 3, 0];
 function feeds(w: Map<string, { dims: number[]; data: Float32Array }>, keep: number[], lossWeights = [1, 0]) {
@@ -73,6 +56,24 @@ describe('training graph', () => {
     Array.from(ref.logits!.slice(0, 2)).forEach((v, i) => expect(logits[i]).toBeCloseTo(v, 5));
     Array.from(ref2.logits!.slice(2, 4)).forEach((v, i) => expect(logits[2 + i]).toBeCloseTo(v, 5));
     for (const n of t.paramNames) expect(out[`grad.${n}`]!.dims).toEqual(w.get(n)!.dims);
+    // The graph's own feeds builder gives exactly these inputs.
+    const built = await s.run({
+      ...t.feeds.batch({ ...x, tokenTypeIds: new BigInt64Array(12) }, [1, 0], w),
+      ...t.feeds.teacher(x),
+      ...t.feeds.pass(x, {
+        setting: {
+          form: 'counts',
+          counts: [
+            [5, 3],
+            [4, 3],
+          ],
+        },
+        dropoutOffsets: BigInt64Array.from([1, 2, 3, 4, 5, 6, 7, 8].map(BigInt)),
+        lossWeights: { [taskLoss]: 1 },
+      }),
+    });
+    expect(t.feeds.loss(built)).toBe(t.feeds.loss(out));
+    expect(t.feeds.grads(built)[t.paramNames[0]!]).toEqual(out[`grad.${t.paramNames[0]}`]!.data);
     // Finite-difference check of one weight's gradient through the whole encoder (float32: loose).
     const name = 'encoder.layer.0.attention.self.query.weight';
     const g = (out[`grad.${name}`]!.data as Float32Array)[3]!;

@@ -8,16 +8,45 @@ import {
   crossEntropy,
   Graph,
   grad,
+  type HostTensor,
   klDivergence,
-  type ModelConfig,
   meanSquaredError,
+  Rng,
   reverseKlDivergence,
   type StateDict,
   type Value,
 } from '@lat/core';
-import { buildEncoder, type Dropout } from './encoder.js';
+import { type EncodedBatch, encoderFeeds } from './anytime.js';
+import type { ModelConfig } from './architectures/index.js';
+import { buildEncoder, type Dropout, encoderInputs } from './encoder.js';
+import { type LatSetting, latReducer } from './reducers/lat.js';
+import type { TokenReducer } from './reducers/reducer.js';
 
-export interface TrainingGraphOptions {
+type Feeds = Record<string, HostTensor>;
+
+/** The training graph's own inputs and outputs, named once (the encoder's and the reducer's are theirs). */
+export const trainingIo = {
+  dropoutOffsets: 'dropout_offsets',
+  /** float32 [terms]: one weight per loss term, in `TrainingGraph.lossTerms` order. */
+  lossWeights: 'loss_weights',
+  labels: 'labels',
+  teacherProbs: 'teacher_probs',
+  startPositions: 'start_positions',
+  endPositions: 'end_positions',
+  teacherStart: 'teacher_start',
+  teacherEnd: 'teacher_end',
+  loss: 'loss',
+  /** Gradient output of a weight. */
+  grad: (name: string) => `grad.${name}`,
+} as const;
+
+/** The two loss terms every training graph has; a reducer's own terms follow them. */
+export const taskLoss = 'task';
+export const distillationLoss = 'distillation';
+
+export interface TrainingGraphOptions<S = LatSetting> {
+  /** The token reducer trained with the encoder (default: LAT's attention-received top-k). */
+  reducer?: TokenReducer<S>;
   task: 'classification' | 'regression' | 'span';
   /** Largest batch × sequence the graph will see; sizes the dropout noise table. */
   maxBatch: number;
@@ -35,8 +64,12 @@ export interface TrainingGraphOptions {
 
 export type KdDirection = 'forward' | 'reverse';
 
-export interface TrainingGraph {
+export interface TrainingGraph<S = LatSetting> {
   graph: Graph;
+  /** Loss term names in the order of the \`loss_weights\` input. */
+  lossTerms: string[];
+  /** Builds this graph's feeds: the only place its input names are spelled on the host side. */
+  feeds: TrainingFeeds<S>;
   /** Weight names in the order of the gradient outputs `grad.<name>`. */
   paramNames: string[];
   /** Number of dropout sites, i.e. the length of the `dropout_offsets` input. */
@@ -78,12 +111,40 @@ class TableDropout implements Dropout {
   }
 }
 
-export function buildTrainingGraph(
+/** Per-batch targets: class ids, regression scores, or [start, end] token positions of answers. */
+export type TrainingTargets = readonly number[] | readonly (readonly [number, number])[];
+
+export interface TrainingPass<S> {
+  /** The reducer's setting for this pass (LAT: keep counts per example). */
+  setting: S;
+  /** LayerDrop switches per layer (graphs built with `layerDrop`). */
+  layerOn?: readonly boolean[];
+  /** One offset into the dropout noise table per dropout site. */
+  dropoutOffsets: BigInt64Array;
+  /** Weight of each loss term by name (missing terms weigh 0). */
+  lossWeights: Readonly<Record<string, number>>;
+}
+
+export interface TrainingFeeds<S> {
+  /** The inputs that stay fixed over a batch's passes: tokens, targets and the current weights. */
+  batch(x: EncodedBatch, targets: TrainingTargets, weights: StateDict): Feeds;
+  /** The distillation teacher: a pass's outputs as (detached) distributions, or zeros before there is one. */
+  teacher(x: EncodedBatch, out?: Feeds): Feeds;
+  /** The inputs of one pass. */
+  pass(x: EncodedBatch, p: TrainingPass<S>): Feeds;
+  /** The loss of a run. */
+  loss(out: Feeds): number;
+  /** The gradients of a run, by weight name. */
+  grads(out: Feeds): Record<string, Float32Array>;
+}
+
+export function buildTrainingGraph<S = LatSetting>(
   config: ModelConfig,
   weights: StateDict,
-  o: TrainingGraphOptions,
-): TrainingGraph {
+  o: TrainingGraphOptions<S>,
+): TrainingGraph<S> {
   const g = new Graph('lat-train');
+  const reducer = o.reducer ?? (latReducer as TokenReducer<S>);
   const paramNames = [...weights.keys()];
   const params = new Map<string, Value>();
   for (const name of paramNames) params.set(name, g.input(name, 'float32', weights.get(name)!.dims));
@@ -99,7 +160,7 @@ export function buildTrainingGraph(
     dims: [tableSize],
     data: uniformTable(tableSize, o.seed ?? 1),
   });
-  const offsets = g.input('dropout_offsets', 'int64', ['sites']);
+  const offsets = g.input(trainingIo.dropoutOffsets, 'int64', ['sites']);
   const dropout = new TableDropout(table, tableSize, offsets);
 
   const out = buildEncoder(
@@ -109,58 +170,161 @@ export function buildTrainingGraph(
     { param: (name) => params.get(name)! },
     {
       head: o.task === 'span' ? 'span' : 'classification',
+      reducer: reducer as TokenReducer<unknown>,
       training: { dropout, layerDrop: o.layerDrop ?? false },
     },
   );
   const kl = o.kd === 'reverse' ? reverseKlDivergence : klDivergence;
-  const lossWeights = g.input('loss_weights', 'float32', [2]); // [task, distillation]
-  const wTask = g.gather(lossWeights, g.int64(0), 0);
-  const wKd = g.gather(lossWeights, g.int64(1), 0);
-  let taskLoss: Value;
-  let kdLoss: Value;
+  const io = trainingIo;
+  let task: Value;
+  let kd: Value;
   if (o.task === 'span') {
     // Start and end are two classifications over positions; distillation on both distributions.
     const half = g.scalar(0.5);
-    const startPos = g.input('start_positions', 'int64', ['batch']);
-    const endPos = g.input('end_positions', 'int64', ['batch']);
-    const teacherStart = g.input('teacher_start', 'float32', ['batch', 'seq']);
-    const teacherEnd = g.input('teacher_end', 'float32', ['batch', 'seq']);
+    const startPos = g.input(io.startPositions, 'int64', ['batch']);
+    const endPos = g.input(io.endPositions, 'int64', ['batch']);
+    const teacherStart = g.input(io.teacherStart, 'float32', ['batch', 'seq']);
+    const teacherEnd = g.input(io.teacherEnd, 'float32', ['batch', 'seq']);
     const start = out.startLogits!;
     const end = out.endLogits!;
-    taskLoss = g.mul(g.add(crossEntropy(g, start, startPos), crossEntropy(g, end, endPos)), half);
-    kdLoss = g.mul(g.add(kl(g, teacherStart, start), kl(g, teacherEnd, end)), half);
+    task = g.mul(g.add(crossEntropy(g, start, startPos), crossEntropy(g, end, endPos)), half);
+    kd = g.mul(g.add(kl(g, teacherStart, start), kl(g, teacherEnd, end)), half);
     g.output(start, 'start_logits');
     g.output(end, 'end_logits');
   } else if (o.task === 'classification') {
-    const labels = g.input('labels', 'int64', ['batch']);
-    const teacher = g.input('teacher_probs', 'float32', ['batch', config.numLabels]);
-    taskLoss = crossEntropy(g, out.logits!, labels);
-    kdLoss = kl(g, teacher, out.logits!);
+    const labels = g.input(io.labels, 'int64', ['batch']);
+    const teacher = g.input(io.teacherProbs, 'float32', ['batch', config.numLabels]);
+    task = crossEntropy(g, out.logits!, labels);
+    kd = kl(g, teacher, out.logits!);
     g.output(out.logits!, 'logits');
   } else {
-    const labels = g.input('labels', 'float32', ['batch']);
-    const teacher = g.input('teacher_probs', 'float32', ['batch', 1]);
-    taskLoss = meanSquaredError(g, out.logits!, labels);
-    kdLoss = meanSquaredError(g, out.logits!, g.squeeze(teacher, [1]));
+    const labels = g.input(io.labels, 'float32', ['batch']);
+    const teacher = g.input(io.teacherProbs, 'float32', ['batch', 1]);
+    task = meanSquaredError(g, out.logits!, labels);
+    kd = meanSquaredError(g, out.logits!, g.squeeze(teacher, [1]));
     g.output(out.logits!, 'logits');
   }
-  const loss = g.add(g.mul(wTask, taskLoss), g.mul(wKd, kdLoss));
+  const terms: [string, Value][] = [
+    [taskLoss, task],
+    [distillationLoss, kd],
+    ...Object.entries(out.reducer?.losses?.() ?? {}),
+  ];
+  const lossWeights = g.input(io.lossWeights, 'float32', [terms.length]);
+  let loss: Value | undefined;
+  terms.forEach(([, v], i) => {
+    const term = g.mul(g.gather(lossWeights, g.int64(i), 0), v);
+    loss = loss ? g.add(loss, term) : term;
+  });
   const { graph } = grad(
     g,
-    loss,
+    loss!,
     paramNames.map((n) => params.get(n)!),
   );
-  return { graph, paramNames, dropoutSites: dropout.sites, noiseTableSize: tableSize };
+  const lossTerms = terms.map(([n]) => n);
+  return {
+    graph,
+    paramNames,
+    dropoutSites: dropout.sites,
+    noiseTableSize: tableSize,
+    lossTerms,
+    feeds: trainingFeeds(config, o, reducer, paramNames, lossTerms),
+  };
 }
 
-function uniformTable(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const t = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    t[i] = (s >>> 0) / 4294967296;
+function trainingFeeds<S>(
+  config: ModelConfig,
+  o: TrainingGraphOptions<S>,
+  reducer: TokenReducer<S>,
+  paramNames: readonly string[],
+  lossTerms: readonly string[],
+): TrainingFeeds<S> {
+  const io = trainingIo;
+  const f32 = (dims: number[], data: Float32Array): HostTensor => ({ type: 'float32', dims, data });
+  const i64 = (values: readonly number[]): HostTensor => ({
+    type: 'int64',
+    dims: [values.length],
+    data: BigInt64Array.from(values, BigInt),
+  });
+  const data = (out: Feeds, name: string) => out[name]!.data as Float32Array;
+  const C = config.numLabels;
+  return {
+    batch(x, targets, weights) {
+      const feeds: Feeds = { ...encoderFeeds(config, x) };
+      if (o.task === 'span') {
+        const spans = targets as readonly (readonly [number, number])[];
+        feeds[io.startPositions] = i64(spans.map((s) => s[0]));
+        feeds[io.endPositions] = i64(spans.map((s) => s[1]));
+      } else {
+        const labels = targets as readonly number[];
+        feeds[io.labels] =
+          o.task === 'regression' ? f32([labels.length], Float32Array.from(labels)) : i64(labels);
+      }
+      for (const [k, t] of weights) feeds[k] = f32(t.dims, t.data);
+      return feeds;
+    },
+    teacher(x, out): Feeds {
+      const B = x.batch;
+      if (o.task === 'span') {
+        const seq = x.inputIds.length / B;
+        const dist = (name: string) => (out ? softmaxRows(data(out, name), seq) : new Float32Array(B * seq));
+        return {
+          [io.teacherStart]: f32([B, seq], dist('start_logits')),
+          [io.teacherEnd]: f32([B, seq], dist('end_logits')),
+        };
+      }
+      const width = o.task === 'regression' ? 1 : C;
+      return {
+        [io.teacherProbs]: f32(
+          [B, width],
+          !out
+            ? new Float32Array(B * width)
+            : o.task === 'regression'
+              ? Float32Array.from(data(out, 'logits'))
+              : softmaxRows(data(out, 'logits'), C),
+        ),
+      };
+    },
+    pass(x, p) {
+      const feeds: Feeds = {
+        ...reducer.feeds(p.setting, x, config),
+        [io.dropoutOffsets]: { type: 'int64', dims: [p.dropoutOffsets.length], data: p.dropoutOffsets },
+        [io.lossWeights]: f32(
+          [lossTerms.length],
+          Float32Array.from(lossTerms, (n) => p.lossWeights[n] ?? 0),
+        ),
+      };
+      if (o.layerDrop) {
+        const on = p.layerOn ?? new Array<boolean>(config.numLayers).fill(true);
+        feeds[encoderInputs.layerOn] = {
+          type: 'bool',
+          dims: [on.length],
+          data: Uint8Array.from(on, (v) => (v ? 1 : 0)),
+        };
+      }
+      return feeds;
+    },
+    loss: (out) => Number(out[io.loss]!.data[0]),
+    grads: (out) => Object.fromEntries(paramNames.map((n) => [n, data(out, io.grad(n))])),
+  };
+}
+
+/** Row-wise softmax of [rows × C] logits. */
+function softmaxRows(logits: Float32Array, C: number): Float32Array {
+  const out = new Float32Array(logits.length);
+  for (let r = 0; r < logits.length / C; r++) {
+    let m = Number.NEGATIVE_INFINITY;
+    for (let c = 0; c < C; c++) m = Math.max(m, logits[r * C + c]!);
+    let s = 0;
+    for (let c = 0; c < C; c++) s += out[r * C + c] = Math.exp(logits[r * C + c]! - m);
+    for (let c = 0; c < C; c++) out[r * C + c]! /= s;
   }
+  return out;
+}
+
+/** The dropout noise: uniform numbers in [0, 1) from lat's seeded Rng. */
+function uniformTable(n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const t = new Float32Array(n);
+  for (let i = 0; i < n; i++) t[i] = rng.next();
   return t;
 }

@@ -8,10 +8,10 @@ import {
   bundleManifestFile,
   checkBundleGraph,
   LatError,
-  type ModelConfig,
   parseBundleManifest,
   WordPieceTokenizer,
 } from '@lat/core';
+import type { ModelConfig } from '@lat/layers';
 import type { ModelFiles } from './model.js';
 
 /** A bundle's two files: the manifest (parsed, as text or as bytes) and the ONNX graph's bytes. */

@@ -1,6 +1,6 @@
 /** Turning a call's `{ budget }`, `{ latencyMs }`, `{ ratios }` or `{ lengths }` into a length configuration. */
-import { encoderMacs, LatError, type ModelConfig } from '@lat/core';
-import { fitLengths, keepCounts, type LengthSpec, validateLengths } from '@lat/layers';
+import { encoderMacs, keepCounts, LatError, type LengthSpec, validateLengths } from '@lat/core';
+import { fitLengths, type ModelConfig } from '@lat/layers';
 import { type Budget, type FrontierFile, type FrontierPoint, parseBudget, pick } from '@lat/search';
 
 /** How much of the model to run; give at most one. Nothing means the full model. */

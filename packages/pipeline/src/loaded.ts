@@ -1,6 +1,6 @@
 /** What every task pipeline is built from and what each exposes besides its call. */
-import type { ModelConfig, Runtime, WordPieceTokenizer } from '@lat/core';
-import type { AnytimeModel, LengthSpec } from '@lat/layers';
+import type { LengthSpec, Runtime, WordPieceTokenizer } from '@lat/core';
+import type { AnytimeModel, ModelConfig } from '@lat/layers';
 import type { FrontierFile, FrontierPoint } from '@lat/search';
 import { type LengthOptions, resolveLengths } from './lengths.js';
 import type { ModelFiles } from './model.js';

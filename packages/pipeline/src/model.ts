@@ -1,5 +1,6 @@
 /** What a pipeline runs: a model read from a directory, a bundle, or handed over in memory. */
-import type { ModelConfig, StateDict, WordPieceTokenizer } from '@lat/core';
+import type { StateDict, WordPieceTokenizer } from '@lat/core';
+import type { ModelConfig } from '@lat/layers';
 
 export type ModelTask = 'classification' | 'regression' | 'span';
 

@@ -5,8 +5,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { bundleManifestFile, LatError, type UnusedTensors, WordPieceTokenizer } from '@lat/core';
-import { type LoadedModel, loadModelDir, readJson } from '@lat/core/node';
+import { bundleManifestFile, LatError, WordPieceTokenizer } from '@lat/core';
+import { readJson } from '@lat/core/node';
+import type { UnusedTensors } from '@lat/layers';
+import { type LoadedModel, loadModelDir } from '@lat/layers/node';
 import { type LoadedBundle, readBundle } from './bundle.js';
 import type { ModelFiles } from './model.js';
 

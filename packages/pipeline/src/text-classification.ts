@@ -1,6 +1,6 @@
 /** Sequence classification (and regression) at a budget, in padded batches. */
-import { checkFinite, LatError, type ModelConfig } from '@lat/core';
-import { chunk, fitLengths, padBatch } from '@lat/layers';
+import { checkFinite, LatError } from '@lat/core';
+import { chunk, fitLengths, type ModelConfig, padBatch } from '@lat/layers';
 import { inputMacs, type LengthOptions } from './lengths.js';
 import { type PipelineBase, type PipelineMembers, pipelineMembers } from './loaded.js';
 

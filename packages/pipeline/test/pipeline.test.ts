@@ -6,8 +6,8 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRandomWeights, isLatError, WordPieceTokenizer } from '@lat/core';
-import { createAnytimeModel } from '@lat/layers';
+import { isLatError, WordPieceTokenizer } from '@lat/core';
+import { createAnytimeModel, createRandomWeights } from '@lat/layers';
 import { decodeAnswers } from '@lat/qa';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { createWebRuntime } from '@lat/runtime-web';

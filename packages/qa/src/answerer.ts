@@ -3,7 +3,7 @@
  * decode the best answer with its exact character span. The model is injected, so the same
  * pipeline serves onnxruntime-node, onnxruntime-web and tests; options (e.g. a budget) reach it.
  */
-import type { WordPieceTokenizer } from '@lat/core';
+import type { Tokenizer } from '@lat/core';
 import { type Answer, type DecodeOptions, decodeAnswers } from './decode.js';
 import { buildFeatures, type Feature, type FeatureOptions } from './features.js';
 
@@ -26,7 +26,7 @@ export interface AnswerWithWindows<R extends SpanLogits = SpanLogits> extends An
 }
 
 export function createQuestionAnswerer<O = unknown, R extends SpanLogits = SpanLogits>(o: {
-  tokenizer: WordPieceTokenizer;
+  tokenizer: Tokenizer;
   runSpanModel: SpanModel<O, R>;
   features?: FeatureOptions;
   decode?: DecodeOptions;

@@ -1,4 +1,5 @@
-import { type AnytimeModel, chunk, fitLengths, type LengthSpec, padBatch } from '@lat/layers';
+import type { LengthSpec } from '@lat/core';
+import { type AnytimeModel, chunk, fitLengths, padBatch } from '@lat/layers';
 import type { SpanLogits, SpanModel } from './answerer.js';
 import type { Feature } from './features.js';
 

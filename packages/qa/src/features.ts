@@ -1,9 +1,10 @@
 /**
- * SQuAD-style features: `[CLS] question [SEP] context-window [SEP]`. Long contexts are split into
+ * SQuAD-style features: `[CLS] question [SEP] context-window [SEP]` (RoBERTa:
+ * `<s> question </s></s> context-window </s>`, one token type). Long contexts are split into
  * overlapping windows whose starts are `docStride` tokens apart (as in the original BERT SQuAD
  * code); every context token keeps its character span in the original context.
  */
-import { LatError, type WordPieceTokenizer } from '@lat/core';
+import { LatError, type Tokenizer } from '@lat/core';
 
 export interface FeatureOptions {
   maxSeqLength?: number;
@@ -38,11 +39,7 @@ export interface QaExampleInput {
   answer?: { start: number; text: string };
 }
 
-export function buildFeatures(
-  tok: WordPieceTokenizer,
-  ex: QaExampleInput,
-  o: FeatureOptions = {},
-): Feature[] {
+export function buildFeatures(tok: Tokenizer, ex: QaExampleInput, o: FeatureOptions = {}): Feature[] {
   const maxSeq = o.maxSeqLength ?? 384;
   const stride = o.docStride ?? 128;
   const maxQuery = o.maxQueryLength ?? 64;
@@ -50,7 +47,7 @@ export function buildFeatures(
   if (!ex.context.trim()) throw new LatError('BAD_INPUT', 'the context is empty', 'context');
   const question = tok.tokenize(ex.question).slice(0, maxQuery);
   const context = tok.tokenize(ex.context);
-  const room = maxSeq - question.length - 3;
+  const room = maxSeq - question.length - 2 - tok.pairSeparator.length;
   if (room < 1)
     throw new LatError('BAD_INPUT', `maxSeqLength ${maxSeq} leaves no room for the context`, 'maxSeqLength');
   if (stride < 1) throw new LatError('BAD_INPUT', 'docStride must be ≥ 1', 'docStride');
@@ -99,10 +96,12 @@ export function buildFeatures(
     };
     push(tok.clsId, 0, -1, [0, 0]);
     for (const p of question) push(p.id, 0, 0, [0, 0]);
-    push(tok.sepId, 0, -1, [0, 0]);
+    for (const id of tok.pairSeparator) push(id, 0, -1, [0, 0]);
     const contextStart = f.ids.length;
-    window.forEach((p, j) => push(p.id, 1, 1, [p.start, p.end], maxContextWindow(spans, begin + j) === w));
-    push(tok.sepId, 1, -1, [0, 0]);
+    window.forEach((p, j) =>
+      push(p.id, tok.secondTypeId, 1, [p.start, p.end], maxContextWindow(spans, begin + j) === w),
+    );
+    push(tok.sepId, tok.secondTypeId, -1, [0, 0]);
     if (answerTokens) {
       const [a, b] = answerTokens;
       const inside = a >= begin && b < begin + window.length;

@@ -1,6 +1,6 @@
 /** Batched feature evaluation gives each feature the logits it gets alone, at any configuration. */
-import { createRandomWeights, parseModelConfig, WordPieceTokenizer } from '@lat/core';
-import { createAnytimeModel, type LengthSpec } from '@lat/layers';
+import { type LengthSpec, WordPieceTokenizer } from '@lat/core';
+import { createAnytimeModel, createRandomWeights, parseModelConfig } from '@lat/layers';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { describe, expect, it } from 'vitest';
 import { anytimeSpanModel } from '../src/anytime-span.js';

@@ -6,10 +6,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRandomWeights, parseModelConfig, WordPieceTokenizer } from '@lat/core';
-import { createAnytimeModel, type LengthSpec } from '@lat/layers';
+import { type LengthSpec, Rng, WordPieceTokenizer } from '@lat/core';
+import { createAnytimeModel, createRandomWeights, parseModelConfig } from '@lat/layers';
 import { createNodeRuntime } from '@lat/runtime-node';
-import { type Encoded, Rng, Trainer } from '@lat/train';
+import { type Encoded, Trainer } from '@lat/train';
 import { describe, expect, it } from 'vitest';
 import { decodeAnswers } from '../src/decode.js';
 import { buildFeatures, type Feature } from '../src/features.js';

@@ -1,4 +1,4 @@
-import { SearchError } from './errors.js';
+import { LatError } from '@lat/core';
 import type { FrontierFile, FrontierPoint } from './frontier-file.js';
 
 /** A budget: a fraction of the full model's cost, a latency, or a floor on the metric. */
@@ -15,7 +15,7 @@ export function parseBudget(text: string): Budget {
   if (m) return { minMetric: Number(m[1]) };
   m = /^(\d*\.?\d+)$/.exec(s);
   if (m) return checkRatio(Number(m[1]), text);
-  throw new SearchError(
+  throw new LatError(
     'BAD_BUDGET',
     `cannot read '${text}'; use a cost fraction (0.5 or 50%), a latency (10ms) or a metric floor (acc>=0.9)`,
     'budget',
@@ -24,7 +24,7 @@ export function parseBudget(text: string): Budget {
 
 function checkRatio(r: number, text: string): Budget {
   if (!(r > 0 && r <= 1))
-    throw new SearchError(
+    throw new LatError(
       'BAD_BUDGET',
       `'${text}' is not a fraction in (0, 1] of the full model's cost`,
       'budget',
@@ -39,7 +39,7 @@ export function pick(frontier: FrontierFile, budget: Budget): FrontierPoint {
     const hit = pts.find((p) => p.metric >= budget.minMetric);
     if (!hit) {
       const best = Math.max(...pts.map((p) => p.metric));
-      throw new SearchError(
+      throw new LatError(
         'BAD_BUDGET',
         `no configuration reaches ${budget.minMetric}; the best on this frontier scores ${best}`,
         'budget',
@@ -52,7 +52,7 @@ export function pick(frontier: FrontierFile, budget: Budget): FrontierPoint {
       ? pts.filter((p) => p.costRatio <= budget.costRatio + 1e-12)
       : pts.filter((p) => p.latencyMs !== undefined && p.latencyMs <= budget.latencyMs);
   if ('latencyMs' in budget && pts.every((p) => p.latencyMs === undefined)) {
-    throw new SearchError(
+    throw new LatError(
       'BAD_BUDGET',
       'this frontier has no latencies; run `lat bench` or `lat search --objective latency` first',
       'budget',
@@ -64,7 +64,7 @@ export function pick(frontier: FrontierFile, budget: Budget): FrontierPoint {
       'costRatio' in budget
         ? `${(cheapest.costRatio * 100).toFixed(1)}% of the full cost`
         : `${cheapest.latencyMs!.toFixed(2)} ms`;
-    throw new SearchError(
+    throw new LatError(
       'BAD_BUDGET',
       `nothing fits this budget; the smallest configuration needs ${what}`,
       'budget',

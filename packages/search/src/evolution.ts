@@ -7,9 +7,8 @@
  * model — and children join the parent pool as they are added. Seeded; results never depend on
  * the order in which concurrent evaluations finish.
  */
-import { SearchError } from './errors.js';
+import { LatError, lengthDefaults, Rng, smallestLengths } from '@lat/core';
 import { frontierArea, type Point, paretoFrontier } from './pareto.js';
-import { randInt, seededRandom } from './random.js';
 
 export interface SearchOptions {
   numLayers: number;
@@ -53,20 +52,9 @@ export interface SearchResult {
   params: Required<Omit<SearchOptions, 'cost' | 'evaluate' | 'onProgress'>>;
 }
 
-/** The smallest LengthDrop configuration: each layer keeps ceil((1 − p) · previous). */
-export function smallestConfig(
-  maxLength: number,
-  numLayers: number,
-  ratioBound: number,
-  minLength: number,
-): number[] {
-  const out: number[] = [];
-  let prev = maxLength;
-  for (let i = 0; i < numLayers; i++) {
-    prev = Math.max(Math.min(minLength, prev), Math.ceil(prev * (1 - ratioBound)));
-    out.push(prev);
-  }
-  return out;
+/** Uniform integer in [lo, hi]. */
+function randInt(random: () => number, lo: number, hi: number): number {
+  return lo + Math.floor(random() * (hi - lo + 1));
 }
 
 /** Mutation: each layer, with probability `prob`, redrawn within [next layer, previous layer]. */
@@ -99,8 +87,8 @@ export async function evolutionarySearch(o: SearchOptions): Promise<SearchResult
   const params = {
     numLayers: o.numLayers,
     maxLength: o.maxLength,
-    minLength: o.minLength ?? 2,
-    ratioBound: o.ratioBound ?? 0.2,
+    minLength: o.minLength ?? lengthDefaults.minLength,
+    ratioBound: o.ratioBound ?? lengthDefaults.ratioBound,
     iterations: o.iterations ?? 30,
     populationSize: o.populationSize ?? 20,
     mutations: o.mutations ?? 30,
@@ -110,26 +98,27 @@ export async function evolutionarySearch(o: SearchOptions): Promise<SearchResult
     concurrency: o.concurrency ?? 1,
   };
   if (!Number.isInteger(params.numLayers) || params.numLayers < 1) {
-    throw new SearchError(
+    throw new LatError(
       'BAD_CONFIG',
       `numLayers must be a whole number ≥ 1, got ${params.numLayers}`,
       'numLayers',
     );
   }
   if (!Number.isInteger(params.maxLength) || params.maxLength < params.minLength) {
-    throw new SearchError(
+    throw new LatError(
       'BAD_CONFIG',
       `maxLength must be a whole number ≥ minLength, got ${params.maxLength}`,
       'maxLength',
     );
   }
-  const random = seededRandom(params.seed);
+  const rng = new Rng(params.seed);
+  const random = () => rng.next();
   const full = new Array<number>(params.numLayers).fill(params.maxLength);
-  const smallest = smallestConfig(params.maxLength, params.numLayers, params.ratioBound, params.minLength);
+  const smallest = smallestLengths(params.maxLength, params.numLayers, params);
   const upperCost = o.cost(full);
   const lowerCost = o.cost(smallest);
   if (!(upperCost >= lowerCost))
-    throw new SearchError(
+    throw new LatError(
       'BAD_CONFIG',
       `the full model costs ${upperCost}, less than the smallest configuration (${lowerCost}): the cost must not fall as lengths grow`,
       'cost',
@@ -160,7 +149,8 @@ export async function evolutionarySearch(o: SearchOptions): Promise<SearchResult
   // Initial population: smallest, full, and configurations of one uniform drop ratio per layer
   // whose costs are evenly spaced between them (the reference spaces an approximate cost, the mean
   // length; we space the cost being searched).
-  const uniform = (x: number) => smallestConfig(params.maxLength, params.numLayers, x, params.minLength);
+  const uniform = (x: number) =>
+    smallestLengths(params.maxLength, params.numLayers, { ratioBound: x, minLength: params.minLength });
   const initial = [smallest, full];
   for (let k = 1; k <= params.populationSize; k++) {
     const target = lowerCost + ((upperCost - lowerCost) * k) / (params.populationSize + 1);

@@ -3,7 +3,7 @@
  * one dataset, with cost, optional latency and metric, and how the search ran. Lengths are
  * absolute keep counts (out of `maxLength` tokens) or ratios of each input's real length.
  */
-import { SearchError } from './errors.js';
+import { LatError } from '@lat/core';
 import type { SearchResult } from './evolution.js';
 import type { LatencyTable } from './latency.js';
 
@@ -107,7 +107,7 @@ export function parseFrontierFile(
   expect?: { numLayers?: number; fingerprint?: string },
 ): FrontierFile {
   const fail = (path: string, msg: string): never => {
-    throw new SearchError('BAD_FRONTIER', msg, `${where}#${path}`);
+    throw new LatError('BAD_FRONTIER', msg, `${where}#${path}`);
   };
   if (typeof value !== 'object' || value === null) return fail('', 'not a JSON object');
   const f = value as Record<string, unknown>;

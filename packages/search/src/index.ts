@@ -1,8 +1,12 @@
 export * from './budget.js';
 export * from './config.js';
-export * from './errors.js';
-export * from './evolution.js';
+// mutate and crossover are the search's internals (tested in place), not API.
+export {
+  evolutionarySearch,
+  type SearchOptions,
+  type SearchProgress,
+  type SearchResult,
+} from './evolution.js';
 export * from './frontier-file.js';
 export * from './latency.js';
 export * from './pareto.js';
-export * from './random.js';

@@ -1,12 +1,12 @@
+import { Rng, smallestLengths } from '@lat/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseBudget, pick } from './budget.js';
 import { isValidConfig } from './config.js';
-import { crossover, evolutionarySearch, mutate, smallestConfig } from './evolution.js';
+import { crossover, evolutionarySearch, mutate } from './evolution.js';
 import { parseFrontierFile, toFrontierFile } from './frontier-file.js';
 import { interpolate, latencyObjective } from './latency.js';
 import { frontierArea, paretoFrontier } from './pareto.js';
-import { seededRandom } from './random.js';
 
 /** Every valid configuration of a small space, for a brute-force Pareto set. */
 function allConfigs(layers: number, max: number, min: number): number[][] {
@@ -23,7 +23,7 @@ const metric = (l: readonly number[]) =>
 describe('evolutionary search', () => {
   it('finds the known Pareto set of a synthetic objective', async () => {
     const o = { numLayers: 3, maxLength: 8, minLength: 1, ratioBound: 0.6 };
-    const smallest = smallestConfig(8, 3, 0.6, 1);
+    const smallest = smallestLengths(8, 3, { ratioBound: 0.6, minLength: 1 });
     const lo = cost(smallest);
     const hi = cost([8, 8, 8]);
     const truth = paretoFrontier(
@@ -107,7 +107,8 @@ describe('evolutionary search', () => {
       );
     fc.assert(
       fc.property(config, config, fc.integer(), (a, b, seed) => {
-        const random = seededRandom(seed);
+        const rng = new Rng(seed);
+        const random = () => rng.next();
         const m = mutate(a.lengths, random, 0.5, a.max, 1);
         expect(isValidConfig(m, a.max)).toBe(true);
         if (a.lengths.length === b.lengths.length) {

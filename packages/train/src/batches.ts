@@ -1,4 +1,4 @@
-import type { WordPieceTokenizer } from '@lat/core';
+import type { Tokenizer } from '@lat/core';
 import type { Encoded } from '@lat/layers';
 import type { Example } from './data/examples.js';
 
@@ -8,7 +8,7 @@ export { chunk, type Encoded, padBatch } from '@lat/layers';
 /** Tokenises examples once; the result is reused for every epoch and evaluation. */
 export function encodeExamples(
   examples: readonly Example[],
-  tokenizer: WordPieceTokenizer,
+  tokenizer: Tokenizer,
   maxLength: number,
 ): Encoded[] {
   return examples.map((e) => {

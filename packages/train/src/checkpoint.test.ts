@@ -7,7 +7,8 @@
 import { cpSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRandomWeights, WordPieceTokenizer } from '@lat/core';
+import { WordPieceTokenizer } from '@lat/core';
+import { createRandomWeights } from '@lat/layers';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeExamples } from './batches.js';

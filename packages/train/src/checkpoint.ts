@@ -12,8 +12,9 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LatError, type ModelConfig, type StateDict, toCanonical, toHfConfig, toHfNames } from '@lat/core';
+import { LatError, type StateDict } from '@lat/core';
 import { fileError, readJson, readSafetensors, writeSafetensors } from '@lat/core/node';
+import { type ModelConfig, toCanonical, toHfConfig, toHfNames } from '@lat/layers';
 import type { AdamWState } from './optim.js';
 
 export interface TrainerState {

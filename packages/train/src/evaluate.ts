@@ -1,5 +1,5 @@
 import { checkFinite, type StateDict } from '@lat/core';
-import type { AnytimeModel, LengthSpec } from '@lat/layers';
+import type { AnytimeModel, LatSetting } from '@lat/layers';
 import { chunk, type Encoded, padBatch } from './batches.js';
 import { computeMetrics, type MetricName } from './metrics.js';
 
@@ -12,12 +12,12 @@ export interface EvalResult {
   predictions: number[];
 }
 
-/** Runs a model over encoded examples at one length configuration and scores it. */
-export async function evaluate(
-  model: AnytimeModel,
+/** Runs a model over encoded examples at one setting (LAT: a length configuration) and scores it. */
+export async function evaluate<S = LatSetting>(
+  model: AnytimeModel<S>,
   data: readonly Encoded[],
   metrics: readonly MetricName[],
-  lengths?: LengthSpec,
+  lengths?: S,
   o: { batchSize?: number; weights?: StateDict } = {},
 ): Promise<EvalResult> {
   const regression = model.config.numLabels === 1;

@@ -1,3 +1,4 @@
+import { LatError } from '@lat/core';
 /** Evaluation metrics of the GLUE tasks. Inputs are parallel arrays of predictions and gold values. */
 
 export function accuracy(pred: readonly number[], gold: readonly number[]): number {
@@ -78,7 +79,12 @@ function ranks(v: readonly number[]): number[] {
 }
 
 function checkLengths(a: readonly number[], b: readonly number[]) {
-  if (a.length !== b.length) throw new Error(`metric inputs differ in length: ${a.length} vs ${b.length}`);
+  if (a.length !== b.length)
+    throw new LatError(
+      'BAD_INPUT',
+      `metric inputs differ in length: ${a.length} predictions vs ${b.length} labels`,
+      'metrics',
+    );
 }
 
 export type MetricName = 'accuracy' | 'f1' | 'mcc' | 'pearson' | 'spearman';

@@ -1,6 +1,6 @@
+import { Rng } from '@lat/core';
 import { describe, expect, it } from 'vitest';
 import { AdamW, accumulate, clipGradNorm, noDecayBiasAndNorm } from './optim.js';
-import { Rng } from './rng.js';
 
 /** Float64 AdamW written straight from the torch.optim.AdamW algorithm, for comparison. */
 function referenceAdamW(p: number[], grads: number[][], lr: number, wd: number): number[] {

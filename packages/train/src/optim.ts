@@ -1,3 +1,4 @@
+import { LatError } from '@lat/core';
 /**
  * AdamW over Float32Array parameters, matching torch.optim.AdamW (decoupled weight decay applied
  * before the Adam update, bias-corrected moments). Parameters whose names mark them as biases
@@ -48,7 +49,7 @@ export class AdamW {
       const g = grads[name];
       if (!g) continue;
       if (g.length !== p.length)
-        throw new Error(`gradient of ${name} has ${g.length} values, parameter has ${p.length}`);
+        throw new LatError('BAD_SHAPE', `gradient has ${g.length} values, the parameter ${p.length}`, name);
       const m = (this.state.m[name] ??= new Float32Array(p.length));
       const v = (this.state.v[name] ??= new Float32Array(p.length));
       const decay = this.noDecay(name) ? 1 : 1 - lr * this.weightDecay;

@@ -3,9 +3,10 @@
  * the label is the polarity with more sentiment words. Only a handful of tokens matter, which is
  * what length-adaptive models exploit. Generated from a seed, no downloads.
  */
-import { type ModelConfig, parseModelConfig } from '@lat/core';
+
+import { Rng } from '@lat/core';
+import { type ModelConfig, parseModelConfig } from '@lat/layers';
 import type { Example } from './data/examples.js';
-import { Rng } from './rng.js';
 
 const positive = [
   'great',

@@ -1,14 +1,15 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRandomWeights, isLatError, WordPieceTokenizer } from '@lat/core';
-import { createAnytimeModel, smallestLengths } from '@lat/layers';
+import { isLatError, smallestLengths, WordPieceTokenizer } from '@lat/core';
+import { createAnytimeModel, createRandomWeights } from '@lat/layers';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { describe, expect, it } from 'vitest';
 import { encodeExamples } from './batches.js';
 import { evaluate } from './evaluate.js';
+import { passLengths } from './objectives/length-drop.js';
 import { generateRaveTask, generateSentimentTask, syntheticModelConfig } from './synthetic.js';
-import { passLengths, Trainer, type TrainerSetup, type TrainOptions } from './trainer.js';
+import { Trainer, type TrainerSetup, type TrainOptions } from './trainer.js';
 
 // One thread: ORT's kernels are then deterministic, so measured accuracies repeat on a loaded machine.
 const runtime = createNodeRuntime({ threads: 1 });

@@ -1,15 +1,14 @@
 /**
- * Fine-tuning with LengthDrop (REFERENCE.md §1): for every batch the full model is trained on the
- * task and becomes the teacher; the smallest model and `numSandwich` random sub-models learn
- * from it by KL distillation; losses are scaled by 1/(numSandwich + 2), gradients accumulate,
- * and one AdamW step follows. Plain fine-tuning is LengthDrop switched off. Every forward and
- * backward pass runs as one ONNX graph on onnxruntime.
+ * The training loop: for every batch, the objective's passes (LengthDrop by default: the full
+ * model as teacher, the smallest and random sub-models distilling from it) run forward and
+ * backward through one training graph, gradients accumulate, and one AdamW step follows. Every
+ * pass runs as one ONNX graph on onnxruntime; the graph's inputs come from its feeds builder.
  */
 import { createHash } from 'node:crypto';
 import {
-  type HostTensor,
   LatError,
-  type ModelConfig,
+  lengthDefaults,
+  Rng,
   type Runtime,
   type RuntimeSession,
   type StateDict,
@@ -19,10 +18,11 @@ import {
   type AnytimeModel,
   buildTrainingGraph,
   createAnytimeModel,
-  defaultLengthDrop,
   type KdDirection,
-  sampleLengths,
-  smallestLengths,
+  type LatSetting,
+  type ModelConfig,
+  realLengths,
+  type TrainingGraph,
 } from '@lat/layers';
 import { chunk, type Encoded, padBatch } from './batches.js';
 import {
@@ -35,17 +35,12 @@ import {
 } from './checkpoint.js';
 import { evaluate } from './evaluate.js';
 import { type MetricName, selectionMetric } from './metrics.js';
+import { type LengthDropConfig, type LengthSampling, lengthDropObjective } from './objectives/length-drop.js';
+import type { Objective } from './objectives/objective.js';
 import { AdamW, accumulate, clipGradNorm } from './optim.js';
-import { Rng } from './rng.js';
 import { linearSchedule } from './schedule.js';
 
-export interface LengthDropConfig {
-  /** length_drop_ratio_bound p: each layer keeps at least ceil((1 − p) · previous). */
-  ratioBound: number;
-  minLength: number;
-  /** Random sub-models per batch besides the full and the smallest one. */
-  numSandwich: number;
-}
+export type { LengthDropConfig } from './objectives/length-drop.js';
 
 export interface TrainOptions {
   epochs: number;
@@ -56,7 +51,7 @@ export interface TrainOptions {
   maxGradNorm: number;
   gradAccumulation: number;
   seed: number;
-  /** null: plain fine-tuning. */
+  /** null: plain fine-tuning. Ignored when the setup gives its own `objective`. */
   lengthDrop: LengthDropConfig | null;
   /**
    * Probability of skipping each layer in a pass (LayerDrop); 0 turns it off. Default: 0.2 with
@@ -69,7 +64,7 @@ export interface TrainOptions {
    * 'per-example' (ours): each example's lengths are drawn over its real length. 'per-batch' (the
    * reference's): one configuration per pass, drawn over the batch's padded length.
    */
-  lengthSampling: 'per-example' | 'per-batch';
+  lengthSampling: LengthSampling;
   /**
    * Which weights training returns: those after the last epoch, or (as the reference) those of the
    * epoch with the best dev score by the task's selection metric; the best are also written to
@@ -91,9 +86,9 @@ export const defaultTrainOptions: TrainOptions = {
   gradAccumulation: 1,
   seed: 42,
   lengthDrop: {
-    ratioBound: defaultLengthDrop.ratioBound,
-    minLength: defaultLengthDrop.minLength,
-    numSandwich: 2,
+    ratioBound: lengthDefaults.ratioBound,
+    minLength: lengthDefaults.minLength,
+    numSandwich: lengthDefaults.numSandwich,
   },
   layerDrop: 0.2,
   kd: 'forward',
@@ -119,7 +114,7 @@ export type TrainEvent =
 
 export type TrainTask = 'classification' | 'regression' | 'span';
 
-export interface TrainerSetup {
+export interface TrainerSetup<S = LatSetting> {
   runtime: Runtime;
   /** Default: regression when the head has one label, else classification. */
   task?: TrainTask;
@@ -144,6 +139,8 @@ export interface TrainerSetup {
    * caller decodes answers); its keys are the reported metrics.
    */
   evaluateDev?: (weights: StateDict) => Promise<Record<string, number>>;
+  /** The method's passes and losses (default: LengthDrop from `options.lengthDrop`). */
+  objective?: Objective<S>;
 }
 
 /** The epoch whose weights `keep: 'best'` returned. */
@@ -167,23 +164,27 @@ export interface TrainResult {
   stopped: boolean;
 }
 
-export class Trainer {
+export class Trainer<S = LatSetting> {
   readonly options: TrainOptions;
   private stopRequested = false;
   private session?: RuntimeSession;
   private evalModel?: AnytimeModel;
-  private paramNames: string[] = [];
-  private dropoutSites = 0;
+  private graph?: TrainingGraph<S>;
 
   private readonly task: TrainTask;
+  private readonly objective: Objective<S>;
 
-  constructor(private readonly s: TrainerSetup) {
+  constructor(private readonly s: TrainerSetup<S>) {
     this.task = s.task ?? (s.config.numLabels === 1 ? 'regression' : 'classification');
     // Plain fine-tuning has no LayerDrop unless asked for.
     const layerDrop =
       s.options.layerDrop ?? (s.options.lengthDrop === null ? 0 : defaultTrainOptions.layerDrop);
     this.options = { ...defaultTrainOptions, ...s.options, layerDrop };
     const o = this.options;
+    // Without an objective of its own the setting type is LAT's (S's default).
+    this.objective =
+      s.objective ??
+      (lengthDropObjective(o.lengthDrop, o.lengthSampling) as Objective<unknown> as Objective<S>);
     if (s.train.length === 0) throw new LatError('BAD_DATA', 'the training set is empty', 'train');
     for (const [k, v] of Object.entries({
       epochs: o.epochs,
@@ -226,6 +227,7 @@ export class Trainer {
       ...(this.s.dev ?? []).map((e) => e.ids.length),
     );
     const t = buildTrainingGraph(this.s.config, weights, {
+      reducer: this.objective.reducer,
       task: this.task,
       maxBatch: this.options.batchSize,
       maxSeq,
@@ -233,15 +235,15 @@ export class Trainer {
       seed: this.options.seed,
       kd: this.options.kd,
     });
-    this.paramNames = t.paramNames;
-    this.dropoutSites = t.dropoutSites;
+    this.graph = t;
     // Without ORT's arena the training session's peak memory is ~20% lower for ~3% of speed.
     this.session = await this.s.runtime.createSession(toModelProto(t.graph), { memoryArena: false });
-    // Span tasks are scored by @lat/qa's decoding; the trainer evaluates sequence tasks.
+    // Span tasks are scored by @lat/qa's decoding; the trainer evaluates sequence tasks, at full length.
     if (this.s.dev && this.task !== 'span')
       this.evalModel = await createAnytimeModel(this.s.runtime, this.s.config, weights, {
         weightsAsInputs: true,
         keptPositions: false,
+        selection: false,
       });
   }
 
@@ -250,7 +252,9 @@ export class Trainer {
     const { checkpointEvery: _c, evalBatchSize: _e, ...options } = this.options;
     const data = createHash('sha256');
     for (const e of this.s.train) data.update(JSON.stringify([e.ids, e.typeIds, e.label, e.span ?? null]));
-    return { ...options, trainData: data.digest('hex').slice(0, 16), ...this.s.run };
+    // A method's own objective is part of the run (LengthDrop's is already in the options).
+    const objective = this.s.objective ? { objective: this.s.objective.name } : {};
+    return { ...options, ...objective, trainData: data.digest('hex').slice(0, 16), ...this.s.run };
   }
 
   /**
@@ -398,7 +402,7 @@ export class Trainer {
     this.s.onEvent?.({ type: 'checkpoint', step: state.step, dir });
   }
 
-  /** All passes of one batch (sandwich rule); adds scaled gradients into `grads`, returns the loss. */
+  /** All passes of one batch (the objective's); adds scaled gradients into `grads`, returns the loss. */
   private async batchStep(
     items: Encoded[],
     weights: StateDict,
@@ -408,150 +412,29 @@ export class Trainer {
   ): Promise<number> {
     const o = this.options;
     const L = this.s.config.numLayers;
+    const t = this.graph!;
     const x = padBatch(items);
-    const lengths = items.map((e) => e.ids.length);
-    const ld = o.lengthDrop;
-    const passes = ld ? ld.numSandwich + 2 : 1;
-    const io = taskFeeds(this.task, this.s.config.numLabels, x.batch, x.seq);
-    const base: Record<string, HostTensor> = {
-      input_ids: { type: 'int64', dims: [x.batch, x.seq], data: x.inputIds },
-      attention_mask: { type: 'int64', dims: [x.batch, x.seq], data: x.attentionMask },
-      ...io.targets(items),
-    };
-    if (this.s.config.typeVocabSize > 0)
-      base['token_type_ids'] = { type: 'int64', dims: [x.batch, x.seq], data: x.tokenTypeIds! };
-    for (const [k, t] of weights) base[k] = { type: 'float32', dims: t.dims, data: t.data };
-
-    let teacher = io.teacher();
+    const targets =
+      this.task === 'span' ? items.map((e) => e.span ?? ([0, 0] as const)) : items.map((e) => e.label);
+    const base = t.feeds.batch(x, targets, weights);
+    const lengths = realLengths(x);
+    const objective = this.objective;
+    let teacher = t.feeds.teacher(x);
     let total = 0;
-    for (let pass = 0; pass < passes; pass++) {
+    for (let index = 0; index < objective.passes; index++) {
+      // LayerDrop first: the objective draws lengths over the layers that run.
       const layerOn = Array.from({ length: L }, () => (o.layerDrop > 0 ? rng.next() >= o.layerDrop : true));
-      const perExample = passLengths(pass, lengths, x.seq, L, ld, layerOn, o.lengthSampling, () =>
-        rng.next(),
-      );
-      const feeds: Record<string, HostTensor> = {
+      const pass = objective.pass({ index, lengths, seq: x.seq, numLayers: L, layerOn, batch: x, rng });
+      const dropoutOffsets = BigInt64Array.from({ length: t.dropoutSites }, () => BigInt(rng.nextUint32()));
+      const out = await this.session!.run({
         ...base,
-        keep_counts: {
-          type: 'int64',
-          dims: [x.batch, L],
-          data: BigInt64Array.from(perExample.flat(), BigInt),
-        },
-        dropout_offsets: {
-          type: 'int64',
-          dims: [this.dropoutSites],
-          data: BigInt64Array.from({ length: this.dropoutSites }, () => BigInt(rng.nextUint32())),
-        },
-        loss_weights: {
-          type: 'float32',
-          dims: [2],
-          data: Float32Array.of(pass === 0 ? 1 / passes : 0, pass === 0 ? 0 : 1 / passes),
-        },
+        ...t.feeds.pass(x, { setting: pass.setting, layerOn, dropoutOffsets, lossWeights: pass.lossWeights }),
         ...teacher,
-      };
-      if (o.layerDrop > 0)
-        feeds['layer_on'] = { type: 'bool', dims: [L], data: Uint8Array.from(layerOn, (v) => (v ? 1 : 0)) };
-      const out = await this.session!.run(feeds);
-      total += Number(out['loss']!.data[0]);
-      if (pass === 0) teacher = io.teacher(out);
-      const g: Record<string, Float32Array> = {};
-      for (const n of this.paramNames) g[n] = out[`grad.${n}`]!.data as Float32Array;
-      accumulate(grads, g, scale);
+      });
+      total += t.feeds.loss(out);
+      if (index === objective.teacherPass) teacher = t.feeds.teacher(x, out);
+      accumulate(grads, t.feeds.grads(out), scale);
     }
     return total * scale;
   }
-}
-
-/**
- * Keep counts [example][layer] of one sandwich pass: pass 0 is the full model, pass 1 the smallest,
- * later passes random sub-models (all full without LengthDrop). Lengths are drawn over the layers
- * that run (a LayerDrop-skipped layer passes all its input tokens through), per example over its
- * real length or, 'per-batch', once over the padded length `seq` for every example.
- */
-export function passLengths(
-  pass: number,
-  lengths: readonly number[],
-  seq: number,
-  layers: number,
-  ld: LengthDropConfig | null,
-  layerOn: readonly boolean[],
-  sampling: TrainOptions['lengthSampling'],
-  random: () => number,
-): number[][] {
-  const draw = (n: number) =>
-    pass === 0 || !ld
-      ? new Array<number>(layers).fill(n)
-      : pass === 1
-        ? smallestLengths(n, layers, ld, layerOn)
-        : sampleLengths(n, layers, random, ld, layerOn);
-  if (sampling === 'per-batch') {
-    const shared = draw(seq);
-    return lengths.map(() => [...shared]);
-  }
-  return lengths.map(draw);
-}
-
-/**
- * The task-specific graph inputs: targets from the examples, and the teacher (the full model's
- * outputs of pass 0, detached) that the sub-models distil from.
- */
-function taskFeeds(task: TrainTask, C: number, batch: number, seq: number) {
-  const f32 = (dims: number[], data: Float32Array): HostTensor => ({ type: 'float32', dims, data });
-  const i64 = (values: number[]): HostTensor => ({
-    type: 'int64',
-    dims: [batch],
-    data: BigInt64Array.from(values, BigInt),
-  });
-  const data = (out: Record<string, HostTensor>, name: string) => out[name]!.data as Float32Array;
-  if (task === 'span') {
-    return {
-      targets: (items: Encoded[]) => ({
-        start_positions: i64(items.map((e) => e.span?.[0] ?? 0)),
-        end_positions: i64(items.map((e) => e.span?.[1] ?? 0)),
-      }),
-      teacher: (out?: Record<string, HostTensor>) => ({
-        teacher_start: f32(
-          [batch, seq],
-          out ? softmaxRows(data(out, 'start_logits'), seq) : new Float32Array(batch * seq),
-        ),
-        teacher_end: f32(
-          [batch, seq],
-          out ? softmaxRows(data(out, 'end_logits'), seq) : new Float32Array(batch * seq),
-        ),
-      }),
-    };
-  }
-  const width = task === 'regression' ? 1 : C;
-  return {
-    targets: (items: Encoded[]): Record<string, HostTensor> => ({
-      labels:
-        task === 'regression'
-          ? f32(
-              [batch],
-              Float32Array.from(items, (e) => e.label),
-            )
-          : i64(items.map((e) => e.label)),
-    }),
-    teacher: (out?: Record<string, HostTensor>) => ({
-      teacher_probs: f32(
-        [batch, width],
-        !out
-          ? new Float32Array(batch * width)
-          : task === 'regression'
-            ? Float32Array.from(data(out, 'logits'))
-            : softmaxRows(data(out, 'logits'), C),
-      ),
-    }),
-  };
-}
-
-function softmaxRows(logits: Float32Array, C: number): Float32Array {
-  const out = new Float32Array(logits.length);
-  for (let r = 0; r < logits.length / C; r++) {
-    let m = Number.NEGATIVE_INFINITY;
-    for (let c = 0; c < C; c++) m = Math.max(m, logits[r * C + c]!);
-    let s = 0;
-    for (let c = 0; c < C; c++) s += out[r * C + c] = Math.exp(logits[r * C + c]! - m);
-    for (let c = 0; c < C; c++) out[r * C + c]! /= s;
-  }
-  return out;
 }

@@ -1,5 +1,5 @@
-import type { ModelConfig } from '@lat/core';
-import { type AnytimeModel, type LengthSpec, padBatch } from '@lat/layers';
+import type { LengthSpec } from '@lat/core';
+import { type AnytimeModel, type ModelConfig, padBatch } from '@lat/layers';
 import { inputMacs, pointLengths } from '@lat/pipeline';
 import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
 import { loadCliModel, loadFrontier, openPipeline, writeJson } from '../model.js';

@@ -1,5 +1,4 @@
-import { LatError } from '@lat/core';
-import type { LengthSpec } from '@lat/layers';
+import { LatError, type LengthSpec } from '@lat/core';
 import { pointLengths } from '@lat/pipeline';
 import { averageMacs, devScorer, paddedMacs } from '../evaluation.js';
 import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';

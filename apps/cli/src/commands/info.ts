@@ -1,5 +1,5 @@
-import { encoderMacs, parameterCount } from '@lat/core';
-import { smallestLengths } from '@lat/layers';
+import { encoderMacs, smallestLengths } from '@lat/core';
+import { parameterCount } from '@lat/layers';
 import { loadCliModel, loadFrontier } from '../model.js';
 import type { Output } from '../output.js';
 

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
-import { encoderMacs } from '@lat/core';
+import { encoderMacs, type LengthSpec, lengthDefaults } from '@lat/core';
 import { writeFileAtomic } from '@lat/core/node';
-import { defaultLengthDrop, type LengthSpec } from '@lat/layers';
 import { createWebRuntime } from '@lat/runtime-web';
 import { evolutionarySearch, type FrontierFile, latencyObjective, toFrontierFile } from '@lat/search';
 import { selectionMetric } from '@lat/train';
@@ -82,9 +81,9 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
     const result = await evolutionarySearch({
       numLayers: model.config.numLayers,
       maxLength: top,
-      minLength: 2,
+      minLength: lengthDefaults.minLength,
       // The smallest sub-model LengthDrop trained bounds the cost from below.
-      ratioBound: trainedRatioBound(model.info?.lengthDrop) ?? defaultLengthDrop.ratioBound,
+      ratioBound: trainedRatioBound(model.info?.lengthDrop) ?? lengthDefaults.ratioBound,
       iterations: f.iterations,
       populationSize: f.population,
       mutations: f.mutations,

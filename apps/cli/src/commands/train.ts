@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { LatError, type StateDict } from '@lat/core';
+import { LatError, lengthDefaults, type StateDict } from '@lat/core';
 import { createAnytimeModel } from '@lat/layers';
 import { anytimeSpanModel, spanItems, squadDevMetrics } from '@lat/qa';
 import {
@@ -285,7 +285,9 @@ async function withInitialWeights(
 }
 
 function lengthDropOf(f: TrainFlags) {
-  return f.lengthDrop ? { ratioBound: f.lengthDropRatio, minLength: 2, numSandwich: f.numSandwich } : null;
+  return f.lengthDrop
+    ? { ratioBound: f.lengthDropRatio, minLength: lengthDefaults.minLength, numSandwich: f.numSandwich }
+    : null;
 }
 
 /** Tokenizer files travel with the weights. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { gradCheck, randoms } from '../testing/gradcheck.js';
 import { crossEntropy, klDivergence } from './autodiff.js';
-import { gradCheck, randoms } from './test-utils/gradcheck.js';
 
 const t = (dims: number[], seed: number) => ({
   dims,
@@ -171,7 +171,7 @@ describe('Dropout', () => {
     const { Graph } = await import('./graph.js');
     const { grad: gradOf } = await import('./autodiff.js');
     const { toModelProto } = await import('./serialize.js');
-    const { nodeRuntime } = await import('./test-utils/gradcheck.js');
+    const { nodeRuntime } = await import('../testing/gradcheck.js');
     const g = new Graph('dropout');
     const x = g.input('x', 'float32', [4, 8]);
     const [y, mask] = g.dropout(x, 0.25, 7);

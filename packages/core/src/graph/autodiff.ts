@@ -9,7 +9,7 @@ type Grads = (Value | null)[];
 type Vjp = (g: Graph, node: Node, ins: Value[], outs: Value[], gys: (Value | null)[]) => Grads;
 
 /** Sums `grad` over the axes where `target` was broadcast, so it has target's shape. */
-export function unbroadcast(g: Graph, grad: Value, target: Value): Value {
+function unbroadcast(g: Graph, grad: Value, target: Value): Value {
   const gs = grad.shape;
   const ts = target.shape;
   if (!gs || !ts) {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isLatError } from '../errors.js';
+import { nodeRuntime } from '../testing/gradcheck.js';
 import { Graph } from './graph.js';
 import { toModelProto } from './serialize.js';
-import { nodeRuntime } from './test-utils/gradcheck.js';
 
 describe('Graph.ifElse', () => {
   it('runs the then branch when the condition holds and the else branch otherwise, reading outer values', async () => {

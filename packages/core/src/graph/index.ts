@@ -1,4 +1,3 @@
 export * from './autodiff.js';
 export * from './graph.js';
 export * from './serialize.js';
-export * from './session-cache.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { gradCheck, nodeRuntime, randoms } from '../testing/gradcheck.js';
 import { klDivergence, reverseKlDivergence } from './autodiff.js';
 import { Graph } from './graph.js';
 import { toModelProto } from './serialize.js';
-import { gradCheck, nodeRuntime, randoms } from './test-utils/gradcheck.js';
 
 const teacher = [0.1, 0.2, 0.3, 0.4, 0.7, 0.1, 0.1, 0.1, 0.25, 0.25, 0.25, 0.25];
 const logits = Array.from(randoms(12, 5), (x) => 3 * x);

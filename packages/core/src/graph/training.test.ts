@@ -6,10 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { HostTensor } from '../runtime.js';
+import { nodeRuntime, randoms } from '../testing/gradcheck.js';
 import { crossEntropy, grad } from './autodiff.js';
 import { Graph, type Value } from './graph.js';
 import { toModelProto } from './serialize.js';
-import { nodeRuntime, randoms } from './test-utils/gradcheck.js';
 
 type Params = Record<string, { dims: number[]; data: Float64Array }>;
 

@@ -5,7 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { LatError } from '../errors.js';
-import type { Tensor32 } from './weights.js';
+import type { Tensor32 } from './tensors.js';
 
 const MAX_HEADER = 100 * 1024 * 1024;
 

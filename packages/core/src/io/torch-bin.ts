@@ -7,7 +7,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { LatError } from '../errors.js';
 import { type StorageRef, type TensorRef, unpickle } from './pickle.js';
 import { bf16ToFloat, halfToFloat } from './safetensors.js';
-import type { Tensor32 } from './weights.js';
+import type { Tensor32 } from './tensors.js';
 import { ZipReader } from './zip.js';
 
 const widths: Record<string, number> = {

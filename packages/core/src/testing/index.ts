@@ -1,5 +1,4 @@
 // Small helpers for tests across the workspace. Not part of the stable API.
-import { parseModelConfig } from '../io/config.js';
 import { onnx } from '../onnx-proto.js';
 import { hostTensor, type Runtime } from '../runtime.js';
 
@@ -67,18 +66,6 @@ export async function runLinearModel(
     want: linearReference(x, w, b),
   };
 }
-
-/** BERT-base (uncased) dimensions, for cost and graph-size checks. */
-export const bertBaseConfig = () =>
-  parseModelConfig({
-    model_type: 'bert',
-    vocab_size: 30522,
-    hidden_size: 768,
-    num_hidden_layers: 12,
-    num_attention_heads: 12,
-    intermediate_size: 3072,
-    max_position_embeddings: 512,
-    type_vocab_size: 2,
-  });
+export * from './bpe.js';
 export * from './fuzz.js';
 export * from './torch-save.js';

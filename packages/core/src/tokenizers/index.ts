@@ -1,2 +1,4 @@
+export * from './bpe.js';
+export * from './tokenizer.js';
 export * from './tokenizer-json.js';
 export * from './wordpiece.js';

@@ -1,23 +1,127 @@
 /**
- * Hugging Face `tokenizer.json`. WordPiece tokenizers (BERT, DistilBERT) become lat's
- * WordPieceTokenizer — same ids, plus the character offsets span decoding needs — configured
- * from the file's normalizer and special tokens. Other models (BPE, Unigram) are encoded by
- * @huggingface/tokenizers, which gives ids but no offsets.
+ * Hugging Face `tokenizer.json` → lat's own tokenizers (same ids, plus the character offsets span
+ * decoding needs): WordPiece (BERT, DistilBERT) configured from the file's normalizer and special
+ * tokens, byte-level BPE (RoBERTa) from its vocabulary, merges, pre-tokenizer and post-processor.
  */
-import { Tokenizer } from '@huggingface/tokenizers';
 import { LatError } from '../errors.js';
+import { BpeTokenizer } from './bpe.js';
+import type { Tokenizer } from './tokenizer.js';
 import { WordPieceTokenizer } from './wordpiece.js';
 
 interface TokenizerJson {
   model?: {
     type?: string;
     vocab?: Record<string, number> | [string, number][];
-    unk_token?: string;
+    merges?: (string | [string, string])[];
+    unk_token?: string | null;
     max_input_chars_per_word?: number;
   };
   normalizer?: { type?: string; lowercase?: boolean; strip_accents?: boolean | null } | null;
-  post_processor?: { cls?: [string, number]; sep?: [string, number] } | null;
-  added_tokens?: { content: string; special?: boolean }[];
+  pre_tokenizer?: { type?: string; add_prefix_space?: boolean; pretokenizers?: unknown[] } | null;
+  post_processor?: {
+    type?: string;
+    cls?: [string, number];
+    sep?: [string, number];
+    trim_offsets?: boolean;
+    add_prefix_space?: boolean;
+  } | null;
+  added_tokens?: { content: string; special?: boolean; lstrip?: boolean; rstrip?: boolean }[];
+}
+
+/** A tokenizer.json's tokenizer: WordPiece or byte-level BPE. */
+export function tokenizerFromJson(
+  raw: unknown,
+  config: Record<string, unknown> = {},
+  where = 'tokenizer.json',
+): Tokenizer {
+  const j = raw as TokenizerJson;
+  if (typeof raw !== 'object' || raw === null || typeof j.model !== 'object' || j.model === null)
+    throw new LatError('BAD_FILE', 'not a tokenizer.json (no "model")', where);
+  if (j.model.type === 'WordPiece') return wordPieceFromTokenizerJson(raw, config, where);
+  if (j.model.type === 'BPE') return bpeFromTokenizerJson(j, config, where);
+  throw new LatError(
+    'UNSUPPORTED',
+    `model type ${j.model.type} is not supported; lat reads WordPiece and byte-level BPE tokenizers`,
+    `${where}#model.type`,
+  );
+}
+
+function vocabArray(j: TokenizerJson, where: string): string[] {
+  const v = j.model?.vocab;
+  const entries: unknown[] = Array.isArray(v)
+    ? v
+    : typeof v === 'object' && v !== null
+      ? Object.entries(v)
+      : [];
+  const added = Array.isArray(j.added_tokens) ? j.added_tokens : [];
+  // Ids run 0..n-1 (added tokens may follow): a larger one would make a tiny file allocate a huge vocabulary.
+  const size = entries.length + added.length;
+  const vocab: string[] = [];
+  for (const entry of entries) {
+    const [token, id] = Array.isArray(entry) ? entry : [];
+    if (typeof token !== 'string' || !Number.isInteger(id) || id < 0 || id >= size)
+      throw new LatError(
+        'BAD_FILE',
+        `entry ${JSON.stringify(entry)?.slice(0, 40)} is not a [token, id] with id in 0..${size - 1}`,
+        `${where}#model.vocab`,
+      );
+    vocab[id] = token;
+  }
+  for (const t of added) {
+    const id = (t as { id?: unknown } | null)?.id;
+    if (
+      typeof t?.content === 'string' &&
+      Number.isInteger(id) &&
+      (id as number) >= 0 &&
+      (id as number) < size
+    )
+      vocab[id as number] ??= t.content;
+  }
+  for (let i = 0; i < vocab.length; i++) vocab[i] ??= `[unused-id-${i}]`;
+  return vocab;
+}
+
+function bpeFromTokenizerJson(
+  j: TokenizerJson,
+  config: Record<string, unknown>,
+  where: string,
+): BpeTokenizer {
+  const pre = j.pre_tokenizer;
+  const byteLevel =
+    pre?.type === 'ByteLevel'
+      ? pre
+      : (pre?.pretokenizers as { type?: string; add_prefix_space?: boolean }[] | undefined)?.find(
+          (p) => p.type === 'ByteLevel',
+        );
+  if (!byteLevel) {
+    throw new LatError(
+      'UNSUPPORTED',
+      `BPE without a ByteLevel pre-tokenizer (got ${pre?.type ?? 'none'}) is not supported; lat reads GPT-2/RoBERTa-style byte-level BPE`,
+      `${where}#pre_tokenizer`,
+    );
+  }
+  const rawMerges: unknown[] = Array.isArray(j.model?.merges) ? j.model.merges : [];
+  const merges = rawMerges.map((m, i): [string, string] => {
+    const pair = typeof m === 'string' ? m.split(' ') : Array.isArray(m) ? m : [];
+    if (pair.length !== 2 || pair.some((x) => typeof x !== 'string'))
+      throw new LatError('BAD_FILE', `merge ${i} is ${JSON.stringify(m)}`, `${where}#model.merges`);
+    return [pair[0]!, pair[1]!];
+  });
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const pp = j.post_processor;
+  return new BpeTokenizer(vocabArray(j, where), {
+    merges,
+    addedTokens: (Array.isArray(j.added_tokens) ? j.added_tokens : []).filter(
+      (t) => typeof t?.content === 'string',
+    ),
+    addPrefixSpace: byteLevel.add_prefix_space ?? false,
+    trimOffsets: pp?.trim_offsets ?? true,
+    clsToken: pp?.cls?.[0] ?? str(config['cls_token']) ?? '<s>',
+    sepToken: pp?.sep?.[0] ?? str(config['sep_token']) ?? '</s>',
+    padToken: str(config['pad_token']) ?? '<pad>',
+    unkToken: str(j.model?.unk_token) ?? str(config['unk_token']) ?? '<unk>',
+    where,
+  });
 }
 
 export function wordPieceFromTokenizerJson(
@@ -32,28 +136,11 @@ export function wordPieceFromTokenizerJson(
   if (j.model.type !== 'WordPiece') {
     throw new LatError(
       'UNSUPPORTED',
-      `model type ${j.model.type} is not WordPiece; use encodeWithHfTokenizer for ids`,
+      `model type ${j.model.type} is not WordPiece; use tokenizerFromJson`,
       `${where}#model.type`,
     );
   }
-  const entries: unknown[] = Array.isArray(j.model.vocab)
-    ? j.model.vocab
-    : typeof j.model.vocab === 'object' && j.model.vocab !== null
-      ? Object.entries(j.model.vocab)
-      : [];
-  const vocab: string[] = [];
-  for (const entry of entries) {
-    const [token, id] = Array.isArray(entry) ? entry : [];
-    // Ids run 0..n-1: a larger one would make a tiny file allocate a huge vocabulary.
-    if (typeof token !== 'string' || !Number.isInteger(id) || id < 0 || id >= entries.length)
-      throw new LatError(
-        'BAD_FILE',
-        `entry ${JSON.stringify(entry)?.slice(0, 40)} is not a [token, id] with id in 0..${entries.length - 1}`,
-        `${where}#model.vocab`,
-      );
-    vocab[id] = token;
-  }
-  for (let i = 0; i < vocab.length; i++) vocab[i] ??= `[unused-id-${i}]`;
+  const vocab = vocabArray(j, where);
   const norm = typeof j.normalizer === 'object' && j.normalizer !== null ? j.normalizer : {};
   const flag = (v: unknown) => (typeof v === 'boolean' ? v : undefined);
   const text = (v: unknown, fallback: string) => (typeof v === 'string' ? v : fallback);
@@ -68,19 +155,4 @@ export function wordPieceFromTokenizerJson(
     ...(Number.isInteger(maxChars) && maxChars! > 0 ? { maxInputCharsPerWord: maxChars! } : {}),
     where,
   });
-}
-
-/** Ids (with special tokens, and token types for pairs) from @huggingface/tokenizers, for any tokenizer.json. */
-export function encodeWithHfTokenizer(
-  raw: unknown,
-  config: Record<string, unknown>,
-  text: string,
-  pair?: string,
-) {
-  const t = new Tokenizer(raw as object, config);
-  const e = t.encode(text, {
-    ...(pair !== undefined ? { text_pair: pair } : {}),
-    return_token_type_ids: true,
-  });
-  return { ids: e.ids, tokens: e.tokens, attentionMask: e.attention_mask, typeIds: e.token_type_ids };
 }

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeWithHfTokenizer, wordPieceFromTokenizerJson } from './tokenizer-json.js';
+import { encodeWithHfTokenizer } from '../testing/hf-tokenizers.js';
+import { wordPieceFromTokenizerJson } from './tokenizer-json.js';
 import { WordPieceTokenizer } from './wordpiece.js';
 
 // A small vocabulary; expected ids below follow BERT's BasicTokenizer + WordPiece rules by hand

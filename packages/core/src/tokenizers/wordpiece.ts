@@ -4,7 +4,14 @@
  * WordPiece with `##` continuations. Built from a vocabulary array, so it runs in browsers too.
  * Every token keeps its character span [start, end) in the original string (UTF-16 units).
  */
-import { LatError } from '../errors.js';
+import {
+  assemble,
+  type EncodeOptions,
+  type Encoding,
+  indexVocabulary,
+  type Piece,
+  type Tokenizer,
+} from './tokenizer.js';
 
 export interface WordPieceOptions {
   doLowerCase?: boolean;
@@ -19,66 +26,41 @@ export interface WordPieceOptions {
   where?: string;
 }
 
-export interface Encoding {
-  ids: number[];
-  tokens: string[];
-  typeIds: number[];
-  attentionMask: number[];
-  /** [start, end) in the source text; [0, 0] for special and padding tokens. */
-  offsets: [number, number][];
-  /** 0 for the first text, 1 for the pair, -1 for special tokens and padding. */
-  sequenceIds: number[];
-}
-
-export interface EncodeOptions {
-  maxLength?: number;
-  /** Which text to shorten when a pair is too long (Hugging Face's strategies). */
-  truncation?: 'longest_first' | 'only_first' | 'only_second' | false;
-  /** 'max_length' pads to maxLength. */
-  padding?: 'max_length' | false;
-}
-
-interface Piece {
-  id: number;
-  token: string;
-  start: number;
-  end: number;
-}
-
-export class WordPieceTokenizer {
-  private readonly ids = new Map<string, number>();
+export class WordPieceTokenizer implements Tokenizer {
+  private readonly ids: Map<string, number>;
   readonly doLowerCase: boolean;
   readonly stripAccents: boolean;
   readonly unkId: number;
   readonly clsId: number;
   readonly sepId: number;
   readonly padId: number;
+  readonly pairSeparator: readonly number[];
+  readonly secondTypeId = 1;
   private readonly maxChars: number;
 
   constructor(
     readonly vocab: readonly string[],
     o: WordPieceOptions = {},
   ) {
-    vocab.forEach((t, i) => {
-      if (!this.ids.has(t)) this.ids.set(t, i);
-    });
+    const { ids, special } = indexVocabulary(vocab, o.where ?? 'vocab');
+    this.ids = ids;
     this.doLowerCase = o.doLowerCase ?? true;
     this.stripAccents = o.stripAccents ?? this.doLowerCase;
     this.maxChars = o.maxInputCharsPerWord ?? 100;
-    const special = (t: string, field: string) => {
-      const id = this.ids.get(t);
-      if (id === undefined)
-        throw new LatError(
-          'BAD_FILE',
-          `special token ${t} is not in the vocabulary`,
-          `${o.where ?? 'vocab'}#${field}`,
-        );
-      return id;
-    };
     this.unkId = special(o.unkToken ?? '[UNK]', 'unk_token');
     this.clsId = special(o.clsToken ?? '[CLS]', 'cls_token');
     this.sepId = special(o.sepToken ?? '[SEP]', 'sep_token');
     this.padId = special(o.padToken ?? '[PAD]', 'pad_token');
+    this.pairSeparator = [this.sepId];
+  }
+
+  get signature(): string {
+    return JSON.stringify({
+      type: 'wordpiece',
+      lower: this.doLowerCase,
+      accents: this.stripAccents,
+      vocab: this.vocab,
+    });
   }
 
   tokenId(token: string): number | undefined {
@@ -178,60 +160,7 @@ export class WordPieceTokenizer {
 
   /** `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, truncated and padded as asked. */
   encode(text: string, pair?: string, o: EncodeOptions = {}): Encoding {
-    let a = this.tokenize(text);
-    let b = pair === undefined ? undefined : this.tokenize(pair);
-    const special = b ? 3 : 2;
-    const max = o.maxLength;
-    if (max !== undefined && o.truncation !== false) {
-      const budget = max - special;
-      if (budget < 0)
-        throw new LatError(
-          'BAD_INPUT',
-          `maxLength ${max} leaves no room for the special tokens`,
-          'maxLength',
-        );
-      const strategy = o.truncation ?? 'longest_first';
-      if (!b) a = a.slice(0, budget);
-      else if (strategy === 'only_first') a = a.slice(0, Math.max(0, budget - b.length));
-      else if (strategy === 'only_second') b = b.slice(0, Math.max(0, budget - a.length));
-      else {
-        while (a.length + b.length > budget) {
-          if (a.length > b.length) a = a.slice(0, -1);
-          else b = b.slice(0, -1);
-        }
-      }
-      if (a.length + (b?.length ?? 0) > budget) {
-        throw new LatError(
-          'BAD_INPUT',
-          `the ${strategy} strategy cannot fit the pair into ${max} tokens`,
-          'truncation',
-        );
-      }
-    }
-    const e: Encoding = { ids: [], tokens: [], typeIds: [], attentionMask: [], offsets: [], sequenceIds: [] };
-    const push = (id: number, token: string, type: number, off: [number, number], seq: number) => {
-      e.ids.push(id);
-      e.tokens.push(token);
-      e.typeIds.push(type);
-      e.attentionMask.push(1);
-      e.offsets.push(off);
-      e.sequenceIds.push(seq);
-    };
-    const sp = (id: number, type: number) => push(id, this.vocab[id]!, type, [0, 0], -1);
-    sp(this.clsId, 0);
-    for (const p of a) push(p.id, p.token, 0, [p.start, p.end], 0);
-    sp(this.sepId, 0);
-    if (b) {
-      for (const p of b) push(p.id, p.token, 1, [p.start, p.end], 1);
-      sp(this.sepId, 1);
-    }
-    if (o.padding === 'max_length' && max !== undefined) {
-      while (e.ids.length < max) {
-        sp(this.padId, 0);
-        e.attentionMask[e.attentionMask.length - 1] = 0;
-      }
-    }
-    return e;
+    return assemble(this, this.tokenize(text), pair === undefined ? undefined : this.tokenize(pair), o);
   }
 
   decode(ids: readonly number[]): string {

@@ -1,8 +1,8 @@
 // Tiny models on disk for the pipeline's tests (not exported from the package).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRandomWeights, type ModelConfig, parseModelConfig, toHfConfig, toHfNames } from '@lat/core';
 import { writeSafetensors } from '@lat/core/node';
+import { createRandomWeights, type ModelConfig, parseModelConfig, toHfConfig, toHfNames } from '@lat/layers';
 import { exportModel } from '@lat/layers/node';
 
 export const tinyVocab = [

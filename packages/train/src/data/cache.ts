@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { WordPieceTokenizer } from '@lat/core';
+import type { Tokenizer } from '@lat/core';
 import { fileError, writeFileAtomic } from '@lat/core/node';
 import { type Encoded, encodeExamples } from '../batches.js';
 import { parseExamples, type ReadOptions, readDataFile } from './examples.js';
@@ -37,7 +37,7 @@ const MAGIC = 'LATTOK2\n';
 export function readTokenized(
   path: string,
   task: TaskSpec,
-  tokenizer: WordPieceTokenizer,
+  tokenizer: Tokenizer,
   options: TokenizeOptions,
 ): TokenizedFile {
   const { text, invalidUtf8 } = readDataFile(path); // read once: hashed for the key, parsed on a miss
@@ -51,8 +51,7 @@ export function readTokenized(
     .update(MAGIC)
     .update(text)
     .update(JSON.stringify({ task, maxLength: options.maxLength, onBadRow: options.onBadRow ?? 'error' }))
-    .update(JSON.stringify({ lower: tokenizer.doLowerCase, accents: tokenizer.stripAccents }))
-    .update(tokenizer.vocab.join('\n'))
+    .update(tokenizer.signature)
     .digest('hex')
     .slice(0, 24);
   const file = join(options.cacheDir, `${basename(path)}.${key}.tokens`);

@@ -2,7 +2,8 @@
  * A slow, plain float64 forward pass of the length-adaptive encoder, written straight from
  * REFERENCE.md §1, to check the ONNX graph against. Tests only.
  */
-import type { ModelConfig, StateDict } from '@lat/core';
+import type { StateDict } from '@lat/core';
+import type { ModelConfig } from '../architectures/config.js';
 
 type Mat = Float64Array[]; // rows
 
@@ -136,6 +137,11 @@ export function referenceForward(
     return { start: span.map((r) => r[0]!), end: span.map((r) => r[1]!), kept };
   }
   const cls = [h[0]!];
+  if (c.architecture === 'roberta') {
+    // RobertaClassificationHead: dense + tanh on <s>, then out_proj (no pooler).
+    const x = linear(cls, 'classifier.dense').map((r) => r.map(Math.tanh));
+    return { logits: Array.from(linear(x, 'classifier.out_proj')[0]!), kept };
+  }
   const pooled =
     c.architecture === 'distilbert'
       ? linear(cls, 'pre_classifier').map((r) => r.map((x) => Math.max(0, x)))

@@ -1,7 +1,10 @@
 /**
- * A small seeded PRNG (xoshiro128**) whose whole state is four uint32s, so checkpoints can save
- * and restore it exactly.
+ * lat's one seeded PRNG (xoshiro128**): training order, LengthDrop sampling, dropout noise,
+ * weight initialisation and the searches all draw from it. Its whole state is four uint32s, so
+ * checkpoints can save and restore it exactly.
  */
+import { LatError } from './errors.js';
+
 export class Rng {
   private s: Uint32Array;
 
@@ -19,7 +22,7 @@ export class Rng {
       }
       if (this.s.every((v) => v === 0)) this.s[0] = 1;
     } else {
-      if (seed.length !== 4) throw new Error('Rng state must be four uint32 numbers');
+      if (seed.length !== 4) throw new LatError('BAD_INPUT', 'an Rng state is four uint32 numbers', 'rng');
       this.s = Uint32Array.from(seed);
     }
   }
@@ -41,6 +44,12 @@ export class Rng {
   /** Uniform in [0, 1). */
   next(): number {
     return this.nextUint32() / 4294967296;
+  }
+
+  /** Standard normal (Box–Muller). */
+  normal(): number {
+    const u = (this.nextUint32() + 0.5) / 4294967296;
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
   }
 
   /** Uniform integer in [0, n). */

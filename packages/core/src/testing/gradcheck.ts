@@ -1,8 +1,9 @@
 import * as ort from 'onnxruntime-node';
-import { createOrtRuntime, type HostTensor } from '../../runtime.js';
-import { grad } from '../autodiff.js';
-import { Graph, type Value } from '../graph.js';
-import { toModelProto } from '../serialize.js';
+import { grad } from '../graph/autodiff.js';
+import { Graph, type Value } from '../graph/graph.js';
+import { toModelProto } from '../graph/serialize.js';
+import { Rng } from '../random.js';
+import { createOrtRuntime, type HostTensor } from '../runtime.js';
 
 export const nodeRuntime = createOrtRuntime('onnxruntime-node', ort, (o) => ({
   intraOpNumThreads: o.threads ?? 1,
@@ -11,13 +12,8 @@ export const nodeRuntime = createOrtRuntime('onnxruntime-node', ort, (o) => ({
 
 /** Deterministic pseudo-random floats in [-1, 1). */
 export function randoms(n: number, seed: number): Float64Array {
-  let s = seed >>> 0 || 1;
-  return Float64Array.from({ length: n }, () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return ((s >>> 0) / 4294967296) * 2 - 1;
-  });
+  const rng = new Rng(seed);
+  return Float64Array.from({ length: n }, () => rng.next() * 2 - 1);
 }
 
 export interface GradCase {

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { sampleLengths, smallestLengths } from './index.js';
+import { sampleLengths, smallestLengths } from './lengths.js';
+import { Rng } from './random.js';
 
 describe('LengthDrop sampling', () => {
   it('gives the reference smallest configuration for 384 tokens', () => {
     expect(smallestLengths(384, 12)).toEqual([308, 247, 198, 159, 128, 103, 83, 67, 54, 44, 36, 29]);
   });
   it('samples non-increasing lengths within the ratio bound and never below min length', () => {
-    let seed = 7;
-    const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const rng = new Rng(7);
+    const random = () => rng.next();
     for (let t = 0; t < 200; t++) {
       const l = sampleLengths(20, 12, random);
       let prev = 20;

@@ -1,24 +1,21 @@
 /**
  * Encoder weights as a flat map with lat's canonical names — Hugging Face's BERT names without
  * the model prefix (`embeddings.word_embeddings.weight`, `encoder.layer.0.attention.self.query.weight`,
- * `classifier.weight` …). DistilBERT and RoBERTa checkpoints are renamed into this scheme on load
+ * `classifier.weight` …). Each architecture's checkpoints are renamed into this scheme on load
  * and back on save. Linear weights keep PyTorch's [out, in] layout.
  */
-import { LatError } from '../errors.js';
+import { LatError, Rng, type StateDict, type Tensor32 } from '@lat/core';
+import { linearShapes } from './architecture.js';
 import type { ModelConfig } from './config.js';
+import { architectures } from './index.js';
 
-export interface Tensor32 {
-  dims: number[];
-  data: Float32Array;
+export interface Heads {
+  classifier?: boolean;
+  qa?: boolean;
 }
 
-export type StateDict = Map<string, Tensor32>;
-
 /** Every tensor the encoder (and its heads) needs, with its shape. */
-export function expectedShapes(
-  c: ModelConfig,
-  heads: { classifier?: boolean; qa?: boolean } = {},
-): Map<string, number[]> {
+export function expectedShapes(c: ModelConfig, heads: Heads = {}): Map<string, number[]> {
   const d = c.hiddenSize;
   const f = c.intermediateSize;
   const m = new Map<string, number[]>();
@@ -45,28 +42,25 @@ export function expectedShapes(
     lin(`${p}.output.dense`, d, f);
     norm(`${p}.output.LayerNorm`);
   }
-  if (heads.classifier ?? true) {
-    if (c.architecture === 'distilbert') lin('pre_classifier', d, d);
-    else lin('pooler.dense', d, d);
-    lin('classifier', c.numLabels, d);
-  }
-  if (heads.qa) lin('qa_outputs', 2, d);
+  if (heads.classifier ?? true)
+    for (const [n, dims] of architectures[c.architecture].classificationHeadShapes(c)) m.set(n, dims);
+  if (heads.qa) for (const [n, dims] of linearShapes('qa_outputs', 2, d)) m.set(n, dims);
   return m;
 }
 
-/** DistilBERT's per-layer module names and their canonical (BERT) equivalents. */
-const distilLayerNames: [string, string][] = [
-  ['attention.q_lin', 'attention.self.query'],
-  ['attention.k_lin', 'attention.self.key'],
-  ['attention.v_lin', 'attention.self.value'],
-  ['attention.out_lin', 'attention.output.dense'],
-  ['sa_layer_norm', 'attention.output.LayerNorm'],
-  ['ffn.lin1', 'intermediate.dense'],
-  ['ffn.lin2', 'output.dense'],
-  ['output_layer_norm', 'output.LayerNorm'],
-];
+/** Parameters of the encoder and its heads (what PyTorch's `numel()` sum reports). */
+export function parameterCount(c: ModelConfig, heads: Heads = { classifier: true }): number {
+  let n = 0;
+  for (const dims of expectedShapes(c, heads).values()) n += dims.reduce((a, b) => a * b, 1);
+  return n;
+}
 
-function renameLayer(name: string, from: string, to: string, table: [string, string][]): string {
+function renameLayer(
+  name: string,
+  from: string,
+  to: string,
+  table: readonly (readonly [string, string])[],
+): string {
   const m = new RegExp(`^${from.replace('.', '\\.')}\\.(\\d+)\\.(.+)\\.(weight|bias)$`).exec(name);
   if (!m) return name;
   const hit = table.find(([a]) => a === m[2]);
@@ -75,15 +69,16 @@ function renameLayer(name: string, from: string, to: string, table: [string, str
 
 /** The canonical name of a checkpoint tensor, or undefined for tensors lat does not use. */
 export function canonicalName(name: string, c: ModelConfig): string | undefined {
-  let n = name.replace(/^(bert|distilbert|roberta)\./, '');
-  if (c.architecture === 'distilbert')
-    n = renameLayer(n, 'transformer.layer', 'encoder.layer', distilLayerNames);
+  const arch = architectures[c.architecture];
+  let n = name.startsWith(arch.prefix) ? name.slice(arch.prefix.length) : name;
+  if (arch.layerNames) n = renameLayer(n, 'transformer.layer', 'encoder.layer', arch.layerNames);
   // Old TF-converted checkpoints name LayerNorm parameters gamma/beta.
   n = n.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
   if (
     n === 'embeddings.position_ids' ||
     n.endsWith('.masked_bias') ||
     n.startsWith('cls.') ||
+    n.startsWith('lm_head.') ||
     n.startsWith('vocab_')
   ) {
     return undefined;
@@ -105,7 +100,7 @@ export function toCanonical(
   raw: Map<string, Tensor32>,
   c: ModelConfig,
   where: string,
-  heads: { classifier?: boolean; qa?: boolean } = {},
+  heads: Heads = {},
   unused: UnusedTensors = {},
 ): StateDict {
   const out: StateDict = new Map();
@@ -154,44 +149,28 @@ export function toCanonical(
   return out;
 }
 
-/** Hugging Face names for saving: BERT-style under `bert.`, DistilBERT renamed back. */
+/** Hugging Face names for saving: encoder tensors under the architecture's prefix, heads at the top. */
 export function toHfNames(state: StateDict, c: ModelConfig): Map<string, Tensor32> {
+  const arch = architectures[c.architecture];
+  const reversed = arch.layerNames?.map(([a, b]) => [b, a] as const);
   const out = new Map<string, Tensor32>();
-  const prefix =
-    c.architecture === 'distilbert' ? 'distilbert.' : c.architecture === 'roberta' ? 'roberta.' : 'bert.';
   for (const [name, t] of state) {
-    const reversed = distilLayerNames.map(([a, b]) => [b, a] as [string, string]);
-    const n =
-      c.architecture === 'distilbert'
-        ? renameLayer(name, 'encoder.layer', 'transformer.layer', reversed)
-        : name;
+    const n = reversed ? renameLayer(name, 'encoder.layer', 'transformer.layer', reversed) : name;
     const head = /^(classifier|pre_classifier|qa_outputs)\./.test(n);
-    out.set(head ? n : prefix + n, t);
+    out.set(head ? n : arch.prefix + n, t);
   }
   return out;
 }
 
-/** Fresh weights as BERT initialises them (normal(0, 0.02) matrices, zero biases, unit LayerNorm). */
-export function createRandomWeights(
-  c: ModelConfig,
-  seed: number,
-  heads: { classifier?: boolean; qa?: boolean } = {},
-  std = 0.02,
-): StateDict {
-  let s = seed >>> 0 || 1;
-  const uniform = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return ((s >>> 0) + 0.5) / 4294967296;
-  };
-  const normal = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+/** Fresh weights as BERT initialises them (normal(0, std) matrices, zero biases, unit LayerNorm). */
+export function createRandomWeights(c: ModelConfig, seed: number, heads: Heads = {}, std = 0.02): StateDict {
+  const rng = new Rng(seed);
   const out: StateDict = new Map();
   for (const [name, dims] of expectedShapes(c, heads)) {
     const size = dims.reduce((a, b) => a * b, 1);
     const data = new Float32Array(size);
     if (name.includes('LayerNorm.weight')) data.fill(1);
-    else if (!name.endsWith('.bias')) for (let i = 0; i < size; i++) data[i] = normal() * std;
+    else if (!name.endsWith('.bias')) for (let i = 0; i < size; i++) data[i] = rng.normal() * std;
     out.set(name, { dims, data });
   }
   return out;

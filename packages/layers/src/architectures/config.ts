@@ -1,10 +1,11 @@
-/** Hugging Face config.json → the typed encoder config lat builds graphs from. */
-import { LatError } from '../errors.js';
+/** Hugging Face config.json → the typed encoder config lat builds graphs from, per architecture. */
+import { LatError } from '@lat/core';
+import { architectures } from './index.js';
 
-export type Architecture = 'bert' | 'distilbert' | 'roberta';
+export type ModelType = keyof typeof architectures;
 
 export interface ModelConfig {
-  architecture: Architecture;
+  architecture: ModelType;
   vocabSize: number;
   hiddenSize: number;
   numLayers: number;
@@ -53,15 +54,16 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
   if (typeof raw !== 'object' || raw === null) throw new LatError('BAD_CONFIG', 'not a JSON object', where);
   const j = raw as Json;
   const type = String(j['model_type'] ?? '');
-  if (!['bert', 'distilbert', 'roberta'].includes(type)) {
+  if (!Object.hasOwn(architectures, type)) {
     throw new LatError(
       'BAD_CONFIG',
-      `model_type '${type}' is not supported; lat runs bert, distilbert and roberta encoders`,
+      `model_type '${type}' is not supported; lat runs ${Object.keys(architectures).join(', ')} encoders`,
       `${where}#model_type`,
     );
   }
-  const architecture = type as Architecture;
-  const distil = architecture === 'distilbert';
+  const architecture = type as ModelType;
+  const arch = architectures[architecture];
+  const keys = arch.configKeys;
   const int = (key: string, fallback?: number, max = limits[key] ?? 1_000_000): number => {
     const v = j[key] ?? fallback;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
@@ -86,21 +88,21 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
       throw new LatError('BAD_CONFIG', `must be ${what}, got ${JSON.stringify(v)}`, `${where}#${key}`);
     return v;
   };
-  const hiddenSize = int(distil ? 'dim' : 'hidden_size');
-  const numHeads = int(distil ? 'n_heads' : 'num_attention_heads');
+  const hiddenSize = int(keys.hiddenSize);
+  const numHeads = int(keys.numHeads);
   if (numHeads === 0 || hiddenSize % numHeads !== 0) {
     throw new LatError(
       'BAD_CONFIG',
       `hidden size ${hiddenSize} is not divisible by ${numHeads} attention heads`,
-      `${where}#${distil ? 'n_heads' : 'num_attention_heads'}`,
+      `${where}#${keys.numHeads}`,
     );
   }
-  const act = String(j[distil ? 'activation' : 'hidden_act'] ?? 'gelu');
+  const act = String(j[keys.activation] ?? 'gelu');
   if (!['gelu', 'gelu_new', 'relu'].includes(act)) {
     throw new LatError(
       'BAD_CONFIG',
       `activation '${act}' is not supported (gelu, gelu_new, relu)`,
-      `${where}#hidden_act`,
+      `${where}#${keys.activation}`,
     );
   }
   const id2label = (j['id2label'] ?? {}) as Record<string, string>;
@@ -113,16 +115,16 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
   if (numLabels < 1) throw new LatError('BAD_CONFIG', 'must be at least 1', `${where}#num_labels`);
   const labels =
     fromMap.length === numLabels ? fromMap : Array.from({ length: numLabels }, (_, i) => `LABEL_${i}`);
-  const padTokenId = int('pad_token_id', distil ? 0 : 0);
+  const padTokenId = int('pad_token_id', 0);
   return {
     architecture,
     vocabSize: int('vocab_size'),
     hiddenSize,
-    numLayers: int(distil ? 'n_layers' : 'num_hidden_layers'),
+    numLayers: int(keys.numLayers),
     numHeads,
-    intermediateSize: int(distil ? 'hidden_dim' : 'intermediate_size'),
+    intermediateSize: int(keys.intermediateSize),
     maxPositions: int('max_position_embeddings'),
-    typeVocabSize: distil ? 0 : int('type_vocab_size', 2),
+    typeVocabSize: keys.typeVocabSize ? int(keys.typeVocabSize, arch.typeVocabDefault) : 0,
     layerNormEps: real('layer_norm_eps', 1e-12, (x) => x > 0 && x < 1, 'a small positive number (1e-12)'),
     hiddenAct: act as ModelConfig['hiddenAct'],
     numLabels,
@@ -131,58 +133,33 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
       ? { problemType: j['problem_type'] as ModelConfig['problemType'] }
       : {}),
     padTokenId,
-    positionOffset: architecture === 'roberta' ? padTokenId + 1 : 0,
-    hiddenDropout: real(distil ? 'dropout' : 'hidden_dropout_prob', 0.1, probability, 'in [0, 1)'),
-    attentionDropout: real(
-      distil ? 'attention_dropout' : 'attention_probs_dropout_prob',
-      0.1,
-      probability,
-      'in [0, 1)',
-    ),
+    positionOffset: arch.positionOffset(padTokenId),
+    hiddenDropout: real(keys.hiddenDropout, 0.1, probability, 'in [0, 1)'),
+    attentionDropout: real(keys.attentionDropout, 0.1, probability, 'in [0, 1)'),
   };
 }
 
 /** The HF config.json for a lat config (written next to exported checkpoints). */
 export function toHfConfig(c: ModelConfig): Json {
-  const id2label = Object.fromEntries(c.labels.map((l, i) => [String(i), l]));
-  const label2id = Object.fromEntries(c.labels.map((l, i) => [l, i]));
-  if (c.architecture === 'distilbert') {
-    return {
-      model_type: 'distilbert',
-      architectures: ['DistilBertForSequenceClassification'],
-      vocab_size: c.vocabSize,
-      dim: c.hiddenSize,
-      n_layers: c.numLayers,
-      n_heads: c.numHeads,
-      hidden_dim: c.intermediateSize,
-      max_position_embeddings: c.maxPositions,
-      activation: c.hiddenAct,
-      dropout: c.hiddenDropout,
-      attention_dropout: c.attentionDropout,
-      pad_token_id: c.padTokenId,
-      id2label,
-      label2id,
-    };
-  }
+  const arch = architectures[c.architecture];
+  const k = arch.configKeys;
   return {
     model_type: c.architecture,
-    architectures: [
-      c.architecture === 'roberta' ? 'RobertaForSequenceClassification' : 'BertForSequenceClassification',
-    ],
+    architectures: [arch.sequenceClassifier],
     vocab_size: c.vocabSize,
-    hidden_size: c.hiddenSize,
-    num_hidden_layers: c.numLayers,
-    num_attention_heads: c.numHeads,
-    intermediate_size: c.intermediateSize,
+    [k.hiddenSize]: c.hiddenSize,
+    [k.numLayers]: c.numLayers,
+    [k.numHeads]: c.numHeads,
+    [k.intermediateSize]: c.intermediateSize,
     max_position_embeddings: c.maxPositions,
-    type_vocab_size: c.typeVocabSize,
+    ...(k.typeVocabSize ? { [k.typeVocabSize]: c.typeVocabSize } : {}),
     layer_norm_eps: c.layerNormEps,
-    hidden_act: c.hiddenAct,
-    hidden_dropout_prob: c.hiddenDropout,
-    attention_probs_dropout_prob: c.attentionDropout,
+    [k.activation]: c.hiddenAct,
+    [k.hiddenDropout]: c.hiddenDropout,
+    [k.attentionDropout]: c.attentionDropout,
     pad_token_id: c.padTokenId,
     ...(c.problemType ? { problem_type: c.problemType } : {}),
-    id2label,
-    label2id,
+    id2label: Object.fromEntries(c.labels.map((l, i) => [String(i), l])),
+    label2id: Object.fromEntries(c.labels.map((l, i) => [l, i])),
   };
 }

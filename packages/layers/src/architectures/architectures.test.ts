@@ -1,14 +1,13 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { isLatError } from '@lat/core';
 import { describe, expect, it } from 'vitest';
-import { isLatError } from '../errors.js';
+import { loadModelDir } from '../model-dir.js';
+import { bertBaseConfig } from '../testing/index.js';
 import { parseModelConfig, toHfConfig } from './config.js';
-import { loadModelDir } from './model-dir.js';
-import { bf16ToFloat, halfToFloat, readSafetensors, writeSafetensors } from './safetensors.js';
-import { createRandomWeights, expectedShapes, toCanonical, toHfNames } from './weights.js';
+import { architectures } from './index.js';
+import { createRandomWeights, expectedShapes, parameterCount, toCanonical, toHfNames } from './weights.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'lat-io-'));
 const tiny = parseModelConfig({
   model_type: 'bert',
   vocab_size: 20,
@@ -18,43 +17,6 @@ const tiny = parseModelConfig({
   intermediate_size: 16,
   max_position_embeddings: 32,
   id2label: { 0: 'neg', 1: 'pos' },
-});
-
-describe('safetensors', () => {
-  it('round-trips tensors exactly and writes atomically', () => {
-    const w = createRandomWeights(tiny, 3);
-    const p = join(dir, 'w.safetensors');
-    writeSafetensors(p, w, { format: 'pt' });
-    const back = readSafetensors(p);
-    expect([...back.keys()].sort()).toEqual([...w.keys()].sort());
-    for (const [k, t] of w) {
-      expect(back.get(k)!.dims).toEqual(t.dims);
-      expect(back.get(k)!.data).toEqual(t.data);
-    }
-    const headerLen = Number(readFileSync(p).readBigUInt64LE(0));
-    expect(headerLen % 8).toBe(0);
-  });
-
-  it('rejects truncated files and bad headers with a typed error', () => {
-    const p = join(dir, 'w2.safetensors');
-    writeSafetensors(p, new Map([['a', { dims: [4], data: Float32Array.of(1, 2, 3, 4) }]]));
-    const bytes = readFileSync(p);
-    const bad = join(dir, 'bad.safetensors');
-    for (const b of [
-      bytes.subarray(0, bytes.length - 4),
-      bytes.subarray(0, 5),
-      Buffer.concat([Buffer.from([255, 255, 255, 255, 0, 0, 0, 0]), bytes.subarray(8)]),
-    ]) {
-      writeFileSync(bad, b);
-      expect(() => readSafetensors(bad)).toThrow(/not a valid safetensors file/);
-    }
-  });
-
-  it('widens fp16 and bf16', () => {
-    expect(halfToFloat(0x3c00)).toBe(1);
-    expect(halfToFloat(0xc000)).toBe(-2);
-    expect(bf16ToFloat(0x3f80)).toBe(1);
-  });
 });
 
 const distilConfig = () =>
@@ -99,6 +61,22 @@ describe('config and weight names', () => {
       expect((e as Error).message).toContain('missing tensors: encoder.layer.1.output.dense.weight');
     }
     expect(expectedShapes(tiny).get('classifier.weight')).toEqual([2, 8]);
+  });
+
+  it('keys the registry by model_type and maps RoBERTa names (heads unprefixed, MLM head ignored)', () => {
+    for (const [key, a] of Object.entries(architectures)) expect(a.modelType).toBe(key);
+    const c = parseModelConfig({ ...toHfConfig(tiny), model_type: 'roberta', pad_token_id: 1 });
+    expect(c).toMatchObject({ positionOffset: 2, typeVocabSize: 2 });
+    const hf = toHfNames(createRandomWeights(c, 1), c);
+    expect(hf.has('roberta.encoder.layer.1.output.dense.weight')).toBe(true);
+    expect(hf.has('classifier.out_proj.weight')).toBe(true);
+    expect(hf.has('roberta.pooler.dense.weight')).toBe(false);
+    hf.set('lm_head.dense.weight', { dims: [8, 8], data: new Float32Array(64) });
+    expect([...toCanonical(hf, c, 'x').keys()].sort()).toEqual([...createRandomWeights(c, 1).keys()].sort());
+  });
+
+  it('counts BERT-base parameters like PyTorch (109,483,778 for 2-label classification)', () => {
+    expect(parameterCount(bertBaseConfig())).toBe(109_483_778);
   });
 });
 

@@ -1,0 +1,135 @@
+/** Flags, model sizes, timing and the PyTorch baseline runner shared by every bench section. */
+
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { LatError } from '@lat/core';
+import { type EncodedBatch, type ModelConfig, parseModelConfig } from '@lat/layers';
+
+/** `--name=value` or `--name value`. */
+export function flag(name: string): string | undefined {
+  const i = process.argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  const a = process.argv[i]!;
+  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : process.argv[i + 1];
+}
+
+/** A positive number flag (`whole`: an integer), or `fallback` when absent. */
+export function numFlag(name: string, fallback: number, whole = true): number {
+  const v = flag(name);
+  const n = v === undefined ? fallback : Number(v);
+  if (!(n > 0) || (whole && !Number.isInteger(n)))
+    throw new LatError(
+      'BAD_INPUT',
+      `must be a positive ${whole ? 'whole ' : ''}number, got ${v}`,
+      `--${name}`,
+    );
+  return n;
+}
+
+export const threads = Number(process.env['LAT_BENCH_THREADS'] ?? 2);
+export const quick = process.argv.includes('--quick');
+export const repo = join(import.meta.dirname, '../../..');
+export const python = '/usr/bin/python3';
+
+export interface Size {
+  name: string;
+  layers: number;
+  hidden: number;
+  heads: number;
+  ffn: number;
+}
+export const sizes: Size[] = [
+  { name: 'bert-tiny', layers: 2, hidden: 128, heads: 2, ffn: 512 },
+  { name: 'bert-mini', layers: 4, hidden: 256, heads: 4, ffn: 1024 },
+  { name: 'bert-base', layers: 12, hidden: 768, heads: 12, ffn: 3072 },
+];
+/** --sizes=bert-tiny,bert-mini limits the inference and training tables to those models. */
+export const chosenSizes = flag('sizes')?.split(',');
+for (const name of chosenSizes ?? []) {
+  if (!sizes.some((s) => s.name === name))
+    throw new LatError(
+      'BAD_INPUT',
+      `unknown model ${name} (${sizes.map((s) => s.name).join(', ')})`,
+      '--sizes',
+    );
+}
+export const chosen = (s: Size) => !chosenSizes || chosenSizes.includes(s.name);
+
+export const configOf = (s: Size): ModelConfig =>
+  parseModelConfig({
+    model_type: 'bert',
+    vocab_size: 30522,
+    hidden_size: s.hidden,
+    num_hidden_layers: s.layers,
+    num_attention_heads: s.heads,
+    intermediate_size: s.ffn,
+    max_position_embeddings: 512,
+  });
+
+export function batchOf(batch: number, seq: number): EncodedBatch {
+  const n = batch * seq;
+  const ids = BigInt64Array.from({ length: n }, (_, i) =>
+    BigInt(i % seq === 0 ? 101 : i % seq === seq - 1 ? 102 : 1000 + ((i * 7919) % 28000)),
+  );
+  return {
+    inputIds: ids,
+    attentionMask: new BigInt64Array(n).fill(1n),
+    tokenTypeIds: new BigInt64Array(n),
+    batch,
+  };
+}
+
+/** Median ms over runs, after warm-up; stops early once ~2 s were spent. */
+export async function time(run: () => Promise<unknown>, maxRuns = quick ? 5 : 20): Promise<number> {
+  await run();
+  await run();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < maxRuns && (times.length < 3 || performance.now() - start < 2000)) {
+    const t = performance.now();
+    await run();
+    times.push(performance.now() - t);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+}
+
+/** A PyTorch job for torch_bench.py: the same architecture as `size`. */
+export function torchJob(
+  name: string,
+  kind: 'infer' | 'train',
+  size: Size,
+  batch: number,
+  seq: number,
+  runs: number,
+) {
+  return {
+    name,
+    kind,
+    hidden: size.hidden,
+    layers: size.layers,
+    heads: size.heads,
+    ffn: size.ffn,
+    batch,
+    seq,
+    runs,
+  };
+}
+
+export function torch(
+  jobs: Record<string, unknown>[],
+):
+  | (Record<string, { ms?: number; tokensPerSec?: number; fwdBwdMs?: number }> & { peakRssMB?: number })
+  | undefined {
+  if (!existsSync(python)) return undefined;
+  const r = spawnSync(
+    python,
+    [join(import.meta.dirname, '../torch_bench.py'), JSON.stringify({ threads, jobs })],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) {
+    console.log(`  (PyTorch baseline skipped: ${r.stderr.trim().split('\n').at(-1)})`);
+    return undefined;
+  }
+  return JSON.parse(r.stdout);
+}

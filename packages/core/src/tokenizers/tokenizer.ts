@@ -1,0 +1,130 @@
+/**
+ * What every lat tokenizer gives its users: ids with character offsets (UTF-16 units of the
+ * source text) and the model's special-token layout, so span decoding, windowed QA and training
+ * work the same for WordPiece (BERT, DistilBERT) and byte-level BPE (RoBERTa).
+ */
+import { LatError } from '../errors.js';
+
+export interface Piece {
+  id: number;
+  token: string;
+  /** [start, end) in the source text. */
+  start: number;
+  end: number;
+}
+
+export interface Encoding {
+  ids: number[];
+  tokens: string[];
+  typeIds: number[];
+  attentionMask: number[];
+  /** [start, end) in the source text; [0, 0] for special and padding tokens. */
+  offsets: [number, number][];
+  /** 0 for the first text, 1 for the pair, -1 for special tokens and padding. */
+  sequenceIds: number[];
+}
+
+export interface EncodeOptions {
+  maxLength?: number;
+  /** Which text to shorten when a pair is too long (Hugging Face's strategies). */
+  truncation?: 'longest_first' | 'only_first' | 'only_second' | false;
+  /** 'max_length' pads to maxLength. */
+  padding?: 'max_length' | false;
+}
+
+/** How special tokens wrap one text or a pair: `cls a sep`, `cls a pairSeparator b sep`. */
+export interface SpecialLayout {
+  readonly clsId: number;
+  readonly sepId: number;
+  readonly padId: number;
+  /** Between a pair's texts: [SEP] for BERT, </s></s> for RoBERTa. */
+  readonly pairSeparator: readonly number[];
+  /** Token type of the second text and its closing token: 1 for BERT, 0 for RoBERTa. */
+  readonly secondTypeId: 0 | 1;
+}
+
+export interface Tokenizer extends SpecialLayout {
+  readonly vocab: readonly string[];
+  readonly unkId: number;
+  /** Changes whenever tokenisation would (for cache keys). */
+  readonly signature: string;
+  tokenId(token: string): number | undefined;
+  /** Pieces of one text, without special tokens, with character offsets. */
+  tokenize(text: string): Piece[];
+  encode(text: string, pair?: string, o?: EncodeOptions): Encoding;
+  decode(ids: readonly number[]): string;
+}
+
+/** Truncates, wraps in special tokens and pads, as Hugging Face's tokenizers do. */
+export function assemble(
+  t: SpecialLayout & { readonly vocab: readonly string[] },
+  first: Piece[],
+  second: Piece[] | undefined,
+  o: EncodeOptions,
+): Encoding {
+  let a = first;
+  let b = second;
+  const special = b ? 2 + t.pairSeparator.length : 2;
+  const max = o.maxLength;
+  if (max !== undefined && o.truncation !== false) {
+    const budget = max - special;
+    if (budget < 0)
+      throw new LatError('BAD_INPUT', `maxLength ${max} leaves no room for the special tokens`, 'maxLength');
+    const strategy = o.truncation ?? 'longest_first';
+    if (!b) a = a.slice(0, budget);
+    else if (strategy === 'only_first') a = a.slice(0, Math.max(0, budget - b.length));
+    else if (strategy === 'only_second') b = b.slice(0, Math.max(0, budget - a.length));
+    else {
+      while (a.length + b.length > budget) {
+        if (a.length > b.length) a = a.slice(0, -1);
+        else b = b.slice(0, -1);
+      }
+    }
+    if (a.length + (b?.length ?? 0) > budget) {
+      throw new LatError(
+        'BAD_INPUT',
+        `the ${strategy} strategy cannot fit the pair into ${max} tokens`,
+        'truncation',
+      );
+    }
+  }
+  const e: Encoding = { ids: [], tokens: [], typeIds: [], attentionMask: [], offsets: [], sequenceIds: [] };
+  const push = (id: number, token: string, type: number, off: [number, number], seq: number) => {
+    e.ids.push(id);
+    e.tokens.push(token);
+    e.typeIds.push(type);
+    e.attentionMask.push(1);
+    e.offsets.push(off);
+    e.sequenceIds.push(seq);
+  };
+  const sp = (id: number, type: number) => push(id, t.vocab[id]!, type, [0, 0], -1);
+  sp(t.clsId, 0);
+  for (const p of a) push(p.id, p.token, 0, [p.start, p.end], 0);
+  if (b) {
+    for (const id of t.pairSeparator) sp(id, 0);
+    for (const p of b) push(p.id, p.token, t.secondTypeId, [p.start, p.end], 1);
+    sp(t.sepId, t.secondTypeId);
+  } else sp(t.sepId, 0);
+  if (o.padding === 'max_length' && max !== undefined) {
+    while (e.ids.length < max) {
+      sp(t.padId, 0);
+      e.attentionMask[e.attentionMask.length - 1] = 0;
+    }
+  }
+  return e;
+}
+
+/** Token → id (the first id of a repeated token) and a lookup of required special tokens. */
+export function indexVocabulary(vocab: readonly string[], where: string) {
+  const ids = new Map<string, number>();
+  vocab.forEach((t, i) => {
+    if (!ids.has(t)) ids.set(t, i);
+  });
+  const special = (token: string, field: string): number => {
+    const id = ids.get(token);
+    if (id === undefined)
+      throw new LatError('BAD_FILE', `special token ${token} is not in the vocabulary`, `${where}#${field}`);
+    return id;
+  };
+  return { ids, special };
+}

@@ -1,0 +1,15 @@
+/** Model knowledge per `model_type`, in one registry. */
+import type { Architecture } from './architecture.js';
+import { bert } from './bert.js';
+import { distilbert } from './distilbert.js';
+import { roberta } from './roberta.js';
+
+export type { Architecture, ConfigKeys } from './architecture.js';
+export * from './config.js';
+export * from './weights.js';
+
+export const architectures = { bert, distilbert, roberta } as const;
+
+export function architectureOf(c: { architecture: keyof typeof architectures }): Architecture {
+  return architectures[c.architecture];
+}

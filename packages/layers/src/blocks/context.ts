@@ -1,0 +1,67 @@
+/** The small toolbox every encoder part builds with: weights by name, linear, LayerNorm, dropout. */
+import type { Graph, Tensor32, Value } from '@lat/core';
+import { LatError } from '@lat/core';
+import type { ModelConfig } from '../architectures/index.js';
+
+/** Where the graph gets a weight: an initializer (inference/export) or a graph input (training). */
+export interface WeightSource {
+  param(name: string, tensor: Tensor32): Value;
+}
+
+export function initializerWeights(
+  g: Graph,
+  weights: Map<string, Tensor32>,
+): WeightSource & { get(name: string): Tensor32 } {
+  return {
+    get: (name) => weights.get(name)!,
+    param: (name, t) => g.initializer(name, { type: 'float32', dims: t.dims, data: t.data }),
+  };
+}
+
+/** Dropout masks drawn from a fixed random table at offsets the host feeds, so runs are reproducible. */
+export interface Dropout {
+  apply(g: Graph, x: Value, p: number): Value;
+}
+
+export interface Blocks {
+  g: Graph;
+  config: ModelConfig;
+  /** A weight by its canonical name; each weight becomes one graph value, however often it is asked for. */
+  param(name: string): Value;
+  linear(x: Value, name: string): Value;
+  layerNorm(x: Value, name: string): Value;
+  /** Dropout with rate p in training graphs; the identity at inference. */
+  dropout(x: Value, p: number): Value;
+  /** The configured hidden activation. */
+  activation(x: Value): Value;
+}
+
+export function blocks(
+  g: Graph,
+  c: ModelConfig,
+  weights: Map<string, Tensor32>,
+  w: WeightSource,
+  dropout?: Dropout,
+): Blocks {
+  const values = new Map<string, Value>();
+  const param = (name: string) => {
+    let v = values.get(name);
+    if (!v) {
+      const t = weights.get(name);
+      if (!t) throw new LatError('MISSING_TENSORS', `weight ${name} is missing; check the checkpoint`, name);
+      v = w.param(name, t);
+      values.set(name, v);
+    }
+    return v;
+  };
+  return {
+    g,
+    config: c,
+    param,
+    linear: (x, name) => g.linear(x, param(`${name}.weight`), param(`${name}.bias`)),
+    layerNorm: (x, name) => g.layerNorm(x, param(`${name}.weight`), param(`${name}.bias`), c.layerNormEps),
+    dropout: (x, p) => (dropout && p > 0 ? dropout.apply(g, x, p) : x),
+    activation: (x) =>
+      c.hiddenAct === 'relu' ? g.relu(x) : g.gelu(x, c.hiddenAct === 'gelu_new' ? 'tanh' : 'erf'),
+  };
+}

@@ -1,0 +1,18 @@
+import type { Graph, Value } from '@lat/core';
+
+/** 0, 1, …, n − 1 for a scalar int64 `n`, with `dim` as the symbolic size. */
+export function range(g: Graph, n: Value, dim: string = g.unknownDim()): Value {
+  return g.node('Range', [g.int64(0), n, g.int64(1)], {}, [{ dtype: 'int64', shape: [dim] }])[0]!;
+}
+
+/** Dimension `axis` of `x` as a scalar int64. */
+export function dimOf(g: Graph, x: Value, axis: number): Value {
+  return g.squeeze(g.slice(g.shapeOf(x), [axis], [axis + 1], [0], [1]), [0]);
+}
+
+/** x[b, idx[b, j], :] for x [B, n, d] and idx [B, k]: one Gather over the flattened batch. */
+export function gatherRows(g: Graph, x: Value, idx: Value, d: number): Value {
+  const rows = g.reshape(x, [-1, d]);
+  const starts = g.mul(g.unsqueeze(range(g, dimOf(g, x, 0), 'batch'), [1]), g.unsqueeze(dimOf(g, x, 1), [0]));
+  return g.gather(rows, g.add(idx, starts), 0);
+}

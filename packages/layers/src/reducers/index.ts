@@ -1,0 +1,2 @@
+export * from './lat.js';
+export * from './reducer.js';

@@ -1,0 +1,101 @@
+/**
+ * Token reduction behind one interface. The encoder asks a reducer, after each layer's attention
+ * sub-block, which rows the layer's feed-forward block runs on; everything else (embeddings,
+ * attention, LayerDrop, Drop-and-Restore, heads) is the encoder's and never changes for a method.
+ *
+ * How the planned methods fit:
+ * - LAT (`latReducer`): scores = attention received, TopK with per-example counts fed as a graph
+ *   input; `rows` is a Gather, `positions` the kept original positions.
+ * - AdapLeR contribution predictors: `parameters` lists the predictor weights (trained with the
+ *   encoder); `reduce` scores tokens from `x.input`/`x.attended` through them and keeps those over
+ *   a threshold, padded to the batch's largest count (per-input counts); `outputs` exposes the
+ *   predicted saliency and `losses` the CP loss terms an objective weights by name.
+ * - Trainable pooling: `rows(x)` is a weighted merge — MatMul of a [B, k, n] merge matrix (built
+ *   from the reducer's parameters) with x — not a subset; `positions` names each merged row's
+ *   representative (e.g. its first member) for kept-position outputs and Drop-and-Restore, and
+ *   `valid` marks the rows restore may write back.
+ * - AxFormer masks and hard attention: `attentionScores` edits the [B, H, n, n] scores before the
+ *   softmax (a −10000 bias on masked keys, or everything outside each query's top-k); a reducer
+ *   may return `undefined` from `reduce` to keep every token.
+ * Graph inputs a reducer declares (by name, once, in its own file) are fed by its `feeds`, so the
+ * host code that runs a graph never spells them. `reducer.test.ts` builds a merge and a mask
+ * reducer this way; train's `toy-reducer.test.ts` trains a first-k reducer with its own objective.
+ */
+import type { Graph, HostTensor, Value } from '@lat/core';
+import type { ModelConfig } from '../architectures/index.js';
+
+/** What the encoder gives a reducer when building a graph. */
+export interface ReducerContext {
+  g: Graph;
+  config: ModelConfig;
+  /** Training graphs: the reduction must be differentiable where it matters (no ONNX If). */
+  training: boolean;
+  /** One of the reducer's own `parameters`, as an initializer or a trained graph input. */
+  param(name: string): Value;
+}
+
+/** One layer's state at the point where tokens are reduced. */
+export interface LayerInput {
+  layer: number;
+  /** The layer's input states [B, n, d] (what a skipped layer passes on). */
+  input: Value;
+  /** States after the attention sub-block [B, n, d]: what the feed-forward block would read. */
+  attended: Value;
+  /** Attention probabilities [B, H, n, n] (before dropout). */
+  probs: Value;
+  /** [B, n] float: 1 for real tokens still present, 0 for padding or unused slots. */
+  mask: Value;
+  /** [B, n] int64: each row's original position. */
+  positions: Value;
+}
+
+/** The rows a layer keeps: k rows per example, k ≤ n. */
+export interface Reduction {
+  /** Maps any [B, n, d] states onto the kept rows [B, k, d] (a Gather, or a weighted merge). */
+  rows(x: Value): Value;
+  /** [B, k] float: 1 for real tokens among the kept rows. */
+  mask: Value;
+  /** [B, k] int64: the original position each kept row stands for. */
+  positions: Value;
+  /** [B, k] float: 1 where the row is a real kept slot of this example (restore writes it back). */
+  valid: Value;
+}
+
+export interface LayerReduction {
+  /** A bool scalar, true when every example keeps every token: inference then skips `reduce`'s ops. */
+  keepsAll?: Value;
+  /** Builds the reduction's ops (inside an ONNX If branch at inference when `keepsAll` is given). */
+  reduce(): Reduction;
+}
+
+/** A reducer's part of one graph. */
+export interface ReducerGraph {
+  /** Edits one layer's attention scores [B, H, n, n] before the softmax (masks, hard attention). */
+  attentionScores?(layer: number, scores: Value, mask: Value): Value;
+  /** The reduction after layer `x.layer`'s attention; undefined keeps every token. */
+  reduce(x: LayerInput): LayerReduction | undefined;
+  /** Extra graph outputs, named, built after the last layer. */
+  outputs?(): Record<string, Value>;
+  /** Scalar loss terms, named; a training objective weights them per pass. */
+  losses?(): Record<string, Value>;
+}
+
+/** The batch a reducer's feeds are computed for: [batch × seq] row-major. */
+export interface ReducerBatch {
+  attentionMask: BigInt64Array;
+  batch: number;
+}
+
+/**
+ * A token-reduction method. `S` is its per-call setting (LAT: a length configuration), turned
+ * into graph feeds by `feeds`.
+ */
+export interface TokenReducer<S> {
+  readonly name: string;
+  /** Trained parameters of the reducer's own, by name, with their shapes. */
+  parameters?(config: ModelConfig): Map<string, number[]>;
+  /** Adds the reducer's graph inputs to `ctx.g` and returns its per-layer part. */
+  build(ctx: ReducerContext): ReducerGraph;
+  /** Feeds for the graph inputs `build` declared, for one batch at one setting. */
+  feeds(setting: S, x: ReducerBatch, config: ModelConfig): Record<string, HostTensor>;
+}
