@@ -50,13 +50,19 @@ export function validateLengths(spec: LengthSpec, numLayers: number, seqLen?: nu
     throw new LatError('BAD_LENGTHS', msg, field);
   };
   if (values.length !== numLayers) fail(`expected ${numLayers} values (one per layer), got ${values.length}`);
-  let prev = spec.form === 'absolute' ? (seqLen ?? Number.POSITIVE_INFINITY) : 1;
+  const padded = spec.form === 'absolute' ? spec.paddedLength : undefined;
+  if (padded !== undefined && seqLen !== undefined && seqLen > padded)
+    fail(`inputs have ${seqLen} tokens but the lengths refer to inputs padded to ${padded}`);
+  const limit = padded ?? seqLen;
+  let prev = spec.form === 'absolute' ? (limit ?? Number.POSITIVE_INFINITY) : 1;
   values.forEach((v, i) => {
     if (!Number.isFinite(v)) fail(`value ${i + 1} is ${v}; use finite numbers`);
     if (spec.form === 'absolute') {
       if (!Number.isInteger(v) || v < 1) fail(`value ${i + 1} is ${v}; keep counts are whole numbers ≥ 1`);
-      if (seqLen !== undefined && v > seqLen)
-        fail(`value ${i + 1} is ${v} but the input has only ${seqLen} tokens`);
+      if (limit !== undefined && v > limit)
+        fail(
+          `value ${i + 1} is ${v} but the input${padded ? 's are padded to' : ' has'} only ${limit} tokens`,
+        );
     } else if (v <= 0 || v > 1) fail(`value ${i + 1} is ${v}; ratios lie in (0, 1]`);
     if (v > prev)
       fail(`value ${i + 1} (${v}) is larger than the one before (${prev}); lengths must not increase`);
