@@ -17,6 +17,7 @@ const run = (...args) => step(pnpm[0], [...pnpm[1], ...args]);
 
 if (run('run', 'build') !== 0) process.exit(1);
 step('bash', ['tooling/scripts/ensure-chromium.sh']);
+step('bash', ['tooling/scripts/ensure-python-onnx.sh']);
 
 const report = join(mkdtempSync(join(tmpdir(), 'lat-ci-')), 'vitest.json');
 const status = run(

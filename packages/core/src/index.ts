@@ -4,6 +4,6 @@ export * from './errors.js';
 export * from './finite.js';
 export * from './graph/index.js';
 export * from './io/index.js';
-export { onnx } from './onnx-proto.js';
+export * as onnx from './onnx/index.js';
 export * from './runtime.js';
 export * from './tokenizers/index.js';

@@ -161,7 +161,7 @@ export class Graph {
       const start = this.nodes.length;
       // Each yielded value gets its own Identity, so a branch may also yield an outer value.
       const outputs = build().map(
-        (v) => this.node('Identity', [v], {}, [{ dtype: v.dtype, shape: undefined }])[0]!,
+        (v) => this.node('Identity', [v], {}, [{ dtype: v.dtype, shape: v.shape }])[0]!,
       );
       return { name, nodes: this.nodes.splice(start), outputs };
     };
@@ -177,8 +177,17 @@ export class Graph {
       'If',
       [cond],
       { then_branch: { type: 'graph', value: then }, else_branch: { type: 'graph', value: otherwise } },
-      then.outputs.map((v) => ({ dtype: v.dtype, shape: undefined })),
+      then.outputs.map((v, i) => ({
+        dtype: v.dtype,
+        shape: this.mergeShapes(v.shape, otherwise.outputs[i]!.shape),
+      })),
     );
+  }
+
+  /** The shape both branches agree on: equal dims kept, differing ones symbolic; undefined across ranks. */
+  private mergeShapes(a: Shape | undefined, b: Shape | undefined): Shape | undefined {
+    if (!a || !b || a.length !== b.length) return undefined;
+    return a.map((d, i) => (d === b[i] ? d : this.unknownDim()));
   }
 
   // ---- constants ----

@@ -1,11 +1,19 @@
-/** Graph → ONNX ModelProto bytes, through the generated protobuf schema of onnx-proto. */
-import { type OnnxTypes, onnx } from '../onnx-proto.js';
+/** Graph → ONNX ModelProto bytes, through the schema generated from onnx.proto (@bufbuild/protobuf). */
+import { create, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
+import {
+  AttributeProto_AttributeType as AttributeType,
+  type AttributeProtoSchema,
+  ModelProtoSchema,
+  type NodeProtoSchema,
+  type TensorProtoSchema,
+  type ValueInfoProtoSchema,
+} from '../onnx/index.js';
 import type { HostTensor } from '../runtime.js';
 import { type Attr, type Graph, type Node, onnxTypeCode, type Value } from './graph.js';
 
 /** Opset 17: the first with LayerNormalization; ORT 1.30 runs it in node and web alike. */
 export const opsetVersion = 17;
-const irVersion = 8;
+const irVersion = 8n;
 
 export interface SerializeOptions {
   producer?: string;
@@ -13,51 +21,60 @@ export interface SerializeOptions {
   metadata?: Record<string, string>;
 }
 
-function valueInfo(v: Value) {
+function valueInfo(v: Value): MessageInitShape<typeof ValueInfoProtoSchema> {
   return {
     name: v.name,
     type: {
-      tensorType: {
-        elemType: onnxTypeCode(v.dtype),
-        ...(v.shape
-          ? {
-              shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-            }
-          : {}),
+      value: {
+        case: 'tensorType',
+        value: {
+          elemType: onnxTypeCode(v.dtype),
+          ...(v.shape
+            ? {
+                shape: {
+                  dim: v.shape.map((d) => ({
+                    value:
+                      typeof d === 'number'
+                        ? { case: 'dimValue' as const, value: BigInt(d) }
+                        : { case: 'dimParam' as const, value: d },
+                  })),
+                },
+              }
+            : {}),
+        },
       },
     },
   };
 }
 
 /** Tensors go in raw little-endian bytes: repeated fields would be far larger and slower for 110M floats. */
-export function tensorProto(name: string, t: HostTensor) {
+export function tensorProto(name: string, t: HostTensor): MessageInitShape<typeof TensorProtoSchema> {
   const data = t.data as ArrayBufferView;
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return { name, dims: [...t.dims], dataType: onnxTypeCode(t.type), rawData: bytes };
+  return { name, dims: t.dims.map(BigInt), dataType: onnxTypeCode(t.type), rawData: bytes };
 }
 
-function attribute(name: string, a: Attr): OnnxTypes.IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
+function attribute(name: string, a: Attr): MessageInitShape<typeof AttributeProtoSchema> {
   switch (a.type) {
     case 'int':
-      return { name, type: T.INT, i: a.value };
+      return { name, type: AttributeType.INT, i: BigInt(a.value) };
     case 'float':
-      return { name, type: T.FLOAT, f: a.value };
+      return { name, type: AttributeType.FLOAT, f: a.value };
     case 'ints':
-      return { name, type: T.INTS, ints: a.value };
+      return { name, type: AttributeType.INTS, ints: a.value.map(BigInt) };
     case 'floats':
-      return { name, type: T.FLOATS, floats: a.value };
+      return { name, type: AttributeType.FLOATS, floats: a.value };
     case 'string':
-      return { name, type: T.STRING, s: new TextEncoder().encode(a.value) };
+      return { name, type: AttributeType.STRING, s: new TextEncoder().encode(a.value) };
     case 'tensor':
-      return { name, type: T.TENSOR, t: tensorProto('', a.value) };
+      return { name, type: AttributeType.TENSOR, t: tensorProto('', a.value) };
     case 'graph':
       return {
         name,
-        type: T.GRAPH,
+        type: AttributeType.GRAPH,
         g: {
           name: a.value.name,
-          ...nodesProto(a.value.nodes, `${a.value.name}/`),
+          node: nodesProto(a.value.nodes, `${a.value.name}/`),
           output: a.value.outputs.map(valueInfo),
         },
       };
@@ -65,31 +82,29 @@ function attribute(name: string, a: Attr): OnnxTypes.IAttributeProto {
 }
 
 /** Node names only label nodes for ORT's messages; a branch's are prefixed with the branch's name. */
-function nodesProto(nodes: readonly Node[], prefix = ''): { node: OnnxTypes.INodeProto[] } {
-  return {
-    node: nodes.map((n, i) => ({
-      name: `${prefix}${n.opType}_${i}`,
-      opType: n.opType,
-      input: [...n.inputs],
-      output: [...n.outputs],
-      attribute: Object.entries(n.attrs).map(([k, a]) => attribute(k, a)),
-    })),
-  };
+function nodesProto(nodes: readonly Node[], prefix = ''): MessageInitShape<typeof NodeProtoSchema>[] {
+  return nodes.map((n, i) => ({
+    name: `${prefix}${n.opType}_${i}`,
+    opType: n.opType,
+    input: [...n.inputs],
+    output: [...n.outputs],
+    attribute: Object.entries(n.attrs).map(([k, a]) => attribute(k, a)),
+  }));
 }
 
 export function toModelProto(graph: Graph, options: SerializeOptions = {}): Uint8Array {
-  const model = onnx.ModelProto.create({
+  const model = create(ModelProtoSchema, {
     irVersion,
-    opsetImport: [{ domain: '', version: opsetVersion }],
+    opsetImport: [{ domain: '', version: BigInt(opsetVersion) }],
     producerName: options.producer ?? 'lat',
     metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
     graph: {
       name: graph.name,
-      ...nodesProto(graph.nodes),
+      node: nodesProto(graph.nodes),
       initializer: [...graph.initializers].map(([name, t]) => tensorProto(name, t)),
       input: graph.inputs.map(valueInfo),
       output: graph.outputs.map(valueInfo),
     },
   });
-  return onnx.ModelProto.encode(model).finish();
+  return toBinary(ModelProtoSchema, model);
 }

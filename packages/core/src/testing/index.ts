@@ -1,25 +1,36 @@
 // Small helpers for tests across the workspace. Not part of the stable API.
 import { parseModelConfig } from '../io/config.js';
-import { onnx } from '../onnx-proto.js';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { ModelProtoSchema, TensorProto_DataType } from '../onnx/index.js';
 import { hostTensor, type Runtime } from '../runtime.js';
 
 /** y = MatMul(x, W) + b with W and b as initializers; x has a symbolic batch dim. */
 export function linearModel(w: number[][], b: number[]): Uint8Array {
   const k = w.length;
   const n = b.length;
-  const f = onnx.TensorProto.DataType.FLOAT;
+  const f = TensorProto_DataType.FLOAT;
   const vi = (name: string, dims: (number | string)[]) => ({
     name,
     type: {
-      tensorType: {
-        elemType: f,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      value: {
+        case: 'tensorType' as const,
+        value: {
+          elemType: f,
+          shape: {
+            dim: dims.map((d) => ({
+              value:
+                typeof d === 'number'
+                  ? { case: 'dimValue' as const, value: BigInt(d) }
+                  : { case: 'dimParam' as const, value: d },
+            })),
+          },
+        },
       },
     },
   });
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }],
+  const model = create(ModelProtoSchema, {
+    irVersion: 8n,
+    opsetImport: [{ domain: '', version: 17n }],
     producerName: 'lat-test',
     graph: {
       name: 'linear',
@@ -28,14 +39,14 @@ export function linearModel(w: number[][], b: number[]): Uint8Array {
         { opType: 'Add', input: ['xw', 'b'], output: ['y'] },
       ],
       initializer: [
-        { name: 'W', dims: [k, n], dataType: f, floatData: w.flat() },
-        { name: 'b', dims: [n], dataType: f, floatData: b },
+        { name: 'W', dims: [BigInt(k), BigInt(n)], dataType: f, floatData: w.flat() },
+        { name: 'b', dims: [BigInt(n)], dataType: f, floatData: b },
       ],
       input: [vi('x', ['batch', k])],
       output: [vi('y', ['batch', n])],
     },
   });
-  return onnx.ModelProto.encode(model).finish();
+  return toBinary(ModelProtoSchema, model);
 }
 
 /** Plain float64 reference of linearModel, for checking what a runtime returns. */
