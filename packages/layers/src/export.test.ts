@@ -57,20 +57,26 @@ describe.skipIf(!hasOnnx)('exported bundles pass onnx.checker.check_model(full_c
             },
       );
       const out = join(dir, `${arch}-${head}`);
-      exportModel(out, config, createRandomWeights(config, 1, head === 'span' ? { qa: true, classifier: false } : {}), {
-        name: 'tiny',
-        fingerprint: '0',
-        task: head === 'span' ? { type: 'span' } : { type: 'classification', labels: ['a', 'b'] },
-        tokenizer: {
-          vocab: ['[PAD]', '[UNK]', '[CLS]', '[SEP]'],
-          doLowerCase: true,
-          maxLength: 16,
-          clsToken: '[CLS]',
-          sepToken: '[SEP]',
-          padToken: '[PAD]',
-          unkToken: '[UNK]',
+      exportModel(
+        out,
+        config,
+        createRandomWeights(config, 1, head === 'span' ? { qa: true, classifier: false } : {}),
+        {
+          name: 'tiny',
+          fingerprint: '0',
+          task:
+            head === 'span' ? { type: 'span', labels: [] } : { type: 'classification', labels: ['a', 'b'] },
+          tokenizer: {
+            vocab: ['[PAD]', '[UNK]', '[CLS]', '[SEP]'],
+            doLowerCase: true,
+            maxLength: 16,
+            clsToken: '[CLS]',
+            sepToken: '[SEP]',
+            padToken: '[PAD]',
+            unkToken: '[UNK]',
+          },
         },
-      });
+      );
       const r = checkModel(join(out, 'model.onnx'));
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);

@@ -1,8 +1,8 @@
 /** Graph → ONNX ModelProto bytes, through the schema generated from onnx.proto (@bufbuild/protobuf). */
 import { create, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
 import {
-  AttributeProto_AttributeType as AttributeType,
   type AttributeProtoSchema,
+  AttributeProto_AttributeType as AttributeType,
   ModelProtoSchema,
   type NodeProtoSchema,
   type TensorProtoSchema,

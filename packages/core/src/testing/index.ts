@@ -1,6 +1,7 @@
 // Small helpers for tests across the workspace. Not part of the stable API.
-import { parseModelConfig } from '../io/config.js';
+
 import { create, toBinary } from '@bufbuild/protobuf';
+import { parseModelConfig } from '../io/config.js';
 import { ModelProtoSchema, TensorProto_DataType } from '../onnx/index.js';
 import { hostTensor, type Runtime } from '../runtime.js';
 
