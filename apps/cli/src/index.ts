@@ -282,7 +282,7 @@ export function createProgram(write?: (s: string) => void): Command {
     .command('demo')
     .description('the whole journey on an embedded default: train, search, predict, bench, export')
     .option('--out <dir>', 'where to put everything', 'lat-demo')
-    .option('--epochs <n>', 'training epochs', int('--epochs'), 6)
+    .option('--epochs <n>', 'training epochs', int('--epochs'), 10)
     .option('--iterations <n>', 'search iterations', int('--iterations'), 10)
     .option('--playground <dir>', 'also export the bundle here (the playground serves it as its default)')
     .action(async (o) => {

@@ -39,3 +39,28 @@ ${dots}
 </svg>
 `;
 }
+
+/**
+ * The frontier as text, for terminals and log files: metric (rows) against cost ratio (columns),
+ * one `*` per point, axes labelled with the metric's range and 0-100% of the full model's cost.
+ */
+export function frontierAscii(f: FrontierFile, width = 60, height = 14): string {
+  const ys = f.points.map((p) => p.metric);
+  const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  const grid = Array.from({ length: height }, () => Array<string>(width).fill(' '));
+  for (const p of f.points) {
+    const col = Math.min(width - 1, Math.round(Math.min(1, p.costRatio) * (width - 1)));
+    const row = y1 === y0 ? 0 : Math.round(((y1 - p.metric) / (y1 - y0)) * (height - 1));
+    grid[row]![col] = '*';
+  }
+  const label = (y: number) => y.toFixed(3).padStart(7);
+  const rows = grid.map((r, i) => {
+    const y = i === 0 ? label(y1) : i === height - 1 ? label(y0) : ' '.repeat(7);
+    return `${y} |${r.join('')}`;
+  });
+  const axis = `${' '.repeat(8)}+${'-'.repeat(width)}`;
+  const ticks = `${' '.repeat(8)}0%${'50%'.padStart(Math.floor(width / 2))}${'100%'.padStart(width - Math.floor(width / 2) - 1)}`;
+  return [`${f.metric.name} vs cost (${f.costUnit}, fraction of the full model)`, ...rows, axis, ticks].join(
+    '\n',
+  );
+}
