@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LatError } from '../errors.js';
 import { type ModelConfig, parseModelConfig } from './config.js';
+import { onnxOnlyHint, resolveModelDir } from './hf-cache.js';
 import { readSafetensors } from './safetensors.js';
 import { readPytorchBin } from './torch-bin.js';
 import { type StateDict, toCanonical, type UnusedTensors } from './weights.js';
@@ -29,17 +30,21 @@ export function readJson(path: string): unknown {
   }
 }
 
-/** Loads a Hugging Face model directory: config.json, model.safetensors, vocab.txt. */
+/**
+ * Loads a Hugging Face model directory: config.json, model.safetensors, vocab.txt. A hub cache
+ * entry (`models--org--name`) is read from its current snapshot; `dir` in the result is that folder.
+ */
 export function loadModelDir(
-  dir: string,
+  modelDir: string,
   heads: { classifier?: boolean; qa?: boolean } = {},
   unused: UnusedTensors = {},
 ): LoadedModel {
+  const dir = existsSync(modelDir) ? resolveModelDir(modelDir) : modelDir;
   if (!existsSync(dir))
     throw new LatError('NOT_FOUND', 'no such directory; pass a Hugging Face model directory', dir);
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) {
-    throw new LatError('NOT_FOUND', 'not a model directory: it has no config.json', dir);
+    throw new LatError('NOT_FOUND', onnxOnlyHint(dir) ?? 'not a model directory: it has no config.json', dir);
   }
   const config = parseModelConfig(readJson(configPath), configPath);
   // safetensors when present (safe by construction), else PyTorch's .bin via the restricted unpickler.
@@ -47,7 +52,11 @@ export function loadModelDir(
   const bin = join(dir, 'pytorch_model.bin');
   const file = existsSync(st) ? st : existsSync(bin) ? bin : undefined;
   if (!file) {
-    throw new LatError('NOT_FOUND', 'the model directory has no model.safetensors or pytorch_model.bin', dir);
+    throw new LatError(
+      'NOT_FOUND',
+      onnxOnlyHint(dir) ?? 'the model directory has no model.safetensors or pytorch_model.bin',
+      dir,
+    );
   }
   const weights = toCanonical(
     file === st ? readSafetensors(st) : readPytorchBin(bin),
