@@ -7,9 +7,12 @@
 import { LatError } from './errors.js';
 import { onnx } from './onnx-proto.js';
 
+/** The `schemaVersion` of the bundle manifests this version writes and reads. */
 export const bundleSchemaVersion = 1;
+/** The manifest's file name inside a bundle folder, next to the ONNX graph. */
 export const bundleManifestFile = 'lat.json';
 
+/** `lat.json`: everything needed to run `model.onnx` without lat — model dims, task, tokenizer, graph I/O, frontier. */
 export interface BundleManifest {
   schemaVersion: 1;
   kind: 'lat-bundle';

@@ -9,6 +9,7 @@
  */
 import type { ModelConfig } from './io/config.js';
 
+/** The model dimensions the cost model needs (a `ModelConfig` has them all). */
 export interface CostShape {
   hiddenSize: number;
   intermediateSize: number;
@@ -39,6 +40,7 @@ export function encoderMacs(
   return seqLen * c.hiddenSize + layers + (o.qaHead ? 2 * seqLen * c.hiddenSize + seqLen : 0);
 }
 
+/** FLOPs of one encoder pass: twice `encoderMacs` (one multiply and one add per MAC). */
 export function encoderFlops(
   c: CostShape,
   seqLen: number,

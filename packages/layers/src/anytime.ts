@@ -12,6 +12,7 @@ import {
 import { buildEncoder, initializerWeights } from './encoder.js';
 import { keepCounts, type LengthSpec } from './lengths.js';
 
+/** Options of the anytime (inference) graph. */
 export interface AnytimeOptions {
   head?: 'classification' | 'span';
   /** Weights as graph inputs (fed on every run) instead of initializers: for evaluating while training. */
@@ -46,6 +47,7 @@ export function buildAnytimeGraph(config: ModelConfig, weights: StateDict, o: An
   return g;
 }
 
+/** A padded batch of token ids, as the graph's int64 inputs take it. */
 export interface EncodedBatch {
   /** [batch × seq] row-major token ids, mask and token types. */
   inputIds: BigInt64Array;
@@ -54,6 +56,7 @@ export interface EncodedBatch {
   batch: number;
 }
 
+/** What one run returns: the head's logits and what each layer kept. */
 export interface AnytimeResult {
   logits?: Float32Array;
   startLogits?: Float32Array;
@@ -99,6 +102,7 @@ export function anytimeFeeds(
   return feeds;
 }
 
+/** Turns a session's outputs (and the feeds that produced them) into an AnytimeResult. */
 export function parseAnytimeOutputs(
   config: ModelConfig,
   feeds: Record<string, HostTensor>,
@@ -129,6 +133,7 @@ export function parseAnytimeOutputs(
   };
 }
 
+/** An anytime model loaded in a runtime session. */
 export interface AnytimeModel {
   readonly config: ModelConfig;
   readonly session: RuntimeSession;

@@ -13,6 +13,7 @@ export interface WeightSource {
   param(name: string, tensor: Tensor32): Value;
 }
 
+/** Weights baked into the graph as initializers, for inference graphs. */
 export function initializerWeights(
   g: Graph,
   weights: Map<string, Tensor32>,
@@ -23,6 +24,7 @@ export function initializerWeights(
   };
 }
 
+/** How `buildEncoder` builds: head, token selection, kept-position outputs, restore, dropout, LayerDrop. */
 export interface EncoderOptions {
   /** Heads to build: a classification head (BERT pooler / DistilBERT pre-classifier) and/or a span head. */
   head: 'classification' | 'span';
@@ -41,6 +43,7 @@ export interface Dropout {
   apply(g: Graph, x: Value, p: number): Value;
 }
 
+/** The encoder's output values in the graph. */
 export interface EncoderValues {
   logits?: Value;
   startLogits?: Value;

@@ -16,6 +16,7 @@ import {
 } from '@lat/core';
 import { buildAnytimeGraph } from './anytime.js';
 
+/** What `exportModel` writes into `lat.json` besides the model's dimensions. */
 export interface ExportOptions {
   name: string;
   fingerprint: string;
@@ -25,6 +26,7 @@ export interface ExportOptions {
   examples?: string[];
 }
 
+/** The graph's input and output names with what they hold, for `lat.json`. */
 export function graphIoDocs(config: ModelConfig, head: 'classification' | 'span'): BundleManifest['io'] {
   const inputs: Record<string, string> = {
     input_ids: 'int64 [batch, seq] token ids',
@@ -42,6 +44,7 @@ export function graphIoDocs(config: ModelConfig, head: 'classification' | 'span'
   return { inputs, outputs };
 }
 
+/** Writes a bundle folder atomically: `model.onnx` (weights inside, passes onnx.checker) and `lat.json`. */
 export function exportModel(
   dir: string,
   config: ModelConfig,

@@ -1,5 +1,6 @@
 /** LengthDrop length sampling (Kim & Cho 2021, §1 of REFERENCE.md). */
 
+/** LengthDrop's bounds: each layer keeps at least (1 − ratioBound) of the previous one's tokens, and at least minLength. */
 export interface LengthDropOptions {
   /** length_drop_ratio_bound: each layer keeps at least ceil((1 - p) * previous length). */
   ratioBound: number;
@@ -7,6 +8,7 @@ export interface LengthDropOptions {
   minLength: number;
 }
 
+/** The LAT paper's defaults (ratio bound 0.2). */
 export const defaultLengthDrop: LengthDropOptions = { ratioBound: 0.2, minLength: 2 };
 
 /**

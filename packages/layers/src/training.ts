@@ -17,6 +17,7 @@ import {
 } from '@lat/core';
 import { buildEncoder, type Dropout } from './encoder.js';
 
+/** Options of the training graph. */
 export interface TrainingGraphOptions {
   task: 'classification' | 'regression' | 'span';
   /** Largest batch × sequence the graph will see; sizes the dropout noise table. */
@@ -78,6 +79,7 @@ class TableDropout implements Dropout {
   }
 }
 
+/** The encoder with weights as inputs, reproducible dropout and LayerDrop, its loss and the gradient of every weight. */
 export function buildTrainingGraph(
   config: ModelConfig,
   weights: StateDict,

@@ -5,12 +5,14 @@
  */
 import { LatError, type WordPieceTokenizer } from '@lat/core';
 
+/** Window sizes: tokens per window, stride between windows, question length limit. */
 export interface FeatureOptions {
   maxSeqLength?: number;
   docStride?: number;
   maxQueryLength?: number;
 }
 
+/** One window of a question + context: its ids and the character offsets of its context tokens. */
 export interface Feature {
   /** Which window of the example this is. */
   window: number;
@@ -31,6 +33,7 @@ export interface Feature {
   endPosition?: number;
 }
 
+/** A question about a context. */
 export interface QaExampleInput {
   question: string;
   context: string;
@@ -38,6 +41,7 @@ export interface QaExampleInput {
   answer?: { start: number; text: string };
 }
 
+/** Splits a question + context into overlapping windows `docStride` tokens apart (the BERT SQuAD recipe). */
 export function buildFeatures(
   tok: WordPieceTokenizer,
   ex: QaExampleInput,

@@ -6,6 +6,7 @@
 import { LatError } from '@lat/core';
 import { exactMatch, f1Score, normalizeAnswer } from './squad-metrics.js';
 
+/** One SQuAD question with its context and gold answers. */
 export interface SquadQuestion {
   id: string;
   question: string;

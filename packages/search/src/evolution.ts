@@ -11,6 +11,7 @@ import { SearchError } from './errors.js';
 import { frontierArea, type Point, paretoFrontier } from './pareto.js';
 import { randInt, seededRandom } from './random.js';
 
+/** Options of `evolutionarySearch`: the search space, its budget, and the injected cost and metric. */
 export interface SearchOptions {
   numLayers: number;
   /** Genes are lengths in [minLength, maxLength]; for ratio-form frontiers, ratio = gene / maxLength. */
@@ -34,6 +35,7 @@ export interface SearchOptions {
   onProgress?: (p: SearchProgress) => void;
 }
 
+/** Reported after each iteration. */
 export interface SearchProgress {
   iteration: number;
   iterations: number;
@@ -44,6 +46,7 @@ export interface SearchProgress {
   best: Point;
 }
 
+/** The Pareto frontier found and every configuration evaluated. */
 export interface SearchResult {
   frontier: Point[];
   evaluated: Point[];

@@ -16,6 +16,7 @@ import { LatError, type ModelConfig, type StateDict, toCanonical, toHfConfig, to
 import { fileError, readJson, readSafetensors, writeSafetensors } from '@lat/core/node';
 import type { AdamWState } from './optim.js';
 
+/** Everything a checkpoint holds besides the weights, so a resumed run continues exactly. */
 export interface TrainerState {
   step: number;
   epoch: number;
@@ -32,6 +33,7 @@ export interface TrainerState {
   best?: import('./trainer.js').BestEpoch;
 }
 
+/** The checkpoint folder's name inside a training run's output folder. */
 export const checkpointDirName = 'checkpoint';
 export const bestCheckpointDirName = 'checkpoint-best';
 
@@ -71,6 +73,7 @@ function step(name: string) {
   checkpointFaults.beforeStep?.(name);
 }
 
+/** Writes weights, optimizer moments and trainer state to `<dir>/checkpoint` atomically. */
 export function saveCheckpoint(
   outDir: string,
   config: ModelConfig,

@@ -39,6 +39,7 @@ import { AdamW, accumulate, clipGradNorm } from './optim.js';
 import { Rng } from './rng.js';
 import { linearSchedule } from './schedule.js';
 
+/** LengthDrop during training: the length bounds and how many random sub-models join the sandwich. */
 export interface LengthDropConfig {
   /** length_drop_ratio_bound p: each layer keeps at least ceil((1 − p) · previous). */
   ratioBound: number;
@@ -47,6 +48,7 @@ export interface LengthDropConfig {
   numSandwich: number;
 }
 
+/** Training hyper-parameters (defaults in `defaultTrainOptions`). */
 export interface TrainOptions {
   epochs: number;
   batchSize: number;
@@ -81,6 +83,7 @@ export interface TrainOptions {
   evalBatchSize: number;
 }
 
+/** The LAT paper's fine-tuning defaults. */
 export const defaultTrainOptions: TrainOptions = {
   epochs: 3,
   batchSize: 32,
@@ -103,6 +106,7 @@ export const defaultTrainOptions: TrainOptions = {
   evalBatchSize: 64,
 };
 
+/** Progress events: each optimizer step, each epoch's evaluation, each checkpoint. */
 export type TrainEvent =
   | {
       type: 'step';
@@ -117,8 +121,10 @@ export type TrainEvent =
   | { type: 'eval'; epoch: number; step: number; metrics: Record<string, number> }
   | { type: 'checkpoint'; step: number; dir: string };
 
+/** What the head learns. */
 export type TrainTask = 'classification' | 'regression' | 'span';
 
+/** What a Trainer trains: model, data, metrics, options and where checkpoints go. */
 export interface TrainerSetup {
   runtime: Runtime;
   /** Default: regression when the head has one label, else classification. */
@@ -156,6 +162,7 @@ export interface BestEpoch {
   metrics: Record<string, number>;
 }
 
+/** A finished (or stopped) run. */
 export interface TrainResult {
   weights: StateDict;
   steps: number;
@@ -167,6 +174,7 @@ export interface TrainResult {
   stopped: boolean;
 }
 
+/** Fine-tunes a model with LengthDrop (or plainly), evaluating each epoch and checkpointing for exact resume. */
 export class Trainer {
   readonly options: TrainOptions;
   private stopRequested = false;

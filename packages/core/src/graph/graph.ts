@@ -8,8 +8,10 @@ import type { DType, HostTensor } from '../runtime.js';
 
 /** A dimension: a number when known, a name when symbolic ('batch', or '?3' for unknown). */
 export type Dim = number | string;
+/** A value's shape: one `Dim` per axis. */
 export type Shape = Dim[];
 
+/** A named value in a graph: graph input, initializer or node output. */
 export interface Value {
   readonly name: string;
   readonly dtype: DType;
@@ -17,6 +19,7 @@ export interface Value {
   readonly shape: Shape | undefined;
 }
 
+/** An ONNX node attribute, typed so ints and floats serialise as ONNX expects. */
 export type Attr =
   | { type: 'int'; value: number }
   | { type: 'float'; value: number }
@@ -46,6 +49,7 @@ export const attr = {
   tensor: (value: HostTensor): Attr => ({ type: 'tensor', value }),
 };
 
+/** One ONNX node: operator, input and output value names, attributes. */
 export interface Node {
   readonly opType: string;
   readonly inputs: readonly string[];
@@ -53,8 +57,10 @@ export interface Node {
   readonly attrs: Readonly<Record<string, Attr>>;
 }
 
+/** The float types a graph can compute in (its `scalar` constants use the graph's). */
 export type FloatType = 'float32' | 'float64';
 
+/** A typed ONNX graph under construction: inputs, initializers, nodes in topological order and outputs; op helpers infer shapes; `toModelProto` serialises it. */
 export class Graph {
   readonly nodes: Node[] = [];
   readonly inputs: Value[] = [];
@@ -608,6 +614,7 @@ export function broadcast(op: string, a: Shape | undefined, b: Shape | undefined
 
 const typeCodes: Record<DType, number> = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float64: 11 };
 
+/** The ONNX `TensorProto.DataType` code of a dtype. */
 export function onnxTypeCode(t: DType): number {
   return typeCodes[t];
 }

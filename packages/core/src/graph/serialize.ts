@@ -15,6 +15,7 @@ import { type Attr, type Graph, type Node, onnxTypeCode, type Value } from './gr
 export const opsetVersion = 17;
 const irVersion = 8n;
 
+/** Options of `toModelProto`. */
 export interface SerializeOptions {
   producer?: string;
   /** Free-form key/value pairs stored in the model (e.g. lat's config). */
@@ -92,6 +93,7 @@ function nodesProto(nodes: readonly Node[], prefix = ''): MessageInitShape<typeo
   }));
 }
 
+/** Serialises a graph as ONNX `ModelProto` bytes (IR 8, opset 17) that onnxruntime and onnx.checker accept. */
 export function toModelProto(graph: Graph, options: SerializeOptions = {}): Uint8Array {
   const model = create(ModelProtoSchema, {
     irVersion,

@@ -1,8 +1,10 @@
 /** Hugging Face config.json → the typed encoder config lat builds graphs from. */
 import { LatError } from '../errors.js';
 
+/** The encoder families lat builds graphs for. */
 export type Architecture = 'bert' | 'distilbert' | 'roberta';
 
+/** A model's dimensions and heads, normalised from a Hugging Face config.json of any supported architecture. */
 export interface ModelConfig {
   architecture: Architecture;
   vocabSize: number;

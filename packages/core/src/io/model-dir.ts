@@ -7,6 +7,7 @@ import { readSafetensors } from './safetensors.js';
 import { readPytorchBin } from './torch-bin.js';
 import { type StateDict, toCanonical, type UnusedTensors } from './weights.js';
 
+/** A model folder as loaded: config, canonical weights, vocabulary and casing. */
 export interface LoadedModel {
   dir: string;
   config: ModelConfig;
@@ -16,6 +17,7 @@ export interface LoadedModel {
   doLowerCase: boolean;
 }
 
+/** Reads a JSON file; LatError NOT_FOUND / BAD_FILE naming the file otherwise. */
 export function readJson(path: string): unknown {
   let text: string;
   try {

@@ -7,11 +7,13 @@
 import { LatError } from '../errors.js';
 import type { ModelConfig } from './config.js';
 
+/** A float32 tensor: row-major data and its dims. */
 export interface Tensor32 {
   dims: number[];
   data: Float32Array;
 }
 
+/** Weights by canonical name (see `canonicalName`). */
 export type StateDict = Map<string, Tensor32>;
 
 /** Every tensor the encoder (and its heads) needs, with its shape. */

@@ -20,6 +20,7 @@ interface TokenizerJson {
   added_tokens?: { content: string; special?: boolean }[];
 }
 
+/** A WordPieceTokenizer from a Hugging Face `tokenizer.json` (WordPiece model) and its tokenizer_config.json. */
 export function wordPieceFromTokenizerJson(
   raw: unknown,
   config: Record<string, unknown> = {},

@@ -6,6 +6,7 @@
  */
 import { LatError } from '../errors.js';
 
+/** Tokenizer options, as in tokenizer_config.json (special tokens default to BERT's). */
 export interface WordPieceOptions {
   doLowerCase?: boolean;
   /** Defaults to doLowerCase, as in Hugging Face's BertTokenizer. */
@@ -19,6 +20,7 @@ export interface WordPieceOptions {
   where?: string;
 }
 
+/** An encoded input: ids with their segment ids, mask and character offsets. */
 export interface Encoding {
   ids: number[];
   tokens: string[];
@@ -30,6 +32,7 @@ export interface Encoding {
   sequenceIds: number[];
 }
 
+/** Truncation and padding for `encode`. */
 export interface EncodeOptions {
   maxLength?: number;
   /** Which text to shorten when a pair is too long (Hugging Face's strategies). */
@@ -45,6 +48,7 @@ interface Piece {
   end: number;
 }
 
+/** BERT's WordPiece tokenizer (basic tokenization, accent stripping, greedy longest-match sub-words) with character offsets. */
 export class WordPieceTokenizer {
   private readonly ids = new Map<string, number>();
   readonly doLowerCase: boolean;

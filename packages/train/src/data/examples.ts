@@ -12,11 +12,13 @@ export interface Example {
   source: string;
 }
 
+/** How to treat malformed rows: stop (default) or skip and count them. */
 export interface ReadOptions {
   /** 'error' (default) stops at the first bad row; 'skip' counts it and goes on. */
   onBadRow?: 'error' | 'skip';
 }
 
+/** Examples read from a file, and how many rows were skipped. */
 export interface ReadResult {
   examples: Example[];
   skipped: number;
