@@ -62,7 +62,9 @@ export async function demoCommand(f: DemoFlags, out: Output) {
       maxLength: 64,
       seed: 42,
       lengthDrop: true,
-      lengthDropRatio: 0.4,
+      // Sub-models down to a few tokens in the last layers: the search then reaches configurations cheap
+      // enough to lose praise words, so the frontier spans accuracy as well as cost.
+      lengthDropRatio: 0.7,
       numSandwich: 2,
       layerDrop: 0.2,
       gradAccumulation: 1,
