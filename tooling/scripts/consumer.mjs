@@ -275,6 +275,34 @@ for (const e of examples) {
 }
 
 await check(
+  'the pnpm path: pnpm install of the tarballs (no dependency install scripts), the examples run',
+  () => {
+    const dir = join(work, 'pnpm-project');
+    mkdirSync(dir);
+    // Tarballs are not on a registry: point every @lat/* dependency at its tarball.
+    const local = Object.fromEntries(
+      publicPackages.map(({ pkg }) => [pkg.name, `file:${join(tarballs, tarballName(pkg))}`]),
+    );
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({
+        name: 'lat-consumer-pnpm',
+        private: true,
+        type: 'module',
+        dependencies: { ...local, 'onnxruntime-node': '^1.30.0' },
+        pnpm: { overrides: local },
+      }),
+    );
+    must(run('npx', ['-y', 'pnpm@10.34.8', 'install'], { cwd: dir }), 'pnpm install');
+    for (const e of examples) {
+      const js = join(dir, e.file.replace(/\.ts$/, '.js'));
+      writeFileSync(js, readFileSync(join(project, 'dist', e.file.replace(/\.ts$/, '.js'))));
+      must(run(process.execPath, [js], { cwd: dir, env, timeout: 120_000 }), `${e.file} (pnpm)`);
+    }
+  },
+);
+
+await check(
   'esbuild browser bundle of the runtime-web example (no Node built-ins, no onnxruntime-node)',
   () => {
     const example = examples.find((e) => e.pkg === '@lat/runtime-web');

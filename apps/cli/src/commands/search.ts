@@ -39,6 +39,8 @@ export interface SearchFlags {
   remeasure?: boolean;
   /** The device a latency objective is measured on: onnxruntime-node (CPU) or onnxruntime-web's wasm. */
   device?: LatencyDevice;
+  /** Search below the sub-models LengthDrop trained (default: the trained bound). */
+  ratioBound?: number;
 }
 
 /** Searches length configurations on the dev set, in ratio or absolute (reference) form. */
@@ -84,7 +86,7 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
       maxLength: top,
       minLength: 2,
       // The smallest sub-model LengthDrop trained bounds the cost from below.
-      ratioBound: trainedRatioBound(model.info?.lengthDrop) ?? defaultLengthDrop.ratioBound,
+      ratioBound: f.ratioBound ?? trainedRatioBound(model.info?.lengthDrop) ?? defaultLengthDrop.ratioBound,
       iterations: f.iterations,
       populationSize: f.population,
       mutations: f.mutations,
