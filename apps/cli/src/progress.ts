@@ -3,17 +3,11 @@
  * `> train.log`) a plain line every `everySteps` steps or once a minute, whichever comes first,
  * like Hugging Face Trainer's logs. `--json` prints events instead (output.ts).
  */
+import type { TrainEvent } from '@lat/train';
 import cliProgress from 'cli-progress';
 
-export interface StepProgress {
-  step: number;
-  totalSteps: number;
-  epoch: number;
-  loss: number;
-  lr: number;
-  tokensPerSec: number;
-  etaSec: number;
-}
+/** What a progress line shows: a trainer step event. */
+export type StepProgress = Omit<Extract<TrainEvent, { type: 'step' }>, 'type'>;
 
 export interface Progress {
   step(p: StepProgress): void;
