@@ -1,11 +1,13 @@
 /** Graph → ONNX ModelProto bytes, through the schema generated from onnx.proto (@bufbuild/protobuf). */
 import { create, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import {
   type AttributeProtoSchema,
   AttributeProto_AttributeType as AttributeType,
+  GraphProtoSchema,
   ModelProtoSchema,
   type NodeProtoSchema,
-  type TensorProtoSchema,
+  TensorProtoSchema,
   type ValueInfoProtoSchema,
 } from '../onnx/index.js';
 import type { HostTensor } from '../runtime.js';
@@ -93,20 +95,57 @@ function nodesProto(nodes: readonly Node[], prefix = ''): MessageInitShape<typeo
   }));
 }
 
-/** Serialises a graph as ONNX `ModelProto` bytes (IR 8, opset 17) that onnxruntime and onnx.checker accept. */
+/**
+ * Serialises a graph as ONNX `ModelProto` bytes (IR 8, opset 17) that onnxruntime and onnx.checker accept.
+ * The small parts go through the generated schema; the weights are framed by hand (fields may come
+ * in any order in protobuf) so their bytes are copied once, into the result, and not once per
+ * message level they are nested in — bert-base has 440 MB of them.
+ */
 export function toModelProto(graph: Graph, options: SerializeOptions = {}): Uint8Array {
-  const model = create(ModelProtoSchema, {
-    irVersion,
-    opsetImport: [{ domain: '', version: BigInt(opsetVersion) }],
-    producerName: options.producer ?? 'lat',
-    metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
-    graph: {
+  const head = toBinary(
+    ModelProtoSchema,
+    create(ModelProtoSchema, {
+      irVersion,
+      opsetImport: [{ domain: '', version: BigInt(opsetVersion) }],
+      producerName: options.producer ?? 'lat',
+      metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
+    }),
+  );
+  const graphHead = toBinary(
+    GraphProtoSchema,
+    create(GraphProtoSchema, {
       name: graph.name,
       node: nodesProto(graph.nodes),
-      initializer: [...graph.initializers].map(([name, t]) => tensorProto(name, t)),
       input: graph.inputs.map(valueInfo),
       output: graph.outputs.map(valueInfo),
-    },
+    }),
+  );
+  const initializers = [...graph.initializers].flatMap(([name, t]) => {
+    const data = t.data as ArrayBufferView;
+    const tensorHead = toBinary(
+      TensorProtoSchema,
+      create(TensorProtoSchema, { name, dims: t.dims.map(BigInt), dataType: onnxTypeCode(t.type) }),
+    );
+    const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return field(graphInitializer, [tensorHead, ...field(tensorRawData, [raw])]);
   });
-  return toBinary(ModelProtoSchema, model);
+  const parts = [head, ...field(modelGraph, [graphHead, ...initializers])];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/** onnx.proto field numbers of the parts framed by hand. */
+const modelGraph = 7;
+const graphInitializer = 5;
+const tensorRawData = 9;
+
+/** A length-delimited field holding `parts` back to back: its tag and length, then the parts. */
+function field(fieldNo: number, parts: Uint8Array[]): Uint8Array[] {
+  const length = parts.reduce((n, p) => n + p.byteLength, 0);
+  return [new BinaryWriter().tag(fieldNo, WireType.LengthDelimited).uint32(length).finish(), ...parts];
 }
