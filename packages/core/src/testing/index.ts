@@ -5,18 +5,15 @@ import { parseModelConfig } from '../io/config.js';
 import { ModelProtoSchema, TensorProto_DataType } from '../onnx/index.js';
 import { hostTensor, type Runtime } from '../runtime.js';
 
-/** y = MatMul(x, W) + b with W and b as initializers; x has a symbolic batch dim. */
-export function linearModel(w: number[][], b: number[]): Uint8Array {
-  const k = w.length;
-  const n = b.length;
-  const f = TensorProto_DataType.FLOAT;
-  const vi = (name: string, dims: (number | string)[]) => ({
+/** An ONNX ValueInfoProto (init shape) for a tensor of `elemType` (a TensorProto_DataType) and `dims`. */
+export function onnxValueInfo(name: string, elemType: number, dims: (number | string)[]) {
+  return {
     name,
     type: {
       value: {
         case: 'tensorType' as const,
         value: {
-          elemType: f,
+          elemType,
           shape: {
             dim: dims.map((d) => ({
               value:
@@ -28,7 +25,14 @@ export function linearModel(w: number[][], b: number[]): Uint8Array {
         },
       },
     },
-  });
+  };
+}
+
+/** y = MatMul(x, W) + b with W and b as initializers; x has a symbolic batch dim. */
+export function linearModel(w: number[][], b: number[]): Uint8Array {
+  const k = w.length;
+  const n = b.length;
+  const f = TensorProto_DataType.FLOAT;
   const model = create(ModelProtoSchema, {
     irVersion: 8n,
     opsetImport: [{ domain: '', version: 17n }],
@@ -43,8 +47,8 @@ export function linearModel(w: number[][], b: number[]): Uint8Array {
         { name: 'W', dims: [BigInt(k), BigInt(n)], dataType: f, floatData: w.flat() },
         { name: 'b', dims: [BigInt(n)], dataType: f, floatData: b },
       ],
-      input: [vi('x', ['batch', k])],
-      output: [vi('y', ['batch', n])],
+      input: [onnxValueInfo('x', f, ['batch', k])],
+      output: [onnxValueInfo('y', f, ['batch', n])],
     },
   });
   return toBinary(ModelProtoSchema, model);
