@@ -34,8 +34,10 @@ export interface TrainingGraphOptions {
   kd?: KdDirection;
 }
 
+/** Which KL divergence the sub-models distil with: forward KL(teacher ‖ student) or reverse KL(student ‖ teacher). */
 export type KdDirection = 'forward' | 'reverse';
 
+/** A training graph and what its caller needs to feed it. */
 export interface TrainingGraph {
   graph: Graph;
   /** Weight names in the order of the gradient outputs `grad.<name>`. */

@@ -95,6 +95,7 @@ export function tuneNullThreshold(
   return { threshold, f1: scored.length ? (100 * best) / scored.length : 0 };
 }
 
+/** Scores as the official SQuAD scripts print them. */
 export interface SquadScores {
   [k: string]: number;
 }

@@ -98,6 +98,7 @@ export function crossover(a: readonly number[], b: readonly number[]): number[] 
 /** Draws per child before a search decides its space is exhausted. */
 const maxAttemptsPerChild = 200;
 
+/** The LAT evolutionary search: from a seeded population, keep the Pareto frontier of (cost ↓, metric ↑) and breed mutants and crossovers of it for `iterations` rounds. */
 export async function evolutionarySearch(o: SearchOptions): Promise<SearchResult> {
   const params = {
     numLayers: o.numLayers,

@@ -35,6 +35,7 @@ export interface TrainerState {
 
 /** The checkpoint folder's name inside a training run's output folder. */
 export const checkpointDirName = 'checkpoint';
+/** The folder the best epoch's weights are kept in (when training keeps the best epoch). */
 export const bestCheckpointDirName = 'checkpoint-best';
 
 /** The best epoch's weights as a model directory `<outDir>/checkpoint-best`, replaced atomically. */
@@ -52,6 +53,7 @@ export function saveBestWeights(
   renameSync(tmp, dir);
 }
 
+/** The weights of the best epoch, from `<outDir>/checkpoint-best`. */
 export function loadBestWeights(outDir: string, config: ModelConfig): StateDict {
   const file = join(outDir, bestCheckpointDirName, 'model.safetensors');
   if (!existsSync(file))

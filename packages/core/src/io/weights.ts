@@ -93,6 +93,7 @@ export function canonicalName(name: string, c: ModelConfig): string | undefined 
   return n;
 }
 
+/** What to do with encoder tensors the config has no place for. */
 export interface UnusedTensors {
   /**
    * Encoder tensors the config has no place for (a config that disagrees with its weights: fewer

@@ -34,6 +34,7 @@ export function readExamples(path: string, task: TaskSpec, options: ReadOptions 
   return { ...parseExamples(file.text, path, task, options), invalidUtf8: file.invalidUtf8 };
 }
 
+/** A data file's text, as read. */
 export interface DataFile {
   text: string;
   /** Byte sequences that were not UTF-8, read as U+FFFD: worth a warning, the text is damaged. */
