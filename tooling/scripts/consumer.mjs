@@ -155,7 +155,8 @@ await check(
     mkdirSync(dir);
     writeFileSync(join(dir, 'config.json'), JSON.stringify(core.toHfConfig(config), null, 2));
     writeFileSync(join(dir, 'vocab.txt'), `${vocab.join('\n')}\n`);
-    const weights = core.createRandomWeights(config, 1);
+    // Both heads, so classification and question-answering examples can share the model.
+    const weights = core.createRandomWeights(config, 1, { classifier: true, qa: true });
     coreNode.writeSafetensors(join(dir, 'model.safetensors'), core.toHfNames(weights, config));
     layersNode.exportModel(env.LAT_EXAMPLE_BUNDLE, config, weights, {
       name: 'tiny',
