@@ -1,6 +1,7 @@
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { LatError, lengthDefaults } from '@lat/core';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
@@ -11,8 +12,13 @@ import { searchCommand } from './commands/search.js';
 import { serveCommand } from './commands/serve.js';
 import { evalSquadCommand } from './commands/squad.js';
 import { trainCommand } from './commands/train.js';
+import { bashCompletion, zshCompletion } from './completion.js';
 import { loading } from './model.js';
 import { createOutput, exitCodeFor } from './output.js';
+
+/** The installed package's version (src/ and dist/ both sit next to package.json). */
+export const version: string = (createRequire(import.meta.url)('../package.json') as { version: string })
+  .version;
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -37,7 +43,7 @@ interface Globals {
 export function createProgram(write?: (s: string) => void): Command {
   const program = new Command('lat')
     .description('Length-Adaptive Transformer: fine-tune once with LengthDrop, run at any budget.')
-    .version('0.0.0')
+    .version(version, '-V, --version', 'print the version of @lat/cli')
     .option('--json', 'machine-readable output (schema in the CLI README)')
     .option('--threads <n>', 'CPU threads for onnxruntime (default: all cores)', int('--threads'))
     .option('--debug', 'print stack traces on errors')
@@ -286,11 +292,21 @@ export function createProgram(write?: (s: string) => void): Command {
     .command('demo')
     .description('the whole journey on an embedded default: train, search, predict, bench, export')
     .option('--out <dir>', 'where to put everything', 'lat-demo')
-    .option('--epochs <n>', 'training epochs', int('--epochs'), 6)
+    .option('--epochs <n>', 'training epochs', int('--epochs'), 10)
     .option('--iterations <n>', 'search iterations', int('--iterations'), 10)
     .option('--playground <dir>', 'also export the bundle here (the playground serves it as its default)')
     .action(async (o) => {
       await demoCommand({ ...o, ...t() }, out());
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script: source <(lat completion bash), or zsh')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
+    .action((shell: 'bash' | 'zsh') => {
+      (write ?? ((s: string) => process.stdout.write(s)))(
+        shell === 'bash' ? bashCompletion(program) : zshCompletion(program),
+      );
     });
 
   return program;

@@ -16,7 +16,8 @@ import {
   readFrontierJson,
   readModelDir,
 } from '@lat/pipeline/node';
-import { createNodeRuntime } from '@lat/runtime-node';
+import { createNodeRuntime, hasOnnxruntimeNode, installOnnxruntimeNode } from '@lat/runtime-node';
+import { createWebRuntime } from '@lat/runtime-web';
 import { type FrontierFile, parseFrontierFile } from '@lat/search';
 import type { BestEpoch } from '@lat/train';
 
@@ -94,8 +95,23 @@ export function paddedLengthOf(model: CliModel): number {
   return model.info?.maxLength ?? (model.span ? 384 : 128);
 }
 
+let warnedWasm = false;
+
+/**
+ * onnxruntime-node when it is installed (an optional peer: its install script downloads CUDA
+ * libraries on Linux x64, so a plain `npm i -g @lat/cli` leaves it out); else onnxruntime-web's
+ * wasm backend, which runs everywhere, more slowly. The fallback is said once, on stderr.
+ */
 export function runtimeFor(threads?: number) {
-  return createNodeRuntime({ threads: threads ?? availableParallelism() });
+  const options = { threads: threads ?? availableParallelism() };
+  if (hasOnnxruntimeNode()) return createNodeRuntime(options);
+  if (!warnedWasm) {
+    warnedWasm = true;
+    process.stderr.write(
+      `lat: onnxruntime-node is not installed, running on onnxruntime-web (wasm, slower); for native speed: ${installOnnxruntimeNode}\n`,
+    );
+  }
+  return createWebRuntime(options);
 }
 
 /** The model as a pipeline (question answering for span models), at the frontier given. */

@@ -39,3 +39,38 @@ ${dots}
 </svg>
 `;
 }
+
+/**
+ * The frontier as text, for terminals and log files: metric (rows) against cost ratio (columns),
+ * one `*` per point; both axes span the frontier's own range (cost in 5% steps) and are labelled.
+ */
+export function frontierAscii(f: FrontierFile, width = 60, height = 14): string {
+  const xs = f.points.map((p) => p.costRatio);
+  const ys = f.points.map((p) => p.metric);
+  const [x0, x1] = [
+    Math.floor(Math.min(...xs) * 20) / 20,
+    Math.max(Math.ceil(Math.max(...xs) * 20) / 20, 0.05),
+  ];
+  const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  const grid = Array.from({ length: height }, () => Array<string>(width).fill(' '));
+  for (const p of f.points) {
+    const col = x1 === x0 ? 0 : Math.round(((p.costRatio - x0) / (x1 - x0)) * (width - 1));
+    const row = y1 === y0 ? 0 : Math.round(((y1 - p.metric) / (y1 - y0)) * (height - 1));
+    grid[row]![col] = '*';
+  }
+  const label = (y: number) => y.toFixed(3).padStart(7);
+  const rows = grid.map((r, i) => {
+    const y = i === 0 ? label(y1) : i === height - 1 ? label(y0) : ' '.repeat(7);
+    return `${y} |${r.join('')}`;
+  });
+  const pct = (x: number) => `${Math.round(x * 100)}%`;
+  const mid = pct((x0 + x1) / 2);
+  const half = Math.floor(width / 2);
+  const ticks = `${' '.repeat(8)}${pct(x0)}${mid.padStart(half - pct(x0).length + Math.ceil(mid.length / 2))}${pct(x1).padStart(width - half - Math.ceil(mid.length / 2) + 1)}`;
+  return [
+    `${f.metric.name} vs cost (${f.costUnit}, fraction of the full model)`,
+    ...rows,
+    `${' '.repeat(8)}+${'-'.repeat(width)}`,
+    ticks,
+  ].join('\n');
+}

@@ -1,6 +1,8 @@
+import { create, toBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { type BundleManifest, checkBundleGraph, parseBundleManifest, sha256Hex } from './bundle.js';
-import { onnx } from './onnx-proto.js';
+import { ModelProtoSchema, TensorProto_DataType } from './onnx/index.js';
+import { onnxValueInfo as vi } from './testing/index.js';
 
 const valid: BundleManifest = {
   schemaVersion: 1,
@@ -57,20 +59,12 @@ describe('parseBundleManifest', () => {
 
 /** The graph interface of an exported bundle (inputs, outputs and their shapes); no nodes needed. */
 function graphBytes(layers: number, labels: number): Uint8Array {
-  const vi = (name: string, type: number, dims: (number | string)[]) => ({
-    name,
-    type: {
-      tensorType: {
-        elemType: type,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  });
-  const { INT64, FLOAT } = onnx.TensorProto.DataType;
-  return onnx.ModelProto.encode(
-    onnx.ModelProto.create({
-      irVersion: 8,
-      opsetImport: [{ domain: '', version: 17 }],
+  const { INT64, FLOAT } = TensorProto_DataType;
+  return toBinary(
+    ModelProtoSchema,
+    create(ModelProtoSchema, {
+      irVersion: 8n,
+      opsetImport: [{ domain: '', version: 17n }],
       graph: {
         name: 'g',
         input: [
@@ -84,7 +78,7 @@ function graphBytes(layers: number, labels: number): Uint8Array {
         ],
       },
     }),
-  ).finish();
+  );
 }
 
 describe('checkBundleGraph', () => {

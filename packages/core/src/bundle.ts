@@ -4,12 +4,17 @@
  * and validation only (no file system), so browsers can use it too: `parseBundleManifest` checks
  * the manifest, `checkBundleGraph` the graph bytes against it (sha256, inputs, outputs, layers).
  */
-import { LatError } from './errors.js';
-import { onnx } from './onnx-proto.js';
 
+import { fromBinary } from '@bufbuild/protobuf';
+import { LatError } from './errors.js';
+import { type ModelProto, ModelProtoSchema, type ValueInfoProto } from './onnx/index.js';
+
+/** The `schemaVersion` of the bundle manifests this version writes and reads. */
 export const bundleSchemaVersion = 1;
+/** The manifest's file name inside a bundle folder, next to the ONNX graph. */
 export const bundleManifestFile = 'lat.json';
 
+/** `lat.json`: everything needed to run `model.onnx` without lat — model dims, task, tokenizer, graph I/O, frontier. */
 export interface BundleManifest {
   schemaVersion: 1;
   kind: 'lat-bundle';
@@ -157,21 +162,22 @@ export async function checkBundleGraph(m: BundleManifest, graph: Uint8Array, whe
         `damaged or replaced: its sha256 is ${actual.slice(0, 16)}… but lat.json says ${m.graphSha256.slice(0, 16)}…`,
       );
   }
-  let model: ReturnType<typeof onnx.ModelProto.decode>;
+  let model: ModelProto;
   try {
-    model = onnx.ModelProto.decode(graph);
+    model = fromBinary(ModelProtoSchema, graph);
   } catch (e) {
     return fail(`not a readable ONNX model (${(e as Error).message})`);
   }
   const g = model.graph;
   if (!g) return fail('the ONNX model has no graph');
-  const dims = (v: { type?: unknown } | undefined) =>
-    (
-      (v?.type as { tensorType?: { shape?: { dim?: { dimValue?: unknown }[] } } })?.tensorType?.shape?.dim ??
-      []
-    ).map((d) => (d.dimValue === undefined || d.dimValue === null ? undefined : Number(d.dimValue)));
-  const inputs = new Map((g.input ?? []).map((v) => [v.name ?? '', v]));
-  const outputs = new Map((g.output ?? []).map((v) => [v.name ?? '', v]));
+  const dims = (v: ValueInfoProto | undefined) =>
+    v?.type?.value.case === 'tensorType'
+      ? (v.type.value.value.shape?.dim ?? []).map((d) =>
+          d.value.case === 'dimValue' ? Number(d.value.value) : undefined,
+        )
+      : [];
+  const inputs = new Map(g.input.map((v) => [v.name, v]));
+  const outputs = new Map(g.output.map((v) => [v.name, v]));
   for (const name of Object.keys(m.io.inputs))
     if (!inputs.has(name)) fail(`the graph has no input '${name}' that lat.json lists`);
   for (const name of Object.keys(m.io.outputs))

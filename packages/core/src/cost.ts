@@ -7,6 +7,7 @@
  * (35,340,779,904) has exactly one more MAC per input token than the formula gives; we count it
  * with the span head (whose output is split per token) so the check value is met exactly.
  */
+/** The model dimensions the cost model needs (a `ModelConfig` has them all). */
 export interface CostShape {
   hiddenSize: number;
   intermediateSize: number;
@@ -37,6 +38,7 @@ export function encoderMacs(
   return seqLen * c.hiddenSize + layers + (o.qaHead ? 2 * seqLen * c.hiddenSize + seqLen : 0);
 }
 
+/** FLOPs of one encoder pass: twice `encoderMacs` (one multiply and one add per MAC). */
 export function encoderFlops(
   c: CostShape,
   seqLen: number,

@@ -14,6 +14,7 @@ export class LatError extends Error {
   }
 }
 
+/** The stable error codes programs can switch on. */
 export type LatErrorCode =
   | 'BAD_INPUT'
   | 'BAD_SHAPE'
@@ -37,6 +38,7 @@ export type LatErrorCode =
   /** Stopped by a signal; the checkpoint is saved and the output marked incomplete. */
   | 'INTERRUPTED';
 
+/** Whether `e` is a LatError (with `code`, when given). */
 export function isLatError(e: unknown, code?: LatErrorCode): e is LatError {
   return e instanceof LatError && (code === undefined || e.code === code);
 }

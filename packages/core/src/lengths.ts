@@ -34,6 +34,7 @@ export const lengthDefaults = {
   numSandwich: 2,
 } as const;
 
+/** The LAT paper's LengthDrop defaults (ratio bound 0.2, min length 2). */
 export const defaultLengthDrop: LengthDropOptions = {
   ratioBound: lengthDefaults.ratioBound,
   minLength: lengthDefaults.minLength,

@@ -6,8 +6,10 @@
 import type { Tensor as OrtTensor } from 'onnxruntime-common';
 import { LatError } from './errors.js';
 
+/** Element types lat's graphs exchange with a runtime. */
 export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool' | 'uint8';
 
+/** The typed array that holds each dtype's elements. */
 export interface TensorDataByType {
   float32: Float32Array;
   float64: Float64Array;
@@ -24,6 +26,7 @@ export interface HostTensor<T extends DType = DType> {
   readonly data: TensorDataByType[T];
 }
 
+/** Per-session options every runtime understands (each maps them to its backend's). */
 export interface SessionOptions {
   /** Intra-op threads; default: all cores. */
   threads?: number;
@@ -37,6 +40,7 @@ export interface SessionOptions {
   memoryArena?: boolean;
 }
 
+/** A loaded graph: run it on feeds, as often as needed, then release it. */
 export interface RuntimeSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
@@ -47,6 +51,7 @@ export interface RuntimeSession {
   release(): Promise<void>;
 }
 
+/** Where graphs run: `@lat/runtime-node`, `@lat/runtime-web`, or any adapter built with `createOrtRuntime`. */
 export interface Runtime {
   /** e.g. 'onnxruntime-node', 'onnxruntime-web/wasm' */
   readonly name: string;
@@ -62,15 +67,18 @@ const ortTypes: Record<DType, OrtTensor.Type> = {
   uint8: 'uint8',
 };
 
+/** onnxruntime's tensor type name for a dtype. */
 export function toOrtType(t: DType): OrtTensor.Type {
   return ortTypes[t];
 }
 
+/** The dtype of an onnxruntime tensor type name; throws on types lat does not use. */
 export function fromOrtType(t: string): DType {
   if (t in ortTypes) return t as DType;
   throw new LatError('UNSUPPORTED', `onnxruntime returned a tensor of type ${t}, which lat does not handle`);
 }
 
+/** A tensor in host memory, checking that `data` holds exactly the elements `dims` needs. */
 export function hostTensor<T extends DType>(
   type: T,
   dims: readonly number[],

@@ -14,6 +14,7 @@ import { buildEncoder, encoderInputs, initializerWeights } from './encoder.js';
 import { keepCountsInput, type LatSetting, latReducer } from './reducers/lat.js';
 import type { TokenReducer } from './reducers/reducer.js';
 
+/** Options of the anytime (inference) graph; `S` is the reducer's setting type. */
 export interface AnytimeOptions<S = LatSetting> {
   head?: 'classification' | 'span';
   /** Weights as graph inputs (fed on every run) instead of initializers: for evaluating while training. */
@@ -61,6 +62,7 @@ function reducerOf<S>(o: AnytimeOptions<S>): TokenReducer<S> | undefined {
   return o.reducer ?? (latReducer as TokenReducer<S>);
 }
 
+/** A padded batch of token ids, as the graph's int64 inputs take it. */
 export interface EncodedBatch {
   /** [batch × seq] row-major token ids, mask and token types. */
   inputIds: BigInt64Array;
@@ -69,6 +71,7 @@ export interface EncodedBatch {
   batch: number;
 }
 
+/** What one run returns: the head's logits and what each layer kept. */
 export interface AnytimeResult {
   logits?: Float32Array;
   startLogits?: Float32Array;
@@ -116,6 +119,7 @@ export function anytimeFeeds(
   return { ...encoderFeeds(config, x), ...latReducer.feeds(lengths, x, config) };
 }
 
+/** Turns a session's outputs (and the feeds that produced them) into an AnytimeResult. */
 export function parseAnytimeOutputs(
   config: ModelConfig,
   feeds: Record<string, HostTensor>,
@@ -151,6 +155,7 @@ export function parseAnytimeOutputs(
   };
 }
 
+/** An anytime model loaded in a runtime session; `S` is the reducer's setting type. */
 export interface AnytimeModel<S = LatSetting> {
   readonly config: ModelConfig;
   readonly session: RuntimeSession;

@@ -26,6 +26,7 @@ export const encoderInputs = {
   layerOn: 'layer_on',
 } as const;
 
+/** How `buildEncoder` builds: head, token selection, kept-position outputs, restore, dropout, LayerDrop. */
 export interface EncoderOptions {
   /** Heads to build: the architecture's classification head or a span head. */
   head: 'classification' | 'span';
@@ -39,6 +40,7 @@ export interface EncoderOptions {
   training?: { dropout: Dropout; layerDrop: boolean };
 }
 
+/** The encoder's output values in the graph. */
 export interface EncoderValues {
   logits?: Value;
   startLogits?: Value;

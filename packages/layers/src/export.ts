@@ -12,6 +12,7 @@ import type { ModelConfig } from './architectures/index.js';
 import { encoderInputs } from './encoder.js';
 import { keepCountsInput } from './reducers/lat.js';
 
+/** What `exportModel` writes into `lat.json` besides the model's dimensions. */
 export interface ExportOptions {
   name: string;
   fingerprint: string;
@@ -21,6 +22,7 @@ export interface ExportOptions {
   examples?: string[];
 }
 
+/** The graph's input and output names with what they hold, for `lat.json`. */
 export function graphIoDocs(config: ModelConfig, head: 'classification' | 'span'): BundleManifest['io'] {
   const inputs: Record<string, string> = {
     [encoderInputs.inputIds]: 'int64 [batch, seq] token ids',
@@ -38,6 +40,7 @@ export function graphIoDocs(config: ModelConfig, head: 'classification' | 'span'
   return { inputs, outputs };
 }
 
+/** Writes a bundle folder atomically: `model.onnx` (weights inside, passes onnx.checker) and `lat.json`. */
 export function exportModel(
   dir: string,
   config: ModelConfig,

@@ -2,10 +2,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LatError, type StateDict, type Tokenizer, tokenizerFromJson, WordPieceTokenizer } from '@lat/core';
-import { readJson, readPytorchBin, readSafetensors } from '@lat/core/node';
+import { onnxOnlyHint, readJson, readPytorchBin, readSafetensors, resolveModelDir } from '@lat/core/node';
 import { type ModelConfig, parseModelConfig } from './architectures/config.js';
 import { type Heads, toCanonical, type UnusedTensors } from './architectures/weights.js';
 
+/** A model folder as loaded: config, canonical weights, vocabulary and casing. */
 export interface LoadedModel {
   dir: string;
   config: ModelConfig;
@@ -42,13 +43,17 @@ function readVocab(dir: string): string[] | undefined {
     : undefined;
 }
 
-/** Loads a Hugging Face model directory: config.json, model.safetensors, vocab.txt. */
-export function loadModelDir(dir: string, heads: Heads = {}, unused: UnusedTensors = {}): LoadedModel {
+/**
+ * Loads a Hugging Face model directory: config.json, model.safetensors, vocab.txt. A hub cache
+ * entry (`models--org--name`) is read from its current snapshot; `dir` in the result is that folder.
+ */
+export function loadModelDir(modelDir: string, heads: Heads = {}, unused: UnusedTensors = {}): LoadedModel {
+  const dir = existsSync(modelDir) ? resolveModelDir(modelDir) : modelDir;
   if (!existsSync(dir))
     throw new LatError('NOT_FOUND', 'no such directory; pass a Hugging Face model directory', dir);
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) {
-    throw new LatError('NOT_FOUND', 'not a model directory: it has no config.json', dir);
+    throw new LatError('NOT_FOUND', onnxOnlyHint(dir) ?? 'not a model directory: it has no config.json', dir);
   }
   const config = parseModelConfig(readJson(configPath), configPath);
   // safetensors when present (safe by construction), else PyTorch's .bin via the restricted unpickler.
@@ -56,7 +61,11 @@ export function loadModelDir(dir: string, heads: Heads = {}, unused: UnusedTenso
   const bin = join(dir, 'pytorch_model.bin');
   const file = existsSync(st) ? st : existsSync(bin) ? bin : undefined;
   if (!file) {
-    throw new LatError('NOT_FOUND', 'the model directory has no model.safetensors or pytorch_model.bin', dir);
+    throw new LatError(
+      'NOT_FOUND',
+      onnxOnlyHint(dir) ?? 'the model directory has no model.safetensors or pytorch_model.bin',
+      dir,
+    );
   }
   const weights = toCanonical(
     file === st ? readSafetensors(st) : readPytorchBin(bin),

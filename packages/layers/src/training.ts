@@ -41,9 +41,12 @@ export const trainingIo = {
 } as const;
 
 /** The two loss terms every training graph has; a reducer's own terms follow them. */
+/** The task loss term's name. */
 export const taskLoss = 'task';
+/** The inplace-distillation loss term's name. */
 export const distillationLoss = 'distillation';
 
+/** Options of the training graph; `S` is the reducer's setting type. */
 export interface TrainingGraphOptions<S = LatSetting> {
   /** The token reducer trained with the encoder (default: LAT's attention-received top-k). */
   reducer?: TokenReducer<S>;
@@ -62,8 +65,10 @@ export interface TrainingGraphOptions<S = LatSetting> {
   kd?: KdDirection;
 }
 
+/** Which KL divergence the sub-models distil with: forward KL(teacher ‖ student) or reverse KL(student ‖ teacher). */
 export type KdDirection = 'forward' | 'reverse';
 
+/** A training graph and what its caller needs to feed it. */
 export interface TrainingGraph<S = LatSetting> {
   graph: Graph;
   /** Loss term names in the order of the \`loss_weights\` input. */
@@ -114,6 +119,7 @@ class TableDropout implements Dropout {
 /** Per-batch targets: class ids, regression scores, or [start, end] token positions of answers. */
 export type TrainingTargets = readonly number[] | readonly (readonly [number, number])[];
 
+/** One forward/backward pass of a batch: which sub-model, which dropout, which loss terms. */
 export interface TrainingPass<S> {
   /** The reducer's setting for this pass (LAT: keep counts per example). */
   setting: S;
@@ -125,6 +131,7 @@ export interface TrainingPass<S> {
   lossWeights: Readonly<Record<string, number>>;
 }
 
+/** Builds a training graph's feeds and reads its outputs. */
 export interface TrainingFeeds<S> {
   /** The inputs that stay fixed over a batch's passes: tokens, targets and the current weights. */
   batch(x: EncodedBatch, targets: TrainingTargets, weights: StateDict): Feeds;
@@ -138,6 +145,7 @@ export interface TrainingFeeds<S> {
   grads(out: Feeds): Record<string, Float32Array>;
 }
 
+/** The encoder with weights as inputs, reproducible dropout and LayerDrop, its loss and the gradient of every weight. */
 export function buildTrainingGraph<S = LatSetting>(
   config: ModelConfig,
   weights: StateDict,

@@ -34,6 +34,7 @@ export function bestSpan(
   return best;
 }
 
+/** An answer: its text, its character span in the context and its score. */
 export interface Answer {
   text: string;
   /** Character range [start, end) in the context; -1/-1 for "no answer". */
@@ -44,6 +45,7 @@ export interface Answer {
   window: number;
 }
 
+/** How spans are decoded: candidates per side and the longest answer in tokens. */
 export interface DecodeOptions {
   /** Longest answer in tokens (the reference's max_answer_length, 30). */
   maxAnswerLength?: number;

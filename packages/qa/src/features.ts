@@ -6,12 +6,14 @@
  */
 import { LatError, type Tokenizer } from '@lat/core';
 
+/** Window sizes: tokens per window, stride between windows, question length limit. */
 export interface FeatureOptions {
   maxSeqLength?: number;
   docStride?: number;
   maxQueryLength?: number;
 }
 
+/** One window of a question + context: its ids and the character offsets of its context tokens. */
 export interface Feature {
   /** Which window of the example this is. */
   window: number;
@@ -32,6 +34,7 @@ export interface Feature {
   endPosition?: number;
 }
 
+/** A question about a context. */
 export interface QaExampleInput {
   question: string;
   context: string;
@@ -39,6 +42,7 @@ export interface QaExampleInput {
   answer?: { start: number; text: string };
 }
 
+/** Splits a question + context into overlapping windows `docStride` tokens apart (the BERT SQuAD recipe). */
 export function buildFeatures(tok: Tokenizer, ex: QaExampleInput, o: FeatureOptions = {}): Feature[] {
   const maxSeq = o.maxSeqLength ?? 384;
   const stride = o.docStride ?? 128;

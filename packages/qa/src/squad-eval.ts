@@ -6,6 +6,7 @@
 import { LatError } from '@lat/core';
 import { exactMatch, f1Score, normalizeAnswer } from './squad-metrics.js';
 
+/** One SQuAD question with its context and gold answers. */
 export interface SquadQuestion {
   id: string;
   question: string;
@@ -94,6 +95,7 @@ export function tuneNullThreshold(
   return { threshold, f1: scored.length ? (100 * best) / scored.length : 0 };
 }
 
+/** Scores as the official SQuAD scripts print them. */
 export interface SquadScores {
   [k: string]: number;
 }

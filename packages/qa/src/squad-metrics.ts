@@ -11,10 +11,12 @@ export function normalizeAnswer(s: string): string {
 // Python's string.punctuation, which the official script strips.
 const PUNCTUATION = new Set('!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~');
 
+/** SQuAD exact match after `normalizeAnswer`. */
 export function exactMatch(prediction: string, truth: string): boolean {
   return normalizeAnswer(prediction) === normalizeAnswer(truth);
 }
 
+/** SQuAD token-level F1 after `normalizeAnswer`. */
 export function f1Score(prediction: string, truth: string): number {
   const p = normalizeAnswer(prediction).split(' ').filter(Boolean);
   const t = normalizeAnswer(truth).split(' ').filter(Boolean);

@@ -1,6 +1,7 @@
 import { createOrtRuntime, type Runtime, type SessionOptions } from '@lat/core';
 import * as ort from 'onnxruntime-web';
 
+/** Options of `createWebRuntime`. */
 export interface WebRuntimeOptions extends SessionOptions {
   /** Where the ORT .wasm files are served from (browser); defaults to onnxruntime-web's own dist. */
   wasmPaths?: string;

@@ -10,6 +10,7 @@
 import { LatError, lengthDefaults, Rng, smallestLengths } from '@lat/core';
 import { frontierArea, type Point, paretoFrontier } from './pareto.js';
 
+/** Options of `evolutionarySearch`: the search space, its budget, and the injected cost and metric. */
 export interface SearchOptions {
   numLayers: number;
   /** Genes are lengths in [minLength, maxLength]; for ratio-form frontiers, ratio = gene / maxLength. */
@@ -33,6 +34,7 @@ export interface SearchOptions {
   onProgress?: (p: SearchProgress) => void;
 }
 
+/** Reported after each iteration. */
 export interface SearchProgress {
   iteration: number;
   iterations: number;
@@ -43,6 +45,7 @@ export interface SearchProgress {
   best: Point;
 }
 
+/** The Pareto frontier found and every configuration evaluated. */
 export interface SearchResult {
   frontier: Point[];
   evaluated: Point[];
@@ -83,6 +86,7 @@ export function crossover(a: readonly number[], b: readonly number[]): number[] 
 /** Draws per child before a search decides its space is exhausted. */
 const maxAttemptsPerChild = 200;
 
+/** The LAT evolutionary search: from a seeded population, keep the Pareto frontier of (cost ↓, metric ↑) and breed mutants and crossovers of it for `iterations` rounds. */
 export async function evolutionarySearch(o: SearchOptions): Promise<SearchResult> {
   const params = {
     numLayers: o.numLayers,

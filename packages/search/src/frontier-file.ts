@@ -7,6 +7,7 @@ import { LatError } from '@lat/core';
 import type { SearchResult } from './evolution.js';
 import type { LatencyTable } from './latency.js';
 
+/** One configuration on a frontier, with its cost relative to the full model and its metric. */
 export interface FrontierPoint {
   lengths: number[];
   cost: number;
@@ -22,6 +23,7 @@ export interface FrontierPoint {
   metric: number;
 }
 
+/** A frontier as saved (`frontier.json`): versioned, tied to a model by its fingerprint. */
 export interface FrontierFile {
   schemaVersion: 1;
   kind: 'lat-frontier';
@@ -46,6 +48,7 @@ export interface FrontierFile {
   search: { seed: number; iterations: number; evaluated: number; params: Record<string, number> };
 }
 
+/** A search result as a frontier file, with costs relative to the full model and the frontier's area. */
 export function toFrontierFile(
   r: SearchResult,
   o: {

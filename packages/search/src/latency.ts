@@ -16,6 +16,7 @@ export interface LatencyTable {
   fixedMs: number;
 }
 
+/** Piecewise-linear interpolation of (xs, ys) at x, clamped to the table's ends. */
 export function interpolate(xs: readonly number[], ys: readonly number[], x: number): number {
   if (x <= xs[0]!) return ys[0]! * (x / xs[0]!);
   for (let j = 1; j < xs.length; j++) {
@@ -29,6 +30,7 @@ export function interpolate(xs: readonly number[], ys: readonly number[], x: num
   return ys[n - 1]! + slope * (x - xs[n - 1]!);
 }
 
+/** A cost function that estimates a configuration's latency from a measured per-layer table. */
 export function latencyObjective(table: LatencyTable): (lengths: readonly number[]) => number {
   return (lengths) =>
     lengths.reduce((sum, l, i) => sum + interpolate(table.lengths, table.perLayerMs[i]!, l), table.fixedMs);

@@ -1,3 +1,4 @@
+/** A point of the search: its cost (lower is better) and metric (higher is better). */
 export interface Point {
   lengths: number[];
   cost: number;

@@ -17,6 +17,7 @@ import { fileError, readJson, readSafetensors, writeSafetensors } from '@lat/cor
 import { type ModelConfig, toCanonical, toHfConfig, toHfNames } from '@lat/layers';
 import type { AdamWState } from './optim.js';
 
+/** Everything a checkpoint holds besides the weights, so a resumed run continues exactly. */
 export interface TrainerState {
   step: number;
   epoch: number;
@@ -33,7 +34,9 @@ export interface TrainerState {
   best?: import('./trainer.js').BestEpoch;
 }
 
+/** The checkpoint folder's name inside a training run's output folder. */
 export const checkpointDirName = 'checkpoint';
+/** The folder the best epoch's weights are kept in (when training keeps the best epoch). */
 export const bestCheckpointDirName = 'checkpoint-best';
 
 /** The best epoch's weights as a model directory `<outDir>/checkpoint-best`, replaced atomically. */
@@ -51,6 +54,7 @@ export function saveBestWeights(
   renameSync(tmp, dir);
 }
 
+/** The weights of the best epoch, from `<outDir>/checkpoint-best`. */
 export function loadBestWeights(outDir: string, config: ModelConfig): StateDict {
   const file = join(outDir, bestCheckpointDirName, 'model.safetensors');
   if (!existsSync(file))
@@ -72,6 +76,7 @@ function step(name: string) {
   checkpointFaults.beforeStep?.(name);
 }
 
+/** Writes weights, optimizer moments and trainer state to `<dir>/checkpoint` atomically. */
 export function saveCheckpoint(
   outDir: string,
   config: ModelConfig,

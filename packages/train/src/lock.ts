@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { LatError } from '@lat/core';
 import { fileError } from '@lat/core/node';
 
+/** The lock file that keeps a second training run out of an output folder. */
 export const lockFileName = '.lat-train.lock';
 
 interface LockOwner {

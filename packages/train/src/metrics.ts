@@ -41,6 +41,7 @@ export function matthewsCorrelation(pred: readonly number[], gold: readonly numb
   return denom === 0 ? 0 : (tp * tn - fp * fn) / denom;
 }
 
+/** Pearson correlation of two equally long series. */
 export function pearson(x: readonly number[], y: readonly number[]): number {
   checkLengths(x, y);
   const n = x.length;
@@ -87,6 +88,7 @@ function checkLengths(a: readonly number[], b: readonly number[]) {
     );
 }
 
+/** The metrics `computeMetrics` knows. */
 export type MetricName = 'accuracy' | 'f1' | 'mcc' | 'pearson' | 'spearman';
 
 /** Every metric a task reports, from predicted labels (classification) or scores (regression). */

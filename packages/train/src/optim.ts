@@ -14,15 +14,18 @@ export interface AdamWOptions {
   noDecay?: (name: string) => boolean;
 }
 
+/** The usual weight-decay exclusion: biases and LayerNorm weights. */
 export const noDecayBiasAndNorm = (name: string) =>
   /bias$|LayerNorm|layer_norm|\.norm\.|Norm\.(gamma|beta)$/.test(name);
 
+/** AdamW's moments and step count, as checkpoints store them. */
 export interface AdamWState {
   step: number;
   m: Record<string, Float32Array>;
   v: Record<string, Float32Array>;
 }
 
+/** AdamW (decoupled weight decay) over Float32Arrays, with a per-step learning rate. */
 export class AdamW {
   readonly beta1: number;
   readonly beta2: number;

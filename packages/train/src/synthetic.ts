@@ -39,8 +39,10 @@ const filler = (
 ).split(' ');
 const specials = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 
+/** The vocabulary of the synthetic tasks (BERT specials, filler, praise and pan words). */
 export const syntheticVocab: readonly string[] = [...specials, ...filler, ...positive, ...negative, '.', ','];
 
+/** A generated task: vocabulary, labels and train/dev examples. */
 export interface SyntheticTask {
   vocab: readonly string[];
   labels: string[];
@@ -83,6 +85,7 @@ function generateTask(o: TaskSize, labels: string[], review: (r: ReviewMaker) =>
   return { vocab: syntheticVocab, labels, train, dev };
 }
 
+/** A seeded sentiment task: the label is the polarity with more words in the review. */
 export function generateSentimentTask(o: TaskSize = {}): SyntheticTask {
   return generateTask(o, ['negative', 'positive'], ({ rng, fill }) => {
     const label = rng.int(2);

@@ -42,6 +42,7 @@ import { linearSchedule } from './schedule.js';
 
 export type { LengthDropConfig } from './objectives/length-drop.js';
 
+/** Training hyper-parameters (defaults in `defaultTrainOptions`). */
 export interface TrainOptions {
   epochs: number;
   batchSize: number;
@@ -76,6 +77,7 @@ export interface TrainOptions {
   evalBatchSize: number;
 }
 
+/** The LAT paper's fine-tuning defaults. */
 export const defaultTrainOptions: TrainOptions = {
   epochs: 3,
   batchSize: 32,
@@ -98,6 +100,7 @@ export const defaultTrainOptions: TrainOptions = {
   evalBatchSize: 64,
 };
 
+/** Progress events: each optimizer step, each epoch's evaluation, each checkpoint. */
 export type TrainEvent =
   | {
       type: 'step';
@@ -112,8 +115,10 @@ export type TrainEvent =
   | { type: 'eval'; epoch: number; step: number; metrics: Record<string, number> }
   | { type: 'checkpoint'; step: number; dir: string };
 
+/** What the head learns. */
 export type TrainTask = 'classification' | 'regression' | 'span';
 
+/** What a Trainer trains: model, data, metrics, options and where checkpoints go. */
 export interface TrainerSetup<S = LatSetting> {
   runtime: Runtime;
   /** Default: regression when the head has one label, else classification. */
@@ -153,6 +158,7 @@ export interface BestEpoch {
   metrics: Record<string, number>;
 }
 
+/** A finished (or stopped) run. */
 export interface TrainResult {
   weights: StateDict;
   steps: number;
@@ -164,6 +170,7 @@ export interface TrainResult {
   stopped: boolean;
 }
 
+/** Fine-tunes a model with LengthDrop (or plainly), evaluating each epoch and checkpointing for exact resume. */
 export class Trainer<S = LatSetting> {
   readonly options: TrainOptions;
   private stopRequested = false;

@@ -1,14 +1,17 @@
 /**
  * `lat demo`: the whole journey on an embedded default, no downloads — a small BERT, LengthDrop
- * training on a generated sentiment task, the evolutionary search, predictions at three budgets,
- * a latency check and a bundle for the playground.
+ * training on the generated rave task (a review is a rave when it has at least three praise
+ * words: counting, so dropping tokens costs accuracy and the frontier is a real trade-off), the
+ * evolutionary search, predictions at three budgets, a latency check and a bundle for the
+ * playground.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSafetensors } from '@lat/core/node';
 import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
-import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
+import { generateRaveTask, syntheticModelConfig } from '@lat/train';
 import type { Output } from '../output.js';
+import { frontierAscii } from '../plot.js';
 import { benchCommand } from './bench.js';
 import { exportCommand } from './export.js';
 import { predictCommand } from './predict.js';
@@ -28,7 +31,7 @@ export async function demoCommand(f: DemoFlags, out: Output) {
   const started = performance.now();
   const step = (s: string) => out.info(`\n== ${s}`);
   step('1/6 generating the embedded task and a fresh 4-layer BERT');
-  const task = generateSentimentTask({ seed: 7, train: 2000, dev: 400 });
+  const task = generateRaveTask({ seed: 7, train: 2000, dev: 400 });
   const data = join(f.out, 'data');
   const base = join(f.out, 'base-model');
   mkdirSync(data, { recursive: true });
@@ -55,7 +58,7 @@ export async function demoCommand(f: DemoFlags, out: Output) {
       out: model,
       epochs: f.epochs,
       batchSize: 32,
-      lr: 2e-3,
+      lr: 1e-3,
       maxLength: 64,
       seed: 42,
       lengthDrop: true,
@@ -82,17 +85,22 @@ export async function demoCommand(f: DemoFlags, out: Output) {
       crossovers: 30,
       seed: 42,
       scale: 100,
+      // Beyond the trained sub-models (0.4) down to a token or two in the last layers: the frontier
+      // then also shows where praise words get lost and accuracy falls, for the smallest budgets.
+      ratioBound: 0.75,
       plot: join(f.out, 'frontier.svg'),
       ...(f.threads ? { threads: f.threads } : {}),
     },
     out,
   );
 
+  out.info(`\n${frontierAscii(frontier)}`);
+
   step('4/6 predictions at three budgets: full length, a middle frontier point, the cheapest one');
   const examples = [
-    'a witty and moving story with a superb cast .',
-    'the plot is dull and the script is tedious but the actor is fresh .',
-    'it was bland , stale and weak .',
+    'a witty , moving and superb story with a fresh cast .',
+    'the plot is witty but the script is long and the actor is tired .',
+    'it was a story about a cast and a script .',
   ];
   const pts = frontier.points;
   const budgets = [undefined, pts[Math.floor(pts.length / 2)]!, pts[0]!];
@@ -123,16 +131,19 @@ export async function demoCommand(f: DemoFlags, out: Output) {
   const bundle = join(f.out, 'bundle');
   await exportCommand({ model, out: bundle, examples }, out);
   if (f.playground) await exportCommand({ model, out: f.playground, examples }, out);
+  const metrics = frontier.points.map((p) => p.metric);
   out.result(
     {
       command: 'demo',
       out: f.out,
       seconds: (performance.now() - started) / 1000,
       frontierPoints: frontier.points.length,
+      metricRange: [Math.min(...metrics), Math.max(...metrics)],
     },
     () =>
       out.info(
-        `\ndone in ${((performance.now() - started) / 1000).toFixed(0)} s — everything is in ${f.out}`,
+        `\nfrontier: ${frontier.points.length} points, ${frontier.metric.name} ${(100 * Math.min(...metrics)).toFixed(1)}–${(100 * Math.max(...metrics)).toFixed(1)}%, cost ${(100 * frontier.points[0]!.costRatio).toFixed(0)}–${(100 * frontier.points.at(-1)!.costRatio).toFixed(0)}% of the full model` +
+          `\ndone in ${((performance.now() - started) / 1000).toFixed(0)} s — everything is in ${f.out}`,
       ),
   );
 }

@@ -38,6 +38,8 @@ export interface SearchFlags {
   remeasure?: boolean;
   /** The device a latency objective is measured on: onnxruntime-node (CPU) or onnxruntime-web's wasm. */
   device?: LatencyDevice;
+  /** Search below the sub-models LengthDrop trained (default: the trained bound). */
+  ratioBound?: number;
 }
 
 /** Searches length configurations on the dev set, in ratio or absolute (reference) form. */
@@ -83,7 +85,7 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
       maxLength: top,
       minLength: lengthDefaults.minLength,
       // The smallest sub-model LengthDrop trained bounds the cost from below.
-      ratioBound: trainedRatioBound(model.info?.lengthDrop) ?? lengthDefaults.ratioBound,
+      ratioBound: f.ratioBound ?? trainedRatioBound(model.info?.lengthDrop) ?? lengthDefaults.ratioBound,
       iterations: f.iterations,
       populationSize: f.population,
       mutations: f.mutations,

@@ -16,7 +16,6 @@ import {
   type TrainTask,
   writeModelFiles,
 } from '@lat/train';
-import cliProgress from 'cli-progress';
 import { resolveTask } from '../evaluation.js';
 import {
   type CliModel,
@@ -29,6 +28,7 @@ import {
   writeJson,
 } from '../model.js';
 import type { Output } from '../output.js';
+import { createProgress } from '../progress.js';
 import { loadSquad } from '../squad.js';
 
 export interface TrainFlags {
@@ -178,35 +178,18 @@ async function runTrainer(
     evaluateDev?: TrainerSetup['evaluateDev'];
   },
 ): Promise<TrainResult & { signal?: NodeJS.Signals; options: TrainOptions }> {
-  const bar = out.json
+  const progress = out.json
     ? undefined
-    : new cliProgress.SingleBar(
-        {
-          format:
-            'train |{bar}| {value}/{total} steps · loss {loss} · lr {lr} · {tps} tok/s · ETA {eta_formatted}',
-          hideCursor: true,
-        },
-        cliProgress.Presets.shades_classic,
-      );
+    : createProgress(out.info, { tty: Boolean(process.stderr.isTTY), epochs: f.epochs });
   const onEvent = (e: TrainEvent) => {
     out.event({ event: e.type, ...e });
-    if (!bar) return;
-    if (e.type === 'step') {
-      if (e.step === 1 || !bar.getTotal()) bar.start(e.totalSteps, 0, { loss: '-', lr: '-', tps: '-' });
-      bar.update(e.step, {
-        loss: e.loss.toFixed(4),
-        lr: e.lr.toExponential(2),
-        tps: Math.round(e.tokensPerSec),
-      });
-    } else if (e.type === 'eval') {
-      bar.stop();
-      out.info(
+    if (e.type === 'step') progress?.step(e);
+    else if (e.type === 'eval')
+      progress?.line(
         `epoch ${e.epoch + 1}: ${Object.entries(e.metrics)
           .map(([k, v]) => `${k} ${v.toFixed(4)}`)
           .join(', ')}`,
       );
-      bar.start(bar.getTotal(), e.step, { loss: '-', lr: '-', tps: '-' });
-    }
   };
   const trainer = new Trainer({
     runtime: runtimeFor(f.threads),
@@ -250,7 +233,7 @@ async function runTrainer(
       options: trainer.options,
     };
   } finally {
-    bar?.stop();
+    progress?.stop();
     for (const s of stopSignals) process.removeListener(s, onSignal);
   }
 }

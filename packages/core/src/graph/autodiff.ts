@@ -245,6 +245,7 @@ function constInts(g: Graph, name: string): number[] {
   return Array.from(t.data as BigInt64Array, Number);
 }
 
+/** `grad`'s result: the training graph and, per differentiated value, the name of its gradient output. */
 export interface GradResult {
   graph: Graph;
   loss: Value;

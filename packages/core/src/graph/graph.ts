@@ -8,8 +8,10 @@ import type { DType, HostTensor } from '../runtime.js';
 
 /** A dimension: a number when known, a name when symbolic ('batch', or '?3' for unknown). */
 export type Dim = number | string;
+/** A value's shape: one `Dim` per axis. */
 export type Shape = Dim[];
 
+/** A named value in a graph: graph input, initializer or node output. */
 export interface Value {
   readonly name: string;
   readonly dtype: DType;
@@ -17,6 +19,7 @@ export interface Value {
   readonly shape: Shape | undefined;
 }
 
+/** An ONNX node attribute, typed so ints and floats serialise as ONNX expects. */
 export type Attr =
   | { type: 'int'; value: number }
   | { type: 'float'; value: number }
@@ -46,6 +49,7 @@ export const attr = {
   tensor: (value: HostTensor): Attr => ({ type: 'tensor', value }),
 };
 
+/** One ONNX node: operator, input and output value names, attributes. */
 export interface Node {
   readonly opType: string;
   readonly inputs: readonly string[];
@@ -53,8 +57,10 @@ export interface Node {
   readonly attrs: Readonly<Record<string, Attr>>;
 }
 
+/** The float types a graph can compute in (its `scalar` constants use the graph's). */
 export type FloatType = 'float32' | 'float64';
 
+/** A typed ONNX graph under construction: inputs, initializers, nodes in topological order and outputs; op helpers infer shapes; `toModelProto` serialises it. */
 export class Graph {
   readonly nodes: Node[] = [];
   readonly inputs: Value[] = [];
@@ -161,7 +167,7 @@ export class Graph {
       const start = this.nodes.length;
       // Each yielded value gets its own Identity, so a branch may also yield an outer value.
       const outputs = build().map(
-        (v) => this.node('Identity', [v], {}, [{ dtype: v.dtype, shape: undefined }])[0]!,
+        (v) => this.node('Identity', [v], {}, [{ dtype: v.dtype, shape: v.shape }])[0]!,
       );
       return { name, nodes: this.nodes.splice(start), outputs };
     };
@@ -177,8 +183,17 @@ export class Graph {
       'If',
       [cond],
       { then_branch: { type: 'graph', value: then }, else_branch: { type: 'graph', value: otherwise } },
-      then.outputs.map((v) => ({ dtype: v.dtype, shape: undefined })),
+      then.outputs.map((v, i) => ({
+        dtype: v.dtype,
+        shape: this.mergeShapes(v.shape, otherwise.outputs[i]!.shape),
+      })),
     );
+  }
+
+  /** The shape both branches agree on: equal dims kept, differing ones symbolic; undefined across ranks. */
+  private mergeShapes(a: Shape | undefined, b: Shape | undefined): Shape | undefined {
+    if (!a || !b || a.length !== b.length) return undefined;
+    return a.map((d, i) => (d === b[i] ? d : this.unknownDim()));
   }
 
   // ---- constants ----
@@ -599,6 +614,7 @@ export function broadcast(op: string, a: Shape | undefined, b: Shape | undefined
 
 const typeCodes: Record<DType, number> = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float64: 11 };
 
+/** The ONNX `TensorProto.DataType` code of a dtype. */
 export function onnxTypeCode(t: DType): number {
   return typeCodes[t];
 }

@@ -1,63 +1,83 @@
-/** Graph → ONNX ModelProto bytes, through the generated protobuf schema of onnx-proto. */
-import { type OnnxTypes, onnx } from '../onnx-proto.js';
+/** Graph → ONNX ModelProto bytes, through the schema generated from onnx.proto (@bufbuild/protobuf). */
+import { create, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import {
+  type AttributeProtoSchema,
+  AttributeProto_AttributeType as AttributeType,
+  GraphProtoSchema,
+  ModelProtoSchema,
+  type NodeProtoSchema,
+  TensorProtoSchema,
+  type ValueInfoProtoSchema,
+} from '../onnx/index.js';
 import type { HostTensor } from '../runtime.js';
 import { type Attr, type Graph, type Node, onnxTypeCode, type Value } from './graph.js';
 
 /** Opset 17: the first with LayerNormalization; ORT 1.30 runs it in node and web alike. */
 export const opsetVersion = 17;
-const irVersion = 8;
+const irVersion = 8n;
 
+/** Options of `toModelProto`. */
 export interface SerializeOptions {
   producer?: string;
   /** Free-form key/value pairs stored in the model (e.g. lat's config). */
   metadata?: Record<string, string>;
 }
 
-function valueInfo(v: Value) {
+function valueInfo(v: Value): MessageInitShape<typeof ValueInfoProtoSchema> {
   return {
     name: v.name,
     type: {
-      tensorType: {
-        elemType: onnxTypeCode(v.dtype),
-        ...(v.shape
-          ? {
-              shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-            }
-          : {}),
+      value: {
+        case: 'tensorType',
+        value: {
+          elemType: onnxTypeCode(v.dtype),
+          ...(v.shape
+            ? {
+                shape: {
+                  dim: v.shape.map((d) => ({
+                    value:
+                      typeof d === 'number'
+                        ? { case: 'dimValue' as const, value: BigInt(d) }
+                        : { case: 'dimParam' as const, value: d },
+                  })),
+                },
+              }
+            : {}),
+        },
       },
     },
   };
 }
 
 /** Tensors go in raw little-endian bytes: repeated fields would be far larger and slower for 110M floats. */
-export function tensorProto(name: string, t: HostTensor) {
+export function tensorProto(name: string, t: HostTensor): MessageInitShape<typeof TensorProtoSchema> {
   const data = t.data as ArrayBufferView;
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return { name, dims: [...t.dims], dataType: onnxTypeCode(t.type), rawData: bytes };
+  return { name, dims: t.dims.map(BigInt), dataType: onnxTypeCode(t.type), rawData: bytes };
 }
 
-function attribute(name: string, a: Attr): OnnxTypes.IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
+function attribute(name: string, a: Attr): MessageInitShape<typeof AttributeProtoSchema> {
   switch (a.type) {
     case 'int':
-      return { name, type: T.INT, i: a.value };
+      return { name, type: AttributeType.INT, i: BigInt(a.value) };
     case 'float':
-      return { name, type: T.FLOAT, f: a.value };
+      return { name, type: AttributeType.FLOAT, f: a.value };
     case 'ints':
-      return { name, type: T.INTS, ints: a.value };
+      return { name, type: AttributeType.INTS, ints: a.value.map(BigInt) };
     case 'floats':
-      return { name, type: T.FLOATS, floats: a.value };
+      return { name, type: AttributeType.FLOATS, floats: a.value };
     case 'string':
-      return { name, type: T.STRING, s: new TextEncoder().encode(a.value) };
+      return { name, type: AttributeType.STRING, s: new TextEncoder().encode(a.value) };
     case 'tensor':
-      return { name, type: T.TENSOR, t: tensorProto('', a.value) };
+      return { name, type: AttributeType.TENSOR, t: tensorProto('', a.value) };
     case 'graph':
       return {
         name,
-        type: T.GRAPH,
+        type: AttributeType.GRAPH,
         g: {
           name: a.value.name,
-          ...nodesProto(a.value.nodes, `${a.value.name}/`),
+          node: nodesProto(a.value.nodes, `${a.value.name}/`),
           output: a.value.outputs.map(valueInfo),
         },
       };
@@ -65,31 +85,67 @@ function attribute(name: string, a: Attr): OnnxTypes.IAttributeProto {
 }
 
 /** Node names only label nodes for ORT's messages; a branch's are prefixed with the branch's name. */
-function nodesProto(nodes: readonly Node[], prefix = ''): { node: OnnxTypes.INodeProto[] } {
-  return {
-    node: nodes.map((n, i) => ({
-      name: `${prefix}${n.opType}_${i}`,
-      opType: n.opType,
-      input: [...n.inputs],
-      output: [...n.outputs],
-      attribute: Object.entries(n.attrs).map(([k, a]) => attribute(k, a)),
-    })),
-  };
+function nodesProto(nodes: readonly Node[], prefix = ''): MessageInitShape<typeof NodeProtoSchema>[] {
+  return nodes.map((n, i) => ({
+    name: `${prefix}${n.opType}_${i}`,
+    opType: n.opType,
+    input: [...n.inputs],
+    output: [...n.outputs],
+    attribute: Object.entries(n.attrs).map(([k, a]) => attribute(k, a)),
+  }));
 }
 
+/**
+ * Serialises a graph as ONNX `ModelProto` bytes (IR 8, opset 17) that onnxruntime and onnx.checker accept.
+ * The small parts go through the generated schema; the weights are framed by hand (fields may come
+ * in any order in protobuf) so their bytes are copied once, into the result, and not once per
+ * message level they are nested in — bert-base has 440 MB of them.
+ */
 export function toModelProto(graph: Graph, options: SerializeOptions = {}): Uint8Array {
-  const model = onnx.ModelProto.create({
-    irVersion,
-    opsetImport: [{ domain: '', version: opsetVersion }],
-    producerName: options.producer ?? 'lat',
-    metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
-    graph: {
+  const head = toBinary(
+    ModelProtoSchema,
+    create(ModelProtoSchema, {
+      irVersion,
+      opsetImport: [{ domain: '', version: BigInt(opsetVersion) }],
+      producerName: options.producer ?? 'lat',
+      metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
+    }),
+  );
+  const graphHead = toBinary(
+    GraphProtoSchema,
+    create(GraphProtoSchema, {
       name: graph.name,
-      ...nodesProto(graph.nodes),
-      initializer: [...graph.initializers].map(([name, t]) => tensorProto(name, t)),
+      node: nodesProto(graph.nodes),
       input: graph.inputs.map(valueInfo),
       output: graph.outputs.map(valueInfo),
-    },
+    }),
+  );
+  const initializers = [...graph.initializers].flatMap(([name, t]) => {
+    const data = t.data as ArrayBufferView;
+    const tensorHead = toBinary(
+      TensorProtoSchema,
+      create(TensorProtoSchema, { name, dims: t.dims.map(BigInt), dataType: onnxTypeCode(t.type) }),
+    );
+    const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return field(graphInitializer, [tensorHead, ...field(tensorRawData, [raw])]);
   });
-  return onnx.ModelProto.encode(model).finish();
+  const parts = [head, ...field(modelGraph, [graphHead, ...initializers])];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/** onnx.proto field numbers of the parts framed by hand. */
+const modelGraph = 7;
+const graphInitializer = 5;
+const tensorRawData = 9;
+
+/** A length-delimited field holding `parts` back to back: its tag and length, then the parts. */
+function field(fieldNo: number, parts: Uint8Array[]): Uint8Array[] {
+  const length = parts.reduce((n, p) => n + p.byteLength, 0);
+  return [new BinaryWriter().tag(fieldNo, WireType.LengthDelimited).uint32(length).finish(), ...parts];
 }

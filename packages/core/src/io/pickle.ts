@@ -13,6 +13,7 @@ export interface StorageRef {
   dtype: string;
 }
 
+/** A tensor in a PyTorch checkpoint, as the unpickler describes it: storage, offset, size, stride. */
 export interface TensorRef {
   kind: 'tensor';
   storage: StorageRef;

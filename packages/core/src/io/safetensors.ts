@@ -141,11 +141,13 @@ function toFloat32(b: Buffer, dtype: string, n: number): Float32Array {
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
+/** A bfloat16 bit pattern as a number. */
 export function bf16ToFloat(h: number): number {
   u32[0] = h << 16;
   return f32[0]!;
 }
 
+/** An IEEE float16 bit pattern as a number. */
 export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;

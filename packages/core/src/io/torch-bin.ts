@@ -23,6 +23,7 @@ const widths: Record<string, number> = {
   bool: 1,
 };
 
+/** Reads a PyTorch `.bin` state dict (zip or legacy format) through the restricted unpickler: no code from the file runs. */
 export function readPytorchBin(path: string): Map<string, Tensor32> {
   const head = Buffer.alloc(4);
   const fd = openSync(path, 'r');

@@ -7,6 +7,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import { LatError } from '../errors.js';
 
+/** One entry of a zip's central directory. */
 export interface ZipEntry {
   name: string;
   method: number;
@@ -15,6 +16,7 @@ export interface ZipEntry {
   localHeaderOffset: number;
 }
 
+/** Reads entries of a zip file (stored or deflated) without loading the whole archive. */
 export class ZipReader {
   readonly entries = new Map<string, ZipEntry>();
   private readonly fd: number;

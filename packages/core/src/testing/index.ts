@@ -1,24 +1,39 @@
 // Small helpers for tests across the workspace. Not part of the stable API.
-import { onnx } from '../onnx-proto.js';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { ModelProtoSchema, TensorProto_DataType } from '../onnx/index.js';
 import { hostTensor, type Runtime } from '../runtime.js';
+
+/** An ONNX ValueInfoProto (init shape) for a tensor of `elemType` (a TensorProto_DataType) and `dims`. */
+export function onnxValueInfo(name: string, elemType: number, dims: (number | string)[]) {
+  return {
+    name,
+    type: {
+      value: {
+        case: 'tensorType' as const,
+        value: {
+          elemType,
+          shape: {
+            dim: dims.map((d) => ({
+              value:
+                typeof d === 'number'
+                  ? { case: 'dimValue' as const, value: BigInt(d) }
+                  : { case: 'dimParam' as const, value: d },
+            })),
+          },
+        },
+      },
+    },
+  };
+}
 
 /** y = MatMul(x, W) + b with W and b as initializers; x has a symbolic batch dim. */
 export function linearModel(w: number[][], b: number[]): Uint8Array {
   const k = w.length;
   const n = b.length;
-  const f = onnx.TensorProto.DataType.FLOAT;
-  const vi = (name: string, dims: (number | string)[]) => ({
-    name,
-    type: {
-      tensorType: {
-        elemType: f,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  });
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }],
+  const f = TensorProto_DataType.FLOAT;
+  const model = create(ModelProtoSchema, {
+    irVersion: 8n,
+    opsetImport: [{ domain: '', version: 17n }],
     producerName: 'lat-test',
     graph: {
       name: 'linear',
@@ -27,14 +42,14 @@ export function linearModel(w: number[][], b: number[]): Uint8Array {
         { opType: 'Add', input: ['xw', 'b'], output: ['y'] },
       ],
       initializer: [
-        { name: 'W', dims: [k, n], dataType: f, floatData: w.flat() },
-        { name: 'b', dims: [n], dataType: f, floatData: b },
+        { name: 'W', dims: [BigInt(k), BigInt(n)], dataType: f, floatData: w.flat() },
+        { name: 'b', dims: [BigInt(n)], dataType: f, floatData: b },
       ],
-      input: [vi('x', ['batch', k])],
-      output: [vi('y', ['batch', n])],
+      input: [onnxValueInfo('x', f, ['batch', k])],
+      output: [onnxValueInfo('y', f, ['batch', n])],
     },
   });
-  return onnx.ModelProto.encode(model).finish();
+  return toBinary(ModelProtoSchema, model);
 }
 
 /** Plain float64 reference of linearModel, for checking what a runtime returns. */

@@ -124,6 +124,7 @@ function bpeFromTokenizerJson(
   });
 }
 
+/** A WordPieceTokenizer from a Hugging Face `tokenizer.json` (WordPiece model) and its tokenizer_config.json. */
 export function wordPieceFromTokenizerJson(
   raw: unknown,
   config: Record<string, unknown> = {},

@@ -5,6 +5,7 @@
  */
 import { LatError } from '../errors.js';
 
+/** One token of a text: its id, its string and where it came from. */
 export interface Piece {
   id: number;
   token: string;
@@ -13,6 +14,7 @@ export interface Piece {
   end: number;
 }
 
+/** An encoded input: ids with their segment ids, mask and character offsets. */
 export interface Encoding {
   ids: number[];
   tokens: string[];
@@ -24,6 +26,7 @@ export interface Encoding {
   sequenceIds: number[];
 }
 
+/** Truncation and padding for `encode`. */
 export interface EncodeOptions {
   maxLength?: number;
   /** Which text to shorten when a pair is too long (Hugging Face's strategies). */
@@ -43,6 +46,7 @@ export interface SpecialLayout {
   readonly secondTypeId: 0 | 1;
 }
 
+/** A tokenizer lat can use: WordPiece (BERT, DistilBERT) or byte-level BPE (RoBERTa). */
 export interface Tokenizer extends SpecialLayout {
   readonly vocab: readonly string[];
   readonly unkId: number;

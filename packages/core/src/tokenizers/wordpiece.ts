@@ -13,6 +13,7 @@ import {
   type Tokenizer,
 } from './tokenizer.js';
 
+/** Tokenizer options, as in tokenizer_config.json (special tokens default to BERT's). */
 export interface WordPieceOptions {
   doLowerCase?: boolean;
   /** Defaults to doLowerCase, as in Hugging Face's BertTokenizer. */
@@ -26,6 +27,7 @@ export interface WordPieceOptions {
   where?: string;
 }
 
+/** BERT's WordPiece tokenizer (basic tokenization, accent stripping, greedy longest-match sub-words) with character offsets. */
 export class WordPieceTokenizer implements Tokenizer {
   private readonly ids: Map<string, number>;
   readonly doLowerCase: boolean;

@@ -2,8 +2,10 @@
 import { LatError } from '@lat/core';
 import { architectures } from './index.js';
 
+/** The encoder families lat builds graphs for (the keys of the architecture registry). */
 export type ModelType = keyof typeof architectures;
 
+/** A model's dimensions and heads, normalised from a Hugging Face config.json of any supported architecture. */
 export interface ModelConfig {
   architecture: ModelType;
   vocabSize: number;

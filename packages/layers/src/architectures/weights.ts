@@ -9,6 +9,7 @@ import { linearShapes } from './architecture.js';
 import type { ModelConfig } from './config.js';
 import { architectures } from './index.js';
 
+/** Which task heads a checkpoint carries besides the encoder. */
 export interface Heads {
   classifier?: boolean;
   qa?: boolean;
@@ -86,6 +87,7 @@ export function canonicalName(name: string, c: ModelConfig): string | undefined 
   return n;
 }
 
+/** What to do with encoder tensors the config has no place for. */
 export interface UnusedTensors {
   /**
    * Encoder tensors the config has no place for (a config that disagrees with its weights: fewer

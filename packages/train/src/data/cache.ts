@@ -15,6 +15,7 @@ import { type Encoded, encodeExamples } from '../batches.js';
 import { parseExamples, type ReadOptions, readDataFile } from './examples.js';
 import type { TaskSpec } from './tasks.js';
 
+/** A tokenised data file and how many bad rows were skipped. */
 export interface TokenizedFile {
   data: Encoded[];
   skipped: number;
@@ -25,6 +26,7 @@ export interface TokenizedFile {
   invalidUtf8: number;
 }
 
+/** Options of `readTokenized`: `maxLength`, the cache folder and the bad-row policy. */
 export interface TokenizeOptions extends ReadOptions {
   maxLength: number;
   /** Folder for cache files; without it the file is tokenised every time. */

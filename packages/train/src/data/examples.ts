@@ -12,11 +12,13 @@ export interface Example {
   source: string;
 }
 
+/** How to treat malformed rows: stop (default) or skip and count them. */
 export interface ReadOptions {
   /** 'error' (default) stops at the first bad row; 'skip' counts it and goes on. */
   onBadRow?: 'error' | 'skip';
 }
 
+/** Examples read from a file, and how many rows were skipped. */
 export interface ReadResult {
   examples: Example[];
   skipped: number;
@@ -32,6 +34,7 @@ export function readExamples(path: string, task: TaskSpec, options: ReadOptions 
   return { ...parseExamples(file.text, path, task, options), invalidUtf8: file.invalidUtf8 };
 }
 
+/** A data file's text, as read. */
 export interface DataFile {
   text: string;
   /** Byte sequences that were not UTF-8, read as U+FFFD: worth a warning, the text is damaged. */

@@ -16,6 +16,7 @@ export interface TaskSpec {
   headerless?: string[];
 }
 
+/** The GLUE tasks by name: columns, labels and metrics. */
 export const glueTasks: Record<string, TaskSpec> = {
   sst2: {
     name: 'sst2',
@@ -76,6 +77,7 @@ export const glueTasks: Record<string, TaskSpec> = {
   },
 };
 
+/** A task by name; LatError naming the known ones otherwise. */
 export function getTask(name: string): TaskSpec {
   const key = name.toLowerCase().replace(/[-_]/g, '');
   const task = glueTasks[key === 'sts' ? 'stsb' : key];
@@ -89,6 +91,7 @@ export function getTask(name: string): TaskSpec {
   return task;
 }
 
+/** Whether the task predicts a score (STS-B) rather than a label. */
 export function isRegression(task: TaskSpec): boolean {
   return task.labels.length === 0;
 }

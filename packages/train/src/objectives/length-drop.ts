@@ -9,6 +9,7 @@ import { sampleLengths, smallestLengths } from '@lat/core';
 import { distillationLoss, type LatSetting, latReducer, taskLoss } from '@lat/layers';
 import type { Objective } from './objective.js';
 
+/** LengthDrop during training: the length bounds and how many random sub-models join the sandwich. */
 export interface LengthDropConfig {
   /** length_drop_ratio_bound p: each layer keeps at least ceil((1 − p) · previous). */
   ratioBound: number;
