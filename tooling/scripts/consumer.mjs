@@ -121,7 +121,7 @@ await check(
 await check(
   'fixtures: a tiny Hugging Face model dir and an exported bundle (LAT_EXAMPLE_MODEL, LAT_EXAMPLE_BUNDLE)',
   async () => {
-    const core = await import(pathToFileURL(join(repo, 'packages/core/dist/index.js')).href);
+    const layers = await import(pathToFileURL(join(repo, 'packages/layers/dist/index.js')).href);
     const coreNode = await import(pathToFileURL(join(repo, 'packages/core/dist/node.js')).href);
     const layersNode = await import(pathToFileURL(join(repo, 'packages/layers/dist/node.js')).href);
     const vocab = [
@@ -140,7 +140,7 @@ await check(
       '.',
       ',',
     ];
-    const config = core.parseModelConfig({
+    const config = layers.parseModelConfig({
       model_type: 'bert',
       vocab_size: vocab.length,
       hidden_size: 16,
@@ -153,11 +153,11 @@ await check(
     });
     const dir = env.LAT_EXAMPLE_MODEL;
     mkdirSync(dir);
-    writeFileSync(join(dir, 'config.json'), JSON.stringify(core.toHfConfig(config), null, 2));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(layers.toHfConfig(config), null, 2));
     writeFileSync(join(dir, 'vocab.txt'), `${vocab.join('\n')}\n`);
     // Both heads, so classification and question-answering examples can share the model.
-    const weights = core.createRandomWeights(config, 1, { classifier: true, qa: true });
-    coreNode.writeSafetensors(join(dir, 'model.safetensors'), core.toHfNames(weights, config));
+    const weights = layers.createRandomWeights(config, 1, { classifier: true, qa: true });
+    coreNode.writeSafetensors(join(dir, 'model.safetensors'), layers.toHfNames(weights, config));
     layersNode.exportModel(env.LAT_EXAMPLE_BUNDLE, config, weights, {
       name: 'tiny',
       fingerprint: '0',
