@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { LatError, lengthDefaults } from '@lat/core';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { benchCommand } from './commands/bench.js';
+import { compareCommand, registerCompare } from './commands/compare.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
@@ -239,6 +240,8 @@ export function createProgram(write?: (s: string) => void): Command {
     .action(async (o) => {
       await benchCommand({ ...o, ...t() }, out());
     });
+
+  registerCompare(program, { int, num, run: (f) => compareCommand({ ...f, ...t() }, out()) });
 
   program
     .command('export')

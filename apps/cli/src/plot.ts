@@ -1,28 +1,60 @@
-/** A small SVG plot of a frontier: metric against cost ratio. */
+/** SVG plots: a frontier (metric against cost ratio), or several curves (lat compare). */
 import type { FrontierFile } from '@lat/search';
 
-export function frontierSvg(f: FrontierFile, current?: number): string {
+/** One curve: its points in drawing order, and optionally one highlighted point. */
+export interface Curve {
+  name: string;
+  points: { x: number; y: number }[];
+  highlight?: number;
+}
+
+const palette = ['#1f5fbf', '#d9480f', '#2b8a3e', '#862e9c', '#e67700', '#0b7285'];
+
+/**
+ * Curves on linear axes with tick labels; a legend when there is more than one. `xTicks` are
+ * positions with their labels; the x range spans them and the points.
+ */
+export function curvesSvg(
+  curves: readonly Curve[],
+  axes: { xLabel: string; yLabel: string; xTicks: readonly [number, string][] },
+): string {
   const W = 560;
   const H = 360;
   const m = { l: 60, r: 20, t: 20, b: 50 };
-  const xs = f.points.map((p) => p.costRatio);
-  const ys = f.points.map((p) => p.metric);
-  const [x0, x1] = [0, Math.max(1, ...xs)];
+  const xs = [...curves.flatMap((c) => c.points.map((p) => p.x)), ...axes.xTicks.map(([x]) => x)];
+  const ys = curves.flatMap((c) => c.points.map((p) => p.y));
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
   const [y0, y1] = [Math.min(...ys) - 0.01, Math.max(...ys) + 0.01];
-  const px = (x: number) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
+  const px = (x: number) => m.l + ((x - x0) / (x1 - x0 || 1)) * (W - m.l - m.r);
   const py = (y: number) => H - m.b - ((y - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
-  const path = f.points
-    .map((p, i) => `${i ? 'L' : 'M'}${px(p.costRatio).toFixed(1)},${py(p.metric).toFixed(1)}`)
-    .join(' ');
-  const dots = f.points
+  const series = curves
+    .map((c, k) => {
+      const color = palette[k % palette.length]!;
+      const path = c.points
+        .map((p, i) => `${i ? 'L' : 'M'}${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`)
+        .join(' ');
+      const dots = c.points
+        .map(
+          (p, i) =>
+            `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="${i === c.highlight ? 6 : 3.5}" fill="${i === c.highlight ? '#d33' : color}"/>`,
+        )
+        .join('');
+      return `<path d="${path}" fill="none" stroke="${color}" stroke-width="1.5"/>\n${dots}`;
+    })
+    .join('\n');
+  const legend =
+    curves.length > 1
+      ? curves
+          .map(
+            (c, k) =>
+              `<rect x="${W - m.r - 150}" y="${m.t + 4 + 16 * k}" width="10" height="10" fill="${palette[k % palette.length]}"/><text x="${W - m.r - 135}" y="${m.t + 13 + 16 * k}" font-size="11">${c.name}</text>`,
+          )
+          .join('\n')
+      : '';
+  const ticks = axes.xTicks
     .map(
-      (p, i) =>
-        `<circle cx="${px(p.costRatio).toFixed(1)}" cy="${py(p.metric).toFixed(1)}" r="${i === current ? 6 : 3.5}" fill="${i === current ? '#d33' : '#1f5fbf'}"/>`,
-    )
-    .join('');
-  const ticks = [0, 0.25, 0.5, 0.75, 1]
-    .map(
-      (t) => `<text x="${px(t)}" y="${H - m.b + 18}" font-size="11" text-anchor="middle">${t * 100}%</text>`,
+      ([x, label]) =>
+        `<text x="${px(x)}" y="${H - m.b + 18}" font-size="11" text-anchor="middle">${label}</text>`,
     )
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
@@ -32,12 +64,25 @@ export function frontierSvg(f: FrontierFile, current?: number): string {
 ${ticks}
 <text x="${m.l - 8}" y="${py(y1)}" font-size="11" text-anchor="end">${y1.toFixed(3)}</text>
 <text x="${m.l - 8}" y="${py(y0)}" font-size="11" text-anchor="end">${y0.toFixed(3)}</text>
-<text x="${(W + m.l) / 2}" y="${H - 12}" font-size="12" text-anchor="middle">cost (${f.costUnit}, fraction of full model)</text>
-<text x="16" y="${(H - m.b) / 2}" font-size="12" transform="rotate(-90 16 ${(H - m.b) / 2})" text-anchor="middle">${f.metric.name}</text>
-<path d="${path}" fill="none" stroke="#1f5fbf" stroke-width="1.5"/>
-${dots}
+<text x="${(W + m.l) / 2}" y="${H - 12}" font-size="12" text-anchor="middle">${axes.xLabel}</text>
+<text x="16" y="${(H - m.b) / 2}" font-size="12" transform="rotate(-90 16 ${(H - m.b) / 2})" text-anchor="middle">${axes.yLabel}</text>
+${series}
+${legend}
 </svg>
 `;
+}
+
+export function frontierSvg(f: FrontierFile, current?: number): string {
+  const curve: Curve = {
+    name: f.metric.name,
+    points: f.points.map((p) => ({ x: p.costRatio, y: p.metric })),
+    ...(current !== undefined ? { highlight: current } : {}),
+  };
+  return curvesSvg([curve], {
+    xLabel: `cost (${f.costUnit}, fraction of full model)`,
+    yLabel: f.metric.name,
+    xTicks: [0, 0.25, 0.5, 0.75, 1].map((t) => [t, `${t * 100}%`]),
+  });
 }
 
 /**

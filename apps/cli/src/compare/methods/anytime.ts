@@ -1,0 +1,99 @@
+/**
+ * What `plain` and `lat` share: a model fine-tuned by `lat train` into the method's directory
+ * (resumed from its checkpoint after a kill, reused once finished), run as the anytime graph at
+ * length configurations.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { LatError, type LengthSpec, lengthDefaults } from '@lat/core';
+import { bestCheckpointDirName, checkpointDirName } from '@lat/train';
+import { trainCommand } from '../../commands/train.js';
+import { averageMacs, devScorer, paddedMacs } from '../../evaluation.js';
+import { specOptions } from '../../lengths.js';
+import { type CliModel, incompleteFile, loadCliModel, openPipeline, trainingInfoFile } from '../../model.js';
+import type { DerivedMethod, MethodConfiguration, MethodContext } from '../method.js';
+
+/** `lat train` into `<dir>/model`: reused when finished, resumed when a checkpoint is there. */
+export async function trainInto(c: MethodContext, lengthDrop: boolean): Promise<CliModel> {
+  const dir = join(c.dir, 'model');
+  const finished =
+    existsSync(join(dir, 'model.safetensors')) &&
+    existsSync(join(dir, trainingInfoFile)) &&
+    !existsSync(join(dir, incompleteFile));
+  if (!finished) {
+    const s = c.settings;
+    // A checkpoint, or one left between its renames by a kill (loadCheckpoint picks the newest).
+    const resume =
+      existsSync(dir) &&
+      readdirSync(dir).some((n) => n.startsWith(checkpointDirName) && n !== bestCheckpointDirName);
+    await trainCommand(
+      {
+        model: s.model,
+        task: s.task,
+        train: s.train,
+        dev: s.dev,
+        out: dir,
+        epochs: s.epochs,
+        batchSize: s.batchSize,
+        lr: s.lr,
+        maxLength: s.maxLength,
+        seed: s.seed,
+        lengthDrop,
+        lengthDropRatio: s.options.lengthDropRatio,
+        numSandwich: lengthDefaults.numSandwich,
+        gradAccumulation: 1,
+        checkpointEvery: s.checkpointEvery,
+        warmupRatio: 0.1,
+        resume,
+        ...(s.threads ? { threads: s.threads } : {}),
+      },
+      c.quiet,
+    );
+  }
+  return loadCliModel(dir);
+}
+
+/** The model as a text-classification pipeline (compare scores classification and regression). */
+export async function openClassifier(model: CliModel, threads?: number) {
+  const p = await openPipeline(model, { threads });
+  if (p.task !== 'text-classification') {
+    await p.dispose();
+    throw new LatError(
+      'UNSUPPORTED',
+      'lat compare compares sequence classifiers; this is a span model',
+      model.dir,
+    );
+  }
+  return p;
+}
+
+/** The trained model as a derived method whose configurations are the given length specs. */
+export async function anytimeMethod(
+  c: MethodContext,
+  model: CliModel,
+  specs: readonly { label: string; spec?: LengthSpec }[],
+  recipe: Record<string, unknown>,
+): Promise<DerivedMethod> {
+  const p = await openClassifier(model, c.settings.threads);
+  const dev = devScorer(model, p, c.settings.dev, c.settings.task);
+  const padded = c.settings.maxLength;
+  const configurations = specs.map(
+    ({ label, spec }): MethodConfiguration => ({
+      label,
+      settings: spec ? { ...spec } : { form: 'full' },
+      evaluate: async () => ({
+        metrics: await dev.score(spec),
+        macs: averageMacs(model, dev.items, spec),
+        paddedMacs: paddedMacs(model, padded, spec),
+      }),
+      run: (items) => p.classifyTokens(items, specOptions(spec)),
+    }),
+  );
+  return {
+    recipe: { training: model.info?.recipe ?? null, ...recipe },
+    modelDir: model.dir,
+    params: [...model.weights.values()].reduce((n, t) => n + t.data.length, 0),
+    configurations,
+    release: () => p.dispose(),
+  };
+}

@@ -1,0 +1,9 @@
+/**
+ * The methods `lat compare` knows, by command-line name. A new method is one file in this folder
+ * (see ../method.ts for the contract) and one line here.
+ */
+import type { CompareMethod } from '../method.js';
+import { latMethod } from './lat.js';
+import { plainMethod } from './plain.js';
+
+export const compareMethods: readonly CompareMethod[] = [plainMethod, latMethod];

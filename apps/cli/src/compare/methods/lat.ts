@@ -1,0 +1,54 @@
+/**
+ * `lat`: LengthDrop fine-tuning (sandwich rule, inplace distillation, LayerDrop) and the
+ * evolutionary search of its accuracy/MACs frontier on the dev set; one configuration per frontier
+ * point. Options: --length-drop-ratio, --search-ratio-bound, --iterations.
+ */
+import { lengthDefaults } from '@lat/core';
+import { pointLengths } from '@lat/pipeline';
+import { searchCommand } from '../../commands/search.js';
+import { loadFrontier } from '../../model.js';
+import type { CompareMethod } from '../method.js';
+import { anytimeMethod, trainInto } from './anytime.js';
+
+export const latMethod: CompareMethod = {
+  name: 'lat',
+  summary: 'LengthDrop fine-tuning + evolutionary search of the accuracy/MACs frontier (Kim & Cho 2021)',
+  inapplicable: ({ settings }) =>
+    // [CLS], one token and [SEP] at most: LengthDrop keeps at least minLength, nothing is left to drop.
+    settings.maxLength <= lengthDefaults.minLength + 1
+      ? `--max-length ${settings.maxLength} leaves no token to drop (LengthDrop keeps at least ${lengthDefaults.minLength})`
+      : undefined,
+  derive: async (c) => {
+    const model = await trainInto(c, true);
+    const o = c.settings.options;
+    const search = {
+      iterations: o.iterations,
+      population: 20,
+      mutations: 30,
+      crossovers: 30,
+      scale: 100,
+      ratioBound: o.searchRatioBound,
+      seed: c.settings.seed,
+    };
+    // The frontier is written next to the model: a finished search is reused.
+    let frontier = loadFrontier(model);
+    if (!frontier) {
+      frontier = await searchCommand(
+        {
+          model: model.dir,
+          dev: c.settings.dev,
+          task: c.settings.task,
+          objective: 'macs',
+          ...search,
+          ...(c.settings.threads ? { threads: c.settings.threads } : {}),
+        },
+        c.quiet,
+      );
+    }
+    const points = frontier.points.map((p) => ({
+      label: p.lengths.map((l) => l.toFixed(2)).join(' '),
+      spec: pointLengths(frontier, p),
+    }));
+    return anytimeMethod(c, model, points, { search: { objective: 'macs', ...search }, area: frontier.area });
+  },
+};

@@ -1,0 +1,220 @@
+/**
+ * `lat compare` through the built binary on a tiny generated task: plain and lat from one
+ * checkpoint; determinism (same inputs and seed → the same compare.json but for timings), a killed
+ * run resuming to the same report, and bad input refused in one line before any training.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeSafetensors } from '@lat/core/node';
+import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
+import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseCompareReport } from '../src/compare/report.js';
+
+const root = join(import.meta.dirname, '..');
+const bin = join(root, 'dist/bin.js');
+const dir = mkdtempSync(join(tmpdir(), 'lat-compare-'));
+const base = join(dir, 'base');
+
+interface Run {
+  code: number | null;
+  out: string;
+  err: string;
+  events: Record<string, unknown>[];
+}
+
+/** Runs `lat compare` (one onnxruntime thread); `killWhen` may SIGKILL it on a JSON event. */
+function compare(args: string[], killWhen?: (e: Record<string, unknown>) => boolean): Promise<Run> {
+  const child = spawn(process.execPath, [bin, 'compare', ...args, '--threads', '1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const events: Record<string, unknown>[] = [];
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    const lines = out.split('\n');
+    for (const line of lines.slice(events.length, -1)) {
+      const e = JSON.parse(line) as Record<string, unknown>;
+      events.push(e);
+      if (killWhen?.(e)) child.kill('SIGKILL');
+    }
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err, events })));
+}
+
+const args = (out: string, extra: string[] = []) => [
+  '--model',
+  base,
+  '--task',
+  'sst2',
+  '--train',
+  join(dir, 'train.tsv'),
+  '--dev',
+  join(dir, 'dev.tsv'),
+  '--methods',
+  'plain,lat',
+  '--budget-grid',
+  '0.5,0.7',
+  '--epochs',
+  '3',
+  '--lr',
+  '2e-3',
+  '--max-length',
+  '48',
+  '--iterations',
+  '2',
+  '--runs',
+  '1',
+  '--checkpoint-every',
+  '5',
+  '--out',
+  out,
+  '--json',
+  ...extra,
+];
+
+/** The report without what a clock measured. */
+function untimed(path: string): unknown {
+  return JSON.parse(readFileSync(path, 'utf8'), (k, v) => (k === 'timing' ? undefined : v));
+}
+
+beforeAll(() => {
+  if (!existsSync(bin))
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  const task = generateSentimentTask({ seed: 3, train: 600, dev: 100 });
+  const tsv = (rows: typeof task.train) =>
+    `sentence\tlabel\n${rows.map((e) => `${e.textA}\t${e.label}`).join('\n')}\n`;
+  writeFileSync(join(dir, 'train.tsv'), tsv(task.train));
+  writeFileSync(join(dir, 'dev.tsv'), tsv(task.dev));
+  mkdirSync(base);
+  const config = syntheticModelConfig({ layers: 2, hidden: 64, heads: 4 });
+  writeFileSync(join(base, 'config.json'), JSON.stringify(toHfConfig(config)));
+  writeFileSync(join(base, 'vocab.txt'), `${task.vocab.join('\n')}\n`);
+  writeSafetensors(join(base, 'model.safetensors'), toHfNames(createRandomWeights(config, 1), config));
+}, 120_000);
+
+let first: Promise<Run> | undefined;
+/** The uninterrupted run the others are compared with. */
+const reference = () => {
+  first ??= compare(args(join(dir, 'a')));
+  return first;
+};
+
+describe('lat compare', () => {
+  it('writes a valid report: every method, every budget, the table, the plot', async () => {
+    const r = await reference();
+    expect(r.code, r.err).toBe(0);
+    const report = parseCompareReport(JSON.parse(readFileSync(join(dir, 'a/compare.json'), 'utf8')));
+    expect(report.methods.map((m) => m.name)).toEqual(['plain', 'lat']);
+    expect(report.budgets).toEqual([0.5, 0.7, 1]);
+    const [plain, lat] = report.methods;
+    // plain runs at full length only: nothing fits under 50% or 70%, the full model under 100%.
+    expect(plain!.configurations.map((c) => c.label)).toEqual(['full']);
+    expect(plain!.configurations[0]!.macsRatio).toBeCloseTo(1, 12);
+    expect(plain!.best.map((b) => b.configuration)).toEqual([null, null, 0]);
+    // lat: one configuration per frontier point, each best within its budget.
+    const frontier = JSON.parse(readFileSync(join(dir, 'a/lat/model/frontier.json'), 'utf8'));
+    expect(lat!.configurations.map((c) => c.metric)).toEqual(
+      frontier.points.map((p: { metric: number }) => p.metric),
+    );
+    for (const [i, b] of lat!.best.entries()) {
+      const within = lat!.configurations.filter((c) => c.macsRatio <= report.budgets[i]! + 1e-9);
+      if (b.configuration === null) expect(within).toEqual([]);
+      else
+        expect(lat!.configurations[b.configuration]!.metric).toBe(Math.max(...within.map((c) => c.metric)));
+    }
+    for (const m of report.methods) {
+      expect(m.params).toBe(report.model.params);
+      for (const c of m.configurations) expect(c.timing.batch32Ms).toBeGreaterThan(0);
+    }
+    expect(readFileSync(join(dir, 'a/compare.svg'), 'utf8')).toContain('<svg');
+    expect(readFileSync(join(dir, 'a/compare.md'), 'utf8')).toContain('| budget | plain | lat |');
+    // Progress with an ETA, per method and phase, before the result.
+    const phases = r.events
+      .filter((e) => e['event'] === 'progress')
+      .map((e) => `${e['method']} ${e['phase']}`);
+    expect(new Set(phases)).toEqual(
+      new Set([
+        'plain (1/2) train (steps)',
+        'plain (1/2) evaluate',
+        'plain (1/2) latency',
+        'lat (2/2) train (steps)',
+        'lat (2/2) search (iterations)',
+        'lat (2/2) evaluate',
+        'lat (2/2) latency',
+      ]),
+    );
+    expect(r.events.at(-1)).toMatchObject({ command: 'compare' });
+  }, 120_000);
+
+  it('gives the same compare.json for the same inputs and seed, but for timings', async () => {
+    const again = await compare(args(join(dir, 'b')));
+    expect(again.code, again.err).toBe(0);
+    expect((await reference()).code).toBe(0);
+    expect(untimed(join(dir, 'b/compare.json'))).toEqual(untimed(join(dir, 'a/compare.json')));
+  }, 120_000);
+
+  it('resumes a killed run: finished methods are reused, training continues from its checkpoint', async () => {
+    const out = join(dir, 'killed');
+    const killed = await compare(
+      args(out),
+      (e) =>
+        e['event'] === 'progress' &&
+        e['phase'] === 'train (steps)' &&
+        String(e['method']).startsWith('lat') &&
+        (e['done'] as number) >= 8,
+    );
+    expect(killed.code).toBe(null); // SIGKILL: no chance to save anything on the way out
+    expect(existsSync(join(out, 'compare.json'))).toBe(false);
+    expect(readdirSync(join(out, 'lat/model'))).toContain('checkpoint');
+    const resumed = await compare(args(out));
+    expect(resumed.code, resumed.err).toBe(0);
+    const progress = resumed.events.filter((e) => e['event'] === 'progress');
+    // plain was finished: neither trained nor scored again (only timed, in this run).
+    expect(progress.filter((e) => String(e['method']).startsWith('plain')).map((e) => e['phase'])).toEqual(
+      expect.arrayContaining(['latency']),
+    );
+    expect(progress.some((e) => String(e['method']).startsWith('plain') && e['phase'] !== 'latency')).toBe(
+      false,
+    );
+    // lat continued from the step-5 checkpoint.
+    const latTrain = progress.filter(
+      (e) => String(e['method']).startsWith('lat') && e['phase'] === 'train (steps)',
+    );
+    expect(latTrain[0]!['done']).toBe(6);
+    expect(untimed(join(out, 'compare.json'))).toEqual(untimed(join(dir, 'a/compare.json')));
+  }, 120_000);
+
+  it('refuses bad input in one line before any training', async () => {
+    // Usage errors exit 2, a missing file 1.
+    const cases: [string[], RegExp, number][] = [
+      [['--methods', 'plain,adapler'], /unknown method 'adapler'; available: plain, lat/, 2],
+      [
+        ['--methods', 'lat', '--max-length', '3'],
+        /lat cannot apply here: --max-length 3 leaves no token to drop/,
+        2,
+      ],
+      [['--budget-grid', '0.5,1.5'], /'1.5' is not a fraction in \(0, 1\]/, 2],
+      [['--dev', join(dir, 'missing.tsv')], /missing.tsv: cannot read data file/, 1],
+    ];
+    for (const [i, [extra, message, code]] of cases.entries()) {
+      const out = join(dir, `bad-${i}`);
+      const r = await compare(args(out, extra));
+      expect(r.code, r.err).toBe(code);
+      expect(r.err).toMatch(message);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(r.out).toBe('');
+      expect(existsSync(out)).toBe(false);
+    }
+    // A method made with other settings is not mixed into a report.
+    const r = await compare(args(join(dir, 'a'), ['--seed', '7']));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/this method was made with another seed; use another --out/);
+  }, 120_000);
+});
