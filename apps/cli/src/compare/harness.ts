@@ -53,7 +53,7 @@ export interface ComparePlan {
   base: CliModel;
   task: TaskSpec;
   dev: Encoded[];
-  /** What a method's files in `<out>/<name>/` must have been made with to be reused. */
+  /** What a method's files in `<out>/<name>/` must have been made with to be reused (see keyOf). */
   key: Record<string, unknown>;
   hashes: { train: string; dev: string };
 }
@@ -119,10 +119,14 @@ export async function planCompare(flags: CompareFlags): Promise<ComparePlan> {
     batchSize: flags.batchSize,
     lr: flags.lr,
     maxLength: flags.maxLength,
-    options: settings.options,
   };
-  for (const m of methods) checkReusable(join(flags.out, m.name), key);
+  for (const m of methods) checkReusable(join(flags.out, m.name), keyOf(m, key, settings));
   return { flags, settings, methods, budgets, base, task, dev, key, hashes };
+}
+
+/** A method's reuse key: the shared settings and the method options it reads. */
+function keyOf(m: CompareMethod, key: Record<string, unknown>, s: CompareSettings) {
+  return { ...key, options: Object.fromEntries(m.options.map((o) => [o, s.options[o]])) };
 }
 
 function parseBudgetGrid(text: string): number[] {
@@ -180,7 +184,8 @@ export async function runCompare(plan: ComparePlan, out: Output): Promise<Compar
     for (const [k, method] of plan.methods.entries()) {
       const dir = join(flags.out, method.name);
       mkdirSync(dir, { recursive: true });
-      writeJson(join(dir, methodFile), { kind: 'lat-compare-method', method: method.name, key: plan.key });
+      const key = keyOf(method, plan.key, settings);
+      writeJson(join(dir, methodFile), { kind: 'lat-compare-method', method: method.name, key });
       const progress = methodProgress(out, `${method.name} (${k + 1}/${plan.methods.length})`);
       const c: MethodContext = {
         settings,
@@ -193,7 +198,7 @@ export async function runCompare(plan: ComparePlan, out: Output): Promise<Compar
       };
       const derived = await method.derive(c);
       try {
-        const scores = await scoresOf(dir, derived.configurations, plan.key, progress);
+        const scores = await scoresOf(dir, derived.configurations, key, progress);
         progress.phase('latency', derived.configurations.length);
         const configurations: ConfigurationReport[] = [];
         for (const [i, conf] of derived.configurations.entries()) {
@@ -396,8 +401,9 @@ function methodProgress(out: Output, who: string): MethodProgress {
     tick(done) {
       if (firstDone < 0) {
         // The first report of a phase (a resumed one starts part-way): the rate is measured from here.
-        firstDone = done - 1;
+        firstDone = done;
         start = performance.now();
+        return say(done);
       }
       const step = Math.max(1, Math.ceil(total / 10));
       if (done === total || done - lastDone >= step || performance.now() - lastLine > 10_000) say(done);

@@ -15,6 +15,9 @@
  *   MACs are within budget × the starting checkpoint's, and writes compare.json / .md / .svg.
  *
  * What a method must do:
+ * - name the method options it reads (`options`; a new option is a field of MethodOptions and a
+ *   flag in commands/compare.ts), and refuse in `inapplicable()`, in one line, a checkpoint or
+ *   options it cannot work with (e.g. pooling on a model too short for its schedule);
  * - `derive()` trains or derives its model from `c.settings.model` with `c.settings`' data, seed,
  *   epochs, batch size, learning rate and max length, keeping every file under `c.dir`. It must be
  *   resumable: finished work found in `c.dir` is reused, half-done training continues from its
@@ -124,6 +127,8 @@ export interface CompareMethod {
   readonly name: string;
   /** One line for the report: what the method is. */
   readonly summary: string;
+  /** The method options it reads: with the shared settings, they decide when its files are reused. */
+  readonly options: readonly (keyof MethodOptions)[];
   /** Why the method cannot run on this checkpoint/options (one line), or undefined when it can. */
   inapplicable(c: PreflightContext): string | undefined;
   /** Trains or derives the method into `c.dir` (resumable); see the file comment. */

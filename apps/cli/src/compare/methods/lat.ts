@@ -13,6 +13,7 @@ import { anytimeMethod, trainInto } from './anytime.js';
 export const latMethod: CompareMethod = {
   name: 'lat',
   summary: 'LengthDrop fine-tuning + evolutionary search of the accuracy/MACs frontier (Kim & Cho 2021)',
+  options: ['lengthDropRatio', 'searchRatioBound', 'iterations'],
   inapplicable: ({ settings }) =>
     // [CLS], one token and [SEP] at most: LengthDrop keeps at least minLength, nothing is left to drop.
     settings.maxLength <= lengthDefaults.minLength + 1

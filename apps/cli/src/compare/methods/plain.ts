@@ -5,6 +5,7 @@ import { anytimeMethod, trainInto } from './anytime.js';
 export const plainMethod: CompareMethod = {
   name: 'plain',
   summary: 'plain fine-tuning (no LengthDrop, no LayerDrop), run at full length',
+  options: [],
   inapplicable: () => undefined,
   derive: async (c) => anytimeMethod(c, await trainInto(c, false), [{ label: 'full' }], {}),
 };
