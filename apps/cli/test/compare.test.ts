@@ -17,9 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSafetensors } from '@lat/core/node';
 import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
+import { parseCompareReport } from '@lat/search';
 import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCompareReport } from '../src/compare/report.js';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'dist/bin.js');
@@ -143,6 +143,22 @@ describe('lat compare', () => {
       expect(m.params).toBe(report.model.params);
       for (const c of m.configurations) expect(c.timing.batch32Ms).toBeGreaterThan(0);
     }
+    // Kept tokens of a few dev inputs, per method, at each budget's best configuration.
+    const example = report.examples[0]!;
+    expect(example.tokens[0]).toBe('[CLS]');
+    const full = example.kept.find((k) => k.method === 'plain' && k.budget === 1)!;
+    expect(full.layers).toEqual([0, 1].map(() => example.tokens.map((_, i) => i)));
+    for (const k of example.kept.filter((k) => k.method === 'lat')) {
+      expect(k.layers[0]).toContain(0); // [CLS] is always kept
+      expect(k.layers[1]!.length).toBeLessThanOrEqual(k.layers[0]!.length);
+    }
+    // Validated on read: a field at fault is named.
+    expect(() => parseCompareReport({ ...report, schemaVersion: 2 })).toThrow(
+      /schemaVersion: this version reads schema 1/,
+    );
+    const broken = structuredClone(report);
+    broken.methods[1]!.best[0]!.configuration = 99;
+    expect(() => parseCompareReport(broken)).toThrow(/methods\[1\]\.best\[0\]\.configuration/);
     expect(readFileSync(join(dir, 'a/compare.svg'), 'utf8')).toContain('<svg');
     expect(readFileSync(join(dir, 'a/compare.md'), 'utf8')).toContain('| budget | plain | lat |');
     // Progress with an ETA, per method and phase, before the result.

@@ -3,6 +3,7 @@ import type { FrontierFile } from '@lat/search';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { bundleFromFiles, fetchBundle, type LoadedBundle } from '@lat/pipeline';
+import { showCompare } from './compare.js';
 import { formatMacs } from './format.js';
 
 interface RunResult {
@@ -219,5 +220,19 @@ document.addEventListener('drop', (e) => {
   bundleFromFiles([...(e.dataTransfer?.files ?? [])]).then(use, showError);
 });
 
+$<HTMLInputElement>('compare-file').addEventListener('change', (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  file
+    ?.text()
+    .then((t) => showCompare(JSON.parse(t), file.name))
+    .catch(showError);
+});
+
 const params = new URLSearchParams(location.search);
+const report = params.get('compare');
+if (report)
+  fetch(report)
+    .then((r) => r.json())
+    .then((j) => showCompare(j, report))
+    .catch(showError);
 fetchBundle(params.get('bundle') ?? './bundles/default/').then(use, showError);

@@ -97,6 +97,8 @@ const frontier = {
   search: { seed: 1, iterations: 1, evaluated: 2, params: {} },
 };
 
+const committedReport = join(app, '../../bench/results/compare-sst2/compare.json');
+
 let server: Server;
 let browser: Browser;
 let base = '';
@@ -131,6 +133,12 @@ describe.skipIf(!available)('playground in Chromium', () => {
       join(dist, 'bundles/damaged/lat.json'),
       readFileSync(join(dist, 'bundles/default/lat.json')),
     );
+    // The committed `lat compare` report of the SST-2 fixture (bench/results), and a broken one.
+    mkdirSync(join(dist, 'reports'), { recursive: true });
+    writeFileSync(join(dist, 'reports/compare.json'), readFileSync(committedReport));
+    const broken = JSON.parse(readFileSync(committedReport, 'utf8'));
+    broken.methods[0].best = [];
+    writeFileSync(join(dist, 'reports/broken.json'), JSON.stringify(broken));
     mkdirSync(join(dist, 'bundles/broken'), { recursive: true });
     writeFileSync(join(dist, 'bundles/broken/lat.json'), JSON.stringify({ kind: 'something-else' }));
     server = createServer((req, res) => {
@@ -281,6 +289,42 @@ describe.skipIf(!available)('playground in Chromium', () => {
     expect(shown).toBe(want.answer);
     expect(await page.textContent('#prediction')).toBe(want.answer);
     expect(await page.textContent('#probs')).toMatch(/window \d+ of \d+ shown/);
+  }, 60_000);
+
+  it('opens a compare report: one curve per method, and what each method keeps per layer side by side', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}?compare=./reports/compare.json`);
+    await page.waitForSelector('#compare:not([hidden]) #compare-kept .row', { timeout: 30_000 });
+    const report = JSON.parse(readFileSync(committedReport, 'utf8'));
+    expect(await page.textContent('#compare-title')).toContain('plain vs lat');
+    const legend = await page.locator('#compare-chart .u-legend .u-series .u-label').allTextContents();
+    expect(legend).toEqual(['speed-up', 'plain', 'lat']);
+    // The full budget is selected first: plain keeps every token in every layer; lat drops some.
+    const layers = report.model.numLayers;
+    const tokens = report.examples[0].tokens.length;
+    expect(await page.locator('#compare-kept .row[data-method="plain"] .tok.kept').count()).toBe(
+      layers * tokens,
+    );
+    expect(await page.locator('#compare-kept .row[data-method="lat"]').count()).toBe(layers);
+    const latKept = report.examples[0].kept.find(
+      (k: { method: string; budget: number }) => k.method === 'lat' && k.budget === 1,
+    );
+    expect(await page.locator('#compare-kept .row[data-method="lat"] .tok.kept').count()).toBe(
+      latKept.layers.flat().length,
+    );
+    // The smallest budget: plain has nothing that cheap.
+    await page.click('#compare-budgets button[data-index="0"]');
+    expect(await page.textContent('#compare-kept')).toContain(
+      `plain · nothing within ${Math.round(report.budgets[0] * 100)}% of the MACs`,
+    );
+    expect(await page.locator('#compare-kept .row[data-method="plain"]').count()).toBe(0);
+    expect(errors).toEqual([]);
+    const broken = await browser.newPage();
+    await broken.goto(`${base}?compare=./reports/broken.json`);
+    await broken.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
+    expect(await broken.textContent('#error')).toMatch(/broken.json#methods\[0\]\.best: has 0 entries/);
   }, 60_000);
 
   it('shows what is wrong with a broken bundle instead of a blank page', async () => {

@@ -1,4 +1,5 @@
 export * from './budget.js';
+export * from './compare-report.js';
 export * from './config.js';
 // mutate and crossover are the search's internals (tested in place), not API.
 export {

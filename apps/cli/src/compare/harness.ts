@@ -9,6 +9,13 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { LatError, Rng } from '@lat/core';
 import { writeFileAtomic } from '@lat/core/node';
+import {
+  type CompareExample,
+  type CompareReport,
+  type ConfigurationReport,
+  compareSchemaVersion,
+  type MethodReport,
+} from '@lat/search';
 import { type Encoded, encodeExamples, readExamples, selectionMetric, type TaskSpec } from '@lat/train';
 import { averageMacs, paddedMacs, resolveTask } from '../evaluation.js';
 import { type CliModel, loadCliModel, writeJson } from '../model.js';
@@ -25,13 +32,7 @@ import type {
 } from './method.js';
 import { openClassifier } from './methods/anytime.js';
 import { compareMethods } from './methods/index.js';
-import {
-  type CompareReport,
-  type ConfigurationReport,
-  compareMarkdown,
-  compareSchemaVersion,
-  type MethodReport,
-} from './report.js';
+import { compareMarkdown } from './report.js';
 
 export interface CompareFlags extends Omit<CompareSettings, 'options'> {
   methods: string;
@@ -62,6 +63,8 @@ const methodFile = 'method.json';
 const evaluationFile = 'evaluation.json';
 const batch1Inputs = 8;
 const batch32Inputs = 32;
+/** Dev inputs whose kept tokens the report shows (the playground lays them side by side). */
+const exampleInputs = 3;
 
 /**
  * Checks everything that can be checked before training: the method names, the budget grid, the
@@ -180,6 +183,10 @@ export async function runCompare(plan: ComparePlan, out: Output): Promise<Compar
   const refRun = (items: readonly Encoded[]) => ref.classifyTokens(items);
   const refTimes = { b1: [] as number[], b32: [] as number[] };
   const methods: MethodReport[] = [];
+  const examples: CompareExample[] = batch1.slice(0, exampleInputs).map((e) => ({
+    tokens: e.ids.map((id) => base.tokenizer.vocab[id] ?? '[UNK]'),
+    kept: [],
+  }));
   try {
     for (const [k, method] of plan.methods.entries()) {
       const dir = join(flags.out, method.name);
@@ -230,6 +237,23 @@ export async function runCompare(plan: ComparePlan, out: Output): Promise<Compar
           });
           progress.tick(i + 1);
         }
+        const best = plan.budgets.map((budget) => ({
+          budget,
+          configuration: bestUnder(configurations, budget),
+        }));
+        for (const [i, ex] of examples.entries()) {
+          for (const { budget, configuration } of best) {
+            const keep =
+              configuration === null ? undefined : derived.configurations[configuration]!.keptPositions;
+            if (keep)
+              ex.kept.push({
+                method: method.name,
+                budget,
+                configuration: configuration!,
+                layers: await keep(batch1[i]!),
+              });
+          }
+        }
         methods.push({
           name: method.name,
           summary: method.summary,
@@ -237,7 +261,7 @@ export async function runCompare(plan: ComparePlan, out: Output): Promise<Compar
           params: derived.params,
           bytes: statSync(join(derived.modelDir, 'model.safetensors')).size,
           configurations,
-          best: plan.budgets.map((budget) => ({ budget, configuration: bestUnder(configurations, budget) })),
+          best,
         });
       } finally {
         await derived.release();
@@ -278,6 +302,7 @@ export async function runCompare(plan: ComparePlan, out: Output): Promise<Compar
     budgets: plan.budgets,
     reference,
     methods,
+    examples,
     timing: {
       date: new Date().toISOString(),
       seconds: (performance.now() - started) / 1000,

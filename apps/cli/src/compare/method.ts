@@ -107,6 +107,11 @@ export interface MethodConfiguration {
   evaluate(): Promise<ConfigurationScore>;
   /** Runs these dev inputs as one batch, as a user would (the harness times it). */
   run(items: readonly Encoded[]): Promise<unknown>;
+  /**
+   * Methods that drop or merge tokens: the positions each layer keeps for one input (merged rows:
+   * their representative). The report shows them for a few dev inputs, side by side per method.
+   */
+  keptPositions?(item: Encoded): Promise<number[][]>;
 }
 
 /** A trained/derived method, ready to be evaluated and timed. */

@@ -87,6 +87,7 @@ export async function anytimeMethod(
         paddedMacs: paddedMacs(model, padded, spec),
       }),
       run: (items) => p.classifyTokens(items, specOptions(spec)),
+      keptPositions: async (item) => (await p.classifyTokens([item], specOptions(spec)))[0]!.keptPositions,
     }),
   );
   return {
