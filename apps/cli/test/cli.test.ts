@@ -3,7 +3,7 @@
  * the CI build step — or by this test when missing): train → search → eval → predict → export
  * on a tiny generated task, plus the error paths users hit.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +12,9 @@ import { writeSafetensors } from '@lat/core/node';
 import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
 import { pipeline } from '@lat/pipeline';
 import { createNodeRuntime } from '@lat/runtime-node';
-import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
+import { syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, writeSentimentFixture } from './fixture.js';
 import { signalAtFirstStep } from './signal.js';
 
 const root = join(import.meta.dirname, '..');
@@ -33,18 +34,8 @@ function lat(args: string[], input?: string) {
 }
 
 beforeAll(() => {
-  if (!existsSync(bin))
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  const task = generateSentimentTask({ seed: 3, train: 800, dev: 100 });
-  const tsv = (rows: typeof task.train) =>
-    `sentence\tlabel\n${rows.map((e) => `${e.textA}\t${e.label}`).join('\n')}\n`;
-  writeFileSync(join(dir, 'train.tsv'), tsv(task.train));
-  writeFileSync(join(dir, 'dev.tsv'), tsv(task.dev));
-  mkdirSync(base);
-  const config = syntheticModelConfig({ layers: 2, hidden: 64, heads: 4 });
-  writeFileSync(join(base, 'config.json'), JSON.stringify(toHfConfig(config)));
-  writeFileSync(join(base, 'vocab.txt'), `${task.vocab.join('\n')}\n`);
-  writeSafetensors(join(base, 'model.safetensors'), toHfNames(createRandomWeights(config, 1), config));
+  ensureBuilt(root);
+  writeSentimentFixture(dir, base, { seed: 3, train: 800, dev: 100, hidden: 64, heads: 4 });
 }, 120_000);
 
 describe('lat, end to end through the built binary', () => {

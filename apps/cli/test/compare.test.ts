@@ -3,23 +3,13 @@
  * checkpoint; determinism (same inputs and seed → the same compare.json but for timings), a killed
  * run resuming to the same report, and bad input refused in one line before any training.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeSafetensors } from '@lat/core/node';
-import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
 import { parseCompareReport } from '@lat/search';
-import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, writeSentimentFixture } from './fixture.js';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'dist/bin.js');
@@ -93,18 +83,8 @@ function untimed(path: string): unknown {
 }
 
 beforeAll(() => {
-  if (!existsSync(bin))
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  const task = generateSentimentTask({ seed: 3, train: 500, dev: 100 });
-  const tsv = (rows: typeof task.train) =>
-    `sentence\tlabel\n${rows.map((e) => `${e.textA}\t${e.label}`).join('\n')}\n`;
-  writeFileSync(join(dir, 'train.tsv'), tsv(task.train));
-  writeFileSync(join(dir, 'dev.tsv'), tsv(task.dev));
-  mkdirSync(base);
-  const config = syntheticModelConfig({ layers: 2, hidden: 64, heads: 4 });
-  writeFileSync(join(base, 'config.json'), JSON.stringify(toHfConfig(config)));
-  writeFileSync(join(base, 'vocab.txt'), `${task.vocab.join('\n')}\n`);
-  writeSafetensors(join(base, 'model.safetensors'), toHfNames(createRandomWeights(config, 1), config));
+  ensureBuilt(root);
+  writeSentimentFixture(dir, base, { seed: 3, train: 500, dev: 100, hidden: 64, heads: 4 });
 }, 120_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

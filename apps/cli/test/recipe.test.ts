@@ -4,14 +4,12 @@
  * per-batch lengths; lat_training.json, --json and the frontier say which options a run used.
  * A latency search measures a per-layer table once, saves it with the model and reuses it.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeSafetensors } from '@lat/core/node';
-import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
-import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, writeSentimentFixture } from './fixture.js';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'dist/bin.js');
@@ -29,18 +27,8 @@ function lat(args: string[]) {
 const info = (d: string) => JSON.parse(readFileSync(join(d, 'lat_training.json'), 'utf8'));
 
 beforeAll(() => {
-  if (!existsSync(bin))
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  const task = generateSentimentTask({ seed: 4, train: 192, dev: 64 });
-  const tsv = (rows: typeof task.train) =>
-    `sentence\tlabel\n${rows.map((e) => `${e.textA}\t${e.label}`).join('\n')}\n`;
-  writeFileSync(join(dir, 'train.tsv'), tsv(task.train));
-  writeFileSync(join(dir, 'dev.tsv'), tsv(task.dev));
-  mkdirSync(base);
-  const config = syntheticModelConfig({ layers: 2, hidden: 32, heads: 2 });
-  writeFileSync(join(base, 'config.json'), JSON.stringify(toHfConfig(config)));
-  writeFileSync(join(base, 'vocab.txt'), `${task.vocab.join('\n')}\n`);
-  writeSafetensors(join(base, 'model.safetensors'), toHfNames(createRandomWeights(config, 1), config));
+  ensureBuilt(root);
+  writeSentimentFixture(dir, base, { seed: 4, train: 192, dev: 64, hidden: 32, heads: 2 });
 }, 120_000);
 
 describe('the two-stage reference recipe from the CLI', () => {

@@ -5,6 +5,7 @@
  */
 import { type CompareReport, parseCompareReport } from '@lat/search';
 import uPlot from 'uplot';
+import { keptRow } from './kept.js';
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
 const palette = ['#1f5fbf', '#d9480f', '#2b8a3e', '#862e9c', '#e67700', '#0b7285'];
@@ -96,26 +97,8 @@ function renderKept(r: CompareReport, example: number, budgetIndex: number) {
       ? `${m.name} · ${conf.label} · ${r.metric} ${conf.metric.toFixed(3)} · ${(conf.macsRatio * 100).toFixed(1)}% MACs · ${conf.timing.batch32Speedup.toFixed(2)}×`
       : `${m.name} · nothing within ${Math.round(budget * 100)}% of the MACs`;
     rows.push(head);
-    for (const [l, layer] of (kept?.layers ?? []).entries()) {
-      const row = document.createElement('div');
-      row.className = 'row';
-      row.dataset['method'] = m.name;
-      row.dataset['layer'] = String(l);
-      const name = document.createElement('span');
-      name.className = 'name';
-      name.textContent = `layer ${l + 1}`;
-      const keep = new Set(layer);
-      row.append(
-        name,
-        ...ex!.tokens.map((t, p) => {
-          const span = document.createElement('span');
-          span.className = `tok ${keep.has(p) ? 'kept' : 'dropped'}`;
-          span.textContent = t;
-          return span;
-        }),
-      );
-      rows.push(row);
-    }
+    for (const [l, layer] of (kept?.layers ?? []).entries())
+      rows.push(keptRow(`layer ${l + 1}`, ex!.tokens, layer, { method: m.name, layer: String(l) }));
   }
   $('compare-kept').replaceChildren(...rows);
 }

@@ -5,6 +5,7 @@ import 'uplot/dist/uPlot.min.css';
 import { bundleFromFiles, fetchBundle, type LoadedBundle } from '@lat/pipeline';
 import { showCompare } from './compare.js';
 import { formatMacs } from './format.js';
+import { keptRow } from './kept.js';
 
 interface RunResult {
   /** The input's tokens (span bundles: those of the window the answer came from). */
@@ -180,25 +181,9 @@ function render(r: RunResult) {
   }
   $('latency').textContent = `${r.latencyMs.toFixed(2)} ms`;
   $('macs').textContent = `${formatMacs(r.macs)} (${((r.macs / r.fullMacs) * 100).toFixed(0)}% of full)`;
-  const rows = r.keptPositions.map((kept, i) => {
-    const row = document.createElement('div');
-    row.className = 'row';
-    row.dataset['layer'] = String(i);
-    const name = document.createElement('span');
-    name.className = 'name';
-    name.textContent = `layer ${i + 1}`;
-    const keptSet = new Set(kept);
-    row.append(
-      name,
-      ...r.tokens.map((t, p) => {
-        const span = document.createElement('span');
-        span.className = `tok ${keptSet.has(p) ? 'kept' : 'dropped'}`;
-        span.textContent = t;
-        return span;
-      }),
-    );
-    return row;
-  });
+  const rows = r.keptPositions.map((kept, i) =>
+    keptRow(`layer ${i + 1}`, r.tokens, kept, { layer: String(i) }),
+  );
   $('layers').replaceChildren(...rows);
 }
 
