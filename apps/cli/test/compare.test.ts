@@ -60,13 +60,13 @@ const args = (out: string, extra: string[] = []) => [
   '--budget-grid',
   '0.5,0.7',
   '--epochs',
-  '3',
+  '2',
   '--lr',
   '2e-3',
   '--max-length',
   '48',
   '--iterations',
-  '2',
+  '1',
   '--runs',
   '1',
   '--checkpoint-every',
@@ -84,7 +84,7 @@ function untimed(path: string): unknown {
 
 beforeAll(() => {
   ensureBuilt(root);
-  writeSentimentFixture(dir, base, { seed: 3, train: 500, dev: 100, hidden: 64, heads: 4 });
+  writeSentimentFixture(dir, base, { seed: 3, train: 320, dev: 64, hidden: 64, heads: 4 });
 }, 120_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
