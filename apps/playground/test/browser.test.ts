@@ -314,6 +314,7 @@ describe.skipIf(!available)('playground in Chromium', () => {
     expect(await page.locator('#compare-kept .row[data-method="lat"] .tok.kept').count()).toBe(
       latKept.layers.flat().length,
     );
+    await page.screenshot({ path: join(app, 'test-results/playground-compare.png'), fullPage: true });
     // The smallest budget: plain has nothing that cheap.
     await page.click('#compare-budgets button[data-index="0"]');
     expect(await page.textContent('#compare-kept')).toContain(
