@@ -119,6 +119,17 @@ describe('lat compare', () => {
       else
         expect(lat!.configurations[b.configuration]!.metric).toBe(Math.max(...within.map((c) => c.metric)));
     }
+    // What each layer keeps of each dev input: none dropped by plain; lat's ratios, rounded up per input.
+    expect(plain!.configurations[0]!.kept).toBeUndefined();
+    for (const c of lat!.configurations) {
+      const ratios = (c.settings as { ratios: number[] }).ratios;
+      expect(c.kept).toHaveLength(2);
+      c.kept!.forEach((k, l) => {
+        expect(k.p10).toBeLessThanOrEqual(k.p50);
+        expect(k.p50).toBeLessThanOrEqual(k.p90);
+        expect(k.p10).toBeGreaterThanOrEqual(ratios[l]! - 1e-9);
+      });
+    }
     for (const m of report.methods) {
       expect(m.params).toBe(report.model.params);
       for (const c of m.configurations) expect(c.timing.batch32Ms).toBeGreaterThan(0);

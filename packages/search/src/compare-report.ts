@@ -9,6 +9,14 @@ import { LatError } from '@lat/core';
 
 export const compareSchemaVersion = 1;
 
+/** One layer: the fraction of each input's tokens it keeps — mean and percentiles over the dev set. */
+export interface KeptSpread {
+  mean: number;
+  p10: number;
+  p50: number;
+  p90: number;
+}
+
 export interface ConfigurationReport {
   label: string;
   /** Exactly what runs (the method's own JSON, e.g. `{ form: 'ratio', ratios: [...] }`). */
@@ -22,6 +30,8 @@ export interface ConfigurationReport {
   /** MACs of one input padded to `settings.maxLength`, and the ratio. */
   paddedMacs: number;
   paddedMacsRatio: number;
+  /** Per layer, how much of each dev input is kept (methods that drop tokens). */
+  kept?: KeptSpread[];
   timing: {
     /** Mean ms per input, inputs run one at a time; and the reference's, measured alternately. */
     batch1Ms: number;
@@ -133,6 +143,11 @@ export function parseCompareReport(value: unknown, where = 'compare.json'): Comp
       str(conf['label'], `${cat}.label`);
       for (const k of ['metric', 'macs', 'macsRatio', 'paddedMacs', 'paddedMacsRatio'])
         num(conf[k], `${cat}.${k}`);
+      if (conf['kept'] !== undefined)
+        arr(conf['kept'], `${cat}.kept`).forEach((k, l) => {
+          const layer = obj(k, `${cat}.kept[${l}]`);
+          for (const q of ['mean', 'p10', 'p50', 'p90']) num(layer[q], `${cat}.kept[${l}].${q}`);
+        });
       const t = obj(conf['timing'], `${cat}.timing`);
       for (const k of ['batch1Ms', 'batch1Speedup', 'batch32Ms', 'batch32Speedup'])
         num(t[k], `${cat}.timing.${k}`);

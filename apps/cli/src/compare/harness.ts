@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
-import { LatError, Rng } from '@lat/core';
+import { isLatError, LatError, Rng } from '@lat/core';
 import { writeFileAtomic } from '@lat/core/node';
 import {
   type CompareExample,
@@ -203,7 +203,18 @@ export async function runCompare(plan: ComparePlan, out: Output): Promise<Compar
         progress,
         quiet: quietOutput(progress),
       };
-      const derived = await method.derive(c);
+      const derived = await method.derive(c).catch((e: unknown) => {
+        // `lat train`'s advice (--resume) is this command's: run it again, it resumes.
+        if (!isLatError(e, 'INTERRUPTED')) throw e;
+        throw Object.assign(
+          new LatError(
+            'INTERRUPTED',
+            `${method.name} stopped; run the same lat compare again to continue`,
+            dir,
+          ),
+          { exitCode: (e as { exitCode?: number }).exitCode },
+        );
+      });
       try {
         const scores = await scoresOf(dir, derived.configurations, key, progress);
         progress.phase('latency', derived.configurations.length);
@@ -228,6 +239,7 @@ export async function runCompare(plan: ComparePlan, out: Output): Promise<Compar
             macsRatio: s.macs / reference.macs,
             paddedMacs: s.paddedMacs,
             paddedMacsRatio: s.paddedMacs / reference.paddedMacs,
+            ...(s.kept ? { kept: s.kept } : {}),
             timing: {
               batch1Ms: b1.ms / batch1.length,
               batch1Speedup: b1.refMs / b1.ms,

@@ -28,6 +28,7 @@
  * - report progress through `c.progress` (phase + done/total; the harness prints the ETA) and pass
  *   `c.quiet` as the Output of any `lat` command it calls, so sub-commands stay silent.
  */
+import type { KeptSpread } from '@lat/search';
 import type { Encoded, TaskSpec } from '@lat/train';
 import type { CliModel } from '../model.js';
 import type { Output } from '../output.js';
@@ -95,6 +96,8 @@ export interface ConfigurationScore {
   macs: number;
   /** MACs of one input padded to `settings.maxLength` (how the LAT paper counts). */
   paddedMacs: number;
+  /** Methods that drop tokens: per layer, the spread of the fraction each dev input keeps (see spread.ts). */
+  kept?: KeptSpread[];
 }
 
 /** One way to run a derived method: a frontier point, a threshold, a schedule, a pruned model. */

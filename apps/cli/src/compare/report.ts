@@ -1,5 +1,5 @@
 /** compare.json as Markdown tables (compare.md) and the table `lat compare` prints. */
-import type { CompareReport } from '@lat/search';
+import type { CompareReport, ConfigurationReport } from '@lat/search';
 import { table } from '../output.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -56,6 +56,10 @@ export function compareMarkdown(r: CompareReport): string {
     ...budgetRows(r).map(row),
   ];
   for (const m of r.methods) {
+    // Methods that drop tokens: what each layer keeps of each input, mean (10th–90th percentile).
+    const kept = m.configurations.some((c) => c.kept);
+    const keptCell = (c: ConfigurationReport) =>
+      (c.kept ?? []).map((k) => `${pct(k.mean)} (${pct(k.p10)}–${pct(k.p90)})`).join(' / ') || 'all';
     lines.push(
       '',
       `## ${m.name}`,
@@ -71,6 +75,7 @@ export function compareMarkdown(r: CompareReport): string {
         'batch 1 speed-up',
         'batch 32 ms',
         'batch 32 speed-up',
+        ...(kept ? ['kept per layer: mean (p10–p90)'] : []),
       ]),
       ...m.configurations.map((c) =>
         row([
@@ -82,6 +87,7 @@ export function compareMarkdown(r: CompareReport): string {
           times(c.timing.batch1Speedup),
           c.timing.batch32Ms.toFixed(2),
           times(c.timing.batch32Speedup),
+          ...(kept ? [keptCell(c)] : []),
         ]),
       ),
     );

@@ -5,13 +5,14 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { LatError, type LengthSpec, lengthDefaults } from '@lat/core';
-import { bestCheckpointDirName, checkpointDirName } from '@lat/train';
+import { keepCounts, LatError, type LengthSpec, lengthDefaults } from '@lat/core';
+import { bestCheckpointDirName, checkpointDirName, type Encoded } from '@lat/train';
 import { trainCommand } from '../../commands/train.js';
 import { averageMacs, devScorer, paddedMacs } from '../../evaluation.js';
 import { specOptions } from '../../lengths.js';
 import { type CliModel, incompleteFile, loadCliModel, openPipeline, trainingInfoFile } from '../../model.js';
 import type { DerivedMethod, MethodConfiguration, MethodContext } from '../method.js';
+import { keptSpread } from '../spread.js';
 
 /** `lat train` into `<dir>/model`: reused when finished, resumed when a checkpoint is there. */
 export async function trainInto(c: MethodContext, lengthDrop: boolean): Promise<CliModel> {
@@ -85,6 +86,7 @@ export async function anytimeMethod(
         metrics: await dev.score(spec),
         macs: averageMacs(model, dev.items, spec),
         paddedMacs: paddedMacs(model, padded, spec),
+        ...(spec ? { kept: keptOf(model, dev.items, spec) } : {}),
       }),
       run: (items) => p.classifyTokens(items, specOptions(spec)),
       keptPositions: async (item) => (await p.classifyTokens([item], specOptions(spec)))[0]!.keptPositions,
@@ -97,4 +99,18 @@ export async function anytimeMethod(
     configurations,
     release: () => p.dispose(),
   };
+}
+
+/** The spread of what each layer keeps of each dev input at `spec` (the counts the graph is fed). */
+function keptOf(model: CliModel, items: readonly Encoded[], spec: LengthSpec) {
+  const L = model.config.numLayers;
+  const counts = items.map((e) =>
+    Array.from(keepCounts(spec, new BigInt64Array(e.ids.length).fill(1n), 1, L), (c) =>
+      Math.min(Number(c), e.ids.length),
+    ),
+  );
+  return keptSpread(
+    counts,
+    items.map((e) => e.ids.length),
+  );
 }
