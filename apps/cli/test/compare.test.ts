@@ -221,6 +221,7 @@ describe('lat compare', () => {
         2,
       ],
       [['--budget-grid', '0.5,1.5'], /'1.5' is not a fraction in \(0, 1\]/, 2],
+      [['--length-drop-ratio', '1.2'], /lat cannot apply here: --length-drop-ratio 1.2 is not a fraction/, 2],
       [['--dev', join(dir, 'missing.tsv')], /missing.tsv: cannot read data file/, 1],
     ];
     for (const [i, [extra, message, code]] of cases.entries()) {

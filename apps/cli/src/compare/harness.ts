@@ -97,15 +97,10 @@ export async function planCompare(flags: CompareFlags): Promise<ComparePlan> {
   // Parse both files now (a bad row stops here, not after an hour of training).
   readExamples(flags.train, task);
   const dev = encodeExamples(readExamples(flags.dev, task).examples, base.tokenizer, flags.maxLength);
-  const { methods: _m, budgetGrid: _b, out: _o, runs: _r, ...rest } = flags;
-  const settings: CompareSettings = {
-    ...rest,
-    options: {
-      lengthDropRatio: flags.lengthDropRatio,
-      searchRatioBound: flags.searchRatioBound,
-      iterations: flags.iterations,
-    },
-  };
+  if (dev.length === 0) throw new LatError('BAD_DATA', 'the dev set has no examples', flags.dev);
+  const { methods: _m, budgetGrid: _b, out: _o, runs: _r, ...shared } = flags;
+  const { lengthDropRatio, searchRatioBound, iterations, ...common } = shared;
+  const settings: CompareSettings = { ...common, options: { lengthDropRatio, searchRatioBound, iterations } };
   const pre: PreflightContext = { settings, base, task, budgets };
   for (const m of methods) {
     const why = m.inapplicable(pre);

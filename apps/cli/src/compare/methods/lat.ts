@@ -14,11 +14,18 @@ export const latMethod: CompareMethod = {
   name: 'lat',
   summary: 'LengthDrop fine-tuning + evolutionary search of the accuracy/MACs frontier (Kim & Cho 2021)',
   options: ['lengthDropRatio', 'searchRatioBound', 'iterations'],
-  inapplicable: ({ settings }) =>
+  inapplicable: ({ settings: { maxLength, options } }) => {
     // [CLS], one token and [SEP] at most: LengthDrop keeps at least minLength, nothing is left to drop.
-    settings.maxLength <= lengthDefaults.minLength + 1
-      ? `--max-length ${settings.maxLength} leaves no token to drop (LengthDrop keeps at least ${lengthDefaults.minLength})`
-      : undefined,
+    if (maxLength <= lengthDefaults.minLength + 1)
+      return `--max-length ${maxLength} leaves no token to drop (LengthDrop keeps at least ${lengthDefaults.minLength})`;
+    for (const [flag, p] of [
+      ['--length-drop-ratio', options.lengthDropRatio],
+      ['--search-ratio-bound', options.searchRatioBound],
+    ] as const)
+      if (!(p > 0 && p < 1)) return `${flag} ${p} is not a fraction in (0, 1) of a layer's tokens to drop`;
+    if (options.iterations < 1) return '--iterations must be at least 1';
+    return undefined;
+  },
   derive: async (c) => {
     const model = await trainInto(c, true);
     const o = c.settings.options;
