@@ -20,7 +20,8 @@ export function curvesSvg(
 ): string {
   const W = 560;
   const H = 360;
-  const m = { l: 60, r: 20, t: 20, b: 50 };
+  // A legend (more than one curve) takes a row above the plot, so it never covers a point.
+  const m = { l: 60, r: 20, t: curves.length > 1 ? 40 : 20, b: 50 };
   const xs = [...curves.flatMap((c) => c.points.map((p) => p.x)), ...axes.xTicks.map(([x]) => x)];
   const ys = curves.flatMap((c) => c.points.map((p) => p.y));
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
@@ -45,10 +46,10 @@ export function curvesSvg(
   const legend =
     curves.length > 1
       ? curves
-          .map(
-            (c, k) =>
-              `<rect x="${W - m.r - 150}" y="${m.t + 4 + 16 * k}" width="10" height="10" fill="${palette[k % palette.length]}"/><text x="${W - m.r - 135}" y="${m.t + 13 + 16 * k}" font-size="11">${c.name}</text>`,
-          )
+          .map((c, k) => {
+            const x = m.l + 110 * k;
+            return `<rect x="${x}" y="10" width="10" height="10" fill="${palette[k % palette.length]}"/><text x="${x + 15}" y="19" font-size="11">${c.name}</text>`;
+          })
           .join('\n')
       : '';
   const ticks = axes.xTicks
