@@ -3,6 +3,7 @@
  * curve per method, and for one dev input and one budget, the tokens each method keeps in each
  * layer, side by side.
  */
+import { isLatError } from '@lat/core';
 import { type CompareReport, parseCompareReport } from '@lat/search';
 import uPlot from 'uplot';
 import { keptRow } from './kept.js';
@@ -11,9 +12,25 @@ const $ = (id: string) => document.getElementById(id) as HTMLElement;
 const palette = ['#1f5fbf', '#d9480f', '#2b8a3e', '#862e9c', '#e67700', '#0b7285'];
 let chart: uPlot | undefined;
 
-/** Reads, validates and shows a report; errors name the field at fault. */
-export function showCompare(json: unknown, where: string): CompareReport {
-  const r = parseCompareReport(json, where);
+/**
+ * Reads, validates and shows a report; a problem (not JSON, a field at fault) is shown in its own
+ * alert, apart from the bundle's.
+ */
+export async function openCompare(where: string, read: () => Promise<string>): Promise<void> {
+  try {
+    showCompare(parseCompareReport(JSON.parse(await read()), where));
+    $('compare-error').hidden = true;
+  } catch (e) {
+    $('compare').hidden = true;
+    $('compare-error').hidden = false;
+    // A LatError names the file and field itself; anything else (not JSON, no such URL) is prefixed.
+    $('compare-error').textContent = isLatError(e)
+      ? e.message
+      : `${where}: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+function showCompare(r: CompareReport) {
   $('compare').hidden = false;
   $('compare-title').textContent =
     `${r.methods.map((m) => m.name).join(' vs ')} · ${r.task} · ${r.model.dir} (${r.model.numLayers} layers × ${r.model.hidden})`;
@@ -43,7 +60,6 @@ export function showCompare(json: unknown, where: string): CompareReport {
     'budget',
   );
   renderKept(r, state.example, state.budget);
-  return r;
 }
 
 function drawCurves(r: CompareReport) {

@@ -3,7 +3,7 @@ import type { FrontierFile } from '@lat/search';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { bundleFromFiles, fetchBundle, type LoadedBundle } from '@lat/pipeline';
-import { showCompare } from './compare.js';
+import { openCompare } from './compare.js';
 import { formatMacs } from './format.js';
 import { keptRow } from './kept.js';
 
@@ -207,17 +207,10 @@ document.addEventListener('drop', (e) => {
 
 $<HTMLInputElement>('compare-file').addEventListener('change', (e) => {
   const file = (e.target as HTMLInputElement).files?.[0];
-  file
-    ?.text()
-    .then((t) => showCompare(JSON.parse(t), file.name))
-    .catch(showError);
+  if (file) void openCompare(file.name, () => file.text());
 });
 
 const params = new URLSearchParams(location.search);
 const report = params.get('compare');
-if (report)
-  fetch(report)
-    .then((r) => r.json())
-    .then((j) => showCompare(j, report))
-    .catch(showError);
+if (report) void openCompare(report, () => fetch(report).then((r) => r.text()));
 fetchBundle(params.get('bundle') ?? './bundles/default/').then(use, showError);

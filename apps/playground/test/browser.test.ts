@@ -324,8 +324,11 @@ describe.skipIf(!available)('playground in Chromium', () => {
     expect(errors).toEqual([]);
     const broken = await browser.newPage();
     await broken.goto(`${base}?compare=./reports/broken.json`);
-    await broken.waitForSelector('#error:not([hidden])', { timeout: 30_000 });
-    expect(await broken.textContent('#error')).toMatch(/broken.json#methods\[0\]\.best: has 0 entries/);
+    await broken.waitForSelector('#compare-error:not([hidden])', { timeout: 30_000 });
+    expect(await broken.textContent('#compare-error')).toMatch(
+      /broken.json#methods\[0\]\.best: has 0 entries/,
+    );
+    expect(await broken.isHidden('#compare')).toBe(true);
   }, 60_000);
 
   it('shows what is wrong with a broken bundle instead of a blank page', async () => {
