@@ -23,8 +23,12 @@ interface Run {
   events: Record<string, unknown>[];
 }
 
-/** Runs `lat compare` (one onnxruntime thread); `killWhen` may SIGKILL it on a JSON event. */
-function compare(args: string[], killWhen?: (e: Record<string, unknown>) => boolean): Promise<Run> {
+/** Runs `lat compare` (one onnxruntime thread); `killWhen` may send it `signal` on a JSON event. */
+function compare(
+  args: string[],
+  killWhen?: (e: Record<string, unknown>) => boolean,
+  signal: NodeJS.Signals = 'SIGKILL',
+): Promise<Run> {
   const child = spawn(process.execPath, [bin, 'compare', ...args, '--threads', '1'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -37,7 +41,7 @@ function compare(args: string[], killWhen?: (e: Record<string, unknown>) => bool
     for (const line of lines.slice(events.length, -1)) {
       const e = JSON.parse(line) as Record<string, unknown>;
       events.push(e);
-      if (killWhen?.(e)) child.kill('SIGKILL');
+      if (killWhen?.(e)) child.kill(signal);
     }
   });
   child.stderr.on('data', (d: Buffer) => {
@@ -210,6 +214,21 @@ describe('lat compare', () => {
     expect((await reference()).code).toBe(0);
     expect(untimed(join(out, 'compare.json'))).toEqual(untimed(join(dir, 'a/compare.json')));
   }, 120_000);
+
+  it('stops cleanly on Ctrl-C: the training checkpoint is saved and the error says how to go on', async () => {
+    const out = join(dir, 'interrupted');
+    const r = await compare(
+      args(out),
+      (e) => e['event'] === 'progress' && e['phase'] === 'train (steps)',
+      'SIGINT',
+    );
+    expect(r.code).toBe(130);
+    expect(r.err.trim().split('\n')).toEqual([
+      `lat: ${join(out, 'plain')}: plain stopped; run the same lat compare again to continue`,
+    ]);
+    expect(readdirSync(join(out, 'plain/model'))).toContain('checkpoint');
+    expect(existsSync(join(out, 'compare.json'))).toBe(false);
+  }, 60_000);
 
   it('refuses bad input in one line before any training', async () => {
     // Usage errors exit 2, a missing file 1.
