@@ -15,6 +15,8 @@ import { readPytorchBin } from './io/torch-bin.js';
 import { byteLevelBpeTokenizerJson } from './testing/bpe.js';
 import { checkLoaderCase, corruptBytes, corruptJson, fuzzDir, fuzzRuns } from './testing/fuzz.js';
 import { floats, statePickle, zipOf } from './testing/torch-save.js';
+import { tokenizerFromSpec } from './tokenizers/spec.js';
+import type { Tokenizer } from './tokenizers/tokenizer.js';
 import { tokenizerFromJson, wordPieceFromTokenizerJson } from './tokenizers/tokenizer-json.js';
 import { WordPieceTokenizer } from './tokenizers/wordpiece.js';
 
@@ -23,7 +25,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const params = { numRuns: fuzzRuns, seed: 18, endOnFailure: true };
 const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'the', 'film', '##s', 'great'];
 /** A tokenizer must also encode after loading, without throwing or looping. */
-const use = (t: WordPieceTokenizer) => t.encode('the films are GREAT, the end', 'a pair', { maxLength: 8 });
+const use = (t: Tokenizer) => t.encode('the films are GREAT, the end', 'a pair', { maxLength: 8 });
 
 describe('fuzz: every loader fails with a LatError naming the file, within time and memory caps', () => {
   it('model.safetensors', () => {
@@ -94,10 +96,20 @@ describe('fuzz: every loader fails with a LatError naming the file, within time 
         unkToken: '[UNK]',
       },
     };
+    // Schema 2 with a byte-level BPE tokenizer: the same model, RoBERTa's tokenizer section.
+    const bpe = tokenizerFromJson(byteLevelBpeTokenizerJson(['the films are great'], 8)).spec();
+    const bpeManifest: BundleManifest = {
+      ...manifest,
+      schemaVersion: 2,
+      model: { ...manifest.model, architecture: 'roberta', vocabSize: bpe.vocab.length },
+      tokenizer: { ...bpe, maxLength: 8 },
+    };
     const path = join(dir, 'lat.json');
+    // Loading includes building the tokenizer the manifest describes, and using it.
+    const load = (p: string) => use(tokenizerFromSpec(parseBundleManifest(readJson(p), p).tokenizer, p));
     fc.assert(
-      fc.property(corruptJson(manifest), (text) =>
-        checkLoaderCase(path, text, (p) => parseBundleManifest(readJson(p), p)),
+      fc.property(fc.oneof(corruptJson(manifest), corruptJson(bpeManifest)), (text) =>
+        checkLoaderCase(path, text, load),
       ),
       params,
     );

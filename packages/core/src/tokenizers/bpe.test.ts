@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { byteLevelBpeTokenizerJson } from '../testing/bpe.js';
 import { encodeWithHfTokenizer } from '../testing/hf-tokenizers.js';
 import { BpeTokenizer } from './bpe.js';
+import { checkTokenizerSpec, tokenizerFromSpec } from './spec.js';
 import { tokenizerFromJson } from './tokenizer-json.js';
 
 const corpus = [
@@ -74,5 +75,22 @@ describe('byte-level BPE from tokenizer.json', () => {
   it('refuses BPE files without a ByteLevel pre-tokenizer', () => {
     expect(() => tokenizerFromJson({ ...json, pre_tokenizer: { type: 'Whitespace' } })).toThrow(/ByteLevel/);
     expect(() => tokenizerFromJson({ model: { type: 'Unigram' } })).toThrow(/not supported/);
+  });
+  it('round-trips through its spec (what a bundle stores): same ids, offsets and signature', () => {
+    for (const t of [
+      tok,
+      tokenizerFromJson(byteLevelBpeTokenizerJson(corpus, 120, { addPrefixSpace: true })),
+    ]) {
+      const spec = JSON.parse(JSON.stringify(t.spec()));
+      expect(spec).toMatchObject({ type: 'bpe', clsToken: '<s>', sepToken: '</s>', padToken: '<pad>' });
+      const fail = (field: string, msg: string): never => {
+        throw new Error(`${field}: ${msg}`);
+      };
+      const back = tokenizerFromSpec(checkTokenizerSpec(spec, fail));
+      expect(back.signature).toBe(t.signature);
+      for (const text of [...texts, 'the question?']) {
+        expect(back.encode(text, 'a <mask> pair')).toEqual(t.encode(text, 'a <mask> pair'));
+      }
+    }
   });
 });
