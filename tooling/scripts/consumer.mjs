@@ -121,9 +121,7 @@ await check(
 await check(
   'fixtures: a tiny Hugging Face model dir and an exported bundle (LAT_EXAMPLE_MODEL, LAT_EXAMPLE_BUNDLE)',
   async () => {
-    const layers = await import(pathToFileURL(join(repo, 'packages/layers/dist/index.js')).href);
-    const coreNode = await import(pathToFileURL(join(repo, 'packages/core/dist/node.js')).href);
-    const layersNode = await import(pathToFileURL(join(repo, 'packages/layers/dist/node.js')).href);
+    const testing = await import(pathToFileURL(join(repo, 'packages/layers/dist/testing/index.js')).href);
     const vocab = [
       '[PAD]',
       '[UNK]',
@@ -140,38 +138,10 @@ await check(
       '.',
       ',',
     ];
-    const config = layers.parseModelConfig({
-      model_type: 'bert',
-      vocab_size: vocab.length,
-      hidden_size: 16,
-      num_hidden_layers: 2,
-      num_attention_heads: 2,
-      intermediate_size: 32,
-      max_position_embeddings: 64,
-      num_labels: 2,
-      id2label: { 0: 'negative', 1: 'positive' },
-    });
-    const dir = env.LAT_EXAMPLE_MODEL;
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'config.json'), JSON.stringify(layers.toHfConfig(config), null, 2));
-    writeFileSync(join(dir, 'vocab.txt'), `${vocab.join('\n')}\n`);
     // Both heads, so classification and question-answering examples can share the model.
-    const weights = layers.createRandomWeights(config, 1, { classifier: true, qa: true });
-    coreNode.writeSafetensors(join(dir, 'model.safetensors'), layers.toHfNames(weights, config));
-    layersNode.exportModel(env.LAT_EXAMPLE_BUNDLE, config, weights, {
-      name: 'tiny',
-      fingerprint: '0',
-      task: { type: 'classification', labels: config.labels },
-      tokenizer: {
-        vocab,
-        doLowerCase: true,
-        maxLength: 64,
-        clsToken: '[CLS]',
-        sepToken: '[SEP]',
-        padToken: '[PAD]',
-        unkToken: '[UNK]',
-      },
-    });
+    const model = testing.tinyModel({ vocab, hidden: 16, numHeads: 2, seed: 1, std: 0.02 });
+    testing.writeModelDir(env.LAT_EXAMPLE_MODEL, model);
+    testing.writeBundle(env.LAT_EXAMPLE_BUNDLE, model, { task: 'classification', fingerprint: '0' });
   },
 );
 

@@ -1,50 +1,84 @@
 /** Loading a Hugging Face model directory through the architecture registry (Node only). */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LatError, type StateDict, type Tokenizer, tokenizerFromJson, WordPieceTokenizer } from '@lat/core';
+import {
+  LatError,
+  type StateDict,
+  type Tokenizer,
+  type TokenizerKind,
+  tokenizerFromJson,
+  WordPieceTokenizer,
+} from '@lat/core';
 import { onnxOnlyHint, readJson, readPytorchBin, readSafetensors, resolveModelDir } from '@lat/core/node';
 import { type ModelConfig, parseModelConfig } from './architectures/config.js';
+import { architectureOf } from './architectures/index.js';
 import { type Heads, toCanonical, type UnusedTensors } from './architectures/weights.js';
 
-/** A model folder as loaded: config, canonical weights, vocabulary and casing. */
+/** A model folder as loaded: config, canonical weights and tokenizer. */
 export interface LoadedModel {
   dir: string;
   config: ModelConfig;
   weights: StateDict;
-  /** vocab.txt lines, when the directory has one. */
-  vocab?: string[];
-  doLowerCase: boolean;
+  /** The tokenizer its architecture uses, when the directory has its files. */
+  tokenizer?: Tokenizer;
 }
 
+const tokenizerFiles: Record<TokenizerKind, string> = {
+  wordpiece: 'vocab.txt or tokenizer.json',
+  bpe: 'tokenizer.json',
+};
+
 /**
- * The directory's tokenizer: WordPiece from vocab.txt (+ tokenizer_config.json's casing), else
- * tokenizer.json (WordPiece or byte-level BPE, e.g. RoBERTa).
+ * The directory's tokenizer, of the kind its architecture uses (see `Architecture.tokenizer`):
+ * WordPiece from vocab.txt (+ tokenizer_config.json's casing) or tokenizer.json, byte-level BPE
+ * from tokenizer.json. Without `kind`, whichever the files hold.
  */
-export function loadTokenizer(dir: string): Tokenizer {
+export function loadTokenizer(dir: string, kind?: TokenizerKind): Tokenizer {
+  return findTokenizer(dir, kind) ?? noTokenizer(dir, kind);
+}
+
+/** A loaded model's tokenizer; an error saying which files to add when its directory had none. */
+export function tokenizerOf(m: LoadedModel): Tokenizer {
+  return m.tokenizer ?? noTokenizer(m.dir, architectureOf(m.config).tokenizer);
+}
+
+function noTokenizer(dir: string, kind: TokenizerKind = 'wordpiece'): never {
+  throw new LatError(
+    'NOT_FOUND',
+    `the model directory has no tokenizer: add its ${tokenizerFiles[kind]} (save the tokenizer with the model)`,
+    dir,
+  );
+}
+
+/** {@link loadTokenizer}, or undefined when the directory has no tokenizer files. */
+function findTokenizer(dir: string, kind?: TokenizerKind): Tokenizer | undefined {
   const tokCfgPath = join(dir, 'tokenizer_config.json');
   const tokCfg = existsSync(tokCfgPath) ? (readJson(tokCfgPath) as Record<string, unknown>) : {};
-  const vocab = readVocab(dir);
-  if (vocab)
+  const vocabPath = join(dir, 'vocab.txt');
+  if (kind !== 'bpe' && existsSync(vocabPath)) {
+    const vocab = readFileSync(vocabPath, 'utf8')
+      .split(/\r?\n/)
+      .filter((l, i, a) => l !== '' || i < a.length - 1);
     return new WordPieceTokenizer(vocab, {
       doLowerCase: tokCfg['do_lower_case'] !== false,
-      where: join(dir, 'vocab.txt'),
+      where: vocabPath,
     });
+  }
   const json = join(dir, 'tokenizer.json');
-  if (existsSync(json)) return tokenizerFromJson(readJson(json), tokCfg, json);
-  throw new LatError('NOT_FOUND', 'the model directory has no vocab.txt or tokenizer.json', dir);
-}
-
-function readVocab(dir: string): string[] | undefined {
-  const vocabPath = join(dir, 'vocab.txt');
-  return existsSync(vocabPath)
-    ? readFileSync(vocabPath, 'utf8')
-        .split(/\r?\n/)
-        .filter((l, i, a) => l !== '' || i < a.length - 1)
-    : undefined;
+  if (!existsSync(json)) return undefined;
+  const tokenizer = tokenizerFromJson(readJson(json), tokCfg, json);
+  if (kind && tokenizer.kind !== kind)
+    throw new LatError(
+      'BAD_FILE',
+      `holds a ${tokenizer.kind} tokenizer but config.json's model_type uses ${kind}; use the tokenizer the model was trained with`,
+      `${json}#model.type`,
+    );
+  return tokenizer;
 }
 
 /**
- * Loads a Hugging Face model directory: config.json, model.safetensors, vocab.txt. A hub cache
+ * Loads a Hugging Face model directory: config.json, model.safetensors | pytorch_model.bin and
+ * the tokenizer's files (vocab.txt | tokenizer.json), when present. A hub cache
  * entry (`models--org--name`) is read from its current snapshot; `dir` in the result is that folder.
  */
 export function loadModelDir(modelDir: string, heads: Heads = {}, unused: UnusedTensors = {}): LoadedModel {
@@ -74,14 +108,6 @@ export function loadModelDir(modelDir: string, heads: Heads = {}, unused: Unused
     heads,
     unused,
   );
-  const vocab = readVocab(dir);
-  const tokCfgPath = join(dir, 'tokenizer_config.json');
-  const tokCfg = existsSync(tokCfgPath) ? (readJson(tokCfgPath) as Record<string, unknown>) : {};
-  return {
-    dir,
-    config,
-    weights,
-    ...(vocab ? { vocab } : {}),
-    doLowerCase: tokCfg['do_lower_case'] !== false,
-  };
+  const tokenizer = findTokenizer(dir, architectureOf(config).tokenizer);
+  return { dir, config, weights, ...(tokenizer ? { tokenizer } : {}) };
 }

@@ -35,6 +35,7 @@ export const bert: Architecture = {
   modelType: 'bert',
   sequenceClassifier: 'BertForSequenceClassification',
   prefix: 'bert.',
+  tokenizer: 'wordpiece',
   configKeys: bertConfigKeys,
   typeVocabDefault: 2,
   positionOffset: () => 0,

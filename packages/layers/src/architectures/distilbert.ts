@@ -5,6 +5,7 @@ export const distilbert: Architecture = {
   modelType: 'distilbert',
   sequenceClassifier: 'DistilBertForSequenceClassification',
   prefix: 'distilbert.',
+  tokenizer: 'wordpiece',
   configKeys: {
     hiddenSize: 'dim',
     numLayers: 'n_layers',

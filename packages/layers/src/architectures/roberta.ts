@@ -5,6 +5,7 @@ export const roberta: Architecture = {
   modelType: 'roberta',
   sequenceClassifier: 'RobertaForSequenceClassification',
   prefix: 'roberta.',
+  tokenizer: 'bpe',
   configKeys: bertConfigKeys,
   typeVocabDefault: 1,
   // Position ids count from padding_idx + 1 (real tokens of right-padded inputs).
