@@ -47,13 +47,7 @@ describe('RoBERTa from a Hugging Face directory (tokenizer.json with byte-level 
         const ids = roberta.tokenizer.encode(text).ids;
         expect(r!.tokens).toEqual(ids.map((id) => roberta.tokenizer.vocab[id]));
         expect([r!.tokens[0], r!.tokens.at(-1)]).toEqual(['<s>', '</s>']);
-        const ref = referenceForward(
-          roberta.config,
-          roberta.weights,
-          ids,
-          undefined,
-          lengths?.map((l) => Math.min(l, ids.length)),
-        );
+        const ref = referenceForward(roberta.config, roberta.weights, ids, undefined, lengths);
         close(r!.logits, ref.logits!, 1e-4);
         const [b] = await bundle(text, options);
         expect(b!.tokens).toEqual(r!.tokens);

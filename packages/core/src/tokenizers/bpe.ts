@@ -43,6 +43,8 @@ const BYTE_CHARS = byteLevelChars();
 const SPACE = BYTE_CHARS[32]!;
 const encoder = new TextEncoder();
 
+const robertaSpecialTokens = { clsToken: '<s>', sepToken: '</s>', padToken: '<pad>', unkToken: '<unk>' };
+
 /** Byte-level BPE (GPT-2, RoBERTa) with exact character offsets; built from tokenizer.json or a bundle. */
 export class BpeTokenizer extends VocabularyTokenizer {
   readonly kind = 'bpe';
@@ -58,16 +60,7 @@ export class BpeTokenizer extends VocabularyTokenizer {
     vocab: readonly string[],
     private readonly o: BpeOptions,
   ) {
-    super(
-      vocab,
-      {
-        unkToken: o.unkToken ?? '<unk>',
-        clsToken: o.clsToken ?? '<s>',
-        sepToken: o.sepToken ?? '</s>',
-        padToken: o.padToken ?? '<pad>',
-      },
-      o.where ?? 'tokenizer.json',
-    );
+    super(vocab, o, robertaSpecialTokens, o.where ?? 'tokenizer.json');
     o.merges.forEach(([a, b], i) => {
       const key = `${a} ${b}`;
       if (!this.ranks.has(key)) this.ranks.set(key, i);

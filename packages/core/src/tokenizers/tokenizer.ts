@@ -88,10 +88,14 @@ export abstract class VocabularyTokenizer implements Tokenizer {
   readonly sepId: number;
   readonly padId: number;
 
-  /** `where` is the vocabulary's file, named when a special token is missing. */
+  /**
+   * `special` names the special tokens (`defaults` fill the ones it leaves out); `where` is the
+   * vocabulary's file, named when one of them is missing.
+   */
   constructor(
     readonly vocab: readonly string[],
-    special: SpecialTokenNames,
+    special: Partial<SpecialTokenNames>,
+    defaults: SpecialTokenNames,
     where: string,
   ) {
     const ids = new Map<string, number>();
@@ -109,10 +113,10 @@ export abstract class VocabularyTokenizer implements Tokenizer {
       return found;
     };
     this.ids = ids;
-    this.unkId = id(special.unkToken, 'unk_token');
-    this.clsId = id(special.clsToken, 'cls_token');
-    this.sepId = id(special.sepToken, 'sep_token');
-    this.padId = id(special.padToken, 'pad_token');
+    this.unkId = id(special.unkToken ?? defaults.unkToken, 'unk_token');
+    this.clsId = id(special.clsToken ?? defaults.clsToken, 'cls_token');
+    this.sepId = id(special.sepToken ?? defaults.sepToken, 'sep_token');
+    this.padId = id(special.padToken ?? defaults.padToken, 'pad_token');
   }
 
   abstract get signature(): string;

@@ -21,6 +21,8 @@ export interface WordPieceOptions {
   where?: string;
 }
 
+const bertSpecialTokens = { clsToken: '[CLS]', sepToken: '[SEP]', padToken: '[PAD]', unkToken: '[UNK]' };
+
 /** BERT's WordPiece tokenizer (basic tokenization, accent stripping, greedy longest-match sub-words) with character offsets. */
 export class WordPieceTokenizer extends VocabularyTokenizer {
   readonly kind = 'wordpiece';
@@ -31,16 +33,7 @@ export class WordPieceTokenizer extends VocabularyTokenizer {
   private readonly maxChars: number;
 
   constructor(vocab: readonly string[], o: WordPieceOptions = {}) {
-    super(
-      vocab,
-      {
-        unkToken: o.unkToken ?? '[UNK]',
-        clsToken: o.clsToken ?? '[CLS]',
-        sepToken: o.sepToken ?? '[SEP]',
-        padToken: o.padToken ?? '[PAD]',
-      },
-      o.where ?? 'vocab',
-    );
+    super(vocab, o, bertSpecialTokens, o.where ?? 'vocab');
     this.doLowerCase = o.doLowerCase ?? true;
     this.stripAccents = o.stripAccents ?? this.doLowerCase;
     this.maxChars = o.maxInputCharsPerWord ?? 100;
