@@ -7,6 +7,7 @@
 import type { BpeSpec } from './spec.js';
 import { type Piece, VocabularyTokenizer } from './tokenizer.js';
 
+/** How a byte-level BPE tokenizer is configured (read from tokenizer.json or a bundle's lat.json). */
 export interface BpeOptions {
   /** [a, b] pairs in merge order (rank = index). */
   merges: readonly (readonly [string, string])[];
@@ -14,7 +15,9 @@ export interface BpeOptions {
   addedTokens?: readonly { content: string; lstrip?: boolean; rstrip?: boolean }[];
   /** Prepend a space to the text, so its first word is encoded like every other one. */
   addPrefixSpace?: boolean;
+  /** Offsets leave out a token's leading/trailing spaces (default true, as Hugging Face). */
   trimOffsets?: boolean;
+  /** Special tokens; default RoBERTa's `<s>`, `</s>`, `<pad>`, `<unk>`. */
   clsToken?: string;
   sepToken?: string;
   padToken?: string;
