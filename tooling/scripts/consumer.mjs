@@ -73,6 +73,7 @@ const tarballs = join(work, 'tarballs');
 const project = join(work, 'project');
 const env = { LAT_EXAMPLE_MODEL: join(work, 'tiny-model'), LAT_EXAMPLE_BUNDLE: join(work, 'tiny-bundle') };
 let hasCli;
+const robertaDir = join(work, 'tiny-roberta');
 
 /** The tarball `pnpm pack` names a package's: @lat/core@1.2.3 → lat-core-1.2.3.tgz. */
 const tarballName = (pkg) => `${pkg.name.replace(/^@/, '').replace('/', '-')}-${pkg.version}.tgz`;
@@ -119,7 +120,7 @@ await check(
 );
 
 await check(
-  'fixtures: a tiny Hugging Face model dir and an exported bundle (LAT_EXAMPLE_MODEL, LAT_EXAMPLE_BUNDLE)',
+  'fixtures: a tiny Hugging Face model dir and an exported bundle (LAT_EXAMPLE_MODEL, LAT_EXAMPLE_BUNDLE), a tiny RoBERTa dir',
   async () => {
     const testing = await import(pathToFileURL(join(repo, 'packages/layers/dist/testing/index.js')).href);
     const vocab = [
@@ -142,6 +143,8 @@ await check(
     const model = testing.tinyModel({ vocab, hidden: 16, numHeads: 2, seed: 1, std: 0.02 });
     testing.writeModelDir(env.LAT_EXAMPLE_MODEL, model);
     testing.writeBundle(env.LAT_EXAMPLE_BUNDLE, model, { task: 'classification', fingerprint: '0' });
+    // A RoBERTa with a byte-level BPE tokenizer.json, for the export check of the global lat.
+    testing.writeModelDir(robertaDir, testing.tinyModel({ architecture: 'roberta', seed: 1 }));
   },
 );
 
@@ -332,6 +335,23 @@ await check(
     must(r, 'lat predict');
     if (!/running on onnxruntime-web \(wasm/.test(r.out) || !/negative|positive/.test(r.out))
       throw new Error(`unexpected output:\n${r.out}`);
+  },
+);
+
+await check(
+  'the global lat: lat export of a RoBERTa model (BPE tokenizer.json), and its bundle predicts what the directory does',
+  () => {
+    const lat = (args) => must(run(join(work, 'global/bin/lat'), args), `lat ${args[0]}`);
+    const bundle = join(work, 'tiny-roberta-bundle');
+    lat(['export', '--model', robertaDir, '--out', bundle]);
+    const tokenizer = JSON.parse(readFileSync(join(bundle, 'lat.json'), 'utf8')).tokenizer;
+    if (tokenizer.type !== 'bpe') throw new Error(`lat.json's tokenizer is ${tokenizer.type}, not bpe`);
+    const predict = (m) =>
+      JSON.parse(lat(['predict', '--model', m, '--json', 'a gripping film']).replace(/^lat: .*\n/gm, ''))
+        .predictions[0];
+    const [a, b] = [predict(robertaDir), predict(bundle)];
+    if (a.tokens[0] !== '<s>' || a.tokens.join() !== b.tokens.join() || a.label !== b.label)
+      throw new Error(`the bundle predicts ${JSON.stringify(b)}, the directory ${JSON.stringify(a)}`);
   },
 );
 
