@@ -170,6 +170,28 @@ describe('bundles', () => {
     await Promise.all([fromBundle.dispose(), inMemory.dispose()]);
   });
 
+  it('loads a schema-1 bundle (written before BPE tokenizers) as it did', async () => {
+    const manifest = JSON.parse(readFileSync(join(bundleDir, 'lat.json'), 'utf8'));
+    expect(manifest.schemaVersion).toBe(2);
+    // lat.json as the schema-1 exporter wrote it: no stripAccents, no maxInputCharsPerWord.
+    const { stripAccents: _, ...tokenizer } = manifest.tokenizer;
+    const old = await pipeline(
+      'text-classification',
+      {
+        manifest: { ...manifest, schemaVersion: 1, tokenizer },
+        model: readFileSync(join(bundleDir, 'model.onnx')),
+      },
+      { runtime },
+    );
+    const current = await pipeline('text-classification', bundleDir, { runtime });
+    const [a, b] = [await old(texts, { ratios: [0.7, 0.4] }), await current(texts, { ratios: [0.7, 0.4] })];
+    a.forEach((r, i) => {
+      expect(r.tokens).toEqual(b[i]!.tokens);
+      close(r.logits, b[i]!.logits);
+    });
+    await Promise.all([old.dispose(), current.dispose()]);
+  });
+
   it('names the file at fault in a broken bundle', async () => {
     await expect(readBundle({ manifest: '{"kind":', model: new Uint8Array(32) })).rejects.toThrow(
       /lat.json: not valid JSON/,
