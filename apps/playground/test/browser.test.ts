@@ -103,6 +103,14 @@ describe.skipIf(!available)('playground in Chromium', () => {
       examples: [text],
     });
     writeBundle(join(dist, 'bundles/qa'), qaModel, { task: 'span', name: 'qa-model', fingerprint: 'q' });
+    writeBundle(
+      join(dist, 'bundles/roberta-qa'),
+      tinyModel({ architecture: 'roberta', layers: 3, numHeads: 2 }),
+      {
+        task: 'span',
+        name: 'roberta-qa',
+      },
+    );
     // The default bundle with one bit of its graph flipped: lat.json's sha256 no longer matches.
     mkdirSync(join(dist, 'bundles/damaged'), { recursive: true });
     const onnx = readFileSync(join(dist, 'bundles/default/model.onnx'));
@@ -211,13 +219,11 @@ describe.skipIf(!available)('playground in Chromium', () => {
     expect(errors).toEqual([]);
   }, 120_000);
 
-  it('answers questions with a QA bundle over a long context, window by window, as @lat/pipeline does in Node', async () => {
+  /** Asks in the page with `bundle` loaded, and through the pipeline on onnxruntime-node. */
+  async function askBoth(bundle: string, question: string, context: string) {
     const page = await browser.newPage();
-    await page.goto(`${base}?bundle=./bundles/qa/`);
+    await page.goto(`${base}?bundle=./bundles/${bundle}/`);
     await page.waitForFunction(() => (window as unknown as LatWindow).lat?.ready, null, { timeout: 60_000 });
-    const question = 'the great story';
-    // Longer than the bundle's 64 tokens: the context is split into overlapping windows.
-    const context = `${'a superb cast and a dull story with the film . '.repeat(9)}the film is great .`;
     await page.fill('#context', context);
     await page.fill('#text', question);
     // Wait for the run of this question and context: typing either field starts a run of its own.
@@ -236,19 +242,34 @@ describe.skipIf(!available)('playground in Chromium', () => {
         );
       });
     const last = (await page.evaluate(() => (window as unknown as LatWindow).lat.last))!;
-    const shown = await page.textContent('#answer mark');
-    // The same bundle and question through the pipeline on onnxruntime-node.
-    const qa = await pipeline('question-answering', join(dist, 'bundles/qa'), {
+    const qa = await pipeline('question-answering', join(dist, 'bundles', bundle), {
       runtime: createNodeRuntime({ threads: 1 }),
     });
     const want = await qa({ question, context });
     await qa.dispose();
+    return { page, last, want };
+  }
+
+  it('answers questions with a QA bundle over a long context, window by window, as @lat/pipeline does in Node', async () => {
+    // Longer than the bundle's 64 tokens: the context is split into overlapping windows.
+    const context = `${'a superb cast and a dull story with the film . '.repeat(9)}the film is great .`;
+    const { page, last, want } = await askBoth('qa', 'the great story', context);
     expect(want.windows).toBeGreaterThan(2);
     expect(last.windows).toBe(want.windows);
     expect(last.answer).toMatchObject({ start: want.start, end: want.end });
-    expect(shown).toBe(want.answer);
+    expect(await page.textContent('#answer mark')).toBe(want.answer);
     expect(await page.textContent('#prediction')).toBe(want.answer);
     expect(await page.textContent('#probs')).toMatch(/window \d+ of \d+ shown/);
+  }, 60_000);
+
+  it('runs a RoBERTa QA bundle (byte-level BPE tokenizer): the same answer at the same character offsets as in Node', async () => {
+    const context = `${'Über-fans said the plot was dull, the cast great — “a gripping film”. '.repeat(4)}Paris is the capital of France.`;
+    const { page, last, want } = await askBoth('roberta-qa', 'What is the capital of France?', context);
+    expect(want.windows).toBeGreaterThan(1);
+    expect(last.tokens[0]).toBe('<s>');
+    expect(last.windows).toBe(want.windows);
+    expect(last.answer).toMatchObject({ start: want.start, end: want.end });
+    expect(await page.textContent('#prediction')).toBe(want.answer);
   }, 60_000);
 
   it('shows what is wrong with a broken bundle instead of a blank page', async () => {
