@@ -4,7 +4,7 @@
  * through the architecture registry, has its target in @lat/layers). Each runs
  * `fuzzRuns` generated cases (fixed seed, so CI is repeatable); see testing/fuzz.ts for the rules.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, it } from 'vitest';
@@ -17,7 +17,11 @@ import { checkLoaderCase, corruptBytes, corruptJson, fuzzDir, fuzzRuns } from '.
 import { floats, statePickle, zipOf } from './testing/torch-save.js';
 import { tokenizerFromSpec } from './tokenizers/spec.js';
 import type { Tokenizer } from './tokenizers/tokenizer.js';
-import { tokenizerFromJson, wordPieceFromTokenizerJson } from './tokenizers/tokenizer-json.js';
+import {
+  bpeFromVocabMerges,
+  tokenizerFromJson,
+  wordPieceFromTokenizerJson,
+} from './tokenizers/tokenizer-json.js';
 import { WordPieceTokenizer } from './tokenizers/wordpiece.js';
 
 const dir = fuzzDir();
@@ -159,6 +163,27 @@ describe('fuzz: every loader fails with a LatError naming the file, within time 
           }),
         ),
       ),
+      params,
+    );
+  }, 60_000);
+
+  it('vocab.json + merges.txt (a slow RoBERTa tokenizer)', () => {
+    const good = byteLevelBpeTokenizerJson(['the films are great', 'a pair of films'], 12);
+    const vocabPath = join(dir, 'vocab.json');
+    const mergesPath = join(dir, 'merges.txt');
+    const merges = new TextEncoder().encode(`#version: 0.2\n${good.model.merges.join('\n')}\n`);
+    const load = (v: string, m: string) =>
+      use(bpeFromVocabMerges(readJson(v), readFileSync(m, 'utf8'), {}, { vocab: v, merges: m }));
+    writeFileSync(mergesPath, merges);
+    fc.assert(
+      fc.property(corruptJson(good.model.vocab), (text) =>
+        checkLoaderCase(vocabPath, text, (p) => load(p, mergesPath)),
+      ),
+      params,
+    );
+    writeFileSync(vocabPath, JSON.stringify(good.model.vocab));
+    fc.assert(
+      fc.property(corruptBytes(merges), (b) => checkLoaderCase(mergesPath, b, (p) => load(vocabPath, p))),
       params,
     );
   }, 60_000);

@@ -88,6 +88,23 @@ describe('the tokenizer comes from the architecture registry', () => {
     expect(loadModelDir(dirOf(tinyModel({ architecture: 'roberta' }))).tokenizer?.kind).toBe('bpe');
   });
 
+  it('reads a RoBERTa whose tokenizer was saved as vocab.json + merges.txt (no tokenizer.json)', () => {
+    const roberta = tinyModel({ architecture: 'roberta' });
+    const json = JSON.parse(roberta.tokenizerFiles['tokenizer.json']!);
+    const dir = dirOf({
+      ...roberta,
+      tokenizerFiles: {
+        'vocab.json': JSON.stringify(json.model.vocab),
+        'merges.txt': `#version: 0.2\n${json.model.merges.join('\n')}\n`,
+      },
+    });
+    const tokenizer = loadModelDir(dir).tokenizer!;
+    expect(tokenizer.kind).toBe('bpe');
+    expect(tokenizer.encode('a gripping film, Über-fans!')).toEqual(
+      roberta.tokenizer.encode('a gripping film, Über-fans!'),
+    );
+  });
+
   it('refuses a tokenizer of the wrong kind, and says which files a model without one needs', () => {
     const roberta = tinyModel({ architecture: 'roberta' });
     // A RoBERTa config next to a WordPiece vocabulary (vocab.txt is not what RoBERTa reads) …
@@ -96,7 +113,7 @@ describe('the tokenizer comes from the architecture registry', () => {
     expect(m.tokenizer).toBeUndefined();
     const missing = error(() => tokenizerOf(m));
     expect(missing.code).toBe('NOT_FOUND');
-    expect(missing.message).toMatch(/no tokenizer: add its tokenizer.json/);
+    expect(missing.message).toMatch(/no tokenizer: add its tokenizer.json \(or vocab.json \+ merges.txt\)/);
     // … or a WordPiece tokenizer.json.
     const bert = tinyModel();
     const json = {

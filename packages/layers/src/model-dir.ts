@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  bpeFromVocabMerges,
   LatError,
   type StateDict,
   type Tokenizer,
@@ -25,13 +26,14 @@ export interface LoadedModel {
 
 const tokenizerFiles: Record<TokenizerKind, string> = {
   wordpiece: 'vocab.txt or tokenizer.json',
-  bpe: 'tokenizer.json',
+  bpe: 'tokenizer.json (or vocab.json + merges.txt)',
 };
 
 /**
  * The directory's tokenizer, of the kind its architecture uses (see `Architecture.tokenizer`):
  * WordPiece from vocab.txt (+ tokenizer_config.json's casing) or tokenizer.json, byte-level BPE
- * from tokenizer.json. Without `kind`, whichever the files hold.
+ * from tokenizer.json or a slow tokenizer's vocab.json + merges.txt. Without `kind`, whichever
+ * the files hold.
  */
 export function loadTokenizer(dir: string, kind?: TokenizerKind): Tokenizer {
   return findTokenizer(dir, kind) ?? noTokenizer(dir, kind);
@@ -65,7 +67,14 @@ function findTokenizer(dir: string, kind?: TokenizerKind): Tokenizer | undefined
     });
   }
   const json = join(dir, 'tokenizer.json');
-  if (!existsSync(json)) return undefined;
+  const [vocabJson, merges] = [join(dir, 'vocab.json'), join(dir, 'merges.txt')];
+  if (!existsSync(json)) {
+    if (kind === 'wordpiece' || !existsSync(vocabJson) || !existsSync(merges)) return undefined;
+    return bpeFromVocabMerges(readJson(vocabJson), readFileSync(merges, 'utf8'), tokCfg, {
+      vocab: vocabJson,
+      merges,
+    });
+  }
   const tokenizer = tokenizerFromJson(readJson(json), tokCfg, json);
   if (kind && tokenizer.kind !== kind)
     throw new LatError(

@@ -3,7 +3,7 @@ import { byteLevelBpeTokenizerJson } from '../testing/bpe.js';
 import { encodeWithHfTokenizer } from '../testing/hf-tokenizers.js';
 import { BpeTokenizer } from './bpe.js';
 import { checkTokenizerSpec, tokenizerFromSpec } from './spec.js';
-import { tokenizerFromJson } from './tokenizer-json.js';
+import { bpeFromVocabMerges, tokenizerFromJson } from './tokenizer-json.js';
 
 const corpus = [
   'The quick brown fox jumps over the lazy dog.',
@@ -92,5 +92,22 @@ describe('byte-level BPE from tokenizer.json', () => {
         expect(back.encode(text, 'a <mask> pair')).toEqual(t.encode(text, 'a <mask> pair'));
       }
     }
+  });
+  it('reads a slow tokenizer’s vocab.json + merges.txt as tokenizer.json describes it', () => {
+    for (const addPrefixSpace of [false, true]) {
+      const j = byteLevelBpeTokenizerJson(corpus, 120, { addPrefixSpace });
+      const merges = `#version: 0.2\n${j.model.merges.join('\n')}\n`;
+      // tokenizer_config.json as transformers writes it: special tokens as AddedToken objects.
+      const config = { add_prefix_space: addPrefixSpace, mask_token: { content: '<mask>', lstrip: true } };
+      const slow = bpeFromVocabMerges(j.model.vocab, merges, config);
+      const fast = tokenizerFromJson(j);
+      expect(slow.signature).toBe(fast.signature);
+      for (const t of [...texts, 'a <mask> token'])
+        expect(slow.encode(t, 'the context, here')).toEqual(fast.encode(t, 'the context, here'));
+    }
+    expect(() => bpeFromVocabMerges(json.model.vocab, '#version: 0.2\nĠ t\nbad\n')).toThrow(
+      /^merges.txt: line 3 is not a merge "a b": "bad"/,
+    );
+    expect(() => bpeFromVocabMerges(['<s>'], '')).toThrow(/^vocab.json: not a vocab.json/);
   });
 });
