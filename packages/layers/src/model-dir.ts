@@ -24,9 +24,33 @@ export interface LoadedModel {
   tokenizer?: Tokenizer;
 }
 
-const tokenizerFiles: Record<TokenizerKind, string> = {
-  wordpiece: 'vocab.txt or tokenizer.json',
-  bpe: 'tokenizer.json (or vocab.json + merges.txt)',
+/** Reads one form of tokenizer files from a directory; undefined when they are not there. */
+type TokenizerReader = (dir: string, config: Record<string, unknown>) => Tokenizer | undefined;
+
+const vocabTxt: TokenizerReader = (dir, config) => {
+  const path = join(dir, 'vocab.txt');
+  if (!existsSync(path)) return undefined;
+  const vocab = readFileSync(path, 'utf8')
+    .split(/\r?\n/)
+    .filter((l, i, a) => l !== '' || i < a.length - 1);
+  return new WordPieceTokenizer(vocab, { doLowerCase: config['do_lower_case'] !== false, where: path });
+};
+
+const tokenizerJson: TokenizerReader = (dir, config) => {
+  const path = join(dir, 'tokenizer.json');
+  return existsSync(path) ? tokenizerFromJson(readJson(path), config, path) : undefined;
+};
+
+const vocabJsonMerges: TokenizerReader = (dir, config) => {
+  const [vocab, merges] = [join(dir, 'vocab.json'), join(dir, 'merges.txt')];
+  if (!existsSync(vocab) || !existsSync(merges)) return undefined;
+  return bpeFromVocabMerges(readJson(vocab), readFileSync(merges, 'utf8'), config, { vocab, merges });
+};
+
+/** Where each kind of tokenizer is read from, first choice first. */
+const tokenizerSources: Record<TokenizerKind, { files: string; readers: TokenizerReader[] }> = {
+  wordpiece: { files: 'vocab.txt or tokenizer.json', readers: [vocabTxt, tokenizerJson] },
+  bpe: { files: 'tokenizer.json (or vocab.json + merges.txt)', readers: [tokenizerJson, vocabJsonMerges] },
 };
 
 /**
@@ -47,47 +71,34 @@ export function tokenizerOf(m: LoadedModel): Tokenizer {
 function noTokenizer(dir: string, kind: TokenizerKind = 'wordpiece'): never {
   throw new LatError(
     'NOT_FOUND',
-    `the model directory has no tokenizer: add its ${tokenizerFiles[kind]} (save the tokenizer with the model)`,
+    `the model directory has no tokenizer: add its ${tokenizerSources[kind].files} (save the tokenizer with the model)`,
     dir,
   );
 }
 
 /** {@link loadTokenizer}, or undefined when the directory has no tokenizer files. */
 function findTokenizer(dir: string, kind?: TokenizerKind): Tokenizer | undefined {
-  const tokCfgPath = join(dir, 'tokenizer_config.json');
-  const tokCfg = existsSync(tokCfgPath) ? (readJson(tokCfgPath) as Record<string, unknown>) : {};
-  const vocabPath = join(dir, 'vocab.txt');
-  if (kind !== 'bpe' && existsSync(vocabPath)) {
-    const vocab = readFileSync(vocabPath, 'utf8')
-      .split(/\r?\n/)
-      .filter((l, i, a) => l !== '' || i < a.length - 1);
-    return new WordPieceTokenizer(vocab, {
-      doLowerCase: tokCfg['do_lower_case'] !== false,
-      where: vocabPath,
-    });
+  const configPath = join(dir, 'tokenizer_config.json');
+  const config = existsSync(configPath) ? (readJson(configPath) as Record<string, unknown>) : {};
+  const readers = kind ? tokenizerSources[kind].readers : [vocabTxt, tokenizerJson, vocabJsonMerges];
+  for (const read of readers) {
+    const tokenizer = read(dir, config);
+    if (!tokenizer) continue;
+    // tokenizer.json holds either kind: it must be the one the architecture uses.
+    if (kind && tokenizer.kind !== kind)
+      throw new LatError(
+        'BAD_FILE',
+        `holds a ${tokenizer.kind} tokenizer but config.json's model_type uses ${kind}; use the tokenizer the model was trained with`,
+        `${join(dir, 'tokenizer.json')}#model.type`,
+      );
+    return tokenizer;
   }
-  const json = join(dir, 'tokenizer.json');
-  const [vocabJson, merges] = [join(dir, 'vocab.json'), join(dir, 'merges.txt')];
-  if (!existsSync(json)) {
-    if (kind === 'wordpiece' || !existsSync(vocabJson) || !existsSync(merges)) return undefined;
-    return bpeFromVocabMerges(readJson(vocabJson), readFileSync(merges, 'utf8'), tokCfg, {
-      vocab: vocabJson,
-      merges,
-    });
-  }
-  const tokenizer = tokenizerFromJson(readJson(json), tokCfg, json);
-  if (kind && tokenizer.kind !== kind)
-    throw new LatError(
-      'BAD_FILE',
-      `holds a ${tokenizer.kind} tokenizer but config.json's model_type uses ${kind}; use the tokenizer the model was trained with`,
-      `${json}#model.type`,
-    );
-  return tokenizer;
+  return undefined;
 }
 
 /**
  * Loads a Hugging Face model directory: config.json, model.safetensors | pytorch_model.bin and
- * the tokenizer's files (vocab.txt | tokenizer.json), when present. A hub cache
+ * the tokenizer's files its architecture uses, when present. A hub cache
  * entry (`models--org--name`) is read from its current snapshot; `dir` in the result is that folder.
  */
 export function loadModelDir(modelDir: string, heads: Heads = {}, unused: UnusedTensors = {}): LoadedModel {
