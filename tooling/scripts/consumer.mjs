@@ -73,6 +73,7 @@ const tarballs = join(work, 'tarballs');
 const project = join(work, 'project');
 const env = { LAT_EXAMPLE_MODEL: join(work, 'tiny-model'), LAT_EXAMPLE_BUNDLE: join(work, 'tiny-bundle') };
 let hasCli;
+const robertaDir = join(work, 'tiny-roberta');
 
 /** The tarball `pnpm pack` names a package's: @lat/core@1.2.3 → lat-core-1.2.3.tgz. */
 const tarballName = (pkg) => `${pkg.name.replace(/^@/, '').replace('/', '-')}-${pkg.version}.tgz`;
@@ -119,11 +120,9 @@ await check(
 );
 
 await check(
-  'fixtures: a tiny Hugging Face model dir and an exported bundle (LAT_EXAMPLE_MODEL, LAT_EXAMPLE_BUNDLE)',
+  'fixtures: a tiny Hugging Face model dir and an exported bundle (LAT_EXAMPLE_MODEL, LAT_EXAMPLE_BUNDLE), a tiny RoBERTa dir',
   async () => {
-    const layers = await import(pathToFileURL(join(repo, 'packages/layers/dist/index.js')).href);
-    const coreNode = await import(pathToFileURL(join(repo, 'packages/core/dist/node.js')).href);
-    const layersNode = await import(pathToFileURL(join(repo, 'packages/layers/dist/node.js')).href);
+    const testing = await import(pathToFileURL(join(repo, 'packages/layers/dist/testing/index.js')).href);
     const vocab = [
       '[PAD]',
       '[UNK]',
@@ -140,38 +139,12 @@ await check(
       '.',
       ',',
     ];
-    const config = layers.parseModelConfig({
-      model_type: 'bert',
-      vocab_size: vocab.length,
-      hidden_size: 16,
-      num_hidden_layers: 2,
-      num_attention_heads: 2,
-      intermediate_size: 32,
-      max_position_embeddings: 64,
-      num_labels: 2,
-      id2label: { 0: 'negative', 1: 'positive' },
-    });
-    const dir = env.LAT_EXAMPLE_MODEL;
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'config.json'), JSON.stringify(layers.toHfConfig(config), null, 2));
-    writeFileSync(join(dir, 'vocab.txt'), `${vocab.join('\n')}\n`);
     // Both heads, so classification and question-answering examples can share the model.
-    const weights = layers.createRandomWeights(config, 1, { classifier: true, qa: true });
-    coreNode.writeSafetensors(join(dir, 'model.safetensors'), layers.toHfNames(weights, config));
-    layersNode.exportModel(env.LAT_EXAMPLE_BUNDLE, config, weights, {
-      name: 'tiny',
-      fingerprint: '0',
-      task: { type: 'classification', labels: config.labels },
-      tokenizer: {
-        vocab,
-        doLowerCase: true,
-        maxLength: 64,
-        clsToken: '[CLS]',
-        sepToken: '[SEP]',
-        padToken: '[PAD]',
-        unkToken: '[UNK]',
-      },
-    });
+    const model = testing.tinyModel({ vocab, hidden: 16, numHeads: 2, seed: 1, std: 0.02 });
+    testing.writeModelDir(env.LAT_EXAMPLE_MODEL, model);
+    testing.writeBundle(env.LAT_EXAMPLE_BUNDLE, model, { task: 'classification', fingerprint: '0' });
+    // A RoBERTa with a byte-level BPE tokenizer.json, for the export check of the global lat.
+    testing.writeModelDir(robertaDir, testing.tinyModel({ architecture: 'roberta', seed: 1 }));
   },
 );
 
@@ -362,6 +335,23 @@ await check(
     must(r, 'lat predict');
     if (!/running on onnxruntime-web \(wasm/.test(r.out) || !/negative|positive/.test(r.out))
       throw new Error(`unexpected output:\n${r.out}`);
+  },
+);
+
+await check(
+  'the global lat: lat export of a RoBERTa model (BPE tokenizer.json), and its bundle predicts what the directory does',
+  () => {
+    const lat = (args) => must(run(join(work, 'global/bin/lat'), args), `lat ${args[0]}`);
+    const bundle = join(work, 'tiny-roberta-bundle');
+    lat(['export', '--model', robertaDir, '--out', bundle]);
+    const tokenizer = JSON.parse(readFileSync(join(bundle, 'lat.json'), 'utf8')).tokenizer;
+    if (tokenizer.type !== 'bpe') throw new Error(`lat.json's tokenizer is ${tokenizer.type}, not bpe`);
+    const predict = (m) =>
+      JSON.parse(lat(['predict', '--model', m, '--json', 'a gripping film']).replace(/^lat: .*\n/gm, ''))
+        .predictions[0];
+    const [a, b] = [predict(robertaDir), predict(bundle)];
+    if (a.tokens[0] !== '<s>' || a.tokens.join() !== b.tokens.join() || a.label !== b.label)
+      throw new Error(`the bundle predicts ${JSON.stringify(b)}, the directory ${JSON.stringify(a)}`);
   },
 );
 

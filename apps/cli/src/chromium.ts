@@ -18,18 +18,9 @@ import {
   type Runtime,
   type TensorDataByType,
 } from '@lat/core';
+import { chromiumPath, headlessChromium } from '@lat/runtime-web/chromium';
 
-export const chromiumPath = '/usr/bin/chromium';
-const chromiumFlags = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
+export { chromiumPath };
 
 /** A tensor as it crosses DevTools: plain numbers (int64 as numbers; our ids and counts are small). */
 interface WireTensor {
@@ -121,7 +112,7 @@ export async function openChromiumRuntime(executablePath = chromiumPath): Promis
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
   try {
-    browser = await chromium.launch({ executablePath, args: chromiumFlags });
+    browser = await chromium.launch({ ...headlessChromium, executablePath });
     const tab = await browser.newPage();
     // No network beyond the loopback server.
     await tab.route('**/*', (route) =>

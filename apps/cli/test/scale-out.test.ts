@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encoderMacs, WordPieceTokenizer } from '@lat/core';
+import { encoderMacs } from '@lat/core';
 import { torchSave, zipOf } from '@lat/core/testing';
 import { createAnytimeModel, createRandomWeights, parseModelConfig, toHfNames } from '@lat/layers';
 import { loadModelDir } from '@lat/layers/node';
@@ -126,7 +126,7 @@ async function paddedReference(lengths: number[]) {
   const model = await createAnytimeModel(createNodeRuntime({ threads: 1 }), m.config, m.weights, {
     keptPositions: false,
   });
-  const tok = new WordPieceTokenizer(m.vocab!, { doLowerCase: true });
+  const tok = m.tokenizer!;
   const out: number[][] = [];
   for (const e of task.dev) {
     const enc = tok.encode(e.textA, undefined, { maxLength: maxSeqLength });

@@ -9,11 +9,11 @@ import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeF
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
-import { WordPieceTokenizer } from '@lat/core';
-import { anytimeFeeds, createRandomWeights, parseModelConfig } from '@lat/layers';
-import { exportModel } from '@lat/layers/node';
+import { anytimeFeeds } from '@lat/layers';
+import { tinyModel, writeBundle } from '@lat/layers/testing';
 import { pipeline } from '@lat/pipeline';
 import { createNodeRuntime } from '@lat/runtime-node';
+import { chromiumPath, headlessChromium } from '@lat/runtime-web/chromium';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -35,7 +35,6 @@ type LatWindow = Window & {
   };
 };
 
-const chromiumPath = '/usr/bin/chromium';
 const app = join(import.meta.dirname, '..');
 const dist = join(app, 'dist');
 const vocab = [
@@ -58,27 +57,15 @@ const vocab = [
   'boring',
 ];
 const text = 'the film is a great story with a superb cast and the story is great .';
-const config = parseModelConfig({
-  model_type: 'bert',
-  vocab_size: vocab.length,
-  hidden_size: 32,
-  num_hidden_layers: 3,
-  num_attention_heads: 2,
-  intermediate_size: 64,
-  max_position_embeddings: 64,
-  id2label: { 0: 'negative', 1: 'positive' },
-});
-const weights = createRandomWeights(config, 9, {}, 0.3);
-const tokenizer = {
+const model = tinyModel({ vocab, layers: 3, numHeads: 2, outputs: {}, seed: 9 });
+const qaModel = tinyModel({
   vocab,
-  doLowerCase: true,
-  maxLength: 64,
-  clsToken: '[CLS]',
-  sepToken: '[SEP]',
-  padToken: '[PAD]',
-  unkToken: '[UNK]',
-};
-const qaWeights = createRandomWeights(config, 4, { qa: true, classifier: false }, 0.3);
+  layers: 3,
+  numHeads: 2,
+  outputs: { qa: true, classifier: false },
+  seed: 4,
+});
+const { config } = model;
 const frontier = {
   schemaVersion: 1,
   kind: 'lat-frontier',
@@ -110,20 +97,22 @@ describe.skipIf(!available)('playground in Chromium', () => {
   beforeAll(async () => {
     if (!existsSync(join(dist, 'index.html')))
       execFileSync('npx', ['vite', 'build'], { cwd: app, stdio: 'inherit' });
-    exportModel(join(dist, 'bundles/default'), config, weights, {
+    writeBundle(join(dist, 'bundles/default'), model, {
+      task: 'classification',
       name: 'test-model',
       fingerprint: 'f',
-      task: { type: 'classification', labels: config.labels },
       frontier,
       examples: [text],
-      tokenizer,
     });
-    exportModel(join(dist, 'bundles/qa'), config, qaWeights, {
-      name: 'qa-model',
-      fingerprint: 'q',
-      task: { type: 'span', labels: [] },
-      tokenizer,
-    });
+    writeBundle(join(dist, 'bundles/qa'), qaModel, { task: 'span', name: 'qa-model', fingerprint: 'q' });
+    writeBundle(
+      join(dist, 'bundles/roberta-qa'),
+      tinyModel({ architecture: 'roberta', layers: 3, numHeads: 2 }),
+      {
+        task: 'span',
+        name: 'roberta-qa',
+      },
+    );
     // The default bundle with one bit of its graph flipped: lat.json's sha256 no longer matches.
     mkdirSync(join(dist, 'bundles/damaged'), { recursive: true });
     const onnx = readFileSync(join(dist, 'bundles/default/model.onnx'));
@@ -170,19 +159,7 @@ describe.skipIf(!available)('playground in Chromium', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    });
+    browser = await chromium.launch(headlessChromium);
   }, 180_000);
 
   afterAll(async () => {
@@ -209,8 +186,7 @@ describe.skipIf(!available)('playground in Chromium', () => {
     expect(keptFull).toBe(3 * full.tokens.length);
 
     // Same bundle, same tokens, onnxruntime-node.
-    const tok = new WordPieceTokenizer(vocab);
-    const enc = tok.encode(text, undefined, { maxLength: 64 });
+    const enc = model.tokenizer.encode(text, undefined, { maxLength: 64 });
     expect(full.tokens).toEqual(enc.tokens);
     const session = await createNodeRuntime({ threads: 1 }).createSession(
       readFileSync(join(dist, 'bundles/default/model.onnx')),
@@ -251,13 +227,11 @@ describe.skipIf(!available)('playground in Chromium', () => {
     expect(errors).toEqual([]);
   }, 120_000);
 
-  it('answers questions with a QA bundle over a long context, window by window, as @lat/pipeline does in Node', async () => {
+  /** Asks in the page with `bundle` loaded, and through the pipeline on onnxruntime-node. */
+  async function askBoth(bundle: string, question: string, context: string) {
     const page = await browser.newPage();
-    await page.goto(`${base}?bundle=./bundles/qa/`);
+    await page.goto(`${base}?bundle=./bundles/${bundle}/`);
     await page.waitForFunction(() => (window as unknown as LatWindow).lat?.ready, null, { timeout: 60_000 });
-    const question = 'the great story';
-    // Longer than the bundle's 64 tokens: the context is split into overlapping windows.
-    const context = `${'a superb cast and a dull story with the film . '.repeat(9)}the film is great .`;
     await page.fill('#context', context);
     await page.fill('#text', question);
     // Wait for the run of this question and context: typing either field starts a run of its own.
@@ -276,17 +250,22 @@ describe.skipIf(!available)('playground in Chromium', () => {
         );
       });
     const last = (await page.evaluate(() => (window as unknown as LatWindow).lat.last))!;
-    const shown = await page.textContent('#answer mark');
-    // The same bundle and question through the pipeline on onnxruntime-node.
-    const qa = await pipeline('question-answering', join(dist, 'bundles/qa'), {
+    const qa = await pipeline('question-answering', join(dist, 'bundles', bundle), {
       runtime: createNodeRuntime({ threads: 1 }),
     });
     const want = await qa({ question, context });
     await qa.dispose();
+    return { page, last, want };
+  }
+
+  it('answers questions with a QA bundle over a long context, window by window, as @lat/pipeline does in Node', async () => {
+    // Longer than the bundle's 64 tokens: the context is split into overlapping windows.
+    const context = `${'a superb cast and a dull story with the film . '.repeat(9)}the film is great .`;
+    const { page, last, want } = await askBoth('qa', 'the great story', context);
     expect(want.windows).toBeGreaterThan(2);
     expect(last.windows).toBe(want.windows);
     expect(last.answer).toMatchObject({ start: want.start, end: want.end });
-    expect(shown).toBe(want.answer);
+    expect(await page.textContent('#answer mark')).toBe(want.answer);
     expect(await page.textContent('#prediction')).toBe(want.answer);
     expect(await page.textContent('#probs')).toMatch(/window \d+ of \d+ shown/);
   }, 60_000);
@@ -329,6 +308,16 @@ describe.skipIf(!available)('playground in Chromium', () => {
       /broken.json#methods\[0\]\.best: has 0 entries/,
     );
     expect(await broken.isHidden('#compare')).toBe(true);
+  }, 60_000);
+
+  it('runs a RoBERTa QA bundle (byte-level BPE tokenizer): the same answer at the same character offsets as in Node', async () => {
+    const context = `${'Über-fans said the plot was dull, the cast great — “a gripping film”. '.repeat(4)}Paris is the capital of France.`;
+    const { page, last, want } = await askBoth('roberta-qa', 'What is the capital of France?', context);
+    expect(want.windows).toBeGreaterThan(1);
+    expect(last.tokens[0]).toBe('<s>');
+    expect(last.windows).toBe(want.windows);
+    expect(last.answer).toMatchObject({ start: want.start, end: want.end });
+    expect(await page.textContent('#prediction')).toBe(want.answer);
   }, 60_000);
 
   it('shows what is wrong with a broken bundle instead of a blank page', async () => {

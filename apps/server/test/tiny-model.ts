@@ -1,10 +1,8 @@
 // A tiny model directory on disk (both heads), optionally with a frontier, for the server's tests.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeSafetensors } from '@lat/core/node';
-import { createRandomWeights, parseModelConfig, toHfConfig, toHfNames } from '@lat/layers';
-import { exportModel } from '@lat/layers/node';
+import { tinyModel, writeBundle, writeModelDir } from '@lat/layers/testing';
 import { weightsFingerprint } from '@lat/pipeline/node';
 
 const vocab = [
@@ -30,18 +28,8 @@ const vocab = [
   '.',
 ];
 
-function tinyConfig(o: { layers?: number; hidden?: number }) {
-  return parseModelConfig({
-    model_type: 'bert',
-    vocab_size: vocab.length,
-    hidden_size: o.hidden ?? 32,
-    num_hidden_layers: o.layers ?? 2,
-    num_attention_heads: 4,
-    intermediate_size: 2 * (o.hidden ?? 32),
-    max_position_embeddings: 128,
-    id2label: { 0: 'negative', 1: 'positive' },
-  });
-}
+/** A BERT with both heads, 128 positions, `layers` layers of width `hidden`. */
+const tiny = (o: { layers?: number; hidden?: number }) => tinyModel({ vocab, maxPositions: 128, ...o });
 
 /** A frontier file of three ratio points (the last is the full model) for weights of `fingerprint`. */
 function tinyFrontier(fingerprint: string, layers: number) {
@@ -71,19 +59,10 @@ function tinyFrontier(fingerprint: string, layers: number) {
 export async function writeTinyModel(
   o: { frontier?: boolean; layers?: number; hidden?: number } = {},
 ): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'lat-server-'));
-  mkdirSync(dir, { recursive: true });
-  const layers = o.layers ?? 2;
-  const config = tinyConfig(o);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(toHfConfig(config)));
-  writeFileSync(join(dir, 'vocab.txt'), `${vocab.join('\n')}\n`);
-  writeSafetensors(
-    join(dir, 'model.safetensors'),
-    toHfNames(createRandomWeights(config, 7, { classifier: true, qa: true }, 0.3), config),
-  );
+  const dir = writeModelDir(mkdtempSync(join(tmpdir(), 'lat-server-')), tiny(o));
   if (o.frontier) {
     const fingerprint = await weightsFingerprint(join(dir, 'model.safetensors'));
-    writeFileSync(join(dir, 'frontier.json'), JSON.stringify(tinyFrontier(fingerprint, layers)));
+    writeFileSync(join(dir, 'frontier.json'), JSON.stringify(tinyFrontier(fingerprint, o.layers ?? 2)));
   }
   return dir;
 }
@@ -91,21 +70,11 @@ export async function writeTinyModel(
 /** A classification bundle (lat.json + model.onnx, as `lat export` writes) with a frontier inside. */
 export function writeTinyBundle(): string {
   const dir = mkdtempSync(join(tmpdir(), 'lat-server-bundle-'));
-  const config = tinyConfig({});
-  exportModel(dir, config, createRandomWeights(config, 7, { classifier: true }, 0.3), {
+  const m = tiny({});
+  writeBundle(dir, m, {
+    task: 'classification',
     name: 'tiny-bundle',
-    fingerprint: 'tiny',
-    task: { type: 'classification', labels: config.labels },
-    tokenizer: {
-      vocab,
-      doLowerCase: true,
-      maxLength: 64,
-      clsToken: '[CLS]',
-      sepToken: '[SEP]',
-      padToken: '[PAD]',
-      unkToken: '[UNK]',
-    },
-    frontier: tinyFrontier('tiny', config.numLayers),
+    frontier: tinyFrontier('tiny', m.config.numLayers),
   });
   return dir;
 }

@@ -47,13 +47,78 @@ describe('parseBundleManifest', () => {
     };
     expect(() => parseBundleManifest('x')).toThrow(/lat.json#: not a JSON object/);
     expect(bad((m) => (m['kind'] = 'other'))).toThrow(/lat.json#kind/);
-    expect(bad((m) => (m['schemaVersion'] = 2))).toThrow(/#schemaVersion: this version reads schema 1/);
+    expect(bad((m) => (m['schemaVersion'] = 3))).toThrow(
+      /#schemaVersion: this version reads schemas 1 and 2, got 3/,
+    );
     expect(bad((m) => (m['model'].numLayers = 0))).toThrow(/#model.numLayers: must be a positive integer/);
     expect(bad((m) => m['tokenizer'].vocab.pop())).toThrow(
       /#tokenizer.vocab: has 4 tokens but model.vocabSize is 5/,
     );
     expect(bad((m) => (m['tokenizer'].clsToken = '<s>'))).toThrow(/#tokenizer.clsToken/);
     expect(bad((m) => (m['task'].type = 'ner'))).toThrow(/#task.type/);
+    expect(bad((m) => (m['tokenizer'].type = 'unigram'))).toThrow(
+      /#tokenizer.type: must be "wordpiece" or "bpe", got "unigram"/,
+    );
+    expect(bad((m) => (m['tokenizer'].doLowerCase = 'yes'))).toThrow(
+      /#tokenizer.doLowerCase: must be true or false/,
+    );
+    expect(bad((m) => delete m['tokenizer'])).toThrow(/lat.json#tokenizer: missing/);
+  });
+
+  // A schema-2 bundle of a RoBERTa-style byte-level BPE tokenizer.
+  const bpe: BundleManifest = {
+    ...structuredClone(valid),
+    schemaVersion: 2,
+    model: { ...valid.model, architecture: 'roberta', vocabSize: 6 },
+    tokenizer: {
+      type: 'bpe',
+      vocab: ['<s>', '<pad>', '</s>', '<unk>', 'Ġa', 'Ġ'],
+      merges: [['Ġ', 'a']],
+      addedTokens: [{ content: '<s>' }, { content: '</s>', lstrip: false, rstrip: false }],
+      addPrefixSpace: false,
+      trimOffsets: true,
+      maxLength: 16,
+      clsToken: '<s>',
+      sepToken: '</s>',
+      padToken: '<pad>',
+      unkToken: '<unk>',
+    },
+  };
+
+  it('reads schema 1 (WordPiece only) and schema 2 (WordPiece or BPE) manifests', () => {
+    expect(parseBundleManifest(structuredClone(valid)).schemaVersion).toBe(1);
+    expect(parseBundleManifest({ ...structuredClone(valid), schemaVersion: 2 }).schemaVersion).toBe(2);
+    expect(parseBundleManifest(structuredClone(bpe)).tokenizer.type).toBe('bpe');
+    expect(() => parseBundleManifest({ ...structuredClone(bpe), schemaVersion: 1 })).toThrow(
+      /#tokenizer.type: a "bpe" tokenizer needs schemaVersion 2/,
+    );
+  });
+
+  it('names the BPE field at fault', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: each case breaks a different field of the manifest
+    const bad = (patch: (t: Record<string, any>) => void) => {
+      const m = structuredClone(bpe) as unknown as { tokenizer: Record<string, unknown> };
+      patch(m.tokenizer);
+      return () => parseBundleManifest(m);
+    };
+    expect(bad((t) => delete t['merges'])).toThrow(/lat.json#tokenizer.merges: must be an array of \[a, b\]/);
+    expect(bad((t) => t['merges'].push(['Ġa']))).toThrow(
+      /#tokenizer.merges\[1\]: must be a pair of non-empty strings, got \["Ġa"\]/,
+    );
+    expect(bad((t) => t['merges'].push('Ġ a'))).toThrow(/#tokenizer.merges\[1\]/);
+    expect(bad((t) => delete t['addedTokens'])).toThrow(/#tokenizer.addedTokens: must be an array/);
+    expect(bad((t) => t['addedTokens'].push({ content: '' }))).toThrow(
+      /#tokenizer.addedTokens\[2\].content: must be a non-empty string/,
+    );
+    expect(bad((t) => (t['addedTokens'][1].lstrip = 1))).toThrow(/#tokenizer.addedTokens\[1\].lstrip/);
+    expect(bad((t) => delete t['addPrefixSpace'])).toThrow(
+      /#tokenizer.addPrefixSpace: must be true or false/,
+    );
+    expect(bad((t) => (t['trimOffsets'] = 'no'))).toThrow(/#tokenizer.trimOffsets: must be true or false/);
+    expect(bad((t) => (t['unkToken'] = '[UNK]'))).toThrow(/#tokenizer.unkToken: is not in the vocabulary/);
+    expect(bad((t) => t['vocab'].push('x'))).toThrow(
+      /#tokenizer.vocab: has 7 tokens but model.vocabSize is 6/,
+    );
   });
 });
 

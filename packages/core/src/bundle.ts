@@ -8,15 +8,21 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { LatError } from './errors.js';
 import { type ModelProto, ModelProtoSchema, type ValueInfoProto } from './onnx/index.js';
+import { checkTokenizerSpec, type TokenizerSpec } from './tokenizers/spec.js';
 
-/** The `schemaVersion` of the bundle manifests this version writes and reads. */
-export const bundleSchemaVersion = 1;
+/**
+ * The `schemaVersion` of the bundle manifests this version writes. 2 added byte-level BPE
+ * tokenizers (`tokenizer.type: "bpe"`); version 1 manifests (WordPiece only) still load.
+ */
+export const bundleSchemaVersion = 2;
+/** The manifest versions this version reads. */
+export const readableBundleSchemaVersions: readonly number[] = [1, 2];
 /** The manifest's file name inside a bundle folder, next to the ONNX graph. */
 export const bundleManifestFile = 'lat.json';
 
 /** `lat.json`: everything needed to run `model.onnx` without lat — model dims, task, tokenizer, graph I/O, frontier. */
 export interface BundleManifest {
-  schemaVersion: 1;
+  schemaVersion: 1 | 2;
   kind: 'lat-bundle';
   /** File name of the ONNX graph, next to the manifest. */
   graph: string;
@@ -44,23 +50,15 @@ export interface BundleManifest {
   task: { type: 'classification' | 'regression' | 'span'; labels: string[] };
   /** Graph input/output names and what they hold, for plain ORT users. */
   io: { inputs: Record<string, string>; outputs: Record<string, string> };
-  tokenizer: {
-    type: 'wordpiece';
-    /** The vocabulary, one token per id. */
-    vocab: string[];
-    doLowerCase: boolean;
-    stripAccents?: boolean;
-    maxLength: number;
-    clsToken: string;
-    sepToken: string;
-    padToken: string;
-    unkToken: string;
-  };
+  tokenizer: BundleTokenizer;
   /** The frontier file content (from @lat/search), when one was made. */
   frontier?: unknown;
   /** Example inputs to show in the playground. */
   examples?: string[];
 }
+
+/** The manifest's tokenizer: a WordPiece or BPE tokenizer's spec and the longest input in tokens. */
+export type BundleTokenizer = TokenizerSpec & { maxLength: number };
 
 /** Checks a parsed manifest's shape; throws LatError naming the field and the fix. */
 export function parseBundleManifest(value: unknown, where = bundleManifestFile): BundleManifest {
@@ -70,10 +68,10 @@ export function parseBundleManifest(value: unknown, where = bundleManifestFile):
   if (typeof value !== 'object' || value === null) return fail('', 'not a JSON object');
   const m = value as Record<string, unknown>;
   if (m['kind'] !== 'lat-bundle') fail('kind', `expected "lat-bundle", got ${JSON.stringify(m['kind'])}`);
-  if (m['schemaVersion'] !== bundleSchemaVersion) {
+  if (!readableBundleSchemaVersions.includes(m['schemaVersion'] as number)) {
     fail(
       'schemaVersion',
-      `this version reads schema ${bundleSchemaVersion}, got ${JSON.stringify(m['schemaVersion'])}`,
+      `this version reads schemas ${readableBundleSchemaVersions.join(' and ')}, got ${JSON.stringify(m['schemaVersion'])}`,
     );
   }
   if (typeof m['graph'] !== 'string' || !m['graph']) fail('graph', 'missing the ONNX file name');
@@ -103,29 +101,16 @@ export function parseBundleManifest(value: unknown, where = bundleManifestFile):
     fail('task.type', 'must be classification, regression or span');
   }
   if (!Array.isArray(task['labels'])) fail('task.labels', 'must be an array of label names');
-  const tok = m['tokenizer'] as Record<string, unknown> | undefined;
-  if (typeof tok !== 'object' || tok === null) return fail('tokenizer', 'missing');
-  if (tok['type'] !== 'wordpiece') fail('tokenizer.type', 'only "wordpiece" is supported');
-  const vocab = tok['vocab'];
-  if (!Array.isArray(vocab) || vocab.length === 0 || vocab.some((t) => typeof t !== 'string')) {
-    fail('tokenizer.vocab', 'must be a non-empty array of strings');
-  }
-  if ((vocab as string[]).length !== model['vocabSize']) {
-    fail(
-      'tokenizer.vocab',
-      `has ${(vocab as string[]).length} tokens but model.vocabSize is ${model['vocabSize']}`,
-    );
-  }
-  for (const k of ['clsToken', 'sepToken', 'padToken', 'unkToken']) {
-    if (!(vocab as string[]).includes(tok[k] as string)) fail(`tokenizer.${k}`, 'is not in the vocabulary');
-  }
-  const maxLength = tok['maxLength'];
+  const tok = checkTokenizerSpec(m['tokenizer'], (f, msg) => fail(f ? `tokenizer.${f}` : 'tokenizer', msg));
+  if (tok.type !== 'wordpiece' && (m['schemaVersion'] as number) < 2)
+    fail('tokenizer.type', `a "${tok.type}" tokenizer needs schemaVersion 2`);
+  if (tok.vocab.length !== model['vocabSize'])
+    fail('tokenizer.vocab', `has ${tok.vocab.length} tokens but model.vocabSize is ${model['vocabSize']}`);
+  const maxLength = (tok as { maxLength?: unknown }).maxLength;
   if (typeof maxLength !== 'number' || !Number.isInteger(maxLength) || maxLength < 3)
     fail('tokenizer.maxLength', `must be a whole number ≥ 3, got ${JSON.stringify(maxLength)}`);
   if ((maxLength as number) > (model['maxPositions'] as number))
     fail('tokenizer.maxLength', `${maxLength} is more than model.maxPositions (${model['maxPositions']})`);
-  for (const k of ['doLowerCase', 'stripAccents'] as const)
-    if (tok[k] !== undefined && typeof tok[k] !== 'boolean') fail(`tokenizer.${k}`, 'must be true or false');
   if ((task['labels'] as unknown[]).some((l) => typeof l !== 'string'))
     fail('task.labels', 'must be an array of label names');
   if (task['type'] === 'classification' && (task['labels'] as unknown[]).length < 2)

@@ -4,7 +4,7 @@
  * through the architecture registry, has its target in @lat/layers). Each runs
  * `fuzzRuns` generated cases (fixed seed, so CI is repeatable); see testing/fuzz.ts for the rules.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, it } from 'vitest';
@@ -15,7 +15,13 @@ import { readPytorchBin } from './io/torch-bin.js';
 import { byteLevelBpeTokenizerJson } from './testing/bpe.js';
 import { checkLoaderCase, corruptBytes, corruptJson, fuzzDir, fuzzRuns } from './testing/fuzz.js';
 import { floats, statePickle, zipOf } from './testing/torch-save.js';
-import { tokenizerFromJson, wordPieceFromTokenizerJson } from './tokenizers/tokenizer-json.js';
+import { tokenizerFromSpec } from './tokenizers/spec.js';
+import type { Tokenizer } from './tokenizers/tokenizer.js';
+import {
+  bpeFromVocabMerges,
+  tokenizerFromJson,
+  wordPieceFromTokenizerJson,
+} from './tokenizers/tokenizer-json.js';
 import { WordPieceTokenizer } from './tokenizers/wordpiece.js';
 
 const dir = fuzzDir();
@@ -23,7 +29,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const params = { numRuns: fuzzRuns, seed: 18, endOnFailure: true };
 const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'the', 'film', '##s', 'great'];
 /** A tokenizer must also encode after loading, without throwing or looping. */
-const use = (t: WordPieceTokenizer) => t.encode('the films are GREAT, the end', 'a pair', { maxLength: 8 });
+const use = (t: Tokenizer) => t.encode('the films are GREAT, the end', 'a pair', { maxLength: 8 });
 
 describe('fuzz: every loader fails with a LatError naming the file, within time and memory caps', () => {
   it('model.safetensors', () => {
@@ -94,10 +100,20 @@ describe('fuzz: every loader fails with a LatError naming the file, within time 
         unkToken: '[UNK]',
       },
     };
+    // Schema 2 with a byte-level BPE tokenizer: the same model, RoBERTa's tokenizer section.
+    const bpe = tokenizerFromJson(byteLevelBpeTokenizerJson(['the films are great'], 8)).spec();
+    const bpeManifest: BundleManifest = {
+      ...manifest,
+      schemaVersion: 2,
+      model: { ...manifest.model, architecture: 'roberta', vocabSize: bpe.vocab.length },
+      tokenizer: { ...bpe, maxLength: 8 },
+    };
     const path = join(dir, 'lat.json');
+    // Loading includes building the tokenizer the manifest describes, and using it.
+    const load = (p: string) => use(tokenizerFromSpec(parseBundleManifest(readJson(p), p).tokenizer, p));
     fc.assert(
-      fc.property(corruptJson(manifest), (text) =>
-        checkLoaderCase(path, text, (p) => parseBundleManifest(readJson(p), p)),
+      fc.property(fc.oneof(corruptJson(manifest), corruptJson(bpeManifest)), (text) =>
+        checkLoaderCase(path, text, load),
       ),
       params,
     );
@@ -147,6 +163,27 @@ describe('fuzz: every loader fails with a LatError naming the file, within time 
           }),
         ),
       ),
+      params,
+    );
+  }, 60_000);
+
+  it('vocab.json + merges.txt (a slow RoBERTa tokenizer)', () => {
+    const good = byteLevelBpeTokenizerJson(['the films are great', 'a pair of films'], 12);
+    const vocabPath = join(dir, 'vocab.json');
+    const mergesPath = join(dir, 'merges.txt');
+    const merges = new TextEncoder().encode(`#version: 0.2\n${good.model.merges.join('\n')}\n`);
+    const load = (v: string, m: string) =>
+      use(bpeFromVocabMerges(readJson(v), readFileSync(m, 'utf8'), {}, { vocab: v, merges: m }));
+    writeFileSync(mergesPath, merges);
+    fc.assert(
+      fc.property(corruptJson(good.model.vocab), (text) =>
+        checkLoaderCase(vocabPath, text, (p) => load(p, mergesPath)),
+      ),
+      params,
+    );
+    writeFileSync(vocabPath, JSON.stringify(good.model.vocab));
+    fc.assert(
+      fc.property(corruptBytes(merges), (b) => checkLoaderCase(mergesPath, b, (p) => load(vocabPath, p))),
       params,
     );
   }, 60_000);

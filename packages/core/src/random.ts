@@ -5,9 +5,14 @@
  */
 import { LatError } from './errors.js';
 
+/**
+ * A seeded xoshiro128** generator. `new Rng(seed)` starts from a number (expanded by splitmix32);
+ * `new Rng(rng.state())` resumes exactly where a saved generator stopped.
+ */
 export class Rng {
   private s: Uint32Array;
 
+  /** From a numeric seed, or from four uint32s returned by {@link Rng.state}. */
   constructor(seed: number | readonly number[]) {
     if (typeof seed === 'number') {
       // splitmix32 expands one seed into the four state words.
@@ -67,6 +72,7 @@ export class Rng {
     return p;
   }
 
+  /** The four uint32 state words, to save in a checkpoint and pass back to the constructor. */
   state(): number[] {
     return Array.from(this.s);
   }

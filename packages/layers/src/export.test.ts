@@ -2,10 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WordPieceTokenizer } from '@lat/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseModelConfig } from './architectures/config.js';
 import { createRandomWeights } from './architectures/weights.js';
 import { exportModel } from './export.js';
+import { tinyModel, writeBundle } from './testing/tiny-model.js';
 
 // The official ONNX checker (Debian's python3-onnx; CI installs it when it can, see
 // tooling/scripts/ensure-python-onnx.sh). full_check adds strict shape inference, which needs every
@@ -67,15 +69,8 @@ describe.skipIf(!hasOnnx)('exported bundles pass onnx.checker.check_model(full_c
           fingerprint: '0',
           task:
             head === 'span' ? { type: 'span', labels: [] } : { type: 'classification', labels: ['a', 'b'] },
-          tokenizer: {
-            vocab: ['[PAD]', '[UNK]', '[CLS]', '[SEP]'],
-            doLowerCase: true,
-            maxLength: 16,
-            clsToken: '[CLS]',
-            sepToken: '[SEP]',
-            padToken: '[PAD]',
-            unkToken: '[UNK]',
-          },
+          tokenizer: new WordPieceTokenizer(['[PAD]', '[UNK]', '[CLS]', '[SEP]']),
+          maxLength: 16,
         },
       );
       const r = checkModel(join(out, 'model.onnx'));
@@ -83,4 +78,13 @@ describe.skipIf(!hasOnnx)('exported bundles pass onnx.checker.check_model(full_c
       expect(r.status).toBe(0);
     });
   }
+
+  it('roberta with its BPE tokenizer, span head', () => {
+    const m = tinyModel({ architecture: 'roberta', hidden: 8, numHeads: 2, maxPositions: 16 });
+    const out = join(dir, 'roberta-span');
+    writeBundle(out, m, { task: 'span', maxLength: 16 });
+    const r = checkModel(join(out, 'model.onnx'));
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
 });

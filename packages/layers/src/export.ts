@@ -1,12 +1,20 @@
 /**
  * exportModel(): the standalone bundle — `model.onnx` (the anytime graph, weights inside) and its
- * `lat.json` sidecar (model dims, task, tokenizer vocabulary, graph I/O, optional frontier) —
+ * `lat.json` sidecar (model dims, task, tokenizer, graph I/O, optional frontier) —
  * loadable by any ORT runtime without this library. Written to a temporary directory and renamed.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { type BundleManifest, bundleManifestFile, LatError, type StateDict, toModelProto } from '@lat/core';
+import {
+  type BundleManifest,
+  bundleManifestFile,
+  bundleSchemaVersion,
+  LatError,
+  type StateDict,
+  type Tokenizer,
+  toModelProto,
+} from '@lat/core';
 import { buildAnytimeGraph } from './anytime.js';
 import type { ModelConfig } from './architectures/index.js';
 import { encoderInputs } from './encoder.js';
@@ -17,7 +25,10 @@ export interface ExportOptions {
   name: string;
   fingerprint: string;
   task: BundleManifest['task'];
-  tokenizer: Omit<BundleManifest['tokenizer'], 'type'>;
+  /** The model's tokenizer, stored whole in lat.json (WordPiece or byte-level BPE). */
+  tokenizer: Tokenizer;
+  /** Longest input in tokens. */
+  maxLength: number;
   frontier?: unknown;
   examples?: string[];
 }
@@ -53,7 +64,7 @@ export function exportModel(
     metadata: { 'lat.name': o.name, 'lat.fingerprint': o.fingerprint },
   });
   const manifest: BundleManifest = {
-    schemaVersion: 1,
+    schemaVersion: bundleSchemaVersion,
     kind: 'lat-bundle',
     graph: 'model.onnx',
     graphSha256: createHash('sha256').update(model).digest('hex'),
@@ -75,7 +86,11 @@ export function exportModel(
     },
     task: o.task,
     io: graphIoDocs(config, head),
-    tokenizer: { type: 'wordpiece', ...o.tokenizer },
+    // No longer than the position table allows (RoBERTa's starts at padding_idx + 1).
+    tokenizer: {
+      ...o.tokenizer.spec(),
+      maxLength: Math.min(o.maxLength, config.maxPositions - config.positionOffset),
+    },
     ...(o.frontier ? { frontier: o.frontier } : {}),
     ...(o.examples ? { examples: o.examples } : {}),
   };

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLatError } from '@lat/core';
@@ -6,7 +6,8 @@ import { resolveModelDir, writeSafetensors } from '@lat/core/node';
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig, toHfConfig } from './architectures/config.js';
 import { createRandomWeights, toHfNames } from './architectures/weights.js';
-import { loadModelDir } from './model-dir.js';
+import { loadModelDir, tokenizerOf } from './model-dir.js';
+import { tinyModel, writeModelDir } from './testing/tiny-model.js';
 
 const config = parseModelConfig({
   model_type: 'bert',
@@ -75,5 +76,55 @@ describe('model folders users already have', () => {
     expect(e.where).toBe(dir);
     expect(e.message).toContain('ONNX-only model (onnx/model_quantized.onnx');
     expect(e.message).toContain('model.safetensors or pytorch_model.bin');
+  });
+});
+
+describe('the tokenizer comes from the architecture registry', () => {
+  const dirOf = (m: ReturnType<typeof tinyModel>) =>
+    writeModelDir(mkdtempSync(join(tmpdir(), 'lat-tok-')), m);
+
+  it('reads WordPiece for BERT and byte-level BPE for RoBERTa', () => {
+    expect(loadModelDir(dirOf(tinyModel())).tokenizer?.kind).toBe('wordpiece');
+    expect(loadModelDir(dirOf(tinyModel({ architecture: 'roberta' }))).tokenizer?.kind).toBe('bpe');
+  });
+
+  it('reads a RoBERTa whose tokenizer was saved as vocab.json + merges.txt (no tokenizer.json)', () => {
+    const roberta = tinyModel({ architecture: 'roberta' });
+    const json = JSON.parse(roberta.tokenizerFiles['tokenizer.json']!);
+    const dir = dirOf({
+      ...roberta,
+      tokenizerFiles: {
+        'vocab.json': JSON.stringify(json.model.vocab),
+        'merges.txt': `#version: 0.2\n${json.model.merges.join('\n')}\n`,
+      },
+    });
+    const tokenizer = loadModelDir(dir).tokenizer!;
+    expect(tokenizer.kind).toBe('bpe');
+    expect(tokenizer.encode('a gripping film, Über-fans!')).toEqual(
+      roberta.tokenizer.encode('a gripping film, Über-fans!'),
+    );
+  });
+
+  it('refuses a tokenizer of the wrong kind, and says which files a model without one needs', () => {
+    const roberta = tinyModel({ architecture: 'roberta' });
+    // A RoBERTa config next to a WordPiece vocabulary (vocab.txt is not what RoBERTa reads) …
+    const wrong = dirOf({ ...roberta, tokenizerFiles: { 'vocab.txt': 'a\nb\n' } });
+    const m = loadModelDir(wrong);
+    expect(m.tokenizer).toBeUndefined();
+    const missing = error(() => tokenizerOf(m));
+    expect(missing.code).toBe('NOT_FOUND');
+    expect(missing.message).toMatch(/no tokenizer: add its tokenizer.json \(or vocab.json \+ merges.txt\)/);
+    // … or a WordPiece tokenizer.json.
+    const bert = tinyModel();
+    const json = {
+      model: { type: 'WordPiece', vocab: Object.fromEntries(bert.tokenizer.vocab.map((t, i) => [t, i])) },
+    };
+    writeFileSync(join(wrong, 'tokenizer.json'), JSON.stringify(json));
+    const e = error(() => loadModelDir(wrong));
+    expect(e.code).toBe('BAD_FILE');
+    expect(e.message).toMatch(
+      /tokenizer.json#model.type: holds a wordpiece tokenizer but config.json's model_type uses bpe/,
+    );
+    rmSync(wrong, { recursive: true });
   });
 });

@@ -1,50 +1,104 @@
 /** Loading a Hugging Face model directory through the architecture registry (Node only). */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LatError, type StateDict, type Tokenizer, tokenizerFromJson, WordPieceTokenizer } from '@lat/core';
+import {
+  bpeFromVocabMerges,
+  LatError,
+  type StateDict,
+  type Tokenizer,
+  type TokenizerKind,
+  tokenizerFromJson,
+  WordPieceTokenizer,
+} from '@lat/core';
 import { onnxOnlyHint, readJson, readPytorchBin, readSafetensors, resolveModelDir } from '@lat/core/node';
 import { type ModelConfig, parseModelConfig } from './architectures/config.js';
+import { architectureOf } from './architectures/index.js';
 import { type Heads, toCanonical, type UnusedTensors } from './architectures/weights.js';
 
-/** A model folder as loaded: config, canonical weights, vocabulary and casing. */
+/** A model folder as loaded: config, canonical weights and tokenizer. */
 export interface LoadedModel {
   dir: string;
   config: ModelConfig;
   weights: StateDict;
-  /** vocab.txt lines, when the directory has one. */
-  vocab?: string[];
-  doLowerCase: boolean;
+  /** The tokenizer its architecture uses, when the directory has its files. */
+  tokenizer?: Tokenizer;
 }
 
+/** Reads one form of tokenizer files from a directory; undefined when they are not there. */
+type TokenizerReader = (dir: string, config: Record<string, unknown>) => Tokenizer | undefined;
+
+const vocabTxt: TokenizerReader = (dir, config) => {
+  const path = join(dir, 'vocab.txt');
+  if (!existsSync(path)) return undefined;
+  const vocab = readFileSync(path, 'utf8')
+    .split(/\r?\n/)
+    .filter((l, i, a) => l !== '' || i < a.length - 1);
+  return new WordPieceTokenizer(vocab, { doLowerCase: config['do_lower_case'] !== false, where: path });
+};
+
+const tokenizerJson: TokenizerReader = (dir, config) => {
+  const path = join(dir, 'tokenizer.json');
+  return existsSync(path) ? tokenizerFromJson(readJson(path), config, path) : undefined;
+};
+
+const vocabJsonMerges: TokenizerReader = (dir, config) => {
+  const [vocab, merges] = [join(dir, 'vocab.json'), join(dir, 'merges.txt')];
+  if (!existsSync(vocab) || !existsSync(merges)) return undefined;
+  return bpeFromVocabMerges(readJson(vocab), readFileSync(merges, 'utf8'), config, { vocab, merges });
+};
+
+/** Where each kind of tokenizer is read from, first choice first. */
+const tokenizerSources: Record<TokenizerKind, { files: string; readers: TokenizerReader[] }> = {
+  wordpiece: { files: 'vocab.txt or tokenizer.json', readers: [vocabTxt, tokenizerJson] },
+  bpe: { files: 'tokenizer.json (or vocab.json + merges.txt)', readers: [tokenizerJson, vocabJsonMerges] },
+};
+
 /**
- * The directory's tokenizer: WordPiece from vocab.txt (+ tokenizer_config.json's casing), else
- * tokenizer.json (WordPiece or byte-level BPE, e.g. RoBERTa).
+ * The directory's tokenizer, of the kind its architecture uses (see `Architecture.tokenizer`):
+ * WordPiece from vocab.txt (+ tokenizer_config.json's casing) or tokenizer.json, byte-level BPE
+ * from tokenizer.json or a slow tokenizer's vocab.json + merges.txt. Without `kind`, whichever
+ * the files hold.
  */
-export function loadTokenizer(dir: string): Tokenizer {
-  const tokCfgPath = join(dir, 'tokenizer_config.json');
-  const tokCfg = existsSync(tokCfgPath) ? (readJson(tokCfgPath) as Record<string, unknown>) : {};
-  const vocab = readVocab(dir);
-  if (vocab)
-    return new WordPieceTokenizer(vocab, {
-      doLowerCase: tokCfg['do_lower_case'] !== false,
-      where: join(dir, 'vocab.txt'),
-    });
-  const json = join(dir, 'tokenizer.json');
-  if (existsSync(json)) return tokenizerFromJson(readJson(json), tokCfg, json);
-  throw new LatError('NOT_FOUND', 'the model directory has no vocab.txt or tokenizer.json', dir);
+export function loadTokenizer(dir: string, kind?: TokenizerKind): Tokenizer {
+  return findTokenizer(dir, kind) ?? noTokenizer(dir, kind);
 }
 
-function readVocab(dir: string): string[] | undefined {
-  const vocabPath = join(dir, 'vocab.txt');
-  return existsSync(vocabPath)
-    ? readFileSync(vocabPath, 'utf8')
-        .split(/\r?\n/)
-        .filter((l, i, a) => l !== '' || i < a.length - 1)
-    : undefined;
+/** A loaded model's tokenizer; an error saying which files to add when its directory had none. */
+export function tokenizerOf(m: LoadedModel): Tokenizer {
+  return m.tokenizer ?? noTokenizer(m.dir, architectureOf(m.config).tokenizer);
+}
+
+function noTokenizer(dir: string, kind: TokenizerKind = 'wordpiece'): never {
+  throw new LatError(
+    'NOT_FOUND',
+    `the model directory has no tokenizer: add its ${tokenizerSources[kind].files} (save the tokenizer with the model)`,
+    dir,
+  );
+}
+
+/** {@link loadTokenizer}, or undefined when the directory has no tokenizer files. */
+function findTokenizer(dir: string, kind?: TokenizerKind): Tokenizer | undefined {
+  const configPath = join(dir, 'tokenizer_config.json');
+  const config = existsSync(configPath) ? (readJson(configPath) as Record<string, unknown>) : {};
+  const readers = kind ? tokenizerSources[kind].readers : [vocabTxt, tokenizerJson, vocabJsonMerges];
+  for (const read of readers) {
+    const tokenizer = read(dir, config);
+    if (!tokenizer) continue;
+    // tokenizer.json holds either kind: it must be the one the architecture uses.
+    if (kind && tokenizer.kind !== kind)
+      throw new LatError(
+        'BAD_FILE',
+        `holds a ${tokenizer.kind} tokenizer but config.json's model_type uses ${kind}; use the tokenizer the model was trained with`,
+        `${join(dir, 'tokenizer.json')}#model.type`,
+      );
+    return tokenizer;
+  }
+  return undefined;
 }
 
 /**
- * Loads a Hugging Face model directory: config.json, model.safetensors, vocab.txt. A hub cache
+ * Loads a Hugging Face model directory: config.json, model.safetensors | pytorch_model.bin and
+ * the tokenizer's files its architecture uses, when present. A hub cache
  * entry (`models--org--name`) is read from its current snapshot; `dir` in the result is that folder.
  */
 export function loadModelDir(modelDir: string, heads: Heads = {}, unused: UnusedTensors = {}): LoadedModel {
@@ -74,14 +128,6 @@ export function loadModelDir(modelDir: string, heads: Heads = {}, unused: Unused
     heads,
     unused,
   );
-  const vocab = readVocab(dir);
-  const tokCfgPath = join(dir, 'tokenizer_config.json');
-  const tokCfg = existsSync(tokCfgPath) ? (readJson(tokCfgPath) as Record<string, unknown>) : {};
-  return {
-    dir,
-    config,
-    weights,
-    ...(vocab ? { vocab } : {}),
-    doLowerCase: tokCfg['do_lower_case'] !== false,
-  };
+  const tokenizer = findTokenizer(dir, architectureOf(config).tokenizer);
+  return { dir, config, weights, ...(tokenizer ? { tokenizer } : {}) };
 }

@@ -9,7 +9,8 @@ import {
   checkBundleGraph,
   LatError,
   parseBundleManifest,
-  WordPieceTokenizer,
+  type Tokenizer,
+  tokenizerFromSpec,
 } from '@lat/core';
 import type { ModelConfig } from '@lat/layers';
 import type { ModelFiles } from './model.js';
@@ -128,17 +129,9 @@ export function configFromManifest(m: BundleManifest): ModelConfig {
   };
 }
 
-/** The bundle's tokenizer, as it was when the model was exported. */
-export function tokenizerFromManifest(m: BundleManifest): WordPieceTokenizer {
-  const t = m.tokenizer;
-  return new WordPieceTokenizer(t.vocab, {
-    doLowerCase: t.doLowerCase,
-    ...(t.stripAccents !== undefined ? { stripAccents: t.stripAccents } : {}),
-    clsToken: t.clsToken,
-    sepToken: t.sepToken,
-    padToken: t.padToken,
-    unkToken: t.unkToken,
-  });
+/** The bundle's tokenizer (WordPiece or byte-level BPE), as it was when the model was exported. */
+export function tokenizerFromManifest(m: BundleManifest, where = bundleManifestFile): Tokenizer {
+  return tokenizerFromSpec(m.tokenizer, where);
 }
 
 /** A checked bundle as the pipeline's model source. */

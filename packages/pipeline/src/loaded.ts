@@ -1,5 +1,5 @@
 /** What every task pipeline is built from and what each exposes besides its call. */
-import type { LengthSpec, Runtime, WordPieceTokenizer } from '@lat/core';
+import type { LengthSpec, Runtime, Tokenizer } from '@lat/core';
 import type { AnytimeModel, ModelConfig } from '@lat/layers';
 import type { FrontierFile, FrontierPoint } from '@lat/search';
 import { type LengthOptions, resolveLengths } from './lengths.js';
@@ -21,7 +21,7 @@ export interface PipelineMembers {
   /** The model's name (its directory or bundle name). */
   readonly modelName: string;
   readonly config: ModelConfig;
-  readonly tokenizer: WordPieceTokenizer;
+  readonly tokenizer: Tokenizer;
   /** The frontier `{ budget }` calls pick from, when the model has one. */
   readonly frontier: FrontierFile | undefined;
   /** Longest input in tokens (QA: longest window). */

@@ -1,5 +1,5 @@
 /** What a pipeline runs: a model read from a directory, a bundle, or handed over in memory. */
-import type { StateDict, WordPieceTokenizer } from '@lat/core';
+import type { StateDict, Tokenizer } from '@lat/core';
 import type { ModelConfig } from '@lat/layers';
 
 export type ModelTask = 'classification' | 'regression' | 'span';
@@ -11,7 +11,7 @@ export type ModelTask = 'classification' | 'regression' | 'span';
 export interface ModelFiles {
   name: string;
   config: ModelConfig;
-  tokenizer: WordPieceTokenizer;
+  tokenizer: Tokenizer;
   weights?: StateDict;
   graph?: Uint8Array;
   /** What the model was trained for, when known; a pipeline for another task refuses it. */

@@ -5,10 +5,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { bundleManifestFile, LatError, WordPieceTokenizer } from '@lat/core';
+import { bundleManifestFile, LatError, type Tokenizer } from '@lat/core';
 import { readJson } from '@lat/core/node';
 import type { UnusedTensors } from '@lat/layers';
-import { type LoadedModel, loadModelDir } from '@lat/layers/node';
+import { type LoadedModel, loadModelDir, tokenizerOf } from '@lat/layers/node';
 import { type LoadedBundle, readBundle } from './bundle.js';
 import type { ModelFiles } from './model.js';
 
@@ -29,7 +29,8 @@ export const frontierFile = 'frontier.json';
 
 /** A Hugging Face model directory read from disk, with its tokenizer and what lat knows of it. */
 export interface ModelDir extends LoadedModel {
-  tokenizer: WordPieceTokenizer;
+  /** WordPiece or byte-level BPE, as the architecture's registry entry says. */
+  tokenizer: Tokenizer;
   /** A short hash of the weights file. */
   fingerprint: string;
   info?: TrainingInfo;
@@ -39,8 +40,8 @@ export interface ModelDir extends LoadedModel {
 }
 
 /**
- * Reads a model directory (config.json, model.safetensors | pytorch_model.bin, vocab.txt, and
- * lat_training.json when lat trained it). `span` loads the question-answering head instead of
+ * Reads a model directory (config.json, model.safetensors | pytorch_model.bin, the tokenizer's
+ * vocab.txt or tokenizer.json, and lat_training.json when lat trained it). `span` loads the question-answering head instead of
  * the classifier; by default, span when lat trained it on SQuAD. Missing heads are left missing;
  * `unused` says what to do with tensors config.json has no place for (an error by default).
  */
@@ -52,17 +53,10 @@ export async function readModelDir(
   const info = existsSync(infoPath) ? (readJson(infoPath) as TrainingInfo) : undefined;
   const span = o.span ?? info?.task === 'squad';
   const m = loadModelDir(dir, span ? { qa: true, classifier: false } : {}, o.unused);
-  if (!m.vocab) {
-    throw new LatError(
-      'NOT_FOUND',
-      'the model directory has no vocab.txt; lat needs a WordPiece vocabulary',
-      dir,
-    );
-  }
   const weightsFile = existsSync(join(dir, 'model.safetensors')) ? 'model.safetensors' : 'pytorch_model.bin';
   return {
     ...m,
-    tokenizer: new WordPieceTokenizer(m.vocab, { doLowerCase: m.doLowerCase, where: join(dir, 'vocab.txt') }),
+    tokenizer: tokenizerOf(m),
     span,
     fingerprint: await weightsFingerprint(join(dir, weightsFile)),
     ...(info ? { info } : {}),

@@ -7,13 +7,14 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLatError, WordPieceTokenizer } from '@lat/core';
-import { createAnytimeModel, createRandomWeights } from '@lat/layers';
+import { createAnytimeModel } from '@lat/layers';
+import { tinyModel, writeBundle } from '@lat/layers/testing';
 import { decodeAnswers } from '@lat/qa';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { createWebRuntime } from '@lat/runtime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromManifest, pipeline, readBundle } from '../src/index.js';
-import { tinyConfig, tinyVocab, writeTinyBundle, writeTinyModel } from '../src/testing/index.js';
+import { tinyBert, tinyVocab, writeTinyBundle, writeTinyModel } from '../src/testing/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lat-pipeline-'));
 const modelDir = join(dir, 'model');
@@ -41,7 +42,7 @@ const frontier = {
 
 beforeAll(() => {
   writeTinyModel(modelDir);
-  writeTinyBundle(bundleDir, 'classification', tinyConfig(), 7, frontier);
+  writeTinyBundle(bundleDir, 'classification', frontier);
   writeTinyBundle(spanBundleDir, 'span');
 });
 
@@ -56,12 +57,8 @@ describe('text classification', () => {
   afterAll(() => clf.dispose());
 
   it('gives the anytime graph’s logits, batched or one by one, with softmax probabilities', async () => {
-    const config = tinyConfig();
-    const ref = await createAnytimeModel(
-      runtime,
-      config,
-      createRandomWeights(config, 7, { classifier: true, qa: true }, 0.3),
-    );
+    const { config, weights } = tinyBert();
+    const ref = await createAnytimeModel(runtime, config, weights);
     const tok = new WordPieceTokenizer(tinyVocab);
     const batched = await clf(texts, { ratios: [0.7, 0.4] });
     expect(batched).toHaveLength(3);
@@ -153,25 +150,46 @@ describe('bundles', () => {
     await Promise.all([fromDir.dispose(), fromBundle.dispose(), fromBytes.dispose()]);
   });
 
-  it('keeps RoBERTa’s position offset, padding id and norm epsilon in the manifest', async () => {
-    const config = tinyConfig('roberta');
-    const manifest = writeTinyBundle(join(dir, 'roberta'), 'classification', config);
+  it('keeps RoBERTa’s position offset, padding id, norm epsilon and BPE tokenizer in the manifest', async () => {
+    const roberta = tinyModel({ architecture: 'roberta' });
+    const { config } = roberta;
+    const manifest = writeBundle(join(dir, 'roberta'), roberta, { task: 'classification' });
     expect(configFromManifest(manifest)).toEqual({ ...config, hiddenDropout: 0, attentionDropout: 0 });
+    expect(manifest.tokenizer).toMatchObject({ type: 'bpe', clsToken: '<s>', maxLength: 64 });
     const fromBundle = await pipeline('text-classification', join(dir, 'roberta'), { runtime });
     const inMemory = await pipeline(
       'text-classification',
-      {
-        name: 'roberta',
-        config,
-        tokenizer: new WordPieceTokenizer(tinyVocab),
-        weights: createRandomWeights(config, 7, { classifier: true, qa: true }, 0.3),
-      },
+      { name: 'roberta', config, tokenizer: roberta.tokenizer, weights: roberta.weights },
       { runtime },
     );
     const [a] = await fromBundle('a gripping film', { ratios: [0.6, 0.3] });
     const [b] = await inMemory('a gripping film', { ratios: [0.6, 0.3] });
+    expect(a!.tokens).toEqual(b!.tokens);
+    expect(a!.tokens[0]).toBe('<s>');
     close(a!.logits, b!.logits);
     await Promise.all([fromBundle.dispose(), inMemory.dispose()]);
+  });
+
+  it('loads a schema-1 bundle (written before BPE tokenizers) as it did', async () => {
+    const manifest = JSON.parse(readFileSync(join(bundleDir, 'lat.json'), 'utf8'));
+    expect(manifest.schemaVersion).toBe(2);
+    // lat.json as the schema-1 exporter wrote it: no stripAccents, no maxInputCharsPerWord.
+    const { stripAccents: _, ...tokenizer } = manifest.tokenizer;
+    const old = await pipeline(
+      'text-classification',
+      {
+        manifest: { ...manifest, schemaVersion: 1, tokenizer },
+        model: readFileSync(join(bundleDir, 'model.onnx')),
+      },
+      { runtime },
+    );
+    const current = await pipeline('text-classification', bundleDir, { runtime });
+    const [a, b] = [await old(texts, { ratios: [0.7, 0.4] }), await current(texts, { ratios: [0.7, 0.4] })];
+    a.forEach((r, i) => {
+      expect(r.tokens).toEqual(b[i]!.tokens);
+      close(r.logits, b[i]!.logits);
+    });
+    await Promise.all([old.dispose(), current.dispose()]);
   });
 
   it('names the file at fault in a broken bundle', async () => {
@@ -253,13 +271,8 @@ describe('question answering', () => {
     expect(a.macs).toBeLessThan(a.fullMacs);
 
     // The same windows, one by one through the graph, decoded by @lat/qa.
-    const config = tinyConfig();
-    const ref = await createAnytimeModel(
-      runtime,
-      config,
-      createRandomWeights(config, 7, { classifier: true, qa: true }, 0.3),
-      { head: 'span' },
-    );
+    const { config, weights } = tinyBert();
+    const ref = await createAnytimeModel(runtime, config, weights, { head: 'span' });
     const { buildFeatures } = await import('@lat/qa');
     const features = buildFeatures(qa.tokenizer, { question, context }, { maxSeqLength: 32, docStride: 8 });
     expect(features).toHaveLength(a.windows);
@@ -339,15 +352,8 @@ describe.skipIf(!existsSync(fixture))(
         name: 'bert-tiny-sst2',
         fingerprint: m.fingerprint,
         task: { type: 'classification', labels: m.config.labels },
-        tokenizer: {
-          vocab: m.vocab!,
-          doLowerCase: true,
-          maxLength: 128,
-          clsToken: '[CLS]',
-          sepToken: '[SEP]',
-          padToken: '[PAD]',
-          unkToken: '[UNK]',
-        },
+        tokenizer: m.tokenizer,
+        maxLength: 128,
       });
       const bundle = await pipeline('text-classification', join(dir, 'sst2-bundle'), { runtime });
       for (const p of [clf, bundle]) {

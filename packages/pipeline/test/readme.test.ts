@@ -23,12 +23,12 @@ import { builtinModules, createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize } from 'node:path';
+import { chromiumPath, headlessChromium } from '@lat/runtime-web/chromium';
 import { build, transform } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeTinyBundle, writeTinyModel } from '../src/testing/index.js';
 
 const pkg = join(import.meta.dirname, '..');
-const chromiumPath = '/usr/bin/chromium';
 const dir = mkdtempSync(join(tmpdir(), 'lat-pipeline-readme-'));
 const examples = [...readFileSync(join(pkg, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map(
   (m) => m[1]!,
@@ -181,16 +181,7 @@ describe('README examples', () => {
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       const { chromium } = await import('playwright-core');
-      const browser = await chromium.launch({
-        executablePath: chromiumPath,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--no-first-run',
-        ],
-      });
+      const browser = await chromium.launch(headlessChromium);
       try {
         const page = await browser.newPage();
         const logs: string[] = [];

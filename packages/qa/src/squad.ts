@@ -1,5 +1,5 @@
 /** SQuAD data for span models: windows (features) for training, and dev scoring with the official metrics. */
-import { isLatError, type WordPieceTokenizer } from '@lat/core';
+import { isLatError, type Tokenizer } from '@lat/core';
 import type { Encoded } from '@lat/layers';
 import type { SpanModel } from './answerer.js';
 import { spanCandidates } from './decode.js';
@@ -28,7 +28,7 @@ export function squadFeatureOptions(maxLength: number): Required<FeatureOptions>
  * tokens; with `withAnswers`, each window is labelled with the answer's token span.
  */
 export function loadSquadSet(
-  tokenizer: WordPieceTokenizer,
+  tokenizer: Tokenizer,
   json: unknown,
   o: { maxLength: number; withAnswers: boolean; where?: string },
 ): SquadSet {

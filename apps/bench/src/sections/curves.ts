@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LatError, type LengthSpec, Rng, type StateDict, WordPieceTokenizer } from '@lat/core';
 import { createAnytimeModel, createRandomWeights, type ModelConfig } from '@lat/layers';
-import { loadModelDir } from '@lat/layers/node';
+import { loadModelDir, tokenizerOf } from '@lat/layers/node';
 import { createNodeRuntime } from '@lat/runtime-node';
 import {
   type Encoded,
@@ -158,12 +158,7 @@ export async function sst2Curve(report: Report) {
   const learningRate = numFlag('sst2-lr', 1e-4, false);
   const maxLength = 128; // lat train's default
   const m = loadModelDir(modelDir);
-  if (!m.vocab)
-    throw new LatError(
-      'NOT_FOUND',
-      'the model has no vocab.txt (the SST-2 curve needs a WordPiece model)',
-      modelDir,
-    );
+  const tok = tokenizerOf(m);
   const task = getTask('sst2');
   if (m.config.numLabels !== task.labels.length)
     throw new LatError(
@@ -171,7 +166,6 @@ export async function sst2Curve(report: Report) {
       `the model has ${m.config.numLabels} labels, SST-2 has ${task.labels.length}`,
       modelDir,
     );
-  const tok = new WordPieceTokenizer(m.vocab, { doLowerCase: m.doLowerCase });
   const all = readExamples(join(dataDir, 'train.tsv'), task).examples;
   const subset = new Rng(7)
     .permutation(all.length)

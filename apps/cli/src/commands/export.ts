@@ -1,6 +1,5 @@
-import { LatError } from '@lat/core';
 import { exportModel } from '@lat/layers/node';
-import { loadCliModel, loadFrontier } from '../model.js';
+import { loadCliModel, loadFrontier, paddedLengthOf } from '../model.js';
 import type { Output } from '../output.js';
 
 export interface ExportFlags {
@@ -12,13 +11,6 @@ export interface ExportFlags {
 
 export async function exportCommand(f: ExportFlags, out: Output) {
   const model = await loadCliModel(f.model);
-  if (!model.vocab) {
-    throw new LatError(
-      'UNSUPPORTED',
-      'bundles carry a WordPiece vocabulary (vocab.txt); this model has a byte-level BPE tokenizer, which lat export cannot write yet',
-      f.model,
-    );
-  }
   const frontier = loadFrontier(model, f.frontier);
   const regression = model.config.numLabels === 1;
   // Span (SQuAD) models export their question-answering head; the rest their classifier.
@@ -28,15 +20,8 @@ export async function exportCommand(f: ExportFlags, out: Output) {
     task: model.span
       ? { type: 'span', labels: [] }
       : { type: regression ? 'regression' : 'classification', labels: regression ? [] : model.config.labels },
-    tokenizer: {
-      vocab: model.vocab,
-      doLowerCase: model.doLowerCase,
-      maxLength: model.info?.maxLength ?? (model.span ? 384 : 128),
-      clsToken: '[CLS]',
-      sepToken: '[SEP]',
-      padToken: '[PAD]',
-      unkToken: '[UNK]',
-    },
+    tokenizer: model.tokenizer,
+    maxLength: paddedLengthOf(model),
     ...(frontier ? { frontier } : {}),
     ...(f.examples ? { examples: f.examples } : {}),
   });

@@ -18,7 +18,7 @@ export async function infoCommand(f: { model: string; seq?: number }, out: Outpu
     heads: c.numHeads,
     intermediate: c.intermediateSize,
     parameters: parameterCount(c),
-    vocabulary: model.vocab?.length ?? c.vocabSize,
+    vocabulary: model.tokenizer.vocab.length,
     labels: c.labels,
     task: model.info?.task ?? null,
     seq,

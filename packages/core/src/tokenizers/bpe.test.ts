@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { byteLevelBpeTokenizerJson } from '../testing/bpe.js';
 import { encodeWithHfTokenizer } from '../testing/hf-tokenizers.js';
 import { BpeTokenizer } from './bpe.js';
-import { tokenizerFromJson } from './tokenizer-json.js';
+import { checkTokenizerSpec, tokenizerFromSpec } from './spec.js';
+import { bpeFromVocabMerges, tokenizerFromJson } from './tokenizer-json.js';
 
 const corpus = [
   'The quick brown fox jumps over the lazy dog.',
@@ -74,5 +75,39 @@ describe('byte-level BPE from tokenizer.json', () => {
   it('refuses BPE files without a ByteLevel pre-tokenizer', () => {
     expect(() => tokenizerFromJson({ ...json, pre_tokenizer: { type: 'Whitespace' } })).toThrow(/ByteLevel/);
     expect(() => tokenizerFromJson({ model: { type: 'Unigram' } })).toThrow(/not supported/);
+  });
+  it('round-trips through its spec (what a bundle stores): same ids, offsets and signature', () => {
+    for (const t of [
+      tok,
+      tokenizerFromJson(byteLevelBpeTokenizerJson(corpus, 120, { addPrefixSpace: true })),
+    ]) {
+      const spec = JSON.parse(JSON.stringify(t.spec()));
+      expect(spec).toMatchObject({ type: 'bpe', clsToken: '<s>', sepToken: '</s>', padToken: '<pad>' });
+      const fail = (field: string, msg: string): never => {
+        throw new Error(`${field}: ${msg}`);
+      };
+      const back = tokenizerFromSpec(checkTokenizerSpec(spec, fail));
+      expect(back.signature).toBe(t.signature);
+      for (const text of [...texts, 'the question?']) {
+        expect(back.encode(text, 'a <mask> pair')).toEqual(t.encode(text, 'a <mask> pair'));
+      }
+    }
+  });
+  it('reads a slow tokenizer’s vocab.json + merges.txt as tokenizer.json describes it', () => {
+    for (const addPrefixSpace of [false, true]) {
+      const j = byteLevelBpeTokenizerJson(corpus, 120, { addPrefixSpace });
+      const merges = `#version: 0.2\n${j.model.merges.join('\n')}\n`;
+      // tokenizer_config.json as transformers writes it: special tokens as AddedToken objects.
+      const config = { add_prefix_space: addPrefixSpace, mask_token: { content: '<mask>', lstrip: true } };
+      const slow = bpeFromVocabMerges(j.model.vocab, merges, config);
+      const fast = tokenizerFromJson(j);
+      expect(slow.signature).toBe(fast.signature);
+      for (const t of [...texts, 'a <mask> token'])
+        expect(slow.encode(t, 'the context, here')).toEqual(fast.encode(t, 'the context, here'));
+    }
+    expect(() => bpeFromVocabMerges(json.model.vocab, '#version: 0.2\nĠ t\nbad\n')).toThrow(
+      /^merges.txt: line 3 is not a merge "a b": "bad"/,
+    );
+    expect(() => bpeFromVocabMerges(['<s>'], '')).toThrow(/^vocab.json: not a vocab.json/);
   });
 });

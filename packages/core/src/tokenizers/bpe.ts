@@ -4,15 +4,10 @@
  * token keeps its character span in the source text (UTF-16 units), with leading spaces trimmed
  * as Hugging Face's `trim_offsets` does, so span answers map back to exact characters.
  */
-import {
-  assemble,
-  type EncodeOptions,
-  type Encoding,
-  indexVocabulary,
-  type Piece,
-  type Tokenizer,
-} from './tokenizer.js';
+import type { BpeSpec } from './spec.js';
+import { type Piece, VocabularyTokenizer } from './tokenizer.js';
 
+/** How a byte-level BPE tokenizer is configured (read from tokenizer.json or a bundle's lat.json). */
 export interface BpeOptions {
   /** [a, b] pairs in merge order (rank = index). */
   merges: readonly (readonly [string, string])[];
@@ -20,7 +15,9 @@ export interface BpeOptions {
   addedTokens?: readonly { content: string; lstrip?: boolean; rstrip?: boolean }[];
   /** Prepend a space to the text, so its first word is encoded like every other one. */
   addPrefixSpace?: boolean;
+  /** Offsets leave out a token's leading/trailing spaces (default true, as Hugging Face). */
   trimOffsets?: boolean;
+  /** Special tokens; default RoBERTa's `<s>`, `</s>`, `<pad>`, `<unk>`. */
   clsToken?: string;
   sepToken?: string;
   padToken?: string;
@@ -49,34 +46,28 @@ const BYTE_CHARS = byteLevelChars();
 const SPACE = BYTE_CHARS[32]!;
 const encoder = new TextEncoder();
 
-export class BpeTokenizer implements Tokenizer {
-  private readonly ids: Map<string, number>;
+const robertaSpecialTokens = { clsToken: '<s>', sepToken: '</s>', padToken: '<pad>', unkToken: '<unk>' };
+
+/** Byte-level BPE (GPT-2, RoBERTa) with exact character offsets; built from tokenizer.json or a bundle. */
+export class BpeTokenizer extends VocabularyTokenizer {
+  readonly kind = 'bpe';
   private readonly ranks = new Map<string, number>();
   private readonly cache = new Map<string, string[]>();
   private readonly added: { content: string; lstrip: boolean; rstrip: boolean; id: number }[];
-  readonly clsId: number;
-  readonly sepId: number;
-  readonly padId: number;
-  readonly unkId: number;
   readonly pairSeparator: readonly number[];
   readonly secondTypeId = 0;
   readonly addPrefixSpace: boolean;
   readonly trimOffsets: boolean;
 
   constructor(
-    readonly vocab: readonly string[],
+    vocab: readonly string[],
     private readonly o: BpeOptions,
   ) {
-    const { ids, special } = indexVocabulary(vocab, o.where ?? 'tokenizer.json');
-    this.ids = ids;
+    super(vocab, o, robertaSpecialTokens, o.where ?? 'tokenizer.json');
     o.merges.forEach(([a, b], i) => {
       const key = `${a} ${b}`;
       if (!this.ranks.has(key)) this.ranks.set(key, i);
     });
-    this.clsId = special(o.clsToken ?? '<s>', 'cls_token');
-    this.sepId = special(o.sepToken ?? '</s>', 'sep_token');
-    this.padId = special(o.padToken ?? '<pad>', 'pad_token');
-    this.unkId = special(o.unkToken ?? '<unk>', 'unk_token');
     this.pairSeparator = [this.sepId, this.sepId];
     this.addPrefixSpace = o.addPrefixSpace ?? false;
     this.trimOffsets = o.trimOffsets ?? true;
@@ -102,8 +93,16 @@ export class BpeTokenizer implements Tokenizer {
     });
   }
 
-  tokenId(token: string): number | undefined {
-    return this.ids.get(token);
+  spec(): BpeSpec {
+    return {
+      type: 'bpe',
+      vocab: [...this.vocab],
+      merges: this.o.merges.map(([a, b]) => [a, b]),
+      addedTokens: this.added.map(({ content, lstrip, rstrip }) => ({ content, lstrip, rstrip })),
+      addPrefixSpace: this.addPrefixSpace,
+      trimOffsets: this.trimOffsets,
+      ...this.specialNames(),
+    };
   }
 
   tokenize(text: string): Piece[] {
@@ -218,11 +217,6 @@ export class BpeTokenizer implements Tokenizer {
     }
     if (this.cache.size < 50_000) this.cache.set(word, parts);
     return parts;
-  }
-
-  /** `<s> a </s>` or `<s> a </s></s> b </s>`, truncated and padded as asked. */
-  encode(text: string, pair?: string, o: EncodeOptions = {}): Encoding {
-    return assemble(this, this.tokenize(text), pair === undefined ? undefined : this.tokenize(pair), o);
   }
 
   decode(ids: readonly number[]): string {

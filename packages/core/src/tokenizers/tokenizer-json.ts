@@ -1,7 +1,8 @@
 /**
  * Hugging Face `tokenizer.json` → lat's own tokenizers (same ids, plus the character offsets span
  * decoding needs): WordPiece (BERT, DistilBERT) configured from the file's normalizer and special
- * tokens, byte-level BPE (RoBERTa) from its vocabulary, merges, pre-tokenizer and post-processor.
+ * tokens, byte-level BPE (RoBERTa) from its vocabulary, merges, pre-tokenizer and post-processor —
+ * or from a slow tokenizer's vocab.json + merges.txt.
  */
 import { LatError } from '../errors.js';
 import { BpeTokenizer } from './bpe.js';
@@ -25,7 +26,7 @@ interface TokenizerJson {
     trim_offsets?: boolean;
     add_prefix_space?: boolean;
   } | null;
-  added_tokens?: { content: string; special?: boolean; lstrip?: boolean; rstrip?: boolean }[];
+  added_tokens?: { content: string; id?: number; special?: boolean; lstrip?: boolean; rstrip?: boolean }[];
 }
 
 /** A tokenizer.json's tokenizer: WordPiece or byte-level BPE. */
@@ -156,4 +157,63 @@ export function wordPieceFromTokenizerJson(
     ...(Number.isInteger(maxChars) && maxChars! > 0 ? { maxInputCharsPerWord: maxChars! } : {}),
     where,
   });
+}
+
+/**
+ * A byte-level BPE tokenizer from a slow RoBERTa/GPT-2 tokenizer's files (vocab.json, merges.txt
+ * and tokenizer_config.json), with Hugging Face's RobertaTokenizer defaults: `<s>`…`</s>` around
+ * the text, `<mask>` stripping the space before it, no prefix space unless the config asks.
+ */
+export function bpeFromVocabMerges(
+  vocab: unknown,
+  merges: string,
+  config: Record<string, unknown> = {},
+  where = { vocab: 'vocab.json', merges: 'merges.txt' },
+): Tokenizer {
+  if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab))
+    throw new LatError('BAD_FILE', 'not a vocab.json: expected an object of token → id', where.vocab);
+  const pairs = merges.split(/\r?\n/).flatMap((line, i): [string, string][] => {
+    if (!line.trim() || (i === 0 && line.startsWith('#version'))) return [];
+    const pair = line.split(' ');
+    if (pair.length !== 2 || !pair[0] || !pair[1])
+      throw new LatError(
+        'BAD_FILE',
+        `line ${i + 1} is not a merge "a b": ${JSON.stringify(line.slice(0, 40))}`,
+        where.merges,
+      );
+    return [pair as [string, string]];
+  });
+  const ids = vocab as Record<string, number>;
+  // tokenizer_config.json spells special tokens as strings or as AddedToken objects.
+  const name = (key: string, fallback: string) => {
+    const v = config[key] as string | { content?: unknown } | undefined;
+    const s = typeof v === 'string' ? v : v?.content;
+    return typeof s === 'string' ? s : fallback;
+  };
+  const special = {
+    cls_token: name('cls_token', '<s>'),
+    sep_token: name('sep_token', '</s>'),
+    pad_token: name('pad_token', '<pad>'),
+    unk_token: name('unk_token', '<unk>'),
+  };
+  const mask = name('mask_token', '<mask>');
+  const json: TokenizerJson = {
+    model: {
+      type: 'BPE',
+      vocab: ids,
+      merges: pairs,
+      unk_token: special.unk_token,
+    },
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: config['add_prefix_space'] === true },
+    post_processor: {
+      type: 'RobertaProcessing',
+      cls: [special.cls_token, ids[special.cls_token] ?? 0],
+      sep: [special.sep_token, ids[special.sep_token] ?? 0],
+      trim_offsets: config['trim_offsets'] !== false,
+    },
+    added_tokens: [...new Set([...Object.values(special), mask])]
+      .filter((t) => Number.isInteger(ids[t]))
+      .map((content) => ({ content, id: ids[content], special: true, lstrip: content === mask })),
+  };
+  return bpeFromTokenizerJson(json, { ...config, ...special }, where.vocab);
 }

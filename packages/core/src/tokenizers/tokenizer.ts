@@ -4,6 +4,7 @@
  * work the same for WordPiece (BERT, DistilBERT) and byte-level BPE (RoBERTa).
  */
 import { LatError } from '../errors.js';
+import type { TokenizerSpec } from './spec.js';
 
 /** One token of a text: its id, its string and where it came from. */
 export interface Piece {
@@ -46,8 +47,12 @@ export interface SpecialLayout {
   readonly secondTypeId: 0 | 1;
 }
 
+/** The tokenizer families lat implements (a bundle's `tokenizer.type`). */
+export type TokenizerKind = 'wordpiece' | 'bpe';
+
 /** A tokenizer lat can use: WordPiece (BERT, DistilBERT) or byte-level BPE (RoBERTa). */
 export interface Tokenizer extends SpecialLayout {
+  readonly kind: TokenizerKind;
   readonly vocab: readonly string[];
   readonly unkId: number;
   /** Changes whenever tokenisation would (for cache keys). */
@@ -57,6 +62,87 @@ export interface Tokenizer extends SpecialLayout {
   tokenize(text: string): Piece[];
   encode(text: string, pair?: string, o?: EncodeOptions): Encoding;
   decode(ids: readonly number[]): string;
+  /** Everything needed to rebuild this tokenizer (what a bundle's lat.json stores). */
+  spec(): TokenizerSpec;
+}
+
+/** The special tokens' names: `[CLS]`… for BERT, `<s>`… for RoBERTa. */
+export interface SpecialTokenNames {
+  clsToken: string;
+  sepToken: string;
+  padToken: string;
+  unkToken: string;
+}
+
+/**
+ * What WordPiece and BPE share: the vocabulary's token → id map, the special tokens' ids, and
+ * `encode` as `tokenize` wrapped by {@link assemble}. Subclasses split text into pieces.
+ */
+export abstract class VocabularyTokenizer implements Tokenizer {
+  abstract readonly kind: TokenizerKind;
+  abstract readonly pairSeparator: readonly number[];
+  abstract readonly secondTypeId: 0 | 1;
+  protected readonly ids: Map<string, number>;
+  readonly unkId: number;
+  readonly clsId: number;
+  readonly sepId: number;
+  readonly padId: number;
+
+  /**
+   * `special` names the special tokens (`defaults` fill the ones it leaves out); `where` is the
+   * vocabulary's file, named when one of them is missing.
+   */
+  constructor(
+    readonly vocab: readonly string[],
+    special: Partial<SpecialTokenNames>,
+    defaults: SpecialTokenNames,
+    where: string,
+  ) {
+    const ids = new Map<string, number>();
+    vocab.forEach((t, i) => {
+      if (!ids.has(t)) ids.set(t, i); // the first id of a repeated token
+    });
+    const id = (token: string, field: string): number => {
+      const found = ids.get(token);
+      if (found === undefined)
+        throw new LatError(
+          'BAD_FILE',
+          `special token ${token} is not in the vocabulary`,
+          `${where}#${field}`,
+        );
+      return found;
+    };
+    this.ids = ids;
+    this.unkId = id(special.unkToken ?? defaults.unkToken, 'unk_token');
+    this.clsId = id(special.clsToken ?? defaults.clsToken, 'cls_token');
+    this.sepId = id(special.sepToken ?? defaults.sepToken, 'sep_token');
+    this.padId = id(special.padToken ?? defaults.padToken, 'pad_token');
+  }
+
+  abstract get signature(): string;
+  abstract tokenize(text: string): Piece[];
+  abstract decode(ids: readonly number[]): string;
+  abstract spec(): TokenizerSpec;
+
+  tokenId(token: string): number | undefined {
+    return this.ids.get(token);
+  }
+
+  /** The special tokens' names, as the vocabulary spells them. */
+  protected specialNames(): SpecialTokenNames {
+    const name = (id: number) => this.vocab[id]!;
+    return {
+      clsToken: name(this.clsId),
+      sepToken: name(this.sepId),
+      padToken: name(this.padId),
+      unkToken: name(this.unkId),
+    };
+  }
+
+  /** `cls a sep` or `cls a pairSeparator b sep`, truncated and padded as asked. */
+  encode(text: string, pair?: string, o: EncodeOptions = {}): Encoding {
+    return assemble(this, this.tokenize(text), pair === undefined ? undefined : this.tokenize(pair), o);
+  }
 }
 
 /** Truncates, wraps in special tokens and pads, as Hugging Face's tokenizers do. */
@@ -116,19 +202,4 @@ export function assemble(
     }
   }
   return e;
-}
-
-/** Token → id (the first id of a repeated token) and a lookup of required special tokens. */
-export function indexVocabulary(vocab: readonly string[], where: string) {
-  const ids = new Map<string, number>();
-  vocab.forEach((t, i) => {
-    if (!ids.has(t)) ids.set(t, i);
-  });
-  const special = (token: string, field: string): number => {
-    const id = ids.get(token);
-    if (id === undefined)
-      throw new LatError('BAD_FILE', `special token ${token} is not in the vocabulary`, `${where}#${field}`);
-    return id;
-  };
-  return { ids, special };
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeWithHfTokenizer } from '../testing/hf-tokenizers.js';
+import { tokenizerFromSpec } from './spec.js';
 import { wordPieceFromTokenizerJson } from './tokenizer-json.js';
 import { WordPieceTokenizer } from './wordpiece.js';
 
@@ -63,6 +64,16 @@ describe('WordPieceTokenizer', () => {
       /cannot fit/,
     );
   });
+  it('round-trips through its spec (what a bundle stores)', () => {
+    for (const t of [tok, new WordPieceTokenizer(vocab, { doLowerCase: false, maxInputCharsPerWord: 5 })]) {
+      const back = tokenizerFromSpec(JSON.parse(JSON.stringify(t.spec())));
+      expect(back.kind).toBe('wordpiece');
+      expect(back.signature).toBe(t.signature);
+      for (const s of ['The CAFÉ, unaffable!', 'unaffables', 'Naïve 中文'])
+        expect(back.encode(s, 'hello')).toEqual(t.encode(s, 'hello'));
+    }
+  });
+
   it('refuses a vocabulary without the special tokens', () => {
     expect(() => new WordPieceTokenizer(['a', 'b'])).toThrow(/\[UNK\] is not in the vocabulary/);
   });

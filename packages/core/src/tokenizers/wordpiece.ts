@@ -4,14 +4,8 @@
  * WordPiece with `##` continuations. Built from a vocabulary array, so it runs in browsers too.
  * Every token keeps its character span [start, end) in the original string (UTF-16 units).
  */
-import {
-  assemble,
-  type EncodeOptions,
-  type Encoding,
-  indexVocabulary,
-  type Piece,
-  type Tokenizer,
-} from './tokenizer.js';
+import type { WordPieceSpec } from './spec.js';
+import { type Piece, VocabularyTokenizer } from './tokenizer.js';
 
 /** Tokenizer options, as in tokenizer_config.json (special tokens default to BERT's). */
 export interface WordPieceOptions {
@@ -27,32 +21,22 @@ export interface WordPieceOptions {
   where?: string;
 }
 
+const bertSpecialTokens = { clsToken: '[CLS]', sepToken: '[SEP]', padToken: '[PAD]', unkToken: '[UNK]' };
+
 /** BERT's WordPiece tokenizer (basic tokenization, accent stripping, greedy longest-match sub-words) with character offsets. */
-export class WordPieceTokenizer implements Tokenizer {
-  private readonly ids: Map<string, number>;
+export class WordPieceTokenizer extends VocabularyTokenizer {
+  readonly kind = 'wordpiece';
   readonly doLowerCase: boolean;
   readonly stripAccents: boolean;
-  readonly unkId: number;
-  readonly clsId: number;
-  readonly sepId: number;
-  readonly padId: number;
   readonly pairSeparator: readonly number[];
   readonly secondTypeId = 1;
   private readonly maxChars: number;
 
-  constructor(
-    readonly vocab: readonly string[],
-    o: WordPieceOptions = {},
-  ) {
-    const { ids, special } = indexVocabulary(vocab, o.where ?? 'vocab');
-    this.ids = ids;
+  constructor(vocab: readonly string[], o: WordPieceOptions = {}) {
+    super(vocab, o, bertSpecialTokens, o.where ?? 'vocab');
     this.doLowerCase = o.doLowerCase ?? true;
     this.stripAccents = o.stripAccents ?? this.doLowerCase;
     this.maxChars = o.maxInputCharsPerWord ?? 100;
-    this.unkId = special(o.unkToken ?? '[UNK]', 'unk_token');
-    this.clsId = special(o.clsToken ?? '[CLS]', 'cls_token');
-    this.sepId = special(o.sepToken ?? '[SEP]', 'sep_token');
-    this.padId = special(o.padToken ?? '[PAD]', 'pad_token');
     this.pairSeparator = [this.sepId];
   }
 
@@ -65,8 +49,15 @@ export class WordPieceTokenizer implements Tokenizer {
     });
   }
 
-  tokenId(token: string): number | undefined {
-    return this.ids.get(token);
+  spec(): WordPieceSpec {
+    return {
+      type: 'wordpiece',
+      vocab: [...this.vocab],
+      doLowerCase: this.doLowerCase,
+      stripAccents: this.stripAccents,
+      ...(this.maxChars !== 100 ? { maxInputCharsPerWord: this.maxChars } : {}),
+      ...this.specialNames(),
+    };
   }
 
   /** WordPiece pieces of one text, with character offsets. */
@@ -158,11 +149,6 @@ export class WordPieceTokenizer implements Tokenizer {
         end: p.to === chars.length ? w.end : w.start + Math.round(p.to * scale),
       });
     }
-  }
-
-  /** `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, truncated and padded as asked. */
-  encode(text: string, pair?: string, o: EncodeOptions = {}): Encoding {
-    return assemble(this, this.tokenize(text), pair === undefined ? undefined : this.tokenize(pair), o);
   }
 
   decode(ids: readonly number[]): string {

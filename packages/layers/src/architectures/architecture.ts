@@ -1,4 +1,4 @@
-import type { Value } from '@lat/core';
+import type { TokenizerKind, Value } from '@lat/core';
 import type { Blocks } from '../blocks/context.js';
 import type { ModelConfig } from './config.js';
 
@@ -28,6 +28,9 @@ export interface Architecture {
   /** Prefix of encoder tensors in Hugging Face checkpoints (`bert.`, `roberta.` …). */
   readonly prefix: string;
   readonly configKeys: ConfigKeys;
+  /** The tokenizer its checkpoints ship with: which files a model directory's tokenizer is read from. */
+  readonly tokenizer: TokenizerKind;
+  /** token_type_ids rows when config.json does not say (0: the family has no token types). */
   readonly typeVocabDefault: number;
   /** First position id (RoBERTa counts from padding_idx + 1). */
   positionOffset(padTokenId: number): number;

@@ -90,7 +90,7 @@ describe.skipIf(!existsSync(fixture))('real checkpoint (../shared/fixtures/model
       numHeads: 2,
       labels: ['negative', 'positive'],
     });
-    expect(m.vocab).toHaveLength(30522);
+    expect(m.tokenizer?.vocab).toHaveLength(30522);
     expect(m.weights.get('encoder.layer.1.intermediate.dense.weight')!.dims).toEqual([512, 128]);
   });
 });

@@ -20,6 +20,7 @@ export function firstRow(b: Blocks, h: Value): Value {
   return b.g.gather(h, b.g.int64(0), 1);
 }
 
+/** BERT's config.json keys (RoBERTa's are the same). */
 export const bertConfigKeys: ConfigKeys = {
   hiddenSize: 'hidden_size',
   numLayers: 'num_hidden_layers',
@@ -31,10 +32,12 @@ export const bertConfigKeys: ConfigKeys = {
   typeVocabSize: 'type_vocab_size',
 };
 
+/** BERT (`model_type` bert): WordPiece, token types, pooler + classifier head. */
 export const bert: Architecture = {
   modelType: 'bert',
   sequenceClassifier: 'BertForSequenceClassification',
   prefix: 'bert.',
+  tokenizer: 'wordpiece',
   configKeys: bertConfigKeys,
   typeVocabDefault: 2,
   positionOffset: () => 0,

@@ -1,10 +1,15 @@
 import { type Architecture, linearShapes } from './architecture.js';
 import { firstRow, sumEmbeddings } from './bert.js';
 
+/**
+ * DistilBERT (`model_type` distilbert): BERT's layers under other names, no token types,
+ * pre_classifier + ReLU head.
+ */
 export const distilbert: Architecture = {
   modelType: 'distilbert',
   sequenceClassifier: 'DistilBertForSequenceClassification',
   prefix: 'distilbert.',
+  tokenizer: 'wordpiece',
   configKeys: {
     hiddenSize: 'dim',
     numLayers: 'n_layers',

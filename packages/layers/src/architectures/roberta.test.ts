@@ -46,13 +46,7 @@ describe('RoBERTa', () => {
     for (const lengths of [undefined, [7, 5, 3]]) {
       const out = await model.run(x, lengths && { form: 'absolute', lengths });
       seqs.forEach((ids, b) => {
-        const ref = referenceForward(
-          m.config,
-          m.weights,
-          ids,
-          undefined,
-          lengths?.map((l) => Math.min(l, ids.length)),
-        );
+        const ref = referenceForward(m.config, m.weights, ids, undefined, lengths);
         const got = Array.from(out.logits!.subarray(b * 3, (b + 1) * 3));
         ref.logits!.forEach((v, i) =>
           expect(Math.abs(got[i]! - v)).toBeLessThan(1e-4 * Math.max(1, Math.abs(v))),

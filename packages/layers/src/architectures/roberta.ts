@@ -1,10 +1,15 @@
 import { type Architecture, linearShapes } from './architecture.js';
 import { bertConfigKeys, firstRow, sumEmbeddings } from './bert.js';
 
+/**
+ * RoBERTa (`model_type` roberta): byte-level BPE, one token type, positions counted from
+ * padding_idx + 1, classifier.dense + tanh + out_proj head on `<s>`.
+ */
 export const roberta: Architecture = {
   modelType: 'roberta',
   sequenceClassifier: 'RobertaForSequenceClassification',
   prefix: 'roberta.',
+  tokenizer: 'bpe',
   configKeys: bertConfigKeys,
   typeVocabDefault: 1,
   // Position ids count from padding_idx + 1 (real tokens of right-padded inputs).

@@ -1,6 +1,7 @@
 import type { Value } from '@lat/core';
 import type { Blocks } from './context.js';
 
+/** What self-attention gives the rest of a layer: its output states and the probabilities reducers score from. */
 export interface AttentionResult {
   /** States after attention, its output projection, residual and LayerNorm [B, n, d]. */
   attended: Value;

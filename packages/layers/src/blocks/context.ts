@@ -8,6 +8,7 @@ export interface WeightSource {
   param(name: string, tensor: Tensor32): Value;
 }
 
+/** Weights as initializers of the graph (inference and export); `get` reads a tensor back. */
 export function initializerWeights(
   g: Graph,
   weights: Map<string, Tensor32>,
@@ -23,12 +24,15 @@ export interface Dropout {
   apply(g: Graph, x: Value, p: number): Value;
 }
 
+/** What every encoder part builds with: the graph, the config, weights by name and the common layers. */
 export interface Blocks {
   g: Graph;
   config: ModelConfig;
   /** A weight by its canonical name; each weight becomes one graph value, however often it is asked for. */
   param(name: string): Value;
+  /** x · `name.weight`ᵀ + `name.bias`. */
   linear(x: Value, name: string): Value;
+  /** LayerNorm with `name.weight`, `name.bias` and the config's epsilon. */
   layerNorm(x: Value, name: string): Value;
   /** Dropout with rate p in training graphs; the identity at inference. */
   dropout(x: Value, p: number): Value;
@@ -36,6 +40,10 @@ export interface Blocks {
   activation(x: Value): Value;
 }
 
+/**
+ * The toolbox for one graph: `weights` by canonical name, put into the graph by `w` (initializers
+ * or training inputs), and `dropout` for training graphs (none at inference).
+ */
 export function blocks(
   g: Graph,
   c: ModelConfig,

@@ -33,6 +33,10 @@ export function realLengths(x: ReducerBatch): number[] {
   });
 }
 
+/**
+ * LAT's reducer: each layer keeps its `keep_counts` most-attended tokens (per example, [CLS]
+ * always), in original order; fed from a {@link LatSetting}.
+ */
 export const latReducer: TokenReducer<LatSetting> = {
   name: 'lat',
   build({ g, config, training }) {

@@ -26,6 +26,7 @@ import type { ModelConfig } from '../architectures/index.js';
 
 /** What the encoder gives a reducer when building a graph. */
 export interface ReducerContext {
+  /** The graph being built. */
   g: Graph;
   config: ModelConfig;
   /** Training graphs: the reduction must be differentiable where it matters (no ONNX If). */
@@ -36,6 +37,7 @@ export interface ReducerContext {
 
 /** One layer's state at the point where tokens are reduced. */
 export interface LayerInput {
+  /** The layer's index, from 0. */
   layer: number;
   /** The layer's input states [B, n, d] (what a skipped layer passes on). */
   input: Value;
@@ -61,6 +63,7 @@ export interface Reduction {
   valid: Value;
 }
 
+/** A layer's reduction, built lazily so inference can skip it when every token is kept. */
 export interface LayerReduction {
   /** A bool scalar, true when every example keeps every token: inference then skips `reduce`'s ops. */
   keepsAll?: Value;
@@ -91,6 +94,7 @@ export interface ReducerBatch {
  * into graph feeds by `feeds`.
  */
 export interface TokenReducer<S> {
+  /** The method's name (what the CLI and objectives pick it by). */
   readonly name: string;
   /** Trained parameters of the reducer's own, by name, with their shapes. */
   parameters?(config: ModelConfig): Map<string, number[]>;

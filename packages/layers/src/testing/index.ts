@@ -3,6 +3,7 @@ import { parseModelConfig } from '../architectures/config.js';
 
 export * from './reference.js';
 export * from './roberta.js';
+export * from './tiny-model.js';
 
 /** BERT-base (uncased) dimensions, for cost and graph-size checks. */
 export const bertBaseConfig = () =>
