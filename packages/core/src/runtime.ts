@@ -7,7 +7,7 @@ import type { Tensor as OrtTensor } from 'onnxruntime-common';
 import { LatError } from './errors.js';
 
 /** Element types lat's graphs exchange with a runtime. */
-export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool' | 'uint8';
+export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool' | 'uint8' | 'int8';
 
 /** The typed array that holds each dtype's elements. */
 export interface TensorDataByType {
@@ -17,6 +17,7 @@ export interface TensorDataByType {
   int32: Int32Array;
   bool: Uint8Array;
   uint8: Uint8Array;
+  int8: Int8Array;
 }
 
 /** A plain host tensor; adapters convert it to and from their backend's tensor class. */
@@ -65,6 +66,7 @@ const ortTypes: Record<DType, OrtTensor.Type> = {
   int32: 'int32',
   bool: 'bool',
   uint8: 'uint8',
+  int8: 'int8',
 };
 
 /** onnxruntime's tensor type name for a dtype. */

@@ -11,6 +11,7 @@ import {
 } from '@lat/core';
 import type { ModelConfig } from './architectures/index.js';
 import { buildEncoder, encoderInputs, initializerWeights } from './encoder.js';
+import { type ModelDtype, parseModelDtype } from './quantize.js';
 import { keepCountsInput, type LatSetting, latReducer } from './reducers/lat.js';
 import type { TokenReducer } from './reducers/reducer.js';
 
@@ -27,6 +28,8 @@ export interface AnytimeOptions<S = LatSetting> {
   reducer?: TokenReducer<S>;
   /** Span heads: false drops restore (an ablation: only tokens kept to the end can be answers). */
   restore?: boolean;
+  /** q8: int8 weights (quantised here, per output channel) and activations for the encoder's linears. */
+  dtype?: ModelDtype;
 }
 
 /** The inference graph: weights as initializers, the reducer's setting (LAT: keep counts) as inputs. */
@@ -37,6 +40,13 @@ export function buildAnytimeGraph<S = LatSetting>(
 ): Graph {
   const g = new Graph('lat-anytime');
   const head = o.head ?? 'classification';
+  const dtype = parseModelDtype(o.dtype ?? 'fp32');
+  if (dtype === 'q8' && o.weightsAsInputs)
+    throw new LatError(
+      'UNSUPPORTED',
+      'a q8 graph quantises its weights when it is built, so they cannot be graph inputs; evaluate in fp32 while training',
+      'dtype',
+    );
   const source = o.weightsAsInputs
     ? { param: (name: string, t: { dims: number[] }) => g.input(name, 'float32', t.dims) }
     : initializerWeights(g, weights);
@@ -46,6 +56,7 @@ export function buildAnytimeGraph<S = LatSetting>(
     keptPositions: o.keptPositions ?? true,
     ...(reducer ? { reducer: reducer as TokenReducer<unknown> } : {}),
     ...(o.restore !== undefined ? { restore: o.restore } : {}),
+    dtype,
   });
   if (head === 'classification') g.output(out.logits!, 'logits');
   else {

@@ -13,6 +13,7 @@ import { feedForward } from './blocks/feed-forward.js';
 import { spanHead } from './blocks/heads.js';
 import { restoreRows } from './blocks/restore.js';
 import { range } from './blocks/rows.js';
+import type { ModelDtype } from './quantize.js';
 import type { ReducerGraph, TokenReducer } from './reducers/reducer.js';
 
 export { type Dropout, initializerWeights, type WeightSource } from './blocks/context.js';
@@ -38,6 +39,8 @@ export interface EncoderOptions {
   restore?: boolean;
   /** Training-only inputs: dropout noise and LayerDrop switches. */
   training?: { dropout: Dropout; layerDrop: boolean };
+  /** q8: the encoder layers' linears run as int8 dynamic quantisation (inference graphs only). */
+  dtype?: ModelDtype;
 }
 
 /** The encoder's output values in the graph. */
@@ -62,7 +65,7 @@ export function buildEncoder(
   w: WeightSource,
   o: EncoderOptions,
 ): EncoderValues {
-  const b = blocks(g, c, weights, w, o.training?.dropout);
+  const b = blocks(g, c, weights, w, o.training?.dropout, o.dtype);
   const arch = architectureOf(c);
   const ids = g.input(encoderInputs.inputIds, 'int64', ['batch', 'seq']);
   const mask = g.input(encoderInputs.attentionMask, 'int64', ['batch', 'seq']);

@@ -346,6 +346,25 @@ export class Graph {
     return this.node('MatMul', [a, b], {}, [{ dtype: a.dtype, shape }])[0]!;
   }
 
+  /**
+   * DynamicQuantizeLinear: `x` as uint8 with a per-tensor scale and zero point computed at run
+   * time from its own range. Returns [quantised, scale, zeroPoint].
+   */
+  dynamicQuantizeLinear(x: Value): [Value, Value, Value] {
+    const [q, scale, zero] = this.node('DynamicQuantizeLinear', [x], {}, [
+      { dtype: 'uint8', shape: x.shape },
+      { dtype: 'float32', shape: [] },
+      { dtype: 'uint8', shape: [] },
+    ]);
+    return [q!, scale!, zero!];
+  }
+
+  /** MatMulInteger: uint8 `a` (minus `aZero`) × int8 `b` [K, N] with zero point 0, accumulated in int32. */
+  matmulInteger(a: Value, b: Value, aZero: Value): Value {
+    const shape = a.shape && b.shape ? [...a.shape.slice(0, -1), b.shape.at(-1)!] : undefined;
+    return this.node('MatMulInteger', [a, b, aZero], {}, [{ dtype: 'int32', shape }])[0]!;
+  }
+
   /** x · Wᵀ + b with a PyTorch-layout weight [out, in] (the transpose is folded by ORT). */
   linear(x: Value, weight: Value, bias?: Value): Value {
     const y = this.matmul(x, this.transpose(weight, [1, 0]));
@@ -612,7 +631,15 @@ export function broadcast(op: string, a: Shape | undefined, b: Shape | undefined
   return out;
 }
 
-const typeCodes: Record<DType, number> = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float64: 11 };
+const typeCodes: Record<DType, number> = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float64: 11,
+};
 
 /** The ONNX `TensorProto.DataType` code of a dtype. */
 export function onnxTypeCode(t: DType): number {

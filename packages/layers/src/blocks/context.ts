@@ -2,6 +2,7 @@
 import type { Graph, Tensor32, Value } from '@lat/core';
 import { LatError } from '@lat/core';
 import type { ModelConfig } from '../architectures/index.js';
+import { isQuantizedLinear, type ModelDtype, quantizeWeight } from '../quantize.js';
 
 /** Where the graph gets a weight: an initializer (inference/export) or a graph input (training). */
 export interface WeightSource {
@@ -50,6 +51,7 @@ export function blocks(
   weights: Map<string, Tensor32>,
   w: WeightSource,
   dropout?: Dropout,
+  dtype: ModelDtype = 'fp32',
 ): Blocks {
   const values = new Map<string, Value>();
   const param = (name: string) => {
@@ -62,11 +64,30 @@ export function blocks(
     }
     return v;
   };
+  // q8: each input is quantised once, however many linears read it (query, key and value share one).
+  const quantizedInputs = new Map<string, [Value, Value, Value]>();
+  const quantizedLinear = (x: Value, name: string) => {
+    const weight = weights.get(`${name}.weight`);
+    if (!weight)
+      throw new LatError('MISSING_TENSORS', `weight ${name}.weight is missing; check the checkpoint`, name);
+    const q = quantizeWeight(weight);
+    const wq = g.initializer(`${name}.weight_int8`, { type: 'int8', dims: q.dims, data: q.values });
+    const ws = g.initializer(`${name}.weight_scale`, { type: 'float32', dims: [q.scales.length], data: q.scales });
+    let xq = quantizedInputs.get(x.name);
+    if (!xq) quantizedInputs.set(x.name, (xq = g.dynamicQuantizeLinear(x)));
+    const [a, aScale, aZero] = xq;
+    // MatMulInteger → Cast → Mul(·, aScale · wScale) → Add(bias): the pattern ORT fuses into MatMulIntegerToFloat.
+    const y = g.mul(g.cast(g.matmulInteger(a, wq, aZero), 'float32'), g.mul(aScale, ws));
+    return g.add(y, param(`${name}.bias`));
+  };
   return {
     g,
     config: c,
     param,
-    linear: (x, name) => g.linear(x, param(`${name}.weight`), param(`${name}.bias`)),
+    linear: (x, name) =>
+      dtype === 'q8' && isQuantizedLinear(name)
+        ? quantizedLinear(x, name)
+        : g.linear(x, param(`${name}.weight`), param(`${name}.bias`)),
     layerNorm: (x, name) => g.layerNorm(x, param(`${name}.weight`), param(`${name}.bias`), c.layerNormEps),
     dropout: (x, p) => (dropout && p > 0 ? dropout.apply(g, x, p) : x),
     activation: (x) =>
