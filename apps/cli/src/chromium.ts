@@ -192,6 +192,7 @@ const arrays = {
   int32: Int32Array,
   bool: Uint8Array,
   uint8: Uint8Array,
+  int8: Int8Array,
 };
 
 function fromWire(t: WireTensor): HostTensor {

@@ -41,6 +41,13 @@ interface Globals {
 }
 
 /** Builds the `lat` program. `write` receives stdout text (tests capture it). */
+/** --dtype: run the fp32 graph or the q8 one (int8 encoder; frontier-q8.json is its frontier). */
+const dtypeOption = () =>
+  new Option(
+    '--dtype <dtype>',
+    'fp32, or q8: int8 dynamic quantisation of the encoder, with its own frontier',
+  ).choices(['fp32', 'q8']);
+
 export function createProgram(write?: (s: string) => void): Command {
   const program = new Command('lat')
     .description('Length-Adaptive Transformer: fine-tune once with LengthDrop, run at any budget.')
@@ -179,6 +186,7 @@ export function createProgram(write?: (s: string) => void): Command {
     .option('--seed <n>', 'random seed', int('--seed'), 42)
     .option('--scale <n>', 'ratio resolution: genes are 2..n, ratio = gene/n', int('--scale'), 100)
     .option('--plot <file.svg>', 'write an SVG plot of the frontier')
+    .addOption(dtypeOption())
     .action(async (o) => {
       await searchCommand({ ...o, ...t() }, out());
     });
@@ -192,7 +200,8 @@ export function createProgram(write?: (s: string) => void): Command {
         'pick from the frontier: a cost fraction (0.5, 50%) or a metric floor (acc>=0.9)',
       )
       .option('--latency <ms>', 'pick the best frontier point within a latency, e.g. 10ms')
-      .option('--frontier <file>', 'frontier file (default: <model>/frontier.json)');
+      .option('--frontier <file>', 'frontier file (default: <model>/frontier.json)')
+      .addOption(dtypeOption());
 
   lengthOptions(
     program
@@ -249,6 +258,12 @@ export function createProgram(write?: (s: string) => void): Command {
     .requiredOption('--model <dir>', 'model directory')
     .requiredOption('--out <dir>', 'bundle directory')
     .option('--frontier <file>', 'frontier file (default: <model>/frontier.json)')
+    .addOption(
+      new Option(
+        '--quantize <type>',
+        'int8: dynamic quantisation of the encoder (a q8 graph, its own frontier)',
+      ).choices(['int8']),
+    )
     .action(async (o) => {
       await exportCommand(o, out());
     });

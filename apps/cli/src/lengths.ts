@@ -1,6 +1,6 @@
 /** Turning --lengths / --ratios / --budget / --latency into the pipeline's length options. */
 import { LatError, type LengthSpec } from '@lat/core';
-import type { ModelConfig } from '@lat/layers';
+import type { ModelConfig, ModelDtype } from '@lat/layers';
 import type { LengthOptions } from '@lat/pipeline';
 
 export interface LengthFlags {
@@ -8,6 +8,8 @@ export interface LengthFlags {
   ratios?: string;
   budget?: string;
   latency?: string;
+  /** q8: run the int8 graph, with the q8 frontier (`lat search --dtype q8`). */
+  dtype?: ModelDtype;
 }
 
 /** Comma-separated numbers; the reference's tuple form `(100, 90, 80)` is accepted too. */

@@ -4,11 +4,11 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { bundleManifestFile, LatError } from '@lat/core';
 import { readJson, writeFileAtomic } from '@lat/core/node';
-import type { KdDirection } from '@lat/layers';
-import { createRandomWeights } from '@lat/layers';
+import type { KdDirection, ModelDtype } from '@lat/layers';
+import { createRandomWeights, dtypeFingerprint } from '@lat/layers';
 import { bundleModel, pipeline } from '@lat/pipeline';
 import {
-  frontierFile,
+  frontierFileFor,
   type ModelDir,
   modelDirFiles,
   type TrainingInfo as PipelineTrainingInfo,
@@ -21,7 +21,7 @@ import { createWebRuntime } from '@lat/runtime-web';
 import { type FrontierFile, parseFrontierFile } from '@lat/search';
 import type { BestEpoch } from '@lat/train';
 
-export { frontierFile, trainingInfoFile } from '@lat/pipeline/node';
+export { frontierFile, frontierFileFor, trainingInfoFile } from '@lat/pipeline/node';
 
 /** What `lat train` records next to the weights (lat_training.json), with the recipe typed. */
 export interface TrainingInfo extends PipelineTrainingInfo {
@@ -114,15 +114,16 @@ export function runtimeFor(threads?: number) {
   return createWebRuntime(options);
 }
 
-/** The model as a pipeline (question answering for span models), at the frontier given. */
+/** The model as a pipeline (question answering for span models), at the frontier given, in fp32 or q8. */
 export function openPipeline(
   model: CliModel,
-  o: { threads?: number; frontier?: FrontierFile; maxLength?: number } = {},
+  o: { threads?: number; frontier?: FrontierFile; maxLength?: number; dtype?: ModelDtype } = {},
 ) {
   const options = {
     runtime: runtimeFor(o.threads),
     ...(o.frontier ? { frontier: o.frontier } : {}),
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
+    ...(o.dtype ? { dtype: o.dtype } : {}),
   };
   const files = modelDirFiles(model);
   return model.span
@@ -136,30 +137,38 @@ export function openPipeline(
  */
 export async function openModelOrBundle(
   path: string,
-  o: { threads?: number; frontier?: string; maxLength?: number },
+  o: { threads?: number; frontier?: string; maxLength?: number; dtype?: ModelDtype },
 ) {
   if (!existsSync(join(path, bundleManifestFile))) {
     const model = await loadCliModel(path);
-    return openPipeline(model, { ...o, frontier: loadFrontier(model, o.frontier) });
+    return openPipeline(model, { ...o, frontier: loadFrontier(model, o.frontier, o.dtype) });
   }
   const files = bundleModel(await readBundleDir(path));
   const options = {
     runtime: runtimeFor(o.threads),
     ...(o.frontier ? { frontier: readFrontierJson(path, o.frontier) } : {}),
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
+    ...(o.dtype ? { dtype: o.dtype } : {}),
   };
   return files.task === 'span'
     ? pipeline('question-answering', files, options)
     : pipeline('text-classification', files, options);
 }
 
-/** The model's frontier: --frontier <file>, or frontier.json in the model directory. */
-export function loadFrontier(model: CliModel, path?: string): FrontierFile | undefined {
-  const json = readFrontierJson(model.dir, path);
+/**
+ * The model's frontier for a dtype: --frontier <file>, or the model directory's frontier.json
+ * (fp32) or frontier-q8.json (q8) — a frontier searched on the other dtype is refused.
+ */
+export function loadFrontier(
+  model: CliModel,
+  path?: string,
+  dtype: ModelDtype = 'fp32',
+): FrontierFile | undefined {
+  const json = readFrontierJson(model.dir, path, dtype);
   if (json === undefined) return undefined;
-  return parseFrontierFile(json, path ?? join(model.dir, frontierFile), {
+  return parseFrontierFile(json, path ?? join(model.dir, frontierFileFor(dtype)), {
     numLayers: model.config.numLayers,
-    fingerprint: model.fingerprint,
+    fingerprint: dtypeFingerprint(model.fingerprint, dtype),
   });
 }
 

@@ -46,6 +46,8 @@ export interface BundleManifest {
     positionOffset?: number;
     layerNormEps?: number;
     hiddenAct?: 'gelu' | 'gelu_new' | 'relu';
+    /** q8: the encoder's linears are int8 (dynamic quantisation); absent in fp32 and older bundles. */
+    dtype?: 'fp32' | 'q8';
   };
   task: { type: 'classification' | 'regression' | 'span'; labels: string[] };
   /** Graph input/output names and what they hold, for plain ORT users. */
@@ -92,6 +94,8 @@ export function parseBundleManifest(value: unknown, where = bundleManifestFile):
   const act = model['hiddenAct'];
   if (act !== undefined && !['gelu', 'gelu_new', 'relu'].includes(act as string))
     fail('model.hiddenAct', 'must be gelu, gelu_new or relu');
+  if (model['dtype'] !== undefined && !['fp32', 'q8'].includes(model['dtype'] as string))
+    fail('model.dtype', `must be "fp32" or "q8", got ${JSON.stringify(model['dtype'])}`);
   if (!['bert', 'distilbert', 'roberta'].includes(model['architecture'] as string)) {
     fail('model.architecture', 'must be bert, distilbert or roberta');
   }

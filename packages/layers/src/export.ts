@@ -18,6 +18,7 @@ import {
 import { buildAnytimeGraph } from './anytime.js';
 import type { ModelConfig } from './architectures/index.js';
 import { encoderInputs } from './encoder.js';
+import { dtypeFingerprint, type ModelDtype, parseModelDtype } from './quantize.js';
 import { keepCountsInput } from './reducers/lat.js';
 
 /** What `exportModel` writes into `lat.json` besides the model's dimensions. */
@@ -31,6 +32,8 @@ export interface ExportOptions {
   maxLength: number;
   frontier?: unknown;
   examples?: string[];
+  /** q8: int8 dynamic quantisation of the encoder's linears (the bundle's fingerprint says so too). */
+  dtype?: ModelDtype;
 }
 
 /** The graph's input and output names with what they hold, for `lat.json`. */
@@ -59,9 +62,11 @@ export function exportModel(
   o: ExportOptions,
 ): BundleManifest {
   const head = o.task.type === 'span' ? 'span' : 'classification';
-  const model = toModelProto(buildAnytimeGraph(config, weights, { head, keptPositions: true }), {
+  const dtype = parseModelDtype(o.dtype ?? 'fp32');
+  const fingerprint = dtypeFingerprint(o.fingerprint, dtype);
+  const model = toModelProto(buildAnytimeGraph(config, weights, { head, keptPositions: true, dtype }), {
     producer: 'lat',
-    metadata: { 'lat.name': o.name, 'lat.fingerprint': o.fingerprint },
+    metadata: { 'lat.name': o.name, 'lat.fingerprint': fingerprint, 'lat.dtype': dtype },
   });
   const manifest: BundleManifest = {
     schemaVersion: bundleSchemaVersion,
@@ -77,12 +82,13 @@ export function exportModel(
       intermediateSize: config.intermediateSize,
       vocabSize: config.vocabSize,
       maxPositions: config.maxPositions,
-      fingerprint: o.fingerprint,
+      fingerprint,
       typeVocabSize: config.typeVocabSize,
       padTokenId: config.padTokenId,
       positionOffset: config.positionOffset,
       layerNormEps: config.layerNormEps,
       hiddenAct: config.hiddenAct,
+      dtype,
     },
     task: o.task,
     io: graphIoDocs(config, head),

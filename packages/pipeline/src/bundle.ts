@@ -144,6 +144,7 @@ export function bundleModel(b: LoadedBundle): ModelFiles {
     task: b.manifest.task.type,
     maxLength: b.manifest.tokenizer.maxLength,
     fingerprint: b.manifest.model.fingerprint,
+    dtype: b.manifest.model.dtype ?? 'fp32',
     ...(b.manifest.frontier !== undefined ? { frontier: b.manifest.frontier } : {}),
   };
 }

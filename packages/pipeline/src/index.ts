@@ -15,7 +15,7 @@ const node: Host = {
   async read(dir, task) {
     if (existsSync(join(dir, bundleManifestFile))) return bundleModel(await readBundleDir(dir));
     const m = await readModelDir(dir, { span: task === 'question-answering' });
-    return modelDirFiles(m, readFrontierJson(dir));
+    return modelDirFiles(m, readFrontierJson(dir), readFrontierJson(dir, undefined, 'q8'));
   },
   async defaultRuntime(): Promise<Runtime> {
     let runtimeNode: typeof import('@lat/runtime-node');

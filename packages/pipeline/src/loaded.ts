@@ -1,6 +1,6 @@
 /** What every task pipeline is built from and what each exposes besides its call. */
 import type { LengthSpec, Runtime, Tokenizer } from '@lat/core';
-import type { AnytimeModel, ModelConfig } from '@lat/layers';
+import type { AnytimeModel, ModelConfig, ModelDtype } from '@lat/layers';
 import type { FrontierFile, FrontierPoint } from '@lat/search';
 import { type LengthOptions, resolveLengths } from './lengths.js';
 import type { ModelFiles } from './model.js';
@@ -14,6 +14,8 @@ export interface PipelineBase {
   frontier: FrontierFile | undefined;
   maxLength: number;
   options: PipelineOptions;
+  /** What the encoder computes in: the graph built (model directories) or exported (bundles). */
+  dtype: ModelDtype;
 }
 
 /** The members both task pipelines have. */
@@ -26,6 +28,8 @@ export interface PipelineMembers {
   readonly frontier: FrontierFile | undefined;
   /** Longest input in tokens (QA: longest window). */
   readonly maxLength: number;
+  /** 'q8' when the encoder's matrix products run in int8, else 'fp32'. */
+  readonly dtype: ModelDtype;
   /** The runtime the model runs on (its `name` says which, e.g. 'onnxruntime-node'). */
   readonly runtime: Runtime;
   /** The session, for callers that feed it batches themselves (benchmarks). */
@@ -43,6 +47,7 @@ export function pipelineMembers(p: PipelineBase): PipelineMembers {
     tokenizer: p.files.tokenizer,
     frontier: p.frontier,
     maxLength: p.maxLength,
+    dtype: p.dtype,
     runtime: p.runtime,
     model: p.model,
     lengthsFor: (o = {}) => resolveLengths(o, p.files.config.numLayers, p.frontier),

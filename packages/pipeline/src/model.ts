@@ -1,6 +1,6 @@
 /** What a pipeline runs: a model read from a directory, a bundle, or handed over in memory. */
 import type { StateDict, Tokenizer } from '@lat/core';
-import type { ModelConfig } from '@lat/layers';
+import type { ModelConfig, ModelDtype } from '@lat/layers';
 
 export type ModelTask = 'classification' | 'regression' | 'span';
 
@@ -22,6 +22,10 @@ export interface ModelFiles {
   nullThreshold?: number;
   /** The frontier file's content (from `lat search`), for `{ budget }` and `{ latencyMs }` calls. */
   frontier?: unknown;
+  /** With `weights`: the frontier searched on the q8 graph of these weights (`lat search --dtype q8`). */
+  q8Frontier?: unknown;
+  /** With `graph`: what the graph computes in (an exported bundle's `model.dtype`, default fp32). */
+  dtype?: ModelDtype;
   /** A hash of the weights; a frontier made on other weights is refused. */
   fingerprint?: string;
 }

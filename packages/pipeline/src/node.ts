@@ -7,7 +7,7 @@ import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { bundleManifestFile, LatError, type Tokenizer } from '@lat/core';
 import { readJson } from '@lat/core/node';
-import type { UnusedTensors } from '@lat/layers';
+import type { ModelDtype, UnusedTensors } from '@lat/layers';
 import { type LoadedModel, loadModelDir, tokenizerOf } from '@lat/layers/node';
 import { type LoadedBundle, readBundle } from './bundle.js';
 import type { ModelFiles } from './model.js';
@@ -26,6 +26,13 @@ export interface TrainingInfo {
 
 export const trainingInfoFile = 'lat_training.json';
 export const frontierFile = 'frontier.json';
+/** The frontier of the model's q8 graph (`lat search --dtype q8`): a quantised model gets its own. */
+export const q8FrontierFile = 'frontier-q8.json';
+
+/** The frontier file a model directory keeps for a dtype. */
+export function frontierFileFor(dtype: ModelDtype): string {
+  return dtype === 'q8' ? q8FrontierFile : frontierFile;
+}
 
 /** A Hugging Face model directory read from disk, with its tokenizer and what lat knows of it. */
 export interface ModelDir extends LoadedModel {
@@ -76,8 +83,8 @@ export function weightsFingerprint(path: string): Promise<string> {
 }
 
 /** The frontier file's content: `path`, or frontier.json in the model directory when there is one. */
-export function readFrontierJson(dir: string, path?: string): unknown {
-  const p = path ?? join(dir, frontierFile);
+export function readFrontierJson(dir: string, path?: string, dtype: ModelDtype = 'fp32'): unknown {
+  const p = path ?? join(dir, frontierFileFor(dtype));
   if (!existsSync(p)) {
     if (path) throw new LatError('NOT_FOUND', 'no such frontier file; run `lat search` first', path);
     return undefined;
@@ -105,7 +112,7 @@ export function readBundleDir(dir: string): Promise<LoadedBundle> {
 }
 
 /** A model directory as a pipeline source: weights, tokenizer, task, longest input, frontier. */
-export function modelDirFiles(m: ModelDir, frontier?: unknown): ModelFiles {
+export function modelDirFiles(m: ModelDir, frontier?: unknown, q8Frontier?: unknown): ModelFiles {
   const task = m.info
     ? m.info.task === 'squad'
       ? 'span'
@@ -123,5 +130,6 @@ export function modelDirFiles(m: ModelDir, frontier?: unknown): ModelFiles {
     ...(m.info?.maxLength ? { maxLength: m.info.maxLength } : {}),
     ...(m.info?.nullThreshold !== undefined ? { nullThreshold: m.info.nullThreshold } : {}),
     ...(frontier !== undefined ? { frontier } : {}),
+    ...(q8Frontier !== undefined ? { q8Frontier } : {}),
   };
 }

@@ -3,7 +3,13 @@
  * differ only in how a string source is read (a directory vs a URL) and which runtime is the default.
  */
 import { LatError, type Runtime, type SessionOptions } from '@lat/core';
-import { type AnytimeModel, createAnytimeModel } from '@lat/layers';
+import {
+  type AnytimeModel,
+  createAnytimeModel,
+  dtypeFingerprint,
+  type ModelDtype,
+  parseModelDtype,
+} from '@lat/layers';
 import { type FrontierFile, parseFrontierFile } from '@lat/search';
 import { type BundleFiles, bundleModel, readBundle } from './bundle.js';
 import type { PipelineBase } from './loaded.js';
@@ -27,6 +33,13 @@ export interface PipelineOptions {
   session?: SessionOptions;
   /** A frontier file's content, replacing the model's own (for `{ budget }` calls). */
   frontier?: unknown;
+  /**
+   * 'q8': the encoder's matrix products in int8 (weights quantised per channel when the graph is
+   * built, activations at run time), with the q8 graph's own frontier; 'fp32' (the default for
+   * model directories). A bundle runs the graph it was exported with (`lat export --quantize int8`
+   * for q8); asking it for the other dtype is an error.
+   */
+  dtype?: ModelDtype;
   /** Longest input in tokens; default: what the model was trained or exported with. */
   maxLength?: number;
   /** Inputs (or QA windows) run together in one padded batch; default 32 (QA: 8). */
@@ -88,7 +101,12 @@ async function createPipeline<T extends PipelineTask>(
   const files = await modelFiles(host, task, source);
   const span = task === 'question-answering';
   checkTask(files, span);
-  const frontierJson = options.frontier ?? files.frontier;
+  const dtype = dtypeOf(files, options.dtype);
+  // A model directory's q8 graph is built here from its fp32 weights: its frontier is the q8 one.
+  const built = files.graph === undefined;
+  const frontierJson = options.frontier ?? (built && dtype === 'q8' ? files.q8Frontier : files.frontier);
+  const fingerprint =
+    files.fingerprint && (built ? dtypeFingerprint(files.fingerprint, dtype) : files.fingerprint);
   const frontier: FrontierFile | undefined =
     frontierJson === undefined
       ? undefined
@@ -97,16 +115,16 @@ async function createPipeline<T extends PipelineTask>(
           options.frontier !== undefined ? 'frontier' : `${files.name}: frontier`,
           {
             numLayers: files.config.numLayers,
-            ...(files.fingerprint ? { fingerprint: files.fingerprint } : {}),
+            ...(fingerprint ? { fingerprint } : {}),
           },
         );
   const runtime = options.runtime ?? (await host.defaultRuntime());
-  const model = await openModel(runtime, files, span, options.session);
+  const model = await openModel(runtime, files, span, dtype, options.session);
   const positions = files.config.maxPositions - files.config.positionOffset;
   const maxLength = Math.min(options.maxLength ?? files.maxLength ?? (span ? 384 : 128), positions);
   // The session holds the weights now: keep only the description, so weights and graph bytes can be freed.
   const { weights: _weights, graph: _graph, ...described } = files;
-  const base: PipelineBase = { files: described, runtime, model, frontier, maxLength, options };
+  const base: PipelineBase = { files: described, runtime, model, frontier, maxLength, options, dtype };
   return (span ? createQuestionAnswering(base) : createTextClassification(base)) as PipelineByTask[T];
 }
 
@@ -121,6 +139,24 @@ async function modelFiles(host: Host, task: PipelineTask, source: ModelSource): 
     'give a model directory (Node), a bundle URL (browsers), { manifest, model } bundle bytes, or a model in memory',
     'source',
   );
+}
+
+/** The dtype the pipeline runs in: the one asked for (weights), or the bundle's, which must match it. */
+function dtypeOf(files: ModelFiles, asked: unknown): ModelDtype {
+  const wanted = asked === undefined ? undefined : parseModelDtype(asked, 'dtype');
+  if (files.graph === undefined) return wanted ?? 'fp32';
+  const has = files.dtype ?? 'fp32';
+  if (wanted && wanted !== has)
+    throw new LatError(
+      'BAD_INPUT',
+      `${files.name} is an exported ${has} graph and cannot run as ${wanted}; ${
+        wanted === 'q8'
+          ? "export a q8 bundle with `lat export --quantize int8`, or load the model directory with { dtype: 'q8' }"
+          : 'export the bundle again without --quantize, or load the model directory'
+      }`,
+      'dtype',
+    );
+  return has;
 }
 
 function checkTask(files: ModelFiles, span: boolean) {
@@ -150,11 +186,13 @@ async function openModel(
   runtime: Runtime,
   files: ModelFiles,
   span: boolean,
+  dtype: ModelDtype,
   session: SessionOptions | undefined,
 ): Promise<AnytimeModel> {
   return createAnytimeModel(runtime, files.config, files.weights ?? new Map(), {
     head: span ? 'span' : 'classification',
     keptPositions: true,
+    dtype,
     ...(files.graph ? { model: files.graph } : {}),
     ...(session ? { session } : {}),
   });

@@ -1,8 +1,9 @@
+import { join } from 'node:path';
 import type { LengthSpec } from '@lat/core';
 import { type AnytimeModel, type ModelConfig, padBatch } from '@lat/layers';
 import { inputMacs, pointLengths } from '@lat/pipeline';
 import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
-import { loadCliModel, loadFrontier, openPipeline, writeJson } from '../model.js';
+import { frontierFileFor, loadCliModel, loadFrontier, openPipeline, writeJson } from '../model.js';
 import { type Output, table } from '../output.js';
 
 export interface BenchFlags extends LengthFlags {
@@ -51,11 +52,15 @@ export async function timeRuns(
 
 export async function benchCommand(f: BenchFlags, out: Output) {
   const model = await loadCliModel(f.model);
-  const frontier = loadFrontier(model, f.frontier);
+  const frontier = loadFrontier(model, f.frontier, f.dtype);
   // One configuration from --lengths/--ratios/--budget, else every frontier point.
   const seq = f.seq ?? Math.min(128, model.config.maxPositions - model.config.positionOffset);
   const options = lengthOptionsFromFlags(f, model.config, frontier !== undefined, seq);
-  const p = await openPipeline(model, { threads: f.threads, frontier });
+  const p = await openPipeline(model, {
+    threads: f.threads,
+    frontier,
+    ...(f.dtype ? { dtype: f.dtype } : {}),
+  });
   const m = p.model;
   const x = benchInput(model.config, seq, f.batch);
   try {
@@ -85,22 +90,26 @@ export async function benchCommand(f: BenchFlags, out: Output) {
       });
       if (point && !chosen.spec) point.latencyMs = ms;
     }
-    if (f.save && frontier && f.batch === 1) writeJson(f.frontier ?? `${model.dir}/frontier.json`, frontier);
-    out.result({ command: 'bench', seq, batch: f.batch, threads: f.threads ?? null, rows }, () => {
-      out.info(`latency at seq ${seq}, batch ${f.batch} (median of ${f.runs} runs)`);
-      out.info(
-        table(
-          rows.map((r) => [
-            r.lengths === 'full' ? 'full' : r.lengths.map((l) => l.toFixed(2)).join(' '),
-            r.ms.toFixed(2),
-            `${r.speedup.toFixed(2)}×`,
-            `${(1 / r.macsRatio).toFixed(2)}×`,
-            r.metric?.toFixed(4) ?? '',
-          ]),
-          ['configuration', 'ms', 'speed-up', 'MACs speed-up', 'metric'],
-        ),
-      );
-    });
+    if (f.save && frontier && f.batch === 1)
+      writeJson(f.frontier ?? join(model.dir, frontierFileFor(p.dtype)), frontier);
+    out.result(
+      { command: 'bench', seq, batch: f.batch, threads: f.threads ?? null, dtype: p.dtype, rows },
+      () => {
+        out.info(`latency at seq ${seq}, batch ${f.batch}, ${p.dtype} (median of ${f.runs} runs)`);
+        out.info(
+          table(
+            rows.map((r) => [
+              r.lengths === 'full' ? 'full' : r.lengths.map((l) => l.toFixed(2)).join(' '),
+              r.ms.toFixed(2),
+              `${r.speedup.toFixed(2)}×`,
+              `${(1 / r.macsRatio).toFixed(2)}×`,
+              r.metric?.toFixed(4) ?? '',
+            ]),
+            ['configuration', 'ms', 'speed-up', 'MACs speed-up', 'metric'],
+          ),
+        );
+      },
+    );
     return rows;
   } finally {
     await p.dispose();

@@ -17,9 +17,13 @@ export interface EvalFlags extends LengthFlags {
 
 export async function evalCommand(f: EvalFlags, out: Output) {
   const model = await loadCliModel(f.model);
-  const frontier = loadFrontier(model, f.frontier);
+  const frontier = loadFrontier(model, f.frontier, f.dtype);
   const options = lengthOptionsFromFlags(f, model.config, frontier !== undefined, paddedLengthOf(model));
-  const p = await openPipeline(model, { threads: f.threads, frontier });
+  const p = await openPipeline(model, {
+    threads: f.threads,
+    frontier,
+    ...(f.dtype ? { dtype: f.dtype } : {}),
+  });
   try {
     const dev = devScorer(model, p, f.dev, f.task);
     const fullMacs = averageMacs(model, dev.items);
@@ -66,6 +70,7 @@ export async function evalCommand(f: EvalFlags, out: Output) {
     const summary = {
       command: 'eval',
       task: dev.task,
+      dtype: p.dtype,
       examples: dev.items.length,
       fullMacs,
       paddedLength: padded,
@@ -75,7 +80,7 @@ export async function evalCommand(f: EvalFlags, out: Output) {
     out.result(summary, () => {
       const names = dev.metricNames;
       out.info(
-        `${dev.task} dev: ${dev.items.length} examples, full model ${(fullMacs / 1e6).toFixed(2)} MMACs per example`,
+        `${dev.task} dev (${p.dtype}): ${dev.items.length} examples, full model ${(fullMacs / 1e6).toFixed(2)} MMACs per example`,
       );
       out.info(
         table(

@@ -7,11 +7,14 @@ export interface ExportFlags {
   out: string;
   frontier?: string;
   examples?: string[];
+  /** int8: dynamic quantisation of the encoder's linears (a q8 graph, with the q8 frontier). */
+  quantize?: 'int8';
 }
 
 export async function exportCommand(f: ExportFlags, out: Output) {
   const model = await loadCliModel(f.model);
-  const frontier = loadFrontier(model, f.frontier);
+  const dtype = f.quantize === 'int8' ? 'q8' : 'fp32';
+  const frontier = loadFrontier(model, f.frontier, dtype);
   const regression = model.config.numLabels === 1;
   // Span (SQuAD) models export their question-answering head; the rest their classifier.
   const manifest = exportModel(f.out, model.config, model.weights, {
@@ -24,12 +27,19 @@ export async function exportCommand(f: ExportFlags, out: Output) {
     maxLength: paddedLengthOf(model),
     ...(frontier ? { frontier } : {}),
     ...(f.examples ? { examples: f.examples } : {}),
+    dtype,
   });
   out.result(
-    { command: 'export', out: f.out, graph: manifest.graph, frontierPoints: frontier?.points.length ?? 0 },
+    {
+      command: 'export',
+      out: f.out,
+      graph: manifest.graph,
+      dtype,
+      frontierPoints: frontier?.points.length ?? 0,
+    },
     () =>
       out.info(
-        `exported ${f.out}/model.onnx + lat.json${frontier ? ` with a ${frontier.points.length}-point frontier` : ''}`,
+        `exported ${f.out}/model.onnx (${dtype}) + lat.json${frontier ? ` with a ${frontier.points.length}-point frontier` : ''}`,
       ),
   );
   return manifest;

@@ -1,13 +1,21 @@
 import { join } from 'node:path';
-import { encoderMacs, type LengthSpec, lengthDefaults } from '@lat/core';
+import { encoderMacs, LatError, type LengthSpec, lengthDefaults } from '@lat/core';
 import { writeFileAtomic } from '@lat/core/node';
+import { dtypeFingerprint, type ModelDtype } from '@lat/layers';
 import { createWebRuntime } from '@lat/runtime-web';
 import { evolutionarySearch, type FrontierFile, latencyObjective, toFrontierFile } from '@lat/search';
 import { selectionMetric } from '@lat/train';
 import { openChromiumRuntime } from '../chromium.js';
 import { averageMacs, devScorer } from '../evaluation.js';
 import { type LatencyDevice, latencyTableFor, type OpenDevice } from '../latency.js';
-import { frontierFile, loadCliModel, openPipeline, paddedLengthOf, runtimeFor, writeJson } from '../model.js';
+import {
+  frontierFileFor,
+  loadCliModel,
+  openPipeline,
+  paddedLengthOf,
+  runtimeFor,
+  writeJson,
+} from '../model.js';
 import { type Output, table } from '../output.js';
 import { frontierSvg } from '../plot.js';
 
@@ -40,12 +48,21 @@ export interface SearchFlags {
   device?: LatencyDevice;
   /** Search below the sub-models LengthDrop trained (default: the trained bound). */
   ratioBound?: number;
+  /** q8: search the int8 graph; its frontier is its own (default file frontier-q8.json). */
+  dtype?: ModelDtype;
 }
 
 /** Searches length configurations on the dev set, in ratio or absolute (reference) form. */
 export async function searchCommand(f: SearchFlags, out: Output): Promise<FrontierFile> {
   const model = await loadCliModel(f.model);
-  const p = await openPipeline(model, { threads: f.threads });
+  const dtype = f.dtype ?? 'fp32';
+  if (dtype === 'q8' && f.objective === 'latency')
+    throw new LatError(
+      'UNSUPPORTED',
+      'per-layer latency tables are measured on fp32 graphs; search the q8 graph with --objective macs or padded-macs',
+      '--objective',
+    );
+  const p = await openPipeline(model, { threads: f.threads, dtype });
   const form = f.form ?? 'ratio';
   const padded = f.maxLength ?? paddedLengthOf(model);
   const top = form === 'absolute' ? padded : f.scale;
@@ -101,7 +118,11 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
       },
     });
     const file = toFrontierFile(result, {
-      model: { name: model.name, fingerprint: model.fingerprint, numLayers: model.config.numLayers },
+      model: {
+        name: model.name,
+        fingerprint: dtypeFingerprint(model.fingerprint, dtype),
+        numLayers: model.config.numLayers,
+      },
       dataset: f.dev,
       metricName: select.name,
       lengthForm: form,
@@ -116,7 +137,7 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
         : {}),
       ...(model.info?.recipe ? { training: model.info.recipe } : {}),
     });
-    const target = f.out ?? join(f.model, frontierFile);
+    const target = f.out ?? join(f.model, frontierFileFor(dtype));
     writeJson(target, file);
     if (f.plot) writeFileAtomic(f.plot, frontierSvg(file));
     out.result({ command: 'search', frontier: file, path: target }, () => {

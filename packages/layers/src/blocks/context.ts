@@ -72,7 +72,11 @@ export function blocks(
       throw new LatError('MISSING_TENSORS', `weight ${name}.weight is missing; check the checkpoint`, name);
     const q = quantizeWeight(weight);
     const wq = g.initializer(`${name}.weight_int8`, { type: 'int8', dims: q.dims, data: q.values });
-    const ws = g.initializer(`${name}.weight_scale`, { type: 'float32', dims: [q.scales.length], data: q.scales });
+    const ws = g.initializer(`${name}.weight_scale`, {
+      type: 'float32',
+      dims: [q.scales.length],
+      data: q.scales,
+    });
     let xq = quantizedInputs.get(x.name);
     if (!xq) quantizedInputs.set(x.name, (xq = g.dynamicQuantizeLinear(x)));
     const [a, aScale, aZero] = xq;
