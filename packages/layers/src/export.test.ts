@@ -31,12 +31,14 @@ function checkModel(path: string) {
 }
 
 describe.skipIf(!hasOnnx)('exported bundles pass onnx.checker.check_model(full_check=True)', () => {
-  for (const [arch, head] of [
-    ['bert', 'classification'],
-    ['distilbert', 'classification'],
-    ['bert', 'span'],
+  for (const [arch, head, dtype] of [
+    ['bert', 'classification', 'fp32'],
+    ['distilbert', 'classification', 'fp32'],
+    ['bert', 'span', 'fp32'],
+    ['bert', 'classification', 'q8'],
+    ['distilbert', 'span', 'q8'],
   ] as const) {
-    it(`${arch}, ${head} head`, () => {
+    it(`${arch}, ${head} head, ${dtype}`, () => {
       const config = parseModelConfig(
         arch === 'bert'
           ? {
@@ -59,7 +61,7 @@ describe.skipIf(!hasOnnx)('exported bundles pass onnx.checker.check_model(full_c
               max_position_embeddings: 16,
             },
       );
-      const out = join(dir, `${arch}-${head}`);
+      const out = join(dir, `${arch}-${head}-${dtype}`);
       exportModel(
         out,
         config,
@@ -71,6 +73,7 @@ describe.skipIf(!hasOnnx)('exported bundles pass onnx.checker.check_model(full_c
             head === 'span' ? { type: 'span', labels: [] } : { type: 'classification', labels: ['a', 'b'] },
           tokenizer: new WordPieceTokenizer(['[PAD]', '[UNK]', '[CLS]', '[SEP]']),
           maxLength: 16,
+          dtype,
         },
       );
       const r = checkModel(join(out, 'model.onnx'));

@@ -24,7 +24,8 @@ export async function exportCommand(f: ExportFlags, out: Output) {
       ? { type: 'span', labels: [] }
       : { type: regression ? 'regression' : 'classification', labels: regression ? [] : model.config.labels },
     tokenizer: model.tokenizer,
-    maxLength: paddedLengthOf(model),
+    // A model lat did not train has no recorded length: the usual one, as far as its positions go.
+    maxLength: Math.min(paddedLengthOf(model), model.config.maxPositions - model.config.positionOffset),
     ...(frontier ? { frontier } : {}),
     ...(f.examples ? { examples: f.examples } : {}),
     dtype,

@@ -15,6 +15,7 @@ import { byteLevelBpeTokenizerJson } from '@lat/core/testing';
 import { type ModelConfig, parseModelConfig, toHfConfig } from '../architectures/config.js';
 import { createRandomWeights, type Heads, toHfNames } from '../architectures/weights.js';
 import { exportModel } from '../export.js';
+import type { ModelDtype } from '../quantize.js';
 
 /** A model in memory with its tokenizer and the files a Hugging Face directory holds it in. */
 export interface TinyModel {
@@ -107,6 +108,7 @@ export function writeBundle(
     maxLength?: number;
     frontier?: unknown;
     examples?: string[];
+    dtype?: ModelDtype;
   },
 ): BundleManifest {
   return exportModel(dir, m.config, m.weights, {
@@ -117,5 +119,6 @@ export function writeBundle(
     maxLength: o.maxLength ?? 64,
     ...(o.frontier ? { frontier: o.frontier } : {}),
     ...(o.examples ? { examples: o.examples } : {}),
+    ...(o.dtype ? { dtype: o.dtype } : {}),
   });
 }

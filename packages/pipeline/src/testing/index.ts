@@ -1,4 +1,5 @@
 // The pipeline tests' tiny model (not exported from the package).
+import type { ModelDtype } from '@lat/layers';
 import { tinyModel, writeBundle, writeModelDir } from '@lat/layers/testing';
 
 export const tinyVocab = [
@@ -38,7 +39,12 @@ export function writeTinyModel(dir: string) {
   writeModelDir(dir, tinyBert());
 }
 
-/** Exports a bundle of the same weights as writeTinyModel for a task. */
-export function writeTinyBundle(dir: string, task: 'classification' | 'span', frontier?: unknown) {
-  return writeBundle(dir, tinyBert(), { task, frontier });
+/** Exports a bundle of the same weights as writeTinyModel for a task (fp32, or q8). */
+export function writeTinyBundle(
+  dir: string,
+  task: 'classification' | 'span',
+  frontier?: unknown,
+  dtype: ModelDtype = 'fp32',
+) {
+  return writeBundle(dir, tinyBert(), { task, frontier, dtype });
 }

@@ -1,0 +1,125 @@
+/**
+ * The q8 path through the built `lat` binary: search --dtype q8 writes the q8 graph's own
+ * frontier, eval --dtype q8 reproduces it, export --quantize int8 writes a q8 bundle that predicts
+ * what the model directory does at --dtype q8, and the errors for the wrong dtype.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeSafetensors } from '@lat/core/node';
+import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
+import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const bin = join(root, 'dist/bin.js');
+const dir = mkdtempSync(join(tmpdir(), 'lat-cli-q8-'));
+const model = join(dir, 'model');
+const dev = join(dir, 'dev.tsv');
+
+function lat(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [bin, ...args, '--threads', '1'], {
+    encoding: 'utf8',
+    input,
+    timeout: 60_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+beforeAll(() => {
+  if (!existsSync(bin))
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  const task = generateSentimentTask({ seed: 5, train: 10, dev: 60 });
+  writeFileSync(dev, `sentence\tlabel\n${task.dev.map((e) => `${e.textA}\t${e.label}`).join('\n')}\n`);
+  mkdirSync(model);
+  const config = syntheticModelConfig({ layers: 2, hidden: 64, heads: 4 });
+  writeFileSync(join(model, 'config.json'), JSON.stringify(toHfConfig(config)));
+  writeFileSync(join(model, 'vocab.txt'), `${task.vocab.join('\n')}\n`);
+  writeSafetensors(
+    join(model, 'model.safetensors'),
+    toHfNames(createRandomWeights(config, 4, { classifier: true }, 0.2), config),
+  );
+}, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('lat with int8 graphs', () => {
+  it('search --dtype q8 → eval --dtype q8 → export --quantize int8 → predict from the bundle', () => {
+    const search = lat(
+      ['search', '--model', model, '--dev', dev, '--task', 'sst2', '--dtype', 'q8', '--json'].concat([
+        '--iterations',
+        '1',
+        '--population',
+        '3',
+        '--mutations',
+        '3',
+        '--crossovers',
+        '3',
+      ]),
+    );
+    expect(search.code, search.err).toBe(0);
+    // The q8 graph's frontier is its own file, tied to the q8 fingerprint; no fp32 frontier appears.
+    expect(existsSync(join(model, 'frontier.json'))).toBe(false);
+    const frontier = JSON.parse(readFileSync(join(model, 'frontier-q8.json'), 'utf8'));
+    expect(frontier.model.fingerprint).toMatch(/\+q8$/);
+
+    const ev = lat([
+      'eval',
+      '--model',
+      model,
+      '--dev',
+      dev,
+      '--task',
+      'sst2',
+      '--dtype',
+      'q8',
+      '--all',
+      '--json',
+    ]);
+    expect(ev.code, ev.err).toBe(0);
+    const results = JSON.parse(ev.out);
+    expect(results.dtype).toBe('q8');
+    results.results.forEach((r: { metrics: { accuracy: number } }, i: number) =>
+      expect(r.metrics.accuracy).toBeCloseTo(frontier.points[i].metric, 10),
+    );
+    // Without --dtype q8 there is no frontier for the fp32 graph to evaluate.
+    const fp32All = lat(['eval', '--model', model, '--dev', dev, '--task', 'sst2', '--all']);
+    expect(fp32All.code).not.toBe(0);
+    expect(fp32All.err).toMatch(/no frontier to evaluate/);
+
+    const bundle = join(dir, 'bundle');
+    const exp = lat(['export', '--model', model, '--out', bundle, '--quantize', 'int8', '--json']);
+    expect(exp.code, exp.err).toBe(0);
+    expect(JSON.parse(exp.out)).toMatchObject({ dtype: 'q8', frontierPoints: frontier.points.length });
+    const manifest = JSON.parse(readFileSync(join(bundle, 'lat.json'), 'utf8'));
+    expect(manifest.model.dtype).toBe('q8');
+    expect(manifest.model.fingerprint).toBe(frontier.model.fingerprint);
+
+    const text = 'a superb and witty film .\nit is dull and bland .\n';
+    const fromDir = lat(
+      ['predict', '--model', model, '--dtype', 'q8', '--ratios', '0.8,0.5', '--json'],
+      text,
+    );
+    const fromBundle = lat(['predict', '--model', bundle, '--ratios', '0.8,0.5', '--json'], text);
+    expect(fromDir.code, fromDir.err).toBe(0);
+    expect(fromBundle.code, fromBundle.err).toBe(0);
+    const a = JSON.parse(fromDir.out).predictions;
+    const b = JSON.parse(fromBundle.out).predictions;
+    b.forEach((x: { lengths: number[]; probabilities: number[] }, i: number) => {
+      expect(x.lengths).toEqual(a[i].lengths);
+      x.probabilities.forEach((q, j) => expect(q).toBeCloseTo(a[i].probabilities[j], 5));
+    });
+
+    // The wrong dtype for a bundle, and dtypes lat does not have, are refused with the fix.
+    const wrong = lat(['predict', '--model', bundle, '--dtype', 'fp32', 'dull']);
+    expect(wrong.code).toBe(2); // a usage error (BAD_INPUT)
+    expect(wrong.err).toMatch(/exported q8 graph and cannot run as fp32/);
+    const int4 = lat(['export', '--model', model, '--out', join(dir, 'b4'), '--quantize', 'int4']);
+    expect(int4.code).not.toBe(0);
+    expect(int4.err).toMatch(/--quantize.*int4.*int8/s);
+    expect(existsSync(join(dir, 'b4'))).toBe(false);
+    const bad = lat(['eval', '--model', model, '--dev', dev, '--task', 'sst2', '--dtype', 'f16']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/--dtype.*f16.*fp32, q8/s);
+  }, 60_000);
+});
