@@ -6,6 +6,7 @@ import { Report } from './report.js';
 import { accuracyCurve, sst2Curve } from './sections/curves.js';
 import { fwdBwd } from './sections/fwd-bwd.js';
 import { inference } from './sections/inference.js';
+import { quantized } from './sections/quantized.js';
 import { training, trainWorker } from './sections/training.js';
 import { flag, quick, repo, sizes, threads } from './setup.js';
 
@@ -43,6 +44,27 @@ async function main() {
       'inference, onnxruntime-web (wasm) in Node',
       () =>
         inference(
+          report,
+          createWebRuntime({ threads: 1 }),
+          'onnxruntime-web wasm, 1 thread',
+          [sizes[1]!],
+          [[1, 128]],
+        ),
+    ],
+    [
+      'q8',
+      'int8 vs fp32, onnxruntime-node',
+      () =>
+        quantized(report, createNodeRuntime({ threads }), `onnxruntime-node, ${threads} threads`, sizes, [
+          [1, 128],
+          [8, 128],
+        ]),
+    ],
+    [
+      'q8web',
+      'int8 vs fp32, onnxruntime-web (wasm) in Node',
+      () =>
+        quantized(
           report,
           createWebRuntime({ threads: 1 }),
           'onnxruntime-web wasm, 1 thread',

@@ -41,7 +41,7 @@ export async function curve(
 ) {
   const runtime = createNodeRuntime({ threads });
   const ratios = [1, 0.8, 0.6, 0.4, 0.2, 0.1];
-  report.push(`\n### ${title}\n`);
+  report.heading(title);
   report.push(`| training | ${ratios.map((r) => `r=${r}`).join(' | ')} |`);
   report.push(`|---|${ratios.map(() => '---').join('|')}|`);
   const speed: string[] = [];

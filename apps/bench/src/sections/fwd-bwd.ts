@@ -50,8 +50,8 @@ export async function fwdBwd(report: Report) {
   // Forward + backward ≈ 3× the forward MACs (two matmuls per weight in the backward pass).
   const flops = 3 * 2 * encoderMacs(configOf(size), seq) * batch;
   const tsMs = (flops / (pureTsGflops() * 1e9)) * 1000;
-  report.push(
-    `\n### One forward + backward pass, 4 layers × 256 hidden, batch 32 × seq 128 (no optimizer step)\n`,
+  report.heading(
+    'One forward + backward pass, 4 layers × 256 hidden, batch 32 × seq 128 (no optimizer step)',
   );
   report.push('| lat (ORT) ms | PyTorch ms | PyTorch/lat | pure-TS lower bound ms | pure-TS/lat |');
   report.push('|---|---|---|---|---|');

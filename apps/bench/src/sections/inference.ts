@@ -31,8 +31,8 @@ export async function inference(
   // transformers.js runs on onnxruntime-node, so it is compared in the Node table only.
   const tjs = runtimeName.startsWith('onnxruntime-node') ? await loadTransformersJs() : undefined;
   const tjsRoot = typeof tjs === 'object' ? mkdtempSync(join(tmpdir(), 'lat-bench-tjs-')) : undefined;
-  report.push(
-    `\n### Inference (${runtimeName}; "from text" columns include tokenizing, the others start from token ids)\n`,
+  report.heading(
+    `Inference (${runtimeName}; "from text" columns include tokenizing, the others start from token ids)`,
   );
   if (typeof tjs === 'string') {
     console.log(`  transformers.js skipped: ${tjs}`);

@@ -78,8 +78,8 @@ export async function training(report: Report) {
   // tfjs: the wasm backend (the pure-JS cpu backend trained ~4.5× slower here), one thread as
   // tfjs-backend-wasm has no threads in Node; a small batch, as its steps take seconds.
   const tfjsBatch = 8;
-  report.push(
-    `\n### Training, seq 128, ${threads} threads (fwd + bwd + AdamW; tfjs: Adam, wasm backend, 1 thread)\n`,
+  report.heading(
+    `Training, seq 128, ${threads} threads (fwd + bwd + AdamW; tfjs: Adam, wasm backend, 1 thread)`,
   );
   report.push(
     `| model | batch | lat tokens/s | PyTorch tokens/s | lat/PyTorch | tfjs tokens/s (batch ${tfjsBatch}) | lat/tfjs | lat peak RSS MB | PyTorch peak RSS MB | RSS ratio | lat LengthDrop step tokens/s (4 passes) |`,

@@ -598,11 +598,16 @@ export class Graph {
 
   // ---- composites ----
 
-  /** GELU: exact (erf) as BERT uses, or the tanh approximation ('gelu_new'). Opset 17 has no Gelu op. */
+  /**
+   * GELU: exact (erf) as BERT uses, or the tanh approximation ('gelu_new'). Opset 17 has no Gelu
+   * op; the erf form is written as (x · 0.5) · (erf(x / √2) + 1), the pattern onnxruntime's
+   * GeluFusion matches (it wants Div by √2, not Mul by 1/√2) to run one Gelu kernel — and, with
+   * the linear layer's bias Add before it, BiasGelu.
+   */
   gelu(x: Value, kind: 'erf' | 'tanh' = 'erf'): Value {
     const half = this.mul(x, this.scalar(0.5));
     if (kind === 'erf') {
-      return this.mul(half, this.add(this.erf(this.mul(x, this.scalar(Math.SQRT1_2))), this.scalar(1)));
+      return this.mul(half, this.add(this.erf(this.div(x, this.scalar(Math.SQRT2))), this.scalar(1)));
     }
     const cube = this.mul(this.mul(x, x), x);
     const inner = this.mul(

@@ -1,0 +1,102 @@
+/**
+ * onnxruntime's graph fusions on lat's graphs: which fused kernels its optimiser makes of them
+ * (read back from the optimised model it writes), and that the fused graph gives the unoptimised
+ * graph's numbers within 1e-5 — in fp32 and q8, with and without token selection.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fromBinary } from '@bufbuild/protobuf';
+import { onnx, toModelProto } from '@lat/core';
+import { createNodeRuntime } from '@lat/runtime-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildAnytimeGraph, createAnytimeModel, type EncodedBatch } from './anytime.js';
+import { createRandomWeights, parseModelConfig } from './architectures/index.js';
+
+// onnxruntime-node itself (through @lat/runtime-node, whose peer it is): only it can write the
+// optimised graph back out.
+const ort = createRequire(createRequire(import.meta.url).resolve('@lat/runtime-node'))(
+  'onnxruntime-node',
+) as {
+  InferenceSession: {
+    create(
+      bytes: Uint8Array,
+      o: { graphOptimizationLevel: string; optimizedModelFilePath: string; intraOpNumThreads: number },
+    ): Promise<{ release(): Promise<void> }>;
+  };
+};
+
+const config = parseModelConfig({
+  model_type: 'bert',
+  vocab_size: 50,
+  hidden_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  intermediate_size: 64,
+  max_position_embeddings: 32,
+  num_labels: 2,
+});
+const weights = createRandomWeights(config, 3, {}, 0.1);
+const dir = mkdtempSync(join(tmpdir(), 'lat-fusion-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Op types (with counts) of the graph onnxruntime runs after its optimisations, branches included. */
+async function optimisedOps(bytes: Uint8Array): Promise<Record<string, number>> {
+  const path = join(dir, `${Math.random().toString(36).slice(2)}.onnx`);
+  const s = await ort.InferenceSession.create(bytes, {
+    graphOptimizationLevel: 'all',
+    optimizedModelFilePath: path,
+    intraOpNumThreads: 1,
+  });
+  await s.release();
+  const count: Record<string, number> = {};
+  const walk = (g: onnx.GraphProto) => {
+    for (const n of g.node) {
+      count[n.opType] = (count[n.opType] ?? 0) + 1;
+      for (const a of n.attribute) if (a.g) walk(a.g);
+    }
+  };
+  walk(fromBinary(onnx.ModelProtoSchema, readFileSync(path)).graph!);
+  return count;
+}
+
+function batch(): EncodedBatch {
+  const n = 12;
+  const ids = BigInt64Array.from({ length: 2 * n }, (_, i) => BigInt(i % n === 0 ? 2 : 4 + ((i * 7) % 40)));
+  const mask = BigInt64Array.from({ length: 2 * n }, (_, i) => (i >= n && i % n >= 9 ? 0n : 1n));
+  return { inputIds: ids, attentionMask: mask, tokenTypeIds: new BigInt64Array(2 * n), batch: 2 };
+}
+
+describe('onnxruntime fusions on lat graphs', () => {
+  it('fuses each GELU with its bias (BiasGelu) and each int8 linear (MatMulIntegerToFloat, DynamicQuantizeMatMul)', async () => {
+    const layers = config.numLayers;
+    const fp32 = await optimisedOps(toModelProto(buildAnytimeGraph(config, weights)));
+    expect(fp32['BiasGelu']).toBe(layers);
+    expect(fp32['Erf']).toBeUndefined();
+    const q8 = await optimisedOps(toModelProto(buildAnytimeGraph(config, weights, { dtype: 'q8' })));
+    // Q, K, V share one quantised input: MatMulIntegerToFloat; the other three quantise their own.
+    expect(q8['MatMulIntegerToFloat']).toBe(3 * layers);
+    expect(q8['DynamicQuantizeMatMul']).toBe(3 * layers);
+    expect(q8['MatMulInteger']).toBeUndefined();
+    expect(q8['Gelu']).toBe(layers);
+  });
+
+  for (const dtype of ['fp32', 'q8'] as const)
+    it(`gives the unoptimised graph's logits within 1e-5 (${dtype}, full and reduced length)`, async () => {
+      const fused = await createAnytimeModel(createNodeRuntime({ threads: 1 }), config, weights, { dtype });
+      const plain = await createAnytimeModel(
+        createNodeRuntime({ threads: 1, graphOptimization: 'disabled' }),
+        config,
+        weights,
+        { dtype },
+      );
+      for (const setting of [undefined, { form: 'ratio' as const, ratios: [0.7, 0.4] }]) {
+        const a = await fused.run(batch(), setting);
+        const b = await plain.run(batch(), setting);
+        expect(a.keptPositions).toEqual(b.keptPositions);
+        a.logits!.forEach((v, i) => expect(Math.abs(v - b.logits![i]!)).toBeLessThan(1e-5));
+      }
+      await Promise.all([fused.release(), plain.release()]);
+    });
+});
