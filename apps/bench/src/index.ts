@@ -6,6 +6,7 @@ import { Report } from './report.js';
 import { accuracyCurve, sst2Curve } from './sections/curves.js';
 import { fwdBwd } from './sections/fwd-bwd.js';
 import { inference } from './sections/inference.js';
+import { trainingProfile } from './sections/profile.js';
 import { quantized } from './sections/quantized.js';
 import { training, trainWorker } from './sections/training.js';
 import { flag, quick, repo, sizes, threads } from './setup.js';
@@ -74,6 +75,7 @@ async function main() {
     ],
     ['training', 'training', () => training(report)],
     ['fwdbwd', 'fwd+bwd', () => fwdBwd(report)],
+    ['profile', 'training step profile (ORT profiler)', () => trainingProfile(report)],
     ['curve', 'accuracy vs speed-up', () => accuracyCurve(report)],
     ['sst2', 'accuracy vs speed-up on SST-2', () => sst2Curve(report)],
   ];

@@ -82,6 +82,17 @@ export function batchOf(batch: number, seq: number): EncodedBatch {
 
 /** Median ms over runs, after warm-up; stops early once ~2 s were spent. */
 export async function time(run: () => Promise<unknown>, maxRuns = quick ? 5 : 20): Promise<number> {
+  return (await timeRuns(run, maxRuns)).median;
+}
+
+/**
+ * Median and fastest ms over runs, after warm-up; stops early once ~2 s were spent. On a shared,
+ * loaded machine the fastest run is the one least disturbed by other processes.
+ */
+export async function timeRuns(
+  run: () => Promise<unknown>,
+  maxRuns = quick ? 5 : 20,
+): Promise<{ median: number; min: number }> {
   await run();
   await run();
   const times: number[] = [];
@@ -91,7 +102,8 @@ export async function time(run: () => Promise<unknown>, maxRuns = quick ? 5 : 20
     await run();
     times.push(performance.now() - t);
   }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  times.sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)]!, min: times[0]! };
 }
 
 /** A PyTorch job for torch_bench.py: the same architecture as `size`. */

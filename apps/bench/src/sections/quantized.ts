@@ -6,7 +6,7 @@
 import type { Runtime } from '@lat/core';
 import { type AnytimeModel, createAnytimeModel, createRandomWeights } from '@lat/layers';
 import type { Report } from '../report.js';
-import { batchOf, chosen, configOf, quick, type Size, threads, time } from '../setup.js';
+import { batchOf, chosen, configOf, quick, type Size, threads, timeRuns } from '../setup.js';
 
 /** Median, min and max of the ratios measured in each round. */
 function spread(xs: number[]): string {
@@ -25,12 +25,12 @@ export async function quantized(
 ) {
   report.heading(`int8 (q8) vs fp32, ${runtimeName}, median of ${rounds} rounds (min–max)`);
   report.push(
-    'Each round times every graph in turn on the same input (median of its runs), so a ratio compares runs made under the same load; the machine is shared, so rounds differ. plain: BERT without selection ops; lat: the anytime graph at full length; lat q8 r=0.5: every layer keeps half the tokens.\n',
+    'Each round times every graph in turn on the same input, so a ratio compares runs made under the same load; on a shared machine rounds differ, hence the spread. Each cell: the ratio of medians, then of fastest runs (the least disturbed). plain: BERT without selection ops; lat: the anytime graph at full length (lat / plain is the fixed cost of the selection ops); q8 r=0.5: the q8 anytime graph with every layer keeping half the tokens.\n',
   );
   report.push(
-    '| model | batch × seq | fp32 lat ms | q8 lat ms | fp32 lat / q8 lat | fp32 plain / q8 plain | q8 lat / q8 plain | fp32 plain / q8 lat r=0.5 |',
+    '| model | batch × seq | fp32 lat ms (median, fastest) | q8 lat ms | fp32 lat / q8 lat | fp32 plain / q8 plain | fp32 lat / fp32 plain | q8 lat / q8 plain | fp32 plain / q8 r=0.5 |',
   );
-  report.push('|---|---|---|---|---|---|---|---|');
+  report.push('|---|---|---|---|---|---|---|---|---|');
   for (const s of which.filter(chosen)) {
     const c = configOf(s);
     const w = createRandomWeights(c, 1);
@@ -45,15 +45,19 @@ export async function quantized(
     for (const [batch, seq] of shapes) {
       const x = batchOf(batch, seq);
       const half = { form: 'ratio' as const, ratios: new Array(c.numLayers).fill(0.5) };
-      const ms: Record<string, number[]> = {};
-      const add = (k: string, t: number) => (ms[k] ??= []).push(t);
+      const ms: Record<string, { median: number; min: number }[]> = {};
+      const add = (k: string, t: { median: number; min: number }) => (ms[k] ??= []).push(t);
       for (let r = 0; r < rounds; r++) {
-        for (const [k, m] of Object.entries(models)) add(k, await time(() => m.run(x)));
-        add('q8Half', await time(() => models['q8Lat']!.run(x, half)));
+        for (const [k, m] of Object.entries(models)) add(k, await timeRuns(() => m.run(x)));
+        add('q8Half', await timeRuns(() => models['q8Lat']!.run(x, half)));
       }
-      const ratio = (a: string, b: string) => ms[a]!.map((t, i) => t / ms[b]![i]!);
-      const median = (k: string) => [...ms[k]!].sort((a, b) => a - b)[Math.floor(rounds / 2)]!.toFixed(2);
-      const line = `| ${s.name} | ${batch} × ${seq} | ${median('fp32Lat')} | ${median('q8Lat')} | ${spread(ratio('fp32Lat', 'q8Lat'))} | ${spread(ratio('fp32Plain', 'q8Plain'))} | ${spread(ratio('q8Lat', 'q8Plain'))} | ${spread(ratio('fp32Plain', 'q8Half'))} |`;
+      const ratio = (a: string, b: string) =>
+        `${spread(ms[a]!.map((t, i) => t.median / ms[b]![i]!.median))}; ${spread(ms[a]!.map((t, i) => t.min / ms[b]![i]!.min))}`;
+      const ms2 = (k: string) => {
+        const med = ms[k]!.map((t) => t.median).sort((a, b) => a - b)[Math.floor(rounds / 2)]!;
+        return `${med.toFixed(2)}, ${Math.min(...ms[k]!.map((t) => t.min)).toFixed(2)}`;
+      };
+      const line = `| ${s.name} | ${batch} × ${seq} | ${ms2('fp32Lat')} | ${ms2('q8Lat')} | ${ratio('fp32Lat', 'q8Lat')} | ${ratio('fp32Plain', 'q8Plain')} | ${ratio('fp32Lat', 'fp32Plain')} | ${ratio('q8Lat', 'q8Plain')} | ${ratio('fp32Plain', 'q8Half')} |`;
       report.push(line);
       console.log(line);
     }
