@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gradCheck, randoms } from '../testing/gradcheck.js';
-import { crossEntropy, klDivergence } from './autodiff.js';
+import { crossEntropy, grad, klDivergence } from './autodiff.js';
+import { Graph } from './graph.js';
 
 const t = (dims: number[], seed: number) => ({
   dims,
@@ -189,5 +190,22 @@ describe('Dropout', () => {
     expect(kept).toBeLessThan(32);
     // d/dx Σ (x·m/(1−p))² = 2·x·m/(1−p)²
     xs.forEach((v, i) => expect(gx[i]).toBeCloseTo(m[i] ? (2 * v) / 0.75 ** 2 : 0, 4));
+  });
+});
+
+describe('the gradient graph', () => {
+  it('has no dead nodes: the gradients of constants (GELU’s 0.5 and √2) are not built into it', () => {
+    const g = new Graph('dead', 'float32');
+    const x = g.input('x', 'float32', [2, 3]);
+    const loss = g.reduceSum(g.gelu(g.mul(x, x)), [0, 1], false);
+    const { graph } = grad(g, loss, [x]);
+    const used = new Set([...graph.nodes.flatMap((n) => n.inputs), ...graph.outputs.map((o) => o.name)]);
+    for (const n of graph.nodes)
+      expect(
+        n.outputs.some((o) => used.has(o)),
+        `${n.opType} ${n.outputs}`,
+      ).toBe(true);
+    // x·x, the GELU (Div, Erf, Add, Mul, Mul), the sum: forward; their gradients wrt x: backward.
+    expect(graph.nodes.filter((n) => n.opType === 'ReduceSum')).toHaveLength(1);
   });
 });

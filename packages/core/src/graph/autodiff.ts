@@ -303,7 +303,36 @@ export function grad(forward: Graph, loss: Value, wrt: readonly Value[]): GradRe
     return g.output(gv.shape ? gv : withShape(g, gv, w.shape), `grad.${w.name}`);
   });
   for (const o of previousOutputs) if (o.name !== loss.name) g.outputs.push(o);
+  removeDeadNodes(g);
   return { graph: g, loss: lossOut, grads: gradOuts };
+}
+
+/**
+ * Drops nodes none of whose outputs are used. A rule builds the gradient of every input, also of
+ * constants (the 0.5 and √2 of GELU, dropout's scale, attention's 1/√d): those land on nothing,
+ * and onnxruntime runs every node it is given — in bert-mini's training graph 73 such nodes,
+ * among them 20 ReduceSums of whole activations (the bench's `profile` section measures them).
+ */
+function removeDeadNodes(g: Graph): void {
+  const uses = new Map<string, number>();
+  const use = (name: string, by: number) => uses.set(name, (uses.get(name) ?? 0) + by);
+  const inputsOf = (n: Node): string[] =>
+    n.inputs.concat(
+      Object.values(n.attrs).flatMap((a) => (a.type === 'graph' ? a.value.nodes.flatMap(inputsOf) : [])),
+    );
+  for (const n of g.nodes) for (const i of inputsOf(n)) use(i, 1);
+  for (const o of g.outputs) use(o.name, 1);
+  const alive = g.nodes.map(() => true);
+  for (let k = g.nodes.length - 1; k >= 0; k--) {
+    const n = g.nodes[k]!;
+    if (n.outputs.some((o) => o && (uses.get(o) ?? 0) > 0)) continue;
+    alive[k] = false;
+    for (const i of inputsOf(n)) use(i, -1);
+  }
+  const kept = g.nodes.filter((_, k) => alive[k]);
+  g.nodes.splice(0, g.nodes.length, ...kept);
+  // Their constants too: onnxruntime warns about every initializer no node reads.
+  for (const name of [...g.initializers.keys()]) if (!uses.get(name)) g.initializers.delete(name);
 }
 
 function withShape(g: Graph, v: Value, shape: Shape | undefined): Value {
