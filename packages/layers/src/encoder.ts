@@ -104,24 +104,38 @@ export function buildEncoder(
       continue;
     }
     reduced = true;
+    // Which rows were written is only needed to restore them: graphs without restore (at full
+    // length, an If yields each value as one more op) leave it out.
     const select = (): Value[] => {
       const r = step.reduce();
       // LayerDrop: a skipped layer passes its input, on the same rows, through unchanged.
-      return [r.rows(attended), r.mask, r.positions, r.valid, ...(layerOn ? [r.rows(h)] : [])];
+      return [
+        r.rows(attended),
+        r.mask,
+        r.positions,
+        ...(layerOn ? [r.rows(h)] : []),
+        ...(restoring ? [r.valid] : []),
+      ];
     };
-    const everything = () => [attended, m, pos, g.expand(g.scalar(1), g.shapeOf(m), m.shape)];
+    const everything = () => [
+      attended,
+      m,
+      pos,
+      ...(restoring ? [g.expand(g.scalar(1), g.shapeOf(m), m.shape)] : []),
+    ];
     const selected = step.keepsAll ? g.ifElse(step.keepsAll, everything, select) : select();
-    const [kept, keptMask, keptPos, valid] = selected as [Value, Value, Value, Value];
+    const [kept, keptMask, keptPos] = selected as [Value, Value, Value];
+    const valid = restoring ? selected.at(-1)! : undefined;
     m = keptMask;
     pos = keptPos;
 
     // ---- feed-forward on the kept rows only ----
     let out = feedForward(b, kept, p);
-    if (layerOn) out = g.where(g.gather(layerOn, g.int64(i), 0), out, selected[4]!);
+    if (layerOn) out = g.where(g.gather(layerOn, g.int64(i), 0), out, selected[3]!);
     h = out;
     // Kept = selected and a real token: padding never counts as kept, whatever the reducer chose.
     if (o.keptPositions) keptPositions.push(g.where(g.greater(m, g.scalar(0)), pos, g.int64(-1)));
-    if (restoring) restored = restoreRows(g, restored, h, pos, valid);
+    if (valid) restored = restoreRows(g, restored, h, pos, valid);
   }
 
   const result: EncoderValues = { keptPositions, restored, last: h, ...(reducer ? { reducer } : {}) };
