@@ -27,6 +27,10 @@ function lat(args: string[], input?: string) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
+/** A command on the model and its dev set. */
+const onDev = (command: string, ...more: string[]) =>
+  lat([command, '--model', model, '--dev', dev, '--task', 'sst2', ...more]);
+
 beforeAll(() => {
   if (!existsSync(bin))
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
@@ -45,17 +49,19 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('lat with int8 graphs', () => {
   it('search --dtype q8 → eval --dtype q8 → export --quantize int8 → predict from the bundle', () => {
-    const search = lat(
-      ['search', '--model', model, '--dev', dev, '--task', 'sst2', '--dtype', 'q8', '--json'].concat([
-        '--iterations',
-        '1',
-        '--population',
-        '3',
-        '--mutations',
-        '3',
-        '--crossovers',
-        '3',
-      ]),
+    const search = onDev(
+      'search',
+      '--dtype',
+      'q8',
+      '--json',
+      '--iterations',
+      '1',
+      '--population',
+      '2',
+      '--mutations',
+      '2',
+      '--crossovers',
+      '2',
     );
     expect(search.code, search.err).toBe(0);
     // The q8 graph's frontier is its own file, tied to the q8 fingerprint; no fp32 frontier appears.
@@ -63,19 +69,7 @@ describe('lat with int8 graphs', () => {
     const frontier = JSON.parse(readFileSync(join(model, 'frontier-q8.json'), 'utf8'));
     expect(frontier.model.fingerprint).toMatch(/\+q8$/);
 
-    const ev = lat([
-      'eval',
-      '--model',
-      model,
-      '--dev',
-      dev,
-      '--task',
-      'sst2',
-      '--dtype',
-      'q8',
-      '--all',
-      '--json',
-    ]);
+    const ev = onDev('eval', '--dtype', 'q8', '--all', '--json');
     expect(ev.code, ev.err).toBe(0);
     const results = JSON.parse(ev.out);
     expect(results.dtype).toBe('q8');
@@ -113,22 +107,10 @@ describe('lat with int8 graphs', () => {
     expect(int4.code).not.toBe(0);
     expect(int4.err).toMatch(/--quantize.*int4.*int8/s);
     expect(existsSync(join(dir, 'b4'))).toBe(false);
-    const latency = lat([
-      'search',
-      '--model',
-      model,
-      '--dev',
-      dev,
-      '--task',
-      'sst2',
-      '--dtype',
-      'q8',
-      '--objective',
-      'latency',
-    ]);
+    const latency = onDev('search', '--dtype', 'q8', '--objective', 'latency');
     expect(latency.code).not.toBe(0);
     expect(latency.err).toMatch(/--objective: per-layer latency tables are measured on fp32 graphs/);
-    const bad = lat(['eval', '--model', model, '--dev', dev, '--task', 'sst2', '--dtype', 'f16']);
+    const bad = onDev('eval', '--dtype', 'f16');
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/--dtype.*f16.*fp32, q8/s);
   }, 120_000);
