@@ -116,8 +116,8 @@ describe("pipeline dtype 'q8'", () => {
       pipeline('text-classification', q8Bundle, { runtime, dtype: 'fp32' }),
       /exported q8 graph and cannot run as fp32/,
     );
-    // @ts-expect-error not a dtype
     await fails(
+      // @ts-expect-error not a dtype
       pipeline('text-classification', modelDir, { runtime, dtype: 'int8' }),
       /unknown dtype "int8"/,
     );
