@@ -68,8 +68,8 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('README examples', () => {
-  it('has the classification, question-answering and bundle examples', () => {
-    expect(examples).toHaveLength(3);
+  it('has the classification, question-answering, bundle and q8 examples', () => {
+    expect(examples).toHaveLength(4);
   });
 
   it('the examples type-check with tsc --strict, as a user project would', () => {
@@ -96,7 +96,7 @@ describe('README examples', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
   }, 120_000);
 
-  it.each([0, 1, 2])(
+  it.each([0, 1, 2, 3])(
     'example %i runs as written in Node',
     (i) => {
       const r = spawnSync(process.execPath, [join(dir, `example-${i}.mjs`)], {
@@ -110,6 +110,7 @@ describe('README examples', () => {
         /model on onnxruntime-node\n[\s\S]*a gripping film → (positive|negative) \(\d+\.\d%\), \d+% of the MACs\n {2}tokens kept per layer: \d+ \d+ · \[CLS\]/,
         /\[\d+, \d+\) from window \d of \d, score -?\d+\.\d\d/,
         /(positive|negative) \[ [\d.e-]+, [\d.e-]+ \] \[ [\d.e-]+, [\d.e-]+ \]/,
+        /^q8 (positive|negative) \[ [\d.e-]+, [\d.e-]+ \]/,
       ][i]!;
       expect(r.stdout).toMatch(expected);
     },
