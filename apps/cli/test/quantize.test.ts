@@ -3,14 +3,12 @@
  * frontier, eval --dtype q8 reproduces it, export --quantize int8 writes a q8 bundle that predicts
  * what the model directory does at --dtype q8, and the errors for the wrong dtype.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeSafetensors } from '@lat/core/node';
-import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
-import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, writeSentimentFixture } from './fixture.js';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'dist/bin.js');
@@ -32,18 +30,8 @@ const onDev = (command: string, ...more: string[]) =>
   lat([command, '--model', model, '--dev', dev, '--task', 'sst2', ...more]);
 
 beforeAll(() => {
-  if (!existsSync(bin))
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  const task = generateSentimentTask({ seed: 5, train: 10, dev: 40 });
-  writeFileSync(dev, `sentence\tlabel\n${task.dev.map((e) => `${e.textA}\t${e.label}`).join('\n')}\n`);
-  mkdirSync(model);
-  const config = syntheticModelConfig({ layers: 2, hidden: 64, heads: 4 });
-  writeFileSync(join(model, 'config.json'), JSON.stringify(toHfConfig(config)));
-  writeFileSync(join(model, 'vocab.txt'), `${task.vocab.join('\n')}\n`);
-  writeSafetensors(
-    join(model, 'model.safetensors'),
-    toHfNames(createRandomWeights(config, 4, { classifier: true }, 0.2), config),
-  );
+  ensureBuilt(root);
+  writeSentimentFixture(dir, model, { seed: 5, train: 10, dev: 40, hidden: 64, heads: 4 });
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
