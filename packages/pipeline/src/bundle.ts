@@ -144,6 +144,7 @@ export function bundleModel(b: LoadedBundle): ModelFiles {
     task: b.manifest.task.type,
     maxLength: b.manifest.tokenizer.maxLength,
     fingerprint: b.manifest.model.fingerprint,
+    ...(b.manifest.task.nullThreshold !== undefined ? { nullThreshold: b.manifest.task.nullThreshold } : {}),
     ...(b.manifest.frontier !== undefined ? { frontier: b.manifest.frontier } : {}),
   };
 }
