@@ -2,7 +2,8 @@
  * The reference's recipe from the CLI, and what a run records: plain fine-tuning without LayerDrop,
  * then LengthDrop from that model (--init-from) keeping the best dev epoch with reverse KL and
  * per-batch lengths; lat_training.json, --json and the frontier say which options a run used.
- * A latency search measures a per-layer table once, saves it with the model and reuses it.
+ * A latency search measures a per-layer table once, saves it with the model (and its bundle) and
+ * reuses it.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
@@ -128,6 +129,10 @@ describe('the two-stage reference recipe from the CLI', () => {
     expect(statSync(saved).mtimeMs).toBe(written);
     // A point's latency is the fixed cost plus its layers' interpolated costs.
     for (const p of b.frontier.points) expect(p.latencyMs).toBeGreaterThanOrEqual(table.fixedMs);
+    // Bundles carry it: lat export copies the frontier, table included, into lat.json.
+    lat(['export', '--model', model, '--out', join(dir, 'latency-bundle')]);
+    const manifest = JSON.parse(readFileSync(join(dir, 'latency-bundle/lat.json'), 'utf8'));
+    expect(manifest.frontier.latencyTable).toEqual(table);
     // Another device gets its own table, kept beside the first.
     const wasm = lat([...searchArgs, '--device', 'wasm']);
     expect(wasm.frontier.latencyTable.device).toBe('onnxruntime-web wasm, 1 thread');

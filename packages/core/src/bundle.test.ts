@@ -120,6 +120,18 @@ describe('parseBundleManifest', () => {
       /#tokenizer.vocab: has 7 tokens but model.vocabSize is 6/,
     );
   });
+  it('takes a SQuAD v2 null threshold on span bundles only, and bundles without one still load', () => {
+    const span = (nullThreshold?: unknown) => ({
+      ...structuredClone(valid),
+      task: { type: 'span', labels: [], ...(nullThreshold !== undefined ? { nullThreshold } : {}) },
+    });
+    expect(parseBundleManifest(span(-1.5)).task.nullThreshold).toBe(-1.5);
+    expect(parseBundleManifest(span()).task.nullThreshold).toBeUndefined();
+    expect(() => parseBundleManifest(span('2'))).toThrow(/#task.nullThreshold: must be a finite number/);
+    expect(() => parseBundleManifest(span(null))).toThrow(/#task.nullThreshold: must be a finite number/);
+    const classifier = { ...structuredClone(valid), task: { ...valid.task, nullThreshold: 0 } };
+    expect(() => parseBundleManifest(classifier)).toThrow(/#task.nullThreshold: only span/);
+  });
 });
 
 /** The graph interface of an exported bundle (inputs, outputs and their shapes); no nodes needed. */

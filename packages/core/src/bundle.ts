@@ -49,7 +49,12 @@ export interface BundleManifest {
     /** q8: the encoder's linears are int8 (dynamic quantisation); absent in fp32 and older bundles. */
     dtype?: 'fp32' | 'q8';
   };
-  task: { type: 'classification' | 'regression' | 'span'; labels: string[] };
+  task: {
+    type: 'classification' | 'regression' | 'span';
+    labels: string[];
+    /** SQuAD v2 span models: answer "" when the null score beats the best span by more than this (tuned on dev). */
+    nullThreshold?: number;
+  };
   /** Graph input/output names and what they hold, for plain ORT users. */
   io: { inputs: Record<string, string>; outputs: Record<string, string> };
   tokenizer: BundleTokenizer;
@@ -119,6 +124,13 @@ export function parseBundleManifest(value: unknown, where = bundleManifestFile):
     fail('task.labels', 'must be an array of label names');
   if (task['type'] === 'classification' && (task['labels'] as unknown[]).length < 2)
     fail('task.labels', 'a classification bundle needs at least 2 labels');
+  const nullThreshold = task['nullThreshold'];
+  if (nullThreshold !== undefined) {
+    if (typeof nullThreshold !== 'number' || !Number.isFinite(nullThreshold))
+      fail('task.nullThreshold', 'must be a finite number');
+    if (task['type'] !== 'span')
+      fail('task.nullThreshold', 'only span (question-answering) bundles have one');
+  }
   const io = m['io'] as Record<string, unknown> | undefined;
   for (const k of ['inputs', 'outputs'])
     if (typeof io?.[k] !== 'object' || io[k] === null) fail(`io.${k}`, 'missing');

@@ -145,6 +145,7 @@ export function bundleModel(b: LoadedBundle): ModelFiles {
     maxLength: b.manifest.tokenizer.maxLength,
     fingerprint: b.manifest.model.fingerprint,
     dtype: b.manifest.model.dtype ?? 'fp32',
+    ...(b.manifest.task.nullThreshold !== undefined ? { nullThreshold: b.manifest.task.nullThreshold } : {}),
     ...(b.manifest.frontier !== undefined ? { frontier: b.manifest.frontier } : {}),
   };
 }

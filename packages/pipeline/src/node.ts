@@ -58,6 +58,13 @@ export async function readModelDir(
 ): Promise<ModelDir> {
   const infoPath = join(dir, trainingInfoFile);
   const info = existsSync(infoPath) ? (readJson(infoPath) as TrainingInfo) : undefined;
+  const threshold = info?.nullThreshold;
+  if (threshold !== undefined && !(typeof threshold === 'number' && Number.isFinite(threshold)))
+    throw new LatError(
+      'BAD_FILE',
+      'nullThreshold must be a finite number; tune it again with lat train --task squad on SQuAD v2 dev data',
+      `${infoPath}#nullThreshold`,
+    );
   const span = o.span ?? info?.task === 'squad';
   const m = loadModelDir(dir, span ? { qa: true, classifier: false } : {}, o.unused);
   const weightsFile = existsSync(join(dir, 'model.safetensors')) ? 'model.safetensors' : 'pytorch_model.bin';

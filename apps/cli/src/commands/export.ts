@@ -16,12 +16,14 @@ export async function exportCommand(f: ExportFlags, out: Output) {
   const dtype = f.quantize === 'int8' ? 'q8' : 'fp32';
   const frontier = loadFrontier(model, f.frontier, dtype);
   const regression = model.config.numLabels === 1;
+  const nullThreshold = model.info?.nullThreshold;
   // Span (SQuAD) models export their question-answering head; the rest their classifier.
   const manifest = exportModel(f.out, model.config, model.weights, {
     name: model.name,
     fingerprint: model.fingerprint,
+    // A SQuAD v2 model's tuned null threshold travels with it, so the bundle abstains as the directory does.
     task: model.span
-      ? { type: 'span', labels: [] }
+      ? { type: 'span', labels: [], ...(nullThreshold !== undefined ? { nullThreshold } : {}) }
       : { type: regression ? 'regression' : 'classification', labels: regression ? [] : model.config.labels },
     tokenizer: model.tokenizer,
     // A model lat did not train has no recorded length: the usual one, as far as its positions go.
