@@ -35,13 +35,15 @@ function compare(
   let out = '';
   let err = '';
   const events: Record<string, unknown>[] = [];
+  let killed = false;
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
     const lines = out.split('\n');
     for (const line of lines.slice(events.length, -1)) {
       const e = JSON.parse(line) as Record<string, unknown>;
       events.push(e);
-      if (killWhen?.(e)) child.kill(signal);
+      // Once: a second Ctrl-C is the user's "stop now" and kills the process without a checkpoint.
+      if (!killed && killWhen?.(e)) killed = child.kill(signal);
     }
   });
   child.stderr.on('data', (d: Buffer) => {
