@@ -38,6 +38,8 @@ export interface EncoderOptions {
   restore?: boolean;
   /** Training-only inputs: dropout noise and LayerDrop switches. */
   training?: { dropout: Dropout; layerDrop: boolean };
+  /** Added to the embeddings' output [B, n, d]: gradients w.r.t. it are saliency's ∂/∂H0. */
+  embeddingsShift?: Value;
 }
 
 /** The encoder's output values in the graph. */
@@ -73,6 +75,7 @@ export function buildEncoder(
 
   const positions = range(g, g.squeeze(g.slice(g.shapeOf(ids), [1], [2], [0], [1]), [0]), 'seq');
   let h = b.dropout(arch.embeddings(b, { ids, positions, ...(types ? { types } : {}) }), c.hiddenDropout);
+  if (o.embeddingsShift) h = g.add(h, o.embeddingsShift);
 
   let m = g.cast(mask, g.float); // [B, n] 1 for real tokens still present
   let pos = g.expand(g.unsqueeze(positions, [0]), g.shapeOf(ids), ['batch', 'seq']); // original positions
@@ -89,7 +92,7 @@ export function buildEncoder(
       h,
       m,
       p,
-      reducer?.attentionScores ? (s) => reducer.attentionScores!(i, s, m) : undefined,
+      reducer?.attentionScores ? (s) => reducer.attentionScores!(i, s, m, h) : undefined,
     );
     const step = reducer?.reduce({ layer: i, input: h, attended, probs, mask: m, positions: pos });
     if (!step) {

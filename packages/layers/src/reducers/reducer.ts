@@ -73,8 +73,11 @@ export interface LayerReduction {
 
 /** A reducer's part of one graph. */
 export interface ReducerGraph {
-  /** Edits one layer's attention scores [B, H, n, n] before the softmax (masks, hard attention). */
-  attentionScores?(layer: number, scores: Value, mask: Value): Value;
+  /**
+   * Edits one layer's attention scores [B, H, n, n] before the softmax (masks, hard attention);
+   * `input` is the layer's input [B, n, d] (what AdapLeR's predictors read).
+   */
+  attentionScores?(layer: number, scores: Value, mask: Value, input: Value): Value;
   /** The reduction after layer `x.layer`'s attention; undefined keeps every token. */
   reduce(x: LayerInput): LayerReduction | undefined;
   /** Extra graph outputs, named, built after the last layer. */
