@@ -52,6 +52,8 @@ export interface EncoderValues {
   restored: Value;
   /** Last layer's states over the kept tokens only. */
   last: Value;
+  /** The embeddings' output H0 [B, n, d] (with `embeddingsShift` added). */
+  embeddings: Value;
   /** The reducer's part of the graph (its extra outputs and loss terms), when there is one. */
   reducer?: ReducerGraph;
 }
@@ -77,6 +79,7 @@ export function buildEncoder(
   let h = b.dropout(arch.embeddings(b, { ids, positions, ...(types ? { types } : {}) }), c.hiddenDropout);
   if (o.embeddingsShift) h = g.add(h, o.embeddingsShift);
 
+  const embeddings = h;
   let m = g.cast(mask, g.float); // [B, n] 1 for real tokens still present
   let pos = g.expand(g.unsqueeze(positions, [0]), g.shapeOf(ids), ['batch', 'seq']); // original positions
   let restored = h;
@@ -124,7 +127,13 @@ export function buildEncoder(
     if (restoring) restored = restoreRows(g, restored, h, pos, valid);
   }
 
-  const result: EncoderValues = { keptPositions, restored, last: h, ...(reducer ? { reducer } : {}) };
+  const result: EncoderValues = {
+    keptPositions,
+    restored,
+    last: h,
+    embeddings,
+    ...(reducer ? { reducer } : {}),
+  };
   if (o.head === 'classification') {
     result.logits = arch.classificationHead(b, h);
   } else {

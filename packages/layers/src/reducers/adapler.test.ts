@@ -3,35 +3,25 @@
  * [CLS] always kept, a padded batch equal to each input alone, and thresholds that keep every
  * token equal to the plain encoder.
  */
-import { encoderMacs, type StateDict } from '@lat/core';
+import { encoderMacs } from '@lat/core';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { describe, expect, it } from 'vitest';
 import { createAnytimeModel } from '../anytime.js';
-import { createRandomWeights } from '../architectures/weights.js';
 import { padBatch } from '../batches.js';
-import { tinyBertConfig } from '../testing/index.js';
+import { adaplerTestWeights as testWeights, tinyBertConfig } from '../testing/index.js';
 import {
   type AdaplerSetting,
   adapler,
   adaplerMacs,
   adaplerReducer,
   checkAdaplerWeights,
-  initialAdaplerWeights,
   predictorWidth,
 } from './adapler.js';
 
 const runtime = createNodeRuntime({ threads: 1 });
 const c = tinyBertConfig(0);
 
-/** Encoder weights plus predictors scaled up so their scores differ across tokens, and η. */
-export function adaplerTestWeights(eta: number, scale = 60): StateDict {
-  const w = new Map([...createRandomWeights(c, 3, {}, 0.3), ...initialAdaplerWeights(c, 4)]);
-  for (const [name, t] of w)
-    if (name.startsWith('adapler.cp.') && name.endsWith('.weight'))
-      w.set(name, { dims: t.dims, data: t.data.map((v) => v * scale) });
-  w.set(adapler.eta, { dims: [c.numLayers], data: new Float32Array(c.numLayers).fill(eta) });
-  return w;
-}
+const adaplerTestWeights = (eta: number, scale?: number) => testWeights(c, eta, scale);
 
 const sentences = [
   [2, 7, 9, 4, 8, 11, 5, 3],

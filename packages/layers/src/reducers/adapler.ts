@@ -285,3 +285,48 @@ export function adaplerMacs(config: ModelConfig, seqLen: number, kept: readonly 
   });
   return encoderMacs(config, seqLen, kept) + predictors;
 }
+
+/** Per-input lengths of a run over many inputs, and what they cost. */
+export interface LengthReport {
+  inputs: number;
+  /** Mean real (unpadded) input length. */
+  meanInputLength: number;
+  /** Mean kept tokens per layer. */
+  meanKept: number[];
+  /** Smallest and largest kept count per layer: the spread across inputs. */
+  minKept: number[];
+  maxKept: number[];
+  /** Per layer, how many inputs kept each count: `histogram[i][k]` inputs kept k tokens. */
+  histogram: number[][];
+  /** Σ full MACs at each input's unpadded length / Σ realised MACs (predictors included). */
+  macsSpeedup: number;
+  fullMacs: number;
+  realisedMacs: number;
+}
+
+/** Summarises kept counts [input][layer] of inputs with real lengths `lengths`. */
+export function lengthReport(
+  config: ModelConfig,
+  lengths: readonly number[],
+  kept: readonly (readonly number[])[],
+): LengthReport {
+  const L = config.numLayers;
+  const layers = Array.from({ length: L }, (_, i) => kept.map((k) => k[i]!));
+  const fullMacs = lengths.reduce((a, n) => a + encoderMacs(config, n), 0);
+  const realisedMacs = lengths.reduce((a, n, b) => a + adaplerMacs(config, n, kept[b]!), 0);
+  return {
+    inputs: lengths.length,
+    meanInputLength: lengths.reduce((a, b) => a + b, 0) / lengths.length,
+    meanKept: layers.map((l) => l.reduce((a, b) => a + b, 0) / l.length),
+    minKept: layers.map((l) => Math.min(...l)),
+    maxKept: layers.map((l) => Math.max(...l)),
+    histogram: layers.map((l) => {
+      const h = new Array<number>(Math.max(...l) + 1).fill(0);
+      for (const k of l) h[k]!++;
+      return h;
+    }),
+    macsSpeedup: fullMacs / realisedMacs,
+    fullMacs,
+    realisedMacs,
+  };
+}
