@@ -1,12 +1,13 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LatError, lengthDefaults, type StateDict } from '@lat/core';
-import { createAnytimeModel } from '@lat/layers';
+import { type AdaplerSetting, createAnytimeModel } from '@lat/layers';
 import { anytimeSpanModel, spanItems, squadDevMetrics } from '@lat/qa';
 import {
   type Encoded,
   lockOutputDir,
   type MetricName,
+  type Objective,
   readTokenized,
   type TrainEvent,
   Trainer,
@@ -30,8 +31,9 @@ import {
 import type { Output } from '../output.js';
 import { createProgress } from '../progress.js';
 import { loadSquad } from '../squad.js';
+import { type AdaplerRun, type AdaplerTrainFlags, adaplerTraining } from './adapler.js';
 
-export interface TrainFlags {
+export interface TrainFlags extends Partial<AdaplerTrainFlags> {
   model: string;
   task: string;
   train: string;
@@ -116,11 +118,24 @@ async function trainLocked(f: TrainFlags, out: Output): Promise<TrainSummary> {
   };
   const train = read(f.train);
   const dev = f.dev ? read(f.dev) : undefined;
+  if (f.method === 'adapler') {
+    const data = { train, ...(dev ? { dev } : {}), metrics: task.metrics };
+    const cacheDir = options.cacheDir ?? join(f.out, 'tokenized');
+    run.adapler = await adaplerTraining(
+      f as TrainFlags & AdaplerTrainFlags,
+      model,
+      data,
+      cacheDir,
+      f.seed,
+      out,
+    );
+  }
   const result = await runTrainer(run, {
     task: regression ? 'regression' : 'classification',
     train,
     ...(dev ? { dev } : {}),
     metrics: task.metrics,
+    ...run.adapler?.setup,
   });
   return finish(run, result, { task: task.name, metrics: task.metrics });
 }
@@ -132,6 +147,8 @@ interface Run {
   out: Output;
   started: number;
   initFrom?: NonNullable<TrainingRecipe['initFrom']>;
+  /** `--method adapler`: its objective, dev evaluator and recipe. */
+  adapler?: AdaplerRun;
 }
 
 /** SQuAD: span training on every window; the official EM/F1 on the dev set at the end. */
@@ -176,6 +193,7 @@ async function runTrainer(
     dev?: Encoded[];
     metrics: readonly MetricName[];
     evaluateDev?: TrainerSetup['evaluateDev'];
+    objective?: Objective<AdaplerSetting>;
   },
 ): Promise<TrainResult & { signal?: NodeJS.Signals; options: TrainOptions }> {
   const progress = out.json
@@ -199,6 +217,7 @@ async function runTrainer(
     train: data.train,
     ...(data.dev ? { dev: data.dev } : {}),
     ...(data.evaluateDev ? { evaluateDev: data.evaluateDev } : {}),
+    ...(data.objective ? { objective: data.objective } : {}),
     metrics: data.metrics,
     options: {
       epochs: f.epochs,
@@ -208,7 +227,7 @@ async function runTrainer(
       warmupRatio: f.warmupRatio,
       gradAccumulation: f.gradAccumulation,
       checkpointEvery: f.checkpointEvery,
-      lengthDrop: lengthDropOf(f),
+      lengthDrop: data.objective ? null : lengthDropOf(f),
       ...(f.layerDrop !== undefined ? { layerDrop: f.layerDrop } : {}),
       ...(f.kd ? { kd: f.kd } : {}),
       ...(f.lengthSampling ? { lengthSampling: f.lengthSampling } : {}),
@@ -283,13 +302,13 @@ function tokenizerFiles(modelDir: string): Record<string, string> {
 }
 
 function finish(
-  { f, model, out, started, initFrom }: Run,
+  { f, model, out, started, initFrom, adapler }: Run,
   result: TrainResult & { signal?: NodeJS.Signals; options: TrainOptions },
   t: { task: string; metrics: readonly MetricName[] },
 ): TrainSummary {
   const o = result.options;
   const recipe: TrainingRecipe = {
-    method: o.lengthDrop ? 'lengthdrop' : 'plain',
+    method: adapler ? 'adapler' : o.lengthDrop ? 'lengthdrop' : 'plain',
     epochs: o.epochs,
     batchSize: o.batchSize,
     learningRate: o.learningRate,
@@ -302,12 +321,13 @@ function finish(
     keep: o.keep,
     ...(result.best ? { best: result.best } : {}),
     ...(initFrom ? { initFrom } : {}),
+    ...(adapler ? { adapler: adapler.recipe } : {}),
   };
   const info: TrainingInfo = {
     task: t.task,
     metrics: [...t.metrics],
     maxLength: f.maxLength,
-    lengthDrop: lengthDropOf(f),
+    lengthDrop: adapler ? null : lengthDropOf(f),
     recipe,
     ...(result.metrics?.['null_threshold'] !== undefined
       ? { nullThreshold: result.metrics['null_threshold'] }

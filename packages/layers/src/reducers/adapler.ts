@@ -51,6 +51,15 @@ export const adapler = {
   lengthLoss: 'adapler.length',
 } as const;
 
+/**
+ * The file next to model.safetensors that holds the predictors and η (canonical names), so
+ * model.safetensors stays a plain Hugging Face checkpoint.
+ */
+export const adaplerWeightsFile = 'adapler.safetensors';
+
+/** Whether a weight is AdapLeR's (a predictor's or η). */
+export const isAdaplerWeight = (name: string) => name.startsWith('adapler.');
+
 /** Whether a weight is one of AdapLeR's thresholds (trained by their own optimiser). */
 export const isAdaplerThreshold = (name: string) => name === adapler.eta;
 
@@ -115,7 +124,7 @@ export function checkAdaplerWeights(weights: StateDict, config: ModelConfig, whe
   const bad = Array.from(eta).findIndex((v) => !(v >= etaRange[0] && v <= etaRange[1]));
   if (bad >= 0)
     throw new LatError(
-      'BAD_INPUT',
+      'BAD_FILE',
       `${adapler.eta}[${bad}] = ${eta[bad]} lies outside [${etaRange[0]}, ${etaRange[1]}]; training keeps η in that range, so the file was edited or damaged — retrain or restore it`,
       where,
     );
