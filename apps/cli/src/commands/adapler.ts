@@ -53,7 +53,7 @@ export interface AdaplerTrainFlags {
   phi: number;
   etaLr: number;
   lambdaSchedule: LambdaSchedule;
-  /** The fine-tuned model the saliency targets come from (default: --init-from, else --model). */
+  /** The fine-tuned model(s), comma-separated, whose averaged saliency targets are used (default: --init-from, else --model). */
   saliencyModel?: string;
   /** Saliency targets computed before (a file from the cache). */
   saliency?: string;
@@ -104,7 +104,7 @@ export function adaplerTrainOptions(c: Command): Command {
     )
     .option(
       '--saliency-model <dir>',
-      'adapler: fine-tuned model for the saliency targets (default: --init-from, else --model)',
+      'adapler: fine-tuned model(s), comma-separated, whose saliency targets are averaged (default: --init-from, else --model)',
     )
     .option('--saliency <file>', 'adapler: saliency targets computed before (saliency.*.bin from the cache)');
 }
@@ -135,17 +135,21 @@ export async function adaplerTraining(
   out: Output,
 ): Promise<AdaplerRun> {
   const runtime = runtimeFor(f.threads);
-  const source = f.saliencyModel ?? f.initFrom ?? f.model;
-  const teacher = source === f.model ? model : await loadCliModel(source);
-  if (teacher.config.numLabels !== model.config.numLabels)
-    throw new LatError(
-      'BAD_CONFIG',
-      `its head has ${teacher.config.numLabels} labels, --model's ${model.config.numLabels}`,
-      source,
-    );
+  // The reference averages the targets of its 3 best fine-tuned checkpoints: a comma-separated list.
+  const sources = (f.saliencyModel ?? f.initFrom ?? f.model).split(',');
+  const teachers = await Promise.all(sources.map((dir) => (dir === f.model ? model : loadCliModel(dir))));
+  teachers.forEach((t, i) => {
+    if (t.config.numLabels !== model.config.numLabels || t.config.hiddenSize !== model.config.hiddenSize)
+      throw new LatError(
+        'BAD_CONFIG',
+        'its embeddings or head differ from --model’s; the saliency model must be a fine-tuned --model',
+        sources[i],
+      );
+  });
+  const weights = teachers.map((t) => t.weights);
   let saliency: { targets: Float32Array[]; model: string; file: string; fromCache: boolean };
   if (f.saliency) {
-    const expect = { model: modelsFingerprint([teacher.weights]), data: dataFingerprint(data.train) };
+    const expect = { model: modelsFingerprint(weights), data: dataFingerprint(data.train) };
     saliency = {
       targets: readSaliencyFile(f.saliency, expect),
       ...expect,
@@ -153,21 +157,23 @@ export async function adaplerTraining(
       fromCache: true,
     };
   } else {
-    out.info(`saliency targets from ${source} …`);
-    saliency = await saliencyTargets(runtime, teacher.config, [teacher.weights], data.train, { cacheDir });
+    out.info(`saliency targets from ${sources.join(', ')} …`);
+    saliency = await saliencyTargets(runtime, model.config, weights, data.train, { cacheDir });
   }
   out.info(`saliency targets ${saliency.fromCache ? 'read from' : 'written to'} ${saliency.file}`);
-  // The reference's selection rule compares with the fine-tuned model's dev score.
+  // The reference's selection rule compares with the best fine-tuned model's dev score.
   let baseline: number | undefined;
   if (data.dev && f.keep === 'best') {
-    const ft = await createAnytimeModel(runtime, teacher.config, teacher.weights, { selection: false });
-    try {
-      const m = (await evaluate(ft, data.dev, data.metrics)).metrics;
-      baseline = selectionMetric(Object.keys(m)).of(m);
-    } finally {
-      await ft.release();
+    for (const t of teachers) {
+      const ft = await createAnytimeModel(runtime, t.config, t.weights, { selection: false });
+      try {
+        const m = (await evaluate(ft, data.dev, data.metrics)).metrics;
+        baseline = Math.max(baseline ?? Number.NEGATIVE_INFINITY, selectionMetric(Object.keys(m)).of(m));
+      } finally {
+        await ft.release();
+      }
     }
-    out.info(`fine-tuned dev score ${baseline.toFixed(4)}: epochs within 0.01 of it are picked by speed-up`);
+    out.info(`fine-tuned dev score ${baseline!.toFixed(4)}: epochs within 0.01 of it are picked by speed-up`);
   }
   for (const [name, t] of initialAdaplerWeights(model.config, seed)) model.weights.set(name, t);
   const config: AdaplerConfig = {
@@ -205,6 +211,18 @@ export async function loadAdaplerModel(dir: string): Promise<CliModel> {
   for (const [name, t] of readSafetensors(file)) model.weights.set(name, t);
   checkAdaplerWeights(model.weights, model.config, file);
   return model;
+}
+
+/** The AdapLeR model and a labelled data file, tokenised as the model was trained. */
+async function withDevData(dir: string, dev: string, taskName?: string) {
+  const model = await loadAdaplerModel(dir);
+  const task = resolveTask(model, taskName);
+  const items = encodeExamples(
+    readExamples(dev, task).examples,
+    model.tokenizer,
+    model.info?.maxLength ?? 128,
+  );
+  return { model, task, items };
 }
 
 /** The inference session: hard removal, per-input counts (a batch equals its inputs alone). */
@@ -246,13 +264,7 @@ export interface AdaplerEvalFlags {
 
 /** `lat eval` of an AdapLeR model: the metrics, per-input lengths and the MACs speed-up. */
 export async function adaplerEval(f: AdaplerEvalFlags, out: Output) {
-  const model = await loadAdaplerModel(f.model);
-  const task = resolveTask(model, f.task);
-  const items = encodeExamples(
-    readExamples(f.dev, task).examples,
-    model.tokenizer,
-    model.info?.maxLength ?? 128,
-  );
+  const { model, task, items } = await withDevData(f.model, f.dev, f.task);
   const m = await openAdapler(model, f.threads);
   try {
     const r = await evaluate(m, items, task.metrics, undefined, { batchSize: 32 });
@@ -362,13 +374,7 @@ export async function adaplerBench(
       'AdapLeR keeps tokens by content: bench it on real inputs (--dev <file>)',
       '--dev',
     );
-  const model = await loadAdaplerModel(f.model);
-  const task = resolveTask(model, f.task);
-  const items = encodeExamples(
-    readExamples(f.dev, task).examples,
-    model.tokenizer,
-    model.info?.maxLength ?? 128,
-  );
+  const { model, task, items } = await withDevData(f.model, f.dev, f.task);
   const runtime = runtimeFor(f.threads);
   const full = await createAnytimeModel(runtime, model.config, model.weights, {
     selection: false,
