@@ -155,6 +155,8 @@ export interface BestEpoch {
   /** The task's selection metric (see `selectionMetric`) and its value. */
   metric: string;
   score: number;
+  /** What epochs were compared by, when the objective has its own rule (`Objective.selectionScore`). */
+  rank?: number;
   metrics: Record<string, number>;
 }
 
@@ -367,9 +369,17 @@ export class Trainer<S = LatSetting> {
           this.s.onEvent?.({ type: 'eval', epoch, step: state.step, metrics });
           if (o.keep === 'best') {
             const select = selectionMetric(Object.keys(metrics));
-            const score = this.objective.selectionScore?.(metrics) ?? select.of(metrics);
-            if (!state.best || score > state.best.score) {
-              state.best = { epoch, step: state.step, metric: select.name, score, metrics };
+            const score = select.of(metrics);
+            const rank = this.objective.selectionScore?.(metrics);
+            if (!state.best || (rank ?? score) > (state.best.rank ?? state.best.score)) {
+              state.best = {
+                epoch,
+                step: state.step,
+                metric: select.name,
+                score,
+                ...(rank !== undefined && { rank }),
+                metrics,
+              };
               saveBestWeights(this.s.outDir, this.s.config, weights, this.s.extraFiles);
             }
           }

@@ -122,8 +122,9 @@ export function adaplerObjective(
     selectionScore(metrics) {
       const { macs_speedup: speedup, ...rest } = metrics;
       const score = selectionMetric(Object.keys(rest)).of(rest);
+      // Qualifying epochs rank above every other, by speed-up; the rest by their score.
       if (c.baseline === undefined || speedup === undefined || !(score > c.baseline - 0.01)) return score;
-      return 1e6 + speedup; // any qualifying epoch beats every other
+      return 1e6 + speedup;
     },
   };
 }
