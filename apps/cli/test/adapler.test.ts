@@ -4,14 +4,14 @@
  * MACs speed-up; the model directory round-trips its predictors and η; bad AdapLeR files and
  * saliency targets of other data are one-line errors naming the file.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors } from '@lat/core/node';
-import { adapler, createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
-import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
+import { adapler } from '@lat/layers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, writeSentimentFixture } from './fixture.js';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'dist/bin.js');
@@ -30,19 +30,13 @@ function lat(args: string[]) {
 }
 
 beforeAll(() => {
-  if (!existsSync(bin))
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  const task = generateSentimentTask({ seed: 11, train: 600, dev: 100 });
-  const tsv = (rows: typeof task.train) =>
-    `sentence\tlabel\n${rows.map((e) => `${e.textA}\t${e.label}`).join('\n')}\n`;
-  writeFileSync(join(dir, 'train.tsv'), tsv(task.train));
-  writeFileSync(join(dir, 'dev.tsv'), tsv(task.dev));
-  writeFileSync(join(dir, 'other.tsv'), tsv(task.train.slice(0, 50)));
-  mkdirSync(base);
-  const config = syntheticModelConfig({ layers: 2, hidden: 32, heads: 2 });
-  writeFileSync(join(base, 'config.json'), JSON.stringify(toHfConfig(config)));
-  writeFileSync(join(base, 'vocab.txt'), `${task.vocab.join('\n')}\n`);
-  writeSafetensors(join(base, 'model.safetensors'), toHfNames(createRandomWeights(config, 1), config));
+  ensureBuilt(root);
+  writeSentimentFixture(dir, base, { seed: 11, train: 600, dev: 100, hidden: 32, heads: 2 });
+  // Training data of another file, for saliency targets that do not belong to it.
+  writeFileSync(
+    join(dir, 'other.tsv'),
+    readFileSync(join(dir, 'train.tsv'), 'utf8').split('\n').slice(0, 51).join('\n') + '\n',
+  );
 }, 120_000);
 
 describe('lat train --method adapler, then eval / predict / bench', () => {

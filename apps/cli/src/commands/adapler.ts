@@ -374,7 +374,7 @@ export async function adaplerBench(
       'AdapLeR keeps tokens by content: bench it on real inputs (--dev <file>)',
       '--dev',
     );
-  const { model, task, items } = await withDevData(f.model, f.dev, f.task);
+  const { model, items } = await withDevData(f.model, f.dev, f.task);
   const runtime = runtimeFor(f.threads);
   const full = await createAnytimeModel(runtime, model.config, model.weights, {
     selection: false,
