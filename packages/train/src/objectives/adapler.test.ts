@@ -242,4 +242,39 @@ describe('AdapLeR objective', () => {
     expect(r.metrics!['macs_speedup']).toBeGreaterThan(1.2);
     expect(r.metrics!['accuracy']).toBeGreaterThan(ft.metrics!['accuracy']! - 0.1);
   }, 120_000);
+
+  it('resumes exactly: predictors, η and η’s optimiser state survive a checkpoint', async () => {
+    const task = generateSentimentTask({ seed: 2, train: 48, dev: 8 });
+    const train = encodeExamples(task.train, new WordPieceTokenizer(task.vocab), 24);
+    const config = syntheticModelConfig({ layers: 2, hidden: 16, heads: 2 });
+    const weights = new Map([...createRandomWeights(config, 1), ...initialAdaplerWeights(config, 2)]);
+    const saliency = train.map((e) => Float32Array.from(e.ids, (_, j) => Math.exp(-j / 3)));
+    const objective = adaplerObjective(
+      { ...defaultAdaplerConfig, phi: 0.05, etaLearningRate: 0.05 },
+      saliency,
+    );
+    const options = { epochs: 2, batchSize: 16, learningRate: 1e-3, seed: 5, layerDrop: 0, lengthDrop: null };
+    const setup = (outDir: string) => ({
+      runtime,
+      config,
+      weights,
+      train,
+      metrics: ['accuracy'] as const,
+      outDir,
+      options,
+      objective,
+    });
+    const whole = await new Trainer(setup(mkdtempSync(join(tmpdir(), 'lat-adapler-whole-')))).train();
+    const dir = mkdtempSync(join(tmpdir(), 'lat-adapler-resume-'));
+    const first: Trainer<AdaplerSetting> = new Trainer({
+      ...setup(dir),
+      onEvent: (e) => e.type === 'step' && e.step === 4 && first.stop(),
+    });
+    expect((await first.train()).stopped).toBe(true);
+    const resumed = await new Trainer(setup(dir)).train(true);
+    expect(resumed.losses).toEqual(whole.losses);
+    for (const name of [adapler.eta, `${adapler.predictor(1, 'out')}.weight`])
+      expect(Array.from(resumed.weights.get(name)!.data)).toEqual(Array.from(whole.weights.get(name)!.data));
+    expect(Array.from(whole.weights.get(adapler.eta)!.data)).not.toEqual([0.25, 0.25]);
+  }, 60_000);
 });
