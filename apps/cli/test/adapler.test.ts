@@ -141,6 +141,21 @@ describe('lat train --method adapler, then eval / predict / bench', () => {
       /saliency\..*\.bin: these saliency targets were computed for another data file/,
     );
 
+    const squad = run([
+      'train',
+      '--model',
+      base,
+      '--task',
+      'squad',
+      '--train',
+      join(dir, 'train.tsv'),
+      '--out',
+      join(dir, 'q'),
+      '--method',
+      'adapler',
+    ]);
+    expect(squad.stderr).toMatch(/--method: AdapLeR is built for sequence classification/);
+
     // Damaged AdapLeR files: η out of range, a predictor weight missing.
     const broken = join(dir, 'broken');
     cpSync(out, broken, { recursive: true });

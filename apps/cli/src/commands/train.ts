@@ -93,6 +93,12 @@ async function trainLocked(f: TrainFlags, out: Output): Promise<TrainSummary> {
   const squad = f.task.toLowerCase() === 'squad';
   const { model, initFrom } = await withInitialWeights(f, await loadCliModel(f.model, { span: squad }));
   const run: Run = { f, model, out, started, ...(initFrom ? { initFrom } : {}) };
+  if (squad && f.method === 'adapler')
+    throw new LatError(
+      'UNSUPPORTED',
+      'AdapLeR is built for sequence classification; train SQuAD with --method lat',
+      '--method',
+    );
   if (squad) return trainSquad(run);
   const task = resolveTask(model, f.task);
   const regression = task.labels.length === 0;
