@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { LatError, lengthDefaults } from '@lat/core';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { adaplerTrainOptions } from './commands/adapler.js';
 import { benchCommand } from './commands/bench.js';
 import { compareCommand, registerCompare } from './commands/compare.js';
 import { demoCommand } from './commands/demo.js';
@@ -72,8 +73,7 @@ export function createProgram(write?: (s: string) => void): Command {
   const threads = () => program.opts<Globals>().threads;
   const t = () => (threads() ? { threads: threads() } : {});
 
-  program
-    .command('train')
+  adaplerTrainOptions(program.command('train'))
     .description('fine-tune a Hugging Face BERT checkpoint (with LengthDrop unless --no-length-drop)')
     .requiredOption(
       '--model <dir>',
@@ -246,6 +246,7 @@ export function createProgram(write?: (s: string) => void): Command {
     .option('--batch <n>', 'batch size', int('--batch'), 1)
     .option('--runs <n>', 'timed runs per configuration', int('--runs'), 20)
     .option('--save', 'store the latencies in the frontier file (for --latency budgets)')
+    .option('--dev <file>', 'AdapLeR models: time these inputs (their kept tokens depend on the text)')
     .action(async (o) => {
       await benchCommand({ ...o, ...t() }, out());
     });

@@ -20,6 +20,7 @@ import { createNodeRuntime, hasOnnxruntimeNode, installOnnxruntimeNode } from '@
 import { createWebRuntime } from '@lat/runtime-web';
 import { type FrontierFile, parseFrontierFile } from '@lat/search';
 import type { BestEpoch } from '@lat/train';
+import type { AdaplerRun } from './commands/adapler.js';
 
 export { frontierFile, frontierFileFor, trainingInfoFile } from '@lat/pipeline/node';
 
@@ -31,7 +32,7 @@ export interface TrainingInfo extends PipelineTrainingInfo {
 
 /** The training choices that change results (REFERENCE.md §1), recorded with the model. */
 export interface TrainingRecipe {
-  method: 'lengthdrop' | 'plain';
+  method: 'lengthdrop' | 'plain' | 'adapler';
   epochs: number;
   batchSize: number;
   learningRate: number;
@@ -46,6 +47,8 @@ export interface TrainingRecipe {
   best?: BestEpoch;
   /** Two-stage training: the model these weights started from, and how it was trained. */
   initFrom?: { dir: string; fingerprint: string; recipe?: TrainingRecipe };
+  /** AdapLeR's hyper-parameters and where its saliency targets came from. */
+  adapler?: AdaplerRun['recipe'];
 }
 
 export type CliModel = Omit<ModelDir, 'info'> & { info?: TrainingInfo };

@@ -41,6 +41,8 @@ export interface EncoderOptions {
   training?: { dropout: Dropout; layerDrop: boolean };
   /** q8: the encoder layers' linears run as int8 dynamic quantisation (inference graphs only). */
   dtype?: ModelDtype;
+  /** Added to the embeddings' output [B, n, d]: gradients w.r.t. it are saliency's ∂/∂H0. */
+  embeddingsShift?: Value;
 }
 
 /** The encoder's output values in the graph. */
@@ -53,6 +55,8 @@ export interface EncoderValues {
   restored: Value;
   /** Last layer's states over the kept tokens only. */
   last: Value;
+  /** The embeddings' output H0 [B, n, d] (with `embeddingsShift` added). */
+  embeddings: Value;
   /** The reducer's part of the graph (its extra outputs and loss terms), when there is one. */
   reducer?: ReducerGraph;
 }
@@ -76,7 +80,9 @@ export function buildEncoder(
 
   const positions = range(g, g.squeeze(g.slice(g.shapeOf(ids), [1], [2], [0], [1]), [0]), 'seq');
   let h = b.dropout(arch.embeddings(b, { ids, positions, ...(types ? { types } : {}) }), c.hiddenDropout);
+  if (o.embeddingsShift) h = g.add(h, o.embeddingsShift);
 
+  const embeddings = h;
   let m = g.cast(mask, g.float); // [B, n] 1 for real tokens still present
   let pos = g.expand(g.unsqueeze(positions, [0]), g.shapeOf(ids), ['batch', 'seq']); // original positions
   let restored = h;
@@ -92,7 +98,7 @@ export function buildEncoder(
       h,
       m,
       p,
-      reducer?.attentionScores ? (s) => reducer.attentionScores!(i, s, m) : undefined,
+      reducer?.attentionScores ? (s) => reducer.attentionScores!(i, s, m, h) : undefined,
     );
     const step = reducer?.reduce({ layer: i, input: h, attended, probs, mask: m, positions: pos });
     if (!step) {
@@ -138,7 +144,13 @@ export function buildEncoder(
     if (valid) restored = restoreRows(g, restored, h, pos, valid);
   }
 
-  const result: EncoderValues = { keptPositions, restored, last: h, ...(reducer ? { reducer } : {}) };
+  const result: EncoderValues = {
+    keptPositions,
+    restored,
+    last: h,
+    embeddings,
+    ...(reducer ? { reducer } : {}),
+  };
   if (o.head === 'classification') {
     result.logits = arch.classificationHead(b, h);
   } else {

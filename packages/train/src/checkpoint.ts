@@ -14,7 +14,14 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { LatError, type StateDict } from '@lat/core';
 import { fileError, readJson, readSafetensors, writeSafetensors } from '@lat/core/node';
-import { type ModelConfig, toCanonical, toHfConfig, toHfNames } from '@lat/layers';
+import {
+  adaplerWeightsFile,
+  isAdaplerWeight,
+  type ModelConfig,
+  toCanonical,
+  toHfConfig,
+  toHfNames,
+} from '@lat/layers';
 import type { AdamWState } from './optim.js';
 
 /** Everything a checkpoint holds besides the weights, so a resumed run continues exactly. */
@@ -63,7 +70,16 @@ export function loadBestWeights(outDir: string, config: ModelConfig): StateDict 
       "the best epoch's weights are missing; train again without --resume",
       file,
     );
-  return toCanonical(readSafetensors(file), config, file);
+  return readModelWeights(join(outDir, bestCheckpointDirName), config);
+}
+
+/** model.safetensors of a directory written by `writeModelFiles`, with AdapLeR's weights when it has them. */
+function readModelWeights(dir: string, config: ModelConfig): StateDict {
+  const file = join(dir, 'model.safetensors');
+  const weights = toCanonical(readSafetensors(file), config, file);
+  const extra = join(dir, adaplerWeightsFile);
+  if (existsSync(extra)) for (const [name, t] of readSafetensors(extra)) weights.set(name, t);
+  return weights;
 }
 
 /**
@@ -141,7 +157,13 @@ export function writeModelFiles(
   extraFiles: Record<string, string> = {},
 ) {
   mkdirSync(dir, { recursive: true });
-  writeSafetensors(join(dir, 'model.safetensors'), toHfNames(weights, config), { format: 'pt' });
+  const model = new Map([...weights].filter(([name]) => !isAdaplerWeight(name)));
+  writeSafetensors(join(dir, 'model.safetensors'), toHfNames(model, config), { format: 'pt' });
+  if (model.size < weights.size)
+    writeSafetensors(
+      join(dir, adaplerWeightsFile),
+      new Map([...weights].filter(([name]) => isAdaplerWeight(name))),
+    );
   writeFileSync(join(dir, 'config.json'), `${JSON.stringify(toHfConfig(config), null, 2)}\n`);
   for (const [name, from] of Object.entries(extraFiles)) copyFileSync(from, join(dir, name));
 }
@@ -164,11 +186,7 @@ function readCheckpointDir(dir: string, config: ModelConfig): LoadedCheckpoint |
     return undefined;
   }
   if (!Number.isInteger(state?.step)) return undefined;
-  const weights = toCanonical(
-    readSafetensors(join(dir, 'model.safetensors')),
-    config,
-    join(dir, 'model.safetensors'),
-  );
+  const weights = readModelWeights(dir, config);
   const moments = readSafetensors(join(dir, 'optimizer.safetensors'));
   const optimizer: AdamWState = { step: state.step, m: {}, v: {} };
   for (const [name, t] of moments) {

@@ -10,6 +10,8 @@ export interface EvalResult {
   metrics: Record<string, number>;
   /** Predicted class ids, or scores for regression. */
   predictions: number[];
+  /** Tokens each example kept in each layer [example][layer] (reducers that report kept positions). */
+  kept: number[][];
 }
 
 /** Runs a model over encoded examples at one setting (LAT: a length configuration) and scores it. */
@@ -22,6 +24,7 @@ export async function evaluate<S = LatSetting>(
 ): Promise<EvalResult> {
   const regression = model.config.numLabels === 1;
   const predictions: number[] = [];
+  const kept: number[][] = [];
   for (const group of chunk(data, o.batchSize ?? 32)) {
     const out = await model.run(padBatch(group), lengths, o.weights);
     const logits = checkFinite(out.logits!);
@@ -29,6 +32,7 @@ export async function evaluate<S = LatSetting>(
     for (let b = 0; b < group.length; b++) {
       const row = logits.subarray(b * C, (b + 1) * C);
       predictions.push(regression ? row[0]! : argmax(row));
+      if (out.keptPositions.length) kept.push(out.keptPositions.map((layer) => layer[b]!.length));
     }
   }
   return {
@@ -38,6 +42,7 @@ export async function evaluate<S = LatSetting>(
       data.map((e) => e.label),
     ),
     predictions,
+    kept,
   };
 }
 

@@ -12,6 +12,8 @@ export interface AdamWOptions {
   weightDecay?: number;
   /** Names excluded from weight decay; default: biases and LayerNorm parameters. */
   noDecay?: (name: string) => boolean;
+  /** Per-parameter factor on the step's learning rate (parameter groups); default 1. */
+  lrScale?: (name: string) => number;
 }
 
 /** The usual weight-decay exclusion: biases and LayerNorm weights. */
@@ -32,6 +34,7 @@ export class AdamW {
   readonly eps: number;
   readonly weightDecay: number;
   private readonly noDecay: (name: string) => boolean;
+  private readonly lrScale: (name: string) => number;
   state: AdamWState = { step: 0, m: {}, v: {} };
 
   constructor(o: AdamWOptions) {
@@ -40,10 +43,11 @@ export class AdamW {
     this.eps = o.eps ?? 1e-8;
     this.weightDecay = o.weightDecay ?? 0.01;
     this.noDecay = o.noDecay ?? noDecayBiasAndNorm;
+    this.lrScale = o.lrScale ?? (() => 1);
   }
 
   /** One update of every parameter in place with learning rate `lr`. */
-  step(params: Record<string, Float32Array>, grads: Record<string, Float32Array>, lr: number): void {
+  step(params: Record<string, Float32Array>, grads: Record<string, Float32Array>, baseLr: number): void {
     const t = ++this.state.step;
     const c1 = 1 - this.beta1 ** t;
     const c2 = 1 - this.beta2 ** t;
@@ -55,6 +59,7 @@ export class AdamW {
         throw new LatError('BAD_SHAPE', `gradient has ${g.length} values, the parameter ${p.length}`, name);
       const m = (this.state.m[name] ??= new Float32Array(p.length));
       const v = (this.state.v[name] ??= new Float32Array(p.length));
+      const lr = baseLr * this.lrScale(name);
       const decay = this.noDecay(name) ? 1 : 1 - lr * this.weightDecay;
       const stepSize = lr / c1;
       const rc2 = 1 / Math.sqrt(c2);

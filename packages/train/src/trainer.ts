@@ -37,7 +37,7 @@ import { evaluate } from './evaluate.js';
 import { type MetricName, selectionMetric } from './metrics.js';
 import { type LengthDropConfig, type LengthSampling, lengthDropObjective } from './objectives/length-drop.js';
 import type { Objective } from './objectives/objective.js';
-import { AdamW, accumulate, clipGradNorm } from './optim.js';
+import { AdamW, accumulate, clipGradNorm, noDecayBiasAndNorm } from './optim.js';
 import { linearSchedule } from './schedule.js';
 
 export type { LengthDropConfig } from './objectives/length-drop.js';
@@ -155,6 +155,8 @@ export interface BestEpoch {
   /** The task's selection metric (see `selectionMetric`) and its value. */
   metric: string;
   score: number;
+  /** What epochs were compared by, when the objective has its own rule (`Objective.selectionScore`). */
+  rank?: number;
   metrics: Record<string, number>;
 }
 
@@ -271,7 +273,15 @@ export class Trainer<S = LatSetting> {
   async train(resume = false, { force = false }: { force?: boolean } = {}): Promise<TrainResult> {
     const o = this.options;
     let weights = new Map(this.s.weights);
-    const optimizer = new AdamW({ lr: o.learningRate, weightDecay: o.weightDecay });
+    const own = this.objective.ownParameters;
+    const optimizer = new AdamW({
+      lr: o.learningRate,
+      weightDecay: o.weightDecay,
+      ...(own && {
+        noDecay: (name) => own.owns(name) || noDecayBiasAndNorm(name),
+        lrScale: (name) => (own.owns(name) ? own.learningRate / o.learningRate : 1),
+      }),
+    });
     let state: TrainerState = {
       step: 0,
       epoch: 0,
@@ -310,7 +320,8 @@ export class Trainer<S = LatSetting> {
           let loss = 0;
           for (const idx of group) {
             const items = idx.map((i) => this.s.train[i]!);
-            loss += await this.batchStep(items, weights, rng, grads, 1 / group.length);
+            const at = { examples: idx, step: state.step, epoch };
+            loss += await this.batchStep(items, at, weights, rng, grads, 1 / group.length);
             tokens += items.reduce((a, e) => a + e.ids.length, 0);
           }
           if (!Number.isFinite(loss)) {
@@ -320,10 +331,14 @@ export class Trainer<S = LatSetting> {
               'train',
             );
           }
-          clipGradNorm(grads, o.maxGradNorm);
+          clipGradNorm(
+            own ? Object.fromEntries(Object.entries(grads).filter(([k]) => !own.owns(k))) : grads,
+            o.maxGradNorm,
+          );
           const lr = linearSchedule(state.step, o.learningRate, warmup, totalSteps);
           const params = Object.fromEntries([...weights].map(([k, t]) => [k, t.data]));
           optimizer.step(params, grads, lr);
+          if (own) for (const [k, t] of weights) if (own.owns(k)) own.project(k, t.data);
           state.step++;
           stepsThisRun++;
           state.batchInEpoch = bi + group.length;
@@ -355,8 +370,16 @@ export class Trainer<S = LatSetting> {
           if (o.keep === 'best') {
             const select = selectionMetric(Object.keys(metrics));
             const score = select.of(metrics);
-            if (!state.best || score > state.best.score) {
-              state.best = { epoch, step: state.step, metric: select.name, score, metrics };
+            const rank = this.objective.selectionScore?.(metrics);
+            if (!state.best || (rank ?? score) > (state.best.rank ?? state.best.score)) {
+              state.best = {
+                epoch,
+                step: state.step,
+                metric: select.name,
+                score,
+                ...(rank !== undefined && { rank }),
+                metrics,
+              };
               saveBestWeights(this.s.outDir, this.s.config, weights, this.s.extraFiles);
             }
           }
@@ -412,6 +435,7 @@ export class Trainer<S = LatSetting> {
   /** All passes of one batch (the objective's); adds scaled gradients into `grads`, returns the loss. */
   private async batchStep(
     items: Encoded[],
+    at: { examples: readonly number[]; step: number; epoch: number },
     weights: StateDict,
     rng: Rng,
     grads: Record<string, Float32Array>,
@@ -431,7 +455,16 @@ export class Trainer<S = LatSetting> {
     for (let index = 0; index < objective.passes; index++) {
       // LayerDrop first: the objective draws lengths over the layers that run.
       const layerOn = Array.from({ length: L }, () => (o.layerDrop > 0 ? rng.next() >= o.layerDrop : true));
-      const pass = objective.pass({ index, lengths, seq: x.seq, numLayers: L, layerOn, batch: x, rng });
+      const pass = objective.pass({
+        index,
+        lengths,
+        seq: x.seq,
+        numLayers: L,
+        layerOn,
+        batch: x,
+        rng,
+        ...at,
+      });
       const dropoutOffsets = BigInt64Array.from({ length: t.dropoutSites }, () => BigInt(rng.nextUint32()));
       const out = await this.session!.run({
         ...base,
@@ -440,7 +473,13 @@ export class Trainer<S = LatSetting> {
       });
       total += t.feeds.loss(out);
       if (index === objective.teacherPass) teacher = t.feeds.teacher(x, out);
-      accumulate(grads, t.feeds.grads(out), scale);
+      const passGrads = t.feeds.grads(out);
+      const updates = pass.updates;
+      accumulate(
+        grads,
+        updates ? Object.fromEntries(Object.entries(passGrads).filter(([k]) => updates(k))) : passGrads,
+        scale,
+      );
     }
     return total * scale;
   }

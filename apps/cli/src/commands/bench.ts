@@ -5,6 +5,7 @@ import { inputMacs, pointLengths } from '@lat/pipeline';
 import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
 import { frontierFileFor, loadCliModel, loadFrontier, openPipeline, writeJson } from '../model.js';
 import { type Output, table } from '../output.js';
+import { adaplerBench, isAdaplerModel } from './adapler.js';
 
 export interface BenchFlags extends LengthFlags {
   model: string;
@@ -16,6 +17,9 @@ export interface BenchFlags extends LengthFlags {
   threads?: number;
   /** Write the measured latencies into the frontier file, so --latency budgets work. */
   save?: boolean;
+  /** AdapLeR models: the inputs to time (their kept tokens depend on the text). */
+  dev?: string;
+  task?: string;
 }
 
 /** A batch of `batch` inputs of exactly `seq` tokens ([CLS] … [SEP]). */
@@ -51,6 +55,7 @@ export async function timeRuns(
 }
 
 export async function benchCommand(f: BenchFlags, out: Output) {
+  if (isAdaplerModel(f.model)) return adaplerBench(f, out);
   const model = await loadCliModel(f.model);
   const frontier = loadFrontier(model, f.frontier, f.dtype);
   // One configuration from --lengths/--ratios/--budget, else every frontier point.

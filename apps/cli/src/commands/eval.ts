@@ -4,6 +4,7 @@ import { averageMacs, devScorer, paddedMacs } from '../evaluation.js';
 import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
 import { loadCliModel, loadFrontier, openPipeline, paddedLengthOf } from '../model.js';
 import { type Output, table } from '../output.js';
+import { adaplerEval, isAdaplerModel } from './adapler.js';
 
 export interface EvalFlags extends LengthFlags {
   model: string;
@@ -16,6 +17,7 @@ export interface EvalFlags extends LengthFlags {
 }
 
 export async function evalCommand(f: EvalFlags, out: Output) {
+  if (isAdaplerModel(f.model)) return adaplerEval(f, out);
   const model = await loadCliModel(f.model);
   const frontier = loadFrontier(model, f.frontier, f.dtype);
   const options = lengthOptionsFromFlags(f, model.config, frontier !== undefined, paddedLengthOf(model));

@@ -4,6 +4,7 @@ import type { LengthOptions, QuestionAnsweringPipeline } from '@lat/pipeline';
 import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
 import { openModelOrBundle } from '../model.js';
 import type { Output } from '../output.js';
+import { adaplerPredict, isAdaplerModel } from './adapler.js';
 
 export interface PredictFlags extends LengthFlags {
   model: string;
@@ -35,27 +36,11 @@ export interface Prediction {
 }
 
 export async function predictCommand(f: PredictFlags, out: Output) {
+  if (isAdaplerModel(f.model)) return adaplerPredict(f, textsOf(f), out);
   const p = await openModelOrBundle(f.model, f);
   try {
     const options = lengthOptionsFromFlags(f, p.config, p.frontier !== undefined, f.maxLength);
-    if (f.textFile === '-' && f.contextFile === '-')
-      throw new LatError(
-        'BAD_INPUT',
-        'only one of --text-file and --context-file can read stdin',
-        '--text-file',
-      );
-    if (f.context !== undefined && f.contextFile)
-      throw new LatError('BAD_INPUT', 'give only one of --context and --context-file', '--context-file');
-    if (f.contextFile) f.context = readInput(f.contextFile, '--context-file').trim();
-    const texts = f.texts.length
-      ? f.texts
-      : f.textFile
-        ? lines(readInput(f.textFile, '--text-file'))
-        : process.stdin.isTTY
-          ? []
-          : lines(readInput('-', 'stdin'));
-    if (texts.length === 0)
-      throw new LatError('BAD_INPUT', 'nothing to predict: pass text arguments or lines on stdin', 'text');
+    const texts = textsOf(f);
     if (p.task === 'question-answering') return await answerQuestions(p, texts, f, options, out);
     const { point } = p.lengthsFor(options);
     const regression = p.config.numLabels === 1;
@@ -99,6 +84,29 @@ export async function predictCommand(f: PredictFlags, out: Output) {
   } finally {
     await p.dispose();
   }
+}
+
+/** The texts to predict: arguments, --text-file, or stdin; --context-file is read into --context. */
+function textsOf(f: PredictFlags): string[] {
+  if (f.textFile === '-' && f.contextFile === '-')
+    throw new LatError(
+      'BAD_INPUT',
+      'only one of --text-file and --context-file can read stdin',
+      '--text-file',
+    );
+  if (f.context !== undefined && f.contextFile)
+    throw new LatError('BAD_INPUT', 'give only one of --context and --context-file', '--context-file');
+  if (f.contextFile) f.context = readInput(f.contextFile, '--context-file').trim();
+  const texts = f.texts.length
+    ? f.texts
+    : f.textFile
+      ? lines(readInput(f.textFile, '--text-file'))
+      : process.stdin.isTTY
+        ? []
+        : lines(readInput('-', 'stdin'));
+  if (texts.length === 0)
+    throw new LatError('BAD_INPUT', 'nothing to predict: pass text arguments or lines on stdin', 'text');
+  return texts;
 }
 
 /** A file's text, or stdin's for '-'; errors name the flag and the file. */

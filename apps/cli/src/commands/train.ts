@@ -1,12 +1,13 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LatError, lengthDefaults, type StateDict } from '@lat/core';
-import { createAnytimeModel } from '@lat/layers';
+import { type AdaplerSetting, createAnytimeModel } from '@lat/layers';
 import { anytimeSpanModel, spanItems, squadDevMetrics } from '@lat/qa';
 import {
   type Encoded,
   lockOutputDir,
   type MetricName,
+  type Objective,
   readTokenized,
   type TrainEvent,
   Trainer,
@@ -30,8 +31,9 @@ import {
 import type { Output } from '../output.js';
 import { createProgress } from '../progress.js';
 import { loadSquad } from '../squad.js';
+import { type AdaplerRun, type AdaplerTrainFlags, adaplerTraining } from './adapler.js';
 
-export interface TrainFlags {
+export interface TrainFlags extends Partial<AdaplerTrainFlags> {
   model: string;
   task: string;
   train: string;
@@ -91,6 +93,12 @@ async function trainLocked(f: TrainFlags, out: Output): Promise<TrainSummary> {
   const squad = f.task.toLowerCase() === 'squad';
   const { model, initFrom } = await withInitialWeights(f, await loadCliModel(f.model, { span: squad }));
   const run: Run = { f, model, out, started, ...(initFrom ? { initFrom } : {}) };
+  if (squad && f.method === 'adapler')
+    throw new LatError(
+      'UNSUPPORTED',
+      'AdapLeR is built for sequence classification; train SQuAD with --method lat',
+      '--method',
+    );
   if (squad) return trainSquad(run);
   const task = resolveTask(model, f.task);
   const regression = task.labels.length === 0;
@@ -116,11 +124,24 @@ async function trainLocked(f: TrainFlags, out: Output): Promise<TrainSummary> {
   };
   const train = read(f.train);
   const dev = f.dev ? read(f.dev) : undefined;
+  if (f.method === 'adapler') {
+    const data = { train, ...(dev ? { dev } : {}), metrics: task.metrics };
+    const cacheDir = options.cacheDir ?? join(f.out, 'tokenized');
+    run.adapler = await adaplerTraining(
+      f as TrainFlags & AdaplerTrainFlags,
+      model,
+      data,
+      cacheDir,
+      f.seed,
+      out,
+    );
+  }
   const result = await runTrainer(run, {
     task: regression ? 'regression' : 'classification',
     train,
     ...(dev ? { dev } : {}),
     metrics: task.metrics,
+    ...run.adapler?.setup,
   });
   return finish(run, result, { task: task.name, metrics: task.metrics });
 }
@@ -132,6 +153,8 @@ interface Run {
   out: Output;
   started: number;
   initFrom?: NonNullable<TrainingRecipe['initFrom']>;
+  /** `--method adapler`: its objective, dev evaluator and recipe. */
+  adapler?: AdaplerRun;
 }
 
 /** SQuAD: span training on every window; the official EM/F1 on the dev set at the end. */
@@ -176,6 +199,7 @@ async function runTrainer(
     dev?: Encoded[];
     metrics: readonly MetricName[];
     evaluateDev?: TrainerSetup['evaluateDev'];
+    objective?: Objective<AdaplerSetting>;
   },
 ): Promise<TrainResult & { signal?: NodeJS.Signals; options: TrainOptions }> {
   const progress = out.json
@@ -199,6 +223,7 @@ async function runTrainer(
     train: data.train,
     ...(data.dev ? { dev: data.dev } : {}),
     ...(data.evaluateDev ? { evaluateDev: data.evaluateDev } : {}),
+    ...(data.objective ? { objective: data.objective } : {}),
     metrics: data.metrics,
     options: {
       epochs: f.epochs,
@@ -208,7 +233,7 @@ async function runTrainer(
       warmupRatio: f.warmupRatio,
       gradAccumulation: f.gradAccumulation,
       checkpointEvery: f.checkpointEvery,
-      lengthDrop: lengthDropOf(f),
+      lengthDrop: data.objective ? null : lengthDropOf(f),
       ...(f.layerDrop !== undefined ? { layerDrop: f.layerDrop } : {}),
       ...(f.kd ? { kd: f.kd } : {}),
       ...(f.lengthSampling ? { lengthSampling: f.lengthSampling } : {}),
@@ -283,13 +308,13 @@ function tokenizerFiles(modelDir: string): Record<string, string> {
 }
 
 function finish(
-  { f, model, out, started, initFrom }: Run,
+  { f, model, out, started, initFrom, adapler }: Run,
   result: TrainResult & { signal?: NodeJS.Signals; options: TrainOptions },
   t: { task: string; metrics: readonly MetricName[] },
 ): TrainSummary {
   const o = result.options;
   const recipe: TrainingRecipe = {
-    method: o.lengthDrop ? 'lengthdrop' : 'plain',
+    method: adapler ? 'adapler' : o.lengthDrop ? 'lengthdrop' : 'plain',
     epochs: o.epochs,
     batchSize: o.batchSize,
     learningRate: o.learningRate,
@@ -302,12 +327,13 @@ function finish(
     keep: o.keep,
     ...(result.best ? { best: result.best } : {}),
     ...(initFrom ? { initFrom } : {}),
+    ...(adapler ? { adapler: adapler.recipe } : {}),
   };
   const info: TrainingInfo = {
     task: t.task,
     metrics: [...t.metrics],
     maxLength: f.maxLength,
-    lengthDrop: lengthDropOf(f),
+    lengthDrop: adapler ? null : lengthDropOf(f),
     recipe,
     ...(result.metrics?.['null_threshold'] !== undefined
       ? { nullThreshold: result.metrics['null_threshold'] }

@@ -1,2 +1,3 @@
+export * from './adapler.js';
 export * from './lat.js';
 export * from './reducer.js';

@@ -6,10 +6,11 @@
  * How the planned methods fit:
  * - LAT (`latReducer`): scores = attention received, TopK with per-example counts fed as a graph
  *   input; `rows` is a Gather, `positions` the kept original positions.
- * - AdapLeR contribution predictors: `parameters` lists the predictor weights (trained with the
- *   encoder); `reduce` scores tokens from `x.input`/`x.attended` through them and keeps those over
- *   a threshold, padded to the batch's largest count (per-input counts); `outputs` exposes the
- *   predicted saliency and `losses` the CP loss terms an objective weights by name.
+ * - AdapLeR (`adaplerReducer`): `parameters` lists the predictor weights and η (trained with the
+ *   encoder); `attentionScores` scores the layer's input tokens through the predictors and masks
+ *   the removed ones as keys, `reduce` drops their rows, padded to the batch's largest count
+ *   (per-input counts); in training graphs `losses` gives the KL and length terms an objective
+ *   weights by name.
  * - Trainable pooling: `rows(x)` is a weighted merge — MatMul of a [B, k, n] merge matrix (built
  *   from the reducer's parameters) with x — not a subset; `positions` names each merged row's
  *   representative (e.g. its first member) for kept-position outputs and Drop-and-Restore, and
@@ -73,8 +74,11 @@ export interface LayerReduction {
 
 /** A reducer's part of one graph. */
 export interface ReducerGraph {
-  /** Edits one layer's attention scores [B, H, n, n] before the softmax (masks, hard attention). */
-  attentionScores?(layer: number, scores: Value, mask: Value): Value;
+  /**
+   * Edits one layer's attention scores [B, H, n, n] before the softmax (masks, hard attention);
+   * `input` is the layer's input [B, n, d] (what AdapLeR's predictors read).
+   */
+  attentionScores?(layer: number, scores: Value, mask: Value, input: Value): Value;
   /** The reduction after layer `x.layer`'s attention; undefined keeps every token. */
   reduce(x: LayerInput): LayerReduction | undefined;
   /** Extra graph outputs, named, built after the last layer. */

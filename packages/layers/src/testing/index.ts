@@ -1,5 +1,8 @@
 // Helpers for tests of @lat/layers and the packages above it. Not exported from the main entry.
-import { parseModelConfig } from '../architectures/config.js';
+import type { StateDict } from '@lat/core';
+import { type ModelConfig, parseModelConfig } from '../architectures/config.js';
+import { createRandomWeights } from '../architectures/weights.js';
+import { adapler, initialAdaplerWeights } from '../reducers/adapler.js';
 
 export * from './reference.js';
 export * from './roberta.js';
@@ -30,3 +33,16 @@ export const tinyBertConfig = (dropout?: number) =>
     max_position_embeddings: 16,
     ...(dropout !== undefined ? { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout } : {}),
   });
+
+/**
+ * Random encoder weights with AdapLeR predictors scaled up (`scale` × σ 0.02) so their scores
+ * differ across tokens, and every η set to `eta`.
+ */
+export function adaplerTestWeights(config: ModelConfig, eta: number, scale = 60): StateDict {
+  const w = new Map([...createRandomWeights(config, 3, {}, 0.3), ...initialAdaplerWeights(config, 4)]);
+  for (const [name, t] of w)
+    if (name.startsWith('adapler.cp.') && name.endsWith('.weight'))
+      w.set(name, { dims: t.dims, data: t.data.map((v) => v * scale) });
+  w.set(adapler.eta, { dims: [config.numLayers], data: new Float32Array(config.numLayers).fill(eta) });
+  return w;
+}

@@ -71,13 +71,11 @@ interface Header {
   tokens: number;
   skipped: number;
   skipReasons: string[];
-  /** sha256 of everything after the header: altered token ids are noticed and the file rebuilt. */
-  sha256: string;
 }
 
 /*
- * Layout: MAGIC, u32 header length, header JSON, then (little-endian, 8-byte aligned)
- * f64 labels[count], i32 lengths[count], i32 ids[tokens], u8 typeIds[tokens].
+ * Body (little-endian, after the entry header with a sha256 of it, so altered token ids are
+ * noticed and the file rebuilt): f64 labels[count], i32 lengths[count], i32 ids[tokens], u8 typeIds[tokens].
  */
 function writeCacheFile(dir: string, file: string, r: TokenizedFile): void {
   const tokens = r.data.reduce((s, e) => s + e.ids.length, 0);
@@ -99,43 +97,17 @@ function writeCacheFile(dir: string, file: string, r: TokenizedFile): void {
     tokens,
     skipped: r.skipped,
     skipReasons: r.skipReasons,
-    sha256: sha256(new Uint8Array(body)),
   };
-  const json = Buffer.from(JSON.stringify(header));
-  const start = align8(MAGIC.length + 4 + json.length);
-  const buf = Buffer.alloc(start + body.byteLength);
-  buf.write(MAGIC, 0, 'latin1');
-  buf.writeUInt32LE(json.length, MAGIC.length);
-  json.copy(buf, MAGIC.length + 4);
-  buf.set(new Uint8Array(body), start);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw fileError(e, dir, 'cannot create the cache directory');
-  }
-  writeFileAtomic(file, buf); // readers see the whole file or none
+  writeCacheEntry(dir, file, MAGIC, header, new Uint8Array(body));
 }
 
 /** The cached file, or undefined when it is absent or damaged (then it is rebuilt). */
 function readCacheFile(file: string): Omit<TokenizedFile, 'invalidUtf8'> | undefined {
-  let buf: Buffer;
+  const entry = readCacheEntry<Header>(file, MAGIC);
+  if (!entry) return undefined;
+  const { header, body } = entry;
   try {
-    buf = readFileSync(file);
-  } catch {
-    return undefined;
-  }
-  try {
-    if (buf.toString('latin1', 0, MAGIC.length) !== MAGIC) return undefined;
-    const jsonLength = buf.readUInt32LE(MAGIC.length);
-    const header = JSON.parse(
-      buf.toString('utf8', MAGIC.length + 4, MAGIC.length + 4 + jsonLength),
-    ) as Header;
-    const start = align8(MAGIC.length + 4 + jsonLength);
-    if (buf.length !== start + header.count * 12 + header.tokens * 5) return undefined;
-    // Copy into an aligned buffer: Buffer's pool offset need not be a multiple of 8.
-    const bytes = new Uint8Array(buf.subarray(start));
-    if (sha256(bytes) !== header.sha256) return undefined;
-    const body = bytes.buffer;
+    if (body.byteLength !== header.count * 12 + header.tokens * 5) return undefined;
     const labels = new Float64Array(body, 0, header.count);
     const lengths = new Int32Array(body, header.count * 8, header.count);
     const ids = new Int32Array(body, header.count * 12, header.tokens);
@@ -153,6 +125,58 @@ function readCacheFile(file: string): Omit<TokenizedFile, 'invalidUtf8'> | undef
       at += n;
     }
     return { data, skipped: header.skipped, skipReasons: header.skipReasons, fromCache: true };
+  } catch {
+    return undefined;
+  }
+}
+
+/*
+ * A cache entry: `magic`, u32 header length, header JSON (with the sha256 of the body), then the
+ * body 8-byte aligned. Written atomically: readers see the whole file or none.
+ */
+export function writeCacheEntry(
+  dir: string,
+  file: string,
+  magic: string,
+  header: object,
+  body: Uint8Array,
+): void {
+  const json = Buffer.from(JSON.stringify({ ...header, sha256: sha256(body) }));
+  const start = align8(magic.length + 4 + json.length);
+  const buf = Buffer.alloc(start + body.byteLength);
+  buf.write(magic, 0, 'latin1');
+  buf.writeUInt32LE(json.length, magic.length);
+  json.copy(buf, magic.length + 4);
+  buf.set(body, start);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw fileError(e, dir, 'cannot create the cache directory');
+  }
+  writeFileAtomic(file, buf);
+}
+
+/**
+ * A cache entry's header and (8-byte aligned) body, or undefined when the file is absent, not
+ * of this kind or damaged (its body's checksum is wrong): the caller rebuilds it.
+ */
+export function readCacheEntry<H>(file: string, magic: string): { header: H; body: ArrayBuffer } | undefined {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  try {
+    if (buf.toString('latin1', 0, magic.length) !== magic) return undefined;
+    const jsonLength = buf.readUInt32LE(magic.length);
+    const header = JSON.parse(buf.toString('utf8', magic.length + 4, magic.length + 4 + jsonLength)) as H & {
+      sha256: string;
+    };
+    // Copy into an aligned buffer: Buffer's pool offset need not be a multiple of 8.
+    const bytes = new Uint8Array(buf.subarray(align8(magic.length + 4 + jsonLength)));
+    if (sha256(bytes) !== header.sha256) return undefined;
+    return { header, body: bytes.buffer };
   } catch {
     return undefined;
   }

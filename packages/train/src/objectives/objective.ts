@@ -22,12 +22,34 @@ export interface PassContext {
   batch: ReducerBatch;
   /** The run's seeded generator (checkpointed: draw only from it). */
   rng: Rng;
+  /** Indices of the batch's examples in the training set (per-example targets are indexed by them). */
+  examples: readonly number[];
+  /** Optimizer steps taken so far and the current epoch (annealing schedules). */
+  step: number;
+  epoch: number;
 }
 
 export interface ObjectivePass<S> {
   setting: S;
   /** Loss weight per term name (`task`, `distillation`, or the reducer's own terms). */
   lossWeights: Readonly<Record<string, number>>;
+  /**
+   * The weights this pass's gradients go to (default: all). Methods whose parameter groups
+   * minimise different losses (AdapLeR: the model CE + KL, the thresholds CE + length) run one
+   * pass per group.
+   */
+  updates?: (name: string) => boolean;
+}
+
+/**
+ * Weights an objective trains with their own Adam settings: learning rate `learningRate` on the
+ * run's schedule, no weight decay, left out of the gradient-norm clipping of the others, and
+ * projected by `project` after every step (AdapLeR's η: clipped to [0.01, 1]).
+ */
+export interface OwnParameters {
+  owns(name: string): boolean;
+  learningRate: number;
+  project(name: string, data: Float32Array): void;
 }
 
 export interface Objective<S> {
@@ -40,4 +62,11 @@ export interface Objective<S> {
   readonly teacherPass?: number;
   /** The setting and loss weights of one pass; called in pass order, so it may draw from `rng`. */
   pass(ctx: PassContext): ObjectivePass<S>;
+  /** Weights with an optimiser setting of their own. */
+  readonly ownParameters?: OwnParameters;
+  /**
+   * The score `keep: 'best'` maximises over epochs' dev metrics (default: the task's selection
+   * metric, see `selectionMetric`).
+   */
+  selectionScore?(metrics: Record<string, number>): number;
 }
