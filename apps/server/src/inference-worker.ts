@@ -36,7 +36,7 @@ try {
     fits,
     seq,
   };
-  // Messages are handled one at a time: a run blocks this thread until its batch is done.
+  // The batcher sends one batch at a time, and 'close' only once the last one is answered.
   port.on('message', async (m: ToWorker) => {
     if (m.type === 'close') {
       await pipe.dispose();
