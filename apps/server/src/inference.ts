@@ -4,10 +4,11 @@
  * the ONNX session; one batch runs at a time.
  */
 import { Worker } from 'node:worker_threads';
-import { LatError, type LatErrorCode, type LengthSpec, type WordPieceTokenizer } from '@lat/core';
+import { LatError, type LatErrorCode, type LengthSpec } from '@lat/core';
 import {
   type Classification,
   type LengthOptions,
+  type ModelFiles,
   type QuestionAnswer,
   type QuestionInput,
   resolveLengths,
@@ -49,7 +50,7 @@ export type FromWorker =
   | { type: 'closed' };
 
 export interface InferenceModel extends ModelInfo {
-  tokenizer: WordPieceTokenizer;
+  tokenizer: ModelFiles['tokenizer'];
   /** The configuration a request's options stand for, and the frontier point a budget picked. */
   lengthsFor(options: LengthOptions): { spec?: LengthSpec; point?: FrontierPoint };
   /** Runs one batch in the worker thread. */
