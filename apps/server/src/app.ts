@@ -4,12 +4,13 @@
  */
 
 import type { LengthSpec } from '@lat/core';
-import type { Classification, LengthOptions, QuestionAnswer } from '@lat/pipeline';
+import type { Classification, QuestionAnswer } from '@lat/pipeline';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Batcher, type Behind, type QueuedJob } from './batcher.js';
-import { Controller, measureLatencyTable } from './controller.js';
+import { Controller } from './controller.js';
+import { type BatchWork, type InferenceModel, startInference, type Tokenised } from './inference.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { type Candidate, loadServedModel, type ServedModel } from './model.js';
+import type { Candidate } from './model.js';
 import { openApiDocument } from './openapi.js';
 import type { ServeOptions } from './options.js';
 
@@ -25,7 +26,6 @@ export class HttpError extends Error {
   }
 }
 
-type Tokenised = { ids: number[]; typeIds: number[] };
 type Work = { kind: 'classify'; items: Tokenised[] } | { kind: 'answer'; question: string; context: string };
 type Outcome = {
   results: Classification[] | QuestionAnswer[];
@@ -55,7 +55,8 @@ export interface ServerHooks {
 
 export interface LatServer {
   app: FastifyInstance;
-  model: ServedModel;
+  /** The model's description and tokenizer; its session runs in a worker thread. */
+  model: InferenceModel;
   controller: Controller;
   metrics: Metrics;
   /** Listening address, e.g. http://127.0.0.1:8080. */
@@ -64,19 +65,16 @@ export interface LatServer {
   close(): Promise<void>;
 }
 
-/** Loads the model, measures its latency table and listens. */
+/** Loads the model in a worker thread, measures its latency table there and listens. */
 export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Promise<LatServer> {
   const log = hooks.log ?? (() => {});
-  const model = await loadServedModel(o);
-  const pipe = model.served.pipe;
-  const candidates = o.fullOnly ? model.candidates.slice(-1) : model.candidates;
+  const model = await startInference(o);
+  const { candidates, fits, seq } = model;
   if (model.candidateSource === 'uniform-fallback' && !o.fullOnly)
     log({
       event: 'warning',
       message: 'the model has no frontier (run `lat search`); the controller uses uniform ratios',
     });
-  const seq = Math.min(pipe.maxLength, 64);
-  const fits = await measureLatencyTable(pipe.model, candidates, { maxBatch: o.maxBatch, seq });
   const controller = new Controller(candidates, fits, { sloMs: o.sloP99Ms, maxBatch: o.maxBatch });
   log({
     event: 'latency-table',
@@ -86,9 +84,6 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
   });
   const metrics = createMetrics();
   let closing = false;
-  // onnxruntime-node runs a session on this thread, so requests that come in during a batch are
-  // only read once it is over: those read right after a batch count as waiting since it began.
-  let unreadSince: number | undefined;
 
   const batcher = new Batcher<Job>({
     maxBatch: o.maxBatch,
@@ -124,7 +119,7 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
     }
     metrics.queueDepth.set(batcher.queuedInputs);
     try {
-      const results = await runModel(batch, candidate.options);
+      const results = await model.run(batchWork(batch), candidate.options);
       const ms = performance.now() - start;
       if (index >= 0) controller.observe(index, inputs, tokens, ms);
       metrics.batches.inc({ point: candidate.name, cost_ratio: candidate.costRatio.toFixed(3), source });
@@ -134,10 +129,6 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
       metrics.loadFactor.set(controller.loadFactor);
       metrics.inputs.inc(inputs);
       const end = performance.now();
-      unreadSince = start;
-      setImmediate(() => {
-        unreadSince = undefined; // the requests read in this turn of the event loop are in
-      });
       controller.recordLatencies(batch.map((j) => end - j.arrival));
       let at = 0;
       for (const job of batch) {
@@ -156,22 +147,18 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
     }
   }
 
-  async function runModel(
-    batch: Job[],
-    options: LengthOptions,
-  ): Promise<(Classification | QuestionAnswer)[]> {
-    const s = model.served;
-    if (s.task === 'text-classification')
-      return s.pipe.classifyTokens(
-        batch.flatMap((j) => (j.work.kind === 'classify' ? j.work.items : [])),
-        options,
-      );
-    return s.pipe(
-      batch.flatMap((j) =>
+  function batchWork(batch: Job[]): BatchWork {
+    if (model.task === 'text-classification')
+      return {
+        kind: 'classify',
+        items: batch.flatMap((j) => (j.work.kind === 'classify' ? j.work.items : [])),
+      };
+    return {
+      kind: 'answer',
+      questions: batch.flatMap((j) =>
         j.work.kind === 'answer' ? [{ question: j.work.question, context: j.work.context }] : [],
       ),
-      options,
-    );
+    };
   }
 
   /** A request's explicit budget as a configuration (400 when it cannot be met). */
@@ -186,13 +173,13 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
       );
     let chosen: { spec?: LengthSpec; point?: { costRatio: number; metric: number } };
     try {
-      chosen = pipe.lengthsFor({ budget });
+      chosen = model.lengthsFor({ budget });
     } catch (e) {
       throw new HttpError(400, (e as { code?: string }).code ?? 'BAD_BUDGET', (e as Error).message, 'budget');
     }
     const spec = chosen.spec;
     const point = chosen.point;
-    const i = point ? (pipe.frontier?.points.indexOf(point as never) ?? -1) : -1;
+    const i = point ? (model.frontier?.points.indexOf(point as never) ?? -1) : -1;
     return {
       name: i >= 0 ? `frontier[${i}]` : 'budget',
       options: !spec ? {} : spec.form === 'ratio' ? { ratios: spec.ratios } : { lengths: spec.lengths },
@@ -213,7 +200,7 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
     if (closing)
       throw new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down; retry on another replica');
     const explicit = explicitCandidate(budget);
-    const arrival = unreadSince ?? performance.now();
+    const arrival = performance.now();
     return new Promise<Outcome>((resolve, reject) => {
       const job: Job = {
         work,
@@ -305,8 +292,8 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
   );
 
   const info = () => ({
-    model: pipe.modelName,
-    task: model.served.task,
+    model: model.modelName,
+    task: model.task,
     sloP99Ms: o.sloP99Ms,
     maxBatch: o.maxBatch,
     maxWaitMs: o.maxWaitMs,
@@ -333,11 +320,11 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
   app.get('/openapi.json', async () => openApiDocument(o));
 
   app.post('/v1/classify', async (request, reply) => {
-    if (model.served.task !== 'text-classification')
+    if (model.task !== 'text-classification')
       throw new HttpError(
         404,
         'WRONG_TASK',
-        `${pipe.modelName} is a question-answering model; use POST /v1/answer`,
+        `${model.modelName} is a question-answering model; use POST /v1/answer`,
       );
     const body = objectBody(request.body);
     const inputs = body['inputs'];
@@ -356,7 +343,7 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
         'inputs',
       );
     const deadlineMs = optionalDeadline(body['deadlineMs']);
-    const tokenizer = model.served.pipe.tokenizer;
+    const tokenizer = model.tokenizer;
     const items = inputs.map((t: unknown, i) => {
       const [a, b] =
         typeof t === 'string'
@@ -376,7 +363,7 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
           `longer than ${o.limits.textChars} characters`,
           `inputs[${i}]`,
         );
-      const e = tokenizer.encode(a, b, { maxLength: pipe.maxLength });
+      const e = tokenizer.encode(a, b, { maxLength: model.maxLength });
       return { ids: e.ids, typeIds: e.typeIds };
     });
     const outcome = await enqueue(
@@ -389,7 +376,7 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
     );
     const results = outcome.results as Classification[];
     return {
-      model: pipe.modelName,
+      model: model.modelName,
       results: results.map((r) => ({
         label: r.label,
         score: r.score,
@@ -404,11 +391,11 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
   });
 
   app.post('/v1/answer', async (request, reply) => {
-    if (model.served.task !== 'question-answering')
+    if (model.task !== 'question-answering')
       throw new HttpError(
         404,
         'WRONG_TASK',
-        `${pipe.modelName} is a classification model; use POST /v1/classify`,
+        `${model.modelName} is a classification model; use POST /v1/classify`,
       );
     const body = objectBody(request.body);
     const { question, context } = body;
@@ -424,18 +411,19 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
     // Windows of maxLength tokens, a third of it apart (the pipeline's default doc stride).
     const words = context.split(/\s+/).length + question.split(/\s+/).length;
     const windows =
-      1 + Math.ceil(Math.max(0, words * 1.3 - pipe.maxLength) / Math.max(16, Math.floor(pipe.maxLength / 3)));
+      1 +
+      Math.ceil(Math.max(0, words * 1.3 - model.maxLength) / Math.max(16, Math.floor(model.maxLength / 3)));
     const outcome = await enqueue(
       reply,
       { kind: 'answer', question, context },
       1,
-      windows * pipe.maxLength,
+      windows * model.maxLength,
       body['budget'],
       deadlineMs,
     );
     const [a] = outcome.results as QuestionAnswer[];
     return {
-      model: pipe.modelName,
+      model: model.modelName,
       answer: a!.answer,
       score: a!.score,
       start: a!.start,
@@ -446,7 +434,12 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
     };
   });
 
-  await app.listen({ host: o.host, port: o.port });
+  try {
+    await app.listen({ host: o.host, port: o.port });
+  } catch (e) {
+    await model.close(); // the worker thread would keep the process alive
+    throw e;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : o.port;
   log({ event: 'listening', url: `http://${o.host}:${port}`, ...info() });
@@ -464,7 +457,7 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
       // those in flight; the batcher keeps running until they are answered.
       await app.close();
       await batcher.idle();
-      await pipe.dispose();
+      await model.close();
     },
   };
 }

@@ -8,6 +8,7 @@ import { bundleManifestFile, type LengthSpec } from '@lat/core';
 import {
   bundleModel,
   type LengthOptions,
+  type ModelFiles,
   macsAt,
   pipeline,
   pointLengths,
@@ -48,14 +49,19 @@ export interface ServedModel {
 const maxCandidates = 8;
 const uniformRatios = [0.4, 0.55, 0.7, 0.85];
 
-export async function loadServedModel(o: ServeOptions): Promise<ServedModel> {
-  const bundle = existsSync(join(o.model, bundleManifestFile));
-  const files = bundle
+/** The model directory's or bundle's files: weights or graph, tokenizer, task, frontier. */
+export async function readServedFiles(o: ServeOptions): Promise<ModelFiles> {
+  return existsSync(join(o.model, bundleManifestFile))
     ? bundleModel(await readBundleDir(o.model))
     : modelDirFiles(
         await readModelDir(o.model, o.task ? { span: o.task === 'question-answering' } : {}),
         readFrontierJson(o.model),
       );
+}
+
+/** Opens the model's session (in the inference worker thread: runs block the thread they are on). */
+export async function loadServedModel(o: ServeOptions): Promise<ServedModel> {
+  const files = await readServedFiles(o);
   const task = o.task ?? (files.task === 'span' ? 'question-answering' : 'text-classification');
   const frontier = o.frontier ? readFrontierJson(o.model, o.frontier) : undefined;
   const options = {

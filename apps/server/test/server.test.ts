@@ -127,6 +127,35 @@ describe('POST /v1/classify', () => {
   });
 });
 
+describe('inference in a worker thread', () => {
+  it('answers /healthz while a long batch runs (the event loop is not blocked by onnxruntime)', async () => {
+    // The server runs in this process: were session.run on this thread, no fetch below could complete.
+    const big = await writeTinyModel({ layers: 4, hidden: 128 });
+    const s = await start({ model: big, fullOnly: true, maxBatch: 64, maxWaitMs: 0 });
+    const t0 = performance.now();
+    let done = false;
+    const classify = post(`${s.url}/v1/classify`, {
+      inputs: Array.from({ length: 64 }, (_, i) => text(120, i)),
+    }).finally(() => {
+      done = true;
+    });
+    const health: { sent: number; got: number; status: number }[] = [];
+    while (!done) {
+      const sent = performance.now();
+      const res = await fetch(`${s.url}/healthz`);
+      health.push({ sent, got: performance.now(), status: res.status });
+    }
+    const r = await classify;
+    expect(r.status).toBe(200);
+    const { queueMs, inferenceMs } = r.json.timing as { queueMs: number; inferenceMs: number };
+    expect(inferenceMs).toBeGreaterThan(50); // a batch long enough to tell
+    const start0 = t0 + queueMs;
+    const during = health.filter((h) => h.sent >= start0 && h.got <= start0 + inferenceMs);
+    expect(health.every((h) => h.status === 200)).toBe(true);
+    expect(during.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
 describe('bad requests get a JSON error with a status', () => {
   let s: LatServer;
   beforeAll(async () => {

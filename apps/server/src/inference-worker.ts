@@ -1,0 +1,65 @@
+/**
+ * The inference worker thread: opens the model's session, measures the latency table and runs
+ * batches. onnxruntime-node's `session.run` computes on the thread that calls it, so it runs here
+ * and the server's event loop keeps reading requests, answering /healthz and forming the next
+ * batch while a batch computes.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { measureLatencyTable } from './controller.js';
+import type { FromWorker, ModelInfo, ToWorker } from './inference.js';
+import { loadServedModel } from './model.js';
+import type { ServeOptions } from './options.js';
+
+const port = parentPort!;
+const o = workerData as ServeOptions;
+
+const errorOf = (e: unknown) => ({
+  message: (e as Error)?.message ?? String(e),
+  ...((e as { code?: unknown })?.code !== undefined ? { code: String((e as { code: unknown }).code) } : {}),
+});
+const send = (m: FromWorker) => port.postMessage(m);
+
+try {
+  const model = await loadServedModel(o);
+  const pipe = model.served.pipe;
+  const candidates = o.fullOnly ? model.candidates.slice(-1) : model.candidates;
+  const seq = Math.min(pipe.maxLength, 64);
+  const fits = await measureLatencyTable(pipe.model, candidates, { maxBatch: o.maxBatch, seq });
+  const info: ModelInfo = {
+    modelName: pipe.modelName,
+    task: model.served.task,
+    maxLength: pipe.maxLength,
+    numLayers: pipe.config.numLayers,
+    frontier: pipe.frontier,
+    candidates,
+    candidateSource: model.candidateSource,
+    fits,
+    seq,
+  };
+  // The batcher sends one batch at a time, and 'close' only once the last one is answered.
+  port.on('message', async (m: ToWorker) => {
+    if (m.type === 'close') {
+      await pipe.dispose();
+      send({ type: 'closed' });
+      port.close();
+      return;
+    }
+    try {
+      const s = model.served;
+      const results =
+        s.task === 'text-classification' && m.work.kind === 'classify'
+          ? await s.pipe.classifyTokens(m.work.items, m.options)
+          : s.task === 'question-answering' && m.work.kind === 'answer'
+            ? await s.pipe(m.work.questions, m.options)
+            : undefined;
+      if (!results) throw new Error(`a ${m.work.kind} batch for a ${s.task} model`);
+      send({ type: 'result', id: m.id, results });
+    } catch (e) {
+      send({ type: 'error', id: m.id, error: errorOf(e) });
+    }
+  });
+  send({ type: 'ready', info });
+} catch (e) {
+  send({ type: 'failed', error: errorOf(e) });
+  port.close();
+}
