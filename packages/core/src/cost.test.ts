@@ -16,3 +16,41 @@ describe('LAT cost model', () => {
     expect(ratio).toBeCloseTo(0.333, 3);
   });
 });
+
+describe('cost of pruned layers (AxFormer)', () => {
+  const whole = { heads: Array.from({ length: 12 }, (_, h) => h), ffn: true };
+  const pruned = (layers: { heads: number[]; ffn: boolean; hardAttentionK?: number }[]) => ({
+    ...bertBase,
+    numHeads: 12,
+    layers: [...layers, ...new Array(12 - layers.length).fill(whole)],
+  });
+  it('counts a whole layer as before', () => {
+    expect(encoderMacs(pruned([]), 128)).toBe(encoderMacs(bertBase, 128));
+  });
+  it('drops a removed FFN block, a removed attention block and removed heads', () => {
+    const n = 128;
+    const d = 768;
+    const full = encoderMacs(bertBase, n);
+    expect(full - encoderMacs(pruned([{ ...whole, ffn: false }]), n)).toBe(2 * n * d * 3072 + n * d);
+    expect(full - encoderMacs(pruned([{ heads: [], ffn: true }]), n)).toBe(
+      4 * n * d * d + 2 * n * n * d + n * d,
+    );
+    // Half the heads: half of the projections and of the attention products.
+    expect(full - encoderMacs(pruned([{ heads: [0, 1, 2, 3, 4, 5], ffn: true }]), n)).toBe(
+      (4 * n * d * d + 2 * n * n * d) / 2,
+    );
+  });
+  it('counts hard attention as k keys per query in probs·V', () => {
+    const n = 128;
+    expect(encoderMacs(bertBase, n) - encoderMacs(pruned([{ ...whole, hardAttentionK: 8 }]), n)).toBe(
+      n * (n - 8) * 768,
+    );
+  });
+  it('keeps every token in a layer without attention (nothing to rank tokens by)', () => {
+    const noAttention = pruned([{ heads: [], ffn: true }]);
+    const asked = new Array(12).fill(64);
+    expect(encoderMacs(noAttention, 128, asked)).toBe(
+      encoderMacs(noAttention, 128, [128, ...asked.slice(1)]),
+    );
+  });
+});

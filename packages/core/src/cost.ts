@@ -6,12 +6,33 @@
  * The "+ L" is not in REFERENCE.md's formula, but the reference's BERT-base check value
  * (35,340,779,904) has exactly one more MAC per input token than the formula gives; we count it
  * with the span head (whose output is split per token) so the check value is met exactly.
+ *
+ * Pruned layers (AxFormer, REFERENCE.md §5) count what is left: with a of the d attention
+ * columns kept (a = heads·d/H) the attention block costs 4·n·d·a + 2·n²·a + n·d, nothing when it
+ * is removed; a removed feed-forward block costs nothing. Hard attention with k keys per query
+ * counts n·min(k, n)·a for probs·V (what a sparse kernel does; the ONNX graph still runs QKᵀ and
+ * probs·V dense, so it is a MAC saving, not a measured one). A layer without attention keeps all
+ * its tokens (no attention, no significance to reduce by).
  */
+/** One encoder layer's surviving structure (AxFormer pruning); absent in a config: the layer is whole. */
+export interface LayerShape {
+  /** Original indices of the attention heads kept, ascending; empty: the attention block is removed. */
+  heads: readonly number[];
+  /** false: the feed-forward block is removed (its input passes unchanged). */
+  ffn: boolean;
+  /** Hard attention: each query attends to its top-k keys only (absent: softmax over all keys). */
+  hardAttentionK?: number;
+}
+
 /** The model dimensions the cost model needs (a `ModelConfig` has them all). */
 export interface CostShape {
   hiddenSize: number;
   intermediateSize: number;
   numLayers: number;
+  /** Needed with `layers` (the width of one head is hiddenSize / numHeads). */
+  numHeads?: number;
+  /** Per layer, what survives pruning; absent: every layer whole. */
+  layers?: readonly LayerShape[];
 }
 
 /** MACs of each layer for `lengths` (kept per layer) and `seqLen` input tokens. */
@@ -19,10 +40,15 @@ export function layerMacs(c: CostShape, seqLen: number, lengths: readonly number
   const d = c.hiddenSize;
   const f = c.intermediateSize;
   let nIn = seqLen;
-  return lengths.map((nOut) => {
-    const m = 4 * nIn * d * d + 2 * nIn * nIn * d + nIn * d + 2 * nOut * d * f + nOut * d;
+  return lengths.map((kept, i) => {
+    const shape = c.layers?.[i];
+    const a = shape ? (shape.heads.length * d) / (c.numHeads ?? 1) : d;
+    const nOut = shape && a === 0 ? nIn : kept;
+    const keys = shape?.hardAttentionK ? Math.min(shape.hardAttentionK, nIn) : nIn;
+    const attention = a === 0 ? 0 : 4 * nIn * d * a + nIn * nIn * a + nIn * keys * a + nIn * d;
+    const ffn = shape?.ffn === false ? 0 : 2 * nOut * d * f + nOut * d;
     nIn = nOut;
-    return m;
+    return attention + ffn;
   });
 }
 

@@ -6,7 +6,7 @@
  * head, or the span head). Without a reducer it is a plain encoder with no selection ops.
  */
 import type { Graph, Tensor32, Value } from '@lat/core';
-import { architectureOf, type ModelConfig } from './architectures/index.js';
+import { architectureOf, layerShape, type ModelConfig } from './architectures/index.js';
 import { selfAttention } from './blocks/attention.js';
 import { blocks, type Dropout, type WeightSource } from './blocks/context.js';
 import { feedForward } from './blocks/feed-forward.js';
@@ -93,16 +93,32 @@ export function buildEncoder(
 
   for (let i = 0; i < c.numLayers; i++) {
     const p = `encoder.layer.${i}`;
-    const { attended, probs } = selfAttention(
-      b,
-      h,
-      m,
-      p,
-      reducer?.attentionScores ? (s) => reducer.attentionScores!(i, s, m, h) : undefined,
-    );
-    const step = reducer?.reduce({ layer: i, input: h, attended, probs, mask: m, positions: pos });
+    const shape = layerShape(c, i);
+    let attended = h;
+    let probs: Value | undefined;
+    if (shape.heads.length) {
+      const att = selfAttention(b, h, m, p, {
+        heads: shape.heads.length,
+        ...(shape.hardAttentionK ? { hardAttentionK: g.int64(shape.hardAttentionK) } : {}),
+        ...(reducer?.headMask ? { headMask: reducer.headMask(i, shape.heads.length) } : {}),
+        ...(reducer?.attentionScores
+          ? { editScores: (s: Value) => reducer.attentionScores!(i, s, m, h) }
+          : {}),
+      });
+      const on = reducer?.blockOn?.(i, 'attention');
+      attended = on ? g.where(on, att.attended, h) : att.attended;
+      probs = att.probs;
+    }
+    // Pruned feed-forward blocks (and masked ones) pass their input through unchanged.
+    const ffn = (x: Value): Value => {
+      if (!shape.ffn) return x;
+      const on = reducer?.blockOn?.(i, 'ffn');
+      return on ? g.where(on, feedForward(b, x, p), x) : feedForward(b, x, p);
+    };
+    // A layer whose attention block was pruned has no significance to reduce by: it keeps every token.
+    const step = probs && reducer?.reduce({ layer: i, input: h, attended, probs, mask: m, positions: pos });
     if (!step) {
-      const out = feedForward(b, attended, p);
+      const out = ffn(attended);
       h = layerOn ? g.where(g.gather(layerOn, g.int64(i), 0), out, h) : out;
       if (restoring) restored = reduced ? restoreRows(g, restored, h, pos, m) : h;
       if (o.keptPositions && reducer)
@@ -136,7 +152,7 @@ export function buildEncoder(
     pos = keptPos;
 
     // ---- feed-forward on the kept rows only ----
-    let out = feedForward(b, kept, p);
+    let out = ffn(kept);
     if (layerOn) out = g.where(g.gather(layerOn, g.int64(i), 0), out, selected[3]!);
     h = out;
     // Kept = selected and a real token: padding never counts as kept, whatever the reducer chose.

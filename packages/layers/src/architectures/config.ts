@@ -1,6 +1,7 @@
 /** Hugging Face config.json → the typed encoder config lat builds graphs from, per architecture. */
-import { LatError } from '@lat/core';
+import { LatError, type LayerShape } from '@lat/core';
 import { architectures } from './index.js';
+import { parsePruning, pruningToHf } from './pruning.js';
 
 /** The encoder families lat builds graphs for (the keys of the architecture registry). */
 export type ModelType = keyof typeof architectures;
@@ -28,6 +29,8 @@ export interface ModelConfig {
   positionOffset: number;
   hiddenDropout: number;
   attentionDropout: number;
+  /** Per layer, what survives AxFormer pruning (heads, blocks, hard-attention k); absent: unpruned. */
+  layers?: LayerShape[];
 }
 
 type Json = Record<string, unknown>;
@@ -118,11 +121,13 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
   const labels =
     fromMap.length === numLabels ? fromMap : Array.from({ length: numLabels }, (_, i) => `LABEL_${i}`);
   const padTokenId = int('pad_token_id', 0);
+  const numLayers = int(keys.numLayers);
+  const layers = parsePruning(j, numLayers, numHeads, where);
   return {
     architecture,
     vocabSize: int('vocab_size'),
     hiddenSize,
-    numLayers: int(keys.numLayers),
+    numLayers,
     numHeads,
     intermediateSize: int(keys.intermediateSize),
     maxPositions: int('max_position_embeddings'),
@@ -138,6 +143,7 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
     positionOffset: arch.positionOffset(padTokenId),
     hiddenDropout: real(keys.hiddenDropout, 0.1, probability, 'in [0, 1)'),
     attentionDropout: real(keys.attentionDropout, 0.1, probability, 'in [0, 1)'),
+    ...(layers ? { layers } : {}),
   };
 }
 
@@ -163,5 +169,6 @@ export function toHfConfig(c: ModelConfig): Json {
     ...(c.problemType ? { problem_type: c.problemType } : {}),
     id2label: Object.fromEntries(c.labels.map((l, i) => [String(i), l])),
     label2id: Object.fromEntries(c.labels.map((l, i) => [l, i])),
+    ...pruningToHf(c),
   };
 }

@@ -8,6 +8,7 @@ import { LatError, Rng, type StateDict, type Tensor32 } from '@lat/core';
 import { linearShapes } from './architecture.js';
 import type { ModelConfig } from './config.js';
 import { architectures } from './index.js';
+import { layerShape } from './pruning.js';
 
 /** Which task heads a checkpoint carries besides the encoder. */
 export interface Heads {
@@ -34,14 +35,20 @@ export function expectedShapes(c: ModelConfig, heads: Heads = {}): Map<string, n
   norm('embeddings.LayerNorm');
   for (let i = 0; i < c.numLayers; i++) {
     const p = `encoder.layer.${i}`;
-    lin(`${p}.attention.self.query`, d, d);
-    lin(`${p}.attention.self.key`, d, d);
-    lin(`${p}.attention.self.value`, d, d);
-    lin(`${p}.attention.output.dense`, d, d);
-    norm(`${p}.attention.output.LayerNorm`);
-    lin(`${p}.intermediate.dense`, f, d);
-    lin(`${p}.output.dense`, d, f);
-    norm(`${p}.output.LayerNorm`);
+    const shape = layerShape(c, i);
+    const a = (shape.heads.length * d) / c.numHeads; // attention width left after head pruning
+    if (a > 0) {
+      lin(`${p}.attention.self.query`, a, d);
+      lin(`${p}.attention.self.key`, a, d);
+      lin(`${p}.attention.self.value`, a, d);
+      lin(`${p}.attention.output.dense`, d, a);
+      norm(`${p}.attention.output.LayerNorm`);
+    }
+    if (shape.ffn) {
+      lin(`${p}.intermediate.dense`, f, d);
+      lin(`${p}.output.dense`, d, f);
+      norm(`${p}.output.LayerNorm`);
+    }
   }
   if (heads.classifier ?? true)
     for (const [n, dims] of architectures[c.architecture].classificationHeadShapes(c)) m.set(n, dims);

@@ -1,5 +1,6 @@
-import type { Value } from '@lat/core';
+import type { Graph, Value } from '@lat/core';
 import type { Blocks } from './context.js';
+import { dimOf, range } from './rows.js';
 
 /** What self-attention gives the rest of a layer: its output states and the probabilities reducers score from. */
 export interface AttentionResult {
@@ -9,35 +10,60 @@ export interface AttentionResult {
   probs: Value;
 }
 
+/** How one layer's attention is built besides its weights. */
+export interface AttentionOptions {
+  /** Heads left in the layer after pruning (default: the config's count). */
+  heads?: number;
+  /** Hard attention: each query keeps its top-k keys (an int64 scalar; 0 keeps every key). */
+  hardAttentionK?: Value;
+  /** [heads] float, 1 keeps a head's output, 0 silences it (the masked search graph). */
+  headMask?: Value;
+  /** Lets a reducer change the scores [B, H, n, n] before the softmax (masks, hard attention). */
+  editScores?: (scores: Value) => Value;
+}
+
+/**
+ * AxFormer's selective hard attention (REFERENCE.md §5): each query keeps the keys whose score
+ * reaches its k-th largest (ties kept, [CLS] always), the others get the −10000 of a masked key.
+ * `k` is an int64 scalar (a constant or a graph input); 0, or k ≥ n, keeps every key.
+ */
+export function hardAttention(g: Graph, scores: Value, k: Value): Value {
+  const n = dimOf(g, scores, 3);
+  const kept = g.where(g.greater(k, g.int64(0)), g.min(k, n), n);
+  const [top] = g.topK(scores, g.unsqueeze(kept, [0]), 3); // [B, H, n, k] descending
+  const threshold = g.unsqueeze(g.gather(top, g.sub(kept, g.int64(1)), 3), [3]); // [B, H, n, 1]
+  const inTopK = g.cast(g.not(g.less(scores, threshold)), g.float);
+  const cls = g.cast(g.equal(range(g, n), g.int64(0)), g.float); // [n]
+  return g.where(g.greater(g.max(inTopK, cls), g.scalar(0)), scores, g.scalar(-10000));
+}
+
 /**
  * Multi-head self-attention over the current tokens with its residual and LayerNorm (canonical
- * BERT names under `prefix`). `mask` [B, n] is 1 for keys that may be attended to; `editScores`
- * lets a reducer change the scores before the softmax (masks, hard attention).
+ * BERT names under `prefix`). `mask` [B, n] is 1 for keys that may be attended to.
  */
 export function selfAttention(
   b: Blocks,
   h: Value,
   mask: Value,
   prefix: string,
-  editScores?: (scores: Value) => Value,
+  o: AttentionOptions = {},
 ): AttentionResult {
   const { g, config: c } = b;
   const d = c.hiddenSize;
-  const H = c.numHeads;
-  const dh = d / H;
+  const H = o.heads ?? c.numHeads;
+  const dh = d / c.numHeads;
   const heads = (x: Value) => g.transpose(g.reshape(x, [0, 0, H, dh]), [0, 2, 1, 3]); // [B, H, n, dh]
   const q = heads(b.linear(h, `${prefix}.attention.self.query`));
   const k = heads(b.linear(h, `${prefix}.attention.self.key`));
   const v = heads(b.linear(h, `${prefix}.attention.self.value`));
   const keyBias = g.mul(g.sub(g.scalar(1), g.unsqueeze(mask, [1, 2])), g.scalar(-10000)); // [B, 1, 1, n]
   let scores = g.add(g.mul(g.matmul(q, g.transpose(k, [0, 1, 3, 2])), g.scalar(1 / Math.sqrt(dh))), keyBias);
-  if (editScores) scores = editScores(scores);
+  if (o.hardAttentionK) scores = hardAttention(g, scores, o.hardAttentionK);
+  if (o.editScores) scores = o.editScores(scores);
   const probs = g.softmax(scores, -1);
-  const ctx = g.reshape(g.transpose(g.matmul(b.dropout(probs, c.attentionDropout), v), [0, 2, 1, 3]), [
-    0,
-    0,
-    d,
-  ]);
+  let perHead = g.matmul(b.dropout(probs, c.attentionDropout), v); // [B, H, n, dh]
+  if (o.headMask) perHead = g.mul(perHead, g.reshape(o.headMask, [1, H, 1, 1]));
+  const ctx = g.reshape(g.transpose(perHead, [0, 2, 1, 3]), [0, 0, H * dh]);
   const attended = b.layerNorm(
     g.add(b.dropout(b.linear(ctx, `${prefix}.attention.output.dense`), c.hiddenDropout), h),
     `${prefix}.attention.output.LayerNorm`,

@@ -1,3 +1,4 @@
 export * from './adapler.js';
+export * from './axformer.js';
 export * from './lat.js';
 export * from './reducer.js';

@@ -15,9 +15,10 @@
  *   from the reducer's parameters) with x — not a subset; `positions` names each merged row's
  *   representative (e.g. its first member) for kept-position outputs and Drop-and-Restore, and
  *   `valid` marks the rows restore may write back.
- * - AxFormer masks and hard attention: `attentionScores` edits the [B, H, n, n] scores before the
- *   softmax (a −10000 bias on masked keys, or everything outside each query's top-k); a reducer
- *   may return `undefined` from `reduce` to keep every token.
+ * - AxFormer masks and hard attention (`axformerReducer`): `blockOn` switches a layer's attention or
+ *   feed-forward block off (its input passes unchanged), `headMask` silences single heads, and
+ *   `attentionScores` edits the [B, H, n, n] scores before the softmax (everything outside each
+ *   query's top-k gets the −10000 of a masked key); `reduce` returns `undefined`, keeping every token.
  * Graph inputs a reducer declares (by name, once, in its own file) are fed by its `feeds`, so the
  * host code that runs a graph never spells them. `reducer.test.ts` builds a merge and a mask
  * reducer this way; train's `toy-reducer.test.ts` trains a first-k reducer with its own objective.
@@ -79,6 +80,10 @@ export interface ReducerGraph {
    * `input` is the layer's input [B, n, d] (what AdapLeR's predictors read).
    */
   attentionScores?(layer: number, scores: Value, mask: Value, input: Value): Value;
+  /** [heads] float: 1 keeps a head's output, 0 silences it; `heads` is the layer's head count. */
+  headMask?(layer: number, heads: number): Value;
+  /** A bool scalar; false makes the layer's block pass its input through unchanged. */
+  blockOn?(layer: number, block: 'attention' | 'ffn'): Value;
   /** The reduction after layer `x.layer`'s attention; undefined keeps every token. */
   reduce(x: LayerInput): LayerReduction | undefined;
   /** Extra graph outputs, named, built after the last layer. */
