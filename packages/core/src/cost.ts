@@ -24,6 +24,18 @@ export interface LayerShape {
   hardAttentionK?: number;
 }
 
+/**
+ * Which parts an AxFormer candidate keeps (REFERENCE.md §5), as the masked search graph takes
+ * them: per layer the feed-forward and attention blocks on/off, each of the layer's *remaining*
+ * heads on/off, and the hard-attention k (0: softmax over every key).
+ */
+export interface AxformerMasks {
+  ffn: readonly boolean[];
+  attention: readonly boolean[];
+  heads: readonly (readonly boolean[])[];
+  hardAttentionK: readonly number[];
+}
+
 /** The model dimensions the cost model needs (a `ModelConfig` has them all). */
 export interface CostShape {
   hiddenSize: number;

@@ -6,22 +6,10 @@
  * `lat_removed_attention` and `lat_removed_ffn` (layer lists) and `lat_hard_attention_k`
  * ({layer: k}). `pruneModel` turns masks into such a config and physically smaller weights.
  */
-import { LatError, type LayerShape, type StateDict, type Tensor32 } from '@lat/core';
+import { type AxformerMasks, LatError, type LayerShape, type StateDict, type Tensor32 } from '@lat/core';
 import type { ModelConfig } from './config.js';
 
 type Json = Record<string, unknown>;
-
-/**
- * Which parts a candidate keeps, as the masked search graph takes them (`axformerReducer`): per
- * layer the feed-forward and attention blocks on/off, each current head on/off, and the
- * hard-attention k (0: softmax over every key). Head j is the model's j-th *remaining* head.
- */
-export interface AxformerMasks {
-  ffn: readonly boolean[];
-  attention: readonly boolean[];
-  heads: readonly (readonly boolean[])[];
-  hardAttentionK: readonly number[];
-}
 
 /** Layer `i`'s structure: whole unless the config records pruning. */
 export function layerShape(c: ModelConfig, i: number): LayerShape {

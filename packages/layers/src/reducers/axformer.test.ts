@@ -9,13 +9,13 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encoderMacs, Rng } from '@lat/core';
+import { type AxformerMasks, encoderMacs, Rng } from '@lat/core';
 import { writeSafetensors } from '@lat/core/node';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { describe, expect, it } from 'vitest';
 import { createAnytimeModel, type EncodedBatch } from '../anytime.js';
 import { parseModelConfig, toHfConfig } from '../architectures/config.js';
-import { type AxformerMasks, fullMasks, pruneModel } from '../architectures/pruning.js';
+import { fullMasks, pruneModel } from '../architectures/pruning.js';
 import { createRandomWeights, parameterCount, toHfNames } from '../architectures/weights.js';
 import { loadModelDir } from '../model-dir.js';
 import { axformerReducer } from './axformer.js';

@@ -4,9 +4,9 @@
  * reduces no tokens. `pruneModel` turns the same masks into the physically smaller model whose
  * logits these equal.
  */
-import type { HostTensor } from '@lat/core';
+import type { AxformerMasks, HostTensor } from '@lat/core';
 import type { ModelConfig } from '../architectures/config.js';
-import { type AxformerMasks, checkMasks, layerShape } from '../architectures/pruning.js';
+import { checkMasks, layerShape } from '../architectures/pruning.js';
 import { hardAttention } from '../blocks/attention.js';
 import type { TokenReducer } from './reducer.js';
 
