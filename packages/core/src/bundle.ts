@@ -6,6 +6,7 @@
  */
 
 import { fromBinary } from '@bufbuild/protobuf';
+import type { LayerShape } from './cost.js';
 import { LatError } from './errors.js';
 import { type ModelProto, ModelProtoSchema, type ValueInfoProto } from './onnx/index.js';
 import { checkTokenizerSpec, type TokenizerSpec } from './tokenizers/spec.js';
@@ -48,6 +49,8 @@ export interface BundleManifest {
     hiddenAct?: 'gelu' | 'gelu_new' | 'relu';
     /** q8: the encoder's linears are int8 (dynamic quantisation); absent in fp32 and older bundles. */
     dtype?: 'fp32' | 'q8';
+    /** AxFormer-pruned models: what survives per layer (the graph has it built in; costs need it). */
+    layers?: LayerShape[];
   };
   task: {
     type: 'classification' | 'regression' | 'span';
@@ -101,6 +104,14 @@ export function parseBundleManifest(value: unknown, where = bundleManifestFile):
     fail('model.hiddenAct', 'must be gelu, gelu_new or relu');
   if (model['dtype'] !== undefined && !['fp32', 'q8'].includes(model['dtype'] as string))
     fail('model.dtype', `must be "fp32" or "q8", got ${JSON.stringify(model['dtype'])}`);
+  const layers = model['layers'];
+  if (
+    layers !== undefined &&
+    (!Array.isArray(layers) ||
+      layers.length !== model['numLayers'] ||
+      layers.some((l) => !Array.isArray(l?.heads) || typeof l?.ffn !== 'boolean'))
+  )
+    fail('model.layers', 'must list {heads, ffn} for each of model.numLayers layers');
   if (!['bert', 'distilbert', 'roberta'].includes(model['architecture'] as string)) {
     fail('model.architecture', 'must be bert, distilbert or roberta');
   }

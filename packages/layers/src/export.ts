@@ -89,6 +89,7 @@ export function exportModel(
       layerNormEps: config.layerNormEps,
       hiddenAct: config.hiddenAct,
       dtype,
+      ...(config.layers ? { layers: config.layers } : {}),
     },
     task: o.task,
     io: graphIoDocs(config, head),

@@ -126,6 +126,7 @@ export function configFromManifest(m: BundleManifest): ModelConfig {
     positionOffset: m.model.positionOffset ?? (roberta ? padTokenId + 1 : 0),
     hiddenDropout: 0,
     attentionDropout: 0,
+    ...(m.model.layers ? { layers: m.model.layers } : {}),
   };
 }
 

@@ -164,6 +164,29 @@ const columns = (t: Tensor32, keep: number[], width: number): Tensor32 => {
   return { dims: [out, n], data };
 };
 
+/** Per layer, the heads (slots among the remaining ones) the masks keep; empty when the block goes. */
+function keptSlots(c: ModelConfig, m: AxformerMasks, i: number): number[] {
+  const slots = layerShape(c, i).heads.flatMap((_, j) => (m.heads[i]![j] ? [j] : []));
+  return m.attention[i] ? slots : [];
+}
+
+/** The config of the model the masks describe (its structure only: cost and size without weights). */
+export function prunedConfig(c: ModelConfig, m: AxformerMasks): ModelConfig {
+  checkMasks(c, m);
+  const layers = Array.from({ length: c.numLayers }, (_, i): LayerShape => {
+    const before = layerShape(c, i);
+    const slots = keptSlots(c, m, i);
+    // The layer's own hard attention still applies under a mask k: the smaller one wins.
+    const ks = [m.hardAttentionK[i]!, before.hardAttentionK ?? 0].filter((x) => x > 0);
+    return {
+      heads: slots.map((j) => before.heads[j]!),
+      ffn: before.ffn && m.ffn[i]!, // a removed block stays removed
+      ...(slots.length && ks.length ? { hardAttentionK: Math.min(...ks) } : {}),
+    };
+  });
+  return { ...c, layers };
+}
+
 /**
  * The physically pruned model the masks describe: removed blocks' weights dropped, removed
  * heads' Q/K/V rows and output-projection columns cut out, the structure (and each layer's
@@ -174,20 +197,17 @@ export function pruneModel(
   weights: StateDict,
   m: AxformerMasks,
 ): { config: ModelConfig; weights: StateDict } {
-  checkMasks(c, m);
+  const config = prunedConfig(c, m);
   const dh = c.hiddenSize / c.numHeads;
   const out: StateDict = new Map(weights);
-  const layers: LayerShape[] = [];
   for (let i = 0; i < c.numLayers; i++) {
     const p = `encoder.layer.${i}`;
-    const before = layerShape(c, i);
-    const slots = before.heads.flatMap((_, j) => (m.heads[i]![j] ? [j] : []));
-    const attention = m.attention[i]! && slots.length > 0;
     const drop = (prefix: string) => {
       for (const n of [...out.keys()]) if (n.startsWith(`${p}.${prefix}`)) out.delete(n);
     };
-    if (!attention) drop('attention.');
-    else if (slots.length < before.heads.length) {
+    const slots = keptSlots(c, m, i);
+    if (!slots.length) drop('attention.');
+    else if (slots.length < layerShape(c, i).heads.length) {
       for (const x of ['query', 'key', 'value']) {
         const n = `${p}.attention.self.${x}`;
         out.set(`${n}.weight`, rows(weights.get(`${n}.weight`)!, slots, dh));
@@ -196,19 +216,10 @@ export function pruneModel(
       const o = `${p}.attention.output.dense.weight`;
       out.set(o, columns(weights.get(o)!, slots, dh));
     }
-    const ffn = before.ffn && m.ffn[i]!; // a removed block stays removed
-    if (!ffn) {
+    if (!config.layers![i]!.ffn) {
       drop('intermediate.');
       drop('output.');
     }
-    // The layer's own hard attention still applies under a mask k: the smaller one wins.
-    const ks = [m.hardAttentionK[i]!, before.hardAttentionK ?? 0].filter((x) => x > 0);
-    const k = attention && ks.length ? Math.min(...ks) : 0;
-    layers.push({
-      heads: attention ? slots.map((j) => before.heads[j]!) : [],
-      ffn,
-      ...(k > 0 ? { hardAttentionK: k } : {}),
-    });
   }
-  return { config: { ...c, layers }, weights: out };
+  return { config, weights: out };
 }
