@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { LatError, lengthDefaults } from '@lat/core';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { adaplerTrainOptions } from './commands/adapler.js';
+import { registerAxformer } from './commands/axformer.js';
 import { benchCommand } from './commands/bench.js';
 import { compareCommand, registerCompare } from './commands/compare.js';
 import { demoCommand } from './commands/demo.js';
@@ -268,6 +269,8 @@ export function createProgram(write?: (s: string) => void): Command {
     .action(async (o) => {
       await exportCommand(o, out());
     });
+
+  registerAxformer(program, out, t);
 
   program
     .command('info')

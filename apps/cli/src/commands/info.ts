@@ -2,6 +2,7 @@ import { encoderMacs, smallestLengths } from '@lat/core';
 import { parameterCount } from '@lat/layers';
 import { loadCliModel, loadFrontier } from '../model.js';
 import type { Output } from '../output.js';
+import { removedPerLayer, structureLines } from './axformer.js';
 
 export async function infoCommand(f: { model: string; seq?: number }, out: Output) {
   const model = await loadCliModel(f.model);
@@ -30,6 +31,8 @@ export async function infoCommand(f: { model: string; seq?: number }, out: Outpu
       ? { points: frontier.points.length, area: frontier.area, metric: frontier.metric.name }
       : null,
     fingerprint: model.fingerprint,
+    /** AxFormer-pruned models: what is left of each layer. */
+    pruning: c.layers ? removedPerLayer(c) : null,
   };
   out.result({ command: 'info', ...info }, () => {
     out.info(
@@ -41,6 +44,7 @@ export async function infoCommand(f: { model: string; seq?: number }, out: Outpu
     out.info(
       `MACs at ${seq} tokens: ${(full / 1e6).toFixed(1)} M full, ${(small / 1e6).toFixed(1)} M at the smallest LengthDrop configuration (${(info.smallestRatio * 100).toFixed(1)}%)`,
     );
+    if (c.layers) out.info(`pruned (AxFormer):\n  ${structureLines(c).join('\n  ')}`);
     out.info(
       frontier
         ? `frontier: ${frontier.points.length} points (area ${frontier.area.toFixed(4)})`

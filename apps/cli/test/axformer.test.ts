@@ -1,0 +1,181 @@
+/**
+ * `lat axformer` end to end through the built binary: a small fine-tuned model is pruned on a
+ * selection split of its training file; the smaller model directory then works with info,
+ * eval, search, predict, export (and the bundle), and a resumed run replays from its log.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeSafetensors } from '@lat/core/node';
+import { createRandomWeights, parseModelConfig, toHfConfig, toHfNames } from '@lat/layers';
+import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const bin = join(root, 'dist/bin.js');
+const dir = mkdtempSync(join(tmpdir(), 'lat-axformer-cli-'));
+const base = join(dir, 'base');
+const model = join(dir, 'model');
+const pruned = join(dir, 'pruned');
+
+function lat(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [bin, ...args, '--threads', '1'], {
+    encoding: 'utf8',
+    input,
+    timeout: 120_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+const json = (s: string) => JSON.parse(s.trim().split('\n').at(-1)!);
+const tsv = (rows: { textA: string; label: number }[]) =>
+  `sentence\tlabel\n${rows.map((e) => `${e.textA}\t${e.label}`).join('\n')}\n`;
+
+beforeAll(() => {
+  if (!existsSync(bin))
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  const task = generateSentimentTask({ seed: 5, train: 1000, dev: 120 });
+  writeFileSync(join(dir, 'train.tsv'), tsv(task.train));
+  writeFileSync(join(dir, 'dev.tsv'), tsv(task.dev));
+  writeFileSync(join(dir, 'one-class.tsv'), tsv(task.train.map((e) => ({ ...e, label: 0 }))));
+  mkdirSync(base);
+  const config = syntheticModelConfig({ layers: 2, hidden: 32, heads: 4 });
+  writeFileSync(join(base, 'config.json'), JSON.stringify(toHfConfig(config)));
+  writeFileSync(join(base, 'vocab.txt'), `${task.vocab.join('\n')}\n`);
+  writeSafetensors(join(base, 'model.safetensors'), toHfNames(createRandomWeights(config, 1), config));
+  const train = lat(
+    ['train', '--model', base, '--task', 'sst2', '--train', join(dir, 'train.tsv'), '--out', model].concat([
+      '--epochs',
+      '3',
+      '--lr',
+      '3e-3',
+      '--max-length',
+      '32',
+      '--no-length-drop',
+    ]),
+  );
+  if (train.code !== 0) throw new Error(train.err);
+}, 120_000);
+
+describe('lat axformer', () => {
+  it('prunes on a selection split of --train and writes a smaller model every command loads', async () => {
+    const args = [
+      'axformer',
+      '--model',
+      model,
+      '--train',
+      join(dir, 'train.tsv'),
+      '--dev',
+      join(dir, 'dev.tsv'),
+    ].concat(['--out', pruned, '--epsilon', '0.01', '--hard-attention', '--selection-min', '100', '--json']);
+    const run = lat(args);
+    expect(run.code, run.err).toBe(0);
+    const lines = run.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const steps = lines.filter((l) => l.event === 'candidate');
+    const s = lines.at(-1);
+    expect(s).toMatchObject({ command: 'axformer', task: 'sst2', metric: 'accuracy', epsilon: 0.01 });
+    expect(s.selection).toMatchObject({ examples: 100, seed: 0, onDev: false });
+    expect(s.accepted.length).toBeGreaterThan(0);
+    expect(steps.filter((e) => e.accepted)).toEqual(
+      s.accepted.map((a: object) => ({ event: 'candidate', ...a, schemaVersion: 1 })),
+    );
+    // Coarse to fine: the first candidates are the FFN blocks, top layer first.
+    expect(steps.slice(0, 2).map((e) => `${e.phase}${e.layer}`)).toEqual(['ffn1', 'ffn0']);
+    expect(s.parameters.after).toBeLessThan(s.parameters.before);
+    expect(s.bytes.after).toBe(statSync(join(pruned, 'model.safetensors')).size);
+    expect(s.bytes.after).toBeLessThan(s.bytes.before);
+    expect(s.final).toBeGreaterThanOrEqual(s.baseline - 0.01 * s.accepted.length);
+
+    const info = json(lat(['info', '--model', pruned, '--json']).out);
+    expect(info.parameters).toBe(s.parameters.after);
+    expect(info.pruning).toEqual(s.layers);
+    expect(lat(['info', '--model', pruned]).out).toMatch(/pruned \(AxFormer\):\n {2}layer 0: /);
+
+    // The pruned directory evaluates to what the masked search session measured on dev.
+    const ev = json(lat(['eval', '--model', pruned, '--dev', join(dir, 'dev.tsv'), '--json']).out);
+    expect(ev.results[0].metrics.accuracy).toBeCloseTo(s.dev.after, 10);
+    expect(ev.fullMacs).toBeLessThan(
+      json(lat(['eval', '--model', model, '--dev', join(dir, 'dev.tsv'), '--json']).out).fullMacs,
+    );
+
+    // LAT lengths searched after pruning.
+    const search = lat([
+      'search',
+      '--model',
+      pruned,
+      '--dev',
+      join(dir, 'dev.tsv'),
+      '--iterations',
+      '1',
+      '--json',
+    ]);
+    expect(search.code, search.err).toBe(0);
+    expect(json(search.out).frontier.points.length).toBeGreaterThan(0);
+
+    const text = 'a superb and witty film .\nit is dull and bland .\n';
+    const pred = lat(['predict', '--model', pruned, '--json'], text);
+    expect(pred.code, pred.err).toBe(0);
+    const exp = lat(['export', '--model', pruned, '--out', join(dir, 'bundle')]);
+    expect(exp.code, exp.err).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dir, 'bundle/lat.json'), 'utf8'));
+    expect(manifest.model.layers).toEqual(
+      parseModelConfig(JSON.parse(readFileSync(join(pruned, 'config.json'), 'utf8'))).layers,
+    );
+    const fromBundle = lat(['predict', '--model', join(dir, 'bundle'), '--json'], text);
+    expect(fromBundle.code, fromBundle.err).toBe(0);
+    JSON.parse(fromBundle.out).predictions.forEach((x: { probabilities: number[] }, i: number) =>
+      x.probabilities.forEach((q, j) =>
+        expect(q).toBeCloseTo(JSON.parse(pred.out).predictions[i].probabilities[j], 5),
+      ),
+    );
+
+    // Resumed from its log, the run replays every decision without evaluating again.
+    const again = lat([...args, '--resume']);
+    expect(again.code, again.err).toBe(0);
+    const r = json(again.out);
+    expect(r.evaluations).toBe(0);
+    expect(r.accepted.map((a: { cached: boolean }) => ({ ...a, cached: true }))).toEqual(r.accepted);
+    expect(r.layers).toEqual(s.layers);
+  }, 120_000);
+
+  it('decides on dev only as a flagged ablation', () => {
+    const out = join(dir, 'on-dev');
+    const run = lat([
+      'axformer',
+      '--model',
+      model,
+      '--dev',
+      join(dir, 'dev.tsv'),
+      '--select-on-dev',
+      '--out',
+      out,
+      '--json',
+    ]);
+    expect(run.code, run.err).toBe(0);
+    const s = json(run.out);
+    expect(s.selection).toMatchObject({ examples: 120, onDev: true });
+    expect(s.dev).toBeNull(); // dev was decided on: no separate dev report
+  }, 60_000);
+
+  it('fails with one line on bad input', () => {
+    const bad = (extra: string[], pattern: RegExp, code = 2) => {
+      const r = lat(['axformer', '--model', model, '--out', join(dir, 'bad'), ...extra]);
+      expect(r.code).toBe(code);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(r.err).toMatch(pattern);
+    };
+    bad(
+      ['--train', join(dir, 'train.tsv'), '--epsilon', '-0.1'],
+      /--epsilon must be a number ≥ 0, got '-0.1'/,
+    );
+    bad(
+      ['--train', join(dir, 'one-class.tsv'), '--selection-min', '100'],
+      /one-class\.tsv: the selection set has a single class/,
+    );
+    bad([], /--train: pass the training file/);
+    bad(['--train', join(dir, 'train.tsv'), '--out', pruned], /already holds a model; choose another --out/);
+  }, 60_000);
+});
