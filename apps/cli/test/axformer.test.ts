@@ -88,6 +88,11 @@ describe('lat axformer', () => {
     expect(s.bytes.after).toBe(statSync(join(pruned, 'model.safetensors')).size);
     expect(s.bytes.after).toBeLessThan(s.bytes.before);
     expect(s.final).toBeGreaterThanOrEqual(s.baseline - 0.01 * s.accepted.length);
+    // The random-removal control has the same size; latency is measured for both models.
+    expect(s.parameters.control).toBe(s.parameters.after);
+    expect(s.dev.control).toBeGreaterThanOrEqual(0);
+    expect(s.dev.latency.beforeMs).toBeGreaterThan(0);
+    expect(s.dev.latency.speedup).toBeCloseTo(s.dev.latency.beforeMs / s.dev.latency.afterMs, 9);
 
     const info = json(lat(['info', '--model', pruned, '--json']).out);
     expect(info.parameters).toBe(s.parameters.after);

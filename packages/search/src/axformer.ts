@@ -221,8 +221,7 @@ export async function axformerSearch(o: AxformerSearchOptions): Promise<Axformer
 export function parseAxformerLog(raw: unknown, where: string): AxformerLog {
   const j = raw as Partial<AxformerLog> | null;
   if (
-    !j ||
-    j.kind !== 'lat-axformer-log' ||
+    j?.kind !== 'lat-axformer-log' ||
     j.version !== 1 ||
     typeof j.start !== 'string' ||
     !Array.isArray(j.steps) ||

@@ -7,7 +7,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AxformerMasks, encoderMacs, LatError } from '@lat/core';
+import { type AxformerMasks, encoderMacs, LatError, type Runtime, type StateDict } from '@lat/core';
 import { writeSafetensors } from '@lat/core/node';
 import {
   axformerReducer,
@@ -16,6 +16,7 @@ import {
   fullMasks,
   layerShape,
   type ModelConfig,
+  padBatch,
   parameterCount,
   prunedConfig,
   pruneModel,
@@ -28,6 +29,7 @@ import {
   axformerSearch,
   hardAttentionKs,
   parseAxformerLog,
+  randomRemoval,
 } from '@lat/search';
 import {
   encodeExamples,
@@ -96,7 +98,7 @@ export function structureLines(c: ModelConfig): string[] {
   });
 }
 
-function selectionData(model: CliModel, f: AxformerFlags, maxLength: number) {
+function selectionData(model: CliModel, f: AxformerFlags) {
   const task = resolveTask(model, f.task);
   if (f.selectOnDev) {
     if (!f.dev) throw new LatError('BAD_INPUT', 'needs --dev <file> to decide on', '--select-on-dev');
@@ -139,7 +141,7 @@ export async function axformerCommand(f: AxformerFlags, out: Output) {
     throw new LatError('BAD_INPUT', 'already holds a model; choose another --out', f.out);
   const maxLength = f.maxLength ?? model.info?.maxLength ?? 128;
   const c = model.config;
-  const sel = selectionData(model, f, maxLength);
+  const sel = selectionData(model, f);
   const items = byLength(encodeExamples(sel.examples, model.tokenizer, maxLength));
   const dev =
     f.dev && !f.selectOnDev
@@ -194,8 +196,21 @@ export async function axformerCommand(f: AxformerFlags, out: Output) {
       metrics: [...sel.task.metrics],
       maxLength,
     });
+    // The random-removal control: as many blocks and heads removed, at random (seeded).
+    const control = randomRemoval(start, result.masks, f.seed);
     const devScores = dev
-      ? { before: await score(dev, start), after: await score(dev, result.masks), examples: dev.length }
+      ? {
+          examples: dev.length,
+          before: await score(dev, start),
+          after: await score(dev, result.masks),
+          control: await score(dev, control),
+          latency: await devLatency(
+            runtimeFor(f.threads),
+            [c, model.weights],
+            [pruned.config, pruned.weights],
+            dev,
+          ),
+        }
       : null;
     const bytes = (dir: string) => {
       const p = join(dir, 'model.safetensors');
@@ -210,7 +225,11 @@ export async function axformerCommand(f: AxformerFlags, out: Output) {
       baseline: result.baseline,
       final: result.metric,
       dev: devScores,
-      parameters: { before: parameterCount(c), after: parameterCount(pruned.config) },
+      parameters: {
+        before: parameterCount(c),
+        after: parameterCount(pruned.config),
+        control: parameterCount(prunedConfig(c, control)),
+      },
       bytes: { before: bytes(model.dir), after: bytes(f.out) },
       macs: {
         length: maxLength,
@@ -255,6 +274,37 @@ export async function axformerCommand(f: AxformerFlags, out: Output) {
   } finally {
     await session.release();
   }
+}
+
+/**
+ * Measured latency of the fine-tuned and the pruned model (plain graphs) over the dev set at
+ * batch 1, alternating the two for three rounds and keeping each one's median: ms per example.
+ */
+async function devLatency(
+  runtime: Runtime,
+  [c0, w0]: [ModelConfig, StateDict],
+  [c1, w1]: [ModelConfig, StateDict],
+  dev: Encoded[],
+) {
+  const data = dev.slice(0, 300);
+  const models = [
+    await createAnytimeModel(runtime, c0, w0, { selection: false, keptPositions: false }),
+    await createAnytimeModel(runtime, c1, w1, { selection: false, keptPositions: false }),
+  ];
+  const times: number[][] = [[], []];
+  try {
+    for (let round = 0; round < 3; round++)
+      for (const [i, m] of models.entries()) {
+        const t0 = performance.now();
+        for (const e of data) await m.run(padBatch([e]));
+        times[i]!.push((performance.now() - t0) / data.length);
+      }
+  } finally {
+    for (const m of models) await m.release();
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
+  const [beforeMs, afterMs] = [median(times[0]!), median(times[1]!)];
+  return { examples: data.length, beforeMs, afterMs, speedup: beforeMs / afterMs };
 }
 
 const number = (name: string, ok: (x: number) => boolean, what: string) => (v: string) => {
