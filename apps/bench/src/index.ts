@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { createWebRuntime } from '@lat/runtime-web';
 import { Report } from './report.js';
+import { axformerRuns } from './sections/axformer.js';
 import { accuracyCurve, sst2Curve } from './sections/curves.js';
 import { fwdBwd } from './sections/fwd-bwd.js';
 import { inference } from './sections/inference.js';
@@ -78,6 +79,7 @@ async function main() {
     ['profile', 'training step profile (ORT profiler)', () => trainingProfile(report)],
     ['curve', 'accuracy vs speed-up', () => accuracyCurve(report)],
     ['sst2', 'accuracy vs speed-up on SST-2', () => sst2Curve(report)],
+    ['axformer', 'AxFormer pruning on SST-2', () => axformerRuns(report)],
   ];
   mkdirSync(join(repo, 'bench/results'), { recursive: true });
   const file = join(repo, only ? 'bench/results/partial.md' : 'bench/results/latest.md');

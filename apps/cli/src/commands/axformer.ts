@@ -248,24 +248,30 @@ export async function axformerCommand(f: AxformerFlags, out: Output) {
     writeJson(join(f.out, axformerFile), { ...summary, log: result.log });
     out.result(summary, () => {
       out.info(`\n${structureLines(pruned.config).join('\n')}`);
-      out.info(
-        table(
-          [
-            [`${metric.name} (selection)`, result.baseline.toFixed(4), result.metric.toFixed(4)],
-            ...(devScores
-              ? [[`${metric.name} (dev)`, devScores.before.toFixed(4), devScores.after.toFixed(4)]]
-              : []),
-            ['parameters', summary.parameters.before, summary.parameters.after],
-            ['bytes', summary.bytes.before ?? '-', summary.bytes.after ?? '-'],
-            [
-              `MMACs at ${maxLength} tokens`,
-              (summary.macs.before / 1e6).toFixed(1),
-              (summary.macs.after / 1e6).toFixed(1),
-            ],
-          ],
-          ['', 'fine-tuned', 'axformer'],
-        ),
-      );
+      const d = devScores;
+      const mmacs = (x: number) => (x / 1e6).toFixed(1);
+      const rows: (string | number)[][] = [
+        [`${metric.name} (selection)`, result.baseline.toFixed(4), result.metric.toFixed(4), ''],
+        ...(d
+          ? [[`${metric.name} (dev)`, d.before.toFixed(4), d.after.toFixed(4), d.control.toFixed(4)]]
+          : []),
+        ['parameters', summary.parameters.before, summary.parameters.after, summary.parameters.control],
+        ['bytes', summary.bytes.before ?? '-', summary.bytes.after ?? '-', ''],
+        [`MMACs at ${maxLength} tokens`, mmacs(summary.macs.before), mmacs(summary.macs.after), ''],
+        ...(d
+          ? [
+              [
+                'ms per dev example (batch 1)',
+                d.latency.beforeMs.toFixed(3),
+                d.latency.afterMs.toFixed(3),
+                '',
+              ],
+            ]
+          : []),
+      ];
+      out.info(table(rows, ['', 'fine-tuned', 'axformer', 'random control']));
+      if (d)
+        out.info(`measured speed-up ${d.latency.speedup.toFixed(2)}× on ${d.latency.examples} dev examples`);
       out.info(
         `${result.accepted.length} changes accepted, ${result.evaluations} evaluations in ${summary.seconds.toFixed(0)} s → ${f.out}`,
       );
