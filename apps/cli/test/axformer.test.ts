@@ -8,9 +8,20 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSafetensors } from '@lat/core/node';
-import { createRandomWeights, parseModelConfig, toHfConfig, toHfNames } from '@lat/layers';
+import {
+  createAnytimeModel,
+  createRandomWeights,
+  parseModelConfig,
+  pruneModel,
+  toHfConfig,
+  toHfNames,
+} from '@lat/layers';
+import { loadModelDir } from '@lat/layers/node';
+import { createNodeRuntime } from '@lat/runtime-node';
 import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { chromiumPath, openChromiumRuntime } from '../src/chromium.js';
+import { benchInput } from '../src/commands/bench.js';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'dist/bin.js');
@@ -183,4 +194,42 @@ describe('lat axformer', () => {
     bad([], /--train: pass the training file/);
     bad(['--train', join(dir, 'train.tsv'), '--out', pruned], /already holds a model; choose another --out/);
   }, 60_000);
+
+  it.skipIf(!existsSync(chromiumPath))(
+    'a pruned checkpoint (heads, blocks, hard attention) runs in headless Chromium as in Node',
+    async () => {
+      const config = syntheticModelConfig({ layers: 3, hidden: 32, heads: 4 });
+      const masks = {
+        ffn: [true, false, true],
+        attention: [true, true, false],
+        heads: [
+          [true, false, true, true],
+          [false, true, false, true],
+          [true, true, true, true],
+        ],
+        hardAttentionK: [2, 0, 0],
+      };
+      const p = pruneModel(config, createRandomWeights(config, 4, {}, 0.2), masks);
+      const out = join(dir, 'pruned-browser');
+      mkdirSync(out);
+      writeFileSync(join(out, 'config.json'), JSON.stringify(toHfConfig(p.config)));
+      writeSafetensors(join(out, 'model.safetensors'), toHfNames(p.weights, p.config));
+      const m = loadModelDir(out);
+      const x = benchInput(m.config, 12, 2);
+      const node = await createAnytimeModel(createNodeRuntime({ threads: 1 }), m.config, m.weights);
+      const expected = (await node.run(x)).logits!;
+      await node.release();
+      const device = await openChromiumRuntime();
+      try {
+        const web = await createAnytimeModel(device.runtime, m.config, m.weights);
+        const got = (await web.run(x)).logits!;
+        expect(got.length).toBe(expected.length);
+        got.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 4));
+        await web.release();
+      } finally {
+        await device.close();
+      }
+    },
+    60_000,
+  );
 });
