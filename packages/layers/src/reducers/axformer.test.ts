@@ -208,4 +208,37 @@ describe('AxFormer masks = pruned export', () => {
       /prunes every head of layer 0; list the layer in lat_removed_attention/,
     );
   });
+
+  it('prunes DistilBERT and RoBERTa checkpoints through the registry (their own tensor names)', async () => {
+    for (const arch of [
+      { model_type: 'distilbert', dim: 16, n_layers: 3, n_heads: 4, hidden_dim: 24 },
+      {
+        model_type: 'roberta',
+        hidden_size: 16,
+        num_hidden_layers: 3,
+        num_attention_heads: 4,
+        intermediate_size: 24,
+        pad_token_id: 1,
+        type_vocab_size: 1,
+      },
+    ]) {
+      const c = parseModelConfig({ ...arch, vocab_size: 40, max_position_embeddings: 20, num_labels: 2 });
+      const w = createRandomWeights(c, 3, {}, 0.3);
+      const masks = { ...randomMasks(new Rng(5)), hardAttentionK: [0, 2, 0] };
+      const masked = await createAnytimeModel(runtime, c, w, {
+        reducer: axformerReducer,
+        keptPositions: false,
+      });
+      const want = (await masked.run(batch, masks)).logits!;
+      await masked.release();
+      const p = pruneModel(c, w, masks);
+      const dir = mkdtempSync(join(tmpdir(), 'lat-axformer-'));
+      writeSafetensors(join(dir, 'model.safetensors'), toHfNames(p.weights, p.config));
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(toHfConfig(p.config)));
+      writeFileSync(join(dir, 'vocab.txt'), Array.from({ length: 40 }, (_, i) => `t${i}`).join('\n'));
+      const loaded = loadModelDir(dir);
+      expect(loaded.config.architecture).toBe(arch.model_type);
+      expect(maxDiff(await plainLogits(loaded.config, loaded.weights), want)).toBeLessThan(1e-5);
+    }
+  });
 });
