@@ -207,4 +207,60 @@ function generated(report: Report, seeds: number, out: string) {
     return prune(model, join(dir, 'train.tsv'), join(dir, 'dev.tsv'), join(dir, `pruned-${seed}`), seed, []);
   });
   report.push(row('generated sentiment, 4×64', runs), legend);
+  withLat(report, dir, base);
+}
+
+/**
+ * AxFormer + LAT against LAT alone at equal MACs (seed 0 of the generated task): a LengthDrop
+ * model is searched as it is, and pruned first, then searched (lengths searched *after*
+ * pruning); each frontier's best dev accuracy within the same MAC budgets. Both searches score
+ * on dev, as `lat search` does, so both share that bias.
+ */
+function withLat(report: Report, dir: string, base: string) {
+  console.log('  AxFormer + LAT vs LAT alone (generated task, seed 0, LengthDrop)');
+  const model = join(dir, 'lengthdrop-0');
+  const pruned = join(dir, 'lengthdrop-0-pruned');
+  const dev = join(dir, 'dev.tsv');
+  lat(
+    ['train', '--model', base, '--task', 'sst2', '--train', join(dir, 'rest-0.tsv'), '--out', model].concat([
+      '--epochs',
+      '3',
+      '--lr',
+      '2e-3',
+      '--max-length',
+      '32',
+      '--seed',
+      '0',
+    ]),
+  );
+  const s = prune(model, join(dir, 'train.tsv'), dev, pruned, 0, []);
+  type Point = { cost: number; metric: number };
+  const search = (m: string) =>
+    (
+      JSON.parse(lat(['search', '--model', m, '--dev', dev, '--iterations', '8'])) as {
+        frontier: { points: Point[] };
+      }
+    ).frontier.points;
+  const lat0 = search(model);
+  const both = search(pruned);
+  const full = Math.max(...lat0.map((p) => p.cost));
+  const best = (ps: Point[], budget: number) => {
+    const ok = ps.filter((p) => p.cost <= budget * (1 + 1e-9));
+    return ok.length ? Math.max(...ok.map((p) => p.metric)) : undefined;
+  };
+  report.push(
+    `\n### AxFormer + LAT vs LAT alone at equal MACs (generated task, seed 0; a LengthDrop-trained 4×64 model, pruned with ε = 0 and hard attention (dev ${fmt(s.dev.before * 100, 1)} → ${fmt(s.dev.after * 100, 1)}), LAT lengths searched after pruning; dev accuracy, best frontier point within the budget)`,
+    '\n| MACs budget (of the unpruned full model) | LAT alone | AxFormer + LAT |',
+    '|---|---|---|',
+  );
+  for (const b of [1, 0.75, 0.5, 0.35, 0.25]) {
+    const a = best(lat0, b * full);
+    const c = best(both, b * full);
+    report.push(
+      `| ${b * 100}% | ${a === undefined ? '–' : fmt(a * 100, 1)} | ${c === undefined ? '–' : fmt(c * 100, 1)} |`,
+    );
+    console.log(
+      `    ${b * 100}% MACs: LAT ${fmt((a ?? Number.NaN) * 100, 1)}, AxFormer + LAT ${fmt((c ?? Number.NaN) * 100, 1)}`,
+    );
+  }
 }
