@@ -160,7 +160,7 @@ export async function axformerRuns(report: Report) {
 
 /** The generated task: hold the selection set out, fine-tune on the rest, prune on the held-out set. */
 function generated(report: Report, seeds: number, out: string) {
-  const task = generateSentimentTask({ seed: 11, train: 6000, dev: 1000 });
+  const task = generateSentimentTask({ seed: 11, train: 3000, dev: 500 });
   const tsv = (rows: { textA: string; label: number }[]) =>
     `sentence\tlabel\n${rows.map((e) => `${e.textA}\t${e.label}`).join('\n')}\n`;
   const dir = join(out, 'generated');
@@ -173,7 +173,7 @@ function generated(report: Report, seeds: number, out: string) {
   writeFileSync(join(base, 'vocab.txt'), `${task.vocab.join('\n')}\n`);
   writeSafetensors(join(base, 'model.safetensors'), toHfNames(createRandomWeights(config, 1), config));
   report.push(
-    `\n### AxFormer on a generated sentiment task (6,000 train / 1,000 dev; per seed the 10% selection split is held out before fine-tuning a 4×64 BERT on the rest; ε = 0, hard attention; MACs at 32 tokens)`,
+    `\n### AxFormer on a generated sentiment task (3,000 train / 500 dev; per seed the selection split — 500 examples, the minimum — is held out before fine-tuning a 4×64 BERT on the rest; ε = 0, hard attention; MACs at 32 tokens)`,
     ...tableHead,
   );
   console.log('  generated sentiment task, 4×64 BERT');
@@ -194,9 +194,9 @@ function generated(report: Report, seeds: number, out: string) {
         model,
       ].concat([
         '--epochs',
-        '3',
+        '2',
         '--lr',
-        '2e-3',
+        '3e-3',
         '--max-length',
         '32',
         '--no-length-drop',
@@ -224,9 +224,9 @@ function withLat(report: Report, dir: string, base: string) {
   lat(
     ['train', '--model', base, '--task', 'sst2', '--train', join(dir, 'rest-0.tsv'), '--out', model].concat([
       '--epochs',
-      '3',
+      '2',
       '--lr',
-      '2e-3',
+      '3e-3',
       '--max-length',
       '32',
       '--seed',
