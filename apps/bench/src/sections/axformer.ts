@@ -194,9 +194,9 @@ function generated(report: Report, seeds: number, out: string) {
         model,
       ].concat([
         '--epochs',
-        '2',
+        '3',
         '--lr',
-        '3e-3',
+        '2e-3',
         '--max-length',
         '32',
         '--no-length-drop',
@@ -224,9 +224,9 @@ function withLat(report: Report, dir: string, base: string) {
   lat(
     ['train', '--model', base, '--task', 'sst2', '--train', join(dir, 'rest-0.tsv'), '--out', model].concat([
       '--epochs',
-      '2',
+      '3',
       '--lr',
-      '3e-3',
+      '2e-3',
       '--max-length',
       '32',
       '--seed',
