@@ -3,7 +3,7 @@
  * selection split of its training file; the smaller model directory then works with info,
  * eval, search, predict, export (and the bundle), and a resumed run replays from its log.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,10 +18,11 @@ import {
 } from '@lat/layers';
 import { loadModelDir } from '@lat/layers/node';
 import { createNodeRuntime } from '@lat/runtime-node';
-import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
+import { syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath, openChromiumRuntime } from '../src/chromium.js';
 import { benchInput } from '../src/commands/bench.js';
+import { ensureBuilt, writeSentimentFixture } from './fixture.js';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'dist/bin.js');
@@ -39,21 +40,15 @@ function lat(args: string[], input?: string) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 const json = (s: string) => JSON.parse(s.trim().split('\n').at(-1)!);
-const tsv = (rows: { textA: string; label: number }[]) =>
-  `sentence\tlabel\n${rows.map((e) => `${e.textA}\t${e.label}`).join('\n')}\n`;
 
 beforeAll(() => {
-  if (!existsSync(bin))
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  const task = generateSentimentTask({ seed: 5, train: 1000, dev: 120 });
-  writeFileSync(join(dir, 'train.tsv'), tsv(task.train));
-  writeFileSync(join(dir, 'dev.tsv'), tsv(task.dev));
-  writeFileSync(join(dir, 'one-class.tsv'), tsv(task.train.map((e) => ({ ...e, label: 0 }))));
-  mkdirSync(base);
-  const config = syntheticModelConfig({ layers: 2, hidden: 32, heads: 4 });
-  writeFileSync(join(base, 'config.json'), JSON.stringify(toHfConfig(config)));
-  writeFileSync(join(base, 'vocab.txt'), `${task.vocab.join('\n')}\n`);
-  writeSafetensors(join(base, 'model.safetensors'), toHfNames(createRandomWeights(config, 1), config));
+  ensureBuilt(root);
+  writeSentimentFixture(dir, base, { seed: 5, train: 1000, dev: 120, hidden: 32, heads: 4 });
+  const rows = readFileSync(join(dir, 'train.tsv'), 'utf8').trim().split('\n');
+  writeFileSync(
+    join(dir, 'one-class.tsv'),
+    `${[rows[0], ...rows.slice(1).map((r) => r.replace(/\t[01]$/, '\t0'))].join('\n')}\n`,
+  );
   const train = lat(
     ['train', '--model', base, '--task', 'sst2', '--train', join(dir, 'train.tsv'), '--out', model].concat([
       '--epochs',
