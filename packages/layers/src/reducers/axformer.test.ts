@@ -35,6 +35,15 @@ const weights = createRandomWeights(config, 7, {}, 0.3);
 const runtime = createNodeRuntime({ threads: 1 });
 
 const seq = 10;
+/** 40 tokens, BERT's special ones first (loading checks they are there). */
+const vocab = [
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  ...Array.from({ length: 35 }, (_, i) => `t${i}`),
+].join('\n');
 const lengths = [10, 6, 3];
 const batch: EncodedBatch = {
   batch: lengths.length,
@@ -137,7 +146,7 @@ describe('AxFormer masks = pruned export', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lat-axformer-'));
     writeSafetensors(join(dir, 'model.safetensors'), toHfNames(pruned.weights, pruned.config));
     writeFileSync(join(dir, 'config.json'), JSON.stringify(toHfConfig(pruned.config)));
-    writeFileSync(join(dir, 'vocab.txt'), Array.from({ length: 40 }, (_, i) => `t${i}`).join('\n'));
+    writeFileSync(join(dir, 'vocab.txt'), vocab);
     const json = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     expect(json.pruned_heads).toEqual({ 0: [1, 3], 1: [0] });
     expect(json.lat_removed_attention).toEqual([2]);
@@ -235,7 +244,7 @@ describe('AxFormer masks = pruned export', () => {
       const dir = mkdtempSync(join(tmpdir(), 'lat-axformer-'));
       writeSafetensors(join(dir, 'model.safetensors'), toHfNames(p.weights, p.config));
       writeFileSync(join(dir, 'config.json'), JSON.stringify(toHfConfig(p.config)));
-      writeFileSync(join(dir, 'vocab.txt'), Array.from({ length: 40 }, (_, i) => `t${i}`).join('\n'));
+      writeFileSync(join(dir, 'vocab.txt'), vocab);
       const loaded = loadModelDir(dir);
       expect(loaded.config.architecture).toBe(arch.model_type);
       expect(maxDiff(await plainLogits(loaded.config, loaded.weights), want)).toBeLessThan(1e-5);
