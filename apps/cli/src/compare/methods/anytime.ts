@@ -7,16 +7,24 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { keepCounts, LatError, type LengthSpec, lengthDefaults } from '@lat/core';
 import { bestCheckpointDirName, checkpointDirName, type Encoded } from '@lat/train';
-import { trainCommand } from '../../commands/train.js';
+import { type TrainFlags, trainCommand } from '../../commands/train.js';
 import { averageMacs, devScorer, paddedMacs } from '../../evaluation.js';
 import { specOptions } from '../../lengths.js';
 import { type CliModel, incompleteFile, loadCliModel, openPipeline, trainingInfoFile } from '../../model.js';
 import type { DerivedMethod, MethodConfiguration, MethodContext } from '../method.js';
 import { keptSpread } from '../spread.js';
 
-/** `lat train` into `<dir>/model`: reused when finished, resumed when a checkpoint is there. */
-export async function trainInto(c: MethodContext, lengthDrop: boolean): Promise<CliModel> {
-  const dir = join(c.dir, 'model');
+/**
+ * `lat train` into `<dir>/<o.into>` (default `model`): reused when finished, resumed when a
+ * checkpoint is there. `o.flags` adds to or overrides the shared flags (e.g. `--method adapler`);
+ * `o.load` reads the result (default: loadCliModel).
+ */
+export async function trainInto(
+  c: MethodContext,
+  lengthDrop: boolean,
+  o: { into?: string; flags?: Partial<TrainFlags>; load?: (dir: string) => Promise<CliModel> } = {},
+): Promise<CliModel> {
+  const dir = join(c.dir, o.into ?? 'model');
   const finished =
     existsSync(join(dir, 'model.safetensors')) &&
     existsSync(join(dir, trainingInfoFile)) &&
@@ -47,11 +55,12 @@ export async function trainInto(c: MethodContext, lengthDrop: boolean): Promise<
         warmupRatio: 0.1,
         resume,
         ...(s.threads ? { threads: s.threads } : {}),
+        ...o.flags,
       },
       c.quiet,
     );
   }
-  return loadCliModel(dir);
+  return (o.load ?? loadCliModel)(dir);
 }
 
 /** The model as a text-classification pipeline (compare scores classification and regression). */
