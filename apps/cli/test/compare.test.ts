@@ -3,7 +3,7 @@
  * checkpoint; determinism (same inputs and seed → the same compare.json but for timings), a killed
  * run resuming to the same report, and bad input refused in one line before any training.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -232,10 +232,57 @@ describe('lat compare', () => {
     expect(existsSync(join(out, 'compare.json'))).toBe(false);
   }, 60_000);
 
+  it('compares adapler: one configuration per φ, each with the spread of what each input keeps', async () => {
+    const out = join(dir, 'adapler');
+    // Enough epochs for this tiny model's predictors to learn to drop tokens.
+    const r = await compare(
+      args(out, ['--methods', 'plain,adapler', '--adapler-phi', '0.0005,0.05', '--epochs', '6']),
+    );
+    expect(r.code, r.err).toBe(0);
+    const report = parseCompareReport(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')));
+    expect(report.settings.options['adaplerPhi']).toEqual([0.0005, 0.05]);
+    const adapler = report.methods.find((m) => m.name === 'adapler')!;
+    expect(adapler.configurations.map((c) => c.settings)).toEqual([{ phi: 0.0005 }, { phi: 0.05 }]);
+    for (const [i, c] of adapler.configurations.entries()) {
+      // Its score is `lat eval`'s of the model trained with that φ.
+      const model = join(out, `adapler/phi-${c.settings['phi']}`);
+      const ev = spawnSync(
+        process.execPath,
+        [bin, 'eval', '--model', model, '--dev', join(dir, 'dev.tsv'), '--json', '--threads', '1'],
+        { encoding: 'utf8' },
+      );
+      expect(ev.status, ev.stderr).toBe(0);
+      const evaluated = JSON.parse(ev.stdout.trim().split('\n').at(-1)!);
+      expect(c.metrics).toEqual(evaluated.metrics);
+      // Realised MACs per input, predictors included: `lat eval`'s total over the dev inputs.
+      expect(c.macs * evaluated.lengths.inputs).toBeCloseTo(evaluated.lengths.realisedMacs, 0);
+      expect(c.paddedMacs).toBeGreaterThanOrEqual(c.macs);
+      expect(c.kept, `configuration ${i}`).toHaveLength(2);
+      for (const k of c.kept!) {
+        expect(k.p10).toBeLessThanOrEqual(k.p50);
+        expect(k.p50).toBeLessThanOrEqual(k.p90);
+        expect(k.p10).toBeGreaterThan(0); // [CLS] always stays
+        expect(k.p90).toBeLessThanOrEqual(1);
+        expect(k.mean).toBeGreaterThan(0);
+        expect(k.mean).toBeLessThanOrEqual(1);
+      }
+    }
+    // Inputs keep different fractions: the spread is per input, and φ 0.05 saves MACs.
+    const strong = adapler.configurations[1]!;
+    expect(strong.kept!.some((k) => k.p10 < k.p90)).toBe(true);
+    expect(strong.macsRatio).toBeLessThan(1);
+    // The report shows the tokens adapler keeps of a few dev inputs, [CLS] first.
+    for (const k of report.examples[0]!.kept.filter((k) => k.method === 'adapler')) {
+      expect(k.layers).toHaveLength(2);
+      expect(k.layers[0]).toContain(0);
+    }
+  }, 120_000);
+
   it('refuses bad input in one line before any training', async () => {
     // Usage errors exit 2, a missing file 1.
     const cases: [string[], RegExp, number][] = [
-      [['--methods', 'plain,adapler'], /unknown method 'adapler'; available: plain, lat/, 2],
+      [['--methods', 'plain,axolotl'], /unknown method 'axolotl'; available: plain, lat, adapler/, 2],
+      [['--methods', 'adapler', '--adapler-phi', '0.1,-1'], /adapler cannot apply here: --adapler-phi -1/, 2],
       [
         ['--methods', 'lat', '--max-length', '3'],
         /lat cannot apply here: --max-length 3 leaves no token to drop/,

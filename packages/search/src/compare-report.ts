@@ -82,7 +82,7 @@ export interface CompareReport {
     batchSize: number;
     lr: number;
     maxLength: number;
-    options: Record<string, number>;
+    options: Record<string, number | number[]>;
     latency: { batch1Inputs: number; batch32Inputs: number; runs: number };
   };
   /** Budgets: fractions of the starting checkpoint's real-length MACs (1 is always included). */

@@ -226,7 +226,7 @@ async function withDevData(dir: string, dev: string, taskName?: string) {
 }
 
 /** The inference session: hard removal, per-input counts (a batch equals its inputs alone). */
-const openAdapler = (model: CliModel, threads?: number) =>
+export const openAdapler = (model: CliModel, threads?: number) =>
   createAnytimeModel<AdaplerSetting>(runtimeFor(threads), model.config, model.weights, {
     reducer: adaplerReducer,
   });

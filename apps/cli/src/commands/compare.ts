@@ -69,6 +69,12 @@ export function registerCompare(
       0.9,
     )
     .option('--iterations <n>', 'lat: search iterations', int('--iterations'), 30)
+    .option(
+      '--adapler-phi <list>',
+      'adapler: length penalties φ, comma-separated, one model each',
+      (v: string) => v.split(',').map(num('--adapler-phi')),
+      [0.0005, 0.005],
+    )
     .option('--runs <n>', 'timed runs per configuration (median)', int('--runs'), 5)
     .action(async (flags) => {
       await o.run(flags);

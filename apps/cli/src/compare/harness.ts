@@ -41,6 +41,7 @@ export interface CompareFlags extends Omit<CompareSettings, 'options'> {
   lengthDropRatio: number;
   searchRatioBound: number;
   iterations: number;
+  adaplerPhi: number[];
   /** Timed runs per configuration (the median is reported). */
   runs: number;
 }
@@ -99,8 +100,11 @@ export async function planCompare(flags: CompareFlags): Promise<ComparePlan> {
   const dev = encodeExamples(readExamples(flags.dev, task).examples, base.tokenizer, flags.maxLength);
   if (dev.length === 0) throw new LatError('BAD_DATA', 'the dev set has no examples', flags.dev);
   const { methods: _m, budgetGrid: _b, out: _o, runs: _r, ...shared } = flags;
-  const { lengthDropRatio, searchRatioBound, iterations, ...common } = shared;
-  const settings: CompareSettings = { ...common, options: { lengthDropRatio, searchRatioBound, iterations } };
+  const { lengthDropRatio, searchRatioBound, iterations, adaplerPhi, ...common } = shared;
+  const settings: CompareSettings = {
+    ...common,
+    options: { lengthDropRatio, searchRatioBound, iterations, adaplerPhi },
+  };
   const pre: PreflightContext = { settings, base, task, budgets };
   for (const m of methods) {
     const why = m.inapplicable(pre);

@@ -60,6 +60,8 @@ export interface MethodOptions {
   searchRatioBound: number;
   /** Evolutionary search iterations (lat). */
   iterations: number;
+  /** The length penalties φ to train, one configuration each (adapler). */
+  adaplerPhi: number[];
 }
 
 /** What `inapplicable` may look at: nothing has been trained yet. */

@@ -3,7 +3,8 @@
  * (see ../method.ts for the contract) and one line here.
  */
 import type { CompareMethod } from '../method.js';
+import { adaplerMethod } from './adapler.js';
 import { latMethod } from './lat.js';
 import { plainMethod } from './plain.js';
 
-export const compareMethods: readonly CompareMethod[] = [plainMethod, latMethod];
+export const compareMethods: readonly CompareMethod[] = [plainMethod, latMethod, adaplerMethod];
