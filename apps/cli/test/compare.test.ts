@@ -4,7 +4,7 @@
  * run resuming to the same report, and bad input refused in one line before any training.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCompareReport } from '@lat/search';
@@ -278,10 +278,64 @@ describe('lat compare', () => {
     }
   }, 120_000);
 
+  it('compares axformer: the pruned model, decided on a selection split of --train, has fewer params', async () => {
+    // The selection split holds out at least 500 examples: this test's own, bigger training file.
+    const data = join(dir, 'axformer-data');
+    mkdirSync(data);
+    writeSentimentFixture(data, join(data, 'base'), { seed: 3, train: 560, dev: 64, hidden: 32, heads: 4 });
+    const out = join(dir, 'axformer');
+    const r = await compare([
+      ...args(out, ['--methods', 'plain,axformer']),
+      ...['--model', join(data, 'base'), '--train', join(data, 'train.tsv'), '--dev', join(data, 'dev.tsv')],
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const report = parseCompareReport(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')));
+    const [plain, axformer] = report.methods;
+    expect(axformer!.name).toBe('axformer');
+    expect(axformer!.configurations.map((c) => c.label)).toEqual(['pruned']);
+    // The harness measures the pruned model, which `lat axformer` wrote from the fine-tuned one.
+    const summary = JSON.parse(readFileSync(join(out, 'axformer/pruned/lat_axformer.json'), 'utf8'));
+    expect(summary.selection).toMatchObject({ examples: 500, onDev: false });
+    expect(summary.accepted.length).toBeGreaterThan(0);
+    expect(axformer!.params).toBe(summary.parameters.after);
+    expect(axformer!.params).toBeLessThan(plain!.params);
+    expect(axformer!.bytes).toBe(summary.bytes.after);
+    const pruned = axformer!.configurations[0]!;
+    expect(pruned.macsRatio).toBeLessThan(1);
+    expect(pruned.paddedMacs).toBeCloseTo(summary.macs.after, 0);
+    // Its score is `lat eval`'s of the pruned model.
+    const ev = spawnSync(
+      process.execPath,
+      [
+        bin,
+        'eval',
+        '--model',
+        join(out, 'axformer/pruned'),
+        '--dev',
+        join(data, 'dev.tsv'),
+        '--json',
+        '--threads',
+        '1',
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(ev.status, ev.stderr).toBe(0);
+    expect(pruned.metrics).toEqual(JSON.parse(ev.stdout.trim().split('\n').at(-1)!).results[0].metrics);
+  }, 120_000);
+
   it('refuses bad input in one line before any training', async () => {
     // Usage errors exit 2, a missing file 1.
     const cases: [string[], RegExp, number][] = [
-      [['--methods', 'plain,axolotl'], /unknown method 'axolotl'; available: plain, lat, adapler/, 2],
+      [
+        ['--methods', 'plain,axolotl'],
+        /unknown method 'axolotl'; available: plain, lat, adapler, axformer/,
+        2,
+      ],
+      [
+        ['--methods', 'axformer'],
+        /axformer cannot apply here: --train: has 320 examples: too few to hold out/,
+        2,
+      ],
       [['--methods', 'adapler', '--adapler-phi', '0.1,-1'], /adapler cannot apply here: --adapler-phi -1/, 2],
       [
         ['--methods', 'lat', '--max-length', '3'],

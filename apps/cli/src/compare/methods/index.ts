@@ -4,7 +4,13 @@
  */
 import type { CompareMethod } from '../method.js';
 import { adaplerMethod } from './adapler.js';
+import { axformerMethod } from './axformer.js';
 import { latMethod } from './lat.js';
 import { plainMethod } from './plain.js';
 
-export const compareMethods: readonly CompareMethod[] = [plainMethod, latMethod, adaplerMethod];
+export const compareMethods: readonly CompareMethod[] = [
+  plainMethod,
+  latMethod,
+  adaplerMethod,
+  axformerMethod,
+];

@@ -1,0 +1,79 @@
+/**
+ * `axformer`: AxFormer (REFERENCE.md §5). A plain fine-tuned model (trained here, in `fine-tuned/`)
+ * is pruned by `lat axformer`'s greedy search — FFN blocks, attention blocks, then heads — deciding
+ * on a stratified selection split of the training file (never on dev), with ε = 0: a removal is kept
+ * only when the selection metric does not drop. The search log in `pruned/` makes it resumable.
+ * One configuration: the physically smaller model, at full length.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isLatError } from '@lat/core';
+import { readExamples, selectionSplit } from '@lat/train';
+import { axformerCommand, axformerFile } from '../../commands/axformer.js';
+import { loadCliModel } from '../../model.js';
+import type { CompareMethod, MethodContext, PreflightContext } from '../method.js';
+import { anytimeMethod, trainInto } from './anytime.js';
+
+/** `lat axformer`'s defaults: 10% of the training file held out, at least this many examples. */
+const selection = { fraction: 0.1, min: 500 };
+const epsilon = 0;
+
+/** Why the training file cannot give a selection split, or undefined (for `inapplicable`). */
+export function selectionProblem({ settings, task }: PreflightContext): string | undefined {
+  try {
+    selectionSplit(readExamples(settings.train, task).examples, { ...selection, where: '--train' });
+    return undefined;
+  } catch (e) {
+    if (isLatError(e)) return e.message;
+    throw e;
+  }
+}
+
+/** Fine-tunes (with or without LengthDrop) and prunes into `c.dir`, reusing what is finished. */
+export async function pruneInto(c: MethodContext, lengthDrop: boolean) {
+  const s = c.settings;
+  const fineTuned = await trainInto(c, lengthDrop, { into: 'fine-tuned' });
+  const out = join(c.dir, 'pruned');
+  const summaryPath = join(out, axformerFile);
+  if (!existsSync(summaryPath))
+    await axformerCommand(
+      {
+        model: fineTuned.dir,
+        task: s.task,
+        train: s.train,
+        out,
+        epsilon,
+        seed: s.seed,
+        selectionFraction: selection.fraction,
+        selectionMin: selection.min,
+        maxLength: s.maxLength,
+        batchSize: 64,
+        // Continues from the search log a killed run left (every evaluation is cached there).
+        resume: true,
+        ...(s.threads ? { threads: s.threads } : {}),
+      },
+      c.quiet,
+    );
+  const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as Record<string, unknown>;
+  const pruning = {
+    epsilon,
+    selection: summary['selection'],
+    baseline: summary['baseline'],
+    final: summary['final'],
+    accepted: summary['accepted'],
+    evaluations: summary['evaluations'],
+  };
+  return { model: await loadCliModel(out), pruning };
+}
+
+export const axformerMethod: CompareMethod = {
+  name: 'axformer',
+  summary:
+    'AxFormer: greedy pruning of FFN blocks, attention blocks and heads on a selection split of --train (Nagarajan et al. 2022)',
+  options: [],
+  inapplicable: selectionProblem,
+  derive: async (c) => {
+    const { model, pruning } = await pruneInto(c, false);
+    return anytimeMethod(c, model, [{ label: 'pruned' }], { pruning });
+  },
+};
