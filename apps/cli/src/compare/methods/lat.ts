@@ -6,8 +6,9 @@
 import { lengthDefaults } from '@lat/core';
 import { pointLengths } from '@lat/pipeline';
 import { searchCommand } from '../../commands/search.js';
+import type { CliModel } from '../../model.js';
 import { loadFrontier } from '../../model.js';
-import type { CompareMethod } from '../method.js';
+import type { CompareMethod, DerivedMethod, MethodContext } from '../method.js';
 import { anytimeMethod, trainInto } from './anytime.js';
 
 export const latMethod: CompareMethod = {
@@ -26,37 +27,50 @@ export const latMethod: CompareMethod = {
     if (options.iterations < 1) return '--iterations must be at least 1';
     return undefined;
   },
-  derive: async (c) => {
-    const model = await trainInto(c, true);
-    const o = c.settings.options;
-    const search = {
-      iterations: o.iterations,
-      population: 20,
-      mutations: 30,
-      crossovers: 30,
-      scale: 100,
-      ratioBound: o.searchRatioBound,
-      seed: c.settings.seed,
-    };
-    // The frontier is written next to the model: a finished search is reused.
-    let frontier = loadFrontier(model);
-    if (!frontier) {
-      frontier = await searchCommand(
-        {
-          model: model.dir,
-          dev: c.settings.dev,
-          task: c.settings.task,
-          objective: 'macs',
-          ...search,
-          ...(c.settings.threads ? { threads: c.settings.threads } : {}),
-        },
-        c.quiet,
-      );
-    }
-    const points = frontier.points.map((p) => ({
-      label: p.lengths.map((l) => l.toFixed(2)).join(' '),
-      spec: pointLengths(frontier, p),
-    }));
-    return anytimeMethod(c, model, points, { search: { objective: 'macs', ...search }, area: frontier.area });
-  },
+  derive: async (c) => searchedMethod(c, await trainInto(c, true), {}),
 };
+
+/**
+ * The evolutionary search of a LengthDrop-trained model's frontier on the dev set (reused once
+ * written next to the model), one configuration per frontier point; `recipe` adds to its recipe.
+ */
+export async function searchedMethod(
+  c: MethodContext,
+  model: CliModel,
+  recipe: Record<string, unknown>,
+): Promise<DerivedMethod> {
+  const o = c.settings.options;
+  const search = {
+    iterations: o.iterations,
+    population: 20,
+    mutations: 30,
+    crossovers: 30,
+    scale: 100,
+    ratioBound: o.searchRatioBound,
+    seed: c.settings.seed,
+  };
+  // The frontier is written next to the model: a finished search is reused.
+  let frontier = loadFrontier(model);
+  if (!frontier) {
+    frontier = await searchCommand(
+      {
+        model: model.dir,
+        dev: c.settings.dev,
+        task: c.settings.task,
+        objective: 'macs',
+        ...search,
+        ...(c.settings.threads ? { threads: c.settings.threads } : {}),
+      },
+      c.quiet,
+    );
+  }
+  const points = frontier.points.map((p) => ({
+    label: p.lengths.map((l) => l.toFixed(2)).join(' '),
+    spec: pointLengths(frontier, p),
+  }));
+  return anytimeMethod(c, model, points, {
+    ...recipe,
+    search: { objective: 'macs', ...search },
+    area: frontier.area,
+  });
+}
