@@ -278,19 +278,19 @@ describe('lat compare', () => {
     }
   }, 120_000);
 
-  it('compares axformer: the pruned model, decided on a selection split of --train, has fewer params', async () => {
+  it('compares axformer and axformer+lat: pruned on a selection split of --train, fewer params', async () => {
     // The selection split holds out at least 500 examples: this test's own, bigger training file.
     const data = join(dir, 'axformer-data');
     mkdirSync(data);
     writeSentimentFixture(data, join(data, 'base'), { seed: 3, train: 560, dev: 64, hidden: 32, heads: 4 });
     const out = join(dir, 'axformer');
     const r = await compare([
-      ...args(out, ['--methods', 'plain,axformer']),
+      ...args(out, ['--methods', 'plain,axformer,axformer+lat']),
       ...['--model', join(data, 'base'), '--train', join(data, 'train.tsv'), '--dev', join(data, 'dev.tsv')],
     ]);
     expect(r.code, r.err).toBe(0);
     const report = parseCompareReport(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')));
-    const [plain, axformer] = report.methods;
+    const [plain, axformer, both] = report.methods;
     expect(axformer!.name).toBe('axformer');
     expect(axformer!.configurations.map((c) => c.label)).toEqual(['pruned']);
     // The harness measures the pruned model, which `lat axformer` wrote from the fine-tuned one.
@@ -321,6 +321,15 @@ describe('lat compare', () => {
     );
     expect(ev.status, ev.stderr).toBe(0);
     expect(pruned.metrics).toEqual(JSON.parse(ev.stdout.trim().split('\n').at(-1)!).results[0].metrics);
+    // axformer+lat: the LengthDrop-trained model pruned, one configuration per point of the frontier
+    // `lat search` found on the pruned model.
+    const lat = JSON.parse(readFileSync(join(out, 'axformer+lat/pruned/lat_axformer.json'), 'utf8'));
+    expect(both!.params).toBe(lat.parameters.after);
+    expect(both!.params).toBeLessThan(plain!.params);
+    const frontier = JSON.parse(readFileSync(join(out, 'axformer+lat/pruned/frontier.json'), 'utf8'));
+    expect(both!.configurations.map((c) => c.metric)).toEqual(
+      frontier.points.map((p: { metric: number }) => p.metric),
+    );
   }, 120_000);
 
   it('refuses bad input in one line before any training', async () => {
@@ -328,7 +337,7 @@ describe('lat compare', () => {
     const cases: [string[], RegExp, number][] = [
       [
         ['--methods', 'plain,axolotl'],
-        /unknown method 'axolotl'; available: plain, lat, adapler, axformer/,
+        /unknown method 'axolotl'; available: plain, lat, adapler, axformer, axformer\+lat/,
         2,
       ],
       [

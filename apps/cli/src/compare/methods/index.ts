@@ -5,6 +5,7 @@
 import type { CompareMethod } from '../method.js';
 import { adaplerMethod } from './adapler.js';
 import { axformerMethod } from './axformer.js';
+import { axformerLatMethod } from './axformer-lat.js';
 import { latMethod } from './lat.js';
 import { plainMethod } from './plain.js';
 
@@ -13,4 +14,5 @@ export const compareMethods: readonly CompareMethod[] = [
   latMethod,
   adaplerMethod,
   axformerMethod,
+  axformerLatMethod,
 ];
