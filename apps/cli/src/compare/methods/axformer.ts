@@ -60,8 +60,9 @@ export async function pruneInto(c: MethodContext, lengthDrop: boolean) {
     selection: summary['selection'],
     baseline: summary['baseline'],
     final: summary['final'],
-    accepted: summary['accepted'],
-    evaluations: summary['evaluations'],
+    // Neither the evaluation count nor a step's `cached`: a resumed search reports only what it
+    // evaluated itself, and the same search must give the same recipe killed or not.
+    accepted: (summary['accepted'] as { cached?: boolean }[]).map(({ cached: _, ...step }) => step),
   };
   return { model: await loadCliModel(out), pruning };
 }
