@@ -278,16 +278,22 @@ describe('lat compare', () => {
     }
   }, 120_000);
 
-  it('compares axformer and axformer+lat: pruned on a selection split of --train, fewer params', async () => {
-    // The selection split holds out at least 500 examples: this test's own, bigger training file.
-    const data = join(dir, 'axformer-data');
-    mkdirSync(data);
-    writeSentimentFixture(data, join(data, 'base'), { seed: 3, train: 560, dev: 64, hidden: 32, heads: 4 });
-    const out = join(dir, 'axformer');
-    const r = await compare([
-      ...args(out, ['--methods', 'plain,axformer,axformer+lat']),
+  // The selection split holds out at least 500 examples: the axformer tests' own, bigger training file.
+  const data = join(dir, 'axformer-data');
+  const axformerArgs = (out: string, methods: string) => {
+    if (!existsSync(data)) {
+      mkdirSync(data);
+      writeSentimentFixture(data, join(data, 'base'), { seed: 3, train: 560, dev: 64, hidden: 32, heads: 4 });
+    }
+    return [
+      ...args(out, ['--methods', methods]),
       ...['--model', join(data, 'base'), '--train', join(data, 'train.tsv'), '--dev', join(data, 'dev.tsv')],
-    ]);
+    ];
+  };
+
+  it('compares axformer and axformer+lat: pruned on a selection split of --train, fewer params', async () => {
+    const out = join(dir, 'axformer');
+    const r = await compare(axformerArgs(out, 'plain,axformer,axformer+lat'));
     expect(r.code, r.err).toBe(0);
     const report = parseCompareReport(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')));
     const [plain, axformer, both] = report.methods;
@@ -330,6 +336,29 @@ describe('lat compare', () => {
     expect(both!.configurations.map((c) => c.metric)).toEqual(
       frontier.points.map((p: { metric: number }) => p.metric),
     );
+  }, 120_000);
+
+  it('resumes a killed axformer search from its log to the same report', async () => {
+    const out = join(dir, 'axformer-killed');
+    const log = join(out, 'axformer/pruned/lat_axformer_log.json');
+    // SIGKILL as soon as the search has logged its first evaluation.
+    const child = spawn(
+      process.execPath,
+      [bin, 'compare', ...axformerArgs(out, 'axformer'), '--threads', '1'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const poll = setInterval(() => existsSync(log) && child.kill('SIGKILL'), 5);
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    clearInterval(poll);
+    expect(code).toBe(null);
+    expect(existsSync(join(out, 'axformer/pruned/lat_axformer.json'))).toBe(false);
+    const r = await compare(axformerArgs(out, 'axformer'));
+    expect(r.code, r.err).toBe(0);
+    const method = (path: string) =>
+      (untimed(path) as { methods: { name: string }[] }).methods.find((m) => m.name === 'axformer');
+    expect(method(join(out, 'compare.json'))).toEqual(method(join(dir, 'axformer/compare.json')));
   }, 120_000);
 
   it('refuses bad input in one line before any training', async () => {
