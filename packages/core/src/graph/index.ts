@@ -1,3 +1,4 @@
 export * from './autodiff.js';
 export * from './graph.js';
+export * from './pooling.js';
 export * from './serialize.js';

@@ -1,0 +1,186 @@
+/**
+ * Differentiable top-k operators for trainable representation pooling (REFERENCE.md §4), built
+ * from ordinary ONNX ops so autodiff gives their backward pass and every ORT backend runs them.
+ *
+ * Successive-halving top-k: each round sorts the rows by score, pairs the j-th best with the j-th
+ * worst and merges each pair with weights softmax(20^{s_a}, 20^{s_b}); the merged rows go back to
+ * document order (by the position of the pair's best member). Sorting and pairing are TopK and
+ * Gather indices, which carry no gradient: scores learn only through the merge weights.
+ */
+import { LatError } from '../errors.js';
+import type { Graph, Value } from './graph.js';
+
+/** What a pooling operator reads: per-example rows ranked by a score. */
+export interface PoolingInput {
+  /** [B, n] float scores (> 0; the scorer's sigmoid + 1e-5). */
+  scores: Value;
+  /** [B, n] float: 1 for real rows, 0 for padding (which ranks last and is never merged in). */
+  mask: Value;
+  /** [B, n] int64: the original position each row stands for. */
+  positions: Value;
+  /** Row 0 ([CLS]) always ranks first, so it stays row 0 of the output (for classification heads). */
+  keepFirst?: boolean;
+}
+
+/** A pooling decided on the scores: applies the same merges to any [B, n, d] states. */
+export interface PoolingPlan {
+  /** [B, n, d] → [B, k, d]: the merged rows, in document order. */
+  apply(states: Value): Value;
+  /** [B, k] the merged scores. */
+  scores: Value;
+  /** [B, k] float: 1 where the merged row holds a real row. */
+  mask: Value;
+  /** [B, k] int64: the original position of each merged row's best member. */
+  positions: Value;
+}
+
+/** The merge base of the paper: w = softmax(20^{s_a}, 20^{s_b}). */
+export const mergeBase = 20;
+
+/** Number of halving rounds from `from` rows to `k`; `from` must be k · 2^r. */
+export function halvingRounds(from: number, k: number, where = 'pooling'): number {
+  if (!Number.isInteger(k) || k < 1)
+    throw new LatError('BAD_INPUT', `pooled width must be a whole number ≥ 1, got ${k}`, where);
+  const r = Math.log2(from / k);
+  if (!Number.isInteger(r) || r < 0) {
+    const options = [from / 2, from / 4, from / 8].filter((x) => Number.isInteger(x) && x >= 1);
+    throw new LatError(
+      'BAD_INPUT',
+      `width ${k} is not reachable by halving ${from} rows (${from}/${k} is not a power of 2); use ${options.join(', ') || from}`,
+      where,
+    );
+  }
+  return r;
+}
+
+const int = (g: Graph, op: string, a: Value, b: Value) =>
+  g.node(op, [a, b], {}, [{ dtype: 'int64', shape: a.shape?.length === 0 ? [] : undefined }])[0]!;
+
+/** 0, 1, …, n − 1 for a scalar int64 n. */
+function arange(g: Graph, n: Value): Value {
+  return g.node('Range', [g.int64(0), n, g.int64(1)], {}, [{ dtype: 'int64', shape: [g.unknownDim()] }])[0]!;
+}
+
+/** x[:, 0:end] along axis 1 for a runtime scalar `end`. */
+function head(g: Graph, x: Value, end: Value): Value {
+  const shape = x.shape ? [x.shape[0]!, g.unknownDim(), ...x.shape.slice(2)] : undefined;
+  return g.node('Slice', [x, g.int64s([0]), g.unsqueeze(end, [0]), g.int64s([1])], {}, [
+    { dtype: x.dtype, shape },
+  ])[0]!;
+}
+
+/** Rows x[b, idx[b, j], :] of [B, n, d] states for idx [B, k]: one Gather on the flattened batch. */
+export function gatherRowsOf(g: Graph, x: Value, idx: Value): Value {
+  const d = x.shape?.[2];
+  if (typeof d !== 'number') throw new LatError('BAD_SHAPE', 'pooling needs states of a known width');
+  const shape = g.shapeOf(x);
+  const dim = (axis: number) => g.squeeze(g.slice(shape, [axis], [axis + 1], [0], [1]), [0]);
+  const starts = g.mul(g.unsqueeze(arange(g, dim(0)), [1]), g.unsqueeze(dim(1), [0]));
+  return g.gather(g.reshape(x, [-1, d]), g.add(idx, starts), 0);
+}
+
+/** The key rows are ranked by: the score, −1 for padding, 2 for row 0 when it is kept first. */
+function rankKey(g: Graph, scores: Value, mask: Value, keepFirst: boolean): Value {
+  const key = g.where(g.greater(mask, g.scalar(0)), scores, g.scalar(-1));
+  if (!keepFirst) return key;
+  const n = g.squeeze(g.slice(g.shapeOf(scores), [1], [2], [0], [1]), [0]);
+  return g.where(g.equal(arange(g, n), g.int64(0)), g.scalar(2), key);
+}
+
+/**
+ * Successive-halving top-k (Pietruszka et al. 2022) from at most `maxRows` rows to `k`
+ * (`maxRows` = k · 2^r: r rounds are built). A round on m rows keeps h = max(⌈m/2⌉, k) rows
+ * (h = m once m ≤ k): the m − h worst rows are merged into the best ones, the rest pass through
+ * unchanged; at m = k · 2^i that is the paper's exact halving. Two departures, both about
+ * padding: inputs shorter than `maxRows` are not padded up with zero vectors (rounds stop merging
+ * at k), and a padding row is dropped rather than merged into a real one. The output has
+ * min(n, k) rows; with k ≥ n it is the identity.
+ */
+export function successiveHalvingTopK(
+  g: Graph,
+  x: PoolingInput,
+  o: { k: number; maxRows: number },
+): PoolingPlan {
+  const rounds = halvingRounds(o.maxRows, o.k);
+  const K = g.int64(o.k);
+  const ln = g.scalar(Math.log(mergeBase));
+  const steps: { a: Value; b: Value; wa: Value; wb: Value }[] = [];
+  let { scores, mask, positions } = x;
+  for (let round = 0; round < rounds; round++) {
+    const m = g.squeeze(g.slice(g.shapeOf(scores), [1], [2], [0], [1]), [0]);
+    const half = int(g, 'Div', g.add(m, g.int64(1)), g.int64(2));
+    const h = g.min(m, g.max(half, K));
+    const [, order] = g.topK(rankKey(g, scores, mask, x.keepFirst ?? false), g.unsqueeze(m, [0]), 1);
+    const best = head(g, order, h); // [B, h] by score, best first
+    // The j-th best pairs with the j-th worst while j < m − h; the others (and any pairing with
+    // a padding row) pair with themselves, which a merge leaves unchanged.
+    const j = arange(g, h);
+    const merging = g.less(j, g.sub(m, h));
+    const partnerRank = g.where(merging, g.sub(g.sub(m, g.int64(1)), j), j);
+    let partner = g.gather(order, partnerRank, 1); // [B, h]
+    const partnerReal = g.greater(g.gatherElements(mask, partner, 1), g.scalar(0));
+    partner = g.where(partnerReal, partner, best);
+    // Back to document order, by the position (here: row index) of each pair's best member.
+    const [, perm] = g.topK(g.neg(g.cast(best, g.float)), g.unsqueeze(h, [0]), 1);
+    const a = g.gatherElements(best, perm, 1);
+    const b = g.gatherElements(partner, perm, 1);
+    const sa = g.gatherElements(scores, a, 1);
+    const sb = g.gatherElements(scores, b, 1);
+    // softmax(20^{s_a}, 20^{s_b}) over the pair = sigmoid(20^{s_a} − 20^{s_b}).
+    const wa = g.sigmoid(g.sub(g.exp(g.mul(sa, ln)), g.exp(g.mul(sb, ln))));
+    const wb = g.sub(g.scalar(1), wa);
+    steps.push({ a, b, wa: g.unsqueeze(wa, [2]), wb: g.unsqueeze(wb, [2]) });
+    scores = g.add(g.mul(wa, sa), g.mul(wb, sb));
+    mask = g.gatherElements(mask, a, 1);
+    positions = g.gatherElements(positions, a, 1);
+  }
+  return {
+    apply: (states) =>
+      steps.reduce(
+        (e, s) => g.add(g.mul(s.wa, gatherRowsOf(g, e, s.a)), g.mul(s.wb, gatherRowsOf(g, e, s.b))),
+        states,
+      ),
+    scores,
+    mask,
+    positions,
+  };
+}
+
+/**
+ * The comparison operator of the paper: iterative softmax top-k. Output t is Σᵢ wᵢ eᵢ with
+ * w = softmax(−(s − v_t)²) over the rows not yet taken, v_t the t-th largest score (the k
+ * iterations "take the max, then set it to −1e4" computed at once). Rows come back in document
+ * order. Which row is the t-th largest is a selection (no gradient); v_t and the weights carry
+ * gradient, as autograd's max does.
+ * Costs a [k, n] × [n, d] product per example — the expense successive halving avoids.
+ */
+export function iterativeSoftmaxTopK(g: Graph, x: PoolingInput, o: { k: number }): PoolingPlan {
+  const key = rankKey(g, x.scores, x.mask, x.keepFirst ?? false);
+  const m = g.squeeze(g.slice(g.shapeOf(key), [1], [2], [0], [1]), [0]);
+  const k = g.min(g.int64(o.k), m);
+  const [, order] = g.topK(key, g.unsqueeze(m, [0]), 1); // [B, n] all rows by score
+  // rank[b, i]: where row i comes in the order; row i is taken before iteration t when rank < t.
+  const n = arange(g, m);
+  const rank = g.scatterElements(
+    g.zerosLike(order),
+    order,
+    g.expand(g.unsqueeze(n, [0]), g.shapeOf(order), order.shape),
+    1,
+  );
+  const top = head(g, order, k); // [B, k]
+  const [, perm] = g.topK(g.neg(g.cast(top, g.float)), g.unsqueeze(k, [0]), 1);
+  const picked = g.gatherElements(top, perm, 1); // [B, k] in document order
+  const t = g.gatherElements(rank, picked, 1); // iteration of each output row
+  const masked = g.where(g.greater(x.mask, g.scalar(0)), x.scores, g.scalar(-1e4)); // [B, n]
+  const taken = g.less(g.unsqueeze(rank, [1]), g.unsqueeze(t, [2])); // [B, k, n]
+  const s = g.where(taken, g.scalar(-1e4), g.unsqueeze(masked, [1]));
+  const v = g.unsqueeze(g.gatherElements(masked, picked, 1), [2]); // v_t [B, k, 1]
+  const diff = g.sub(s, v);
+  const w = g.softmax(g.neg(g.mul(diff, diff)), -1); // [B, k, n]
+  return {
+    apply: (states) => g.matmul(w, states),
+    scores: g.gatherElements(x.scores, picked, 1),
+    mask: g.gatherElements(x.mask, picked, 1),
+    positions: g.gatherElements(x.positions, picked, 1),
+  };
+}
