@@ -13,6 +13,7 @@ import type { ModelConfig } from './architectures/index.js';
 import { buildEncoder, encoderInputs, initializerWeights } from './encoder.js';
 import { type ModelDtype, parseModelDtype } from './quantize.js';
 import { keepCountsInput, type LatSetting, latReducer } from './reducers/lat.js';
+import { poolingReducer } from './reducers/pooling.js';
 import type { TokenReducer } from './reducers/reducer.js';
 
 /** Options of the anytime (inference) graph; `S` is the reducer's setting type. */
@@ -22,9 +23,12 @@ export interface AnytimeOptions<S = LatSetting> {
   weightsAsInputs?: boolean;
   /** Add `kept_positions_<i>` outputs (for --explain and the playground). */
   keptPositions?: boolean;
-  /** false: a plain BERT graph with no token selection (no reducer inputs). */
+  /**
+   * false: a plain BERT graph with no token selection (no reducer inputs). A pooled model
+   * (config `pooling`) still pools: its schedule is part of the network, not a setting.
+   */
   selection?: boolean;
-  /** The token reducer (default: LAT's attention-received top-k). */
+  /** The token reducer (default: the config's pooling, else LAT's attention-received top-k). */
   reducer?: TokenReducer<S>;
   /** Span heads: false drops restore (an ablation: only tokens kept to the end can be answers). */
   restore?: boolean;
@@ -50,7 +54,7 @@ export function buildAnytimeGraph<S = LatSetting>(
   const source = o.weightsAsInputs
     ? { param: (name: string, t: { dims: number[] }) => g.input(name, 'float32', t.dims) }
     : initializerWeights(g, weights);
-  const reducer = reducerOf(o);
+  const reducer = reducerOf(config, o);
   const out = buildEncoder(g, config, weights, source, {
     head,
     keptPositions: o.keptPositions ?? true,
@@ -68,9 +72,10 @@ export function buildAnytimeGraph<S = LatSetting>(
   return g;
 }
 
-function reducerOf<S>(o: AnytimeOptions<S>): TokenReducer<S> | undefined {
-  if (o.selection === false) return undefined;
-  return o.reducer ?? (latReducer as TokenReducer<S>);
+function reducerOf<S>(config: ModelConfig, o: AnytimeOptions<S>): TokenReducer<S> | undefined {
+  if (o.reducer) return o.reducer;
+  if (config.pooling) return poolingReducer(config.pooling) as TokenReducer<unknown> as TokenReducer<S>;
+  return o.selection === false ? undefined : (latReducer as TokenReducer<S>);
 }
 
 /** A padded batch of token ids, as the graph's int64 inputs take it. */
@@ -184,7 +189,7 @@ export async function createAnytimeModel<S = LatSetting>(
 ): Promise<AnytimeModel<S>> {
   const bytes = o.model ?? toModelProto(buildAnytimeGraph(config, weights, o));
   const session = await runtime.createSession(bytes, o.session);
-  const reducer = reducerOf(o);
+  const reducer = reducerOf(config, o);
   return {
     config,
     session,

@@ -20,6 +20,7 @@ import { type EncodedBatch, encoderFeeds } from './anytime.js';
 import type { ModelConfig } from './architectures/index.js';
 import { buildEncoder, type Dropout, encoderInputs } from './encoder.js';
 import { type LatSetting, latReducer } from './reducers/lat.js';
+import { poolingReducer } from './reducers/pooling.js';
 import type { TokenReducer } from './reducers/reducer.js';
 
 type Feeds = Record<string, HostTensor>;
@@ -48,7 +49,7 @@ export const distillationLoss = 'distillation';
 
 /** Options of the training graph; `S` is the reducer's setting type. */
 export interface TrainingGraphOptions<S = LatSetting> {
-  /** The token reducer trained with the encoder (default: LAT's attention-received top-k). */
+  /** The token reducer trained with the encoder (default: the config's pooling, else LAT's top-k). */
   reducer?: TokenReducer<S>;
   task: 'classification' | 'regression' | 'span';
   /** Largest batch × sequence the graph will see; sizes the dropout noise table. */
@@ -152,7 +153,11 @@ export function buildTrainingGraph<S = LatSetting>(
   o: TrainingGraphOptions<S>,
 ): TrainingGraph<S> {
   const g = new Graph('lat-train');
-  const reducer = o.reducer ?? (latReducer as TokenReducer<S>);
+  const reducer =
+    o.reducer ??
+    ((config.pooling
+      ? poolingReducer(config.pooling)
+      : latReducer) as TokenReducer<unknown> as TokenReducer<S>);
   const paramNames = [...weights.keys()];
   const params = new Map<string, Value>();
   for (const name of paramNames) params.set(name, g.input(name, 'float32', weights.get(name)!.dims));

@@ -7,6 +7,7 @@ export * from './metrics.js';
 export * from './objectives/adapler.js';
 export * from './objectives/length-drop.js';
 export * from './objectives/objective.js';
+export * from './objectives/pooling.js';
 export * from './optim.js';
 export * from './saliency.js';
 export * from './schedule.js';

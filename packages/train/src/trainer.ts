@@ -37,6 +37,7 @@ import { evaluate } from './evaluate.js';
 import { type MetricName, selectionMetric } from './metrics.js';
 import { type LengthDropConfig, type LengthSampling, lengthDropObjective } from './objectives/length-drop.js';
 import type { Objective } from './objectives/objective.js';
+import { poolingObjective } from './objectives/pooling.js';
 import { AdamW, accumulate, clipGradNorm, noDecayBiasAndNorm } from './optim.js';
 import { linearSchedule } from './schedule.js';
 
@@ -190,10 +191,13 @@ export class Trainer<S = LatSetting> {
       s.options.layerDrop ?? (s.options.lengthDrop === null ? 0 : defaultTrainOptions.layerDrop);
     this.options = { ...defaultTrainOptions, ...s.options, layerDrop };
     const o = this.options;
-    // Without an objective of its own the setting type is LAT's (S's default).
+    // Without an objective of its own: a pooled model trains pooled, others with LengthDrop
+    // (then the setting type is LAT's, S's default).
     this.objective =
       s.objective ??
-      (lengthDropObjective(o.lengthDrop, o.lengthSampling) as Objective<unknown> as Objective<S>);
+      ((s.config.pooling
+        ? poolingObjective(s.config)
+        : lengthDropObjective(o.lengthDrop, o.lengthSampling)) as Objective<unknown> as Objective<S>);
     if (s.train.length === 0) throw new LatError('BAD_DATA', 'the training set is empty', 'train');
     for (const [k, v] of Object.entries({
       epochs: o.epochs,
@@ -247,7 +251,8 @@ export class Trainer<S = LatSetting> {
     this.graph = t;
     // Without ORT's arena the training session's peak memory is ~20% lower for ~3% of speed.
     this.session = await this.s.runtime.createSession(toModelProto(t.graph), { memoryArena: false });
-    // Span tasks are scored by @lat/qa's decoding; the trainer evaluates sequence tasks, at full length.
+    // Span tasks are scored by @lat/qa's decoding; the trainer evaluates sequence tasks, at full
+    // length (a pooled model pools: its schedule is part of the network).
     if (this.s.dev && this.task !== 'span')
       this.evalModel = await createAnytimeModel(this.s.runtime, this.s.config, weights, {
         weightsAsInputs: true,
@@ -263,7 +268,14 @@ export class Trainer<S = LatSetting> {
     for (const e of this.s.train) data.update(JSON.stringify([e.ids, e.typeIds, e.label, e.span ?? null]));
     // A method's own objective is part of the run (LengthDrop's is already in the options).
     const objective = this.s.objective ? { objective: this.s.objective.name } : {};
-    return { ...options, ...objective, trainData: data.digest('hex').slice(0, 16), ...this.s.run };
+    const pooling = this.s.config.pooling ? { pooling: this.s.config.pooling } : {};
+    return {
+      ...options,
+      ...objective,
+      ...pooling,
+      trainData: data.digest('hex').slice(0, 16),
+      ...this.s.run,
+    };
   }
 
   /**

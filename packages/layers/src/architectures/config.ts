@@ -1,5 +1,6 @@
 /** Hugging Face config.json → the typed encoder config lat builds graphs from, per architecture. */
 import { LatError, type LayerShape } from '@lat/core';
+import { checkPooling } from '../reducers/pooling.js';
 import { architectures } from './index.js';
 import { parsePruning, pruningToHf } from './pruning.js';
 
@@ -31,6 +32,20 @@ export interface ModelConfig {
   attentionDropout: number;
   /** Per layer, what survives AxFormer pruning (heads, blocks, hard-attention k); absent: unpruned. */
   layers?: LayerShape[];
+  /** Trainable pooling (config.json `lat_pooling`): the model pools its rows at these layers. */
+  pooling?: PoolingConfig;
+}
+
+/**
+ * A pooling schedule (REFERENCE.md §4): after layer `layer`'s attention the rows are merged down
+ * to `width`, so later layers run on fewer rows. Widths halve from `inputLength` (the longest
+ * input: shorter ones merge less), e.g. 4096 → [[0, 1024], [1, 256]].
+ */
+export interface PoolingConfig {
+  schedule: readonly (readonly [layer: number, width: number])[];
+  inputLength: number;
+  /** The top-k operator: successive halving (default) or iterative softmax (the comparison). */
+  operator?: 'halving' | 'iterative';
 }
 
 type Json = Record<string, unknown>;
@@ -144,7 +159,31 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
     hiddenDropout: real(keys.hiddenDropout, 0.1, probability, 'in [0, 1)'),
     attentionDropout: real(keys.attentionDropout, 0.1, probability, 'in [0, 1)'),
     ...(layers ? { layers } : {}),
+    ...(j['lat_pooling'] !== undefined
+      ? { pooling: parsePooling(j['lat_pooling'], `${where}#lat_pooling`) }
+      : {}),
   };
+  function parsePooling(raw: unknown, at: string): PoolingConfig {
+    const p = (typeof raw === 'object' && raw !== null ? raw : {}) as Json;
+    const schedule = p['schedule'];
+    if (!Array.isArray(schedule) || !schedule.every((e) => Array.isArray(e) && e.length === 2))
+      throw new LatError('BAD_CONFIG', 'schedule must be a list of [layer, width] pairs', at);
+    const pooling: PoolingConfig = {
+      schedule: schedule.map((e) => [Number(e[0]), Number(e[1])] as const),
+      inputLength: Number(p['input_length']),
+      ...(p['operator'] !== undefined ? { operator: p['operator'] as PoolingConfig['operator'] } : {}),
+    };
+    checkPooling(
+      pooling,
+      {
+        numLayers: int(keys.numLayers),
+        maxPositions: int('max_position_embeddings'),
+        positionOffset: arch.positionOffset(padTokenId),
+      },
+      at,
+    );
+    return pooling;
+  }
 }
 
 /** The HF config.json for a lat config (written next to exported checkpoints). */
@@ -170,5 +209,14 @@ export function toHfConfig(c: ModelConfig): Json {
     id2label: Object.fromEntries(c.labels.map((l, i) => [String(i), l])),
     label2id: Object.fromEntries(c.labels.map((l, i) => [l, i])),
     ...pruningToHf(c),
+    ...(c.pooling
+      ? {
+          lat_pooling: {
+            schedule: c.pooling.schedule,
+            input_length: c.pooling.inputLength,
+            ...(c.pooling.operator ? { operator: c.pooling.operator } : {}),
+          },
+        }
+      : {}),
   };
 }

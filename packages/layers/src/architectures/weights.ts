@@ -5,6 +5,7 @@
  * and back on save. Linear weights keep PyTorch's [out, in] layout.
  */
 import { LatError, Rng, type StateDict, type Tensor32 } from '@lat/core';
+import { scorerShapes } from '../reducers/pooling.js';
 import { linearShapes } from './architecture.js';
 import type { ModelConfig } from './config.js';
 import { architectures } from './index.js';
@@ -53,6 +54,7 @@ export function expectedShapes(c: ModelConfig, heads: Heads = {}): Map<string, n
   if (heads.classifier ?? true)
     for (const [n, dims] of architectures[c.architecture].classificationHeadShapes(c)) m.set(n, dims);
   if (heads.qa) for (const [n, dims] of linearShapes('qa_outputs', 2, d)) m.set(n, dims);
+  for (const [n, dims] of scorerShapes(c)) m.set(n, dims);
   return m;
 }
 

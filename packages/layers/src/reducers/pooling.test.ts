@@ -1,0 +1,139 @@
+/**
+ * Trainable pooling as a token reducer: a config with `lat_pooling` builds pooled graphs (Node and
+ * wasm alike), short inputs pass unchanged, the scorers get gradients that match finite
+ * differences, and bad schedules are refused in one line.
+ */
+import { toModelProto } from '@lat/core';
+import { createNodeRuntime } from '@lat/runtime-node';
+import { createWebRuntime } from '@lat/runtime-web';
+import { describe, expect, it } from 'vitest';
+import { createAnytimeModel } from '../anytime.js';
+import { parseModelConfig, toHfConfig } from '../architectures/config.js';
+import { createRandomWeights } from '../architectures/weights.js';
+import { tinyBertConfig } from '../testing/index.js';
+import { buildTrainingGraph, taskLoss } from '../training.js';
+import { parsePoolingSchedule, scorerNames, withScorers } from './pooling.js';
+
+const pooled = (schedule: unknown, extra: Record<string, unknown> = {}) =>
+  parseModelConfig({
+    ...toHfConfig(tinyBertConfig(0)),
+    lat_pooling: { schedule, input_length: 16, ...extra },
+  });
+
+const batch = (n: number, real: number[]) => ({
+  inputIds: BigInt64Array.from({ length: real.length * n }, (_, i) => BigInt(2 + ((i * 7) % 25))),
+  attentionMask: BigInt64Array.from({ length: real.length * n }, (_, i) =>
+    i % n < real[Math.floor(i / n)]! ? 1n : 0n,
+  ),
+  batch: real.length,
+});
+
+describe('trainable pooling as a reducer', () => {
+  it('pools 16 → 4 → 2 rows, [CLS] first, in document order; wasm gives what Node gives', async () => {
+    const c = pooled([
+      [0, 4],
+      [1, 2],
+    ]);
+    expect(toHfConfig(c)['lat_pooling']).toEqual({
+      schedule: [
+        [0, 4],
+        [1, 2],
+      ],
+      input_length: 16,
+    });
+    const w = createRandomWeights(c, 3, {}, 0.5);
+    expect(w.get(scorerNames(1).weight)!.dims).toEqual([1, 16]);
+    const x = batch(16, [16, 11]);
+    const results = [];
+    for (const runtime of [createNodeRuntime({ threads: 1 }), createWebRuntime({ threads: 1 })]) {
+      const m = await createAnytimeModel(runtime, c, w);
+      results.push(await m.run(x));
+      await m.release();
+    }
+    const [node, wasm] = results as [(typeof results)[0], (typeof results)[0]];
+    expect(node.keptPositions.map((l) => l.map((p) => p.length))).toEqual([
+      [4, 4],
+      [2, 2],
+    ]);
+    for (const layer of node.keptPositions)
+      for (const kept of layer) {
+        expect(kept[0]).toBe(0);
+        expect([...kept].sort((a, b) => a - b)).toEqual(kept);
+      }
+    expect(wasm.keptPositions).toEqual(node.keptPositions);
+    Array.from(node.logits!).forEach((v, i) => expect(wasm.logits![i]).toBeCloseTo(v, 5));
+  });
+
+  it('inputs no longer than the widths pass unchanged: the plain encoder', async () => {
+    const c = pooled([[0, 8]]);
+    const w = createRandomWeights(c, 4, {}, 0.5);
+    const runtime = createNodeRuntime({ threads: 1 });
+    const m = await createAnytimeModel(runtime, c, w);
+    const { pooling: _, ...plainConfig } = c;
+    const plain = await createAnytimeModel(runtime, plainConfig, w, { selection: false });
+    const x = batch(8, [8, 5]);
+    const a = await m.run(x);
+    const b = await plain.run(x);
+    Array.from(b.logits!).forEach((v, i) => expect(a.logits![i]).toBeCloseTo(v, 5));
+    await m.release();
+    await plain.release();
+  });
+
+  it('trains: the scorer gradient (through the merge weights) matches finite differences', async () => {
+    const c = pooled([[0, 4]]);
+    const w = withScorers(c, createRandomWeights(tinyBertConfig(0), 5, {}, 0.5), 9);
+    // Spread the scores (away from ties) so a finite-difference step never reorders rows.
+    const name = scorerNames(0).weight;
+    w.set(name, { dims: [1, 16], data: w.get(name)!.data.map((v) => v * 25) });
+    const x = batch(16, [16]);
+    const t = buildTrainingGraph(c, w, { task: 'classification', maxBatch: 1, maxSeq: 16 });
+    const runtime = createNodeRuntime({ threads: 1 });
+    const s = await runtime.createSession(toModelProto(t.graph));
+    const run = (weights: typeof w) =>
+      s.run({
+        ...t.feeds.batch(x, [1], weights),
+        ...t.feeds.teacher(x),
+        ...t.feeds.pass(x, {
+          setting: undefined,
+          dropoutOffsets: new BigInt64Array(t.dropoutSites),
+          lossWeights: { [taskLoss]: 1 },
+        }),
+      });
+    const grads = t.feeds.grads(await run(w))[name]!;
+    expect(Math.max(...Array.from(grads, Math.abs))).toBeGreaterThan(1e-4); // the scorer learns
+    for (const i of [0, 7, 13]) {
+      const bumped = async (delta: number) => {
+        const data = Float32Array.from(w.get(name)!.data);
+        data[i]! += delta;
+        return t.feeds.loss(await run(new Map(w).set(name, { dims: [1, 16], data })));
+      };
+      const numeric = ((await bumped(1e-3)) - (await bumped(-1e-3))) / 2e-3;
+      expect(Math.abs(numeric - grads[i]!)).toBeLessThan(1e-3 + 0.05 * Math.abs(grads[i]!));
+    }
+    await s.release();
+  });
+
+  it('refuses bad schedules in one line: unreachable width, growing, layer out of range', () => {
+    expect(() => pooled([[0, 5]])).toThrow(/width 5 is not reachable by halving 16 rows/);
+    expect(() =>
+      pooled([
+        [0, 4],
+        [1, 8],
+      ]),
+    ).toThrow(/the schedule must shrink: layer 1 pools to 8 rows from 4/);
+    expect(() => pooled([[2, 4]])).toThrow(/layer 2 is out of range: the model has layers 0\.\.1/);
+    expect(() => pooled([[0, 4]], { input_length: 64 })).toThrow(/input length 64 must lie in 1\.\.16/);
+    expect(parsePoolingSchedule('0:1024, 1:256')).toEqual([
+      [0, 1024],
+      [1, 256],
+    ]);
+    expect(() => parsePoolingSchedule('0=1024')).toThrow(/'0=1024' is not layer:width/);
+    for (const bad of [() => pooled([[0, 5]]), () => parsePoolingSchedule('x')]) {
+      try {
+        bad();
+      } catch (e) {
+        expect(String((e as Error).message)).not.toContain('\n');
+      }
+    }
+  });
+});

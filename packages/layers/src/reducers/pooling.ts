@@ -1,0 +1,167 @@
+/**
+ * Trainable representation pooling (REFERENCE.md §4, DeepPyramidion): at each layer of a pooling
+ * schedule a scorer s = sigmoid(x·W + b) + 1e-5 rates the rows after the layer's attention and a
+ * differentiable top-k (@lat/core's successive halving, or iterative softmax for comparison)
+ * merges them down to the layer's width; the feed-forward block and every later layer run on the
+ * merged rows. The schedule is part of the model (config.json `lat_pooling`), so every command
+ * and the pipeline build pooled graphs from the config alone; it trains end to end with the task
+ * loss, the scorers learning through the merge weights.
+ *
+ * Where it pools: after layer L's attention sub-block (the token reducer's hook), so layer L's
+ * feed-forward already runs on the pooled rows — one block earlier than the paper, which pools
+ * after the whole layer. [CLS] always ranks first and stays row 0 for the classification head.
+ */
+import {
+  type Graph,
+  type HostTensor,
+  halvingRounds,
+  iterativeSoftmaxTopK,
+  LatError,
+  Rng,
+  type StateDict,
+  successiveHalvingTopK,
+  type Tensor32,
+  type Value,
+} from '@lat/core';
+import type { ModelConfig, PoolingConfig } from '../architectures/config.js';
+import type { TokenReducer } from './reducer.js';
+
+/** The scorer's weight and bias names for a pooling layer. */
+export const scorerNames = (layer: number) => ({
+  weight: `pooling.scorer.${layer}.weight`,
+  bias: `pooling.scorer.${layer}.bias`,
+});
+
+/** Shapes of the scorers a pooling config needs (none without pooling). */
+export function scorerShapes(c: ModelConfig): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  for (const [layer] of c.pooling?.schedule ?? []) {
+    const n = scorerNames(layer);
+    m.set(n.weight, [1, c.hiddenSize]);
+    m.set(n.bias, [1]);
+  }
+  return m;
+}
+
+/**
+ * Fresh scorers for the layers `weights` has none for: W ~ normal(0, 0.02) as BERT initialises
+ * linears, b = 0. With LayerNorm'd states that spreads initial scores over ≈ 0.35–0.65, so the
+ * first merges already favour the better-scored row instead of averaging pairs evenly.
+ */
+export function withScorers(c: ModelConfig, weights: StateDict, seed = 1): StateDict {
+  const out = new Map(weights);
+  const rng = new Rng(seed);
+  for (const [name, dims] of scorerShapes(c)) {
+    if (out.has(name)) continue;
+    const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+    if (!name.endsWith('.bias')) for (let i = 0; i < data.length; i++) data[i] = rng.normal() * 0.02;
+    out.set(name, { dims, data } as Tensor32);
+  }
+  return out;
+}
+
+/** "0:1024,1:256" (layer:width pairs) → a schedule; `where` names the flag in errors. */
+export function parsePoolingSchedule(text: string, where = '--pooling'): [number, number][] {
+  return text.split(',').map((part) => {
+    const m = /^\s*(\d+)\s*:\s*(\d+)\s*$/.exec(part);
+    if (!m)
+      throw new LatError('BAD_INPUT', `'${part}' is not layer:width (e.g. --pooling 0:1024,1:256)`, where);
+    return [Number(m[1]), Number(m[2])];
+  });
+}
+
+/**
+ * Checks a pooling config against the model: layers within range and in order, widths that
+ * shrink, each reachable by halving the previous (the first: the input length), and an input
+ * length the model has positions for. One-line errors naming `where`.
+ */
+export function checkPooling(
+  p: PoolingConfig,
+  c: Pick<ModelConfig, 'numLayers' | 'maxPositions' | 'positionOffset'>,
+  where: string,
+): void {
+  const positions = c.maxPositions - c.positionOffset;
+  if (!Number.isInteger(p.inputLength) || p.inputLength < 1 || p.inputLength > positions)
+    throw new LatError(
+      'BAD_INPUT',
+      `input length ${p.inputLength} must lie in 1..${positions} (the model's positions)`,
+      where,
+    );
+  if (p.schedule.length === 0) throw new LatError('BAD_INPUT', 'the pooling schedule is empty', where);
+  let from = p.inputLength;
+  let previousLayer = -1;
+  for (const [layer, width] of p.schedule) {
+    if (!Number.isInteger(layer) || layer < 0 || layer >= c.numLayers)
+      throw new LatError(
+        'BAD_INPUT',
+        `layer ${layer} is out of range: the model has layers 0..${c.numLayers - 1}`,
+        where,
+      );
+    if (layer <= previousLayer)
+      throw new LatError(
+        'BAD_INPUT',
+        `layers must be given in increasing order (${layer} after ${previousLayer})`,
+        where,
+      );
+    if (width >= from)
+      throw new LatError(
+        'BAD_INPUT',
+        `the schedule must shrink: layer ${layer} pools to ${width} rows from ${from}`,
+        where,
+      );
+    halvingRounds(from, width, where);
+    from = width;
+    previousLayer = layer;
+  }
+  if (p.operator !== undefined && p.operator !== 'halving' && p.operator !== 'iterative')
+    throw new LatError(
+      'BAD_INPUT',
+      `operator must be halving or iterative, got ${String(p.operator)}`,
+      where,
+    );
+}
+
+/** The pooling reducer of a model whose config has a pooling schedule. */
+export function poolingReducer(p: PoolingConfig): TokenReducer<undefined> {
+  const widths = new Map(p.schedule);
+  const inputs = new Map(
+    p.schedule.map(([layer], i) => [layer, i === 0 ? p.inputLength : p.schedule[i - 1]![1]]),
+  );
+  return {
+    name: 'pooling',
+    parameters: scorerShapes,
+    build({ g, param }) {
+      return {
+        reduce({ layer, attended, mask, positions }) {
+          const k = widths.get(layer);
+          if (k === undefined) return undefined;
+          return {
+            reduce() {
+              const scores = scorerScores(
+                g,
+                attended,
+                mask,
+                param(scorerNames(layer).weight),
+                param(scorerNames(layer).bias),
+              );
+              const input = { scores, mask, positions, keepFirst: true };
+              const plan =
+                p.operator === 'iterative'
+                  ? iterativeSoftmaxTopK(g, input, { k })
+                  : successiveHalvingTopK(g, input, { k, maxRows: inputs.get(layer)! });
+              return { rows: plan.apply, mask: plan.mask, positions: plan.positions, valid: plan.mask };
+            },
+          };
+        },
+      };
+    },
+    feeds: (): Record<string, HostTensor> => ({}),
+  };
+}
+
+/** s = sigmoid(x·W + b) + 1e-5 per row [B, n]; padding's logit is −1e4, so its score is 1e-5. */
+function scorerScores(g: Graph, x: Value, mask: Value, w: Value, b: Value): Value {
+  const logit = g.squeeze(g.linear(x, w, b), [2]);
+  const masked = g.where(g.greater(mask, g.scalar(0)), logit, g.scalar(-1e4));
+  return g.add(g.sigmoid(masked), g.scalar(1e-5));
+}
