@@ -1,5 +1,6 @@
 /** Shared by search and eval: a dev set, a score per configuration, MACs per configuration. */
 import { encoderMacs, keepCounts, LatError, type LengthSpec } from '@lat/core';
+import { poolingCounts } from '@lat/layers';
 import { macsAt, type QuestionAnsweringPipeline, type TextClassificationPipeline } from '@lat/pipeline';
 import { spanItems, squadScores } from '@lat/qa';
 import {
@@ -26,8 +27,9 @@ export function averageMacs(model: CliModel, data: readonly Encoded[], spec?: Le
  */
 export function paddedMacs(model: CliModel, padded: number, spec?: LengthSpec): number {
   const mask = new BigInt64Array(padded).fill(1n);
-  const counts =
-    spec?.form === 'absolute'
+  const counts = model.config.pooling
+    ? poolingCounts(model.config, padded)
+    : spec?.form === 'absolute'
       ? [...spec.lengths]
       : Array.from(keepCounts(spec, mask, 1, model.config.numLayers), Number);
   return encoderMacs(model.config, padded, counts, { qaHead: model.span });

@@ -92,6 +92,15 @@ export function createProgram(write?: (s: string) => void): Command {
     .option('--seed <n>', 'random seed', int('--seed'), 42)
     .option('--no-length-drop', 'plain fine-tuning')
     .option(
+      '--pooling <schedule>',
+      'with --method pooling: layer:width pairs halving from --max-length, e.g. 0:32,1:8',
+    )
+    .addOption(
+      new Option('--pooling-operator <op>', 'pooling top-k: successive halving or iterative softmax').choices(
+        ['halving', 'iterative'],
+      ),
+    )
+    .option(
       '--length-drop-ratio <p>',
       'LengthDrop ratio bound',
       num('--length-drop-ratio'),

@@ -32,7 +32,7 @@ export interface TrainingInfo extends PipelineTrainingInfo {
 
 /** The training choices that change results (REFERENCE.md §1), recorded with the model. */
 export interface TrainingRecipe {
-  method: 'lengthdrop' | 'plain' | 'adapler';
+  method: 'lengthdrop' | 'plain' | 'adapler' | 'pooling';
   epochs: number;
   batchSize: number;
   learningRate: number;

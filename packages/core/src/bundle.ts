@@ -51,6 +51,12 @@ export interface BundleManifest {
     dtype?: 'fp32' | 'q8';
     /** AxFormer-pruned models: what survives per layer (the graph has it built in; costs need it). */
     layers?: LayerShape[];
+    /** A pooled model's schedule: [layer, width] pairs halving from `inputLength` (see @lat/layers). */
+    pooling?: {
+      schedule: [number, number][];
+      inputLength: number;
+      operator?: 'halving' | 'iterative';
+    };
   };
   task: {
     type: 'classification' | 'regression' | 'span';
@@ -112,6 +118,18 @@ export function parseBundleManifest(value: unknown, where = bundleManifestFile):
       layers.some((l) => !Array.isArray(l?.heads) || typeof l?.ffn !== 'boolean'))
   )
     fail('model.layers', 'must list {heads, ffn} for each of model.numLayers layers');
+  const pooling = model['pooling'] as Record<string, unknown> | undefined;
+  if (
+    pooling !== undefined &&
+    (typeof pooling !== 'object' ||
+      pooling === null ||
+      !Array.isArray(pooling['schedule']) ||
+      !(pooling['schedule'] as unknown[]).every(
+        (e) => Array.isArray(e) && e.length === 2 && e.every((x) => Number.isInteger(x)),
+      ) ||
+      !Number.isInteger(pooling['inputLength']))
+  )
+    fail('model.pooling', 'must be { schedule: [[layer, width], …], inputLength }');
   if (!['bert', 'distilbert', 'roberta'].includes(model['architecture'] as string)) {
     fail('model.architecture', 'must be bert, distilbert or roberta');
   }

@@ -94,7 +94,7 @@ export interface AnytimeResult {
   endLogits?: Float32Array;
   /** Per layer, per example: the original positions kept (padding/unused slots removed). */
   keptPositions: number[][][];
-  /** The keep counts fed to the graph, [batch][layer] (LAT; empty for other reducers). */
+  /** Rows each layer kept, [batch][layer]: the keep counts fed (LAT), else counted from the kept positions. */
   keepCounts: number[][];
   /** Every graph output by name (a reducer's extra outputs among them). */
   outputs: Record<string, HostTensor>;
@@ -166,7 +166,9 @@ export function parseAnytimeOutputs(
       ? Array.from({ length: batch }, (_, b) =>
           counts.slice(b * config.numLayers, (b + 1) * config.numLayers),
         )
-      : [],
+      : keptPositions.length
+        ? Array.from({ length: batch }, (_, b) => keptPositions.map((layer) => layer[b]!.length))
+        : [],
     outputs: out,
   };
 }

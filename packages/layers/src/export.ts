@@ -41,8 +41,11 @@ export function graphIoDocs(config: ModelConfig, head: 'classification' | 'span'
   const inputs: Record<string, string> = {
     [encoderInputs.inputIds]: 'int64 [batch, seq] token ids',
     [encoderInputs.attentionMask]: 'int64 [batch, seq] 1 for real tokens, 0 for padding',
-    [keepCountsInput]: `int64 [batch, ${config.numLayers}] tokens each layer keeps per example (non-increasing; the full length keeps all)`,
   };
+  // A pooled model runs at its schedule: no keep counts to feed.
+  if (!config.pooling)
+    inputs[keepCountsInput] =
+      `int64 [batch, ${config.numLayers}] tokens each layer keeps per example (non-increasing; the full length keeps all)`;
   if (config.typeVocabSize > 0) inputs[encoderInputs.tokenTypeIds] = 'int64 [batch, seq] segment ids';
   const outputs: Record<string, string> =
     head === 'classification'
@@ -90,6 +93,15 @@ export function exportModel(
       hiddenAct: config.hiddenAct,
       dtype,
       ...(config.layers ? { layers: config.layers } : {}),
+      ...(config.pooling
+        ? {
+            pooling: {
+              schedule: config.pooling.schedule.map(([l, w]) => [l, w] as [number, number]),
+              inputLength: config.pooling.inputLength,
+              ...(config.pooling.operator ? { operator: config.pooling.operator } : {}),
+            },
+          }
+        : {}),
     },
     task: o.task,
     io: graphIoDocs(config, head),

@@ -12,7 +12,7 @@ import {
   type Tokenizer,
   tokenizerFromSpec,
 } from '@lat/core';
-import type { ModelConfig } from '@lat/layers';
+import { checkPooling, type ModelConfig } from '@lat/layers';
 import type { ModelFiles } from './model.js';
 
 /** A bundle's two files: the manifest (parsed, as text or as bytes) and the ONNX graph's bytes. */
@@ -107,6 +107,9 @@ export async function bundleFromFiles(files: readonly Blob[]): Promise<LoadedBun
  */
 export function configFromManifest(m: BundleManifest): ModelConfig {
   const roberta = m.model.architecture === 'roberta';
+  const offset = m.model.positionOffset ?? (roberta ? (m.model.padTokenId ?? 1) + 1 : 0);
+  if (m.model.pooling)
+    checkPooling(m.model.pooling, { ...m.model, positionOffset: offset }, 'lat.json#model.pooling');
   const labels = m.task.type === 'classification' ? m.task.labels : [];
   const padTokenId = m.model.padTokenId ?? (roberta ? 1 : 0);
   return {
@@ -127,6 +130,7 @@ export function configFromManifest(m: BundleManifest): ModelConfig {
     hiddenDropout: 0,
     attentionDropout: 0,
     ...(m.model.layers ? { layers: m.model.layers } : {}),
+    ...(m.model.pooling ? { pooling: m.model.pooling } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 /** Turning a call's `{ budget }`, `{ latencyMs }`, `{ ratios }` or `{ lengths }` into a length configuration. */
 import { encoderMacs, keepCounts, LatError, type LengthSpec, validateLengths } from '@lat/core';
-import { fitLengths, type ModelConfig } from '@lat/layers';
+import { fitLengths, type ModelConfig, poolingCounts } from '@lat/layers';
 import { type Budget, type FrontierFile, type FrontierPoint, parseBudget, pick } from '@lat/search';
 
 /** How much of the model to run; give at most one. Nothing means the full model. */
@@ -90,16 +90,18 @@ export function pointLengths(frontier: FrontierFile, point: FrontierPoint): Leng
  * counts above the input's length keep all of it).
  */
 export function inputMacs(config: ModelConfig, tokens: number, counts?: readonly number[]): number {
+  // A pooled model's rows per layer are its schedule's.
+  const rows = counts ?? (config.pooling ? poolingCounts(config, tokens) : undefined);
   return encoderMacs(
     config,
     tokens,
-    counts?.map((c) => Math.min(c, tokens)),
+    rows?.map((c) => Math.min(c, tokens)),
   );
 }
 
 /** MACs of one input of `tokens` real tokens run at a configuration (full length when undefined). */
 export function macsAt(config: ModelConfig, tokens: number, spec?: LengthSpec): number {
-  if (!spec) return encoderMacs(config, tokens);
+  if (!spec) return inputMacs(config, tokens);
   const mask = new BigInt64Array(tokens).fill(1n);
   return inputMacs(
     config,

@@ -48,7 +48,7 @@ import { type Output, table } from '../output.js';
 
 /** `lat train`'s AdapLeR flags. */
 export interface AdaplerTrainFlags {
-  method?: 'lat' | 'adapler';
+  method?: 'lat' | 'adapler' | 'pooling';
   gamma: number;
   phi: number;
   etaLr: number;
@@ -73,9 +73,9 @@ export function adaplerTrainOptions(c: Command): Command {
     .addOption(
       new Option(
         '--method <method>',
-        'lat: LengthDrop (or plain); adapler: per-input token removal (REFERENCE §3)',
+        'lat: LengthDrop (or plain); adapler: per-input token removal (REFERENCE §3); pooling: trainable pooling (--pooling, REFERENCE §4)',
       )
-        .choices(['lat', 'adapler'])
+        .choices(['lat', 'adapler', 'pooling'])
         .default('lat'),
     )
     .option(

@@ -10,7 +10,7 @@ import { adaplerBench, isAdaplerModel } from './adapler.js';
 export interface BenchFlags extends LengthFlags {
   model: string;
   frontier?: string;
-  /** Tokens per input; default 128, or fewer when the model has fewer positions. */
+  /** Tokens per input; default 128 (a pooled model: its input length), or fewer when the model has fewer positions. */
   seq?: number;
   batch: number;
   runs: number;
@@ -59,7 +59,10 @@ export async function benchCommand(f: BenchFlags, out: Output) {
   const model = await loadCliModel(f.model);
   const frontier = loadFrontier(model, f.frontier, f.dtype);
   // One configuration from --lengths/--ratios/--budget, else every frontier point.
-  const seq = f.seq ?? Math.min(128, model.config.maxPositions - model.config.positionOffset);
+  const seq =
+    f.seq ??
+    model.config.pooling?.inputLength ??
+    Math.min(128, model.config.maxPositions - model.config.positionOffset);
   const options = lengthOptionsFromFlags(f, model.config, frontier !== undefined, seq);
   const p = await openPipeline(model, {
     threads: f.threads,

@@ -1,5 +1,5 @@
 import { encoderMacs, smallestLengths } from '@lat/core';
-import { parameterCount } from '@lat/layers';
+import { parameterCount, poolingCounts } from '@lat/layers';
 import { loadCliModel, loadFrontier } from '../model.js';
 import type { Output } from '../output.js';
 import { removedPerLayer, structureLines } from './axformer.js';
@@ -9,7 +9,8 @@ export async function infoCommand(f: { model: string; seq?: number }, out: Outpu
   const c = model.config;
   const seq = f.seq ?? model.info?.maxLength ?? 128;
   const full = encoderMacs(c, seq);
-  const smallest = smallestLengths(seq, c.numLayers);
+  // A pooled model's own cost is its schedule's; LAT models report their smallest LengthDrop one.
+  const smallest = c.pooling ? poolingCounts(c, seq) : smallestLengths(seq, c.numLayers);
   const small = encoderMacs(c, seq, smallest);
   const frontier = loadFrontier(model);
   const info = {
@@ -42,7 +43,7 @@ export async function infoCommand(f: { model: string; seq?: number }, out: Outpu
       `parameters: ${info.parameters.toLocaleString('en-US')} · vocabulary ${info.vocabulary} · labels ${c.labels.join(', ')}`,
     );
     out.info(
-      `MACs at ${seq} tokens: ${(full / 1e6).toFixed(1)} M full, ${(small / 1e6).toFixed(1)} M at the smallest LengthDrop configuration (${(info.smallestRatio * 100).toFixed(1)}%)`,
+      `MACs at ${seq} tokens: ${(full / 1e6).toFixed(1)} M full, ${(small / 1e6).toFixed(1)} M ${c.pooling ? `pooled (${c.pooling.schedule.map(([l, w]) => `${l}:${w}`).join(',')})` : 'at the smallest LengthDrop configuration'} (${(info.smallestRatio * 100).toFixed(1)}%)`,
     );
     if (c.layers) out.info(`pruned (AxFormer):\n  ${structureLines(c).join('\n  ')}`);
     out.info(

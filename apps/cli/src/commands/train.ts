@@ -29,11 +29,12 @@ import {
   writeJson,
 } from '../model.js';
 import type { Output } from '../output.js';
+import { type PoolingFlags, withPoolingFlags } from '../pooling.js';
 import { createProgress } from '../progress.js';
 import { loadSquad } from '../squad.js';
 import { type AdaplerRun, type AdaplerTrainFlags, adaplerTraining } from './adapler.js';
 
-export interface TrainFlags extends Partial<AdaplerTrainFlags> {
+export interface TrainFlags extends Partial<AdaplerTrainFlags>, PoolingFlags {
   model: string;
   task: string;
   train: string;
@@ -91,7 +92,9 @@ export async function trainCommand(f: TrainFlags, out: Output): Promise<TrainSum
 async function trainLocked(f: TrainFlags, out: Output): Promise<TrainSummary> {
   const started = performance.now();
   const squad = f.task.toLowerCase() === 'squad';
-  const { model, initFrom } = await withInitialWeights(f, await loadCliModel(f.model, { span: squad }));
+  const initial = await withInitialWeights(f, await loadCliModel(f.model, { span: squad }));
+  const { initFrom } = initial;
+  const model = withPoolingFlags(f, initial.model);
   const run: Run = { f, model, out, started, ...(initFrom ? { initFrom } : {}) };
   if (squad && f.method === 'adapler')
     throw new LatError(
@@ -293,7 +296,7 @@ async function withInitialWeights(
 }
 
 function lengthDropOf(f: TrainFlags) {
-  return f.lengthDrop
+  return f.lengthDrop && f.method !== 'pooling'
     ? { ratioBound: f.lengthDropRatio, minLength: lengthDefaults.minLength, numSandwich: f.numSandwich }
     : null;
 }
@@ -314,7 +317,7 @@ function finish(
 ): TrainSummary {
   const o = result.options;
   const recipe: TrainingRecipe = {
-    method: adapler ? 'adapler' : o.lengthDrop ? 'lengthdrop' : 'plain',
+    method: adapler ? 'adapler' : model.config.pooling ? 'pooling' : o.lengthDrop ? 'lengthdrop' : 'plain',
     epochs: o.epochs,
     batchSize: o.batchSize,
     learningRate: o.learningRate,

@@ -8,18 +8,17 @@ import { toModelProto } from './serialize.js';
 
 type Rows = number[][];
 
-/** The algorithm of REFERENCE.md §4 written out on plain arrays, one example at a time. */
+/**
+ * The algorithm of REFERENCE.md §4 written out on plain arrays, one example at a time, on its
+ * real rows only (padding dropped): what each example's real output rows must be.
+ */
 function halvingReference(e: Rows, s: number[], real: boolean[], k: number, maxRows: number) {
-  let rows = e.map((v, i) => ({ v, s: s[i]!, real: real[i]!, pos: i }));
+  let rows = e.map((v, i) => ({ v, s: s[i]!, pos: i })).filter((_, i) => real[i]);
   for (let r = 0; r < Math.log2(maxRows / k); r++) {
     const m = rows.length;
     const h = Math.min(m, Math.max(Math.ceil(m / 2), k));
-    const key = (x: (typeof rows)[0]) => (x.real ? x.s : -1);
-    const order = rows.map((_, i) => i).sort((a, b) => key(rows[b]!) - key(rows[a]!) || a - b);
-    const pairs = order.slice(0, h).map((a, j) => {
-      const b = j < m - h && rows[order[m - 1 - j]!]!.real ? order[m - 1 - j]! : a;
-      return [a, b] as const;
-    });
+    const order = rows.map((_, i) => i).sort((a, b) => rows[b]!.s - rows[a]!.s || a - b);
+    const pairs = order.slice(0, h).map((a, j) => [a, j < m - h ? order[m - 1 - j]! : a] as const);
     pairs.sort((x, y) => x[0] - y[0]);
     rows = pairs.map(([a, b]) => {
       const A = rows[a]!;
@@ -28,12 +27,7 @@ function halvingReference(e: Rows, s: number[], real: boolean[], k: number, maxR
       const zb = mergeBase ** B.s;
       const wa = Math.exp(za) / (Math.exp(za) + Math.exp(zb));
       const wb = 1 - wa;
-      return {
-        v: A.v.map((x, i) => wa * x + wb * B.v[i]!),
-        s: wa * A.s + wb * B.s,
-        real: A.real,
-        pos: A.pos,
-      };
+      return { v: A.v.map((x, i) => wa * x + wb * B.v[i]!), s: wa * A.s + wb * B.s, pos: A.pos };
     });
   }
   return rows;
@@ -144,15 +138,34 @@ describe('successive-halving top-k', () => {
       out.forEach((r, b) => {
         const want = halvingReference(e[b]!, s[b]!, real[b]!, k, 16);
         expect(r.rows.length).toBe(k);
-        expect(r.positions).toEqual(want.map((x) => x.pos));
-        expect([...r.positions].sort((x, y) => x - y)).toEqual(r.positions); // document order
-        expect(r.mask).toEqual(want.map((x) => Number(x.real)));
-        r.rows.forEach((row, j) => row.forEach((v, i) => expect(v).toBeCloseTo(want[j]!.v[i]!, 10)));
-        r.scores.forEach((v, j) => expect(v).toBeCloseTo(want[j]!.s, 10));
-        // Padding never beats a real row: the real rows kept are min(real, k).
-        expect(r.mask.filter((m) => m === 1).length).toBe(Math.min(k, real[b]!.filter(Boolean).length));
+        // The real rows come first, in document order; padding slots after them.
+        expect(r.mask).toEqual(Array.from({ length: k }, (_, j) => Number(j < want.length)));
+        const n = want.length;
+        expect(r.positions.slice(0, n)).toEqual(want.map((x) => x.pos));
+        r.rows
+          .slice(0, n)
+          .forEach((row, j) => row.forEach((v, i) => expect(v).toBeCloseTo(want[j]!.v[i]!, 10)));
+        r.scores.slice(0, n).forEach((v, j) => expect(v).toBeCloseTo(want[j]!.s, 10));
       });
     }
+  });
+
+  it('gives an example the same rows whatever its batch is padded to', async () => {
+    const { e, s, real } = randomCase(10, 1, 12, 3, [12]);
+    const [alone] = await runOperator('halving', e, s, real, { k: 4, maxRows: 32 });
+    const padded = (x: number[][] | number[], fill: () => unknown) => [
+      ...x,
+      ...Array.from({ length: 20 }, fill),
+    ];
+    const [inBatch] = await runOperator(
+      'halving',
+      [padded(e[0]!, () => [9, 9, 9]) as Rows],
+      [padded(s[0]!, () => 0.99) as number[]],
+      [[...real[0]!, ...new Array(20).fill(false)]],
+      { k: 4, maxRows: 32 },
+    );
+    expect(inBatch!.positions).toEqual(alone!.positions);
+    inBatch!.rows.forEach((row, j) => row.forEach((v, i) => expect(v).toBeCloseTo(alone!.rows[j]![i]!, 12)));
   });
 
   it('well-separated scores give the hard top-k rows (cosine ≈ 1), in document order', async () => {

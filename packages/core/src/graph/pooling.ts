@@ -8,7 +8,7 @@
  * Gather indices, which carry no gradient: scores learn only through the merge weights.
  */
 import { LatError } from '../errors.js';
-import type { Graph, Value } from './graph.js';
+import { broadcast, type Graph, type Value } from './graph.js';
 
 /** What a pooling operator reads: per-example rows ranked by a score. */
 export interface PoolingInput {
@@ -53,8 +53,9 @@ export function halvingRounds(from: number, k: number, where = 'pooling'): numbe
   return r;
 }
 
+/** An int64 binary op the Graph has no helper for (integer Div). */
 const int = (g: Graph, op: string, a: Value, b: Value) =>
-  g.node(op, [a, b], {}, [{ dtype: 'int64', shape: a.shape?.length === 0 ? [] : undefined }])[0]!;
+  g.node(op, [a, b], {}, [{ dtype: 'int64', shape: broadcast(op, a.shape, b.shape) }])[0]!;
 
 /** 0, 1, …, n − 1 for a scalar int64 n. */
 function arange(g: Graph, n: Value): Value {
@@ -89,12 +90,13 @@ function rankKey(g: Graph, scores: Value, mask: Value, keepFirst: boolean): Valu
 
 /**
  * Successive-halving top-k (Pietruszka et al. 2022) from at most `maxRows` rows to `k`
- * (`maxRows` = k · 2^r: r rounds are built). A round on m rows keeps h = max(⌈m/2⌉, k) rows
- * (h = m once m ≤ k): the m − h worst rows are merged into the best ones, the rest pass through
- * unchanged; at m = k · 2^i that is the paper's exact halving. Two departures, both about
- * padding: inputs shorter than `maxRows` are not padded up with zero vectors (rounds stop merging
- * at k), and a padding row is dropped rather than merged into a real one. The output has
- * min(n, k) rows; with k ≥ n it is the identity.
+ * (`maxRows` = k · 2^r: r rounds are built). A round on an example's m real rows keeps
+ * h = max(⌈m/2⌉, k) rows (h = m once m ≤ k): the m − h worst rows are merged into the best ones,
+ * the rest pass through unchanged; at m = k · 2^i that is the paper's exact halving. Two
+ * departures, both about padding: inputs shorter than `maxRows` are not padded up with zero
+ * vectors (rounds stop merging at k), and padding rows are dropped, never merged into a real
+ * one — so an example's result does not depend on its batch. The output has min(n, k) rows,
+ * an example's real ones first (mask 1) in document order; with k ≥ n it is the identity.
  */
 export function successiveHalvingTopK(
   g: Graph,
@@ -106,22 +108,27 @@ export function successiveHalvingTopK(
   const ln = g.scalar(Math.log(mergeBase));
   const steps: { a: Value; b: Value; wa: Value; wb: Value }[] = [];
   let { scores, mask, positions } = x;
+  // Each example halves its own real rows (padding never counts), so a result does not depend
+  // on how far its batch was padded; `width` rows per example are shared by the batch.
+  const widthOf = (n: Value) => g.min(n, g.max(int(g, 'Div', g.add(n, g.int64(1)), g.int64(2)), K));
   for (let round = 0; round < rounds; round++) {
     const m = g.squeeze(g.slice(g.shapeOf(scores), [1], [2], [0], [1]), [0]);
-    const half = int(g, 'Div', g.add(m, g.int64(1)), g.int64(2));
-    const h = g.min(m, g.max(half, K));
+    const h = widthOf(m); // rows out, for the longest example
+    const real = g.cast(g.reduceSum(g.cast(g.greater(mask, g.scalar(0)), 'int64'), [1], true), 'int64'); // [B, 1]
+    const keep = widthOf(real); // [B, 1] this example's rows out
     const [, order] = g.topK(rankKey(g, scores, mask, x.keepFirst ?? false), g.unsqueeze(m, [0]), 1);
     const best = head(g, order, h); // [B, h] by score, best first
-    // The j-th best pairs with the j-th worst while j < m − h; the others (and any pairing with
-    // a padding row) pair with themselves, which a merge leaves unchanged.
-    const j = arange(g, h);
-    const merging = g.less(j, g.sub(m, h));
-    const partnerRank = g.where(merging, g.sub(g.sub(m, g.int64(1)), j), j);
-    let partner = g.gather(order, partnerRank, 1); // [B, h]
-    const partnerReal = g.greater(g.gatherElements(mask, partner, 1), g.scalar(0));
-    partner = g.where(partnerReal, partner, best);
-    // Back to document order, by the position (here: row index) of each pair's best member.
-    const [, perm] = g.topK(g.neg(g.cast(best, g.float)), g.unsqueeze(h, [0]), 1);
+    // The j-th best pairs with the j-th worst real row while j < real − keep; the other slots pair
+    // with themselves, which a merge leaves unchanged. Slots from `keep` on are padding.
+    const j = g.unsqueeze(arange(g, h), [0]); // [1, h]
+    const merging = g.less(j, g.sub(real, keep)); // [B, h]
+    const partnerRank = g.where(merging, g.sub(g.sub(real, g.int64(1)), j), g.add(j, g.zerosLike(real)));
+    const partner = g.gatherElements(order, partnerRank, 1); // [B, h]
+    const slot = g.less(j, keep); // [B, h]
+    // Back to document order by the position (here: row index) of each pair's best member; the
+    // padding slots after every real one.
+    const docKey = g.where(slot, best, g.add(best, g.unsqueeze(m, [0])));
+    const [, perm] = g.topK(g.neg(g.cast(docKey, g.float)), g.unsqueeze(h, [0]), 1);
     const a = g.gatherElements(best, perm, 1);
     const b = g.gatherElements(partner, perm, 1);
     const sa = g.gatherElements(scores, a, 1);
@@ -131,7 +138,7 @@ export function successiveHalvingTopK(
     const wb = g.sub(g.scalar(1), wa);
     steps.push({ a, b, wa: g.unsqueeze(wa, [2]), wb: g.unsqueeze(wb, [2]) });
     scores = g.add(g.mul(wa, sa), g.mul(wb, sb));
-    mask = g.gatherElements(mask, a, 1);
+    mask = g.mul(g.gatherElements(mask, a, 1), g.gatherElements(g.cast(slot, g.float), perm, 1));
     positions = g.gatherElements(positions, a, 1);
   }
   return {

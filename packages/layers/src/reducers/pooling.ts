@@ -60,6 +60,19 @@ export function withScorers(c: ModelConfig, weights: StateDict, seed = 1): State
   return out;
 }
 
+/**
+ * Rows each layer's feed-forward runs on for an input of `tokens` tokens (what the cost model
+ * counts): the width of the last pooling at or before the layer, at most the input's length.
+ */
+export function poolingCounts(c: Pick<ModelConfig, 'numLayers' | 'pooling'>, tokens: number): number[] {
+  const widths = new Map(c.pooling?.schedule ?? []);
+  let rows = tokens;
+  return Array.from({ length: c.numLayers }, (_, i) => {
+    rows = Math.min(rows, widths.get(i) ?? rows);
+    return rows;
+  });
+}
+
 /** "0:1024,1:256" (layer:width pairs) → a schedule; `where` names the flag in errors. */
 export function parsePoolingSchedule(text: string, where = '--pooling'): [number, number][] {
   return text.split(',').map((part) => {
@@ -122,7 +135,7 @@ export function checkPooling(
 }
 
 /** The pooling reducer of a model whose config has a pooling schedule. */
-export function poolingReducer(p: PoolingConfig): TokenReducer<undefined> {
+export function poolingReducer(p: PoolingConfig): TokenReducer<unknown> {
   const widths = new Map(p.schedule);
   const inputs = new Map(
     p.schedule.map(([layer], i) => [layer, i === 0 ? p.inputLength : p.schedule[i - 1]![1]]),
@@ -155,7 +168,23 @@ export function poolingReducer(p: PoolingConfig): TokenReducer<undefined> {
         },
       };
     },
-    feeds: (): Record<string, HostTensor> => ({}),
+    // No inputs of its own; inputs longer than the schedule's would pool to more rows than its widths.
+    feeds(setting, x): Record<string, HostTensor> {
+      if (setting !== undefined)
+        throw new LatError(
+          'BAD_INPUT',
+          'a pooled model runs at its pooling schedule; length configurations (--lengths, --ratios, --budget) do not apply',
+          'lengths',
+        );
+      const seq = x.attentionMask.length / x.batch;
+      if (seq > p.inputLength)
+        throw new LatError(
+          'BAD_INPUT',
+          `inputs have ${seq} tokens but the model pools from at most ${p.inputLength}; truncate them (e.g. --max-length ${p.inputLength})`,
+          'input_ids',
+        );
+      return {};
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import { LatError } from '@lat/core';
 import { type ModelConfig, poolingReducer, taskLoss } from '@lat/layers';
 import type { Objective } from './objective.js';
 
-export function poolingObjective(config: ModelConfig): Objective<undefined> {
+export function poolingObjective(config: ModelConfig): Objective<unknown> {
   if (!config.pooling)
     throw new LatError('BAD_CONFIG', 'pooling training needs a pooling schedule (--pooling)', 'pooling');
   return {

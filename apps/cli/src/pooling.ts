@@ -1,0 +1,47 @@
+/** `lat train --method pooling --pooling 0:32,1:8`: a model directory turned into a pooled one. */
+import { join } from 'node:path';
+import { LatError } from '@lat/core';
+import { checkPooling, type PoolingConfig, parsePoolingSchedule, withScorers } from '@lat/layers';
+import type { CliModel } from './model.js';
+
+export interface PoolingFlags {
+  method?: 'lat' | 'adapler' | 'pooling';
+  /** layer:width pairs; widths halve from --max-length. */
+  pooling?: string;
+  poolingOperator?: 'halving' | 'iterative';
+  maxLength: number;
+  task: string;
+  seed: number;
+  model: string;
+}
+
+/**
+ * The model to train: with --method pooling, its config gets the schedule (the input length is
+ * --max-length) and fresh scorers where it has none. A model that already pools keeps its
+ * schedule unless --pooling gives another.
+ */
+export function withPoolingFlags(f: PoolingFlags, model: CliModel): CliModel {
+  if (f.pooling !== undefined && f.method !== 'pooling')
+    throw new LatError('BAD_INPUT', '--pooling needs --method pooling', '--pooling');
+  if (f.method !== 'pooling') return model;
+  if (f.task.toLowerCase() === 'squad')
+    throw new LatError(
+      'UNSUPPORTED',
+      'pooling trains sequence classification and regression tasks, not squad',
+      '--task',
+    );
+  if (f.pooling === undefined && !model.config.pooling)
+    throw new LatError(
+      'BAD_INPUT',
+      '--method pooling needs a schedule, e.g. --pooling 0:32,1:8',
+      '--pooling',
+    );
+  const pooling: PoolingConfig = {
+    schedule: f.pooling !== undefined ? parsePoolingSchedule(f.pooling) : model.config.pooling!.schedule,
+    inputLength: f.maxLength,
+    ...(f.poolingOperator ? { operator: f.poolingOperator } : {}),
+  };
+  checkPooling(pooling, model.config, f.pooling !== undefined ? '--pooling' : join(f.model, 'config.json'));
+  const config = { ...model.config, pooling };
+  return { ...model, config, weights: withScorers(config, model.weights, f.seed) };
+}

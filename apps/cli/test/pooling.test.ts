@@ -1,0 +1,132 @@
+/**
+ * Trainable pooling from the CLI: `lat train --method pooling --pooling 0:8` writes a pooled model
+ * (config.json records the schedule) that eval, predict, bench, info, export and the bundle
+ * pipeline all run pooled; bad schedules stop with one-line errors.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeSafetensors } from '@lat/core/node';
+import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
+import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const bin = join(root, 'dist/bin.js');
+const dir = mkdtempSync(join(tmpdir(), 'lat-pooling-cli-'));
+const base = join(dir, 'base');
+
+function run(args: string[]) {
+  return spawnSync(process.execPath, [bin, ...args, '--threads', '1', '--json'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+}
+function lat(args: string[]) {
+  const r = run(args);
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+}
+
+beforeAll(() => {
+  if (!existsSync(bin))
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  const task = generateSentimentTask({ seed: 4, train: 600, dev: 200 });
+  const tsv = (rows: typeof task.train) =>
+    `sentence\tlabel\n${rows.map((e) => `${e.textA}\t${e.label}`).join('\n')}\n`;
+  writeFileSync(join(dir, 'train.tsv'), tsv(task.train));
+  writeFileSync(join(dir, 'dev.tsv'), tsv(task.dev));
+  mkdirSync(base);
+  const config = syntheticModelConfig({ layers: 2, hidden: 32, heads: 2 });
+  writeFileSync(join(base, 'config.json'), JSON.stringify(toHfConfig(config)));
+  writeFileSync(join(base, 'vocab.txt'), `${task.vocab.join('\n')}\n`);
+  writeSafetensors(join(base, 'model.safetensors'), toHfNames(createRandomWeights(config, 1), config));
+}, 120_000);
+
+const common = () => [
+  '--model',
+  base,
+  '--task',
+  'sst2',
+  '--train',
+  join(dir, 'train.tsv'),
+  '--max-length',
+  '32',
+];
+
+describe('lat train --method pooling', () => {
+  it('trains a pooled model that every command runs pooled', () => {
+    const out = join(dir, 'pooled');
+    const t = lat([
+      'train',
+      ...common(),
+      '--dev',
+      join(dir, 'dev.tsv'),
+      '--out',
+      out,
+      '--method',
+      'pooling',
+      '--pooling',
+      '0:8',
+      '--epochs',
+      '10',
+      '--lr',
+      '2e-3',
+    ]);
+    expect(t.recipe).toMatchObject({ method: 'pooling', layerDrop: 0 });
+    expect(t.metrics.accuracy).toBeGreaterThan(0.85);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config.lat_pooling).toEqual({ schedule: [[0, 8]], input_length: 32 });
+
+    const e = lat(['eval', '--model', out, '--dev', join(dir, 'dev.tsv')]);
+    expect(e.results[0].metrics.accuracy).toBeCloseTo(t.metrics.accuracy, 6);
+    // The pooled model costs what its schedule says: padded to 32 tokens, layer 0's feed-forward
+    // and layer 1 run on 8 rows.
+    expect(e.results[0].paddedMacsRatio).toBe(1);
+    const info = lat(['info', '--model', out]);
+    expect(info.smallestLengths).toEqual([8, 8]);
+    expect(info.macsSmallest).toBeLessThan(info.macsFull * 0.6);
+
+    const text = 'the film was dull and the plot was boring but the cast was witty and the story was fresh';
+    const p = lat(['predict', '--model', out, text]);
+    expect(p.predictions[0].lengths).toEqual([8, 8]);
+    expect(p.predictions[0].keptPositions[0][0]).toBe(0);
+    const b = lat(['bench', '--model', out, '--runs', '3']);
+    expect(b.seq).toBe(32);
+
+    const bundle = join(dir, 'bundle');
+    lat(['export', '--model', out, '--out', bundle]);
+    const manifest = JSON.parse(readFileSync(join(bundle, 'lat.json'), 'utf8'));
+    expect(manifest.model.pooling).toEqual({ schedule: [[0, 8]], inputLength: 32 });
+    expect(manifest.io.inputs.keep_counts).toBeUndefined();
+    const fromBundle = lat(['predict', '--model', bundle, text]);
+    expect(fromBundle.predictions[0].logits).toEqual(
+      p.predictions[0].logits.map((v: number) => expect.closeTo(v, 5)),
+    );
+
+    const lengths = run(['predict', '--model', out, '--lengths', '8,4', text]);
+    expect(lengths.status).not.toBe(0);
+    expect(lengths.stderr).toMatch(/a pooled model runs at its pooling schedule/);
+  }, 120_000);
+
+  it('refuses bad schedules in one line', () => {
+    const bad = (flags: string[], message: RegExp) => {
+      const r = run(['train', ...common(), '--out', join(dir, `bad-${flags.join('')}`), ...flags]);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    };
+    bad(['--method', 'pooling', '--pooling', '0:12'], /width 12 is not reachable by halving 32 rows/);
+    bad(
+      ['--method', 'pooling', '--pooling', '0:8,1:16'],
+      /the schedule must shrink: layer 1 pools to 16 rows from 8/,
+    );
+    bad(
+      ['--method', 'pooling', '--pooling', '0:16,5:8'],
+      /layer 5 is out of range: the model has layers 0\.\.1/,
+    );
+    bad(['--pooling', '0:8'], /--pooling needs --method pooling/);
+    bad(['--method', 'pooling'], /--method pooling needs a schedule/);
+  }, 60_000);
+});
