@@ -95,6 +95,11 @@ export function createProgram(write?: (s: string) => void): Command {
       '--pooling <schedule>',
       'with --method pooling: layer:width pairs halving from --max-length, e.g. 0:32,1:8',
     )
+    .option(
+      '--chunk <n>',
+      'with --method pooling: blockwise attention in blocks of n tokens up to the first pooling',
+      int('--chunk'),
+    )
     .addOption(
       new Option('--pooling-operator <op>', 'pooling top-k: successive halving or iterative softmax').choices(
         ['halving', 'iterative'],

@@ -9,6 +9,8 @@ export interface PoolingFlags {
   /** layer:width pairs; widths halve from --max-length. */
   pooling?: string;
   poolingOperator?: 'halving' | 'iterative';
+  /** Blockwise attention in blocks of this many tokens up to the first pooling. */
+  chunk?: number;
   maxLength: number;
   task: string;
   seed: number;
@@ -21,8 +23,12 @@ export interface PoolingFlags {
  * schedule unless --pooling gives another.
  */
 export function withPoolingFlags(f: PoolingFlags, model: CliModel): CliModel {
-  if (f.pooling !== undefined && f.method !== 'pooling')
-    throw new LatError('BAD_INPUT', '--pooling needs --method pooling', '--pooling');
+  for (const [flag, v] of [
+    ['--pooling', f.pooling],
+    ['--chunk', f.chunk],
+  ] as const)
+    if (v !== undefined && f.method !== 'pooling')
+      throw new LatError('BAD_INPUT', `${flag} needs --method pooling`, flag);
   if (f.method !== 'pooling') return model;
   if (f.task.toLowerCase() === 'squad')
     throw new LatError(
@@ -40,6 +46,11 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel): CliModel {
     schedule: f.pooling !== undefined ? parsePoolingSchedule(f.pooling) : model.config.pooling!.schedule,
     inputLength: f.maxLength,
     ...(f.poolingOperator ? { operator: f.poolingOperator } : {}),
+    ...(f.chunk !== undefined
+      ? { chunk: f.chunk }
+      : model.config.pooling?.chunk
+        ? { chunk: model.config.pooling.chunk }
+        : {}),
   };
   checkPooling(pooling, model.config, f.pooling !== undefined ? '--pooling' : join(f.model, 'config.json'));
   const config = { ...model.config, pooling };

@@ -56,6 +56,7 @@ export interface BundleManifest {
       schedule: [number, number][];
       inputLength: number;
       operator?: 'halving' | 'iterative';
+      chunk?: number;
     };
   };
   task: {

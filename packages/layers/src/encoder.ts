@@ -91,6 +91,8 @@ export function buildEncoder(
   const restoring = o.head === 'span' ? o.restore !== false : o.restore === true;
   let reduced = false;
 
+  // Pooled long inputs: blockwise attention up to the first pooling (later layers see few rows).
+  const blockwiseUntil = c.pooling?.chunk ? c.pooling.schedule[0]![0] : -1;
   for (let i = 0; i < c.numLayers; i++) {
     const p = `encoder.layer.${i}`;
     const shape = layerShape(c, i);
@@ -104,6 +106,7 @@ export function buildEncoder(
         ...(reducer?.attentionScores
           ? { editScores: (s: Value) => reducer.attentionScores!(i, s, m, h) }
           : {}),
+        ...(i <= blockwiseUntil ? { chunk: c.pooling!.chunk! } : {}),
       });
       const on = reducer?.blockOn?.(i, 'attention');
       attended = on ? g.where(on, att.attended, h) : att.attended;

@@ -99,6 +99,7 @@ export function exportModel(
               schedule: config.pooling.schedule.map(([l, w]) => [l, w] as [number, number]),
               inputLength: config.pooling.inputLength,
               ...(config.pooling.operator ? { operator: config.pooling.operator } : {}),
+              ...(config.pooling.chunk ? { chunk: config.pooling.chunk } : {}),
             },
           }
         : {}),

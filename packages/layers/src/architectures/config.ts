@@ -46,6 +46,8 @@ export interface PoolingConfig {
   inputLength: number;
   /** The top-k operator: successive halving (default) or iterative softmax (the comparison). */
   operator?: 'halving' | 'iterative';
+  /** Blockwise attention in blocks of `chunk` rows for the layers up to the first pooling. */
+  chunk?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -172,6 +174,7 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
       schedule: schedule.map((e) => [Number(e[0]), Number(e[1])] as const),
       inputLength: Number(p['input_length']),
       ...(p['operator'] !== undefined ? { operator: p['operator'] as PoolingConfig['operator'] } : {}),
+      ...(p['chunk'] !== undefined ? { chunk: Number(p['chunk']) } : {}),
     };
     checkPooling(
       pooling,
@@ -215,6 +218,7 @@ export function toHfConfig(c: ModelConfig): Json {
             schedule: c.pooling.schedule,
             input_length: c.pooling.inputLength,
             ...(c.pooling.operator ? { operator: c.pooling.operator } : {}),
+            ...(c.pooling.chunk ? { chunk: c.pooling.chunk } : {}),
           },
         }
       : {}),

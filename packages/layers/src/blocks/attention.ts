@@ -1,4 +1,4 @@
-import type { Graph, Value } from '@lat/core';
+import { type Graph, LatError, type Value } from '@lat/core';
 import type { Blocks } from './context.js';
 import { dimOf, range } from './rows.js';
 
@@ -6,7 +6,7 @@ import { dimOf, range } from './rows.js';
 export interface AttentionResult {
   /** States after attention, its output projection, residual and LayerNorm [B, n, d]. */
   attended: Value;
-  /** Attention probabilities [B, H, n, n] (before dropout). */
+  /** Attention probabilities [B, H, n, n] (before dropout); blockwise: [B, n/c, H, c, c] blocks. */
   probs: Value;
 }
 
@@ -20,6 +20,8 @@ export interface AttentionOptions {
   headMask?: Value;
   /** Lets a reducer change the scores [B, H, n, n] before the softmax (masks, hard attention). */
   editScores?: (scores: Value) => Value;
+  /** Blockwise attention in blocks of `chunk` rows (long inputs before pooling). */
+  chunk?: number;
 }
 
 /**
@@ -52,21 +54,70 @@ export function selfAttention(
   const d = c.hiddenSize;
   const H = o.heads ?? c.numHeads;
   const dh = d / c.numHeads;
-  const heads = (x: Value) => g.transpose(g.reshape(x, [0, 0, H, dh]), [0, 2, 1, 3]); // [B, H, n, dh]
-  const q = heads(b.linear(h, `${prefix}.attention.self.query`));
-  const k = heads(b.linear(h, `${prefix}.attention.self.key`));
-  const v = heads(b.linear(h, `${prefix}.attention.self.value`));
-  const keyBias = g.mul(g.sub(g.scalar(1), g.unsqueeze(mask, [1, 2])), g.scalar(-10000)); // [B, 1, 1, n]
-  let scores = g.add(g.mul(g.matmul(q, g.transpose(k, [0, 1, 3, 2])), g.scalar(1 / Math.sqrt(dh))), keyBias);
-  if (o.hardAttentionK) scores = hardAttention(g, scores, o.hardAttentionK);
-  if (o.editScores) scores = o.editScores(scores);
-  const probs = g.softmax(scores, -1);
-  let perHead = g.matmul(b.dropout(probs, c.attentionDropout), v); // [B, H, n, dh]
-  if (o.headMask) perHead = g.mul(perHead, g.reshape(o.headMask, [1, H, 1, 1]));
-  const ctx = g.reshape(g.transpose(perHead, [0, 2, 1, 3]), [0, 0, H * dh]);
+  const q = b.linear(h, `${prefix}.attention.self.query`);
+  const k = b.linear(h, `${prefix}.attention.self.key`);
+  const v = b.linear(h, `${prefix}.attention.self.value`);
+  let ctx: Value;
+  let probs: Value;
+  if (o.chunk) {
+    if (o.editScores || o.hardAttentionK || o.headMask || H !== c.numHeads)
+      throw new LatError(
+        'UNSUPPORTED',
+        'blockwise attention cannot take edited scores, hard attention or pruned heads',
+        prefix,
+      );
+    ({ ctx, probs } = blockwise(b, q, k, v, mask, o.chunk));
+  } else {
+    const heads = (x: Value) => g.transpose(g.reshape(x, [0, 0, H, dh]), [0, 2, 1, 3]); // [B, H, n, dh]
+    const keyBias = g.mul(g.sub(g.scalar(1), g.unsqueeze(mask, [1, 2])), g.scalar(-10000)); // [B, 1, 1, n]
+    let scores = g.add(
+      g.mul(g.matmul(heads(q), g.transpose(heads(k), [0, 1, 3, 2])), g.scalar(1 / Math.sqrt(dh))),
+      keyBias,
+    );
+    if (o.hardAttentionK) scores = hardAttention(g, scores, o.hardAttentionK);
+    if (o.editScores) scores = o.editScores(scores);
+    probs = g.softmax(scores, -1);
+    let perHead = g.matmul(b.dropout(probs, c.attentionDropout), heads(v)); // [B, H, n, dh]
+    if (o.headMask) perHead = g.mul(perHead, g.reshape(o.headMask, [1, H, 1, 1]));
+    ctx = g.reshape(g.transpose(perHead, [0, 2, 1, 3]), [0, 0, H * dh]);
+  }
   const attended = b.layerNorm(
     g.add(b.dropout(b.linear(ctx, `${prefix}.attention.output.dense`), c.hiddenDropout), h),
     `${prefix}.attention.output.LayerNorm`,
   );
   return { attended, probs };
+}
+
+/**
+ * Blockwise attention (the long-document encoders' and DeepPyramidion's before pooling): rows
+ * attend only within consecutive blocks of `chunk`, so memory and time grow as n·c instead of
+ * n². The rows are padded (masked) up to a multiple of the chunk and the padding dropped after.
+ */
+function blockwise(b: Blocks, q: Value, k: Value, v: Value, mask: Value, chunk: number) {
+  const { g, config: c } = b;
+  const d = c.hiddenSize;
+  const H = c.numHeads;
+  const dh = d / H;
+  const n = dimOf(g, q, 1);
+  const mod = (a: Value, m: number) =>
+    g.node('Mod', [a, g.int64(m)], {}, [{ dtype: 'int64', shape: [] }])[0]!;
+  const pad = mod(g.sub(g.int64(chunk), mod(n, chunk)), chunk); // rows up to a multiple of the chunk
+  const padded = (x: Value) => {
+    const rest = x.shape!.slice(2) as number[];
+    const batch = g.slice(g.shapeOf(x), [0], [1], [0], [1]);
+    const shape = g.concat([batch, g.unsqueeze(pad, [0]), ...(rest.length ? [g.int64s(rest)] : [])], 0);
+    return g.concat([x, g.constantOfShape(shape, 0, x.dtype, [x.shape![0]!, g.unknownDim(), ...rest])], 1);
+  };
+  // [B, n, d] → [B, nb, H, c, dh]
+  const blocks = (x: Value) => g.transpose(g.reshape(padded(x), [0, -1, chunk, H, dh]), [0, 1, 3, 2, 4]);
+  const m = g.reshape(padded(mask), [0, -1, chunk]); // [B, nb, c]
+  const keyBias = g.mul(g.sub(g.scalar(1), g.unsqueeze(m, [2, 3])), g.scalar(-10000)); // [B, nb, 1, 1, c]
+  const scores = g.add(
+    g.mul(g.matmul(blocks(q), g.transpose(blocks(k), [0, 1, 2, 4, 3])), g.scalar(1 / Math.sqrt(dh))),
+    keyBias,
+  );
+  const probs = g.softmax(scores, -1); // [B, nb, H, c, c]
+  const out = g.matmul(b.dropout(probs, c.attentionDropout), blocks(v)); // [B, nb, H, c, dh]
+  const rows = g.reshape(g.transpose(out, [0, 1, 3, 2, 4]), [0, -1, d]); // [B, n + pad, d]
+  return { ctx: g.gather(rows, range(g, n), 1), probs };
 }

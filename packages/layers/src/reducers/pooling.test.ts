@@ -10,9 +10,11 @@ import { describe, expect, it } from 'vitest';
 import { createAnytimeModel } from '../anytime.js';
 import { parseModelConfig, toHfConfig } from '../architectures/config.js';
 import { createRandomWeights } from '../architectures/weights.js';
+import { dimOf, range } from '../blocks/rows.js';
 import { tinyBertConfig } from '../testing/index.js';
 import { buildTrainingGraph, taskLoss } from '../training.js';
-import { parsePoolingSchedule, scorerNames, withScorers } from './pooling.js';
+import { parsePoolingSchedule, poolingReducer, scorerNames, withScorers } from './pooling.js';
+import type { TokenReducer } from './reducer.js';
 
 const pooled = (schedule: unknown, extra: Record<string, unknown> = {}) =>
   parseModelConfig({
@@ -109,6 +111,73 @@ describe('trainable pooling as a reducer', () => {
       };
       const numeric = ((await bumped(1e-3)) - (await bumped(-1e-3))) / 2e-3;
       expect(Math.abs(numeric - grads[i]!)).toBeLessThan(1e-3 + 0.05 * Math.abs(grads[i]!));
+    }
+    await s.release();
+  });
+
+  it('blockwise attention before pooling equals full attention with a block-diagonal mask, and trains', async () => {
+    const chunked = pooled([[1, 4]], { chunk: 5 }); // 16 rows: blocks of 5, the last padded
+    const plainAttention = pooled([[1, 4]]);
+    const w = createRandomWeights(chunked, 6, {}, 0.5);
+    const base = poolingReducer(plainAttention.pooling!);
+    // The same pooling, with scores of rows in different blocks pushed to −10000 where chunking applies.
+    const blockMasked: TokenReducer<unknown> = {
+      ...base,
+      build(ctx) {
+        const { g } = ctx;
+        return {
+          ...base.build(ctx),
+          attentionScores(layer, scores) {
+            if (layer > 1) return scores;
+            const i = range(g, dimOf(g, scores, 3));
+            const block = g.node('Div', [i, g.int64(5)], {}, [{ dtype: 'int64', shape: i.shape }])[0]!;
+            const same = g.equal(g.unsqueeze(block, [1]), g.unsqueeze(block, [0]));
+            return g.add(scores, g.where(same, g.scalar(0), g.scalar(-10000)));
+          },
+        };
+      },
+    };
+    const runtime = createNodeRuntime({ threads: 1 });
+    const x = batch(16, [16, 11]);
+    const a = await createAnytimeModel(runtime, chunked, w);
+    const b = await createAnytimeModel(runtime, plainAttention, w, { reducer: blockMasked });
+    const [ra, rb] = [await a.run(x), await b.run(x)];
+    expect(ra.keptPositions).toEqual(rb.keptPositions);
+    Array.from(rb.logits!).forEach((v, i) => expect(ra.logits![i]).toBeCloseTo(v, 4));
+    const full = await createAnytimeModel(runtime, plainAttention, w);
+    const rf = await full.run(x);
+    expect(Math.max(...Array.from(rf.logits!, (v, i) => Math.abs(v - ra.logits![i]!)))).toBeGreaterThan(1e-4);
+    await full.release();
+    await a.release();
+    await b.release();
+
+    // Gradients flow through the blocks: a query weight of layer 0 against finite differences.
+    const t = buildTrainingGraph(chunked, w, { task: 'classification', maxBatch: 2, maxSeq: 16 });
+    const s = await runtime.createSession(toModelProto(t.graph));
+    const loss = async (weights: typeof w) =>
+      s.run({
+        ...t.feeds.batch(x, [1, 0], weights),
+        ...t.feeds.teacher(x),
+        ...t.feeds.pass(x, {
+          setting: undefined,
+          dropoutOffsets: new BigInt64Array(t.dropoutSites),
+          lossWeights: { [taskLoss]: 1 },
+        }),
+      });
+    const name = 'encoder.layer.0.attention.self.query.weight';
+    const out = await loss(w);
+    expect(Array.from(out['logits']!.data as Float32Array)).toEqual(
+      Array.from(ra.logits!).map((v) => expect.closeTo(v, 4)),
+    );
+    const g0 = t.feeds.grads(out)[name]!;
+    for (const i of [3, 40]) {
+      const bumped = async (delta: number) => {
+        const data = Float32Array.from(w.get(name)!.data);
+        data[i]! += delta;
+        return t.feeds.loss(await loss(new Map(w).set(name, { dims: w.get(name)!.dims, data })));
+      };
+      const numeric = ((await bumped(1e-3)) - (await bumped(-1e-3))) / 2e-3;
+      expect(Math.abs(numeric - g0[i]!)).toBeLessThan(1e-3 + 0.05 * Math.abs(g0[i]!));
     }
     await s.release();
   });

@@ -126,6 +126,8 @@ export function checkPooling(
     from = width;
     previousLayer = layer;
   }
+  if (p.chunk !== undefined && (!Number.isInteger(p.chunk) || p.chunk < 1))
+    throw new LatError('BAD_INPUT', `chunk must be a whole number ≥ 1, got ${p.chunk}`, where);
   if (p.operator !== undefined && p.operator !== 'halving' && p.operator !== 'iterative')
     throw new LatError(
       'BAD_INPUT',
