@@ -1,7 +1,13 @@
 /** `lat train --method pooling --pooling 0:32,1:8`: a model directory turned into a pooled one. */
 import { join } from 'node:path';
 import { LatError } from '@lat/core';
-import { checkPooling, type PoolingConfig, parsePoolingSchedule, withScorers } from '@lat/layers';
+import {
+  checkPooling,
+  extendPositions,
+  type PoolingConfig,
+  parsePoolingSchedule,
+  withScorers,
+} from '@lat/layers';
 import type { CliModel } from './model.js';
 
 export interface PoolingFlags {
@@ -20,9 +26,10 @@ export interface PoolingFlags {
 /**
  * The model to train: with --method pooling, its config gets the schedule (the input length is
  * --max-length) and fresh scorers where it has none. A model that already pools keeps its
- * schedule unless --pooling gives another.
+ * schedule unless --pooling gives another. A --max-length beyond the model's positions extends
+ * them by copying the learned ones (see `extendPositions`); `info` says so.
  */
-export function withPoolingFlags(f: PoolingFlags, model: CliModel): CliModel {
+export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: string) => void): CliModel {
   for (const [flag, v] of [
     ['--pooling', f.pooling],
     ['--chunk', f.chunk],
@@ -52,7 +59,12 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel): CliModel {
         ? { chunk: model.config.pooling.chunk }
         : {}),
   };
-  checkPooling(pooling, model.config, f.pooling !== undefined ? '--pooling' : join(f.model, 'config.json'));
-  const config = { ...model.config, pooling };
-  return { ...model, config, weights: withScorers(config, model.weights, f.seed) };
+  const longer = extendPositions(model.config, model.weights, f.maxLength);
+  if (longer.config !== model.config)
+    info(
+      `positions extended from ${model.config.maxPositions} to ${longer.config.maxPositions} by copying the learned ones (--max-length ${f.maxLength})`,
+    );
+  checkPooling(pooling, longer.config, f.pooling !== undefined ? '--pooling' : join(f.model, 'config.json'));
+  const config = { ...longer.config, pooling };
+  return { ...model, config, weights: withScorers(config, longer.weights, f.seed) };
 }

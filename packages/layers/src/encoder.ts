@@ -91,8 +91,9 @@ export function buildEncoder(
   const restoring = o.head === 'span' ? o.restore !== false : o.restore === true;
   let reduced = false;
 
-  // Pooled long inputs: blockwise attention up to the first pooling (later layers see few rows).
-  const blockwiseUntil = c.pooling?.chunk ? c.pooling.schedule[0]![0] : -1;
+  // Pooled long inputs: blockwise attention up to the first pooling (later layers see few rows);
+  // every layer when there is no pooling (the blockwise baseline).
+  const blockwiseUntil = c.pooling?.chunk ? (c.pooling.schedule[0]?.[0] ?? c.numLayers - 1) : -1;
   for (let i = 0; i < c.numLayers; i++) {
     const p = `encoder.layer.${i}`;
     const shape = layerShape(c, i);

@@ -100,6 +100,17 @@ export function generateSentimentTask(o: TaskSize = {}): SyntheticTask {
 }
 
 /**
+ * Long documents: the sentiment task's reviews stretched to `minWords`–`maxWords` words (default
+ * 1000–2000, one token each, so 1–2k-token inputs; 4k with `maxWords: 4000`). One to three
+ * sentiment words (and fewer of the other polarity) at random places decide the label; the rest
+ * is filler — few spans matter, which is what trainable pooling keeps. Seeded like every
+ * synthetic task: the same options give the same documents.
+ */
+export function generateLongDocumentTask(o: TaskSize = {}): SyntheticTask {
+  return generateSentimentTask({ minWords: 1000, maxWords: 2000, ...o });
+}
+
+/**
  * "Rave" reviews: 1–5 praise words among filler; the label is `rave` when there are at least
  * three. Counting is what token dropping disturbs: a plain model keeps re-counting in later
  * layers over the tokens that are left, while LengthDrop teaches it to count in the first layer,

@@ -94,7 +94,7 @@ async function trainLocked(f: TrainFlags, out: Output): Promise<TrainSummary> {
   const squad = f.task.toLowerCase() === 'squad';
   const initial = await withInitialWeights(f, await loadCliModel(f.model, { span: squad }));
   const { initFrom } = initial;
-  const model = withPoolingFlags(f, initial.model);
+  const model = withPoolingFlags(f, initial.model, out.info);
   const run: Run = { f, model, out, started, ...(initFrom ? { initFrom } : {}) };
   if (squad && f.method === 'adapler')
     throw new LatError(

@@ -39,7 +39,8 @@ export interface ModelConfig {
 /**
  * A pooling schedule (REFERENCE.md §4): after layer `layer`'s attention the rows are merged down
  * to `width`, so later layers run on fewer rows. Widths halve from `inputLength` (the longest
- * input: shorter ones merge less), e.g. 4096 → [[0, 1024], [1, 256]].
+ * input: shorter ones merge less), e.g. 4096 → [[0, 1024], [1, 256]]. An empty schedule with a
+ * `chunk` is the blockwise-attention baseline: every layer blockwise, nothing pooled.
  */
 export interface PoolingConfig {
   schedule: readonly (readonly [layer: number, width: number])[];

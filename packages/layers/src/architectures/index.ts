@@ -6,6 +6,7 @@ import { roberta } from './roberta.js';
 
 export type { Architecture, ConfigKeys } from './architecture.js';
 export * from './config.js';
+export * from './positions.js';
 export * from './pruning.js';
 export * from './weights.js';
 

@@ -9,6 +9,7 @@ import { createWebRuntime } from '@lat/runtime-web';
 import { describe, expect, it } from 'vitest';
 import { createAnytimeModel } from '../anytime.js';
 import { parseModelConfig, toHfConfig } from '../architectures/config.js';
+import { extendPositions } from '../architectures/positions.js';
 import { createRandomWeights } from '../architectures/weights.js';
 import { dimOf, range } from '../blocks/rows.js';
 import { tinyBertConfig } from '../testing/index.js';
@@ -180,6 +181,26 @@ describe('trainable pooling as a reducer', () => {
       expect(Math.abs(numeric - g0[i]!)).toBeLessThan(1e-3 + 0.05 * Math.abs(g0[i]!));
     }
     await s.release();
+  });
+
+  it('extends positions by copying the learned ones; inputs within the old length are unchanged', async () => {
+    const c = tinyBertConfig(0); // 16 positions
+    const w = createRandomWeights(c, 7, {}, 0.5);
+    const long = extendPositions(c, w, 40);
+    expect(long.config.maxPositions).toBe(40);
+    const table = (m: typeof w) => m.get('embeddings.position_embeddings.weight')!;
+    const row = (m: typeof w, p: number) => Array.from(table(m).data.subarray(p * 16, (p + 1) * 16));
+    for (const p of [0, 15, 16, 33, 39]) expect(row(long.weights, p)).toEqual(row(w, p % 16));
+    expect(extendPositions(c, w, 16).weights).toBe(w);
+    const runtime = createNodeRuntime({ threads: 1 });
+    const x = batch(12, [12]);
+    const a = await createAnytimeModel(runtime, c, w, { selection: false });
+    const b = await createAnytimeModel(runtime, long.config, long.weights, { selection: false });
+    expect(Array.from((await b.run(x)).logits!)).toEqual(Array.from((await a.run(x)).logits!));
+    const longer = await b.run(batch(40, [40]));
+    expect(longer.logits!.every(Number.isFinite)).toBe(true);
+    await a.release();
+    await b.release();
   });
 
   it('refuses bad schedules in one line: unreachable width, growing, layer out of range', () => {

@@ -100,7 +100,9 @@ export function checkPooling(
       `input length ${p.inputLength} must lie in 1..${positions} (the model's positions)`,
       where,
     );
-  if (p.schedule.length === 0) throw new LatError('BAD_INPUT', 'the pooling schedule is empty', where);
+  // No schedule is allowed only with a chunk: blockwise attention in every layer (the baseline).
+  if (p.schedule.length === 0 && !p.chunk)
+    throw new LatError('BAD_INPUT', 'the pooling schedule is empty', where);
   let from = p.inputLength;
   let previousLayer = -1;
   for (const [layer, width] of p.schedule) {
