@@ -3,22 +3,18 @@
  * (config.json records the schedule) that eval, predict, bench, info, export and the bundle
  * pipeline all run pooled; bad schedules stop with one-line errors.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeSafetensors } from '@lat/core/node';
-import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
-import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cliBin, writeSentimentFixture } from './fixtures.js';
 
-const root = join(import.meta.dirname, '..');
-const bin = join(root, 'dist/bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'lat-pooling-cli-'));
 const base = join(dir, 'base');
 
 function run(args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args, '--threads', '1', '--json'], {
+  return spawnSync(process.execPath, [cliBin, ...args, '--threads', '1', '--json'], {
     encoding: 'utf8',
     timeout: 120_000,
   });
@@ -29,20 +25,7 @@ function lat(args: string[]) {
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
 
-beforeAll(() => {
-  if (!existsSync(bin))
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  const task = generateSentimentTask({ seed: 4, train: 600, dev: 200 });
-  const tsv = (rows: typeof task.train) =>
-    `sentence\tlabel\n${rows.map((e) => `${e.textA}\t${e.label}`).join('\n')}\n`;
-  writeFileSync(join(dir, 'train.tsv'), tsv(task.train));
-  writeFileSync(join(dir, 'dev.tsv'), tsv(task.dev));
-  mkdirSync(base);
-  const config = syntheticModelConfig({ layers: 2, hidden: 32, heads: 2 });
-  writeFileSync(join(base, 'config.json'), JSON.stringify(toHfConfig(config)));
-  writeFileSync(join(base, 'vocab.txt'), `${task.vocab.join('\n')}\n`);
-  writeSafetensors(join(base, 'model.safetensors'), toHfNames(createRandomWeights(config, 1), config));
-}, 120_000);
+beforeAll(() => writeSentimentFixture(dir, { seed: 4, train: 600, dev: 200 }), 120_000);
 
 const common = () => [
   '--model',

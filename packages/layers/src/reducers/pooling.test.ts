@@ -3,12 +3,12 @@
  * wasm alike), short inputs pass unchanged, the scorers get gradients that match finite
  * differences, and bad schedules are refused in one line.
  */
-import { toModelProto } from '@lat/core';
+import { type HostTensor, type StateDict, toModelProto } from '@lat/core';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { createWebRuntime } from '@lat/runtime-web';
 import { describe, expect, it } from 'vitest';
 import { createAnytimeModel } from '../anytime.js';
-import { parseModelConfig, toHfConfig } from '../architectures/config.js';
+import { type ModelConfig, parseModelConfig, toHfConfig } from '../architectures/config.js';
 import { extendPositions } from '../architectures/positions.js';
 import { createRandomWeights } from '../architectures/weights.js';
 import { dimOf, range } from '../blocks/rows.js';
@@ -30,6 +30,38 @@ const batch = (n: number, real: number[]) => ({
   ),
   batch: real.length,
 });
+
+/** A training graph on one batch: its outputs at some weights, and finite differences of a loss. */
+async function trainingCheck(c: ModelConfig, w: StateDict, x: ReturnType<typeof batch>, labels: number[]) {
+  const seq = x.inputIds.length / x.batch;
+  const t = buildTrainingGraph(c, w, { task: 'classification', maxBatch: x.batch, maxSeq: seq });
+  const s = await createNodeRuntime({ threads: 1 }).createSession(toModelProto(t.graph));
+  const run = (weights: StateDict) =>
+    s.run({
+      ...t.feeds.batch(x, labels, weights),
+      ...t.feeds.teacher(x),
+      ...t.feeds.pass(x, {
+        setting: undefined,
+        dropoutOffsets: new BigInt64Array(t.dropoutSites),
+        lossWeights: { [taskLoss]: 1 },
+      }),
+    });
+  /** (L(w + δ) − L(w − δ)) / 2δ for element i of weight `name`. */
+  const numeric = async (name: string, i: number, delta = 1e-3) => {
+    const at = async (d: number) => {
+      const data = Float32Array.from(w.get(name)!.data);
+      data[i]! += d;
+      return t.feeds.loss(await run(new Map(w).set(name, { dims: w.get(name)!.dims, data })));
+    };
+    return ((await at(delta)) - (await at(-delta))) / (2 * delta);
+  };
+  return {
+    run,
+    grads: (out: Record<string, HostTensor>) => t.feeds.grads(out),
+    numeric,
+    release: () => s.release(),
+  };
+}
 
 describe('trainable pooling as a reducer', () => {
   it('pools 16 → 4 → 2 rows, [CLS] first, in document order; wasm gives what Node gives', async () => {
@@ -88,32 +120,14 @@ describe('trainable pooling as a reducer', () => {
     // Spread the scores (away from ties) so a finite-difference step never reorders rows.
     const name = scorerNames(0).weight;
     w.set(name, { dims: [1, 16], data: w.get(name)!.data.map((v) => v * 25) });
-    const x = batch(16, [16]);
-    const t = buildTrainingGraph(c, w, { task: 'classification', maxBatch: 1, maxSeq: 16 });
-    const runtime = createNodeRuntime({ threads: 1 });
-    const s = await runtime.createSession(toModelProto(t.graph));
-    const run = (weights: typeof w) =>
-      s.run({
-        ...t.feeds.batch(x, [1], weights),
-        ...t.feeds.teacher(x),
-        ...t.feeds.pass(x, {
-          setting: undefined,
-          dropoutOffsets: new BigInt64Array(t.dropoutSites),
-          lossWeights: { [taskLoss]: 1 },
-        }),
-      });
-    const grads = t.feeds.grads(await run(w))[name]!;
+    const check = await trainingCheck(c, w, batch(16, [16]), [1]);
+    const grads = check.grads(await check.run(w))[name]!;
     expect(Math.max(...Array.from(grads, Math.abs))).toBeGreaterThan(1e-4); // the scorer learns
     for (const i of [0, 7, 13]) {
-      const bumped = async (delta: number) => {
-        const data = Float32Array.from(w.get(name)!.data);
-        data[i]! += delta;
-        return t.feeds.loss(await run(new Map(w).set(name, { dims: [1, 16], data })));
-      };
-      const numeric = ((await bumped(1e-3)) - (await bumped(-1e-3))) / 2e-3;
+      const numeric = await check.numeric(name, i);
       expect(Math.abs(numeric - grads[i]!)).toBeLessThan(1e-3 + 0.05 * Math.abs(grads[i]!));
     }
-    await s.release();
+    await check.release();
   });
 
   it('blockwise attention before pooling equals full attention with a block-diagonal mask, and trains', async () => {
@@ -153,34 +167,18 @@ describe('trainable pooling as a reducer', () => {
     await b.release();
 
     // Gradients flow through the blocks: a query weight of layer 0 against finite differences.
-    const t = buildTrainingGraph(chunked, w, { task: 'classification', maxBatch: 2, maxSeq: 16 });
-    const s = await runtime.createSession(toModelProto(t.graph));
-    const loss = async (weights: typeof w) =>
-      s.run({
-        ...t.feeds.batch(x, [1, 0], weights),
-        ...t.feeds.teacher(x),
-        ...t.feeds.pass(x, {
-          setting: undefined,
-          dropoutOffsets: new BigInt64Array(t.dropoutSites),
-          lossWeights: { [taskLoss]: 1 },
-        }),
-      });
-    const name = 'encoder.layer.0.attention.self.query.weight';
-    const out = await loss(w);
+    const check = await trainingCheck(chunked, w, x, [1, 0]);
+    const out = await check.run(w);
     expect(Array.from(out['logits']!.data as Float32Array)).toEqual(
       Array.from(ra.logits!).map((v) => expect.closeTo(v, 4)),
     );
-    const g0 = t.feeds.grads(out)[name]!;
+    const name = 'encoder.layer.0.attention.self.query.weight';
+    const g0 = check.grads(out)[name]!;
     for (const i of [3, 40]) {
-      const bumped = async (delta: number) => {
-        const data = Float32Array.from(w.get(name)!.data);
-        data[i]! += delta;
-        return t.feeds.loss(await loss(new Map(w).set(name, { dims: w.get(name)!.dims, data })));
-      };
-      const numeric = ((await bumped(1e-3)) - (await bumped(-1e-3))) / 2e-3;
+      const numeric = await check.numeric(name, i);
       expect(Math.abs(numeric - g0[i]!)).toBeLessThan(1e-3 + 0.05 * Math.abs(g0[i]!));
     }
-    await s.release();
+    await check.release();
   });
 
   it('extends positions by copying the learned ones; inputs within the old length are unchanged', async () => {
