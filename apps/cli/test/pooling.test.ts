@@ -93,6 +93,43 @@ describe('lat train --method pooling', () => {
     expect(lengths.stderr).toMatch(/a pooled model runs at its pooling schedule/);
   }, 120_000);
 
+  it('extends positions by copying for a --max-length beyond them, with blockwise attention', () => {
+    const out = join(dir, 'long');
+    const r = run([
+      'train',
+      '--model',
+      base,
+      '--task',
+      'sst2',
+      '--train',
+      join(dir, 'train.tsv'),
+      '--max-length',
+      '128',
+      '--out',
+      out,
+      '--method',
+      'pooling',
+      '--pooling',
+      '0:32,1:8',
+      '--chunk',
+      '64',
+      '--epochs',
+      '1',
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/positions extended from 64 to 128 by copying the learned ones/);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config.max_position_embeddings).toBe(128);
+    expect(config.lat_pooling).toEqual({
+      schedule: [
+        [0, 32],
+        [1, 8],
+      ],
+      input_length: 128,
+      chunk: 64,
+    });
+  }, 60_000);
+
   it('refuses bad schedules in one line', () => {
     const bad = (flags: string[], message: RegExp) => {
       const r = run(['train', ...common(), '--out', join(dir, `bad-${flags.join('')}`), ...flags]);

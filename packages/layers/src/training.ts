@@ -162,9 +162,12 @@ export function buildTrainingGraph<S = LatSetting>(
   const params = new Map<string, Value>();
   for (const name of paramNames) params.set(name, g.input(name, 'float32', weights.get(name)!.dims));
 
-  // The biggest tensor dropout touches is the attention probabilities (B·H·N²) or the hidden states (B·N·d).
+  // The biggest tensor dropout touches is the attention probabilities (B·H·N², or B·H·⌈N/c⌉·c²
+  // in blocks of c) or the hidden states (B·N·d).
+  const chunk = config.pooling?.chunk;
   const largest = Math.max(
     o.maxBatch * config.numHeads * o.maxSeq ** 2,
+    chunk ? o.maxBatch * config.numHeads * Math.ceil(o.maxSeq / chunk) * chunk ** 2 : 0,
     o.maxBatch * o.maxSeq * config.hiddenSize,
   );
   const tableSize = 2 * largest + 1;

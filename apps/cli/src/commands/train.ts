@@ -22,6 +22,7 @@ import {
   type CliModel,
   incompleteFile,
   loadCliModel,
+  loading,
   runtimeFor,
   type TrainingInfo,
   type TrainingRecipe,
@@ -94,7 +95,7 @@ async function trainLocked(f: TrainFlags, out: Output): Promise<TrainSummary> {
   const squad = f.task.toLowerCase() === 'squad';
   const initial = await withInitialWeights(f, await loadCliModel(f.model, { span: squad }));
   const { initFrom } = initial;
-  const model = withPoolingFlags(f, initial.model, out.info);
+  const model = withPoolingFlags(f, initial.model, loading.warn);
   const run: Run = { f, model, out, started, ...(initFrom ? { initFrom } : {}) };
   if (squad && f.method === 'adapler')
     throw new LatError(
