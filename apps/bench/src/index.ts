@@ -7,7 +7,7 @@ import { axformerRuns } from './sections/axformer.js';
 import { accuracyCurve, sst2Curve } from './sections/curves.js';
 import { fwdBwd } from './sections/fwd-bwd.js';
 import { inference } from './sections/inference.js';
-import { pooling } from './sections/pooling.js';
+import { poolingAccuracy, poolingSpeed } from './sections/pooling.js';
 import { trainingProfile } from './sections/profile.js';
 import { quantized } from './sections/quantized.js';
 import { training, trainWorker } from './sections/training.js';
@@ -81,7 +81,8 @@ async function main() {
     ['curve', 'accuracy vs speed-up', () => accuracyCurve(report)],
     ['sst2', 'accuracy vs speed-up on SST-2', () => sst2Curve(report)],
     ['axformer', 'AxFormer pruning on SST-2', () => axformerRuns(report)],
-    ['pooling', 'trainable pooling on long inputs', () => pooling(report)],
+    ['pooling', 'trainable pooling on long inputs: speed', () => poolingSpeed(report)],
+    ['pooling-accuracy', 'trainable pooling on long inputs: accuracy', () => poolingAccuracy(report)],
   ];
   mkdirSync(join(repo, 'bench/results'), { recursive: true });
   const file = join(repo, only ? 'bench/results/partial.md' : 'bench/results/latest.md');

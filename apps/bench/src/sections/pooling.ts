@@ -97,7 +97,7 @@ async function medianMs(run: () => Promise<unknown>, runs: number): Promise<numb
   return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
 }
 
-export async function pooling(report: Report): Promise<void> {
+export async function poolingSpeed(report: Report): Promise<void> {
   const runtime = createNodeRuntime({ threads: 1 });
   const size = { layers: 4, hidden: 256, heads: 4 };
   const runs = quick ? 3 : numFlag('pooling-runs', 5);
@@ -128,14 +128,13 @@ export async function pooling(report: Report): Promise<void> {
         `| ${n} | ${r.name} | ${fmt(r.ms, 1)} | ${fmt(base.ms / r.ms)}× | ${fmt(r.macs / 1e6, 0)} | ${fmt(base.macs / r.macs)}× |`,
       );
   }
-  await accuracy(report);
 }
 
 /**
  * Short trained runs on the long-document task: the same small model, data, steps and seed for
  * every variant; accuracy on the dev split and measured dev-set wall-clock.
  */
-async function accuracy(report: Report): Promise<void> {
+export async function poolingAccuracy(report: Report): Promise<void> {
   const n = numFlag('pooling-tokens', 1024);
   const epochs = numFlag('pooling-epochs', quick ? 1 : 6);
   const size = { layers: 4, hidden: 64, heads: 4 };
