@@ -88,6 +88,10 @@ describe('lat train --method pooling', () => {
       p.predictions[0].logits.map((v: number) => expect.closeTo(v, 5)),
     );
 
+    const search = run(['search', '--model', out, '--dev', join(dir, 'dev.tsv')]);
+    expect(search.stderr).toMatch(
+      /lat search finds length configurations; a pooled model runs at its pooling schedule/,
+    );
     const lengths = run(['predict', '--model', out, '--lengths', '8,4', text]);
     expect(lengths.status).not.toBe(0);
     expect(lengths.stderr).toMatch(/a pooled model runs at its pooling schedule/);

@@ -55,6 +55,12 @@ export interface SearchFlags {
 /** Searches length configurations on the dev set, in ratio or absolute (reference) form. */
 export async function searchCommand(f: SearchFlags, out: Output): Promise<FrontierFile> {
   const model = await loadCliModel(f.model);
+  if (model.config.pooling)
+    throw new LatError(
+      'UNSUPPORTED',
+      'lat search finds length configurations; a pooled model runs at its pooling schedule (lat_pooling in config.json)',
+      f.model,
+    );
   const dtype = f.dtype ?? 'fp32';
   if (dtype === 'q8' && f.objective === 'latency')
     throw new LatError(
