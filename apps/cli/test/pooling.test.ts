@@ -8,8 +8,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cliBin, writeSentimentFixture } from './fixtures.js';
+import { ensureBuilt, writeSentimentFixture } from './fixture.js';
 
+const root = join(import.meta.dirname, '..');
+const cliBin = join(root, 'dist/bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'lat-pooling-cli-'));
 const base = join(dir, 'base');
 
@@ -25,7 +27,10 @@ function lat(args: string[]) {
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
 
-beforeAll(() => writeSentimentFixture(dir, { seed: 4, train: 600, dev: 200 }), 120_000);
+beforeAll(() => {
+  ensureBuilt(root);
+  writeSentimentFixture(dir, base, { seed: 4, train: 600, dev: 200, hidden: 32, heads: 2 });
+}, 120_000);
 
 const common = () => [
   '--model',
