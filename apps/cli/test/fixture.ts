@@ -1,9 +1,43 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSafetensors } from '@lat/core/node';
 import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
 import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
+import { expect } from 'vitest';
+
+/** The CLI package directory and its built `lat` binary. */
+export const cliRoot = join(import.meta.dirname, '..');
+export const cliBin = join(cliRoot, 'dist/bin.js');
+
+/**
+ * Runs the built `lat` with `args`. One onnxruntime thread unless `args` set `--threads`:
+ * deterministic numbers, and no spinning thread pool on a loaded machine.
+ */
+export function runLat(args: string[], o: { input?: string; timeout?: number } = {}) {
+  const threads = args.includes('--threads') ? [] : ['--threads', '1'];
+  return spawnSync(process.execPath, [cliBin, ...args, ...threads], {
+    encoding: 'utf8',
+    input: o.input,
+    timeout: o.timeout ?? 120_000,
+  });
+}
+
+/** `runLat` as exit code, stdout and stderr. */
+export function lat(args: string[], input?: string, timeout?: number) {
+  const r = runLat(args, { input, timeout });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** The last stdout line of a `--json` run, as JSON. */
+export const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!);
+
+/** Runs `lat … --json`, expects success and returns its summary (the last stdout line). */
+export function latJson(args: string[]) {
+  const r = runLat([...args, '--json']);
+  expect(r.status, r.stderr).toBe(0);
+  return lastJson(r.stdout);
+}
 
 /** Builds the `lat` binary (dist/bin.js under `root`) when `pnpm build` has not. */
 export function ensureBuilt(root: string): void {

@@ -10,25 +10,15 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, writeSentimentFixture } from './fixture.js';
+import { cliBin, cliRoot, ensureBuilt, latJson, writeSentimentFixture } from './fixture.js';
 
-const root = join(import.meta.dirname, '..');
-const bin = join(root, 'dist/bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'lat-recipe-'));
 const base = join(dir, 'base');
 
-function lat(args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args, '--threads', '1', '--json'], {
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-}
 const info = (d: string) => JSON.parse(readFileSync(join(d, 'lat_training.json'), 'utf8'));
 
 beforeAll(() => {
-  ensureBuilt(root);
+  ensureBuilt(cliRoot);
   writeSentimentFixture(dir, base, { seed: 4, train: 192, dev: 64, hidden: 32, heads: 2 });
 }, 120_000);
 
@@ -36,7 +26,7 @@ describe('the two-stage reference recipe from the CLI', () => {
   it('records plain → LengthDrop (--init-from, --keep best, --kd reverse, per-batch lengths)', () => {
     const common = ['--task', 'sst2', '--train', join(dir, 'train.tsv'), '--dev', join(dir, 'dev.tsv')];
     const plain = join(dir, 'plain');
-    const p = lat([
+    const p = latJson([
       'train',
       '--model',
       base,
@@ -54,7 +44,7 @@ describe('the two-stage reference recipe from the CLI', () => {
 
     const ld = join(dir, 'lengthdrop');
     const args = ['--out', ld, '--epochs', '2', '--lr', '1e-3', '--keep', 'best', '--kd', 'reverse'];
-    const l = lat([
+    const l = latJson([
       'train',
       '--model',
       base,
@@ -83,7 +73,7 @@ describe('the two-stage reference recipe from the CLI', () => {
     expect(info(ld).recipe).toEqual(l.recipe);
 
     const bad = spawnSync(process.execPath, [
-      bin,
+      cliBin,
       'train',
       '--model',
       base,
@@ -115,7 +105,7 @@ describe('the two-stage reference recipe from the CLI', () => {
       '--crossovers',
       '2',
     ];
-    const search = () => lat(searchArgs);
+    const search = () => latJson(searchArgs);
     const a = search();
     const table = a.frontier.latencyTable;
     expect(table.perLayerMs).toHaveLength(2);
@@ -130,11 +120,11 @@ describe('the two-stage reference recipe from the CLI', () => {
     // A point's latency is the fixed cost plus its layers' interpolated costs.
     for (const p of b.frontier.points) expect(p.latencyMs).toBeGreaterThanOrEqual(table.fixedMs);
     // Bundles carry it: lat export copies the frontier, table included, into lat.json.
-    lat(['export', '--model', model, '--out', join(dir, 'latency-bundle')]);
+    latJson(['export', '--model', model, '--out', join(dir, 'latency-bundle')]);
     const manifest = JSON.parse(readFileSync(join(dir, 'latency-bundle/lat.json'), 'utf8'));
     expect(manifest.frontier.latencyTable).toEqual(table);
     // Another device gets its own table, kept beside the first.
-    const wasm = lat([...searchArgs, '--device', 'wasm']);
+    const wasm = latJson([...searchArgs, '--device', 'wasm']);
     expect(wasm.frontier.latencyTable.device).toBe('onnxruntime-web wasm, 1 thread');
     const tables = JSON.parse(readFileSync(saved, 'utf8')).tables;
     expect(tables.map((t: { device: string }) => t.device)).toEqual([
