@@ -3,34 +3,24 @@
  * frontier, eval --dtype q8 reproduces it, export --quantize int8 writes a q8 bundle that predicts
  * what the model directory does at --dtype q8, and the errors for the wrong dtype.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, writeSentimentFixture } from './fixture.js';
+import { cliRoot, ensureBuilt, lat as latRun, writeSentimentFixture } from './fixture.js';
 
-const root = join(import.meta.dirname, '..');
-const bin = join(root, 'dist/bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'lat-cli-q8-'));
 const model = join(dir, 'model');
 const dev = join(dir, 'dev.tsv');
 
-function lat(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [bin, ...args, '--threads', '1'], {
-    encoding: 'utf8',
-    input,
-    timeout: 60_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const lat = (args: string[], input?: string) => latRun(args, input, 60_000);
 
 /** A command on the model and its dev set. */
 const onDev = (command: string, ...more: string[]) =>
   lat([command, '--model', model, '--dev', dev, '--task', 'sst2', ...more]);
 
 beforeAll(() => {
-  ensureBuilt(root);
+  ensureBuilt(cliRoot);
   writeSentimentFixture(dir, model, { seed: 5, train: 10, dev: 40, hidden: 64, heads: 4 });
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
