@@ -15,6 +15,7 @@ import { createWebRuntime } from '@lat/runtime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromManifest, pipeline, readBundle } from '../src/index.js';
 import { tinyBert, tinyVocab, writeTinyBundle, writeTinyModel } from '../src/testing/index.js';
+import { tinyFrontier } from './frontier.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lat-pipeline-'));
 const modelDir = join(dir, 'model');
@@ -22,23 +23,10 @@ const bundleDir = join(dir, 'bundle');
 const spanBundleDir = join(dir, 'span-bundle');
 const runtime = createNodeRuntime({ threads: 1 });
 const texts = ['a gripping film', 'the film was dull .', 'dull'];
-const frontier = {
-  schemaVersion: 1,
-  kind: 'lat-frontier',
-  model: { name: 'tiny', fingerprint: 'tiny', numLayers: 2 },
-  dataset: 'test',
-  metric: { name: 'accuracy', higherIsBetter: true },
-  lengthForm: 'ratio',
-  maxLength: 64,
-  costUnit: 'MACs',
-  fullCost: 1,
-  points: [
-    { lengths: [0.5, 0.25], cost: 0.4, costRatio: 0.4, metric: 0.8, latencyMs: 1 },
-    { lengths: [0.8, 0.6], cost: 0.75, costRatio: 0.75, metric: 0.9, latencyMs: 2 },
-  ],
-  area: 0.8,
-  search: { seed: 1, iterations: 1, evaluated: 2, params: {} },
-};
+const frontier = tinyFrontier('tiny', [
+  { lengths: [0.5, 0.25], cost: 0.4, costRatio: 0.4, metric: 0.8, latencyMs: 1 },
+  { lengths: [0.8, 0.6], cost: 0.75, costRatio: 0.75, metric: 0.9, latencyMs: 2 },
+]);
 
 beforeAll(() => {
   writeTinyModel(modelDir);

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pipeline, readBundle } from '../src/index.js';
 import { weightsFingerprint } from '../src/node.js';
 import { writeTinyBundle, writeTinyModel } from '../src/testing/index.js';
+import { tinyFrontier } from './frontier.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lat-pipeline-q8-'));
 const modelDir = join(dir, 'model');
@@ -20,22 +21,8 @@ const fp32Bundle = join(dir, 'bundle-fp32');
 const runtime = createNodeRuntime({ threads: 1 });
 const texts = ['a gripping film shot in oslo over two winters', 'the film was dull .', 'dull'];
 
-function frontierFor(fingerprint: string, lengths: number[]) {
-  return {
-    schemaVersion: 1,
-    kind: 'lat-frontier',
-    model: { name: 'tiny', fingerprint, numLayers: 2 },
-    dataset: 'test',
-    metric: { name: 'accuracy', higherIsBetter: true },
-    lengthForm: 'ratio',
-    maxLength: 64,
-    costUnit: 'MACs',
-    fullCost: 1,
-    points: [{ lengths, cost: 0.5, costRatio: 0.5, metric: 0.8 }],
-    area: 0.8,
-    search: { seed: 1, iterations: 1, evaluated: 1, params: {} },
-  };
-}
+const frontierFor = (fingerprint: string, lengths: number[]) =>
+  tinyFrontier(fingerprint, [{ lengths, cost: 0.5, costRatio: 0.5, metric: 0.8 }]);
 
 let fingerprint: string;
 beforeAll(async () => {
