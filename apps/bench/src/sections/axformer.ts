@@ -50,6 +50,23 @@ function lat(args: string[]): string {
   return r.stdout.trim().split('\n').at(-1)!;
 }
 
+/** `lat train` of a generated-task model: 3 epochs at lr 2e-3 on 32 tokens, `more` before the seed. */
+function fineTune(base: string, train: string, out: string, seed: number, more: string[] = []) {
+  lat(
+    ['train', '--model', base, '--task', 'sst2', '--train', train, '--out', out].concat([
+      '--epochs',
+      '3',
+      '--lr',
+      '2e-3',
+      '--max-length',
+      '32',
+      ...more,
+      '--seed',
+      String(seed),
+    ]),
+  );
+}
+
 /** One `lat axformer` run (ε = 0, hard attention), its summary printed in a line. */
 function prune(
   model: string,
@@ -181,29 +198,7 @@ function generated(report: Report, seeds: number, out: string) {
     const { rest } = selectionSplit(task.train, { seed });
     writeFileSync(join(dir, `rest-${seed}.tsv`), tsv(rest));
     const model = join(dir, `fine-tuned-${seed}`);
-    lat(
-      [
-        'train',
-        '--model',
-        base,
-        '--task',
-        'sst2',
-        '--train',
-        join(dir, `rest-${seed}.tsv`),
-        '--out',
-        model,
-      ].concat([
-        '--epochs',
-        '3',
-        '--lr',
-        '2e-3',
-        '--max-length',
-        '32',
-        '--no-length-drop',
-        '--seed',
-        String(seed),
-      ]),
-    );
+    fineTune(base, join(dir, `rest-${seed}.tsv`), model, seed, ['--no-length-drop']);
     return prune(model, join(dir, 'train.tsv'), join(dir, 'dev.tsv'), join(dir, `pruned-${seed}`), seed, []);
   });
   report.push(row('generated sentiment, 4×64', runs), legend);
@@ -221,18 +216,7 @@ function withLat(report: Report, dir: string, base: string) {
   const model = join(dir, 'lengthdrop-0');
   const pruned = join(dir, 'lengthdrop-0-pruned');
   const dev = join(dir, 'dev.tsv');
-  lat(
-    ['train', '--model', base, '--task', 'sst2', '--train', join(dir, 'rest-0.tsv'), '--out', model].concat([
-      '--epochs',
-      '3',
-      '--lr',
-      '2e-3',
-      '--max-length',
-      '32',
-      '--seed',
-      '0',
-    ]),
-  );
+  fineTune(base, join(dir, 'rest-0.tsv'), model, 0);
   const s = prune(model, join(dir, 'train.tsv'), dev, pruned, 0, []);
   type Point = { cost: number; metric: number };
   const search = (m: string) =>
