@@ -4,33 +4,21 @@
  * MACs speed-up; the model directory round-trips its predictors and η; bad AdapLeR files and
  * saliency targets of other data are one-line errors naming the file.
  */
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors } from '@lat/core/node';
 import { adapler } from '@lat/layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, writeSentimentFixture } from './fixture.js';
+import { cliRoot, ensureBuilt, latJson, runLat, writeSentimentFixture } from './fixture.js';
 
-const root = join(import.meta.dirname, '..');
-const bin = join(root, 'dist/bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'lat-adapler-cli-'));
 const base = join(dir, 'base');
 
-const run = (args: string[]) =>
-  spawnSync(process.execPath, [bin, ...args, '--threads', '1', '--json'], {
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-function lat(args: string[]) {
-  const r = run(args);
-  expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-}
+const run = (args: string[]) => runLat([...args, '--json']);
 
 beforeAll(() => {
-  ensureBuilt(root);
+  ensureBuilt(cliRoot);
   writeSentimentFixture(dir, base, { seed: 11, train: 600, dev: 100, hidden: 32, heads: 2 });
   // Training data of another file, for saliency targets that do not belong to it.
   writeFileSync(
@@ -43,7 +31,7 @@ describe('lat train --method adapler, then eval / predict / bench', () => {
   it('trains from a fine-tuned model and reports per-input lengths and the MACs speed-up', () => {
     const data = ['--task', 'sst2', '--train', join(dir, 'train.tsv'), '--dev', join(dir, 'dev.tsv')];
     const plain = join(dir, 'plain');
-    lat([
+    latJson([
       'train',
       '--model',
       base,
@@ -61,7 +49,7 @@ describe('lat train --method adapler, then eval / predict / bench', () => {
     const cache = join(dir, 'cache');
     const adaplerArgs = ['--method', 'adapler', '--init-from', plain, '--keep', 'best', '--cache-dir', cache];
     const hyper = ['--gamma', '0.5', '--phi', '0.05', '--eta-lr', '0.05', '--lambda-schedule', '1000,10,10'];
-    const t = lat([
+    const t = latJson([
       'train',
       '--model',
       base,
@@ -95,7 +83,7 @@ describe('lat train --method adapler, then eval / predict / bench', () => {
       [...readSafetensors(join(out, 'model.safetensors')).keys()].some((n) => n.includes('adapler')),
     ).toBe(false);
 
-    const e = lat(['eval', '--model', out, '--dev', join(dir, 'dev.tsv')]);
+    const e = latJson(['eval', '--model', out, '--dev', join(dir, 'dev.tsv')]);
     expect(e).toMatchObject({ method: 'adapler', examples: 100 });
     // The saved model scores what training's best epoch scored.
     expect(e.metrics.accuracy).toBeCloseTo(t.metrics.accuracy, 5);
@@ -104,21 +92,21 @@ describe('lat train --method adapler, then eval / predict / bench', () => {
     expect(e.lengths.histogram[0].reduce((a: number, b: number) => a + b, 0)).toBe(100);
     expect(e.lengths.maxKept[0]).toBeGreaterThan(e.lengths.minKept[0]); // counts differ across inputs
 
-    const p = lat(['predict', '--model', out, 'good great film', 'a bad and dull plot that is good']);
+    const p = latJson(['predict', '--model', out, 'good great film', 'a bad and dull plot that is good']);
     expect(p.predictions).toHaveLength(2);
     for (const x of p.predictions) {
       expect(x.keptPositions.every((k: number[]) => k[0] === 0)).toBe(true); // [CLS] kept
       expect(x.lengths.every((n: number) => n <= x.tokens.length)).toBe(true);
     }
 
-    const b = lat(['bench', '--model', out, '--dev', join(dir, 'dev.tsv'), '--runs', '2']);
+    const b = latJson(['bench', '--model', out, '--dev', join(dir, 'dev.tsv'), '--runs', '2']);
     expect(b).toMatchObject({ method: 'adapler', inputs: 100, batch: 1 });
     expect(b.macsSpeedup).toBeCloseTo(e.lengths.macsSpeedup, 5);
     expect(b.speedup).toBeGreaterThan(0);
 
     // A second run reads the targets from the cache; targets of other data are refused.
     const again = join(dir, 'again');
-    const a = lat(['train', '--model', base, ...data, '--out', again, '--epochs', '1', ...adaplerArgs]);
+    const a = latJson(['train', '--model', base, ...data, '--out', again, '--epochs', '1', ...adaplerArgs]);
     expect(a.recipe.adapler.saliency).toMatchObject({
       fromCache: true,
       file: t.recipe.adapler.saliency.file,
