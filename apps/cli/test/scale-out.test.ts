@@ -7,7 +7,6 @@
  * configuration in the reference's absolute `--length_config` form must give, through
  * `--lengths`, what the model gives on inputs padded to max_seq_length as the reference feeds them.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +17,8 @@ import { loadModelDir } from '@lat/layers/node';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { generateSentimentTask, padBatch } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cliRoot, ensureBuilt, lastJson, runLat } from './fixture.js';
 
-const root = join(import.meta.dirname, '..');
-const bin = join(root, 'dist/bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'lat-scale-out-'));
 const ckpt = join(dir, 'checkpoint-best');
 const marker = join(dir, 'training-args-ran');
@@ -69,18 +67,14 @@ function trainingArgsBin(): Buffer {
 }
 
 function lat(args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args, '--threads', '1', '--json'], {
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+  const r = runLat([...args, '--json']);
   expect(r.stderr).not.toMatch(/lat:/);
   expect(r.status).toBe(0);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  return lastJson(r.stdout);
 }
 
 beforeAll(() => {
-  if (!existsSync(bin))
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  ensureBuilt(cliRoot);
   mkdirSync(ckpt);
   const config = parseModelConfig(hfConfig);
   const state = toHfNames(createRandomWeights(config, 7, {}, 0.3), config) as Map<
