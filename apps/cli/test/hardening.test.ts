@@ -20,25 +20,16 @@ import { statePickle, zipOf } from '@lat/core/testing';
 import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
 import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cliBin, cliRoot, ensureBuilt, lat as latRun } from './fixture.js';
 import { signalAtFirstStep } from './signal.js';
 
-const root = join(import.meta.dirname, '..');
-const bin = join(root, 'dist/bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'lat-hard-'));
 const base = join(dir, 'base');
 const task = generateSentimentTask({ seed: 4, train: 160, dev: 40 });
 const config = syntheticModelConfig({ layers: 2, hidden: 16, heads: 2 });
 const hfConfig = toHfConfig(config);
 
-function lat(args: string[], input?: string) {
-  const threads = args.includes('--threads') ? [] : ['--threads', '1'];
-  const r = spawnSync(process.execPath, [bin, ...args, ...threads], {
-    encoding: 'utf8',
-    input,
-    timeout: 60_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const lat = (args: string[], input?: string) => latRun(args, input, 60_000);
 
 /** A model directory with `config` (patched) and `weights`. */
 function modelDir(
@@ -76,8 +67,7 @@ const trainArgs = (out: string, ...more: string[]) => [
 ];
 
 beforeAll(() => {
-  if (!existsSync(bin))
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  ensureBuilt(cliRoot);
   writeFileSync(join(dir, 'train.tsv'), tsv(task.train));
   writeFileSync(join(dir, 'dev.tsv'), tsv(task.dev));
   modelDir('base');
@@ -288,7 +278,7 @@ describe('issue 18: nothing lost, nothing crashes', () => {
   it('10: SIGTERM saves a checkpoint, exits 143 and marks the output incomplete until resumed', async () => {
     const out = join(dir, 'sigterm');
     const args = [...trainArgs(out, '--batch-size', '4'), '--epochs', '3'];
-    const { code, summary } = await signalAtFirstStep(bin, [...args, '--threads', '1'], 'SIGTERM');
+    const { code, summary } = await signalAtFirstStep(cliBin, [...args, '--threads', '1'], 'SIGTERM');
     expect(code).toBe(143);
     expect(summary).toMatchObject({ command: 'train', stopped: true });
     expect(JSON.parse(readFileSync(join(out, 'checkpoint/trainer_state.json'), 'utf8')).step).toBe(
@@ -310,7 +300,7 @@ describe('issue 18: nothing lost, nothing crashes', () => {
       Array.from({ length: 300 }, (_, i) => `a great film ${i}`).join('\n'),
     );
     const args = ['predict', '--model', base, '--threads', '1', '--text-file', join(dir, 'many.txt')];
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
