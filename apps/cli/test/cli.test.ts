@@ -3,7 +3,6 @@
  * the CI build step — or by this test when missing): train → search → eval → predict → export
  * on a tiny generated task, plus the error paths users hit.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,27 +13,15 @@ import { pipeline } from '@lat/pipeline';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, writeSentimentFixture } from './fixture.js';
+import { cliBin, cliRoot, ensureBuilt, lat, writeSentimentFixture } from './fixture.js';
 import { signalAtFirstStep } from './signal.js';
 
-const root = join(import.meta.dirname, '..');
-const bin = join(root, 'dist/bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'lat-cli-'));
 const base = join(dir, 'base');
 const model = join(dir, 'model');
 
-function lat(args: string[], input?: string) {
-  // One onnxruntime thread: deterministic numbers, and no spinning thread pool on a loaded machine.
-  const r = spawnSync(process.execPath, [bin, ...args, '--threads', '1'], {
-    encoding: 'utf8',
-    input,
-    timeout: 120_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
 beforeAll(() => {
-  ensureBuilt(root);
+  ensureBuilt(cliRoot);
   writeSentimentFixture(dir, base, { seed: 3, train: 800, dev: 100, hidden: 64, heads: 4 });
 }, 120_000);
 
@@ -284,7 +271,7 @@ describe('lat, end to end through the built binary', () => {
     const out = join(dir, 'interrupted');
     const args = ['train', '--model', base, '--task', 'sst2', '--train', join(dir, 'train.tsv')];
     args.push('--out', out, '--epochs', '2', '--max-length', '48', '--threads', '1');
-    const { code, summary } = await signalAtFirstStep(bin, args, 'SIGINT');
+    const { code, summary } = await signalAtFirstStep(cliBin, args, 'SIGINT');
     expect(code).toBe(130); // like a process killed by SIGINT, so `lat train && lat search` stops
     expect(summary).toMatchObject({ command: 'train', stopped: true });
     const stateFile = join(out, 'checkpoint/trainer_state.json');
