@@ -3,32 +3,19 @@
  * (config.json records the schedule) that eval, predict, bench, info, export and the bundle
  * pipeline all run pooled; bad schedules stop with one-line errors.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, writeSentimentFixture } from './fixture.js';
+import { cliRoot, ensureBuilt, latJson, runLat, writeSentimentFixture } from './fixture.js';
 
-const root = join(import.meta.dirname, '..');
-const cliBin = join(root, 'dist/bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'lat-pooling-cli-'));
 const base = join(dir, 'base');
 
-function run(args: string[]) {
-  return spawnSync(process.execPath, [cliBin, ...args, '--threads', '1', '--json'], {
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-}
-function lat(args: string[]) {
-  const r = run(args);
-  expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-}
+const run = (args: string[]) => runLat([...args, '--json']);
 
 beforeAll(() => {
-  ensureBuilt(root);
+  ensureBuilt(cliRoot);
   writeSentimentFixture(dir, base, { seed: 4, train: 600, dev: 200, hidden: 32, heads: 2 });
 }, 120_000);
 
@@ -46,7 +33,7 @@ const common = () => [
 describe('lat train --method pooling', () => {
   it('trains a pooled model that every command runs pooled', () => {
     const out = join(dir, 'pooled');
-    const t = lat([
+    const t = latJson([
       'train',
       ...common(),
       '--dev',
@@ -67,28 +54,28 @@ describe('lat train --method pooling', () => {
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
     expect(config.lat_pooling).toEqual({ schedule: [[0, 8]], input_length: 32 });
 
-    const e = lat(['eval', '--model', out, '--dev', join(dir, 'dev.tsv')]);
+    const e = latJson(['eval', '--model', out, '--dev', join(dir, 'dev.tsv')]);
     expect(e.results[0].metrics.accuracy).toBeCloseTo(t.metrics.accuracy, 6);
     // The pooled model costs what its schedule says: padded to 32 tokens, layer 0's feed-forward
     // and layer 1 run on 8 rows.
     expect(e.results[0].paddedMacsRatio).toBe(1);
-    const info = lat(['info', '--model', out]);
+    const info = latJson(['info', '--model', out]);
     expect(info.smallestLengths).toEqual([8, 8]);
     expect(info.macsSmallest).toBeLessThan(info.macsFull * 0.6);
 
     const text = 'the film was dull and the plot was boring but the cast was witty and the story was fresh';
-    const p = lat(['predict', '--model', out, text]);
+    const p = latJson(['predict', '--model', out, text]);
     expect(p.predictions[0].lengths).toEqual([8, 8]);
     expect(p.predictions[0].keptPositions[0][0]).toBe(0);
-    const b = lat(['bench', '--model', out, '--runs', '3']);
+    const b = latJson(['bench', '--model', out, '--runs', '3']);
     expect(b.seq).toBe(32);
 
     const bundle = join(dir, 'bundle');
-    lat(['export', '--model', out, '--out', bundle]);
+    latJson(['export', '--model', out, '--out', bundle]);
     const manifest = JSON.parse(readFileSync(join(bundle, 'lat.json'), 'utf8'));
     expect(manifest.model.pooling).toEqual({ schedule: [[0, 8]], inputLength: 32 });
     expect(manifest.io.inputs.keep_counts).toBeUndefined();
-    const fromBundle = lat(['predict', '--model', bundle, text]);
+    const fromBundle = latJson(['predict', '--model', bundle, text]);
     expect(fromBundle.predictions[0].logits).toEqual(
       p.predictions[0].logits.map((v: number) => expect.closeTo(v, 5)),
     );
