@@ -3,7 +3,6 @@
  * selection split of its training file; the smaller model directory then works with info,
  * eval, search, predict, export (and the bundle), and a resumed run replays from its log.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,27 +21,15 @@ import { syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath, openChromiumRuntime } from '../src/chromium.js';
 import { benchInput } from '../src/commands/bench.js';
-import { ensureBuilt, writeSentimentFixture } from './fixture.js';
+import { cliRoot, ensureBuilt, lastJson, lat, writeSentimentFixture } from './fixture.js';
 
-const root = join(import.meta.dirname, '..');
-const bin = join(root, 'dist/bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'lat-axformer-cli-'));
 const base = join(dir, 'base');
 const model = join(dir, 'model');
 const pruned = join(dir, 'pruned');
 
-function lat(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [bin, ...args, '--threads', '1'], {
-    encoding: 'utf8',
-    input,
-    timeout: 120_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-const json = (s: string) => JSON.parse(s.trim().split('\n').at(-1)!);
-
 beforeAll(() => {
-  ensureBuilt(root);
+  ensureBuilt(cliRoot);
   writeSentimentFixture(dir, base, { seed: 5, train: 1000, dev: 120, hidden: 32, heads: 4 });
   const rows = readFileSync(join(dir, 'train.tsv'), 'utf8').trim().split('\n');
   writeFileSync(
@@ -100,16 +87,16 @@ describe('lat axformer', () => {
     expect(s.dev.latency.beforeMs).toBeGreaterThan(0);
     expect(s.dev.latency.speedup).toBeCloseTo(s.dev.latency.beforeMs / s.dev.latency.afterMs, 9);
 
-    const info = json(lat(['info', '--model', pruned, '--json']).out);
+    const info = lastJson(lat(['info', '--model', pruned, '--json']).out);
     expect(info.parameters).toBe(s.parameters.after);
     expect(info.pruning).toEqual(s.layers);
     expect(lat(['info', '--model', pruned]).out).toMatch(/pruned \(AxFormer\):\n {2}layer 0: /);
 
     // The pruned directory evaluates to what the masked search session measured on dev.
-    const ev = json(lat(['eval', '--model', pruned, '--dev', join(dir, 'dev.tsv'), '--json']).out);
+    const ev = lastJson(lat(['eval', '--model', pruned, '--dev', join(dir, 'dev.tsv'), '--json']).out);
     expect(ev.results[0].metrics.accuracy).toBeCloseTo(s.dev.after, 10);
     expect(ev.fullMacs).toBeLessThan(
-      json(lat(['eval', '--model', model, '--dev', join(dir, 'dev.tsv'), '--json']).out).fullMacs,
+      lastJson(lat(['eval', '--model', model, '--dev', join(dir, 'dev.tsv'), '--json']).out).fullMacs,
     );
 
     // LAT lengths searched after pruning.
@@ -124,7 +111,7 @@ describe('lat axformer', () => {
       '--json',
     ]);
     expect(search.code, search.err).toBe(0);
-    expect(json(search.out).frontier.points.length).toBeGreaterThan(0);
+    expect(lastJson(search.out).frontier.points.length).toBeGreaterThan(0);
 
     const text = 'a superb and witty film .\nit is dull and bland .\n';
     const pred = lat(['predict', '--model', pruned, '--json'], text);
@@ -146,7 +133,7 @@ describe('lat axformer', () => {
     // Resumed from its log, the run replays every decision without evaluating again.
     const again = lat([...args, '--resume']);
     expect(again.code, again.err).toBe(0);
-    const r = json(again.out);
+    const r = lastJson(again.out);
     expect(r.evaluations).toBe(0);
     expect(r.accepted.map((a: { cached: boolean }) => ({ ...a, cached: true }))).toEqual(r.accepted);
     expect(r.layers).toEqual(s.layers);
@@ -166,7 +153,7 @@ describe('lat axformer', () => {
       '--json',
     ]);
     expect(run.code, run.err).toBe(0);
-    const s = json(run.out);
+    const s = lastJson(run.out);
     expect(s.selection).toMatchObject({ examples: 120, onDev: true });
     expect(s.dev).toBeNull(); // dev was decided on: no separate dev report
   }, 60_000);
