@@ -13,7 +13,7 @@ import { pipeline } from '@lat/pipeline';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cliBin, cliRoot, ensureBuilt, lat, writeSentimentFixture } from './fixture.js';
+import { cliBin, cliRoot, ensureBuilt, lat, sentimentTraining, writeSentimentFixture } from './fixture.js';
 import { signalAtFirstStep } from './signal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lat-cli-'));
@@ -29,12 +29,7 @@ describe('lat, end to end through the built binary', () => {
   it('train → search → eval → predict → export → info', async () => {
     const train = lat([
       'train',
-      '--model',
-      base,
-      '--task',
-      'sst2',
-      '--train',
-      join(dir, 'train.tsv'),
+      ...sentimentTraining(dir, base),
       '--dev',
       join(dir, 'dev.tsv'),
       '--out',

@@ -45,6 +45,16 @@ export function ensureBuilt(root: string): void {
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 }
 
+/** A training run's input: the base model of `writeSentimentFixture` on its `train.tsv`, as SST-2. */
+export const sentimentTraining = (dir: string, base: string) => [
+  '--model',
+  base,
+  '--task',
+  'sst2',
+  '--train',
+  join(dir, 'train.tsv'),
+];
+
 /**
  * The generated sentiment task as `<dir>/train.tsv` and `<dir>/dev.tsv`, and a fresh 2-layer BERT
  * with its vocabulary in `base` (a Hugging Face model directory).

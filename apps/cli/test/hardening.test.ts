@@ -20,7 +20,7 @@ import { statePickle, zipOf } from '@lat/core/testing';
 import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
 import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cliBin, cliRoot, ensureBuilt, lat as latRun } from './fixture.js';
+import { cliBin, cliRoot, ensureBuilt, lat as latRun, sentimentTraining } from './fixture.js';
 import { signalAtFirstStep } from './signal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lat-hard-'));
@@ -49,12 +49,7 @@ const tsv = (rows: typeof task.train) =>
   `sentence\tlabel\n${rows.map((e) => `${e.textA}\t${e.label}`).join('\n')}\n`;
 const trainArgs = (out: string, ...more: string[]) => [
   'train',
-  '--model',
-  base,
-  '--task',
-  'sst2',
-  '--train',
-  join(dir, 'train.tsv'),
+  ...sentimentTraining(dir, base),
   '--out',
   out,
   '--epochs',

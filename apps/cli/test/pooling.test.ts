@@ -7,7 +7,14 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cliRoot, ensureBuilt, latJson, runLat, writeSentimentFixture } from './fixture.js';
+import {
+  cliRoot,
+  ensureBuilt,
+  latJson,
+  runLat,
+  sentimentTraining,
+  writeSentimentFixture,
+} from './fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lat-pooling-cli-'));
 const base = join(dir, 'base');
@@ -19,16 +26,7 @@ beforeAll(() => {
   writeSentimentFixture(dir, base, { seed: 4, train: 600, dev: 200, hidden: 32, heads: 2 });
 }, 120_000);
 
-const common = () => [
-  '--model',
-  base,
-  '--task',
-  'sst2',
-  '--train',
-  join(dir, 'train.tsv'),
-  '--max-length',
-  '32',
-];
+const common = () => [...sentimentTraining(dir, base), '--max-length', '32'];
 
 describe('lat train --method pooling', () => {
   it('trains a pooled model that every command runs pooled', () => {
@@ -93,12 +91,7 @@ describe('lat train --method pooling', () => {
     const out = join(dir, 'long');
     const r = run([
       'train',
-      '--model',
-      base,
-      '--task',
-      'sst2',
-      '--train',
-      join(dir, 'train.tsv'),
+      ...sentimentTraining(dir, base),
       '--max-length',
       '128',
       '--out',
