@@ -9,10 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCompareReport } from '@lat/search';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, writeSentimentFixture } from './fixture.js';
+import { cliBin, cliRoot, ensureBuilt, sentimentTraining, writeSentimentFixture } from './fixture.js';
 
-const root = join(import.meta.dirname, '..');
-const bin = join(root, 'dist/bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'lat-compare-'));
 const base = join(dir, 'base');
 
@@ -29,7 +27,7 @@ function compare(
   killWhen?: (e: Record<string, unknown>) => boolean,
   signal: NodeJS.Signals = 'SIGKILL',
 ): Promise<Run> {
-  const child = spawn(process.execPath, [bin, 'compare', ...args, '--threads', '1'], {
+  const child = spawn(process.execPath, [cliBin, 'compare', ...args, '--threads', '1'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -53,12 +51,7 @@ function compare(
 }
 
 const args = (out: string, extra: string[] = []) => [
-  '--model',
-  base,
-  '--task',
-  'sst2',
-  '--train',
-  join(dir, 'train.tsv'),
+  ...sentimentTraining(dir, base),
   '--dev',
   join(dir, 'dev.tsv'),
   '--methods',
@@ -89,7 +82,7 @@ function untimed(path: string): unknown {
 }
 
 beforeAll(() => {
-  ensureBuilt(root);
+  ensureBuilt(cliRoot);
   writeSentimentFixture(dir, base, { seed: 3, train: 320, dev: 64, hidden: 64, heads: 4 });
 }, 120_000);
 
@@ -248,7 +241,7 @@ describe('lat compare', () => {
       const model = join(out, `adapler/phi-${c.settings['phi']}`);
       const ev = spawnSync(
         process.execPath,
-        [bin, 'eval', '--model', model, '--dev', join(dir, 'dev.tsv'), '--json', '--threads', '1'],
+        [cliBin, 'eval', '--model', model, '--dev', join(dir, 'dev.tsv'), '--json', '--threads', '1'],
         { encoding: 'utf8' },
       );
       expect(ev.status, ev.stderr).toBe(0);
@@ -313,7 +306,7 @@ describe('lat compare', () => {
     const ev = spawnSync(
       process.execPath,
       [
-        bin,
+        cliBin,
         'eval',
         '--model',
         join(out, 'axformer/pruned'),
@@ -344,7 +337,7 @@ describe('lat compare', () => {
     // SIGKILL as soon as the search has logged its first evaluation.
     const child = spawn(
       process.execPath,
-      [bin, 'compare', ...axformerArgs(out, 'axformer'), '--threads', '1'],
+      [cliBin, 'compare', ...axformerArgs(out, 'axformer'), '--threads', '1'],
       {
         stdio: 'ignore',
       },
