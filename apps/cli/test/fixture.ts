@@ -55,6 +55,9 @@ export const sentimentTraining = (dir: string, base: string) => [
   join(dir, 'train.tsv'),
 ];
 
+/** A tiny evolutionary search (one iteration, population, mutations and crossovers of 2): fast tests. */
+export const tinySearch = ['--iterations', '1', '--population', '2', '--mutations', '2', '--crossovers', '2'];
+
 /**
  * The generated sentiment task as `<dir>/train.tsv` and `<dir>/dev.tsv`, and a fresh 2-layer BERT
  * with its vocabulary in `base` (a Hugging Face model directory).

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliRoot, ensureBuilt, lat as latRun, writeSentimentFixture } from './fixture.js';
+import { cliRoot, ensureBuilt, lat as latRun, tinySearch, writeSentimentFixture } from './fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lat-cli-q8-'));
 const model = join(dir, 'model');
@@ -27,20 +27,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('lat with int8 graphs', () => {
   it('search --dtype q8 → eval --dtype q8 → export --quantize int8 → predict from the bundle', () => {
-    const search = onDev(
-      'search',
-      '--dtype',
-      'q8',
-      '--json',
-      '--iterations',
-      '1',
-      '--population',
-      '2',
-      '--mutations',
-      '2',
-      '--crossovers',
-      '2',
-    );
+    const search = onDev('search', '--dtype', 'q8', '--json', ...tinySearch);
     expect(search.code, search.err).toBe(0);
     // The q8 graph's frontier is its own file, tied to the q8 fingerprint; no fp32 frontier appears.
     expect(existsSync(join(model, 'frontier.json'))).toBe(false);

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cliBin, cliRoot, ensureBuilt, latJson, writeSentimentFixture } from './fixture.js';
+import { cliBin, cliRoot, ensureBuilt, latJson, tinySearch, writeSentimentFixture } from './fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lat-recipe-'));
 const base = join(dir, 'base');
@@ -96,14 +96,7 @@ describe('the two-stage reference recipe from the CLI', () => {
       join(dir, 'dev.tsv'),
       '--objective',
       'latency',
-      '--iterations',
-      '1',
-      '--population',
-      '2',
-      '--mutations',
-      '2',
-      '--crossovers',
-      '2',
+      ...tinySearch,
     ];
     const search = () => latJson(searchArgs);
     const a = search();
