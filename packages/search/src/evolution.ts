@@ -60,6 +60,16 @@ function randInt(random: () => number, lo: number, hi: number): number {
   return lo + Math.floor(random() * (hi - lo + 1));
 }
 
+/**
+ * Two different indices in [0, n), uniform over ordered pairs: a crossover's parents, which the
+ * reference draws without replacement (a parent crossed with itself would be wasted on a duplicate).
+ */
+export function distinctParents(random: () => number, n: number): [number, number] {
+  const a = randInt(random, 0, n - 1);
+  const b = randInt(random, 0, n - 2);
+  return [a, b >= a ? b + 1 : b];
+}
+
 /** Mutation: each layer, with probability `prob`, redrawn within [next layer, previous layer]. */
 export function mutate(
   parent: readonly number[],
@@ -203,9 +213,8 @@ export async function evolutionarySearch(o: SearchOptions): Promise<SearchResult
     );
     const crossovers = breed(params.crossovers, () => {
       if (pool.length < 2) return undefined;
-      const a = randInt(random, 0, pool.length - 1);
-      const b = randInt(random, 0, pool.length - 2);
-      return crossover(pool[a]!, pool[b >= a ? b + 1 : b]!); // two distinct parents
+      const [a, b] = distinctParents(random, pool.length);
+      return crossover(pool[a]!, pool[b]!);
     });
     await evaluateAll(children);
     const frontier = paretoFrontier(sortedPoints());

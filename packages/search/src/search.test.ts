@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseBudget, pick } from './budget.js';
 import { isValidConfig } from './config.js';
-import { crossover, evolutionarySearch, mutate } from './evolution.js';
+import { crossover, distinctParents, evolutionarySearch, mutate } from './evolution.js';
 import { parseFrontierFile, toFrontierFile } from './frontier-file.js';
 import { interpolate, latencyObjective } from './latency.js';
 import { frontierArea, paretoFrontier } from './pareto.js';
@@ -21,6 +21,23 @@ const metric = (l: readonly number[]) =>
   Math.round(1000 * (Math.sqrt(l[0]!) + 0.5 * Math.log(l[1]!) + 0.1 * l[2]!)) / 1000;
 
 describe('evolutionary search', () => {
+  it('draws two distinct crossover parents, every ordered pair about equally often', () => {
+    const rng = new Rng(3);
+    const n = 4;
+    const counts = new Map<string, number>();
+    const draws = 12_000;
+    for (let i = 0; i < draws; i++) {
+      const [a, b] = distinctParents(() => rng.next(), n);
+      expect(a).not.toBe(b);
+      expect(Math.min(a, b)).toBeGreaterThanOrEqual(0);
+      expect(Math.max(a, b)).toBeLessThan(n);
+      counts.set(`${a},${b}`, (counts.get(`${a},${b}`) ?? 0) + 1);
+    }
+    expect(counts.size).toBe(n * (n - 1));
+    // 1,000 expected per pair; a seeded draw, so this cannot flake.
+    for (const c of counts.values()) expect(Math.abs(c - draws / (n * (n - 1)))).toBeLessThan(150);
+  });
+
   it('finds the known Pareto set of a synthetic objective', async () => {
     const o = { numLayers: 3, maxLength: 8, minLength: 1, ratioBound: 0.6 };
     const smallest = smallestLengths(8, 3, { ratioBound: 0.6, minLength: 1 });
