@@ -16,6 +16,7 @@ import { generateSentimentTask, syntheticModelConfig } from '@lat/train';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath, openChromiumRuntime } from '../src/chromium.js';
 import { benchInput } from '../src/commands/bench.js';
+import { tinySearch } from './fixture.js';
 
 const hasChromium = existsSync(chromiumPath);
 if (!hasChromium)
@@ -100,8 +101,7 @@ describe('latency in headless Chromium', () => {
         '--task',
         'sst2',
       ];
-      const small = ['--iterations', '1', '--population', '2', '--mutations', '2', '--crossovers', '2'];
-      const a = lat([...args, ...small, '--device', 'chromium']);
+      const a = lat([...args, ...tinySearch, '--device', 'chromium']);
       const table = a.frontier.latencyTable;
       expect(table.device).toBe('onnxruntime-web wasm in Chromium, 1 thread');
       expect(table.perLayerMs).toHaveLength(config.numLayers);
@@ -118,7 +118,7 @@ describe('latency in headless Chromium', () => {
       const file = JSON.parse(readFileSync(saved, 'utf8'));
       expect(file.tables).toEqual([table]);
       const written = statSync(saved).mtimeMs;
-      const b = lat([...args, ...small, '--device', 'chromium']);
+      const b = lat([...args, ...tinySearch, '--device', 'chromium']);
       expect(b.frontier.latencyTable).toEqual(table);
       expect(statSync(saved).mtimeMs).toBe(written);
     },
