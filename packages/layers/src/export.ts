@@ -20,6 +20,7 @@ import type { ModelConfig } from './architectures/index.js';
 import { encoderInputs } from './encoder.js';
 import { dtypeFingerprint, type ModelDtype, parseModelDtype } from './quantize.js';
 import { keepCountsInput } from './reducers/lat.js';
+import { pooledLatLayers } from './reducers/pooling.js';
 
 /** What `exportModel` writes into `lat.json` besides the model's dimensions. */
 export interface ExportOptions {

@@ -17,14 +17,17 @@ import {
   halvingRounds,
   iterativeSoftmaxTopK,
   LatError,
+  type LengthSpec,
   Rng,
   type StateDict,
   successiveHalvingTopK,
   type Tensor32,
   type Value,
+  validateLengths,
 } from '@lat/core';
 import type { ModelConfig, PoolingConfig } from '../architectures/config.js';
-import type { TokenReducer } from './reducer.js';
+import { keepCountsInput, latLayers, realLengths } from './lat.js';
+import type { ReducerBatch, TokenReducer } from './reducer.js';
 
 /** The scorer's weight and bias names for a pooling layer. */
 export const scorerNames = (layer: number) => ({
@@ -138,8 +141,67 @@ export function checkPooling(
     );
 }
 
-/** The pooling reducer of a model whose config has a pooling schedule. */
-export function poolingReducer(p: PoolingConfig): TokenReducer<unknown> {
+/**
+ * Where a pooled model takes LAT lengths: the layers after its last pooling (`from` on), each
+ * keeping at most the last pooled `width`; `fixed` are the rows of the layers up to it, which a
+ * length configuration repeats. Undefined when no layer follows the last pooling (or none pools).
+ */
+export function pooledLatLayers(
+  c: Pick<ModelConfig, 'numLayers' | 'pooling'>,
+): { from: number; width: number; fixed: number[] } | undefined {
+  const last = c.pooling?.schedule.at(-1);
+  if (!last || last[0] >= c.numLayers - 1) return undefined;
+  const rows = poolingCounts(c, c.pooling!.inputLength);
+  return { from: last[0] + 1, width: last[1], fixed: rows.slice(0, last[0] + 1) };
+}
+
+/**
+ * Checks a length configuration for a pooled model: absolute counts whose layers up to the last
+ * pooling are the schedule's rows, and whose later (LAT) layers keep at most the pooled width.
+ */
+export function checkPooledLengths(
+  spec: LengthSpec,
+  c: Pick<ModelConfig, 'numLayers' | 'pooling'>,
+  where = 'lengths',
+): void {
+  const lat = pooledLatLayers(c);
+  if (!lat)
+    throw new LatError(
+      'BAD_LENGTHS',
+      'this pooled model runs at its pooling schedule: no layer follows its last pooling, so length configurations (--lengths, --ratios, --budget) do not apply',
+      where,
+    );
+  const schedule = `${lat.fixed.join(',')},…`;
+  if (spec.form !== 'absolute')
+    throw new LatError(
+      'BAD_LENGTHS',
+      `a pooled model takes keep counts (--lengths ${schedule}), not ratios: its pooling layers keep their widths`,
+      where,
+    );
+  spec.lengths.forEach((l, i) => {
+    if (i < lat.from && l !== lat.fixed[i])
+      throw new LatError(
+        'BAD_LENGTHS',
+        `value ${i + 1} is ${l} but layer ${i} runs on ${lat.fixed[i]} rows: a pooled model's lengths start with its schedule's rows (${schedule}); LAT lengths apply from layer ${lat.from}`,
+        where,
+      );
+    if (i >= lat.from && l > lat.width)
+      throw new LatError(
+        'BAD_LENGTHS',
+        `value ${i + 1} is ${l} but layer ${lat.from - 1} pools to ${lat.width} rows: LAT lengths after a pooling layer are at most its width`,
+        where,
+      );
+  });
+  validateLengths({ ...spec, paddedLength: undefined }, c.numLayers, undefined, where);
+}
+
+/**
+ * The pooling reducer of a model whose config has a pooling schedule. The layers after the last
+ * pooling also take LAT lengths (`keep_counts`, as `latReducer`): with no setting, or lengths
+ * equal to the pooled width, every pooled row is kept; a length configuration (absolute, checked
+ * by `checkPooledLengths`) keeps each later layer's most-attended pooled rows.
+ */
+export function poolingReducer(p: PoolingConfig): TokenReducer<LengthSpec | undefined> {
   const widths = new Map(p.schedule);
   const inputs = new Map(
     p.schedule.map(([layer], i) => [layer, i === 0 ? p.inputLength : p.schedule[i - 1]![1]]),
@@ -147,11 +209,14 @@ export function poolingReducer(p: PoolingConfig): TokenReducer<unknown> {
   return {
     name: 'pooling',
     parameters: scorerShapes,
-    build({ g, param }) {
+    build({ g, config, training, param }) {
+      const lat = pooledLatLayers({ ...config, pooling: p });
+      const latReduce = lat && latLayers(g, config, training);
       return {
-        reduce({ layer, attended, mask, positions }) {
+        reduce(x) {
+          const { layer, attended, mask, positions } = x;
           const k = widths.get(layer);
-          if (k === undefined) return undefined;
+          if (k === undefined) return lat && layer >= lat.from ? latReduce!(x) : undefined;
           return {
             reduce() {
               const scores = scorerScores(
@@ -172,14 +237,8 @@ export function poolingReducer(p: PoolingConfig): TokenReducer<unknown> {
         },
       };
     },
-    // No inputs of its own; inputs longer than the schedule's would pool to more rows than its widths.
-    feeds(setting, x): Record<string, HostTensor> {
-      if (setting !== undefined)
-        throw new LatError(
-          'BAD_INPUT',
-          'a pooled model runs at its pooling schedule; length configurations (--lengths, --ratios, --budget) do not apply',
-          'lengths',
-        );
+    // Inputs longer than the schedule's would pool to more rows than its widths.
+    feeds(setting, x, config): Record<string, HostTensor> {
       const seq = x.attentionMask.length / x.batch;
       if (seq > p.inputLength)
         throw new LatError(
@@ -187,9 +246,25 @@ export function poolingReducer(p: PoolingConfig): TokenReducer<unknown> {
           `inputs have ${seq} tokens but the model pools from at most ${p.inputLength}; truncate them (e.g. --max-length ${p.inputLength})`,
           'input_ids',
         );
-      return {};
+      const pooled = { ...config, pooling: p };
+      if (setting !== undefined) checkPooledLengths(setting, pooled);
+      if (!pooledLatLayers(pooled)) return {};
+      return { [keepCountsInput]: pooledKeepCounts(pooled, x, setting) };
     },
   };
+}
+
+/**
+ * Per-example keep counts [B × L] of a pooled model: each layer's rows for the example's length
+ * (its schedule), and in the LAT layers min(length, those rows) — the same rows an input padded
+ * to any length keeps, since padding ranks last.
+ */
+function pooledKeepCounts(c: ModelConfig, x: ReducerBatch, spec: LengthSpec | undefined): HostTensor {
+  const lengths = spec?.form === 'absolute' ? spec.lengths : undefined;
+  const data = realLengths(x).flatMap((n) =>
+    poolingCounts(c, Math.max(n, 1)).map((rows, i) => Math.min(rows, lengths?.[i] ?? rows)),
+  );
+  return { type: 'int64', dims: [x.batch, c.numLayers], data: BigInt64Array.from(data, BigInt) };
 }
 
 /** s = sigmoid(x·W + b) + 1e-5 per row [B, n]; padding's logit is −1e4, so its score is 1e-5. */

@@ -3,11 +3,11 @@
  * batch through the pooled encoder; the scorers learn through the merge weights of the top-k.
  */
 
-import { LatError } from '@lat/core';
+import { LatError, type LengthSpec } from '@lat/core';
 import { type ModelConfig, poolingReducer, taskLoss } from '@lat/layers';
 import type { Objective } from './objective.js';
 
-export function poolingObjective(config: ModelConfig): Objective<unknown> {
+export function poolingObjective(config: ModelConfig): Objective<LengthSpec | undefined> {
   if (!config.pooling)
     throw new LatError('BAD_CONFIG', 'pooling training needs a pooling schedule (--pooling)', 'pooling');
   return {
