@@ -43,10 +43,14 @@ export function graphIoDocs(config: ModelConfig, head: 'classification' | 'span'
     [encoderInputs.inputIds]: 'int64 [batch, seq] token ids',
     [encoderInputs.attentionMask]: 'int64 [batch, seq] 1 for real tokens, 0 for padding',
   };
-  // A pooled model runs at its schedule: no keep counts to feed.
+  // A pooled model takes keep counts only for the layers after its last pooling.
+  const pooledLat = pooledLatLayers(config);
   if (!config.pooling)
     inputs[keepCountsInput] =
       `int64 [batch, ${config.numLayers}] tokens each layer keeps per example (non-increasing; the full length keeps all)`;
+  else if (pooledLat)
+    inputs[keepCountsInput] =
+      `int64 [batch, ${config.numLayers}] rows each layer keeps per example: the pooling schedule's up to layer ${pooledLat.from - 1}, then at most ${pooledLat.width} (LAT lengths)`;
   if (config.typeVocabSize > 0) inputs[encoderInputs.tokenTypeIds] = 'int64 [batch, seq] segment ids';
   const outputs: Record<string, string> =
     head === 'classification'
