@@ -27,11 +27,13 @@ export function averageMacs(model: CliModel, data: readonly Encoded[], spec?: Le
  */
 export function paddedMacs(model: CliModel, padded: number, spec?: LengthSpec): number {
   const mask = new BigInt64Array(padded).fill(1n);
-  const counts = model.config.pooling
-    ? poolingCounts(model.config, padded)
-    : spec?.form === 'absolute'
+  // A pooled model's lengths (when given) are its rows per layer, schedule included.
+  const counts =
+    spec?.form === 'absolute'
       ? [...spec.lengths]
-      : Array.from(keepCounts(spec, mask, 1, model.config.numLayers), Number);
+      : model.config.pooling
+        ? poolingCounts(model.config, padded)
+        : Array.from(keepCounts(spec, mask, 1, model.config.numLayers), Number);
   return encoderMacs(model.config, padded, counts, { qaHead: model.span });
 }
 

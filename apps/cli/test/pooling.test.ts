@@ -13,6 +13,7 @@ import {
   latJson,
   runLat,
   sentimentTraining,
+  tinySearch,
   writeSentimentFixture,
 } from './fixture.js';
 
@@ -72,19 +73,69 @@ describe('lat train --method pooling', () => {
     latJson(['export', '--model', out, '--out', bundle]);
     const manifest = JSON.parse(readFileSync(join(bundle, 'lat.json'), 'utf8'));
     expect(manifest.model.pooling).toEqual({ schedule: [[0, 8]], inputLength: 32 });
-    expect(manifest.io.inputs.keep_counts).toBeUndefined();
+    // Layer 1 follows the pooling: it takes LAT lengths of at most 8 rows.
+    expect(manifest.io.inputs.keep_counts).toMatch(/then at most 8 \(LAT lengths\)/);
     const fromBundle = latJson(['predict', '--model', bundle, text]);
     expect(fromBundle.predictions[0].logits).toEqual(
       p.predictions[0].logits.map((v: number) => expect.closeTo(v, 5)),
     );
 
-    const search = run(['search', '--model', out, '--dev', join(dir, 'dev.tsv')]);
-    expect(search.stderr).toMatch(
-      /lat search finds length configurations; a pooled model runs at its pooling schedule/,
-    );
-    const lengths = run(['predict', '--model', out, '--lengths', '8,4', text]);
-    expect(lengths.status).not.toBe(0);
-    expect(lengths.stderr).toMatch(/a pooled model runs at its pooling schedule/);
+    // LAT lengths after the pooling: at the pooled width they are the pooled model; below it
+    // layer 1 keeps fewer rows; above it, or as ratios, one-line errors.
+    const atWidth = latJson(['predict', '--model', out, '--lengths', '8,8', text]);
+    expect(atWidth.predictions[0].logits).toEqual(p.predictions[0].logits);
+    const shorter = latJson(['predict', '--model', out, '--lengths', '8,4', text]);
+    expect(shorter.predictions[0].lengths).toEqual([8, 4]);
+    for (const [flags, message] of [
+      [['--lengths', '8,9'], /lengths must not increase/],
+      [
+        ['--lengths', '6,4'],
+        /layer 0 runs on 8 rows: a pooled model's lengths start with its schedule's rows/,
+      ],
+      [['--ratios', '1,0.5'], /a pooled model takes keep counts/],
+    ] as const) {
+      const r = run(['predict', '--model', out, ...flags, text]);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  }, 120_000);
+
+  it('searches the lengths of the layers after the pooling, and runs at a budget of its frontier', () => {
+    const out = join(dir, 'pooled');
+    const s = latJson(['search', '--model', out, '--dev', join(dir, 'dev.tsv'), ...tinySearch]);
+    expect(s.frontier.lengthForm).toBe('absolute');
+    expect(s.frontier.paddedLength).toBe(32);
+    expect(s.frontier.search.evaluated).toBeGreaterThan(2);
+    for (const point of s.frontier.points) {
+      expect(point.lengths).toHaveLength(2);
+      expect(point.lengths[0]).toBe(8);
+      expect(point.lengths[1]).toBeLessThanOrEqual(8);
+    }
+    const cheapest = s.frontier.points[0];
+    expect(cheapest.lengths[1]).toBeLessThan(8);
+    const e = latJson([
+      'eval',
+      '--model',
+      out,
+      '--dev',
+      join(dir, 'dev.tsv'),
+      '--budget',
+      String(cheapest.costRatio),
+    ]);
+    expect(e.results[0].lengths.lengths).toEqual(cheapest.lengths);
+    expect(e.results[0].metrics.accuracy).toBeCloseTo(cheapest.metric, 6);
+    const ratio = run([
+      'search',
+      '--model',
+      out,
+      '--dev',
+      join(dir, 'dev.tsv'),
+      '--form',
+      'ratio',
+      ...tinySearch,
+    ]);
+    expect(ratio.stderr).toMatch(/a pooled model searches keep counts: use --form absolute/);
   }, 120_000);
 
   it('extends positions by copying for a --max-length beyond them, with blockwise attention', () => {

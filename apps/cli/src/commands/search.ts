@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { encoderMacs, LatError, type LengthSpec, lengthDefaults } from '@lat/core';
 import { writeFileAtomic } from '@lat/core/node';
-import { dtypeFingerprint, type ModelDtype } from '@lat/layers';
+import { dtypeFingerprint, type ModelDtype, pooledLatLayers } from '@lat/layers';
 import { createWebRuntime } from '@lat/runtime-web';
 import { evolutionarySearch, type FrontierFile, latencyObjective, toFrontierFile } from '@lat/search';
 import { selectionMetric } from '@lat/train';
@@ -9,6 +9,7 @@ import { openChromiumRuntime } from '../chromium.js';
 import { averageMacs, devScorer } from '../evaluation.js';
 import { type LatencyDevice, latencyTableFor, type OpenDevice } from '../latency.js';
 import {
+  type CliModel,
   frontierFileFor,
   loadCliModel,
   openPipeline,
@@ -55,12 +56,7 @@ export interface SearchFlags {
 /** Searches length configurations on the dev set, in ratio or absolute (reference) form. */
 export async function searchCommand(f: SearchFlags, out: Output): Promise<FrontierFile> {
   const model = await loadCliModel(f.model);
-  if (model.config.pooling)
-    throw new LatError(
-      'UNSUPPORTED',
-      'lat search finds length configurations; a pooled model runs at its pooling schedule (lat_pooling in config.json)',
-      f.model,
-    );
+  const pooled = model.config.pooling ? pooledSearchSpace(model, f) : undefined;
   const dtype = f.dtype ?? 'fp32';
   if (dtype === 'q8' && f.objective === 'latency')
     throw new LatError(
@@ -69,16 +65,18 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
       '--objective',
     );
   const p = await openPipeline(model, { threads: f.threads, dtype });
-  const form = f.form ?? 'ratio';
+  const form = f.form ?? (pooled ? 'absolute' : 'ratio');
   const padded = f.maxLength ?? paddedLengthOf(model);
-  const top = form === 'absolute' ? padded : f.scale;
+  const top = pooled ? pooled.width : form === 'absolute' ? padded : f.scale;
+  /** A pooled model's genes are its LAT layers' lengths: the schedule's rows come first. */
+  const lengthsOf = (genes: readonly number[]) => [...(pooled?.fixed ?? []), ...genes];
   const toSpec = (genes: readonly number[]): LengthSpec =>
     form === 'absolute'
-      ? { form: 'absolute', lengths: genes, paddedLength: padded }
+      ? { form: 'absolute', lengths: lengthsOf(genes), paddedLength: padded }
       : { form: 'ratio', ratios: genes.map((g) => g / f.scale) };
   /** Keep counts of one input of `n` tokens. */
   const countsFor = (genes: readonly number[], n: number) =>
-    genes.map((g) =>
+    lengthsOf(genes).map((g) =>
       form === 'absolute' ? Math.min(g, n) : Math.max(1, Math.ceil((g / f.scale) * n - 1e-9)),
     );
   const paddedMacs = (genes: readonly number[]) =>
@@ -104,11 +102,13 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
           ? paddedMacs
           : (genes: readonly number[]) => averageMacs(model, dev.items, toSpec(genes));
     const result = await evolutionarySearch({
-      numLayers: model.config.numLayers,
+      numLayers: model.config.numLayers - (pooled?.fixed.length ?? 0),
       maxLength: top,
       minLength: lengthDefaults.minLength,
       // The smallest sub-model LengthDrop trained bounds the cost from below.
-      ratioBound: f.ratioBound ?? trainedRatioBound(model.info?.lengthDrop) ?? lengthDefaults.ratioBound,
+      // A pooled model trained no sub-models: its LAT layers are searched down to minLength.
+      ratioBound:
+        f.ratioBound ?? trainedRatioBound(model.info?.lengthDrop) ?? (pooled ? 1 : lengthDefaults.ratioBound),
       iterations: f.iterations,
       populationSize: f.population,
       mutations: f.mutations,
@@ -143,6 +143,7 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
         : {}),
       ...(model.info?.recipe ? { training: model.info.recipe } : {}),
     });
+    if (pooled) file.points = file.points.map((p) => ({ ...p, lengths: lengthsOf(p.lengths) }));
     const target = f.out ?? join(f.model, frontierFileFor(dtype));
     writeJson(target, file);
     if (f.plot) writeFileAtomic(f.plot, frontierSvg(file));
@@ -172,6 +173,33 @@ function latencyDevice(device: LatencyDevice, threads?: number): { name: string;
     name: `onnxruntime-node cpu, ${threads ?? 'all'} threads`,
     open: async () => ({ runtime: runtimeFor(threads) }),
   };
+}
+
+/**
+ * A pooled model's search space: the lengths of the layers after its last pooling (at most the
+ * pooled width), as absolute counts; MACs objectives only.
+ */
+function pooledSearchSpace(model: CliModel, f: SearchFlags) {
+  const space = pooledLatLayers(model.config);
+  if (!space)
+    throw new LatError(
+      'UNSUPPORTED',
+      "no layer follows this model's last pooling, so it has no lengths to search (it runs at its pooling schedule)",
+      f.model,
+    );
+  if (f.form === 'ratio')
+    throw new LatError(
+      'BAD_INPUT',
+      'a pooled model searches keep counts: use --form absolute (the default for it)',
+      '--form',
+    );
+  if (f.objective === 'latency')
+    throw new LatError(
+      'UNSUPPORTED',
+      'per-layer latency tables are measured on unpooled models; search a pooled model with --objective macs or padded-macs',
+      '--objective',
+    );
+  return space;
 }
 
 function trainedRatioBound(lengthDrop: unknown): number | undefined {
