@@ -6,6 +6,7 @@ import { adaplerTrainOptions } from './commands/adapler.js';
 import { registerAxformer } from './commands/axformer.js';
 import { benchCommand } from './commands/bench.js';
 import { compareCommand, registerCompare } from './commands/compare.js';
+import { registerData } from './commands/data.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
@@ -175,10 +176,8 @@ export function createProgram(write?: (s: string) => void): Command {
     .addOption(
       new Option(
         '--form <form>',
-        'ratio: fractions of each input; absolute: counts over --max-length (the reference)',
-      )
-        .choices(['ratio', 'absolute'])
-        .default('ratio'),
+        'ratio (default): fractions of each input; absolute: counts over --max-length (the reference; the only form for pooled models)',
+      ).choices(['ratio', 'absolute']),
     )
     .option(
       '--max-length <n>',
@@ -285,6 +284,7 @@ export function createProgram(write?: (s: string) => void): Command {
     });
 
   registerAxformer(program, out, t);
+  registerData(program, out, int);
 
   program
     .command('info')

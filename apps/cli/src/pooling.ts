@@ -37,12 +37,6 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
     if (v !== undefined && f.method !== 'pooling')
       throw new LatError('BAD_INPUT', `${flag} needs --method pooling`, flag);
   if (f.method !== 'pooling') return model;
-  if (f.task.toLowerCase() === 'squad')
-    throw new LatError(
-      'UNSUPPORTED',
-      'pooling trains sequence classification and regression tasks, not squad',
-      '--task',
-    );
   if (f.pooling === undefined && !model.config.pooling)
     throw new LatError(
       'BAD_INPUT',
