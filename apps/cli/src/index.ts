@@ -94,7 +94,7 @@ export function createProgram(write?: (s: string) => void): Command {
     .option('--no-length-drop', 'plain fine-tuning')
     .option(
       '--pooling <schedule>',
-      'with --method pooling: layer:width pairs halving from --max-length, e.g. 0:32,1:8',
+      'with --method pooling: layer:width pairs halving from --max-length, e.g. 0:32,1:8; none with --chunk: the blockwise baseline',
     )
     .option(
       '--chunk <n>',

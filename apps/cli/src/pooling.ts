@@ -12,7 +12,7 @@ import type { CliModel } from './model.js';
 
 export interface PoolingFlags {
   method?: 'lat' | 'adapler' | 'pooling';
-  /** layer:width pairs; widths halve from --max-length. */
+  /** layer:width pairs; widths halve from --max-length; `none` (with chunk): blockwise attention only. */
   pooling?: string;
   poolingOperator?: 'halving' | 'iterative';
   /** Blockwise attention in blocks of this many tokens up to the first pooling. */
@@ -43,8 +43,16 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
       '--method pooling needs a schedule, e.g. --pooling 0:32,1:8',
       '--pooling',
     );
+  // `--pooling none --chunk n`: blockwise attention in every layer, no pooling (the baseline).
+  if (f.pooling === 'none' && f.chunk === undefined)
+    throw new LatError('BAD_INPUT', '--pooling none (the blockwise baseline) needs --chunk', '--pooling');
   const pooling: PoolingConfig = {
-    schedule: f.pooling !== undefined ? parsePoolingSchedule(f.pooling) : model.config.pooling!.schedule,
+    schedule:
+      f.pooling === 'none'
+        ? []
+        : f.pooling !== undefined
+          ? parsePoolingSchedule(f.pooling)
+          : model.config.pooling!.schedule,
     inputLength: f.maxLength,
     ...(f.poolingOperator ? { operator: f.poolingOperator } : {}),
     ...(f.chunk !== undefined
