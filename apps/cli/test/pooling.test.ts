@@ -170,6 +170,33 @@ describe('lat train --method pooling', () => {
     });
   }, 60_000);
 
+  it('trains the blockwise baseline with --pooling none --chunk n', () => {
+    const out = join(dir, 'blockwise');
+    const r = run([
+      'train',
+      ...common(),
+      '--out',
+      out,
+      '--method',
+      'pooling',
+      '--pooling',
+      'none',
+      '--chunk',
+      '8',
+      '--epochs',
+      '1',
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config.lat_pooling).toEqual({ schedule: [], input_length: 32, chunk: 8 });
+    // Nothing pools: every layer keeps every token ([CLS] a dull film [SEP]).
+    const p = latJson(['predict', '--model', out, 'a dull film']);
+    expect(p.predictions[0].keptPositions).toEqual([
+      [0, 1, 2, 3, 4],
+      [0, 1, 2, 3, 4],
+    ]);
+  }, 60_000);
+
   it('refuses bad schedules in one line', () => {
     const bad = (flags: string[], message: RegExp) => {
       const r = run(['train', ...common(), '--out', join(dir, `bad-${flags.join('')}`), ...flags]);
@@ -185,6 +212,10 @@ describe('lat train --method pooling', () => {
     bad(
       ['--method', 'pooling', '--pooling', '0:16,5:8'],
       /layer 5 is out of range: the model has layers 0\.\.1/,
+    );
+    bad(
+      ['--method', 'pooling', '--pooling', 'none'],
+      /--pooling none \(the blockwise baseline\) needs --chunk/,
     );
     bad(['--pooling', '0:8'], /--pooling needs --method pooling/);
     bad(['--method', 'pooling'], /--method pooling needs a schedule/);
