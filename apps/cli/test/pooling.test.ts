@@ -136,6 +136,18 @@ describe('lat train --method pooling', () => {
       ...tinySearch,
     ]);
     expect(ratio.stderr).toMatch(/a pooled model searches keep counts: use --form absolute/);
+
+    // A bundle carries the frontier: the same lengths at the same budget, from the bundle.
+    const bundle = join(dir, 'bundle-frontier');
+    latJson(['export', '--model', out, '--out', bundle]);
+    const text = 'the plot was dull but the cast was witty';
+    const args = ['--budget', String(cheapest.costRatio), text];
+    const fromDir = latJson(['predict', '--model', out, ...args]);
+    const fromBundle = latJson(['predict', '--model', bundle, ...args]);
+    expect(fromBundle.predictions[0].lengths).toEqual(cheapest.lengths);
+    expect(fromBundle.predictions[0].logits).toEqual(
+      fromDir.predictions[0].logits.map((v: number) => expect.closeTo(v, 5)),
+    );
   }, 120_000);
 
   it('extends positions by copying for a --max-length beyond them, with blockwise attention', () => {
