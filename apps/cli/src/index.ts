@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { LatError, lengthDefaults } from '@lat/core';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { adaplerTrainOptions } from './commands/adapler.js';
+import { adaplerSweepCommand } from './commands/adapler-sweep.js';
 import { registerAxformer } from './commands/axformer.js';
 import { benchCommand } from './commands/bench.js';
 import { compareCommand, registerCompare } from './commands/compare.js';
@@ -15,7 +16,7 @@ import { predictCommand } from './commands/predict.js';
 import { searchCommand } from './commands/search.js';
 import { serveCommand } from './commands/serve.js';
 import { evalSquadCommand } from './commands/squad.js';
-import { trainCommand } from './commands/train.js';
+import { trainCommand, trainMethodOption } from './commands/train.js';
 import { bashCompletion, zshCompletion } from './completion.js';
 import { loading } from './model.js';
 import { createOutput, exitCodeFor } from './output.js';
@@ -92,6 +93,7 @@ export function createProgram(write?: (s: string) => void): Command {
     .option('--max-length <n>', 'max tokens per input', int('--max-length'), 128)
     .option('--seed <n>', 'random seed', int('--seed'), 42)
     .option('--no-length-drop', 'plain fine-tuning')
+    .addOption(trainMethodOption())
     .option(
       '--pooling <schedule>',
       'with --method pooling: layer:width pairs halving from --max-length, e.g. 0:32,1:8; none with --chunk: the blockwise baseline',
@@ -155,7 +157,7 @@ export function createProgram(write?: (s: string) => void): Command {
     .option('--resume', 'continue from <out>/checkpoint')
     .option('--force', 'with --resume: continue although the arguments or data differ from the checkpoint')
     .action(async (o) => {
-      await trainCommand({ ...o, ...t() }, out());
+      await (o.phi.length > 1 ? adaplerSweepCommand : trainCommand)({ ...o, ...t() }, out());
     });
 
   program

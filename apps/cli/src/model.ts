@@ -1,5 +1,5 @@
 /** Loading a model directory (or a bundle, for predict) the way every command needs it. */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { bundleManifestFile, LatError } from '@lat/core';
@@ -19,10 +19,12 @@ import {
 import { createNodeRuntime, hasOnnxruntimeNode, installOnnxruntimeNode } from '@lat/runtime-node';
 import { createWebRuntime } from '@lat/runtime-web';
 import { type FrontierFile, parseFrontierFile } from '@lat/search';
-import type { BestEpoch } from '@lat/train';
+import { type BestEpoch, bestCheckpointDirName, checkpointDirName } from '@lat/train';
 import type { AdaplerRun } from './commands/adapler.js';
 
 export { frontierFile, frontierFileFor, trainingInfoFile } from '@lat/pipeline/node';
+
+import { trainingInfoFile } from '@lat/pipeline/node';
 
 /** What `lat train` records next to the weights (lat_training.json), with the recipe typed. */
 export interface TrainingInfo extends PipelineTrainingInfo {
@@ -55,6 +57,21 @@ export type CliModel = Omit<ModelDir, 'info'> & { info?: TrainingInfo };
 
 /** Present while a `lat train` into the directory has not finished (interrupted, or running). */
 export const incompleteFile = 'lat_incomplete.json';
+
+/** How far `lat train` into `dir` got: a finished model, a checkpoint to resume from, or nothing. */
+export function trainingState(dir: string): 'finished' | 'checkpoint' | 'none' {
+  if (
+    existsSync(join(dir, 'model.safetensors')) &&
+    existsSync(join(dir, trainingInfoFile)) &&
+    !existsSync(join(dir, incompleteFile))
+  )
+    return 'finished';
+  // A checkpoint, or one left between its renames by a kill (loadCheckpoint picks the newest).
+  return existsSync(dir) &&
+    readdirSync(dir).some((n) => n.startsWith(checkpointDirName) && n !== bestCheckpointDirName)
+    ? 'checkpoint'
+    : 'none';
+}
 
 /** Global loading switches (`--allow-unused`) and where warnings go; set by the program. */
 export const loading: { allowUnused: boolean; warn: (line: string) => void } = {

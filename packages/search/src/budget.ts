@@ -1,5 +1,5 @@
 import { LatError } from '@lat/core';
-import type { FrontierFile, FrontierPoint } from './frontier-file.js';
+import type { FrontierPoint } from './frontier-file.js';
 
 /** A budget: a fraction of the full model's cost, a latency, or a floor on the metric. */
 export type Budget = { costRatio: number } | { latencyMs: number } | { minMetric: number };
@@ -32,8 +32,14 @@ function checkRatio(r: number, text: string): Budget {
   return { costRatio: r };
 }
 
-/** The best point within a cost or latency budget, or the cheapest one meeting a metric floor. */
-export function pick(frontier: FrontierFile, budget: Budget): FrontierPoint {
+/** What a budget picks among: a point's cost, cost relative to the full model, metric and latency. */
+export type BudgetPoint = Pick<FrontierPoint, 'cost' | 'costRatio' | 'metric' | 'latencyMs'>;
+
+/**
+ * The best point within a cost or latency budget, or the cheapest one meeting a metric floor —
+ * of a LAT frontier (`FrontierFile`) or of an AdapLeR φ sweep (`AdaplerFrontierFile`).
+ */
+export function pick<P extends BudgetPoint>(frontier: { points: readonly P[] }, budget: Budget): P {
   const pts = [...frontier.points].sort((a, b) => a.cost - b.cost);
   if ('minMetric' in budget) {
     const hit = pts.find((p) => p.metric >= budget.minMetric);

@@ -116,6 +116,11 @@ export function parseFrontierFile(
   const f = value as Record<string, unknown>;
   if (f['kind'] !== 'lat-frontier')
     fail('kind', `expected "lat-frontier"; is this a frontier file made by \`lat search\`?`);
+  if (f['method'] === 'adapler')
+    fail(
+      'method',
+      'this is an AdapLeR φ sweep, one model per point: give its directory as --model (with --budget) to lat eval, predict or bench',
+    );
   if (f['schemaVersion'] !== 1)
     fail('schemaVersion', `this version reads schema 1, got ${JSON.stringify(f['schemaVersion'])}`);
   const model = f['model'] as Record<string, unknown> | undefined;

@@ -1,3 +1,4 @@
+export * from './adapler-frontier.js';
 export * from './axformer.js';
 export * from './budget.js';
 export * from './compare-report.js';

@@ -6,7 +6,7 @@ export interface Point {
 }
 
 /** The non-dominated points (lower cost, higher metric), sorted by cost. */
-export function paretoFrontier<T extends Point>(points: readonly T[]): T[] {
+export function paretoFrontier<T extends Pick<Point, 'cost' | 'metric'>>(points: readonly T[]): T[] {
   const sorted = [...points].sort((a, b) => a.cost - b.cost || b.metric - a.metric);
   const out: T[] = [];
   let best = Number.NEGATIVE_INFINITY;

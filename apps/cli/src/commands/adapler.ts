@@ -30,29 +30,34 @@ import {
   defaultAdaplerConfig,
   type Encoded,
   encodeExamples,
+  etaLearningRateFor,
   evaluate,
   type LambdaSchedule,
+  lambdaScheduleFor,
   type MetricName,
   modelsFingerprint,
   parseLambdaSchedule,
   readExamples,
   readSaliencyFile,
+  referenceSteps,
   saliencyTargets,
   selectionMetric,
   type TrainerSetup,
 } from '@lat/train';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { resolveTask } from '../evaluation.js';
 import { type CliModel, loadCliModel, runtimeFor } from '../model.js';
 import { type Output, table } from '../output.js';
 
 /** `lat train`'s AdapLeR flags. */
 export interface AdaplerTrainFlags {
-  method?: 'lat' | 'adapler' | 'pooling';
   gamma: number;
-  phi: number;
-  etaLr: number;
-  lambdaSchedule: LambdaSchedule;
+  /** Length penalties: one trains a model, several a φ sweep (see adapler-sweep.ts). */
+  phi: number[];
+  /** Default: the reference's 5e-4 scaled to the run's length (`etaLearningRateFor`). */
+  etaLr?: number;
+  /** Default: by the number of epochs (`lambdaScheduleFor`). */
+  lambdaSchedule?: LambdaSchedule;
   /** The fine-tuned model(s), comma-separated, whose averaged saliency targets are used (default: --init-from, else --model). */
   saliencyModel?: string;
   /** Saliency targets computed before (a file from the cache). */
@@ -66,18 +71,18 @@ const positive = (name: string) => (v: string) => {
   return n;
 };
 
+/** `--phi 0.001` or a sweep `--phi 0.0001,0.001,0.01`: penalties ≥ 0, none repeated. */
+export function parsePhiList(text: string): number[] {
+  const phis = text.split(',').map((v) => positive('--phi')(v.trim()));
+  if (new Set(phis).size !== phis.length)
+    throw new InvalidArgumentError(`--phi ${text} repeats a φ; list each once`);
+  return phis;
+}
+
 /** Adds the AdapLeR flags to `lat train`. */
 export function adaplerTrainOptions(c: Command): Command {
   const d = defaultAdaplerConfig;
   return c
-    .addOption(
-      new Option(
-        '--method <method>',
-        'lat: LengthDrop (or plain); adapler: per-input token removal (REFERENCE §3); pooling: trainable pooling (--pooling, REFERENCE §4)',
-      )
-        .choices(['lat', 'adapler', 'pooling'])
-        .default('lat'),
-    )
     .option(
       '--gamma <x>',
       'adapler: weight of the predictors’ KL to the saliency targets',
@@ -85,22 +90,20 @@ export function adaplerTrainOptions(c: Command): Command {
       d.gamma,
     )
     .option(
-      '--phi <x>',
-      'adapler: weight of the length penalty on the thresholds η',
-      positive('--phi'),
-      d.phi,
+      '--phi <x[,x…]>',
+      'adapler: weight of the length penalty on the thresholds η; several: a φ sweep, one model each in <out>/phi-<φ>/ and <out>/frontier.json',
+      parsePhiList,
+      [d.phi],
     )
     .option(
       '--eta-lr <x>',
-      'adapler: learning rate of the thresholds η',
+      `adapler: learning rate of the thresholds η (default: ${d.etaLearningRate} × ${referenceSteps} / the run's steps, at least ${d.etaLearningRate})`,
       positive('--eta-lr'),
-      d.etaLearningRate,
     )
     .option(
       '--lambda-schedule <first,base,growth>',
-      'adapler: λ of the soft removal = first at step 1, then base·growth^epoch',
+      'adapler: λ of the soft removal = first at step 1, then base·growth^epoch (default: by --epochs, ≈1e5 in the last epoch)',
       parseLambdaSchedule,
-      d.lambda,
     )
     .option(
       '--saliency-model <dir>',
@@ -127,7 +130,15 @@ export interface AdaplerRun {
  * the dev evaluator; `model.weights` get fresh predictors and η.
  */
 export async function adaplerTraining(
-  f: AdaplerTrainFlags & { model: string; initFrom?: string; threads?: number; keep?: 'best' | 'last' },
+  f: AdaplerTrainFlags & {
+    model: string;
+    initFrom?: string;
+    threads?: number;
+    keep?: 'best' | 'last';
+    epochs: number;
+    batchSize: number;
+    gradAccumulation: number;
+  },
   model: CliModel,
   data: { train: Encoded[]; dev?: Encoded[]; metrics: readonly MetricName[] },
   cacheDir: string,
@@ -176,13 +187,19 @@ export async function adaplerTraining(
     out.info(`fine-tuned dev score ${baseline!.toFixed(4)}: epochs within 0.01 of it are picked by speed-up`);
   }
   for (const [name, t] of initialAdaplerWeights(model.config, seed)) model.weights.set(name, t);
+  if (f.phi.length !== 1)
+    throw new LatError('BAD_INPUT', `one run trains one φ, got ${f.phi.join(',')}`, '--phi');
+  const steps = Math.ceil(Math.ceil(data.train.length / f.batchSize) / f.gradAccumulation) * f.epochs;
   const config: AdaplerConfig = {
     gamma: f.gamma,
-    phi: f.phi,
-    etaLearningRate: f.etaLr,
-    lambda: f.lambdaSchedule,
+    phi: f.phi[0]!,
+    etaLearningRate: f.etaLr ?? etaLearningRateFor(steps),
+    lambda: f.lambdaSchedule ?? lambdaScheduleFor(f.epochs),
     ...(baseline !== undefined ? { baseline } : {}),
   };
+  out.info(
+    `η learning rate ${config.etaLearningRate.toPrecision(3)}${f.etaLr === undefined ? ` (${steps} steps)` : ''}, λ ${config.lambda.first} then ${config.lambda.base}·${+config.lambda.growth.toPrecision(4)}^epoch`,
+  );
   return {
     setup: {
       objective: adaplerObjective(config, saliency.targets),
@@ -191,10 +208,10 @@ export async function adaplerTraining(
         : {}),
     },
     recipe: {
-      gamma: f.gamma,
-      phi: f.phi,
-      etaLearningRate: f.etaLr,
-      lambdaSchedule: f.lambdaSchedule,
+      gamma: config.gamma,
+      phi: config.phi,
+      etaLearningRate: config.etaLearningRate,
+      lambdaSchedule: config.lambda,
       saliency: { model: saliency.model, file: saliency.file, fromCache: saliency.fromCache },
       ...(baseline !== undefined ? { baseline } : {}),
     },
@@ -276,6 +293,7 @@ export async function adaplerEval(f: AdaplerEvalFlags, out: Output) {
     const summary = {
       command: 'eval',
       method: 'adapler',
+      model: f.model,
       task: task.name,
       examples: items.length,
       metrics: r.metrics,
@@ -344,7 +362,7 @@ export async function adaplerPredict(
         latencyMs,
       });
     }
-    out.result({ command: 'predict', method: 'adapler', predictions }, () => {
+    out.result({ command: 'predict', method: 'adapler', model: f.model, predictions }, () => {
       for (const p of predictions) {
         out.info(`${p.label}  ${p.text}`);
         out.info(
@@ -406,6 +424,7 @@ export async function adaplerBench(
     const result = {
       command: 'bench',
       method: 'adapler',
+      model: f.model,
       inputs: items.length,
       batch: 1,
       threads: f.threads ?? null,

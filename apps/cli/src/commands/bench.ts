@@ -5,7 +5,8 @@ import { inputMacs, pointLengths } from '@lat/pipeline';
 import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
 import { frontierFileFor, loadCliModel, loadFrontier, openPipeline, writeJson } from '../model.js';
 import { type Output, table } from '../output.js';
-import { adaplerBench, isAdaplerModel } from './adapler.js';
+import { adaplerBench } from './adapler.js';
+import { adaplerModelDir } from './adapler-sweep.js';
 
 export interface BenchFlags extends LengthFlags {
   model: string;
@@ -55,7 +56,8 @@ export async function timeRuns(
 }
 
 export async function benchCommand(f: BenchFlags, out: Output) {
-  if (isAdaplerModel(f.model)) return adaplerBench(f, out);
+  const adapler = adaplerModelDir(f, out);
+  if (adapler) return adaplerBench({ ...f, model: adapler }, out);
   const model = await loadCliModel(f.model);
   const frontier = loadFrontier(model, f.frontier, f.dtype);
   // One configuration from --lengths/--ratios/--budget, else every frontier point.

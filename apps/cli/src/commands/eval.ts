@@ -4,7 +4,8 @@ import { averageMacs, devScorer, paddedMacs } from '../evaluation.js';
 import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
 import { loadCliModel, loadFrontier, openPipeline, paddedLengthOf } from '../model.js';
 import { type Output, table } from '../output.js';
-import { adaplerEval, isAdaplerModel } from './adapler.js';
+import { adaplerEval } from './adapler.js';
+import { adaplerModelDir } from './adapler-sweep.js';
 
 export interface EvalFlags extends LengthFlags {
   model: string;
@@ -17,7 +18,8 @@ export interface EvalFlags extends LengthFlags {
 }
 
 export async function evalCommand(f: EvalFlags, out: Output) {
-  if (isAdaplerModel(f.model)) return adaplerEval(f, out);
+  const adapler = adaplerModelDir(f, out);
+  if (adapler) return adaplerEval({ ...f, model: adapler }, out);
   const model = await loadCliModel(f.model);
   const frontier = loadFrontier(model, f.frontier, f.dtype);
   const options = lengthOptionsFromFlags(f, model.config, frontier !== undefined, paddedLengthOf(model));

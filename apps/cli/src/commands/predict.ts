@@ -4,7 +4,8 @@ import type { LengthOptions, QuestionAnsweringPipeline } from '@lat/pipeline';
 import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
 import { openModelOrBundle } from '../model.js';
 import type { Output } from '../output.js';
-import { adaplerPredict, isAdaplerModel } from './adapler.js';
+import { adaplerPredict } from './adapler.js';
+import { adaplerModelDir } from './adapler-sweep.js';
 
 export interface PredictFlags extends LengthFlags {
   model: string;
@@ -36,7 +37,8 @@ export interface Prediction {
 }
 
 export async function predictCommand(f: PredictFlags, out: Output) {
-  if (isAdaplerModel(f.model)) return adaplerPredict(f, textsOf(f), out);
+  const adapler = adaplerModelDir(f, out);
+  if (adapler) return adaplerPredict({ ...f, model: adapler }, textsOf(f), out);
   const p = await openModelOrBundle(f.model, f);
   try {
     const options = lengthOptionsFromFlags(f, p.config, p.frontier !== undefined, f.maxLength);

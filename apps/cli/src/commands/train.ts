@@ -17,6 +17,7 @@ import {
   type TrainTask,
   writeModelFiles,
 } from '@lat/train';
+import { Option } from 'commander';
 import { resolveTask } from '../evaluation.js';
 import {
   type CliModel,
@@ -35,7 +36,17 @@ import { createProgress } from '../progress.js';
 import { loadSquad } from '../squad.js';
 import { type AdaplerRun, type AdaplerTrainFlags, adaplerTraining } from './adapler.js';
 
+/** `lat train --method`: plain/LengthDrop training, AdapLeR, or trainable pooling. */
+export const trainMethodOption = () =>
+  new Option(
+    '--method <method>',
+    'lat: LengthDrop (or plain); adapler: per-input token removal (REFERENCE §3); pooling: trainable pooling (--pooling, REFERENCE §4)',
+  )
+    .choices(['lat', 'adapler', 'pooling'])
+    .default('lat');
+
 export interface TrainFlags extends Partial<AdaplerTrainFlags>, PoolingFlags {
+  method?: 'lat' | 'adapler' | 'pooling';
   model: string;
   task: string;
   train: string;

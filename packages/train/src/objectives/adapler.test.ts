@@ -37,8 +37,12 @@ import {
   adaplerDevEvaluator,
   adaplerObjective,
   defaultAdaplerConfig,
+  defaultLambdaSchedule,
+  etaLearningRateFor,
   lambdaAt,
+  lambdaScheduleFor,
   parseLambdaSchedule,
+  referenceSteps,
 } from './adapler.js';
 
 const runtime = createNodeRuntime({ threads: 1 });
@@ -241,6 +245,55 @@ describe('AdapLeR objective', () => {
     expect(r.weights.get(cp)!.data).not.toEqual(start.get(cp)!.data);
     expect(r.metrics!['macs_speedup']).toBeGreaterThan(1.2);
     expect(r.metrics!['accuracy']).toBeGreaterThan(ft.metrics!['accuracy']! - 0.1);
+  }, 120_000);
+
+  it('scales η’s learning rate to the run and anneals λ to ≈1e5 by the last epoch', () => {
+    expect(referenceSteps).toBe(10_525); // 67,349 SST-2 rows / 32, 5 epochs
+    expect(etaLearningRateFor(referenceSteps)).toBeCloseTo(5e-4, 12);
+    expect(etaLearningRateFor(10 * referenceSteps)).toBeCloseTo(5e-4, 12); // never below the reference
+    expect(etaLearningRateFor(375) * 375).toBeCloseTo(5e-4 * referenceSteps, 8); // same total travel
+    expect(etaLearningRateFor(7)).toBe(0.05); // capped
+    const last = (epochs: number) => lambdaAt(lambdaScheduleFor(epochs), 1, epochs - 1);
+    expect(lambdaScheduleFor(5)).toEqual(defaultLambdaSchedule);
+    expect(lambdaScheduleFor(3)).toEqual({ first: 1000, base: 50, growth: 50 }); // the reference's
+    expect(lambdaScheduleFor(10)).toEqual({ first: 1000, base: 10, growth: 3 });
+    for (const e of [2, 4, 5, 8]) expect(last(e)).toBeCloseTo(1e5, 4);
+    expect(last(3)).toBe(125_000);
+  });
+
+  it('a short run with the reference’s φ and γ removes tokens at the scaled η learning rate, none at 5e-4', async () => {
+    const task = generateSentimentTask({ train: 480, dev: 160, seed: 4 });
+    const tok = new WordPieceTokenizer(task.vocab);
+    const train = encodeExamples(task.train, tok, 32);
+    const dev = encodeExamples(task.dev, tok, 32);
+    const config = syntheticModelConfig({ layers: 2, hidden: 32, heads: 2 });
+    const epochs = 3;
+    const options = { epochs, batchSize: 32, learningRate: 2e-3, seed: 3, layerDrop: 0, lengthDrop: null };
+    const outDir = mkdtempSync(join(tmpdir(), 'lat-adapler-short-'));
+    const common = { runtime, config, train, dev, metrics: ['accuracy'] as const, outDir, options };
+    const ft = await new Trainer({ ...common, weights: createRandomWeights(config, 1) }).train();
+    const saliency = await computeSaliency(runtime, config, [ft.weights], train);
+    const start = new Map([...ft.weights, ...initialAdaplerWeights(config, 2)]);
+    const steps = Math.ceil(train.length / 32) * epochs;
+    const run = async (etaLearningRate: number) => {
+      const r = await new Trainer({
+        ...common,
+        weights: start,
+        objective: adaplerObjective(
+          { ...defaultAdaplerConfig, lambda: lambdaScheduleFor(epochs), etaLearningRate },
+          saliency,
+        ),
+        evaluateDev: adaplerDevEvaluator(runtime, config, dev, ['accuracy']),
+      }).train();
+      return { eta: Array.from(r.weights.get(adapler.eta)!.data), speedup: r.metrics!['macs_speedup']! };
+    };
+    const reference = await run(defaultAdaplerConfig.etaLearningRate);
+    const scaled = await run(etaLearningRateFor(steps));
+    // Adam moves η ≈ 5e-4 per step: over 45 steps it stays near 0.25, and nothing is removed
+    // (the predictors' cost makes the speed-up < 1). The scaled rate takes η to where it removes.
+    expect(reference.eta.every((v) => Math.abs(v - 0.25) < 5e-4 * steps)).toBe(true);
+    expect(reference.speedup).toBeLessThan(1.05);
+    expect(scaled.speedup).toBeGreaterThan(1.3);
   }, 120_000);
 
   it('resumes exactly: predictors, η and η’s optimiser state survive a checkpoint', async () => {

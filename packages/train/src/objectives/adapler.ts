@@ -34,6 +34,35 @@ export interface LambdaSchedule {
 /** The reference's schedule for 5 epochs: 1000, then 10 · 10^epoch. */
 export const defaultLambdaSchedule: LambdaSchedule = { first: 1000, base: 10, growth: 10 };
 
+/**
+ * λ's schedule for a run of `epochs`, so that the last epoch trains at λ ≈ 1e5, close to the hard
+ * removal evaluation uses. The reference switches its schedule on the epoch count: 3 epochs
+ * 50 · 50^epoch, 10 epochs 10 · 3^epoch, otherwise 10 · 10^epoch (1e5 at the 5th). Other counts
+ * here grow from 10 to 1e5 over the run, which is the 5-epoch schedule.
+ */
+export function lambdaScheduleFor(epochs: number): LambdaSchedule {
+  if (epochs === 3) return { first: 1000, base: 50, growth: 50 };
+  if (epochs === 10) return { first: 1000, base: 10, growth: 3 };
+  return { first: 1000, base: 10, growth: 10 ** (4 / Math.max(1, epochs - 1)) };
+}
+
+/** Optimizer steps of the reference's SST-2 run: 67,349 rows in batches of 32, 5 epochs. */
+export const referenceSteps = 5 * Math.ceil(67_349 / 32);
+
+/**
+ * η's learning rate for a run of `steps` optimizer steps. Adam moves each η by about its
+ * learning rate per step whatever the size of its gradient, so φ only decides the direction and
+ * the learning rate × steps decides how far η can go: the reference's 5e-4 over 10,525 steps
+ * lets η cross its [0.01, 1] range several times, the same 5e-4 over a few hundred steps moves it
+ * by < 0.1 from 0.25 and nothing is removed. Shorter runs get the reference's total travel, up
+ * to 0.05 (η then still takes 20 steps to cross its range rather than jumping between the clips).
+ */
+export function etaLearningRateFor(steps: number): number {
+  const d = defaultAdaplerConfig.etaLearningRate;
+  return Math.min(etaLearningRateMax, d * Math.max(1, referenceSteps / Math.max(1, steps)));
+}
+const etaLearningRateMax = 0.05;
+
 /** Parses `first,base,growth` (e.g. `1000,10,10`). */
 export function parseLambdaSchedule(text: string): LambdaSchedule {
   const parts = text.split(',').map(Number);

@@ -28,8 +28,8 @@ export const adaplerMethod: CompareMethod = {
   derive: async (c) => {
     const s = c.settings;
     const saliency = await trainInto(c, false, { into: 'saliency' });
-    const d = defaultAdaplerConfig;
-    const adapler = { gamma: d.gamma, etaLr: d.etaLearningRate, lambdaSchedule: d.lambda };
+    // γ as the reference; η's learning rate and λ's schedule by the run's length (the defaults).
+    const adapler = { gamma: defaultAdaplerConfig.gamma };
     const models = [];
     for (const phi of s.options.adaplerPhi)
       models.push(
@@ -38,7 +38,7 @@ export const adaplerMethod: CompareMethod = {
           flags: {
             method: 'adapler',
             ...adapler,
-            phi,
+            phi: [phi],
             saliencyModel: saliency.dir,
             // Every φ trains on the same data with the same saliency model: one cached target file.
             cacheDir: join(c.dir, 'tokenized'),

@@ -3,14 +3,13 @@
  * (resumed from its checkpoint after a kill, reused once finished), run as the anytime graph at
  * length configurations.
  */
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { keepCounts, LatError, type LengthSpec, lengthDefaults } from '@lat/core';
-import { bestCheckpointDirName, checkpointDirName, type Encoded } from '@lat/train';
+import type { Encoded } from '@lat/train';
 import { type TrainFlags, trainCommand } from '../../commands/train.js';
 import { averageMacs, devScorer, paddedMacs } from '../../evaluation.js';
 import { specOptions } from '../../lengths.js';
-import { type CliModel, incompleteFile, loadCliModel, openPipeline, trainingInfoFile } from '../../model.js';
+import { type CliModel, loadCliModel, openPipeline, trainingState } from '../../model.js';
 import type { DerivedMethod, MethodConfiguration, MethodContext } from '../method.js';
 import { keptSpread } from '../spread.js';
 
@@ -25,16 +24,10 @@ export async function trainInto(
   o: { into?: string; flags?: Partial<TrainFlags>; load?: (dir: string) => Promise<CliModel> } = {},
 ): Promise<CliModel> {
   const dir = join(c.dir, o.into ?? 'model');
-  const finished =
-    existsSync(join(dir, 'model.safetensors')) &&
-    existsSync(join(dir, trainingInfoFile)) &&
-    !existsSync(join(dir, incompleteFile));
-  if (!finished) {
+  const state = trainingState(dir);
+  if (state !== 'finished') {
     const s = c.settings;
-    // A checkpoint, or one left between its renames by a kill (loadCheckpoint picks the newest).
-    const resume =
-      existsSync(dir) &&
-      readdirSync(dir).some((n) => n.startsWith(checkpointDirName) && n !== bestCheckpointDirName);
+    const resume = state === 'checkpoint';
     await trainCommand(
       {
         model: s.model,
