@@ -167,3 +167,110 @@ describe('lat train --method adapler, then eval / predict / bench', () => {
     expect(JSON.parse(readFileSync(join(out, 'lat_training.json'), 'utf8')).recipe.method).toBe('adapler');
   }, 240_000);
 });
+
+describe('lat train --method adapler --phi a,b: the φ sweep and its frontier', () => {
+  it('trains one model per φ, writes a validated frontier, and budgets pick among them', () => {
+    const sweep = join(dir, 'sweep');
+    const args = [
+      'train',
+      '--model',
+      base,
+      '--task',
+      'sst2',
+      '--train',
+      join(dir, 'train.tsv'),
+      '--dev',
+      join(dir, 'dev.tsv'),
+      '--out',
+      sweep,
+      '--method',
+      'adapler',
+      '--phi',
+      '0,0.05',
+      '--gamma',
+      '0.5',
+      '--eta-lr',
+      '0.05',
+      '--epochs',
+      '2',
+      '--lr',
+      '2e-3',
+    ];
+    const r = latJson(args);
+    const f = r.frontier;
+    expect(f).toMatchObject({ schemaVersion: 1, kind: 'lat-frontier', method: 'adapler', costUnit: 'MACs' });
+    expect(JSON.parse(readFileSync(join(sweep, 'frontier.json'), 'utf8'))).toEqual(f);
+    // Without a length penalty η only follows the task loss; φ 0.05 removes tokens: it is cheaper.
+    expect(f.points.map((p: { phi: number }) => p.phi)).toEqual([0.05, 0]);
+    const [cheap, dear] = f.points;
+    expect(cheap.macsSpeedup).toBeGreaterThan(dear.macsSpeedup);
+    expect(cheap.costRatio).toBeCloseTo(1 / cheap.macsSpeedup, 10);
+    expect(cheap.maxKept[0]).toBeGreaterThan(cheap.minKept[0]); // per-input counts differ
+    for (const p of f.points) expect(p.model).toBe(`phi-${p.phi}`);
+    // Each point is what `lat eval` of its model reports.
+    const e = latJson(['eval', '--model', join(sweep, cheap.model), '--dev', join(dir, 'dev.tsv')]);
+    expect(e.metrics.accuracy).toBeCloseTo(cheap.metric, 10);
+    expect(e.lengths.macsSpeedup).toBeCloseTo(cheap.macsSpeedup, 10);
+
+    // --budget picks the φ model: the best within a cost fraction, the cheapest above a floor.
+    const within = (cheap.costRatio + dear.costRatio) / 2;
+    const picked = latJson([
+      'eval',
+      '--model',
+      sweep,
+      '--dev',
+      join(dir, 'dev.tsv'),
+      '--budget',
+      `${within}`,
+    ]);
+    expect(picked.model).toBe(join(sweep, 'phi-0.05'));
+    expect(picked.metrics.accuracy).toBeCloseTo(cheap.metric, 10);
+    const floor = latJson(['predict', '--model', sweep, '--budget', 'acc>=0', 'good great film']);
+    expect(floor.model).toBe(join(sweep, 'phi-0.05'));
+    const all = latJson([
+      'bench',
+      '--model',
+      sweep,
+      '--budget',
+      '1',
+      '--dev',
+      join(dir, 'dev.tsv'),
+      '--runs',
+      '1',
+    ]);
+    expect(all.model).toBe(join(sweep, `phi-${cheap.metric >= dear.metric ? 0.05 : 0}`));
+
+    // --resume reuses finished φ runs.
+    const again = latJson([...args, '--resume']);
+    expect(again.frontier.points).toEqual(f.points);
+
+    // Usage errors and a damaged file: one line, naming the flag or file#field.
+    const oneLine = (res: ReturnType<typeof run>, code: number, message: RegExp) => {
+      expect(res.status).toBe(code);
+      expect(res.stderr.trim().split('\n')).toHaveLength(1);
+      expect(res.stderr).toMatch(message);
+    };
+    oneLine(
+      run(['eval', '--model', sweep, '--dev', join(dir, 'dev.tsv')]),
+      2,
+      /--budget: .*frontier\.json is an AdapLeR φ sweep of 2 models: pick one with --budget/,
+    );
+    oneLine(
+      run(['eval', '--model', sweep, '--dev', join(dir, 'dev.tsv'), '--budget', '0.01']),
+      2,
+      /nothing fits/,
+    );
+    const noMethod = args.filter((a) => a !== '--method' && a !== 'adapler');
+    oneLine(run(noMethod), 2, /--phi: --phi lists 2 length penalties, a φ sweep: add --method adapler/);
+    const noDev = args.filter((a, i) => a !== '--dev' && args[i - 1] !== '--dev');
+    oneLine(run(noDev), 2, /--dev: a φ sweep places each model on the frontier by its dev score/);
+    oneLine(run([...args.slice(0, -9), '0.1,0.1']), 2, /--phi 0\.1,0\.1 repeats a φ/);
+    const damaged = { ...f, points: [{ ...cheap, model: '../plain' }, dear] };
+    writeFileSync(join(sweep, 'frontier.json'), JSON.stringify(damaged));
+    oneLine(
+      run(['predict', '--model', sweep, '--budget', '0.9', 'good']),
+      1,
+      /sweep\/frontier\.json#points\[0\]\.model: must be a model directory inside the sweep directory/,
+    );
+  }, 240_000);
+});

@@ -89,5 +89,12 @@ describe('AdapLeR hard removal', () => {
     expect(() => checkAdaplerWeights(eta, c, 'model.safetensors')).toThrow(
       /adapler\.eta\[1\] = 1\.5 lies outside \[0\.01, 1\]/,
     );
+    // η clipped to its bounds by training and stored as float32 (0.01 reads back as 0.00999999977).
+    const clipped = new Map(w).set(adapler.eta, { dims: [2], data: Float32Array.of(0.01, 1) });
+    expect(() => checkAdaplerWeights(clipped, c, 'model.safetensors')).not.toThrow();
+    const below = new Map(w).set(adapler.eta, { dims: [2], data: Float32Array.of(0.0099, 1) });
+    expect(() => checkAdaplerWeights(below, c, 'model.safetensors')).toThrow(
+      /adapler\.eta\[0\] = 0\.00989\d* lies outside/,
+    );
   });
 });

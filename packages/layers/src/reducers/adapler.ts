@@ -121,7 +121,9 @@ export function checkAdaplerWeights(weights: StateDict, config: ModelConfig, whe
       );
   }
   const eta = weights.get(adapler.eta)!.data;
-  const bad = Array.from(eta).findIndex((v) => !(v >= etaRange[0] && v <= etaRange[1]));
+  // η is stored as float32: clipped to 0.01 it reads back as 0.00999999977.
+  const [lo, hi] = etaRange.map(Math.fround) as [number, number];
+  const bad = Array.from(eta).findIndex((v) => !(v >= lo && v <= hi));
   if (bad >= 0)
     throw new LatError(
       'BAD_FILE',
