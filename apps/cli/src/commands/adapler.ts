@@ -97,7 +97,7 @@ export function adaplerTrainOptions(c: Command): Command {
     )
     .option(
       '--eta-lr <x>',
-      `adapler: learning rate of the thresholds η (default: ${d.etaLearningRate} × ${referenceSteps} / the run's steps, at least ${d.etaLearningRate})`,
+      `adapler: learning rate of the thresholds η (default: ${d.etaLearningRate} × ${referenceSteps} / the run's steps, within [${d.etaLearningRate}, 0.05])`,
       positive('--eta-lr'),
     )
     .option(

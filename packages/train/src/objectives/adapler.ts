@@ -59,9 +59,8 @@ export const referenceSteps = 5 * Math.ceil(67_349 / 32);
  */
 export function etaLearningRateFor(steps: number): number {
   const d = defaultAdaplerConfig.etaLearningRate;
-  return Math.min(etaLearningRateMax, d * Math.max(1, referenceSteps / Math.max(1, steps)));
+  return Math.min(0.05, d * Math.max(1, referenceSteps / Math.max(1, steps)));
 }
-const etaLearningRateMax = 0.05;
 
 /** Parses `first,base,growth` (e.g. `1000,10,10`). */
 export function parseLambdaSchedule(text: string): LambdaSchedule {
