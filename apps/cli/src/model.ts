@@ -15,6 +15,7 @@ import {
   readBundleDir,
   readFrontierJson,
   readModelDir,
+  trainingInfoFile,
 } from '@lat/pipeline/node';
 import { createNodeRuntime, hasOnnxruntimeNode, installOnnxruntimeNode } from '@lat/runtime-node';
 import { createWebRuntime } from '@lat/runtime-web';
@@ -23,8 +24,6 @@ import { type BestEpoch, bestCheckpointDirName, checkpointDirName } from '@lat/t
 import type { AdaplerRun } from './commands/adapler.js';
 
 export { frontierFile, frontierFileFor, trainingInfoFile } from '@lat/pipeline/node';
-
-import { trainingInfoFile } from '@lat/pipeline/node';
 
 /** What `lat train` records next to the weights (lat_training.json), with the recipe typed. */
 export interface TrainingInfo extends PipelineTrainingInfo {
