@@ -22,7 +22,14 @@ import {
   toAdaplerFrontierFile,
 } from '@lat/search';
 import { selectionMetric } from '@lat/train';
-import { frontierFile, loadCliModel, trainingState, writeJson } from '../model.js';
+import {
+  frontierFile,
+  loadCliModel,
+  type TrainingInfo,
+  trainingInfoFile,
+  trainingState,
+  writeJson,
+} from '../model.js';
 import { type Output, table } from '../output.js';
 import { adaplerEval, isAdaplerModel } from './adapler.js';
 import { type TrainFlags, trainCommand } from './train.js';
@@ -102,15 +109,7 @@ export async function adaplerSweepCommand(f: TrainFlags, out: Output): Promise<A
     metric: { name: metricName, higherIsBetter: true },
     fullCost,
     meanInputLength,
-    training: {
-      task,
-      epochs: f.epochs,
-      seed: f.seed,
-      train: f.train,
-      gamma: f.gamma,
-      ...(f.etaLr !== undefined ? { etaLearningRate: f.etaLr } : {}),
-      ...(f.lambdaSchedule ? { lambdaSchedule: f.lambdaSchedule } : {}),
-    },
+    training: { task, train: f.train, ...sharedRecipe(runs[0]!.dir) },
     points,
   });
   const path = join(f.out, frontierFile);
@@ -133,6 +132,15 @@ export async function adaplerSweepCommand(f: TrainFlags, out: Output): Promise<A
     );
   });
   return file;
+}
+
+/** What every φ run of a sweep shares: its lat_training.json recipe without φ, the selected epoch or the saliency file. */
+function sharedRecipe(dir: string): Record<string, unknown> {
+  const { recipe } = readJson(join(dir, trainingInfoFile)) as TrainingInfo;
+  if (!recipe) return {};
+  const { best: _best, adapler, ...rest } = recipe;
+  const { phi: _phi, saliency: _saliency, ...hyper } = adapler ?? {};
+  return { ...rest, adapler: hyper };
 }
 
 /**
