@@ -44,7 +44,7 @@ import {
   selectionMetric,
   type TrainerSetup,
 } from '@lat/train';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { resolveTask } from '../evaluation.js';
 import { type CliModel, loadCliModel, runtimeFor } from '../model.js';
 import { type Output, table } from '../output.js';
@@ -89,11 +89,13 @@ export function adaplerTrainOptions(c: Command): Command {
       positive('--gamma'),
       d.gamma,
     )
-    .option(
-      '--phi <x[,x…]>',
-      'adapler: weight of the length penalty on the thresholds η; several: a φ sweep, one model each in <out>/phi-<φ>/ and <out>/frontier.json',
-      parsePhiList,
-      [d.phi],
+    .addOption(
+      new Option(
+        '--phi <x[,x…]>',
+        'adapler: weight of the length penalty on the thresholds η; several: a φ sweep, one model each in <out>/phi-<φ>/ and <out>/frontier.json',
+      )
+        .argParser(parsePhiList)
+        .default([d.phi], String(d.phi)),
     )
     .option(
       '--eta-lr <x>',
