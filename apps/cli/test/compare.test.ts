@@ -279,12 +279,12 @@ describe('lat compare', () => {
       writeSentimentFixture(data, join(data, 'base'), { seed: 3, train: 560, dev: 64, hidden: 32, heads: 4 });
     }
     return [
-      ...args(out, ['--methods', methods]),
+      ...args(out, ['--methods', methods, '--epsilon', '0.01']),
       ...['--model', join(data, 'base'), '--train', join(data, 'train.tsv'), '--dev', join(data, 'dev.tsv')],
     ];
   };
 
-  it('compares axformer and axformer+lat: pruned on a selection split of --train, fewer params', async () => {
+  it('compares axformer and axformer+lat: pruned on a selection split of --train with --epsilon, fewer params', async () => {
     const out = join(dir, 'axformer');
     const r = await compare(axformerArgs(out, 'plain,axformer,axformer+lat'));
     expect(r.code, r.err).toBe(0);
@@ -295,6 +295,10 @@ describe('lat compare', () => {
     // The harness measures the pruned model, which `lat axformer` wrote from the fine-tuned one.
     const summary = JSON.parse(readFileSync(join(out, 'axformer/pruned/lat_axformer.json'), 'utf8'));
     expect(summary.selection).toMatchObject({ examples: 500, onDev: false });
+    // --epsilon reaches both pruning runs and is recorded in compare.json.
+    expect(report.settings.options['epsilon']).toBe(0.01);
+    expect(summary.epsilon).toBe(0.01);
+    for (const m of [axformer!, both!]) expect(m.recipe['pruning']).toMatchObject({ epsilon: 0.01 });
     expect(summary.accepted.length).toBeGreaterThan(0);
     expect(axformer!.params).toBe(summary.parameters.after);
     expect(axformer!.params).toBeLessThan(plain!.params);
@@ -352,6 +356,10 @@ describe('lat compare', () => {
     const method = (path: string) =>
       (untimed(path) as { methods: { name: string }[] }).methods.find((m) => m.name === 'axformer');
     expect(method(join(out, 'compare.json'))).toEqual(method(join(dir, 'axformer/compare.json')));
+    // A pruning made with another ε is not reused.
+    const other = await compare([...axformerArgs(out, 'axformer'), '--epsilon', '0']);
+    expect(other.code).toBe(1);
+    expect(other.err).toMatch(/this method was made with another options; use another --out/);
   }, 120_000);
 
   it('refuses bad input in one line before any training', async () => {
@@ -365,6 +373,11 @@ describe('lat compare', () => {
       [
         ['--methods', 'axformer'],
         /axformer cannot apply here: --train: has 320 examples: too few to hold out/,
+        2,
+      ],
+      [
+        ['--methods', 'axformer+lat', '--epsilon', '-0.1'],
+        /axformer\+lat cannot apply here: --epsilon -0.1 is not a tolerated drop ≥ 0/,
         2,
       ],
       [['--methods', 'adapler', '--adapler-phi', '0.1,-1'], /adapler cannot apply here: --adapler-phi -1/, 2],

@@ -75,6 +75,12 @@ export function registerCompare(
       (v: string) => v.split(',').map(num('--adapler-phi')),
       [0.0005, 0.005],
     )
+    .option(
+      '--epsilon <x>',
+      'axformer, axformer+lat: tolerated selection-metric drop per accepted removal',
+      num('--epsilon'),
+      0,
+    )
     .option('--runs <n>', 'timed runs per configuration (median)', int('--runs'), 5)
     .action(async (flags) => {
       await o.run(flags);

@@ -42,6 +42,7 @@ export interface CompareFlags extends Omit<CompareSettings, 'options'> {
   searchRatioBound: number;
   iterations: number;
   adaplerPhi: number[];
+  epsilon: number;
   /** Timed runs per configuration (the median is reported). */
   runs: number;
 }
@@ -100,10 +101,10 @@ export async function planCompare(flags: CompareFlags): Promise<ComparePlan> {
   const dev = encodeExamples(readExamples(flags.dev, task).examples, base.tokenizer, flags.maxLength);
   if (dev.length === 0) throw new LatError('BAD_DATA', 'the dev set has no examples', flags.dev);
   const { methods: _m, budgetGrid: _b, out: _o, runs: _r, ...shared } = flags;
-  const { lengthDropRatio, searchRatioBound, iterations, adaplerPhi, ...common } = shared;
+  const { lengthDropRatio, searchRatioBound, iterations, adaplerPhi, epsilon, ...common } = shared;
   const settings: CompareSettings = {
     ...common,
-    options: { lengthDropRatio, searchRatioBound, iterations, adaplerPhi },
+    options: { lengthDropRatio, searchRatioBound, iterations, adaplerPhi, epsilon },
   };
   const pre: PreflightContext = { settings, base, task, budgets };
   for (const m of methods) {

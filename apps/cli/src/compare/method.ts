@@ -62,6 +62,8 @@ export interface MethodOptions {
   iterations: number;
   /** The length penalties φ to train, one configuration each (adapler). */
   adaplerPhi: number[];
+  /** Tolerated selection-metric drop per accepted removal (axformer, axformer+lat). */
+  epsilon: number;
 }
 
 /** What `inapplicable` may look at: nothing has been trained yet. */

@@ -1,9 +1,9 @@
 /**
  * `axformer`: AxFormer (REFERENCE.md §5). A plain fine-tuned model (trained here, in `fine-tuned/`)
  * is pruned by `lat axformer`'s greedy search — FFN blocks, attention blocks, then heads — deciding
- * on a stratified selection split of the training file (never on dev), with ε = 0: a removal is kept
- * only when the selection metric does not drop. The search log in `pruned/` makes it resumable.
- * One configuration: the physically smaller model, at full length.
+ * on a stratified selection split of the training file (never on dev): a removal is kept only when
+ * the selection metric drops by at most ε (`--epsilon`, default 0: not at all). The search log in
+ * `pruned/` makes it resumable. One configuration: the physically smaller model, at full length.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,10 +16,14 @@ import { anytimeMethod, trainInto } from './anytime.js';
 
 /** `lat axformer`'s defaults: 10% of the training file held out, at least this many examples. */
 const selection = { fraction: 0.1, min: 500 };
-const epsilon = 0;
 
-/** Why the training file cannot give a selection split, or undefined (for `inapplicable`). */
-export function selectionProblem({ settings, task }: PreflightContext): string | undefined {
+/**
+ * Why ε or the training file cannot give a pruning run, or undefined (for `inapplicable`): a
+ * negative ε, or a training file too small (or of one class) for the selection split.
+ */
+export function pruningProblem({ settings, task }: PreflightContext): string | undefined {
+  const { epsilon } = settings.options;
+  if (!(epsilon >= 0)) return `--epsilon ${epsilon} is not a tolerated drop ≥ 0`;
   try {
     selectionSplit(readExamples(settings.train, task).examples, { ...selection, where: '--train' });
     return undefined;
@@ -42,7 +46,7 @@ export async function pruneInto(c: MethodContext, lengthDrop: boolean) {
         task: s.task,
         train: s.train,
         out,
-        epsilon,
+        epsilon: s.options.epsilon,
         seed: s.seed,
         selectionFraction: selection.fraction,
         selectionMin: selection.min,
@@ -56,7 +60,7 @@ export async function pruneInto(c: MethodContext, lengthDrop: boolean) {
     );
   const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as Record<string, unknown>;
   const pruning = {
-    epsilon,
+    epsilon: summary['epsilon'],
     selection: summary['selection'],
     baseline: summary['baseline'],
     final: summary['final'],
@@ -71,8 +75,8 @@ export const axformerMethod: CompareMethod = {
   name: 'axformer',
   summary:
     'AxFormer: greedy pruning of FFN blocks, attention blocks and heads on a selection split of --train (Nagarajan et al. 2022)',
-  options: [],
-  inapplicable: selectionProblem,
+  options: ['epsilon'],
+  inapplicable: pruningProblem,
   derive: async (c) => {
     const { model, pruning } = await pruneInto(c, false);
     return anytimeMethod(c, model, [{ label: 'pruned' }], { pruning });
