@@ -1,4 +1,5 @@
 import './style.css';
+import { describeLayers } from '@lat/core';
 import type { FrontierFile } from '@lat/search';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
@@ -65,6 +66,7 @@ async function use(b: LoadedBundle) {
   frontier = b.manifest.frontier as FrontierFile | undefined;
   $('bundle-name').textContent =
     `${b.manifest.model.name} · ${b.manifest.model.numLayers} layers × ${b.manifest.model.hiddenSize} · ${b.manifest.task.type}`;
+  showStructure(b);
   const isSpan = b.manifest.task.type === 'span';
   $('context').hidden = !isSpan;
   $('answer').hidden = !isSpan;
@@ -89,6 +91,26 @@ async function use(b: LoadedBundle) {
   slider.value = '0';
   drawChart(points);
   worker.postMessage({ type: 'load', manifest: b.manifest, model: b.model }, [b.model.buffer]);
+}
+
+/** An AxFormer-pruned bundle: what is left of each layer (the graph has it built in). */
+function showStructure(b: LoadedBundle) {
+  const { layers, numHeads } = b.manifest.model;
+  const box = $('structure');
+  box.hidden = !layers;
+  if (!layers) return;
+  const lines = describeLayers(layers, numHeads).map((d, i) => {
+    const li = document.createElement('li');
+    li.dataset['layer'] = String(i);
+    li.textContent = `layer ${i + 1}: ${d}`;
+    return li;
+  });
+  const title = document.createElement('span');
+  title.className = 'k';
+  title.textContent = 'pruned (AxFormer)';
+  const list = document.createElement('ul');
+  list.append(...lines);
+  box.replaceChildren(title, list);
 }
 
 function currentPoint() {

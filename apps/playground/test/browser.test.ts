@@ -2,14 +2,15 @@
  * The playground in real Chromium (Debian's, driven by playwright-core): loads the default
  * bundle, runs the model in a Web Worker on onnxruntime-web, moves the budget slider and checks
  * that prediction, latency and the kept-token view update; compares the page's logits with
- * onnxruntime-node's for the same bundle; and shows a broken bundle's error in the page.
+ * onnxruntime-node's for the same bundle; runs an AxFormer-pruned bundle and shows what was
+ * removed; and shows a broken bundle's error in the page.
  */
 import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
-import { anytimeFeeds } from '@lat/layers';
+import { anytimeFeeds, axformerReducer, createAnytimeModel, pruneModel } from '@lat/layers';
 import { tinyModel, writeBundle } from '@lat/layers/testing';
 import { pipeline } from '@lat/pipeline';
 import { createNodeRuntime } from '@lat/runtime-node';
@@ -84,6 +85,20 @@ const frontier = {
   search: { seed: 1, iterations: 1, evaluated: 2, params: {} },
 };
 
+// AxFormer pruning of the default model: layer 1 loses a head, layer 2 its FFN block and keeps
+// 2 keys per query, layer 3 its attention block.
+const masks = {
+  ffn: [true, false, true],
+  attention: [true, true, false],
+  heads: [
+    [false, true],
+    [true, true],
+    [true, true],
+  ],
+  hardAttentionK: [0, 2, 0],
+};
+const pruned = { ...model, ...pruneModel(config, model.weights, masks) };
+
 const committedReport = join(app, '../../bench/results/compare-sst2/compare.json');
 
 let server: Server;
@@ -102,6 +117,12 @@ describe.skipIf(!available)('playground in Chromium', () => {
       name: 'test-model',
       fingerprint: 'f',
       frontier,
+      examples: [text],
+    });
+    // As `lat export` writes a pruned model directory: the same exportModel, the pruned weights and config.
+    writeBundle(join(dist, 'bundles/pruned'), pruned, {
+      task: 'classification',
+      name: 'pruned-model',
       examples: [text],
     });
     writeBundle(join(dist, 'bundles/qa'), qaModel, { task: 'span', name: 'qa-model', fingerprint: 'q' });
@@ -226,6 +247,53 @@ describe.skipIf(!available)('playground in Chromium', () => {
     await page.screenshot({ path: join(app, 'test-results/playground.png'), fullPage: true });
     expect(errors).toEqual([]);
   }, 120_000);
+
+  it('runs an AxFormer-pruned bundle: the masked full model’s prediction, and what was removed per layer', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}?bundle=./bundles/pruned/`);
+    await page.waitForFunction(
+      () => (window as unknown as LatWindow).lat?.last && !(window as unknown as LatWindow).lat.busy,
+      null,
+      { timeout: 60_000 },
+    );
+    const last = (await page.evaluate(() => (window as unknown as LatWindow).lat.last))!;
+    // The unpruned model with the same parts masked off, in onnxruntime-node: the same logits.
+    const enc = model.tokenizer.encode(text, undefined, { maxLength: 64 });
+    const masked = await createAnytimeModel(createNodeRuntime({ threads: 1 }), config, model.weights, {
+      reducer: axformerReducer,
+      keptPositions: false,
+    });
+    const batch = {
+      inputIds: BigInt64Array.from(enc.ids, BigInt),
+      attentionMask: new BigInt64Array(enc.ids.length).fill(1n),
+      tokenTypeIds: new BigInt64Array(enc.ids.length),
+      batch: 1,
+    };
+    const want = Array.from((await masked.run(batch, masks)).logits!);
+    await masked.release();
+    expect(last.logits).toHaveLength(want.length);
+    last.logits.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThan(1e-4));
+    const best = want.indexOf(Math.max(...want));
+    expect(await page.textContent('#prediction')).toBe(config.labels[best]);
+    // What was removed, layer by layer (1-based, as the kept-token rows count them).
+    expect(await page.locator('#structure li').allTextContents()).toEqual([
+      'layer 1: heads 1 of 2 (removed 0); FFN kept',
+      'layer 2: all 2 heads, hard attention k=2; FFN removed',
+      'layer 3: attention removed; FFN kept',
+    ]);
+    expect(await page.isVisible('#structure')).toBe(true);
+    // Every layer still runs over every token (no frontier: full length).
+    expect(await page.locator('#layers .row').count()).toBe(3);
+    expect(await page.locator('.tok.kept').count()).toBe(3 * last.tokens.length);
+    await page.screenshot({ path: join(app, 'test-results/playground-pruned.png'), fullPage: true });
+    // An unpruned bundle shows no structure.
+    await page.goto(base);
+    await page.waitForFunction(() => (window as unknown as LatWindow).lat?.ready, null, { timeout: 60_000 });
+    expect(await page.isHidden('#structure')).toBe(true);
+    expect(errors).toEqual([]);
+  }, 60_000);
 
   /** Asks in the page with `bundle` loaded, and through the pipeline on onnxruntime-node. */
   async function askBoth(bundle: string, question: string, context: string) {

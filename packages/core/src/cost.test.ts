@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encoderFlops, encoderMacs } from './cost.js';
+import { describeLayers, encoderFlops, encoderMacs } from './cost.js';
 
 const bertBase = { hiddenSize: 768, intermediateSize: 3072, numLayers: 12 };
 
@@ -52,5 +52,21 @@ describe('cost of pruned layers (AxFormer)', () => {
     expect(encoderMacs(noAttention, 128, asked)).toBe(
       encoderMacs(noAttention, 128, [128, ...asked.slice(1)]),
     );
+  });
+  it('says in words what is left of each layer', () => {
+    expect(
+      describeLayers(
+        [
+          { heads: [0, 2], ffn: false, hardAttentionK: 8 },
+          { heads: [], ffn: true },
+          { heads: [0, 1, 2, 3], ffn: true },
+        ],
+        4,
+      ),
+    ).toEqual([
+      'heads 0,2 of 4 (removed 1,3), hard attention k=8; FFN removed',
+      'attention removed; FFN kept',
+      'all 4 heads; FFN kept',
+    ]);
   });
 });

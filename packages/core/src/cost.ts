@@ -25,6 +25,24 @@ export interface LayerShape {
 }
 
 /**
+ * What is left of each layer, in words (`lat info`, `lat axformer` and the playground), e.g.
+ * `heads 0,2 of 4 (removed 1,3), hard attention k=8; FFN removed`.
+ */
+export function describeLayers(layers: readonly LayerShape[], numHeads: number): string[] {
+  return layers.map((l) => {
+    const removed = Array.from({ length: numHeads }, (_, h) => h).filter((h) => !l.heads.includes(h));
+    const att =
+      l.heads.length === 0
+        ? 'attention removed'
+        : removed.length
+          ? `heads ${l.heads.join(',')} of ${numHeads} (removed ${removed.join(',')})`
+          : `all ${numHeads} heads`;
+    const hard = l.hardAttentionK ? `, hard attention k=${l.hardAttentionK}` : '';
+    return `${att}${hard}; FFN ${l.ffn ? 'kept' : 'removed'}`;
+  });
+}
+
+/**
  * Which parts an AxFormer candidate keeps (REFERENCE.md §5), as the masked search graph takes
  * them: per layer the feed-forward and attention blocks on/off, each of the layer's *remaining*
  * heads on/off, and the hard-attention k (0: softmax over every key).

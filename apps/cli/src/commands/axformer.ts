@@ -7,7 +7,14 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AxformerMasks, encoderMacs, LatError, type Runtime, type StateDict } from '@lat/core';
+import {
+  type AxformerMasks,
+  describeLayers,
+  encoderMacs,
+  LatError,
+  type Runtime,
+  type StateDict,
+} from '@lat/core';
 import { writeSafetensors } from '@lat/core/node';
 import {
   axformerReducer,
@@ -87,15 +94,8 @@ export function removedPerLayer(c: ModelConfig) {
 
 /** One line per layer: what is left of it. */
 export function structureLines(c: ModelConfig): string[] {
-  return removedPerLayer(c).map((l) => {
-    const att = !l.attention
-      ? 'attention removed'
-      : l.removedHeads.length
-        ? `heads ${l.heads.join(',')} of ${c.numHeads} (removed ${l.removedHeads.join(',')})`
-        : `all ${c.numHeads} heads`;
-    const hard = l.hardAttentionK ? `, hard attention k=${l.hardAttentionK}` : '';
-    return `layer ${l.layer}: ${att}${hard}; FFN ${l.ffn ? 'kept' : 'removed'}`;
-  });
+  const shapes = Array.from({ length: c.numLayers }, (_, i) => layerShape(c, i));
+  return describeLayers(shapes, c.numHeads).map((d, i) => `layer ${i}: ${d}`);
 }
 
 function selectionData(model: CliModel, f: AxformerFlags) {
