@@ -164,7 +164,20 @@ describe('lat axformer', () => {
       expect(r.code).toBe(code);
       expect(r.err.trim().split('\n')).toHaveLength(1);
       expect(r.err).toMatch(pattern);
+      expect(existsSync(join(dir, 'bad'))).toBe(false);
     };
+    // A config that says head 1 of layer 0 is pruned, next to weights that still have it.
+    const disagree = join(dir, 'disagree');
+    mkdirSync(disagree);
+    for (const f of ['model.safetensors', 'vocab.txt'])
+      writeFileSync(join(disagree, f), readFileSync(join(model, f)));
+    const config = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8'));
+    writeFileSync(join(disagree, 'config.json'), JSON.stringify({ ...config, pruned_heads: { 0: [1] } }));
+    bad(
+      ['--model', disagree, '--train', join(dir, 'train.tsv')],
+      /disagree.*query\.weight is \[32,32\] but the config needs \[24,32\].*\(\+3 more\)\. config\.json's pruned_heads/,
+      1,
+    );
     bad(
       ['--train', join(dir, 'train.tsv'), '--epsilon', '-0.1'],
       /--epsilon must be a number ≥ 0, got '-0.1'/,

@@ -138,11 +138,15 @@ export function toCanonical(
         ? `missing tensors: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ` (+${missing.length - 8} more)` : ''}`
         : '',
       unexpected.length ? `unexpected tensors: ${unexpected.slice(0, 8).join(', ')}` : '',
-      badShape.join('; '),
+      `${badShape.slice(0, 4).join('; ')}${badShape.length > 4 ? ` (+${badShape.length - 4} more)` : ''}`,
     ].filter(Boolean);
+    // A pruned config (AxFormer) is the usual suspect: it must describe the weights exactly.
+    const fix = c.layers
+      ? "config.json's pruned_heads / lat_removed_attention / lat_removed_ffn must describe these weights"
+      : 'Check that config.json and the weights come from the same model';
     throw new LatError(
       'MISSING_TENSORS',
-      `the weights do not match config.json: ${parts.join('; ')}. Check that config.json and the weights come from the same model`,
+      `the weights do not match config.json: ${parts.join('; ')}. ${fix}`,
       where,
     );
   }
