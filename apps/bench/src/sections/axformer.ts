@@ -4,15 +4,20 @@
  * accuracy of the fine-tuned model, the pruned one and the random-removal control of the same
  * size, parameters, bytes, MACs and the measured latency of both models in the same run.
  * - SST-2 fixture models (`--sst2 <dir> --axformer-models a,b`): fine-tuned on all of train.tsv
- *   elsewhere, so the selection set was seen in fine-tuning. Bounded: `--axformer-fraction`
- *   (default 0.005, i.e. the 500-example minimum of SST-2's 67k) sets the selection size.
+ *   elsewhere, so the selection set was seen in fine-tuning. The selection split is the
+ *   contract's 10% of train.tsv (`--axformer-fraction`); `--axformer-sst2-seeds 3,1` gives each
+ *   model its own number of seeds (a big model's 10% runs are long).
  * - A generated sentiment task, done by the book: per seed the selection split is held out
- *   first, a 4-layer model is fine-tuned on the rest, then pruned on the held-out split.
+ *   first, a 4-layer model is fine-tuned on the rest, then pruned on the held-out split; and,
+ *   per seed, AxFormer + LAT against LAT alone at equal MACs.
+ * Every run's files stay in `--axformer-out <dir>` (default: a fresh temporary folder), and a
+ * run whose result is already there is reused: a long section can be run in parts and resumed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { LatError } from '@lat/core';
 import { writeSafetensors } from '@lat/core/node';
 import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
 import { generateSentimentTask, selectionSplit, syntheticModelConfig } from '@lat/train';
@@ -52,6 +57,7 @@ function lat(args: string[]): string {
 
 /** `lat train` of a generated-task model: 3 epochs at lr 2e-3 on 32 tokens, `more` before the seed. */
 function fineTune(base: string, train: string, out: string, seed: number, more: string[] = []) {
+  if (existsSync(join(out, 'lat_training.json'))) return; // trained by an earlier run of the section
   lat(
     ['train', '--model', base, '--task', 'sst2', '--train', train, '--out', out].concat([
       '--epochs',
@@ -76,18 +82,29 @@ function prune(
   seed: number,
   extra: string[],
 ): Summary {
+  const done = join(out, 'lat_axformer.json');
+  const reused = existsSync(done);
   const s = JSON.parse(
-    lat(
-      ['axformer', '--model', model, '--task', 'sst2', '--train', train, '--dev', dev, '--out', out].concat([
-        '--seed',
-        String(seed),
-        '--hard-attention',
-        ...extra,
-      ]),
-    ),
+    reused
+      ? readFileSync(done, 'utf8')
+      : lat(
+          [
+            'axformer',
+            '--model',
+            model,
+            '--task',
+            'sst2',
+            '--train',
+            train,
+            '--dev',
+            dev,
+            '--out',
+            out,
+          ].concat(['--seed', String(seed), '--hard-attention', ...extra]),
+        ),
   ) as Summary;
   console.log(
-    `    seed ${seed}: dev ${fmt(s.dev.before * 100, 1)} → ${fmt(s.dev.after * 100, 1)} (control ${fmt(s.dev.control * 100, 1)}), params ${s.parameters.before} → ${s.parameters.after}, ${fmt(s.dev.latency.speedup)}× measured, ${s.evaluations} evaluations in ${fmt(s.seconds, 0)} s`,
+    `    seed ${seed}${reused ? ' (reused)' : ''}: dev ${fmt(s.dev.before * 100, 1)} → ${fmt(s.dev.after * 100, 1)} (control ${fmt(s.dev.control * 100, 1)}), params ${s.parameters.before} → ${s.parameters.after}, ${fmt(s.dev.latency.speedup)}× measured, ${s.evaluations} evaluations in ${fmt(s.seconds, 0)} s`,
   );
   return s;
 }
@@ -141,7 +158,9 @@ export async function axformerRuns(report: Report) {
     return;
   }
   const seeds = numFlag('axformer-seeds', 3);
-  const out = mkdtempSync(join(tmpdir(), 'lat-bench-axformer-'));
+  const kept = flag('axformer-out');
+  const out = kept ? resolve(kept) : mkdtempSync(join(tmpdir(), 'lat-bench-axformer-'));
+  mkdirSync(out, { recursive: true });
   generated(report, seeds, out);
   const path = (p: string | undefined) => (p && !existsSync(p) ? resolve(repo, p) : p);
   const data = path(flag('sst2'));
@@ -152,14 +171,21 @@ export async function axformerRuns(report: Report) {
     report.push(`\n${why}.`);
     return;
   }
-  const fraction = numFlag('axformer-fraction', 0.005, false);
+  const fraction = numFlag('axformer-fraction', 0.1, false);
+  const perModel = flag('axformer-sst2-seeds')?.split(',').map(Number) ?? models.map(() => seeds);
+  if (perModel.length !== models.length || perModel.some((n) => !(Number.isInteger(n) && n > 0)))
+    throw new LatError(
+      'BAD_INPUT',
+      `must list one whole number of seeds per model of --axformer-models, got ${flag('axformer-sst2-seeds')}`,
+      '--axformer-sst2-seeds',
+    );
   report.push(
-    `\n### AxFormer on SST-2 fixture models (selection: stratified ${fraction * 100}% of train.tsv, at least 500 examples, ${seeds} seeds; the models were fine-tuned on all of train.tsv; ε = 0, hard attention; dev = GLUE dev, never decided on; MACs at 128 tokens)`,
+    `\n### AxFormer on SST-2 fixture models (selection: stratified ${fraction * 100}% of train.tsv, at least 500 examples, seeds ${perModel.join('/')}; the models were fine-tuned on all of train.tsv, selection set included; ε = 0, hard attention; dev = GLUE dev, never decided on; MACs at 128 tokens)`,
     ...tableHead,
   );
-  for (const model of models) {
+  for (const [i, model] of models.entries()) {
     console.log(`  ${basename(model)}`);
-    const runs = Array.from({ length: seeds }, (_, seed) =>
+    const runs = Array.from({ length: perModel[i]! }, (_, seed) =>
       prune(
         model,
         join(data, 'train.tsv'),
@@ -202,49 +228,56 @@ function generated(report: Report, seeds: number, out: string) {
     return prune(model, join(dir, 'train.tsv'), join(dir, 'dev.tsv'), join(dir, `pruned-${seed}`), seed, []);
   });
   report.push(row('generated sentiment, 4×64', runs), legend);
-  withLat(report, dir, base);
+  withLat(report, dir, base, seeds);
 }
 
 /**
- * AxFormer + LAT against LAT alone at equal MACs (seed 0 of the generated task): a LengthDrop
- * model is searched as it is, and pruned first, then searched (lengths searched *after*
- * pruning); each frontier's best dev accuracy within the same MAC budgets. Both searches score
- * on dev, as `lat search` does, so both share that bias.
+ * AxFormer + LAT against LAT alone at equal MACs, per seed of the generated task: a LengthDrop
+ * model (fine-tuned on the rest of that seed's split) is searched as it is, and pruned on the
+ * held-out split first, then searched (lengths searched *after* pruning); each frontier's best dev
+ * accuracy within the same MAC budgets, mean ± std over the seeds that have a point there. Both
+ * searches score on dev, as `lat search` does, so both share that bias.
  */
-function withLat(report: Report, dir: string, base: string) {
-  console.log('  AxFormer + LAT vs LAT alone (generated task, seed 0, LengthDrop)');
-  const model = join(dir, 'lengthdrop-0');
-  const pruned = join(dir, 'lengthdrop-0-pruned');
+function withLat(report: Report, dir: string, base: string, seeds: number) {
+  console.log(`  AxFormer + LAT vs LAT alone (generated task, LengthDrop, ${seeds} seeds)`);
   const dev = join(dir, 'dev.tsv');
-  fineTune(base, join(dir, 'rest-0.tsv'), model, 0);
-  const s = prune(model, join(dir, 'train.tsv'), dev, pruned, 0, []);
   type Point = { cost: number; metric: number };
-  const search = (m: string) =>
-    (
-      JSON.parse(lat(['search', '--model', m, '--dev', dev, '--iterations', '8'])) as {
-        frontier: { points: Point[] };
-      }
-    ).frontier.points;
-  const lat0 = search(model);
-  const both = search(pruned);
-  const full = Math.max(...lat0.map((p) => p.cost));
+  /** `lat search` of a model directory (8 iterations), or the frontier an earlier run left there. */
+  const search = (m: string): Point[] => {
+    const saved = join(m, 'frontier.json');
+    if (!existsSync(saved)) lat(['search', '--model', m, '--dev', dev, '--iterations', '8']);
+    return (JSON.parse(readFileSync(saved, 'utf8')) as { points: Point[] }).points;
+  };
+  const budgets = [1, 0.75, 0.5, 0.35, 0.25];
   const best = (ps: Point[], budget: number) => {
     const ok = ps.filter((p) => p.cost <= budget * (1 + 1e-9));
     return ok.length ? Math.max(...ok.map((p) => p.metric)) : undefined;
   };
+  const perSeed = Array.from({ length: seeds }, (_, seed) => {
+    const model = join(dir, `lengthdrop-${seed}`);
+    fineTune(base, join(dir, `rest-${seed}.tsv`), model, seed);
+    const s = prune(model, join(dir, 'train.tsv'), dev, `${model}-pruned`, seed, []);
+    const alone = search(model);
+    const both = search(`${model}-pruned`);
+    const full = Math.max(...alone.map((p) => p.cost));
+    const at = budgets.map((b) => [best(alone, b * full), best(both, b * full)] as const);
+    console.log(
+      `    seed ${seed}: ${at.map(([a, c], i) => `${budgets[i]! * 100}% LAT ${fmt((a ?? Number.NaN) * 100, 1)} / +AxFormer ${fmt((c ?? Number.NaN) * 100, 1)}`).join(', ')}`,
+    );
+    return { s, at };
+  });
+  const cell = (xs: (number | undefined)[]) => {
+    const have = xs.filter((x): x is number => x !== undefined);
+    if (have.length === 0) return '–';
+    return `${pm(have)}${have.length < xs.length ? ` (${have.length} of ${xs.length} seeds)` : ''}`;
+  };
   report.push(
-    `\n### AxFormer + LAT vs LAT alone at equal MACs (generated task, seed 0; a LengthDrop-trained 4×64 model, pruned with ε = 0 and hard attention (dev ${fmt(s.dev.before * 100, 1)} → ${fmt(s.dev.after * 100, 1)}), LAT lengths searched after pruning; dev accuracy, best frontier point within the budget)`,
+    `\n### AxFormer + LAT vs LAT alone at equal MACs (generated task, ${seeds} seeds; per seed a LengthDrop-trained 4×64 model, pruned with ε = 0 and hard attention on that seed's held-out split (dev ${pm(perSeed.map((r) => r.s.dev.before))} → ${pm(perSeed.map((r) => r.s.dev.after))}), LAT lengths searched after pruning, 8 iterations; dev accuracy of the best frontier point within the budget, mean ± std over seeds)`,
     '\n| MACs budget (of the unpruned full model) | LAT alone | AxFormer + LAT |',
     '|---|---|---|',
+    ...budgets.map(
+      (b, i) =>
+        `| ${b * 100}% | ${cell(perSeed.map((r) => r.at[i]![0]))} | ${cell(perSeed.map((r) => r.at[i]![1]))} |`,
+    ),
   );
-  for (const b of [1, 0.75, 0.5, 0.35, 0.25]) {
-    const a = best(lat0, b * full);
-    const c = best(both, b * full);
-    report.push(
-      `| ${b * 100}% | ${a === undefined ? '–' : fmt(a * 100, 1)} | ${c === undefined ? '–' : fmt(c * 100, 1)} |`,
-    );
-    console.log(
-      `    ${b * 100}% MACs: LAT ${fmt((a ?? Number.NaN) * 100, 1)}, AxFormer + LAT ${fmt((c ?? Number.NaN) * 100, 1)}`,
-    );
-  }
 }
