@@ -42,7 +42,8 @@ interface Summary {
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
-const pm = (xs: number[], scale = 100) => `${fmt(mean(xs) * scale, 1)} ± ${fmt(std(xs) * scale, 1)}`;
+const pm = (xs: number[], scale = 100, digits = 1) =>
+  `${fmt(mean(xs) * scale, digits)} ± ${fmt(std(xs) * scale, digits)}`;
 
 const bin = join(repo, 'apps/cli/dist/bin.js');
 
@@ -136,6 +137,7 @@ function row(name: string, f: Summary[]): string {
   return `| ${name} | ${pm(f.map((s) => s.dev.before))} | ${pm(f.map((s) => s.dev.after))} | ${pm(f.map((s) => s.dev.control))} | ${fmt(p0.parameters.before / 1e6, 2)} → ${pm(
     f.map((s) => s.parameters.after),
     1e-6,
+    2,
   )} M | ${fmt(p0.bytes.before / 1e6, 1)} → ${pm(
     f.map((s) => s.bytes.after),
     1e-6,
