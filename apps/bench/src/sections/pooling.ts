@@ -12,6 +12,7 @@ import { encoderMacs, WordPieceTokenizer } from '@lat/core';
 import {
   createAnytimeModel,
   createRandomWeights,
+  lastBlockwiseLayer,
   type ModelConfig,
   padBatch,
   parseModelConfig,
@@ -75,7 +76,7 @@ export function poolingMacs(c: ModelConfig, n: number): number {
   let macs = encoderMacs(c, n, counts);
   const p = c.pooling;
   if (!p) return macs;
-  const until = p.chunk ? (p.schedule[0]?.[0] ?? c.numLayers - 1) : -1;
+  const until = lastBlockwiseLayer(c);
   let rows = n;
   for (let i = 0; i < c.numLayers; i++) {
     if (i <= until) macs -= 2 * rows * (rows - Math.min(rows, p.chunk!)) * d;
