@@ -3,8 +3,8 @@ import { createNodeRuntime } from '@lat/runtime-node';
 import { describe, expect, it } from 'vitest';
 import { createAnytimeModel } from './anytime.js';
 import { createRandomWeights, expectedShapes, parseModelConfig, toHfConfig } from './architectures/index.js';
-import { bertBaseConfig, tinyBertConfig } from './testing/index.js';
 import { withScorers } from './reducers/pooling.js';
+import { bertBaseConfig, tinyBertConfig } from './testing/index.js';
 import { buildTrainingGraph, largestDropoutTensor, taskLoss } from './training.js';
 
 const runtime = createNodeRuntime({ threads: 1 });
@@ -192,10 +192,22 @@ describe('dropout noise table of long pooled inputs', () => {
     // Layer 0: blockwise probs B·H·(N/512)·512²; layer 1: 256 rows.
     expect(largestDropoutTensor(pooled, B, 4096)).toBe(B * H * 4096 * 512);
     expect(largestDropoutTensor(pooled, B, 2048)).toBe(B * H * 2048 * 512);
-    const pyramid = long({ schedule: [[0, 1024], [1, 256]], chunk: 512 });
+    const pyramid = long({
+      schedule: [
+        [0, 1024],
+        [1, 256],
+      ],
+      chunk: 512,
+    });
     // Layer 1 attends over 1024 rows (1024² < 4096·512).
     expect(largestDropoutTensor(pyramid, B, 4096)).toBe(B * H * 4096 * 512);
-    const wide = long({ schedule: [[0, 2048], [1, 256]], chunk: 256 });
+    const wide = long({
+      schedule: [
+        [0, 2048],
+        [1, 256],
+      ],
+      chunk: 256,
+    });
     expect(largestDropoutTensor(wide, B, 4096)).toBe(B * H * 2048 ** 2);
     const blockwise = long({ schedule: [], chunk: 512 });
     expect(largestDropoutTensor(blockwise, B, 4096)).toBe(B * H * 4096 * 512);

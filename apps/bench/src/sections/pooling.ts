@@ -26,8 +26,8 @@ import {
   evaluate,
   generateLongDocumentTask,
   syntheticVocab,
-  type TrainOptions,
   Trainer,
+  type TrainOptions,
 } from '@lat/train';
 import { fmt, type Report } from '../report.js';
 import { numFlag, quick } from '../setup.js';
@@ -202,7 +202,15 @@ export async function poolingAccuracy(report: Report): Promise<void> {
 
   const first = data(short, 3, numFlag('pooling-train', quick ? 16 : 600), 200);
   const long = lengths.map((n) => ({ n, ...data(n, n, longTrain, longDev) }));
-  const rows: { n: number; name: string; what: string; acc: number; ms: number; macs: number; tuned: boolean }[] = [];
+  const rows: {
+    n: number;
+    name: string;
+    what: string;
+    acc: number;
+    ms: number;
+    macs: number;
+    tuned: boolean;
+  }[] = [];
   const shortRows: { name: string; acc: number; trainS: number }[] = [];
   for (let vi = 0; vi < scaledVariants(short).length; vi++) {
     const v0 = scaledVariants(short)[vi]!;
@@ -228,7 +236,15 @@ export async function poolingAccuracy(report: Report): Promise<void> {
       if (tuned) w = await fit(c, w, train, { epochs: 1, batchSize: 4, learningRate: 1e-3 });
       const trainS = (performance.now() - t1) / 1000;
       const r = await score(c, w, dev);
-      rows.push({ n, name: v.name, what: describeVariant(v), acc: r.acc, ms: r.msPerDoc, macs: poolingMacs(c, n), tuned });
+      rows.push({
+        n,
+        name: v.name,
+        what: describeVariant(v),
+        acc: r.acc,
+        ms: r.msPerDoc,
+        macs: poolingMacs(c, n),
+        tuned,
+      });
       console.log(
         `  ${n} tokens, ${v.name}: accuracy ${r.acc.toFixed(3)}, ${r.msPerDoc.toFixed(1)} ms/doc, fine-tune ${trainS.toFixed(0)} s`,
       );

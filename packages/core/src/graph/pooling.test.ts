@@ -12,7 +12,14 @@ type Rows = number[][];
  * The algorithm of REFERENCE.md §4 written out on plain arrays, one example at a time, on its
  * real rows only (padding dropped): what each example's real output rows must be.
  */
-function halvingReference(e: Rows, s: number[], real: boolean[], k: number, maxRows: number, keepFirst = false) {
+function halvingReference(
+  e: Rows,
+  s: number[],
+  real: boolean[],
+  k: number,
+  maxRows: number,
+  keepFirst = false,
+) {
   let rows = e.map((v, i) => ({ v, s: s[i]!, pos: i })).filter((_, i) => real[i]);
   for (let r = 0; r < Math.log2(maxRows / k); r++) {
     const m = rows.length;
@@ -134,7 +141,13 @@ describe('successive-halving top-k', () => {
   it('matches the algorithm written out on arrays: lengths, document order, padding last', async () => {
     // Full inputs (exact halving), shorter ones (partial rounds), padding, and fewer real rows than k.
     const { e, s, real } = randomCase(2, 4, 16, 3, [16, 13, 9, 3]);
-    for (const [k, keepFirst] of [[8, false], [4, false], [2, false], [4, true], [2, true]] as const) {
+    for (const [k, keepFirst] of [
+      [8, false],
+      [4, false],
+      [2, false],
+      [4, true],
+      [2, true],
+    ] as const) {
       const out = await runOperator('halving', e, s, real, { k, maxRows: 16, keepFirst });
       out.forEach((r, b) => {
         const want = halvingReference(e[b]!, s[b]!, real[b]!, k, 16, keepFirst);
