@@ -175,12 +175,7 @@ describe('training graph', () => {
 describe('dropout noise table of long pooled inputs', () => {
   const long = (pooling?: Record<string, unknown>) =>
     parseModelConfig({
-      model_type: 'bert',
-      vocab_size: 30,
-      hidden_size: 16,
-      num_hidden_layers: 2,
-      num_attention_heads: 2,
-      intermediate_size: 32,
+      ...toHfConfig(config()),
       max_position_embeddings: 4096,
       ...(pooling ? { lat_pooling: { input_length: 4096, ...pooling } } : {}),
     });
