@@ -167,6 +167,7 @@ export async function poolingAccuracy(report: Report): Promise<void> {
   const epochs = numFlag('pooling-epochs', quick ? 1 : 8);
   const longTrain = numFlag('pooling-long-train', quick ? 4 : 64);
   const longDev = numFlag('pooling-long-dev', quick ? 4 : 96);
+  const shortLr = numFlag('pooling-lr', 1e-3, false);
   const lengths = quick ? [512, 1024] : [2048, 4096];
   const k = quick ? 32 : 256;
   const chunk = quick ? 64 : 512;
@@ -219,7 +220,7 @@ export async function poolingAccuracy(report: Report): Promise<void> {
     let w = await fit(c, createRandomWeights(c, 1), first.train, {
       epochs,
       batchSize: 8,
-      learningRate: 2e-3,
+      learningRate: shortLr,
     });
     const s = await score(c, w, first.dev);
     shortRows.push({ name: v0.name, acc: s.acc, trainS: (performance.now() - t0) / 1000 });
@@ -252,7 +253,7 @@ export async function poolingAccuracy(report: Report): Promise<void> {
   }
   report.push(
     `\n### Trainable pooling — trained accuracy at ${lengths.join(' and ')} tokens (generated long-document task)`,
-    `\n${size.layers} layers × ${size.hidden} hidden, ${size.heads} heads, FFN ${size.hidden * 4}, from scratch, seed 1, 1 thread. Length curriculum for every variant (full attention: the first stage only): ${epochs} epochs on ${first.train.length} documents of ${short / 2}–${short - 3} words (${short} tokens, widths scaled as at 4096: blocks ${short / 8}, k = ${short / 16}; batch 8, lr 2e-3), then 1 epoch on ${longTrain} documents at ${lengths[0]} tokens, then 1 epoch on ${longTrain} at ${lengths[1]} (batch 4, lr 1e-3; positions extended by copying). Dev: ${longDev} documents per length (n/2 to n − 3 words), batch 8; ms per document measured over the whole dev run. Same variants as the speed table: blocks of ${chunk} before the first pooling, k = ${k}.`,
+    `\n${size.layers} layers × ${size.hidden} hidden, ${size.heads} heads, FFN ${size.hidden * 4}, from scratch, seed 1, 1 thread. Length curriculum for every variant (full attention: the first stage only): ${epochs} epochs on ${first.train.length} documents of ${short / 2}–${short - 3} words (${short} tokens, widths scaled as at 4096: blocks ${short / 8}, k = ${short / 16}; batch 8, lr ${shortLr}), then 1 epoch on ${longTrain} documents at ${lengths[0]} tokens, then 1 epoch on ${longTrain} at ${lengths[1]} (batch 4, lr 1e-3; positions extended by copying). Dev: ${longDev} documents per length (n/2 to n − 3 words), batch 8; ms per document measured over the whole dev run. Same variants as the speed table: blocks of ${chunk} before the first pooling, k = ${k}.`,
     '\n| tokens | variant | layout | dev accuracy | Δ vs blockwise (points) | ms / doc | speed-up vs blockwise | MMACs / doc |',
     '|---:|---|---|---:|---:|---:|---:|---:|',
   );
