@@ -14,6 +14,7 @@ import { spanHead } from './blocks/heads.js';
 import { restoreRows } from './blocks/restore.js';
 import { range } from './blocks/rows.js';
 import type { ModelDtype } from './quantize.js';
+import { lastBlockwiseLayer } from './reducers/pooling.js';
 import type { ReducerGraph, TokenReducer } from './reducers/reducer.js';
 
 export { type Dropout, initializerWeights, type WeightSource } from './blocks/context.js';
@@ -91,9 +92,8 @@ export function buildEncoder(
   const restoring = o.head === 'span' ? o.restore !== false : o.restore === true;
   let reduced = false;
 
-  // Pooled long inputs: blockwise attention up to the first pooling (later layers see few rows);
-  // every layer when there is no pooling (the blockwise baseline).
-  const blockwiseUntil = c.pooling?.chunk ? (c.pooling.schedule[0]?.[0] ?? c.numLayers - 1) : -1;
+  // Pooled long inputs: blockwise attention up to the first pooling.
+  const blockwiseUntil = lastBlockwiseLayer(c);
   for (let i = 0; i < c.numLayers; i++) {
     const p = `encoder.layer.${i}`;
     const shape = layerShape(c, i);

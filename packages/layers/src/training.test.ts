@@ -3,8 +3,9 @@ import { createNodeRuntime } from '@lat/runtime-node';
 import { describe, expect, it } from 'vitest';
 import { createAnytimeModel } from './anytime.js';
 import { createRandomWeights, expectedShapes, parseModelConfig, toHfConfig } from './architectures/index.js';
+import { withScorers } from './reducers/pooling.js';
 import { bertBaseConfig, tinyBertConfig } from './testing/index.js';
-import { buildTrainingGraph, taskLoss } from './training.js';
+import { buildTrainingGraph, largestDropoutTensor, taskLoss } from './training.js';
 
 const runtime = createNodeRuntime({ threads: 1 });
 const config = tinyBertConfig;
@@ -169,4 +170,77 @@ describe('training graph', () => {
     const [three, six, twelve] = [3, 6, 12].map(build);
     expect(twelve - six).toBe(2 * (six - three));
   });
+});
+
+describe('dropout noise table of long pooled inputs', () => {
+  const long = (pooling?: Record<string, unknown>) =>
+    parseModelConfig({
+      ...toHfConfig(config()),
+      max_position_embeddings: 4096,
+      ...(pooling ? { lat_pooling: { input_length: 4096, ...pooling } } : {}),
+    });
+
+  it('grows as N·c for blockwise layers before pooling, N² only with full attention', () => {
+    const B = 4;
+    const H = 2;
+    const pooled = long({ schedule: [[0, 256]], chunk: 512 });
+    // Layer 0: blockwise probs B·H·(N/512)·512²; layer 1: 256 rows.
+    expect(largestDropoutTensor(pooled, B, 4096)).toBe(B * H * 4096 * 512);
+    expect(largestDropoutTensor(pooled, B, 2048)).toBe(B * H * 2048 * 512);
+    const pyramid = long({
+      schedule: [
+        [0, 1024],
+        [1, 256],
+      ],
+      chunk: 512,
+    });
+    // Layer 1 attends over 1024 rows (1024² < 4096·512).
+    expect(largestDropoutTensor(pyramid, B, 4096)).toBe(B * H * 4096 * 512);
+    const wide = long({
+      schedule: [
+        [0, 2048],
+        [1, 256],
+      ],
+      chunk: 256,
+    });
+    expect(largestDropoutTensor(wide, B, 4096)).toBe(B * H * 2048 ** 2);
+    const blockwise = long({ schedule: [], chunk: 512 });
+    expect(largestDropoutTensor(blockwise, B, 4096)).toBe(B * H * 4096 * 512);
+    // Pooling without blocks attends over every row in layer 0; so does full attention.
+    expect(largestDropoutTensor(long({ schedule: [[0, 256]] }), B, 4096)).toBe(B * H * 4096 ** 2);
+    expect(largestDropoutTensor(long(), B, 4096)).toBe(B * H * 4096 ** 2);
+    // Short inputs: the hidden states can be the biggest.
+    expect(largestDropoutTensor(long({ schedule: [[0, 2]], chunk: 2 }), 1, 8)).toBe(8 * 16);
+  });
+
+  it('trains a pooled model on 4096 tokens: one step with finite gradients, table 2·B·H·N·c + 1', async () => {
+    const c = long({ schedule: [[0, 256]], chunk: 512 });
+    const w = withScorers(c, createRandomWeights(c, 2));
+    const t = buildTrainingGraph(c, w, { task: 'classification', maxBatch: 1, maxSeq: 4096 });
+    expect(t.noiseTableSize).toBe(2 * 2 * 4096 * 512 + 1);
+    const session = await runtime.createSession(toModelProto(t.graph), { memoryArena: false });
+    const n = 4096;
+    const x = {
+      batch: 1,
+      inputIds: BigInt64Array.from({ length: n }, (_, i) => BigInt(i === 0 ? 2 : 5 + (i % 20))),
+      attentionMask: new BigInt64Array(n).fill(1n),
+      tokenTypeIds: new BigInt64Array(n),
+    };
+    const f = {
+      ...t.feeds.batch(x, [1], w),
+      ...t.feeds.teacher(x),
+      ...t.feeds.pass(x, {
+        setting: undefined,
+        dropoutOffsets: BigInt64Array.from({ length: t.dropoutSites }, (_, i) => BigInt(1000 * i)),
+        lossWeights: { [taskLoss]: 1 },
+      }),
+    };
+    const out = await session.run(f);
+    await session.release();
+    expect(Number.isFinite(t.feeds.loss(out))).toBe(true);
+    const grads = t.feeds.grads(out);
+    const scorer = grads['pooling.scorer.0.weight']!;
+    expect(scorer.every(Number.isFinite)).toBe(true);
+    expect(scorer.some((v) => v !== 0)).toBe(true);
+  }, 60_000);
 });

@@ -20,7 +20,7 @@ import { type EncodedBatch, encoderFeeds } from './anytime.js';
 import type { ModelConfig } from './architectures/index.js';
 import { buildEncoder, type Dropout, encoderInputs } from './encoder.js';
 import { type LatSetting, latReducer } from './reducers/lat.js';
-import { poolingReducer } from './reducers/pooling.js';
+import { lastBlockwiseLayer, poolingCounts, poolingReducer } from './reducers/pooling.js';
 import type { TokenReducer } from './reducers/reducer.js';
 
 type Feeds = Record<string, HostTensor>;
@@ -117,6 +117,26 @@ class TableDropout implements Dropout {
   }
 }
 
+/**
+ * Elements of the biggest tensor dropout touches, which sizes the noise table: the hidden states
+ * (B·N·d) or one layer's attention probabilities — B·H·r² over the r rows the layer attends
+ * over, B·H·⌈N/c⌉·c² in blockwise layers. A pooled long-input model attends blockwise until it
+ * pools and over few rows after, so its table grows as N·c, not N² (at 4096 tokens in blocks of
+ * 512, 8× smaller than a full-attention layer's).
+ */
+export function largestDropoutTensor(c: ModelConfig, maxBatch: number, maxSeq: number): number {
+  const blockwiseUntil = lastBlockwiseLayer(c);
+  const chunk = c.pooling?.chunk ?? maxSeq;
+  const attending = [maxSeq, ...poolingCounts(c, maxSeq)]; // rows layer i attends over
+  let largest = maxBatch * maxSeq * c.hiddenSize;
+  for (let i = 0; i < c.numLayers; i++) {
+    const r = attending[i]!;
+    const probs = i <= blockwiseUntil ? Math.ceil(r / chunk) * chunk ** 2 : r ** 2;
+    largest = Math.max(largest, maxBatch * c.numHeads * probs);
+  }
+  return largest;
+}
+
 /** Per-batch targets: class ids, regression scores, or [start, end] token positions of answers. */
 export type TrainingTargets = readonly number[] | readonly (readonly [number, number])[];
 
@@ -162,15 +182,7 @@ export function buildTrainingGraph<S = LatSetting>(
   const params = new Map<string, Value>();
   for (const name of paramNames) params.set(name, g.input(name, 'float32', weights.get(name)!.dims));
 
-  // The biggest tensor dropout touches is the attention probabilities (B·H·N², or B·H·⌈N/c⌉·c²
-  // in blocks of c) or the hidden states (B·N·d).
-  const chunk = config.pooling?.chunk;
-  const largest = Math.max(
-    o.maxBatch * config.numHeads * o.maxSeq ** 2,
-    chunk ? o.maxBatch * config.numHeads * Math.ceil(o.maxSeq / chunk) * chunk ** 2 : 0,
-    o.maxBatch * o.maxSeq * config.hiddenSize,
-  );
-  const tableSize = 2 * largest + 1;
+  const tableSize = 2 * largestDropoutTensor(config, o.maxBatch, o.maxSeq) + 1;
   const table = g.initializer('dropout_table', {
     type: 'float32',
     dims: [tableSize],

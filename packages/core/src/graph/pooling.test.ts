@@ -12,12 +12,20 @@ type Rows = number[][];
  * The algorithm of REFERENCE.md §4 written out on plain arrays, one example at a time, on its
  * real rows only (padding dropped): what each example's real output rows must be.
  */
-function halvingReference(e: Rows, s: number[], real: boolean[], k: number, maxRows: number) {
+function halvingReference(
+  e: Rows,
+  s: number[],
+  real: boolean[],
+  k: number,
+  maxRows: number,
+  keepFirst = false,
+) {
   let rows = e.map((v, i) => ({ v, s: s[i]!, pos: i })).filter((_, i) => real[i]);
   for (let r = 0; r < Math.log2(maxRows / k); r++) {
     const m = rows.length;
     const h = Math.min(m, Math.max(Math.ceil(m / 2), k));
-    const order = rows.map((_, i) => i).sort((a, b) => rows[b]!.s - rows[a]!.s || a - b);
+    const rank = (i: number) => (keepFirst && i === 0 ? 2 : rows[i]!.s);
+    const order = rows.map((_, i) => i).sort((a, b) => rank(b) - rank(a) || a - b);
     const pairs = order.slice(0, h).map((a, j) => [a, j < m - h ? order[m - 1 - j]! : a] as const);
     pairs.sort((x, y) => x[0] - y[0]);
     rows = pairs.map(([a, b]) => {
@@ -25,7 +33,7 @@ function halvingReference(e: Rows, s: number[], real: boolean[], k: number, maxR
       const B = rows[b]!;
       const za = mergeBase ** A.s;
       const zb = mergeBase ** B.s;
-      const wa = Math.exp(za) / (Math.exp(za) + Math.exp(zb));
+      const wa = keepFirst && a === 0 ? 1 : Math.exp(za) / (Math.exp(za) + Math.exp(zb));
       const wb = 1 - wa;
       return { v: A.v.map((x, i) => wa * x + wb * B.v[i]!), s: wa * A.s + wb * B.s, pos: A.pos };
     });
@@ -133,10 +141,16 @@ describe('successive-halving top-k', () => {
   it('matches the algorithm written out on arrays: lengths, document order, padding last', async () => {
     // Full inputs (exact halving), shorter ones (partial rounds), padding, and fewer real rows than k.
     const { e, s, real } = randomCase(2, 4, 16, 3, [16, 13, 9, 3]);
-    for (const k of [8, 4, 2]) {
-      const out = await runOperator('halving', e, s, real, { k, maxRows: 16 });
+    for (const [k, keepFirst] of [
+      [8, false],
+      [4, false],
+      [2, false],
+      [4, true],
+      [2, true],
+    ] as const) {
+      const out = await runOperator('halving', e, s, real, { k, maxRows: 16, keepFirst });
       out.forEach((r, b) => {
-        const want = halvingReference(e[b]!, s[b]!, real[b]!, k, 16);
+        const want = halvingReference(e[b]!, s[b]!, real[b]!, k, 16, keepFirst);
         expect(r.rows.length).toBe(k);
         // The real rows come first, in document order; padding slots after them.
         expect(r.mask).toEqual(Array.from({ length: k }, (_, j) => Number(j < want.length)));
@@ -182,11 +196,15 @@ describe('successive-halving top-k', () => {
     r!.rows.forEach((row, j) => expect(cosine(row, e[0]![top[j]!]!)).toBeGreaterThan(0.99999));
   });
 
-  it('keepFirst keeps row 0 first even when it scores lowest', async () => {
-    const { e, s, real } = randomCase(5, 1, 16, 3, [16]);
-    s[0]![0] = 1e-5;
-    const [r] = await runOperator('halving', e, s, real, { k: 4, maxRows: 16, keepFirst: true });
-    expect(r!.positions[0]).toBe(0);
+  it('keepFirst keeps row 0 first and unmerged (its state and score as they were), even when it scores lowest', async () => {
+    for (const first of [1e-5, 0.5, 1]) {
+      const { e, s, real } = randomCase(5, 1, 16, 3, [16]);
+      s[0]![0] = first;
+      const [r] = await runOperator('halving', e, s, real, { k: 4, maxRows: 16, keepFirst: true });
+      expect(r!.positions[0]).toBe(0);
+      expect(r!.rows[0]).toEqual(e[0]![0]);
+      expect(r!.scores[0]).toBe(first);
+    }
   });
 
   it('gradients of states and scores (through a sigmoid scorer) match finite differences away from ties', async () => {
@@ -211,13 +229,16 @@ describe('successive-halving top-k', () => {
       build: (g, { states, logits }) => {
         const mask = g.value('mask');
         const scores = g.add(g.sigmoid(logits!), g.scalar(1e-5));
-        const plan = successiveHalvingTopK(
-          g,
-          { scores, mask, positions: g.value('positions') },
-          { k: 2, maxRows: 8 },
-        );
-        // A static shape for the check's random projection.
-        return g.reshape(g.add(plan.apply(states!), g.unsqueeze(plan.scores, [2])), [B, 2, d]);
+        const plan = (keepFirst: boolean) =>
+          successiveHalvingTopK(
+            g,
+            { scores, mask, positions: g.value('positions'), keepFirst },
+            { k: 2, maxRows: 8 },
+          );
+        // Both pairings (plain and [CLS] kept first); a static shape for the check's random projection.
+        const out = (p: ReturnType<typeof plan>) =>
+          g.reshape(g.add(p.apply(states!), g.unsqueeze(p.scores, [2])), [B, 2, d]);
+        return g.concat([out(plan(false)), out(plan(true))], 1);
       },
     });
     expect(err).toBeLessThan(1e-6);

@@ -18,7 +18,10 @@ export interface PoolingInput {
   mask: Value;
   /** [B, n] int64: the original position each row stands for. */
   positions: Value;
-  /** Row 0 ([CLS]) always ranks first, so it stays row 0 of the output (for classification heads). */
+  /**
+   * Row 0 ([CLS]) always ranks first and stays row 0 of the output (for classification heads).
+   * Successive halving also keeps it unmerged: its partner each round is dropped.
+   */
   keepFirst?: boolean;
 }
 
@@ -95,7 +98,8 @@ function rankKey(g: Graph, scores: Value, mask: Value, keepFirst: boolean): Valu
  * the rest pass through unchanged; at m = k · 2^i that is the paper's exact halving. Two
  * departures, both about padding: inputs shorter than `maxRows` are not padded up with zero
  * vectors (rounds stop merging at k), and padding rows are dropped, never merged into a real
- * one — so an example's result does not depend on its batch. The output has min(n, k) rows,
+ * one — so an example's result does not depend on its batch. With `keepFirst`, row 0 is kept
+ * as it is (its partner each round is dropped). The output has min(n, k) rows,
  * an example's real ones first (mask 1) in document order; with k ≥ n it is the identity.
  */
 export function successiveHalvingTopK(
@@ -134,7 +138,12 @@ export function successiveHalvingTopK(
     const sa = g.gatherElements(scores, a, 1);
     const sb = g.gatherElements(scores, b, 1);
     // softmax(20^{s_a}, 20^{s_b}) over the pair = sigmoid(20^{s_a} − 20^{s_b}).
-    const wa = g.sigmoid(g.sub(g.exp(g.mul(sa, ln)), g.exp(g.mul(sb, ln))));
+    let wa = g.sigmoid(g.sub(g.exp(g.mul(sa, ln)), g.exp(g.mul(sb, ln))));
+    // A kept-first row 0 takes weight 1: the [CLS] state the head reads is never averaged with the
+    // lowest-scored rows (its partners), which are dropped instead. Merged into [CLS] they made
+    // the head's input a blur of 2^r − 1 filler rows, and halving to n/16 did not learn (§4's
+    // "blur" pitfall; bench/results/pooling.md).
+    if (x.keepFirst) wa = g.where(g.equal(a, g.int64(0)), g.scalar(1), wa);
     const wb = g.sub(g.scalar(1), wa);
     steps.push({ a, b, wa: g.unsqueeze(wa, [2]), wb: g.unsqueeze(wb, [2]) });
     scores = g.add(g.mul(wa, sa), g.mul(wb, sb));

@@ -76,6 +76,14 @@ export function poolingCounts(c: Pick<ModelConfig, 'numLayers' | 'pooling'>, tok
   });
 }
 
+/**
+ * The last layer that attends blockwise (−1: none): with a chunk, every layer up to the first
+ * pooling (later layers see few rows); every layer when there is no pooling (the blockwise baseline).
+ */
+export function lastBlockwiseLayer(c: Pick<ModelConfig, 'numLayers' | 'pooling'>): number {
+  return c.pooling?.chunk ? (c.pooling.schedule[0]?.[0] ?? c.numLayers - 1) : -1;
+}
+
 /** "0:1024,1:256" (layer:width pairs) → a schedule; `where` names the flag in errors. */
 export function parsePoolingSchedule(text: string, where = '--pooling'): [number, number][] {
   return text.split(',').map((part) => {
