@@ -6,12 +6,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { measureLatencyTable } from './controller.js';
-import type { FromWorker, ModelInfo, ToWorker } from './inference.js';
+import type { FromWorker, ModelInfo, ToWorker, WorkerStart } from './inference.js';
 import { loadServedModel } from './model.js';
-import type { ServeOptions } from './options.js';
 
 const port = parentPort!;
-const o = workerData as ServeOptions;
+const { options: o, measure } = workerData as WorkerStart;
 
 const errorOf = (e: unknown) => ({
   message: (e as Error)?.message ?? String(e),
@@ -24,7 +23,9 @@ try {
   const pipe = model.served.pipe;
   const candidates = o.fullOnly ? model.candidates.slice(-1) : model.candidates;
   const seq = Math.min(pipe.maxLength, 64);
-  const fits = await measureLatencyTable(pipe.model, candidates, { maxBatch: o.maxBatch, seq });
+  const fits = measure
+    ? await measureLatencyTable(pipe.model, candidates, { maxBatch: o.maxBatch, seq })
+    : [];
   const info: ModelInfo = {
     modelName: pipe.modelName,
     task: model.served.task,
@@ -42,6 +43,14 @@ try {
       await pipe.dispose();
       send({ type: 'closed' });
       port.close();
+      return;
+    }
+    // The test hook of InferenceModel.crashNextBatch: die with the batch unanswered, as a crash in
+    // native code would.
+    if (m.crash) {
+      setImmediate(() => {
+        throw new Error('crashed on purpose (crashNextBatch)');
+      });
       return;
     }
     try {
