@@ -249,6 +249,7 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
         resolve,
         reject,
       };
+      controller.arrived(inputs, arrival);
       if (!batcher.submit(job))
         return reject(
           new HttpError(
