@@ -8,6 +8,8 @@
  *     [--slo 50 | 3x] [--rates auto|10,20,40] [--duration 10] [--connections 64] [--workers 1] [--threads 2]
  *     [--texts-per-request 1] [--idle-requests 1000] [--max-batch 16]
  *
+ * Both servers run at once (the idle one costs nothing); each rate is sent to the full-length one
+ * and then to lat serve, so both see the same load from other processes on a shared machine.
  * It first measures the idle full-length latency (one connection, one request at a time, over
  * --idle-requests requests: a p99 needs many); `--slo 3x` sets the SLO to 3× that idle p99 — a
  * target the machine can meet when quiet.
@@ -170,8 +172,10 @@ const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 
 const loadBefore = loadavg()[0];
 const full = await startServe(true);
+let adaptive;
 let rates;
 const fullRows = [];
+const lat = [];
 let idle;
 try {
   await run(full.url, undefined, 2, 4); // warm-up
@@ -186,23 +190,17 @@ try {
     console.error(`full-length closed-loop throughput: ${fmt(c.throughput)} req/s`);
     rates = [0.5, 0.8, 1, 1.25, 1.5, 2].map((k) => Math.max(1, Math.round(k * c.throughput)));
   } else rates = a.rates.split(',').map(Number);
+  adaptive = await startServe(false);
+  await run(adaptive.url, undefined, 2, 4); // warm-up
+  // Each rate against both servers back to back, so the pair sees the same load from other jobs.
   for (const r of rates) {
     fullRows.push(await run(full.url, r, duration, connections));
-    console.error(`full  ${r} req/s: p99 ${fullRows.at(-1).p99} ms`);
+    lat.push(await run(adaptive.url, r, duration, connections));
+    console.error(`${r} req/s: p99 full ${fullRows.at(-1).p99} ms, lat serve ${lat.at(-1).p99} ms`);
   }
 } finally {
   await full.stop();
-}
-const adaptive = await startServe(false);
-const lat = [];
-try {
-  await run(adaptive.url, undefined, 2, 4);
-  for (const r of rates) {
-    lat.push(await run(adaptive.url, r, duration, connections));
-    console.error(`serve ${r} req/s: p99 ${lat.at(-1).p99} ms`);
-  }
-} finally {
-  await adaptive.stop();
+  await adaptive?.stop();
 }
 
 const rows = fullRows.map((f, i) => [f, lat[i]]);

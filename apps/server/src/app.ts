@@ -4,15 +4,17 @@
  */
 
 import type { LengthSpec } from '@lat/core';
-import type { Classification, QuestionAnswer } from '@lat/pipeline';
+import type { QuestionAnswer } from '@lat/pipeline';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Batcher, type Behind, type QueuedJob } from './batcher.js';
 import { Controller } from './controller.js';
 import {
+  type BatchResults,
   type BatchWork,
   InferenceCrashed,
   type InferenceModel,
   InferenceUnavailable,
+  type ServedClassification,
   startInference,
   type Tokenised,
 } from './inference.js';
@@ -35,7 +37,7 @@ export class HttpError extends Error {
 
 type Work = { kind: 'classify'; items: Tokenised[] } | { kind: 'answer'; question: string; context: string };
 type Outcome = {
-  results: Classification[] | QuestionAnswer[];
+  results: BatchResults;
   candidate: Candidate;
   source: string;
   queueMs: number;
@@ -405,14 +407,14 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
       body['budget'],
       deadlineMs,
     );
-    const results = outcome.results as Classification[];
+    const results = outcome.results as ServedClassification[];
     return {
       model: model.modelName,
       results: results.map((r) => ({
         label: r.label,
         score: r.score,
         probabilities: r.probabilities,
-        tokens: r.tokens.length,
+        tokens: r.tokenCount,
         kept: r.lengths,
         macs: r.macs,
         fullMacs: r.fullMacs,

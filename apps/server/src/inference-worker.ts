@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { measureLatencyTable } from './controller.js';
-import type { FromWorker, ModelInfo, ToWorker, WorkerStart } from './inference.js';
+import type { FromWorker, ModelInfo, ServedClassification, ToWorker, WorkerStart } from './inference.js';
 import { loadServedModel } from './model.js';
 
 const port = parentPort!;
@@ -57,7 +57,17 @@ try {
       const s = model.served;
       const results =
         s.task === 'text-classification' && m.work.kind === 'classify'
-          ? await s.pipe.classifyTokens(m.work.items, m.options)
+          ? (await s.pipe.classifyTokens(m.work.items, m.options)).map(
+              (r): ServedClassification => ({
+                label: r.label,
+                score: r.score,
+                probabilities: r.probabilities,
+                lengths: r.lengths,
+                macs: r.macs,
+                fullMacs: r.fullMacs,
+                tokenCount: r.tokens.length,
+              }),
+            )
           : s.task === 'question-answering' && m.work.kind === 'answer'
             ? await s.pipe(m.work.questions, m.options)
             : undefined;

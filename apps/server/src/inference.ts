@@ -39,6 +39,16 @@ export interface ModelInfo {
   seq: number;
 }
 
+/**
+ * What a response needs of a classification: the worker sends only this back (token strings,
+ * logits and kept positions would be copied between threads for nothing).
+ */
+export type ServedClassification = Pick<
+  Classification,
+  'label' | 'score' | 'probabilities' | 'lengths' | 'macs' | 'fullMacs'
+> & { tokenCount: number };
+export type BatchResults = ServedClassification[] | QuestionAnswer[];
+
 type WorkerError = { message: string; code?: string };
 /** What a worker thread starts with: the server's options, and whether to time the latency table. */
 export interface WorkerStart {
@@ -52,7 +62,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready'; info: ModelInfo }
   | { type: 'failed'; error: WorkerError }
-  | { type: 'result'; id: number; results: Classification[] | QuestionAnswer[] }
+  | { type: 'result'; id: number; results: BatchResults }
   | { type: 'error'; id: number; error: WorkerError }
   | { type: 'closed' };
 
@@ -74,7 +84,7 @@ export interface InferenceModel extends ModelInfo {
   /** The configuration a request's options stand for, and the frontier point a budget picked. */
   lengthsFor(options: LengthOptions): { spec?: LengthSpec; point?: FrontierPoint };
   /** Runs one batch in the worker thread (waiting while a crashed one restarts). */
-  run(work: BatchWork, options: LengthOptions): Promise<Classification[] | QuestionAnswer[]>;
+  run(work: BatchWork, options: LengthOptions): Promise<BatchResults>;
   readonly state: InferenceState;
   /** How many times a crashed inference thread was started again. */
   readonly restarts: number;
@@ -118,7 +128,7 @@ const workerExecArgv = fromSource
 const asError = (e: WorkerError) =>
   e.code ? new LatError(e.code as LatErrorCode, e.message) : new Error(e.message);
 
-type Pending = { resolve(r: Classification[] | QuestionAnswer[]): void; reject(e: Error): void };
+type Pending = { resolve(r: BatchResults): void; reject(e: Error): void };
 
 /** One worker thread holding a session: its start, its batches, and how it ended. */
 class InferenceThread {
@@ -174,7 +184,7 @@ class InferenceThread {
     this.ready.catch(() => {}); // a failed start is handled by whoever awaits it
   }
 
-  run(work: BatchWork, options: LengthOptions, crash: boolean): Promise<Classification[] | QuestionAnswer[]> {
+  run(work: BatchWork, options: LengthOptions, crash: boolean): Promise<BatchResults> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
