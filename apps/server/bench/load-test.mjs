@@ -15,15 +15,22 @@
  * target the machine can meet when quiet.
  *
  * `--rates auto` first measures the full-length server's closed-loop throughput C and then runs
- * 0.5C … 2C. Each rate is bounded in time (--duration s) and count (rate × duration requests).
+ * 0.5C … 2C. Each rate is bounded in time (--duration s, so about rate × duration requests).
+ *
+ * The client is its own, not autocannon: autocannon's `overallRate` opens one connection per
+ * request/s, all sending on the same one-second tick (bursts of `rate` requests, not a rate),
+ * and its coordinated-omission correction assumes 1 ms between requests, so a 500 ms response
+ * was counted as 500 samples from 1 to 500 ms. Here arrivals are Poisson (seeded: the same
+ * schedule for both servers) over at most --connections keep-alive connections, and a request's
+ * latency runs from when it was due.
  * Needs `pnpm build` (it starts apps/cli/dist/bin.js).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 
 const { values: a } = parseArgs({
   options: {
@@ -111,59 +118,116 @@ async function startServe(fullOnly) {
   return { url, stop };
 }
 
+const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+
+/** POSTs a JSON body; resolves with the status and parsed body (status 0: no answer). */
+function post(url, body) {
+  return new Promise((resolve) => {
+    const req = http.request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json' }, timeout: 30_000 },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => {
+          text += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode, text }));
+        res.on('error', () => resolve({ status: 0 }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve({ status: 0 }));
+    req.end(body);
+  });
+}
+
+/** Seeded exponential gaps (mulberry32): Poisson arrivals, the same schedule for both servers. */
+function poissonGaps(ratePerS, seed) {
+  let t = seed >>> 0;
+  return () => {
+    t = (t + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(t ^ (t >>> 15), 1 | t);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    const u = ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+    return (-Math.log(1 - u) / ratePerS) * 1000;
+  };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
 /**
- * One autocannon run; `rate` undefined = closed loop, `amount` bounds the count instead of
- * rate × seconds. Sentences go out in order from the first.
+ * One run. Open loop at `rate` req/s: Poisson arrivals for `seconds` s, each request's latency
+ * counted from the moment it was due (so a late client or a full connection pool counts
+ * against the server, and nothing is left out: no coordinated omission). Closed loop
+ * (`rate` undefined): `conns` clients each send the next request when the last is answered, for
+ * `seconds` s or `amount` requests in all. Sentences go out in order from the first.
  */
-async function run(url, rate, seconds, conns, amount) {
+async function run(url, rate, seconds, conns, amount = Number.POSITIVE_INFINITY) {
   let next = 0;
-  let answered = 0;
   let correct = 0;
   let macs = 0;
   let fullMacs = 0;
+  let failures = 0;
+  const latencies = [];
   const points = new Map();
-  const result = await autocannon({
-    url: `${url}/v1/classify`,
-    connections: conns,
-    duration: seconds,
-    ...(rate ? { overallRate: rate, amount: Math.round(rate * seconds) } : {}),
-    ...(amount ? { amount } : {}),
-    timeout: 30,
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        setupRequest: (req, context) => {
-          const first = (next++ * perRequest) % labelled.length;
-          context.ids = Array.from({ length: perRequest }, (_, k) => (first + k) % labelled.length);
-          return { ...req, body: JSON.stringify({ inputs: context.ids.map((i) => labelled[i].text) }) };
-        },
-        onResponse: (status, body, context) => {
-          if (status !== 200) return;
-          const r = JSON.parse(body);
-          answered++;
-          r.results.forEach((result, k) => {
-            const predicted = result.label === 'positive' || result.label === '1' ? 1 : 0;
-            if (predicted === labelled[context.ids[k]].label) correct++;
-          });
-          macs += r.macs;
-          fullMacs += r.fullMacs;
-          points.set(r.configuration.name, (points.get(r.configuration.name) ?? 0) + 1);
-        },
-      },
-    ],
-  });
+  const t0 = performance.now();
+  let last = t0;
+  async function one(due) {
+    const first = (next++ * perRequest) % labelled.length;
+    const ids = Array.from({ length: perRequest }, (_, k) => (first + k) % labelled.length);
+    const r = await post(`${url}/v1/classify`, JSON.stringify({ inputs: ids.map((i) => labelled[i].text) }));
+    last = performance.now();
+    if (r.status !== 200) {
+      failures++;
+      return;
+    }
+    latencies.push(last - due);
+    const body = JSON.parse(r.text);
+    body.results.forEach((result, k) => {
+      const predicted = result.label === 'positive' || result.label === '1' ? 1 : 0;
+      if (predicted === labelled[ids[k]].label) correct++;
+    });
+    macs += body.macs;
+    fullMacs += body.fullMacs;
+    points.set(body.configuration.name, (points.get(body.configuration.name) ?? 0) + 1);
+  }
+  const end = t0 + seconds * 1000;
+  if (rate) {
+    const gap = poissonGaps(rate, 42);
+    const inFlight = [];
+    for (let due = t0 + gap(); due < end; due += gap()) {
+      await sleep(due - performance.now());
+      inFlight.push(one(due));
+    }
+    await Promise.all(inFlight);
+  } else {
+    let sent = 0;
+    await Promise.all(
+      Array.from({ length: conns }, async () => {
+        while (performance.now() < end && sent < amount) {
+          sent++;
+          await one(performance.now());
+        }
+      }),
+    );
+  }
+  latencies.sort((x, y) => x - y);
+  const pct = (q) =>
+    latencies.length ? Math.round(latencies[Math.ceil(q * latencies.length) - 1]) : Number.NaN;
+  const answered = latencies.length;
   return {
     rate: rate ?? null,
     loadAverage: loadavg()[0],
-    sent: result.requests.sent,
+    sent: answered + failures,
     answered,
-    throughput: answered / result.duration,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
+    throughput: answered / ((last - t0) / 1000),
+    p50: pct(0.5),
+    p99: pct(0.99),
+    max: Math.round(latencies.at(-1) ?? Number.NaN),
     accuracy: answered ? correct / (answered * perRequest) : Number.NaN,
     costRatio: fullMacs ? macs / fullMacs : Number.NaN,
-    failures: result.errors + result.timeouts + result.non2xx,
+    failures,
     points: Object.fromEntries(points),
   };
 }

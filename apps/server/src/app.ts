@@ -228,7 +228,8 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
         'the inference thread crashed and could not be restarted; retry on another replica',
       );
     const explicit = explicitCandidate(budget);
-    const arrival = performance.now();
+    // When the request came in: its wait includes reading and tokenising it, as its client sees.
+    const arrival = performance.now() - reply.elapsedTime;
     return new Promise<Outcome>((resolve, reject) => {
       const job: Job = {
         work,

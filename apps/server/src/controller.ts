@@ -40,8 +40,14 @@ export interface ControllerOptions {
 const arrivalWindowMs = 1_000;
 
 export class Controller {
-  /** Observed / predicted batch time, smoothed: > 1 when the machine is busier than at start-up. */
+  /**
+   * Observed / predicted batch time: > 1 when the machine is busier than at start-up. The 90th
+   * percentile of the latest batches', so the plan holds for a slow batch, not a typical one (the
+   * SLO is on the p99, and a shared machine's batch times vary widely).
+   */
   private factor = 1;
+  private readonly ratios = new Float64Array(64);
+  private observed = 0;
   /** ≥ 1: grows while the recent p99 is over the SLO, shrinks back while it is well under. */
   private tail = 1;
   /** The latest requests' latencies (queue + model), a ring. */
@@ -109,8 +115,11 @@ export class Controller {
   /** Learns from a finished batch: how long it took and how many inputs and tokens it had. */
   observe(i: number, inputs: number, tokens: number, ms: number): void {
     const f = this.fits[i]!;
-    const ratio = ms / Math.max(1e-3, f.fixedMs + f.perTokenMs * tokens);
-    this.factor = Math.min(8, Math.max(0.25, 0.8 * this.factor + 0.2 * ratio));
+    this.ratios[this.observed++ % this.ratios.length] =
+      ms / Math.max(1e-3, f.fixedMs + f.perTokenMs * tokens);
+    const n = Math.min(this.observed, this.ratios.length);
+    const p90 = this.ratios.slice(0, n).sort()[Math.floor(0.9 * (n - 1))]!;
+    this.factor = Math.min(8, Math.max(0.25, p90));
     this.tokensPerInput = 0.9 * this.tokensPerInput + 0.1 * (tokens / Math.max(1, inputs));
   }
 
