@@ -98,8 +98,8 @@ export interface InferenceHooks {
   /** Crashes and restarts, as events (`inference-crashed`, `inference-restarted`, ...). */
   log?: (event: object) => void;
   /**
-   * Waits before each attempt to start a crashed thread again: the n-th consecutive failure
-   * waits the n-th (the last one repeats no further: after it the model is 'failed').
+   * The wait before each attempt to start a crashed thread again: the n-th attempt in a row waits
+   * the n-th. Once they are used up, the model is 'failed'.
    */
   restartDelaysMs?: readonly number[];
 }
