@@ -4,11 +4,20 @@
  */
 
 import type { LengthSpec } from '@lat/core';
-import type { Classification, QuestionAnswer } from '@lat/pipeline';
+import type { QuestionAnswer } from '@lat/pipeline';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Batcher, type Behind, type QueuedJob } from './batcher.js';
 import { Controller } from './controller.js';
-import { type BatchWork, type InferenceModel, startInference, type Tokenised } from './inference.js';
+import {
+  type BatchResults,
+  type BatchWork,
+  InferenceCrashed,
+  type InferenceModel,
+  InferenceUnavailable,
+  type ServedClassification,
+  startInference,
+  type Tokenised,
+} from './inference.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { Candidate } from './model.js';
 import { openApiDocument } from './openapi.js';
@@ -28,7 +37,7 @@ export class HttpError extends Error {
 
 type Work = { kind: 'classify'; items: Tokenised[] } | { kind: 'answer'; question: string; context: string };
 type Outcome = {
-  results: Classification[] | QuestionAnswer[];
+  results: BatchResults;
   candidate: Candidate;
   source: string;
   queueMs: number;
@@ -51,6 +60,8 @@ export interface ServerHooks {
   log?: (event: object) => void;
   /** In a cluster: every worker's metrics added up, served at /metrics instead of this worker's. */
   clusterMetrics?: () => Promise<string>;
+  /** Backoff before each attempt to restart a crashed inference thread (default 0.1 s doubling to 6.4 s). */
+  restartDelaysMs?: readonly number[];
 }
 
 export interface LatServer {
@@ -68,7 +79,14 @@ export interface LatServer {
 /** Loads the model in a worker thread, measures its latency table there and listens. */
 export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Promise<LatServer> {
   const log = hooks.log ?? (() => {});
-  const model = await startInference(o);
+  const metrics = createMetrics();
+  const model = await startInference(o, {
+    log: (event) => {
+      if ((event as { event?: string }).event === 'inference-crashed') metrics.inferenceCrashes.inc();
+      log(event);
+    },
+    ...(hooks.restartDelaysMs ? { restartDelaysMs: hooks.restartDelaysMs } : {}),
+  });
   const { candidates, fits, seq } = model;
   if (model.candidateSource === 'uniform-fallback' && !o.fullOnly)
     log({
@@ -82,7 +100,6 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
     maxBatch: o.maxBatch,
     candidates: candidates.map((c, i) => ({ name: c.name, costRatio: c.costRatio, ...fits[i] })),
   });
-  const metrics = createMetrics();
   let closing = false;
 
   const batcher = new Batcher<Job>({
@@ -143,7 +160,12 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
         at += job.inputs;
       }
     } catch (e) {
-      for (const job of batch) job.reject(e);
+      // Only this batch's requests fail when the inference thread dies; it is started again.
+      const error =
+        e instanceof InferenceCrashed || e instanceof InferenceUnavailable
+          ? new HttpError(503, e.code, e.message)
+          : e;
+      for (const job of batch) job.reject(error);
     }
   }
 
@@ -199,8 +221,15 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
   ): Promise<Outcome> {
     if (closing)
       throw new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down; retry on another replica');
+    if (model.state === 'failed')
+      throw new HttpError(
+        503,
+        'INFERENCE_UNAVAILABLE',
+        'the inference thread crashed and could not be restarted; retry on another replica',
+      );
     const explicit = explicitCandidate(budget);
-    const arrival = performance.now();
+    // When the request came in: its wait includes reading and tokenising it, as its client sees.
+    const arrival = performance.now() - reply.elapsedTime;
     return new Promise<Outcome>((resolve, reject) => {
       const job: Job = {
         work,
@@ -223,6 +252,7 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
         resolve,
         reject,
       };
+      controller.arrived(inputs, arrival);
       if (!batcher.submit(job))
         return reject(
           new HttpError(
@@ -310,6 +340,10 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     if (closing) return reply.code(503).send({ status: 'shutting down' });
+    // Requests sent while the inference thread restarts wait in the queue; a balancer should
+    // prefer other replicas until it is back.
+    if (model.state !== 'ready')
+      return reply.code(503).send({ status: model.state, restarts: model.restarts });
     return { status: 'ready', ...info() };
   });
   app.get('/metrics', async (_request, reply) => {
@@ -374,14 +408,14 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
       body['budget'],
       deadlineMs,
     );
-    const results = outcome.results as Classification[];
+    const results = outcome.results as ServedClassification[];
     return {
       model: model.modelName,
       results: results.map((r) => ({
         label: r.label,
         score: r.score,
         probabilities: r.probabilities,
-        tokens: r.tokens.length,
+        tokens: r.tokenCount,
         kept: r.lengths,
         macs: r.macs,
         fullMacs: r.fullMacs,
@@ -463,7 +497,7 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
 }
 
 function sendError(reply: FastifyReply, e: HttpError) {
-  if (e.status === 429) reply.header('retry-after', '1');
+  if (e.status === 429 || e.status === 503) reply.header('retry-after', '1');
   return reply
     .code(e.status)
     .send({ error: { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}) } });

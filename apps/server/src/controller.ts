@@ -1,8 +1,9 @@
 /**
  * The SLO controller: for each batch, the most expensive configuration whose predicted latency
- * keeps every waiting request within the SLO, from a latency table measured at start-up,
- * corrected online by how long batches really take (the machine's load changes) and by the
- * p99 of the latencies requests really saw (a feedback loop on the tail the SLO is about).
+ * keeps every waiting request within the SLO — the batch's own, those queued behind it and those
+ * that will arrive while it runs (at the recent arrival rate) — from a latency table measured at
+ * start-up, corrected online by how long batches really take (the machine's load changes) and by
+ * the p99 of the latencies requests really saw (a feedback loop on the tail the SLO is about).
  */
 
 import type { AnytimeModel } from '@lat/layers';
@@ -35,15 +36,27 @@ export interface ControllerOptions {
   headroom?: number;
 }
 
+/** The arrival rate is a moving average over about this long, ms. */
+const arrivalWindowMs = 1_000;
+
 export class Controller {
-  /** Observed / predicted batch time, smoothed: > 1 when the machine is busier than at start-up. */
+  /**
+   * Observed / predicted batch time: > 1 when the machine is busier than at start-up. The 90th
+   * percentile of the latest batches', so the plan holds for a slow batch, not a typical one (the
+   * SLO is on the p99, and a shared machine's batch times vary widely).
+   */
   private factor = 1;
+  private readonly ratios = new Float64Array(64);
+  private observed = 0;
   /** ≥ 1: grows while the recent p99 is over the SLO, shrinks back while it is well under. */
   private tail = 1;
   /** The latest requests' latencies (queue + model), a ring. */
   private readonly recent = new Float64Array(200);
   private recorded = 0;
   private tokensPerInput: number;
+  /** Inputs arrived, decayed with time constant `arrivalWindowMs`, and when last updated. */
+  private arrivals = 0;
+  private arrivalsAt = 0;
   readonly headroom: number;
 
   constructor(
@@ -62,25 +75,51 @@ export class Controller {
     return this.factor * this.tail * (f.fixedMs + f.perTokenMs * tokens);
   }
 
-  /** Index of the candidate to run the next batch at. */
-  choose(q: QueueState): number {
+  /** Index of the candidate to run the next batch at (`now`: performance.now(), for the arrival rate). */
+  choose(q: QueueState, now = performance.now()): number {
     const target = q.targetMs * this.headroom;
-    const fullBatch = this.o.maxBatch * this.tokensPerInput;
+    const rate = this.arrivalRate(now);
     for (let i = this.candidates.length - 1; i > 0; i--) {
       const batch = this.predict(i, q.batchTokens);
-      // Requests behind this batch wait for it and for the batches ahead of them at the same point.
-      const behind = Math.ceil(q.queuedInputs / this.o.maxBatch);
-      const last = q.queuedInputs > 0 ? q.queuedWaitMs + batch + behind * this.predict(i, fullBatch) : 0;
-      if (q.batchWaitMs + batch <= target && last <= target) return i;
+      if (q.batchWaitMs + batch > target) continue;
+      // Requests queued behind this batch, and those arriving while it runs, wait for it and then
+      // for the batches ahead of them (at the same point): a slow batch now is paid by all of them.
+      const behind = q.queuedInputs + rate * batch;
+      const waited = q.queuedInputs > 0 ? q.queuedWaitMs : 0;
+      if (behind < 1 || waited + batch + this.drainMs(i, behind) <= target) return i;
     }
     return 0;
+  }
+
+  /** Counts a request's inputs as they arrive (the rate the next batches must keep up with). */
+  arrived(inputs: number, now = performance.now()): void {
+    this.arrivals = this.arrivals * Math.exp(-(now - this.arrivalsAt) / arrivalWindowMs) + inputs;
+    this.arrivalsAt = now;
+  }
+
+  /** Inputs per ms arriving lately. */
+  arrivalRate(now = performance.now()): number {
+    return (this.arrivals * Math.exp(-(now - this.arrivalsAt) / arrivalWindowMs)) / arrivalWindowMs;
+  }
+
+  /** Predicted ms to run `inputs` typical inputs at candidate `i`, in batches of at most maxBatch. */
+  private drainMs(i: number, inputs: number): number {
+    const full = Math.floor(inputs / this.o.maxBatch);
+    const rest = inputs - full * this.o.maxBatch;
+    return (
+      full * this.predict(i, this.o.maxBatch * this.tokensPerInput) +
+      (rest > 0 ? this.predict(i, rest * this.tokensPerInput) : 0)
+    );
   }
 
   /** Learns from a finished batch: how long it took and how many inputs and tokens it had. */
   observe(i: number, inputs: number, tokens: number, ms: number): void {
     const f = this.fits[i]!;
-    const ratio = ms / Math.max(1e-3, f.fixedMs + f.perTokenMs * tokens);
-    this.factor = Math.min(8, Math.max(0.25, 0.8 * this.factor + 0.2 * ratio));
+    this.ratios[this.observed++ % this.ratios.length] =
+      ms / Math.max(1e-3, f.fixedMs + f.perTokenMs * tokens);
+    const n = Math.min(this.observed, this.ratios.length);
+    const p90 = this.ratios.slice(0, n).sort()[Math.floor(0.9 * (n - 1))]!;
+    this.factor = Math.min(8, Math.max(0.25, p90));
     this.tokensPerInput = 0.9 * this.tokensPerInput + 0.1 * (tokens / Math.max(1, inputs));
   }
 

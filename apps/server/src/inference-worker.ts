@@ -6,12 +6,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { measureLatencyTable } from './controller.js';
-import type { FromWorker, ModelInfo, ToWorker } from './inference.js';
+import type { FromWorker, ModelInfo, ServedClassification, ToWorker, WorkerStart } from './inference.js';
 import { loadServedModel } from './model.js';
-import type { ServeOptions } from './options.js';
 
 const port = parentPort!;
-const o = workerData as ServeOptions;
+const { options: o, measure } = workerData as WorkerStart;
 
 const errorOf = (e: unknown) => ({
   message: (e as Error)?.message ?? String(e),
@@ -24,7 +23,9 @@ try {
   const pipe = model.served.pipe;
   const candidates = o.fullOnly ? model.candidates.slice(-1) : model.candidates;
   const seq = Math.min(pipe.maxLength, 64);
-  const fits = await measureLatencyTable(pipe.model, candidates, { maxBatch: o.maxBatch, seq });
+  const fits = measure
+    ? await measureLatencyTable(pipe.model, candidates, { maxBatch: o.maxBatch, seq })
+    : [];
   const info: ModelInfo = {
     modelName: pipe.modelName,
     task: model.served.task,
@@ -44,11 +45,29 @@ try {
       port.close();
       return;
     }
+    // The test hook of InferenceModel.crashNextBatch: die with the batch unanswered, as a crash in
+    // native code would.
+    if (m.crash) {
+      setImmediate(() => {
+        throw new Error('crashed on purpose (crashNextBatch)');
+      });
+      return;
+    }
     try {
       const s = model.served;
       const results =
         s.task === 'text-classification' && m.work.kind === 'classify'
-          ? await s.pipe.classifyTokens(m.work.items, m.options)
+          ? (await s.pipe.classifyTokens(m.work.items, m.options)).map(
+              (r): ServedClassification => ({
+                label: r.label,
+                score: r.score,
+                probabilities: r.probabilities,
+                lengths: r.lengths,
+                macs: r.macs,
+                fullMacs: r.fullMacs,
+                tokenCount: r.tokens.length,
+              }),
+            )
           : s.task === 'question-answering' && m.work.kind === 'answer'
             ? await s.pipe(m.work.questions, m.options)
             : undefined;

@@ -55,6 +55,11 @@ export function createMetrics() {
       registers,
       aggregator: 'average',
     }),
+    inferenceCrashes: new Counter({
+      name: 'lat_inference_crashes_total',
+      help: 'Times the inference thread died (its batch answered 503; the thread is started again)',
+      registers,
+    }),
     loadFactor: new Gauge({
       name: 'lat_controller_load_factor',
       help: 'Observed / start-up batch latency, as the controller corrects its latency table',

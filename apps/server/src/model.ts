@@ -50,7 +50,7 @@ const maxCandidates = 8;
 const uniformRatios = [0.4, 0.55, 0.7, 0.85];
 
 /** The model directory's or bundle's files: weights or graph, tokenizer, task, frontier. */
-export async function readServedFiles(o: ServeOptions): Promise<ModelFiles> {
+async function readServedFiles(o: ServeOptions): Promise<ModelFiles> {
   return existsSync(join(o.model, bundleManifestFile))
     ? bundleModel(await readBundleDir(o.model))
     : modelDirFiles(

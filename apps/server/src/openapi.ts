@@ -162,7 +162,10 @@ export function openApiDocument(o: ServeOptions) {
       '/readyz': {
         get: {
           summary: 'Ready for requests: the model, its configurations and the latency table',
-          responses: { '200': { description: 'ready' }, '503': { description: 'shutting down' } },
+          responses: {
+            '200': { description: 'ready' },
+            '503': { description: 'shutting down, or the inference thread is restarting (or failed to)' },
+          },
         },
       },
       '/metrics': {
@@ -183,6 +186,6 @@ const statusText: Record<number, string> = {
   413: 'The body is larger than the limit',
   415: 'Not application/json',
   429: 'The queue is full; retry after the Retry-After header',
-  503: 'Shutting down; retry on another replica',
+  503: 'Shutting down, or the inference thread crashed (INFERENCE_CRASHED: retry) or could not be restarted (INFERENCE_UNAVAILABLE)',
   504: 'The request’s deadlineMs passed while it was queued',
 };

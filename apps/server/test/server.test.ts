@@ -326,6 +326,19 @@ describe('Controller', () => {
     expect(c.choose({ ...q, targetMs: 10 })).toBe(1);
   });
 
+  it('plans for the requests that arrive while a batch runs: cheaper under a steady stream, full once it stops', () => {
+    const c = new Controller(candidates, fits, { sloMs: 50, maxBatch: 16 });
+    const q = { batchTokens: 16 * 32, batchWaitMs: 2, queuedInputs: 0, queuedWaitMs: 0, targetMs: 50 };
+    // 30 inputs a millisecond for 3 s, none queued at the moment the batch is formed.
+    for (let t = 0; t < 3_000; t++) c.arrived(30, t);
+    expect(c.arrivalRate(3_000)).toBeGreaterThan(25);
+    expect(c.arrivalRate(3_000)).toBeLessThan(31);
+    expect(c.choose(q, 3_000)).toBeLessThan(2);
+    // A lull: the rate decays, and an idle server runs the full model again.
+    expect(c.arrivalRate(13_000)).toBeLessThan(0.01);
+    expect(c.choose(q, 13_000)).toBe(2);
+  });
+
   it('runs cheaper while the p99 requests saw is over the SLO, and recovers', () => {
     const c = new Controller(candidates, fits, { sloMs: 50, maxBatch: 16 });
     const q = { batchTokens: 16 * 32, batchWaitMs: 2, queuedInputs: 16, queuedWaitMs: 2, targetMs: 50 };

@@ -102,14 +102,7 @@ function findTokenizer(dir: string, kind?: TokenizerKind): Tokenizer | undefined
  * entry (`models--org--name`) is read from its current snapshot; `dir` in the result is that folder.
  */
 export function loadModelDir(modelDir: string, heads: Heads = {}, unused: UnusedTensors = {}): LoadedModel {
-  const dir = existsSync(modelDir) ? resolveModelDir(modelDir) : modelDir;
-  if (!existsSync(dir))
-    throw new LatError('NOT_FOUND', 'no such directory; pass a Hugging Face model directory', dir);
-  const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) {
-    throw new LatError('NOT_FOUND', onnxOnlyHint(dir) ?? 'not a model directory: it has no config.json', dir);
-  }
-  const config = parseModelConfig(readJson(configPath), configPath);
+  const { dir, config } = readDirConfig(modelDir);
   // safetensors when present (safe by construction), else PyTorch's .bin via the restricted unpickler.
   const st = join(dir, 'model.safetensors');
   const bin = join(dir, 'pytorch_model.bin');
@@ -130,4 +123,25 @@ export function loadModelDir(modelDir: string, heads: Heads = {}, unused: Unused
   );
   const tokenizer = findTokenizer(dir, architectureOf(config).tokenizer);
   return { dir, config, weights, ...(tokenizer ? { tokenizer } : {}) };
+}
+
+/**
+ * Only the tokenizer of a model directory: config.json (for the kind of tokenizer its architecture
+ * uses) and the tokenizer's files; the weights are not read. An error names the files to add.
+ */
+export function loadModelDirTokenizer(modelDir: string): Tokenizer {
+  const { dir, config } = readDirConfig(modelDir);
+  return loadTokenizer(dir, architectureOf(config).tokenizer);
+}
+
+/** The folder a model directory (or hub cache entry) stands for, and its parsed config.json. */
+function readDirConfig(modelDir: string): { dir: string; config: ModelConfig } {
+  const dir = existsSync(modelDir) ? resolveModelDir(modelDir) : modelDir;
+  if (!existsSync(dir))
+    throw new LatError('NOT_FOUND', 'no such directory; pass a Hugging Face model directory', dir);
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) {
+    throw new LatError('NOT_FOUND', onnxOnlyHint(dir) ?? 'not a model directory: it has no config.json', dir);
+  }
+  return { dir, config: parseModelConfig(readJson(configPath), configPath) };
 }

@@ -5,11 +5,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { bundleManifestFile, LatError, type Tokenizer } from '@lat/core';
+import { bundleManifestFile, LatError, parseBundleManifest, type Tokenizer } from '@lat/core';
 import { readJson } from '@lat/core/node';
 import type { ModelDtype, UnusedTensors } from '@lat/layers';
-import { type LoadedModel, loadModelDir, tokenizerOf } from '@lat/layers/node';
-import { type LoadedBundle, readBundle } from './bundle.js';
+import { type LoadedModel, loadModelDir, loadModelDirTokenizer, tokenizerOf } from '@lat/layers/node';
+import { type LoadedBundle, readBundle, tokenizerFromManifest } from './bundle.js';
 import type { ModelFiles } from './model.js';
 
 /** What `lat train` records next to the weights, so later commands know the task. */
@@ -56,15 +56,7 @@ export async function readModelDir(
   dir: string,
   o: { span?: boolean; unused?: UnusedTensors } = {},
 ): Promise<ModelDir> {
-  const infoPath = join(dir, trainingInfoFile);
-  const info = existsSync(infoPath) ? (readJson(infoPath) as TrainingInfo) : undefined;
-  const threshold = info?.nullThreshold;
-  if (threshold !== undefined && !(typeof threshold === 'number' && Number.isFinite(threshold)))
-    throw new LatError(
-      'BAD_FILE',
-      'nullThreshold must be a finite number; tune it again with lat train --task squad on SQuAD v2 dev data',
-      `${infoPath}#nullThreshold`,
-    );
+  const info = readTrainingInfo(dir);
   const span = o.span ?? info?.task === 'squad';
   const m = loadModelDir(dir, span ? { qa: true, classifier: false } : {}, o.unused);
   const weightsFile = existsSync(join(dir, 'model.safetensors')) ? 'model.safetensors' : 'pytorch_model.bin';
@@ -76,6 +68,47 @@ export async function readModelDir(
     ...(info ? { info } : {}),
     name: basename(resolve(dir)),
   };
+}
+
+/** lat_training.json of a model directory lat trained; undefined for other directories. */
+function readTrainingInfo(dir: string): TrainingInfo | undefined {
+  const infoPath = join(dir, trainingInfoFile);
+  const info = existsSync(infoPath) ? (readJson(infoPath) as TrainingInfo) : undefined;
+  const threshold = info?.nullThreshold;
+  if (threshold !== undefined && !(typeof threshold === 'number' && Number.isFinite(threshold)))
+    throw new LatError(
+      'BAD_FILE',
+      'nullThreshold must be a finite number; tune it again with lat train --task squad on SQuAD v2 dev data',
+      `${infoPath}#nullThreshold`,
+    );
+  return info;
+}
+
+/** What tokenising a model's inputs takes: its tokenizer and its longest input, when recorded. */
+export interface ModelTokenizer {
+  tokenizer: Tokenizer;
+  /** Tokens beyond this are truncated (a bundle's, or the training length lat_training.json records). */
+  maxLength?: number;
+}
+
+/**
+ * The tokenizer of a model directory or bundle directory, without reading its weights or graph:
+ * for a bundle, lat.json; for a model directory, config.json (the architecture names the kind of
+ * tokenizer), the tokenizer's files and lat_training.json. For a process that tokenises while
+ * another one runs the model (a server's HTTP thread).
+ */
+export function readTokenizer(path: string): ModelTokenizer {
+  const manifestPath = join(path, bundleManifestFile);
+  if (existsSync(manifestPath)) {
+    const manifest = parseBundleManifest(readJson(manifestPath), manifestPath);
+    return {
+      tokenizer: tokenizerFromManifest(manifest, manifestPath),
+      maxLength: manifest.tokenizer.maxLength,
+    };
+  }
+  const tokenizer = loadModelDirTokenizer(path);
+  const maxLength = readTrainingInfo(path)?.maxLength;
+  return { tokenizer, ...(maxLength ? { maxLength } : {}) };
 }
 
 /** A short hash of a weights file: frontiers remember which weights they were made on. */
