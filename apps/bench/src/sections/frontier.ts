@@ -8,7 +8,7 @@
  * computed from the same runs' logits.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LengthSpec } from '@lat/core';
 import { type AnytimeModel, createAnytimeModel, padBatch } from '@lat/layers';
@@ -29,21 +29,6 @@ interface Config {
   model: AnytimeModel;
   spec?: LengthSpec;
   macsRatio: number;
-}
-
-/** The CPU's model and the flags that matter for int8/fp32 matmuls (Linux only). */
-export function cpuSummary(): string {
-  const model = cpus()[0]?.model ?? 'unknown CPU';
-  let flags: string[] = [];
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('flags'));
-    const wanted =
-      /^(avx2|fma|avx512f|avx512bw|avx512_vnni|avx512_bf16|avx_vnni|amx_int8|amx_bf16|amx_tile)$/;
-    flags = (line?.split(':')[1]?.trim().split(/\s+/) ?? []).filter((f) => wanted.test(f));
-  } catch {}
-  return `${model}; flags: ${flags.join(' ') || 'n/a'}`;
 }
 
 export async function frontierSpeed(report: Report) {
@@ -139,7 +124,7 @@ export async function frontierSpeed(report: Report) {
     `Searched frontier, measured on SST-2 dev (${dev.length} sentences, batch ${batch}): ${latDir.replace(/\/+$/, '').split('/').at(-1)} (${lat.config.numLayers} layers × ${lat.config.hiddenSize})`,
   );
   report.push(
-    `CPU: ${cpuSummary()}; ${threads} threads; load average at the end ${loadavg()
+    `${threads} thread(s); load average at the end ${loadavg()
       .map((l) => l.toFixed(1))
       .join(
         ' ',
