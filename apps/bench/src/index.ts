@@ -5,6 +5,7 @@ import { createWebRuntime } from '@lat/runtime-web';
 import { Report } from './report.js';
 import { axformerRuns } from './sections/axformer.js';
 import { accuracyCurve, sst2Curve } from './sections/curves.js';
+import { frontierSpeed } from './sections/frontier.js';
 import { fwdBwd } from './sections/fwd-bwd.js';
 import { inference } from './sections/inference.js';
 import { poolingAccuracy, poolingSpeed } from './sections/pooling.js';
@@ -81,6 +82,7 @@ async function main() {
     ['curve', 'accuracy vs speed-up', () => accuracyCurve(report)],
     ['sst2', 'accuracy vs speed-up on SST-2', () => sst2Curve(report)],
     ['axformer', 'AxFormer pruning on SST-2', () => axformerRuns(report)],
+    ['frontier', 'searched frontier: measured dev-set speed-up', () => frontierSpeed(report)],
     ['pooling', 'trainable pooling on long inputs: speed', () => poolingSpeed(report)],
     ['pooling-accuracy', 'trainable pooling on long inputs: accuracy', () => poolingAccuracy(report)],
   ];
