@@ -32,6 +32,30 @@ export interface SearchOptions {
   /** The metric of a configuration (higher is better), e.g. dev accuracy. */
   evaluate: (lengths: readonly number[]) => Promise<number> | number;
   onProgress?: (p: SearchProgress) => void;
+  /**
+   * Checkpointing: `save` gets the search's state after every evaluation (write it atomically);
+   * `resume` continues from a saved state, giving exactly the result of an uninterrupted search.
+   */
+  checkpoint?: { resume?: SearchState; save: (state: SearchState) => void };
+}
+
+/**
+ * Where a search stands, to resume it exactly. Rounds: the initial population, then each
+ * iteration. Breeding is replayed from the Rng state and the points of the finished rounds, so the
+ * same children come out; the metrics already measured for them are taken from `pending`.
+ */
+export interface SearchState {
+  kind: 'lat-search-state';
+  /** The search's parameters: a state resumes only the search it was saved by. */
+  params: SearchResult['params'];
+  /** Rounds finished: 0 none, 1 the initial population, 1 + k after k iterations. */
+  rounds: number;
+  /** The Rng's state words when the last finished round ended. */
+  rng: number[];
+  /** Every configuration evaluated in the finished rounds, in sorted order. */
+  evaluated: { lengths: number[]; metric: number }[];
+  /** Configurations of the round under way already evaluated (a kill loses none of them). */
+  pending: { lengths: number[]; metric: number }[];
 }
 
 /** Reported after each iteration. */
@@ -52,7 +76,7 @@ export interface SearchResult {
   area: number;
   lowerCost: number;
   upperCost: number;
-  params: Required<Omit<SearchOptions, 'cost' | 'evaluate' | 'onProgress'>>;
+  params: Required<Omit<SearchOptions, 'cost' | 'evaluate' | 'onProgress' | 'checkpoint'>>;
 }
 
 /** Uniform integer in [lo, hi]. */
@@ -125,7 +149,14 @@ export async function evolutionarySearch(o: SearchOptions): Promise<SearchResult
       'maxLength',
     );
   }
-  const rng = new Rng(params.seed);
+  const resume = o.checkpoint?.resume;
+  if (resume && JSON.stringify(resume.params) !== JSON.stringify(params))
+    throw new LatError(
+      'RUN_MISMATCH',
+      `the saved search state was made with other parameters (${JSON.stringify(resume.params)})`,
+      'checkpoint',
+    );
+  let rng = new Rng(params.seed);
   const random = () => rng.next();
   const full = new Array<number>(params.numLayers).fill(params.maxLength);
   const smallest = smallestLengths(params.maxLength, params.numLayers, params);
@@ -138,6 +169,28 @@ export async function evolutionarySearch(o: SearchOptions): Promise<SearchResult
       'cost',
     );
   const cache = new Map<string, Point>();
+  /** Metrics measured in the round under way (saved in `pending`; a resumed round reads them back). */
+  const pending = new Map<string, number>(resume?.pending.map((p) => [p.lengths.join(','), p.metric]));
+  let rounds = 0;
+  let roundRng = rng.state();
+  let roundPoints: SearchState['evaluated'] = [];
+  const save = () =>
+    o.checkpoint?.save({
+      kind: 'lat-search-state',
+      params,
+      rounds,
+      rng: roundRng,
+      evaluated: roundPoints,
+      pending: [...pending].map(([k, metric]) => ({ lengths: k.split(',').map(Number), metric })),
+    });
+  /** A round is over: its points join the finished ones and the state moves past it. */
+  const finishRound = () => {
+    rounds++;
+    roundRng = rng.state();
+    roundPoints = sortedPoints().map((p) => ({ lengths: [...p.lengths], metric: p.metric }));
+    pending.clear();
+    save();
+  };
 
   /** Evaluates the configurations not seen before, `concurrency` at a time, in a fixed order. */
   const evaluateAll = async (configs: number[][]) => {
@@ -153,12 +206,20 @@ export async function evolutionarySearch(o: SearchOptions): Promise<SearchResult
     const worker = async () => {
       while (next < fresh.length) {
         const c = fresh[next++]!;
-        const metric = await o.evaluate(c);
-        cache.set(c.join(','), { lengths: c, cost: o.cost(c), metric });
+        const key = c.join(',');
+        let metric = pending.get(key);
+        if (metric === undefined) {
+          metric = await o.evaluate(c);
+          pending.set(key, metric);
+          save();
+        }
+        cache.set(key, { lengths: c, cost: o.cost(c), metric });
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, params.concurrency) }, worker));
   };
+  const sortedPoints = () =>
+    [...cache.values()].sort((a, b) => a.lengths.join(',').localeCompare(b.lengths.join(',')));
 
   // Initial population: smallest, full, and configurations of one uniform drop ratio per layer
   // whose costs are evenly spaced between them (the reference spaces an approximate cost, the mean
@@ -177,15 +238,23 @@ export async function evolutionarySearch(o: SearchOptions): Promise<SearchResult
     }
     initial.push(uniform(lo));
   }
-  await evaluateAll(initial);
-  const sortedPoints = () =>
-    [...cache.values()].sort((a, b) => a.lengths.join(',').localeCompare(b.lengths.join(',')));
+  if (resume && resume.rounds > 0) {
+    for (const p of resume.evaluated)
+      cache.set(p.lengths.join(','), { lengths: p.lengths, cost: o.cost(p.lengths), metric: p.metric });
+    rounds = resume.rounds;
+    rng = new Rng(resume.rng);
+    roundRng = rng.state();
+    roundPoints = resume.evaluated;
+  } else {
+    await evaluateAll(initial);
+    finishRound();
+  }
 
   const inBounds = (c: readonly number[]) => {
     const cost = o.cost(c);
     return cost >= lowerCost - 1e-9 && cost <= upperCost + 1e-9;
   };
-  for (let it = 0; it < params.iterations; it++) {
+  for (let it = rounds - 1; it < params.iterations; it++) {
     const pool = paretoFrontier(sortedPoints()).map((p) => p.lengths);
     const children: number[][] = [];
     const taken = new Set(cache.keys());
@@ -217,6 +286,7 @@ export async function evolutionarySearch(o: SearchOptions): Promise<SearchResult
       return crossover(pool[a]!, pool[b]!);
     });
     await evaluateAll(children);
+    finishRound();
     const frontier = paretoFrontier(sortedPoints());
     o.onProgress?.({
       iteration: it + 1,

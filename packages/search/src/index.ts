@@ -9,6 +9,7 @@ export {
   type SearchOptions,
   type SearchProgress,
   type SearchResult,
+  type SearchState,
 } from './evolution.js';
 export * from './frontier-file.js';
 export * from './latency.js';

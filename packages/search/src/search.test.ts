@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseBudget, pick } from './budget.js';
 import { isValidConfig } from './config.js';
-import { crossover, distinctParents, evolutionarySearch, mutate } from './evolution.js';
+import { crossover, distinctParents, evolutionarySearch, mutate, type SearchState } from './evolution.js';
 import { parseFrontierFile, toFrontierFile } from './frontier-file.js';
 import { interpolate, latencyObjective } from './latency.js';
 import { frontierArea, paretoFrontier } from './pareto.js';
@@ -51,6 +51,59 @@ describe('evolutionary search', () => {
     const r = await evolutionarySearch({ ...o, iterations: 40, seed: 3, cost, evaluate: metric });
     expect(r.frontier.map((p) => [p.cost, p.metric])).toEqual(truth.map((p) => [p.cost, p.metric]));
     expect(r.area).toBeCloseTo(frontierArea(truth, lo, hi), 10);
+  });
+
+  it('resumed from any saved state (mid-round or between rounds), gives the uninterrupted result', async () => {
+    const o = {
+      numLayers: 4,
+      maxLength: 10,
+      minLength: 1,
+      iterations: 4,
+      mutations: 6,
+      crossovers: 6,
+      seed: 7,
+    };
+    const cost4 = (l: readonly number[]) => l.reduce((a, b, i) => a + b * (i + 2), 0);
+    const metric4 = (l: readonly number[]) =>
+      Math.round(1000 * Math.sqrt(l[0]! * l[1]! + l[2]! + 2 * l[3]!)) / 1000;
+    const states: SearchState[] = [];
+    const whole = await evolutionarySearch({
+      ...o,
+      cost: cost4,
+      evaluate: metric4,
+      checkpoint: { save: (s) => states.push(JSON.parse(JSON.stringify(s))) },
+    });
+    // One state per evaluation and per finished round: 1 + 4 rounds.
+    expect(states.filter((s) => s.pending.length === 0).map((s) => s.rounds)).toEqual([1, 2, 3, 4, 5]);
+    expect(states.length).toBe(whole.evaluated.length + 5);
+    const picks = [0, 5, states.findIndex((s) => s.rounds === 2 && s.pending.length > 0), states.length - 1];
+    for (const i of picks) {
+      const state = states[i]!;
+      let evaluations = 0;
+      const resumed = await evolutionarySearch({
+        ...o,
+        cost: cost4,
+        evaluate: (l) => {
+          evaluations++;
+          return metric4(l);
+        },
+        checkpoint: { resume: state, save: () => {} },
+      });
+      expect(resumed).toEqual(whole);
+      // Nothing measured before the kill is measured again.
+      expect(evaluations, `resumed from state ${i}`).toBe(
+        whole.evaluated.length - state.evaluated.length - state.pending.length,
+      );
+    }
+    await expect(
+      evolutionarySearch({
+        ...o,
+        seed: 8,
+        cost: cost4,
+        evaluate: metric4,
+        checkpoint: { resume: states[3]!, save: () => {} },
+      }),
+    ).rejects.toMatchObject({ code: 'RUN_MISMATCH' });
   });
 
   it('rejects a cost that falls as lengths grow instead of searching an empty range', async () => {

@@ -1,9 +1,17 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { encoderMacs, LatError, type LengthSpec, lengthDefaults } from '@lat/core';
 import { writeFileAtomic } from '@lat/core/node';
 import { dtypeFingerprint, type ModelDtype, pooledLatLayers } from '@lat/layers';
 import { createWebRuntime } from '@lat/runtime-web';
-import { evolutionarySearch, type FrontierFile, latencyObjective, toFrontierFile } from '@lat/search';
+import {
+  evolutionarySearch,
+  type FrontierFile,
+  latencyObjective,
+  type SearchState,
+  toFrontierFile,
+} from '@lat/search';
 import { selectionMetric } from '@lat/train';
 import { openChromiumRuntime } from '../chromium.js';
 import { averageMacs, devScorer } from '../evaluation.js';
@@ -95,6 +103,28 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
         `${latency.reused ? 'reusing the' : 'measured a'} per-layer latency table for ${device.name} at ${meanLen} tokens (fixed ${latency.table.fixedMs.toFixed(2)} ms)`,
       );
     const latencyOf = latency ? latencyObjective(latency.table) : undefined;
+    // The smallest sub-model LengthDrop trained bounds the cost from below.
+    // A pooled model trained no sub-models: its LAT layers are searched down to minLength.
+    const ratioBound =
+      f.ratioBound ?? trainedRatioBound(model.info?.lengthDrop) ?? (pooled ? 1 : lengthDefaults.ratioBound);
+    const target = f.out ?? join(f.model, frontierFileFor(dtype));
+    // A killed search continues from its state file when everything it depends on is unchanged.
+    const statePath = target.replace(/(\.json)?$/, '.search-state.json');
+    const checkpoint = searchCheckpoint(statePath, {
+      model: dtypeFingerprint(model.fingerprint, dtype),
+      devSha256: createHash('sha256').update(readFileSync(f.dev)).digest('hex'),
+      task: dev.task,
+      objective: f.objective,
+      form,
+      padded,
+      scale: f.scale,
+      latencyTable: latency?.table ?? null,
+      search: [f.iterations, f.population, f.mutations, f.crossovers, f.seed, ratioBound],
+    });
+    if (checkpoint.resume)
+      out.info(
+        `resuming the search from ${statePath} (${Math.max(0, checkpoint.resume.rounds - 1)} of ${f.iterations} iterations done)`,
+      );
     const cost =
       f.objective === 'latency'
         ? (genes: readonly number[]) => latencyOf!(countsFor(genes, meanLen))
@@ -105,10 +135,7 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
       numLayers: model.config.numLayers - (pooled?.fixed.length ?? 0),
       maxLength: top,
       minLength: lengthDefaults.minLength,
-      // The smallest sub-model LengthDrop trained bounds the cost from below.
-      // A pooled model trained no sub-models: its LAT layers are searched down to minLength.
-      ratioBound:
-        f.ratioBound ?? trainedRatioBound(model.info?.lengthDrop) ?? (pooled ? 1 : lengthDefaults.ratioBound),
+      ratioBound,
       iterations: f.iterations,
       populationSize: f.population,
       mutations: f.mutations,
@@ -116,6 +143,7 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
       seed: f.seed,
       cost,
       evaluate: async (genes) => select.of(await dev.score(toSpec(genes))),
+      checkpoint,
       onProgress: (step) => {
         out.event({ event: 'iteration', ...step });
         out.info(
@@ -144,8 +172,8 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
       ...(model.info?.recipe ? { training: model.info.recipe } : {}),
     });
     if (pooled) file.points = file.points.map((p) => ({ ...p, lengths: lengthsOf(p.lengths) }));
-    const target = f.out ?? join(f.model, frontierFileFor(dtype));
     writeJson(target, file);
+    rmSync(statePath, { force: true });
     if (f.plot) writeFileAtomic(f.plot, frontierSvg(file));
     out.result({ command: 'search', frontier: file, path: target }, () => {
       out.info(`\nfrontier (${file.points.length} points, area ${file.area.toFixed(4)}) → ${target}`);
@@ -200,6 +228,22 @@ function pooledSearchSpace(model: CliModel, f: SearchFlags) {
       '--objective',
     );
   return space;
+}
+
+/**
+ * The search's state file: read back when it was saved for the same `key` (model, dev data, cost),
+ * rewritten atomically after every evaluation.
+ */
+function searchCheckpoint(path: string, key: Record<string, unknown>) {
+  let resume: SearchState | undefined;
+  if (existsSync(path)) {
+    const saved = JSON.parse(readFileSync(path, 'utf8')) as { key?: unknown; state?: SearchState };
+    if (JSON.stringify(saved.key) === JSON.stringify(key)) resume = saved.state;
+  }
+  return {
+    ...(resume ? { resume } : {}),
+    save: (state: SearchState) => writeFileAtomic(path, JSON.stringify({ key, state })),
+  };
 }
 
 function trainedRatioBound(lengthDrop: unknown): number | undefined {
