@@ -76,6 +76,14 @@ const args = (out: string, extra: string[] = []) => [
   ...extra,
 ];
 
+/** The methods that trained something in a run, in order (from their progress events). */
+function trainedBy(r: Run): string[] {
+  const names = r.events
+    .filter((e) => e['event'] === 'progress' && e['phase'] === 'train (steps)')
+    .map((e) => String(e['method']).replace(/ \(\d+\/\d+\)$/, ''));
+  return [...new Set(names)];
+}
+
 /** The report without what a clock measured. */
 function untimed(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8'), (k, v) => (k === 'timing' ? undefined : v));
@@ -235,6 +243,10 @@ describe('lat compare', () => {
     const report = parseCompareReport(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')));
     expect(report.settings.options['adaplerPhi']).toEqual([0.0005, 0.05]);
     const adapler = report.methods.find((m) => m.name === 'adapler')!;
+    // Its saliency model is the plain method's fine-tune, trained once for both.
+    expect(existsSync(join(out, 'adapler/saliency'))).toBe(false);
+    expect(adapler.recipe['saliency']).toEqual(report.methods[0]!.recipe['training']);
+    expect(trainedBy(r)).toEqual(['plain', 'adapler']); // adapler trains only its φ models
     expect(adapler.configurations.map((c) => c.settings)).toEqual([{ phi: 0.0005 }, { phi: 0.05 }]);
     for (const [i, c] of adapler.configurations.entries()) {
       // Its score is `lat eval`'s of the model trained with that φ.
@@ -291,6 +303,11 @@ describe('lat compare', () => {
     const report = parseCompareReport(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')));
     const [plain, axformer, both] = report.methods;
     expect(axformer!.name).toBe('axformer');
+    // axformer prunes the plain method's model (no fine-tune of its own); axformer+lat, without lat
+    // in the report, fine-tunes with LengthDrop itself.
+    expect(existsSync(join(out, 'axformer/fine-tuned'))).toBe(false);
+    expect(existsSync(join(out, 'axformer+lat/fine-tuned/model.safetensors'))).toBe(true);
+    expect(trainedBy(r)).toEqual(['plain', 'axformer+lat']);
     expect(axformer!.configurations.map((c) => c.label)).toEqual(['pruned']);
     // The harness measures the pruned model, which `lat axformer` wrote from the fine-tuned one.
     const summary = JSON.parse(readFileSync(join(out, 'axformer/pruned/lat_axformer.json'), 'utf8'));
@@ -355,11 +372,29 @@ describe('lat compare', () => {
     expect(r.code, r.err).toBe(0);
     const method = (path: string) =>
       (untimed(path) as { methods: { name: string }[] }).methods.find((m) => m.name === 'axformer');
+    // Fine-tuned here (no plain method in this report) and pruned to what the shared plain model gave.
+    expect(existsSync(join(out, 'axformer/fine-tuned/model.safetensors'))).toBe(true);
     expect(method(join(out, 'compare.json'))).toEqual(method(join(dir, 'axformer/compare.json')));
     // A pruning made with another ε is not reused.
     const other = await compare([...axformerArgs(out, 'axformer'), '--epsilon', '0']);
     expect(other.code).toBe(1);
     expect(other.err).toMatch(/this method was made with another options; use another --out/);
+  }, 120_000);
+
+  it('shares the plain model an earlier run left in the report directory', async () => {
+    const out = join(dir, 'axformer');
+    expect(existsSync(join(out, 'plain/model/model.safetensors'))).toBe(true);
+    const before = readFileSync(join(out, 'compare.json'), 'utf8');
+    rmSync(join(out, 'axformer'), { recursive: true });
+    const r = await compare(axformerArgs(out, 'axformer'));
+    expect(r.code, r.err).toBe(0);
+    expect(trainedBy(r)).toEqual([]);
+    expect(existsSync(join(out, 'axformer/fine-tuned'))).toBe(false);
+    const method = (json: string) =>
+      (
+        JSON.parse(json, (k, v) => (k === 'timing' ? undefined : v)) as { methods: { name: string }[] }
+      ).methods.find((m) => m.name === 'axformer');
+    expect(method(readFileSync(join(out, 'compare.json'), 'utf8'))).toEqual(method(before));
   }, 120_000);
 
   it('refuses bad input in one line before any training', async () => {

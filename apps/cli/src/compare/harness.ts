@@ -149,14 +149,17 @@ function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
+/** What differs between `key` and the one a method directory was made with (undefined: none made). */
+function changedKeys(dir: string, key: Record<string, unknown>): string[] | undefined {
+  const path = join(dir, methodFile);
+  if (!existsSync(path)) return undefined;
+  const saved = (JSON.parse(readFileSync(path, 'utf8')) as { key?: Record<string, unknown> }).key ?? {};
+  return Object.keys({ ...saved, ...key }).filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(key[k]));
+}
+
 /** A method directory made with other settings is never mixed into this report. */
 function checkReusable(dir: string, key: Record<string, unknown>) {
-  const path = join(dir, methodFile);
-  if (!existsSync(path)) return;
-  const saved = (JSON.parse(readFileSync(path, 'utf8')) as { key?: Record<string, unknown> }).key ?? {};
-  const changed = Object.keys({ ...saved, ...key }).filter(
-    (k) => JSON.stringify(saved[k]) !== JSON.stringify(key[k]),
-  );
+  const changed = changedKeys(dir, key) ?? [];
   if (changed.length)
     throw new LatError(
       'RUN_MISMATCH',
@@ -187,12 +190,23 @@ export async function runCompare(plan: ComparePlan, out: Output): Promise<Compar
     tokens: e.ids.map((id) => base.tokenizer.vocab[id] ?? '[UNK]'),
     kept: [],
   }));
+  // Every method's directory and key first: a method may train into another's (MethodContext.peer).
+  for (const method of plan.methods) {
+    const dir = join(flags.out, method.name);
+    mkdirSync(dir, { recursive: true });
+    const key = keyOf(method, plan.key, settings);
+    writeJson(join(dir, methodFile), { kind: 'lat-compare-method', method: method.name, key });
+  }
+  const peer = (name: string) => {
+    const m = compareMethods.find((x) => x.name === name);
+    const dir = join(flags.out, name);
+    if (plan.methods.some((x) => x.name === name)) return dir;
+    return m && changedKeys(dir, keyOf(m, plan.key, settings))?.length === 0 ? dir : undefined;
+  };
   try {
     for (const [k, method] of plan.methods.entries()) {
       const dir = join(flags.out, method.name);
-      mkdirSync(dir, { recursive: true });
       const key = keyOf(method, plan.key, settings);
-      writeJson(join(dir, methodFile), { kind: 'lat-compare-method', method: method.name, key });
       const progress = methodProgress(out, `${method.name} (${k + 1}/${plan.methods.length})`);
       const c: MethodContext = {
         settings,
@@ -202,6 +216,7 @@ export async function runCompare(plan: ComparePlan, out: Output): Promise<Compar
         dir,
         progress,
         quiet: quietOutput(progress),
+        peer,
       };
       const derived = await method.derive(c).catch((e: unknown) => {
         // `lat train`'s advice (--resume) is this command's: run it again, it resumes.

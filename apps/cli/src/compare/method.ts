@@ -19,7 +19,9 @@
  *   flag in commands/compare.ts), and refuse in `inapplicable()`, in one line, a checkpoint or
  *   options it cannot work with (e.g. pooling on a model too short for its schedule);
  * - `derive()` trains or derives its model from `c.settings.model` with `c.settings`' data, seed,
- *   epochs, batch size, learning rate and max length, keeping every file under `c.dir`. It must be
+ *   epochs, batch size, learning rate and max length, keeping every file under `c.dir` — except a
+ *   plain or LengthDrop fine-tune, which `fineTuned` (methods/anytime.ts) shares with the `plain` or
+ *   `lat` method when that is in the report (`c.peer`), so it is trained once. It must be
  *   resumable: finished work found in `c.dir` is reused, half-done training continues from its
  *   checkpoint (the `trainInto` helper in methods/anytime.ts does both for `lat train`).
  * - return its configurations — frontier points (LAT), φ points (AdapLeR), schedules (pooling),
@@ -90,6 +92,12 @@ export interface MethodContext extends PreflightContext {
   progress: MethodProgress;
   /** An Output for the `lat` commands a method calls: silent; their events drive `progress`. */
   quiet: Output;
+  /**
+   * The directory of another method of this report (`<out>/<name>/`) whose trained files a method
+   * may share (e.g. `plain`'s fine-tuned model), or undefined: it is part of the report when it is
+   * requested in this run or its directory was made with the same settings.
+   */
+  peer(name: string): string | undefined;
 }
 
 /** A method's dev-set score at one configuration. */

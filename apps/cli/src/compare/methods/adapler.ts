@@ -1,6 +1,7 @@
 /**
- * `adapler`: AdapLeR (Modarressi et al. 2022, REFERENCE.md §3). A plain fine-tuned model (trained
- * here, in `saliency/`) gives the saliency targets; then `lat train --method adapler` per length
+ * `adapler`: AdapLeR (Modarressi et al. 2022, REFERENCE.md §3). A plain fine-tuned model (the
+ * `plain` method's when it is in the report, else trained here, in `saliency/`) gives the saliency
+ * targets; then `lat train --method adapler` per length
  * penalty φ (`--adapler-phi`), each in `phi-<φ>/`, resumable. One configuration per φ: each input
  * keeps its own number of tokens per layer, so `kept` is the spread that matters here.
  */
@@ -10,7 +11,7 @@ import { defaultAdaplerConfig, encodeExamples, evaluate, readExamples } from '@l
 import { loadAdaplerModel, openAdapler } from '../../commands/adapler.js';
 import type { CompareMethod, MethodConfiguration } from '../method.js';
 import { keptSpread } from '../spread.js';
-import { trainInto } from './anytime.js';
+import { fineTuned, trainInto } from './anytime.js';
 
 export const adaplerMethod: CompareMethod = {
   name: 'adapler',
@@ -27,7 +28,7 @@ export const adaplerMethod: CompareMethod = {
   },
   derive: async (c) => {
     const s = c.settings;
-    const saliency = await trainInto(c, false, { into: 'saliency' });
+    const saliency = await fineTuned(c, false, 'saliency');
     // γ as the reference; η's learning rate and λ's schedule by the run's length (the defaults).
     const adapler = { gamma: defaultAdaplerConfig.gamma };
     const models = [];

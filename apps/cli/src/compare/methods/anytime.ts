@@ -14,16 +14,21 @@ import type { DerivedMethod, MethodConfiguration, MethodContext } from '../metho
 import { keptSpread } from '../spread.js';
 
 /**
- * `lat train` into `<dir>/<o.into>` (default `model`): reused when finished, resumed when a
- * checkpoint is there. `o.flags` adds to or overrides the shared flags (e.g. `--method adapler`);
- * `o.load` reads the result (default: loadCliModel).
+ * `lat train` into `<c.dir>/<o.into>` (default `model`; `o.dir`: that directory instead): reused
+ * when finished, resumed when a checkpoint is there. `o.flags` adds to or overrides the shared flags
+ * (e.g. `--method adapler`); `o.load` reads the result (default: loadCliModel).
  */
 export async function trainInto(
   c: MethodContext,
   lengthDrop: boolean,
-  o: { into?: string; flags?: Partial<TrainFlags>; load?: (dir: string) => Promise<CliModel> } = {},
+  o: {
+    into?: string;
+    dir?: string;
+    flags?: Partial<TrainFlags>;
+    load?: (dir: string) => Promise<CliModel>;
+  } = {},
 ): Promise<CliModel> {
-  const dir = join(c.dir, o.into ?? 'model');
+  const dir = o.dir ?? join(c.dir, o.into ?? 'model');
   const state = trainingState(dir);
   if (state !== 'finished') {
     const s = c.settings;
@@ -54,6 +59,17 @@ export async function trainInto(
     );
   }
   return (o.load ?? loadCliModel)(dir);
+}
+
+/**
+ * The starting checkpoint fine-tuned plainly (`lengthDrop` false) or with LengthDrop, for a method
+ * that builds on it: the `plain` (`lat`) method's own model when that method is part of this report,
+ * so it is trained once whichever method needs it first; otherwise trained into `<c.dir>/<into>`.
+ * Same flags either way, so the same model.
+ */
+export function fineTuned(c: MethodContext, lengthDrop: boolean, into: string): Promise<CliModel> {
+  const owner = c.peer(lengthDrop ? 'lat' : 'plain');
+  return trainInto(c, lengthDrop, owner ? { dir: join(owner, 'model') } : { into });
 }
 
 /** The model as a text-classification pipeline (compare scores classification and regression). */

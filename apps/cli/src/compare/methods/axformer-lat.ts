@@ -1,6 +1,6 @@
 /**
- * `axformer+lat`: AxFormer composed with LAT (REFERENCE.md §5): LengthDrop fine-tuning (in
- * `fine-tuned/`), AxFormer pruning of that model on a selection split of --train (in `pruned/`), then
+ * `axformer+lat`: AxFormer composed with LAT (REFERENCE.md §5): LengthDrop fine-tuning (the `lat`
+ * method's model when it is in the report, else in `fine-tuned/`), AxFormer pruning of that model on a selection split of --train (in `pruned/`), then
  * LAT's evolutionary search of the pruned model's lengths on the dev set; one configuration per
  * frontier point. Options: lat's (--length-drop-ratio, --search-ratio-bound, --iterations) and --epsilon.
  */

@@ -1,9 +1,9 @@
 /**
- * `axformer`: AxFormer (REFERENCE.md §5). A plain fine-tuned model (trained here, in `fine-tuned/`)
- * is pruned by `lat axformer`'s greedy search — FFN blocks, attention blocks, then heads — deciding
- * on a stratified selection split of the training file (never on dev): a removal is kept only when
- * the selection metric drops by at most ε (`--epsilon`, default 0: not at all). The search log in
- * `pruned/` makes it resumable. One configuration: the physically smaller model, at full length.
+ * `axformer`: AxFormer (REFERENCE.md §5). A plain fine-tuned model (the `plain` method's when it
+ * is in the report, else trained here, in `fine-tuned/`) is pruned by `lat axformer`'s greedy
+ * search — FFN blocks, attention blocks, then heads — deciding on a stratified selection split of
+ * the training file (never on dev): a removal is kept only when the selection metric drops by at
+ * most ε (`--epsilon`, default 0: not at all). The search log in `pruned/` makes it resumable. One configuration: the physically smaller model, at full length.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { readExamples, selectionSplit } from '@lat/train';
 import { axformerCommand, axformerFile } from '../../commands/axformer.js';
 import { loadCliModel } from '../../model.js';
 import type { CompareMethod, MethodContext, PreflightContext } from '../method.js';
-import { anytimeMethod, trainInto } from './anytime.js';
+import { anytimeMethod, fineTuned } from './anytime.js';
 
 /** `lat axformer`'s defaults: 10% of the training file held out, at least this many examples. */
 const selection = { fraction: 0.1, min: 500 };
@@ -33,16 +33,16 @@ export function pruningProblem({ settings, task }: PreflightContext): string | u
   }
 }
 
-/** Fine-tunes (with or without LengthDrop) and prunes into `c.dir`, reusing what is finished. */
+/** Fine-tunes (with or without LengthDrop; see `fineTuned`) and prunes into `c.dir`, reusing what is finished. */
 export async function pruneInto(c: MethodContext, lengthDrop: boolean) {
   const s = c.settings;
-  const fineTuned = await trainInto(c, lengthDrop, { into: 'fine-tuned' });
+  const model = await fineTuned(c, lengthDrop, 'fine-tuned');
   const out = join(c.dir, 'pruned');
   const summaryPath = join(out, axformerFile);
   if (!existsSync(summaryPath))
     await axformerCommand(
       {
-        model: fineTuned.dir,
+        model: model.dir,
         task: s.task,
         train: s.train,
         out,
