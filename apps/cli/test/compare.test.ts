@@ -4,10 +4,22 @@
  * run resuming to the same report, and bad input refused in one line before any training.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeSafetensors } from '@lat/core/node';
+import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
 import { parseCompareReport } from '@lat/search';
+import { syntheticModelConfig } from '@lat/train';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliBin, cliRoot, ensureBuilt, sentimentTraining, writeSentimentFixture } from './fixture.js';
 
@@ -75,6 +87,18 @@ const args = (out: string, extra: string[] = []) => [
   '--json',
   ...extra,
 ];
+
+/** A 1-layer BERT with the fixture's vocabulary: too short for pooling's schedules. */
+function oneLayer(): string {
+  const model = join(dir, 'one-layer');
+  if (existsSync(model)) return model;
+  mkdirSync(model);
+  const config = syntheticModelConfig({ layers: 1, hidden: 32, heads: 2 });
+  writeFileSync(join(model, 'config.json'), JSON.stringify(toHfConfig(config)));
+  copyFileSync(join(base, 'vocab.txt'), join(model, 'vocab.txt'));
+  writeSafetensors(join(model, 'model.safetensors'), toHfNames(createRandomWeights(config, 1), config));
+  return model;
+}
 
 /** The methods that trained something in a run, in order (from their progress events). */
 function trainedBy(r: Run): string[] {
@@ -397,12 +421,61 @@ describe('lat compare', () => {
     expect(method(readFileSync(join(out, 'compare.json'), 'utf8'))).toEqual(method(before));
   }, 120_000);
 
+  it('compares pooling: one model per schedule, pooled to --max-length / 4 and / 8 after layer ⌊L/3⌋', async () => {
+    const out = join(dir, 'pooling');
+    const r = await compare(args(out, ['--methods', 'plain,pooling']));
+    expect(r.code, r.err).toBe(0);
+    const report = parseCompareReport(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')));
+    const [plain, pooling] = report.methods;
+    expect(pooling!.name).toBe('pooling');
+    // --max-length 48, 2 layers: pooled after layer 0 to 12 and to 6 rows, each its own trained model.
+    expect(pooling!.configurations.map((c) => c.settings)).toEqual([
+      { schedule: [[0, 12]], inputLength: 48 },
+      { schedule: [[0, 6]], inputLength: 48 },
+    ]);
+    expect(pooling!.configurations.map((c) => c.label)).toEqual(['0:12', '0:6']);
+    expect(pooling!.recipe['training']).toEqual([
+      expect.objectContaining({ method: 'pooling' }),
+      expect.objectContaining({ method: 'pooling' }),
+    ]);
+    // The scorer (hidden weights and a bias) is all it adds.
+    expect(pooling!.params).toBe(plain!.params + 64 + 1);
+    const [wide, narrow] = pooling!.configurations;
+    expect(narrow!.macsRatio).toBeLessThan(wide!.macsRatio);
+    expect(wide!.macsRatio).toBeLessThan(1);
+    for (const [i, c] of pooling!.configurations.entries()) {
+      const model = join(out, `pooling/width-${[12, 6][i]}`);
+      const config = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8'));
+      expect(config.lat_pooling).toEqual({ schedule: [[0, [12, 6][i]]], input_length: 48 });
+      // Its score and MACs are `lat eval`'s of that model.
+      const ev = spawnSync(
+        process.execPath,
+        [cliBin, 'eval', '--model', model, '--dev', join(dir, 'dev.tsv'), '--json', '--threads', '1'],
+        { encoding: 'utf8' },
+      );
+      expect(ev.status, ev.stderr).toBe(0);
+      const evaluated = JSON.parse(ev.stdout.trim().split('\n').at(-1)!).results[0];
+      expect(c.metrics).toEqual(evaluated.metrics);
+      expect(c.macs).toBeCloseTo(evaluated.macs, 0);
+      // Layer 0's feed-forward and layer 1 run on at most the width: what each input keeps.
+      expect(c.kept).toHaveLength(2);
+      expect(c.kept![0]).toEqual(c.kept![1]);
+      expect(c.kept![0]!.p10).toBeLessThanOrEqual(c.kept![0]!.p90);
+      expect(c.kept![0]!.p90).toBeLessThanOrEqual(1);
+    }
+    expect(narrow!.kept![0]!.mean).toBeLessThan(wide!.kept![0]!.mean);
+    for (const k of report.examples[0]!.kept.filter((k) => k.method === 'pooling')) {
+      expect(k.layers[0]).toContain(0); // [CLS] stays row 0
+      expect(k.layers[1]!.length).toBeLessThanOrEqual(12);
+    }
+  }, 120_000);
+
   it('refuses bad input in one line before any training', async () => {
     // Usage errors exit 2, a missing file 1.
     const cases: [string[], RegExp, number][] = [
       [
         ['--methods', 'plain,axolotl'],
-        /unknown method 'axolotl'; available: plain, lat, adapler, axformer, axformer\+lat/,
+        /unknown method 'axolotl'; available: plain, lat, adapler, axformer, axformer\+lat, pooling/,
         2,
       ],
       [
@@ -419,6 +492,16 @@ describe('lat compare', () => {
       [
         ['--methods', 'lat', '--max-length', '3'],
         /lat cannot apply here: --max-length 3 leaves no token to drop/,
+        2,
+      ],
+      [
+        ['--methods', 'plain,pooling', '--max-length', '20'],
+        /pooling cannot apply here: --max-length 20 is too short for its schedules .* a multiple of 8 and at least 16/,
+        2,
+      ],
+      [
+        ['--methods', 'pooling', '--model', oneLayer()],
+        /pooling cannot apply here: the model has 1 layer; pooling after layer 0 leaves no later layer/,
         2,
       ],
       [['--budget-grid', '0.5,1.5'], /'1.5' is not a fraction in \(0, 1\]/, 2],

@@ -8,6 +8,7 @@ import { axformerMethod } from './axformer.js';
 import { axformerLatMethod } from './axformer-lat.js';
 import { latMethod } from './lat.js';
 import { plainMethod } from './plain.js';
+import { poolingMethod } from './pooling.js';
 
 export const compareMethods: readonly CompareMethod[] = [
   plainMethod,
@@ -15,4 +16,5 @@ export const compareMethods: readonly CompareMethod[] = [
   adaplerMethod,
   axformerMethod,
   axformerLatMethod,
+  poolingMethod,
 ];
