@@ -1,9 +1,10 @@
 /**
- * `lat compare` through the built binary on a tiny generated task: plain and lat from one
+ * `lat compare` through the built binary on a tiny generated task: every method from one
  * checkpoint; determinism (same inputs and seed → the same compare.json but for timings), a killed
- * run resuming to the same report, and bad input refused in one line before any training.
+ * run resuming to the same report (mid-training and mid-search), the plain fine-tune shared by the
+ * methods built on it, and bad input refused in one line before any training.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
@@ -18,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSafetensors } from '@lat/core/node';
 import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
-import { parseCompareReport } from '@lat/search';
+import { parseCompareReport, type SearchState } from '@lat/search';
 import { syntheticModelConfig } from '@lat/train';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliBin, cliRoot, ensureBuilt, sentimentTraining, writeSentimentFixture } from './fixture.js';
@@ -38,7 +39,7 @@ function compare(
   args: string[],
   killWhen?: (e: Record<string, unknown>) => boolean,
   signal: NodeJS.Signals = 'SIGKILL',
-): Promise<Run> {
+): Promise<Run> & { child: ChildProcess } {
   const child = spawn(process.execPath, [cliBin, 'compare', ...args, '--threads', '1'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -59,7 +60,10 @@ function compare(
   child.stderr.on('data', (d: Buffer) => {
     err += d.toString();
   });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err, events })));
+  const done = new Promise<Run>((resolve) =>
+    child.on('close', (code) => resolve({ code, out, err, events })),
+  );
+  return Object.assign(done, { child });
 }
 
 const args = (out: string, extra: string[] = []) => [
@@ -208,7 +212,7 @@ describe('lat compare', () => {
     expect(untimed(join(dir, 'b/compare.json'))).toEqual(untimed(join(dir, 'a/compare.json')));
   }, 120_000);
 
-  it('resumes a killed run: finished methods are reused, training continues from its checkpoint', async () => {
+  it('resumes a killed run: finished methods are reused, training continues from its checkpoint, the search from its state', async () => {
     const out = join(dir, 'killed');
     const killed = await compare(
       args(out),
@@ -221,8 +225,18 @@ describe('lat compare', () => {
     expect(killed.code).toBe(null); // SIGKILL: no chance to save anything on the way out
     expect(existsSync(join(out, 'compare.json'))).toBe(false);
     expect(readdirSync(join(out, 'lat/model'))).toContain('checkpoint');
-    const resumed = await compare(args(out));
-    expect(resumed.code, resumed.err).toBe(0);
+    // Run again and SIGKILL once the search has scored part of its first iteration.
+    const state = join(out, 'lat/model/frontier.search-state.json');
+    const resuming = compare(args(out));
+    const poll = setInterval(() => {
+      if (!existsSync(state)) return;
+      const s = JSON.parse(readFileSync(state, 'utf8')).state as SearchState;
+      if (s.rounds === 1 && s.pending.length > 0) resuming.child.kill('SIGKILL');
+    }, 5);
+    const resumed = await resuming;
+    clearInterval(poll);
+    expect(resumed.code).toBe(null);
+    expect(existsSync(state)).toBe(true);
     const progress = resumed.events.filter((e) => e['event'] === 'progress');
     // plain was finished: neither trained nor scored again (only timed, in this run).
     expect(progress.filter((e) => String(e['method']).startsWith('plain')).map((e) => e['phase'])).toEqual(
@@ -238,6 +252,11 @@ describe('lat compare', () => {
     const from = latTrain[0]!['done'] as number;
     expect(from).toBeGreaterThan(1);
     expect((from - 1) % 5).toBe(0);
+    // The third run continues the search from its state: nothing is trained again.
+    const finished = await compare(args(out));
+    expect(finished.code, finished.err).toBe(0);
+    expect(trainedBy(finished)).toEqual([]);
+    expect(existsSync(state)).toBe(false);
     expect((await reference()).code).toBe(0);
     expect(untimed(join(out, 'compare.json'))).toEqual(untimed(join(dir, 'a/compare.json')));
   }, 120_000);
