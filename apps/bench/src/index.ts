@@ -5,6 +5,7 @@ import { createWebRuntime } from '@lat/runtime-web';
 import { Report } from './report.js';
 import { axformerRuns } from './sections/axformer.js';
 import { accuracyCurve, sst2Curve } from './sections/curves.js';
+import { exportedBaselines } from './sections/exported.js';
 import { frontierSpeed } from './sections/frontier.js';
 import { fwdBwd } from './sections/fwd-bwd.js';
 import { inference } from './sections/inference.js';
@@ -42,6 +43,26 @@ async function main() {
           [1, 384],
           [8, 384],
         ]),
+    ],
+    [
+      'exported',
+      'baselines from the standard exporter (torch.onnx.export), onnxruntime-node and transformers.js',
+      () =>
+        exportedBaselines(
+          report,
+          createNodeRuntime({ threads }),
+          sizes,
+          [
+            [1, 128],
+            [8, 128],
+            [1, 384],
+            [8, 384],
+          ],
+          [
+            [1, 128],
+            [8, 128],
+          ],
+        ),
     ],
     [
       'web',

@@ -145,3 +145,39 @@ export function torch(
   }
   return JSON.parse(r.stdout);
 }
+
+/** Median and fastest ms of each runner, per round. */
+export type RoundTimes = Record<string, { median: number; min: number }[]>;
+
+/**
+ * Times every runner in turn within each round, `rounds` times, so that a ratio between two
+ * runners compares runs made under the same load (the machine is shared; rounds differ).
+ */
+export async function interleaved(
+  runners: Record<string, () => Promise<unknown>>,
+  rounds: number,
+): Promise<RoundTimes> {
+  const ms: RoundTimes = {};
+  for (let r = 0; r < rounds; r++)
+    for (const [k, run] of Object.entries(runners)) (ms[k] ??= []).push(await timeRuns(run));
+  return ms;
+}
+
+/** Median, min and max of values measured once per round: `m× (lo–hi)`. */
+function spread(xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b);
+  return `${s[Math.floor(s.length / 2)]!.toFixed(2)}× (${s[0]!.toFixed(2)}–${s.at(-1)!.toFixed(2)})`;
+}
+
+/** `a / b` per round, as the ratio of medians and then of fastest runs, each over the rounds. */
+export function roundRatio(ms: RoundTimes, a: string, b: string): string {
+  const per = (f: (t: { median: number; min: number }) => number) =>
+    spread(ms[a]!.map((t, i) => f(t) / f(ms[b]![i]!)));
+  return `${per((t) => t.median)}; ${per((t) => t.min)}`;
+}
+
+/** `k`'s median ms (median over rounds) and its fastest run. */
+export function roundMs(ms: RoundTimes, k: string): string {
+  const med = ms[k]!.map((t) => t.median).sort((a, b) => a - b)[Math.floor(ms[k]!.length / 2)]!;
+  return `${med.toFixed(2)}, ${Math.min(...ms[k]!.map((t) => t.min)).toFixed(2)}`;
+}

@@ -100,15 +100,10 @@ function tokenizerJson(tok: WordPieceTokenizer) {
 }
 
 /**
- * Writes `dir` as a Hugging Face model directory transformers.js loads: the plain graph already
- * has BERT's standard I/O (input_ids, attention_mask, token_type_ids → logits), so it is used as is.
+ * Writes the non-graph files of a Hugging Face model directory transformers.js loads from `dir`:
+ * config.json and the tokenizer. The graphs go in `dir/onnx/` (model.onnx, model_quantized.onnx).
  */
-export function writeHfModelDir(
-  dir: string,
-  config: ModelConfig,
-  weights: StateDict,
-  tok: WordPieceTokenizer,
-) {
+export function writeHfModelFiles(dir: string, config: ModelConfig, tok: WordPieceTokenizer) {
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(toHfConfig(config)));
   writeFileSync(join(dir, 'vocab.txt'), `${tok.vocab.join('\n')}\n`);
@@ -126,6 +121,19 @@ export function writeHfModelDir(
       unk_token: names(tok.unkId),
     }),
   );
+}
+
+/**
+ * Writes `dir` as a Hugging Face model directory transformers.js loads: the plain graph already
+ * has BERT's standard I/O (input_ids, attention_mask, token_type_ids → logits), so it is used as is.
+ */
+export function writeHfModelDir(
+  dir: string,
+  config: ModelConfig,
+  weights: StateDict,
+  tok: WordPieceTokenizer,
+) {
+  writeHfModelFiles(dir, config, tok);
   const graph = buildAnytimeGraph(config, weights, { selection: false, keptPositions: false });
   writeFileSync(join(dir, 'onnx/model.onnx'), toModelProto(graph));
 }
@@ -136,12 +144,16 @@ export interface TextClassifier {
   release(): Promise<void>;
 }
 
-/** Loads `name` from `root` (a directory of model directories) with transformers.js, CPU, `threads` threads. */
+/**
+ * Loads `name` from `root` (a directory of model directories) with transformers.js, CPU, `threads`
+ * threads; `dtype` 'q8' loads `onnx/model_quantized.onnx`, as transformers.js names its int8 graph.
+ */
 export async function createTransformersJsModel(
   t: Transformers,
   root: string,
   name: string,
   threads: number,
+  dtype: 'fp32' | 'q8' = 'fp32',
 ): Promise<TextClassifier> {
   t.env.localModelPath = root;
   const opts = { local_files_only: true } as const;
@@ -149,7 +161,7 @@ export async function createTransformersJsModel(
   const model = await t.AutoModelForSequenceClassification.from_pretrained(name, {
     ...opts,
     device: 'cpu',
-    dtype: 'fp32',
+    dtype,
     // Passed through to onnxruntime-node's InferenceSession.create, as lat's runtime sets them.
     session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
   });

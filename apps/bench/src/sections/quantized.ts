@@ -6,14 +6,17 @@
 import type { Runtime } from '@lat/core';
 import { type AnytimeModel, createAnytimeModel, createRandomWeights } from '@lat/layers';
 import type { Report } from '../report.js';
-import { batchOf, chosen, configOf, quick, type Size, threads, timeRuns } from '../setup.js';
-
-/** Median, min and max of the ratios measured in each round. */
-function spread(xs: number[]): string {
-  const s = [...xs].sort((a, b) => a - b);
-  const med = s[Math.floor(s.length / 2)]!;
-  return `${med.toFixed(2)}× (${s[0]!.toFixed(2)}–${s.at(-1)!.toFixed(2)})`;
-}
+import {
+  batchOf,
+  chosen,
+  configOf,
+  interleaved,
+  quick,
+  roundMs,
+  roundRatio,
+  type Size,
+  threads,
+} from '../setup.js';
 
 export async function quantized(
   report: Report,
@@ -45,18 +48,15 @@ export async function quantized(
     for (const [batch, seq] of shapes) {
       const x = batchOf(batch, seq);
       const half = { form: 'ratio' as const, ratios: new Array(c.numLayers).fill(0.5) };
-      const ms: Record<string, { median: number; min: number }[]> = {};
-      const add = (k: string, t: { median: number; min: number }) => (ms[k] ??= []).push(t);
-      for (let r = 0; r < rounds; r++) {
-        for (const [k, m] of Object.entries(models)) add(k, await timeRuns(() => m.run(x)));
-        add('q8Half', await timeRuns(() => models['q8Lat']!.run(x, half)));
-      }
-      const ratio = (a: string, b: string) =>
-        `${spread(ms[a]!.map((t, i) => t.median / ms[b]![i]!.median))}; ${spread(ms[a]!.map((t, i) => t.min / ms[b]![i]!.min))}`;
-      const ms2 = (k: string) => {
-        const med = ms[k]!.map((t) => t.median).sort((a, b) => a - b)[Math.floor(rounds / 2)]!;
-        return `${med.toFixed(2)}, ${Math.min(...ms[k]!.map((t) => t.min)).toFixed(2)}`;
-      };
+      const ms = await interleaved(
+        {
+          ...Object.fromEntries(Object.entries(models).map(([k, m]) => [k, () => m.run(x)])),
+          q8Half: () => models['q8Lat']!.run(x, half),
+        },
+        rounds,
+      );
+      const ratio = (a: string, b: string) => roundRatio(ms, a, b);
+      const ms2 = (k: string) => roundMs(ms, k);
       const line = `| ${s.name} | ${batch} × ${seq} | ${ms2('fp32Lat')} | ${ms2('q8Lat')} | ${ratio('fp32Lat', 'q8Lat')} | ${ratio('fp32Plain', 'q8Plain')} | ${ratio('fp32Lat', 'fp32Plain')} | ${ratio('q8Lat', 'q8Plain')} | ${ratio('fp32Plain', 'q8Half')} |`;
       report.push(line);
       console.log(line);

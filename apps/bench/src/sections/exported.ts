@@ -1,0 +1,231 @@
+/**
+ * Baselines from the standard exporter: the same weights exported by `torch.onnx.export`
+ * (`torch_export.py`, Debian's python3-torch) and timed in onnxruntime-node and in transformers.js
+ * next to lat's own plain graph and lat's anytime graph at full length; and the transformers.js q8
+ * anchor — that export quantised the way transformers.js quantises (`model_quantized.onnx`) — next
+ * to lat's int8 graph. Every graph is kept open and timed in turn within each round, so each
+ * ratio compares runs made under the same load.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hostTensor, Rng, type Runtime, type StateDict, WordPieceTokenizer } from '@lat/core';
+import { writeSafetensors } from '@lat/core/node';
+import {
+  type AnytimeModel,
+  createAnytimeModel,
+  createRandomWeights,
+  type EncodedBatch,
+  type ModelConfig,
+} from '@lat/layers';
+import { encodeExamples, padBatch } from '@lat/train';
+import { fmt, type Report } from '../report.js';
+import {
+  batchOf,
+  chosen,
+  configOf,
+  interleaved,
+  python,
+  quick,
+  roundMs,
+  roundRatio,
+  type Size,
+  threads,
+} from '../setup.js';
+import {
+  benchTexts,
+  benchVocab,
+  createTransformersJsModel,
+  loadTransformersJs,
+  type TextClassifier,
+  writeHfModelFiles,
+} from '../transformers-js.js';
+import { checkSameLogits } from './inference.js';
+
+/**
+ * Random biases and LayerNorm parameters (createRandomWeights leaves them 0 and 1), so the
+ * logits check below would catch a bias or a LayerNorm read from the wrong place.
+ */
+function perturb(w: StateDict, seed: number) {
+  const rng = new Rng(seed);
+  for (const [name, t] of w)
+    if (name.endsWith('.bias') || name.includes('LayerNorm'))
+      for (let i = 0; i < t.data.length; i++) t.data[i]! += rng.normal() * 0.05;
+}
+
+/** Why the exporter cannot run here, or undefined when it can. */
+function exporterMissing(): string | undefined {
+  const r = spawnSync(python, ['-c', 'import torch, onnx'], { encoding: 'utf8' });
+  if (r.error) return `${python} not found (install Debian's python3-torch)`;
+  return r.status === 0 ? undefined : r.stderr.trim().split('\n').at(-1);
+}
+
+/** torch.onnx.export of `w` into `dir/onnx/model.onnx`, and its transformers.js-style q8 graph. */
+function exportWithTorch(dir: string, c: ModelConfig, w: StateDict) {
+  writeSafetensors(join(dir, 'weights.safetensors'), w);
+  const job = {
+    threads,
+    config: {
+      vocab: c.vocabSize,
+      hidden: c.hiddenSize,
+      layers: c.numLayers,
+      heads: c.numHeads,
+      ffn: c.intermediateSize,
+      positions: c.maxPositions,
+      types: c.typeVocabSize,
+      eps: c.layerNormEps,
+      labels: c.numLabels,
+    },
+    weights: join(dir, 'weights.safetensors'),
+    out: join(dir, 'onnx/model.onnx'),
+    q8: join(dir, 'onnx/model_quantized.onnx'),
+  };
+  const r = spawnSync(python, [join(import.meta.dirname, '../../torch_export.py'), JSON.stringify(job)], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`torch_export.py failed: ${r.stderr.trim().split('\n').at(-1)}`);
+  return JSON.parse(r.stdout) as { torch: string };
+}
+
+/** One ORT session over a graph file with BERT's standard I/O, run on an encoded batch. */
+async function openGraph(runtime: Runtime, path: string) {
+  const session = await runtime.createSession(readFileSync(path), { threads });
+  return {
+    async run(x: EncodedBatch): Promise<Float32Array> {
+      const dims = [x.batch, x.inputIds.length / x.batch];
+      const out = await session.run({
+        input_ids: hostTensor('int64', dims, x.inputIds),
+        attention_mask: hostTensor('int64', dims, x.attentionMask),
+        token_type_ids: hostTensor('int64', dims, x.tokenTypeIds ?? new BigInt64Array(x.inputIds.length)),
+      });
+      return out['logits']!.data as Float32Array;
+    },
+    release: () => session.release(),
+  };
+}
+
+const maxDiff = (a: Float32Array, b: Float32Array) =>
+  Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i]!)));
+
+export async function exportedBaselines(
+  report: Report,
+  runtime: Runtime,
+  which: Size[],
+  shapes: [number, number][],
+  q8Shapes: [number, number][],
+  rounds = quick ? 2 : 3,
+) {
+  report.heading(
+    `Baselines from the standard exporter (torch.onnx.export), onnxruntime-node and transformers.js, ${threads} threads, median of ${rounds} rounds (min–max)`,
+  );
+  const missing = exporterMissing();
+  const tjs = await loadTransformersJs();
+  if (missing || typeof tjs === 'string') {
+    const why = missing ? `PyTorch is not available (${missing})` : tjs;
+    console.log(`  skipped: ${why}`);
+    report.push(`Skipped: ${why}.\n`);
+    return;
+  }
+  report.push(
+    `The same random weights (biases and LayerNorms randomised too) as five graphs: **exported** — lat's weights loaded into a PyTorch BERT written as Hugging Face's modeling_bert computes it and exported by torch.onnx.export (opset 14, \`apps/bench/torch_export.py\`), run by onnxruntime-node with all graph optimisations; **lat plain** — lat's own BERT graph without selection ops; **lat full** — lat's anytime graph at full length; **transformers.js** (@huggingface/transformers ${tjs.env.version}, offline, CPU) running the exported graph from a local model directory, timed from text, next to **lat full from text** (lat's tokenizer, then the anytime graph). q8: the exported graph quantised the way transformers.js's quantize.py makes \`model_quantized.onnx\` (onnxruntime's dynamic IntegerOps quantiser: int8 weights per tensor, uint8 activations at run time, uint8 embedding tables; written by \`torch_export.py\` with the onnx package since python onnxruntime is absent here), run by onnxruntime-node ("exported q8") and by transformers.js (\`dtype: 'q8'\`), next to lat's q8 anytime graph (per-channel 7-bit weights) at full length. Every graph's logits are checked against lat's plain graph before timing (fp32 within 1e-3; q8 printed). Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds; ms: median, fastest.\n`,
+  );
+  report.push(
+    '| model | batch × seq | exported ms | lat plain / exported | lat full / exported | transformers.js ms (from text) | lat full from text / transformers.js | exported q8 ms | lat q8 full / exported q8 | lat q8 from text / transformers.js q8 | lat fp32 full / lat q8 full |',
+  );
+  report.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const s of which.filter(chosen)) {
+    const c = configOf(s);
+    const w = createRandomWeights(c, 1);
+    perturb(w, 2);
+    const root = mkdtempSync(join(tmpdir(), 'lat-bench-exported-'));
+    const tok = new WordPieceTokenizer(benchVocab(c.vocabSize));
+    writeHfModelFiles(join(root, s.name), c, tok);
+    const versions = exportWithTorch(join(root, s.name), c, w);
+    console.log(`  ${s.name}: exported with torch ${versions.torch}`);
+    const exported = await openGraph(runtime, join(root, s.name, 'onnx/model.onnx'));
+    const exportedQ8 = await openGraph(runtime, join(root, s.name, 'onnx/model_quantized.onnx'));
+    const open = (dtype: 'fp32' | 'q8', selection: boolean) =>
+      createAnytimeModel(runtime, c, w, { dtype, selection, keptPositions: false, session: { threads } });
+    const lat: Record<string, AnytimeModel> = {
+      plain: await open('fp32', false),
+      full: await open('fp32', true),
+      q8: await open('q8', true),
+    };
+    const tjsModels: Record<string, TextClassifier> = {
+      fp32: await createTransformersJsModel(tjs, root, s.name, threads),
+      q8: await createTransformersJsModel(tjs, root, s.name, threads, 'q8'),
+    };
+    for (const [batch, seq] of shapes) {
+      if (s.name === 'bert-base' && batch * seq > 1024 && quick) continue;
+      const withQ8 = q8Shapes.some(([b, n]) => b === batch && n === seq);
+      const x = batchOf(batch, seq);
+      const texts = benchTexts(batch, seq);
+      const fromText = () =>
+        padBatch(
+          encodeExamples(
+            texts.map((textA) => ({ textA, label: 0, source: '' })),
+            tok,
+            seq,
+          ),
+        );
+      // Same weights, same token ids: the exported graph and transformers.js against lat's plain graph.
+      const reference = (await lat['plain']!.run(fromText())).logits!;
+      const exportedLogits = await exported.run(fromText());
+      console.log(
+        `  ${s.name} ${batch} × ${seq}: exported vs lat plain, max |diff| ${maxDiff(exportedLogits, reference).toExponential(2)}`,
+      );
+      if (!(maxDiff(exportedLogits, reference) < 1e-3))
+        throw new Error(`the exported graph's logits differ from lat's plain graph (${s.name})`);
+      checkSameLogits(s.name, await tjsModels['fp32']!.run(texts, seq), reference);
+      if (withQ8) {
+        // transformers.js q8 runs the exported q8 graph; lat's q8 rounds its weights otherwise.
+        const q8 = {
+          'exported q8': await exportedQ8.run(fromText()),
+          'transformers.js q8': await tjsModels['q8']!.run(texts, seq),
+          'lat q8': (await lat['q8']!.run(fromText())).logits!,
+        };
+        const diffs = Object.entries(q8).map(([k, v]) => `${k} ${maxDiff(v, reference).toExponential(2)}`);
+        console.log(`  q8 logits vs fp32, max |diff|: ${diffs.join(', ')}`);
+        if (!(maxDiff(q8['transformers.js q8'], q8['exported q8']) < 1e-3))
+          throw new Error(`transformers.js q8 does not run the exported q8 graph (${s.name})`);
+      }
+      const ms = await interleaved(
+        {
+          exported: () => exported.run(x),
+          plain: () => lat['plain']!.run(x),
+          full: () => lat['full']!.run(x),
+          tjs: () => tjsModels['fp32']!.run(texts, seq),
+          fullText: () => lat['full']!.run(fromText()),
+          ...(withQ8
+            ? {
+                exportedQ8: () => exportedQ8.run(x),
+                q8: () => lat['q8']!.run(x),
+                tjsQ8: () => tjsModels['q8']!.run(texts, seq),
+                q8Text: () => lat['q8']!.run(fromText()),
+              }
+            : {}),
+        },
+        rounds,
+      );
+      const q8Cells = withQ8
+        ? [
+            roundMs(ms, 'exportedQ8'),
+            roundRatio(ms, 'q8', 'exportedQ8'),
+            roundRatio(ms, 'q8Text', 'tjsQ8'),
+            roundRatio(ms, 'full', 'q8'),
+          ]
+        : [fmt(undefined), fmt(undefined), fmt(undefined), fmt(undefined)];
+      const line = `| ${s.name} | ${batch} × ${seq} | ${roundMs(ms, 'exported')} | ${roundRatio(ms, 'plain', 'exported')} | ${roundRatio(ms, 'full', 'exported')} | ${roundMs(ms, 'tjs')} | ${roundRatio(ms, 'fullText', 'tjs')} | ${q8Cells.join(' | ')} |`;
+      report.push(line);
+      console.log(line);
+    }
+    await Promise.all([
+      exported.release(),
+      exportedQ8.release(),
+      ...Object.values(lat).map((m) => m.release()),
+      ...Object.values(tjsModels).map((m) => m.release()),
+    ]);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
