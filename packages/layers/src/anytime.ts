@@ -9,7 +9,7 @@ import {
   type StateDict,
   toModelProto,
 } from '@lat/core';
-import type { ModelConfig } from './architectures/index.js';
+import { expectedShapes, type ModelConfig } from './architectures/index.js';
 import { buildEncoder, encoderInputs, initializerWeights } from './encoder.js';
 import { type ModelDtype, parseModelDtype } from './quantize.js';
 import { keepCountsInput, type LatSetting, latReducer } from './reducers/lat.js';
@@ -34,6 +34,25 @@ export interface AnytimeOptions<S = LatSetting> {
   restore?: boolean;
   /** q8: int8 weights (quantised here, per output channel) and activations for the encoder's linears. */
   dtype?: ModelDtype;
+  /**
+   * Build the layers a second time without selection ops, run when nothing is dropped (full
+   * length): lat at full length then costs what a plain graph costs. The price is memory —
+   * onnxruntime pre-packs the layers' linear weights once per branch — so the default is on only
+   * for models whose layers hold at most {@link fullLengthBranchMaxParams} linear weights, where
+   * the per-layer fixed cost is a few percent of a run (bert-tiny/mini) and the copy is small.
+   */
+  fullLengthBranch?: boolean;
+}
+
+/** Layer linear weights up to which the full-length branch is built by default (16 M: 64 MB in fp32). */
+export const fullLengthBranchMaxParams = 16_000_000;
+
+/** The encoder layers' linear weights (what onnxruntime pre-packs). */
+function layerLinearParams(config: ModelConfig): number {
+  let n = 0;
+  for (const [name, dims] of expectedShapes(config, { classifier: false }))
+    if (name.startsWith('encoder.layer.') && dims.length === 2) n += dims[0]! * dims[1]!;
+  return n;
 }
 
 /** The inference graph: weights as initializers, the reducer's setting (LAT: keep counts) as inputs. */
@@ -61,6 +80,7 @@ export function buildAnytimeGraph<S = LatSetting>(
     ...(reducer ? { reducer: reducer as TokenReducer<unknown> } : {}),
     ...(o.restore !== undefined ? { restore: o.restore } : {}),
     dtype,
+    fullLengthBranch: o.fullLengthBranch ?? layerLinearParams(config) <= fullLengthBranchMaxParams,
   });
   if (head === 'classification') g.output(out.logits!, 'logits');
   else {

@@ -44,6 +44,13 @@ export interface EncoderOptions {
   dtype?: ModelDtype;
   /** Added to the embeddings' output [B, n, d]: gradients w.r.t. it are saliency's ∂/∂H0. */
   embeddingsShift?: Value;
+  /**
+   * Inference with a reducer that can tell (LAT): build the layers twice under one If — without
+   * selection ops, run when no layer drops a token (full length), and with them. Saves the
+   * per-layer If and bookkeeping at full length; onnxruntime then pre-packs each linear's weights
+   * once per branch.
+   */
+  fullLengthBranch?: boolean;
 }
 
 /** The encoder's output values in the graph. */
@@ -60,6 +67,14 @@ export interface EncoderValues {
   embeddings: Value;
   /** The reducer's part of the graph (its extra outputs and loss terms), when there is one. */
   reducer?: ReducerGraph;
+}
+
+/** One build of the layers and heads: the heads' outputs (logits, or start and end logits) and the states. */
+interface LayerValues {
+  heads: Value[];
+  keptPositions: Value[];
+  restored: Value;
+  last: Value;
 }
 
 /** Builds the encoder into `g`, reading weights through `w`; adds the encoder's graph inputs. */
@@ -79,105 +94,147 @@ export function buildEncoder(
   const reducer = o.reducer?.build({ g, config: c, training: !!o.training, param: b.param });
   const layerOn = o.training?.layerDrop ? g.input(encoderInputs.layerOn, 'bool', [c.numLayers]) : undefined;
 
-  const positions = range(g, g.squeeze(g.slice(g.shapeOf(ids), [1], [2], [0], [1]), [0]), 'seq');
+  const seqLength = g.squeeze(g.slice(g.shapeOf(ids), [1], [2], [0], [1]), [0]);
+  const positions = range(g, seqLength, 'seq');
   let h = b.dropout(arch.embeddings(b, { ids, positions, ...(types ? { types } : {}) }), c.hiddenDropout);
   if (o.embeddingsShift) h = g.add(h, o.embeddingsShift);
 
   const embeddings = h;
-  let m = g.cast(mask, g.float); // [B, n] 1 for real tokens still present
-  let pos = g.expand(g.unsqueeze(positions, [0]), g.shapeOf(ids), ['batch', 'seq']); // original positions
-  let restored = h;
-  const keptPositions: Value[] = [];
+  const mask0 = g.cast(mask, g.float); // [B, n] 1 for real tokens still present
+  const pos0 = g.expand(g.unsqueeze(positions, [0]), g.shapeOf(ids), ['batch', 'seq']); // original positions
   // The full-length buffer is only needed by token-level heads.
   const restoring = o.head === 'span' ? o.restore !== false : o.restore === true;
-  let reduced = false;
 
-  // Pooled long inputs: blockwise attention up to the first pooling.
-  const blockwiseUntil = lastBlockwiseLayer(c);
-  for (let i = 0; i < c.numLayers; i++) {
-    const p = `encoder.layer.${i}`;
-    const shape = layerShape(c, i);
-    let attended = h;
-    let probs: Value | undefined;
-    if (shape.heads.length) {
-      const att = selfAttention(b, h, m, p, {
-        heads: shape.heads.length,
-        ...(shape.hardAttentionK ? { hardAttentionK: g.int64(shape.hardAttentionK) } : {}),
-        ...(reducer?.headMask ? { headMask: reducer.headMask(i, shape.heads.length) } : {}),
-        ...(reducer?.attentionScores
-          ? { editScores: (s: Value) => reducer.attentionScores!(i, s, m, h) }
-          : {}),
-        ...(i <= blockwiseUntil ? { chunk: c.pooling!.chunk! } : {}),
-      });
-      const on = reducer?.blockOn?.(i, 'attention');
-      attended = on ? g.where(on, att.attended, h) : att.attended;
-      probs = att.probs;
-    }
-    // Pruned feed-forward blocks (and masked ones) pass their input through unchanged.
-    const ffn = (x: Value): Value => {
-      if (!shape.ffn) return x;
-      const on = reducer?.blockOn?.(i, 'ffn');
-      return on ? g.where(on, feedForward(b, x, p), x) : feedForward(b, x, p);
-    };
-    // A layer whose attention block was pruned has no significance to reduce by: it keeps every token.
-    const step = probs && reducer?.reduce({ layer: i, input: h, attended, probs, mask: m, positions: pos });
-    if (!step) {
-      const out = ffn(attended);
-      h = layerOn ? g.where(g.gather(layerOn, g.int64(i), 0), out, h) : out;
-      if (restoring) restored = reduced ? restoreRows(g, restored, h, pos, m) : h;
-      if (o.keptPositions && reducer)
-        keptPositions.push(g.where(g.greater(m, g.scalar(0)), pos, g.int64(-1)));
-      continue;
-    }
-    reduced = true;
-    // Which rows were written is only needed to restore them: graphs without restore (at full
-    // length, an If yields each value as one more op) leave it out.
-    const select = (): Value[] => {
-      const r = step.reduce();
-      // LayerDrop: a skipped layer passes its input, on the same rows, through unchanged.
-      return [
-        r.rows(attended),
-        r.mask,
-        r.positions,
-        ...(layerOn ? [r.rows(h)] : []),
-        ...(restoring ? [r.valid] : []),
+  /** The layers and the heads; `reducing` false leaves the reducer's token reduction out. */
+  const layersAndHeads = (reducing: boolean): LayerValues => {
+    b.branch();
+    let h = embeddings;
+    let m = mask0;
+    let pos = pos0;
+    let restored = h;
+    const keptPositions: Value[] = [];
+    let reduced = false;
+
+    // Pooled long inputs: blockwise attention up to the first pooling.
+    const blockwiseUntil = lastBlockwiseLayer(c);
+    for (let i = 0; i < c.numLayers; i++) {
+      const p = `encoder.layer.${i}`;
+      const shape = layerShape(c, i);
+      let attended = h;
+      let probs: Value | undefined;
+      if (shape.heads.length) {
+        const att = selfAttention(b, h, m, p, {
+          heads: shape.heads.length,
+          ...(shape.hardAttentionK ? { hardAttentionK: g.int64(shape.hardAttentionK) } : {}),
+          ...(reducer?.headMask ? { headMask: reducer.headMask(i, shape.heads.length) } : {}),
+          ...(reducer?.attentionScores
+            ? { editScores: (s: Value) => reducer.attentionScores!(i, s, m, h) }
+            : {}),
+          ...(i <= blockwiseUntil ? { chunk: c.pooling!.chunk! } : {}),
+        });
+        const on = reducer?.blockOn?.(i, 'attention');
+        attended = on ? g.where(on, att.attended, h) : att.attended;
+        probs = att.probs;
+      }
+      // Pruned feed-forward blocks (and masked ones) pass their input through unchanged.
+      const ffn = (x: Value): Value => {
+        if (!shape.ffn) return x;
+        const on = reducer?.blockOn?.(i, 'ffn');
+        return on ? g.where(on, feedForward(b, x, p), x) : feedForward(b, x, p);
+      };
+      // A layer whose attention block was pruned has no significance to reduce by: it keeps every token.
+      const step =
+        reducing &&
+        probs &&
+        reducer?.reduce({ layer: i, input: h, attended, probs, mask: m, positions: pos });
+      if (!step) {
+        const out = ffn(attended);
+        h = layerOn ? g.where(g.gather(layerOn, g.int64(i), 0), out, h) : out;
+        if (restoring) restored = reduced ? restoreRows(g, restored, h, pos, m) : h;
+        if (o.keptPositions && reducer)
+          keptPositions.push(g.where(g.greater(m, g.scalar(0)), pos, g.int64(-1)));
+        continue;
+      }
+      reduced = true;
+      // Which rows were written is only needed to restore them: graphs without restore (at full
+      // length, an If yields each value as one more op) leave it out.
+      const select = (): Value[] => {
+        const r = step.reduce();
+        // LayerDrop: a skipped layer passes its input, on the same rows, through unchanged.
+        return [
+          r.rows(attended),
+          r.mask,
+          r.positions,
+          ...(layerOn ? [r.rows(h)] : []),
+          ...(restoring ? [r.valid] : []),
+        ];
+      };
+      const everything = () => [
+        attended,
+        m,
+        pos,
+        ...(restoring ? [g.expand(g.scalar(1), g.shapeOf(m), m.shape)] : []),
       ];
-    };
-    const everything = () => [
-      attended,
-      m,
-      pos,
-      ...(restoring ? [g.expand(g.scalar(1), g.shapeOf(m), m.shape)] : []),
-    ];
-    const selected = step.keepsAll ? g.ifElse(step.keepsAll, everything, select) : select();
-    const [kept, keptMask, keptPos] = selected as [Value, Value, Value];
-    const valid = restoring ? selected.at(-1)! : undefined;
-    m = keptMask;
-    pos = keptPos;
+      const selected = step.keepsAll ? g.ifElse(step.keepsAll, everything, select) : select();
+      const [kept, keptMask, keptPos] = selected as [Value, Value, Value];
+      const valid = restoring ? selected.at(-1)! : undefined;
+      m = keptMask;
+      pos = keptPos;
 
-    // ---- feed-forward on the kept rows only ----
-    let out = ffn(kept);
-    if (layerOn) out = g.where(g.gather(layerOn, g.int64(i), 0), out, selected[3]!);
-    h = out;
-    // Kept = selected and a real token: padding never counts as kept, whatever the reducer chose.
-    if (o.keptPositions) keptPositions.push(g.where(g.greater(m, g.scalar(0)), pos, g.int64(-1)));
-    if (valid) restored = restoreRows(g, restored, h, pos, valid);
+      // ---- feed-forward on the kept rows only ----
+      let out = ffn(kept);
+      if (layerOn) out = g.where(g.gather(layerOn, g.int64(i), 0), out, selected[3]!);
+      h = out;
+      // Kept = selected and a real token: padding never counts as kept, whatever the reducer chose.
+      if (o.keptPositions) keptPositions.push(g.where(g.greater(m, g.scalar(0)), pos, g.int64(-1)));
+      if (valid) restored = restoreRows(g, restored, h, pos, valid);
+    }
+
+    if (o.head === 'classification')
+      return { heads: [arch.classificationHead(b, h)], keptPositions, restored, last: h };
+    const full = restoring || !reduced;
+    const span = spanHead(b, full ? restored : h, full ? undefined : { positions: pos, fullLength: mask });
+    return { heads: [span.start, span.end], keptPositions, restored, last: h };
+  };
+
+  // Inference where no layer drops a token (full length): one If around the whole encoder runs it
+  // without the reducer's selection ops, instead of a per-layer If and its bookkeeping (the fixed
+  // cost a length-adaptive graph pays over a plain one, which matters on small models).
+  const keepsEverything = o.fullLengthBranch ? reducer?.keepsEverything?.(seqLength) : undefined;
+  let v: LayerValues;
+  if (!keepsEverything) v = layersAndHeads(true);
+  else {
+    const pack = (x: LayerValues) => [
+      ...x.heads,
+      ...x.keptPositions,
+      x.last,
+      ...(restoring ? [x.restored] : []),
+    ];
+    const heads = o.head === 'classification' ? 1 : 2;
+    const out = g.ifElse(
+      keepsEverything,
+      () => pack(layersAndHeads(false)),
+      () => pack(layersAndHeads(true)),
+    );
+    v = {
+      heads: out.slice(0, heads),
+      keptPositions: out.slice(heads, out.length - (restoring ? 2 : 1)),
+      last: out[out.length - (restoring ? 2 : 1)]!,
+      restored: restoring ? out.at(-1)! : embeddings,
+    };
   }
 
   const result: EncoderValues = {
-    keptPositions,
-    restored,
-    last: h,
+    keptPositions: v.keptPositions,
+    restored: v.restored,
+    last: v.last,
     embeddings,
     ...(reducer ? { reducer } : {}),
   };
-  if (o.head === 'classification') {
-    result.logits = arch.classificationHead(b, h);
-  } else {
-    const full = restoring || !reduced;
-    const span = spanHead(b, full ? restored : h, full ? undefined : { positions: pos, fullLength: mask });
-    result.startLogits = span.start;
-    result.endLogits = span.end;
+  if (o.head === 'classification') result.logits = v.heads[0]!;
+  else {
+    result.startLogits = v.heads[0]!;
+    result.endLogits = v.heads[1]!;
   }
   return result;
 }

@@ -41,8 +41,8 @@ const weights = createRandomWeights(config, 3, {}, 0.1);
 const dir = mkdtempSync(join(tmpdir(), 'lat-fusion-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Op types (with counts) of the graph onnxruntime runs after its optimisations, branches included. */
-async function optimisedOps(bytes: Uint8Array): Promise<Record<string, number>> {
+/** The graph onnxruntime runs after its optimisations (as the model it writes back out). */
+async function optimised(bytes: Uint8Array): Promise<onnx.GraphProto> {
   const path = join(dir, `${Math.random().toString(36).slice(2)}.onnx`);
   const s = await ort.InferenceSession.create(bytes, {
     graphOptimizationLevel: 'all',
@@ -50,6 +50,11 @@ async function optimisedOps(bytes: Uint8Array): Promise<Record<string, number>> 
     intraOpNumThreads: 1,
   });
   await s.release();
+  return fromBinary(onnx.ModelProtoSchema, readFileSync(path)).graph!;
+}
+
+/** Op types (with counts) of a graph, its If branches included. */
+function opCounts(graph: onnx.GraphProto): Record<string, number> {
   const count: Record<string, number> = {};
   const walk = (g: onnx.GraphProto) => {
     for (const n of g.node) {
@@ -57,9 +62,11 @@ async function optimisedOps(bytes: Uint8Array): Promise<Record<string, number>> 
       for (const a of n.attribute) if (a.g) walk(a.g);
     }
   };
-  walk(fromBinary(onnx.ModelProtoSchema, readFileSync(path)).graph!);
+  walk(graph);
   return count;
 }
+
+const optimisedOps = async (bytes: Uint8Array) => opCounts(await optimised(bytes));
 
 function batch(): EncodedBatch {
   const n = 12;
@@ -71,10 +78,13 @@ function batch(): EncodedBatch {
 describe('onnxruntime fusions on lat graphs', () => {
   it('fuses each GELU with its bias (BiasGelu) and each int8 linear (MatMulIntegerToFloat, DynamicQuantizeMatMul)', async () => {
     const layers = config.numLayers;
-    const fp32 = await optimisedOps(toModelProto(buildAnytimeGraph(config, weights)));
+    const perLayerIf = { fullLengthBranch: false };
+    const fp32 = await optimisedOps(toModelProto(buildAnytimeGraph(config, weights, perLayerIf)));
     expect(fp32['BiasGelu']).toBe(layers);
     expect(fp32['Erf']).toBeUndefined();
-    const q8 = await optimisedOps(toModelProto(buildAnytimeGraph(config, weights, { dtype: 'q8' })));
+    const q8 = await optimisedOps(
+      toModelProto(buildAnytimeGraph(config, weights, { ...perLayerIf, dtype: 'q8' })),
+    );
     // Q, K, V share one quantised input: MatMulIntegerToFloat; the other three quantise their own.
     expect(q8['MatMulIntegerToFloat']).toBe(3 * layers);
     expect(q8['DynamicQuantizeMatMul']).toBe(3 * layers);
@@ -98,5 +108,43 @@ describe('onnxruntime fusions on lat graphs', () => {
         a.logits!.forEach((v, i) => expect(Math.abs(v - b.logits![i]!)).toBeLessThan(1e-5));
       }
       await Promise.all([fused.release(), plain.release()]);
+    });
+
+  for (const dtype of ['fp32', 'q8'] as const)
+    it(`runs full length under one If without selection ops, fused as the plain graph (${dtype})`, async () => {
+      const graph = await optimised(toModelProto(buildAnytimeGraph(config, weights, { dtype })));
+      const ifs = graph.node.filter((n) => n.opType === 'If');
+      expect(ifs).toHaveLength(1);
+      const branch = (name: string) => opCounts(ifs[0]!.attribute.find((a) => a.name === name)!.g!);
+      const [full, reducing] = [branch('then_branch'), branch('else_branch')];
+      const plain = await optimisedOps(
+        toModelProto(buildAnytimeGraph(config, weights, { dtype, selection: false, keptPositions: false })),
+      );
+      // The full-length branch is the plain encoder: no selection ops, the same fused kernels.
+      for (const op of ['TopK', 'GatherElements', 'If']) expect(full[op]).toBeUndefined();
+      for (const op of ['BiasGelu', 'Gelu', 'MatMulIntegerToFloat', 'DynamicQuantizeMatMul'])
+        expect(full[op]).toBe(plain[op]);
+      expect(full['LayerNormalization']).toBe(plain['LayerNormalization']! - 1); // the embeddings' is outside
+      // The other branch keeps the per-layer If that skips a layer's selection when it keeps all.
+      expect(reducing['If']).toBe(config.numLayers);
+      expect(reducing['TopK']).toBe(2 * config.numLayers);
+    });
+
+  for (const dtype of ['fp32', 'q8'] as const)
+    it(`gives the per-layer-If graph's logits and kept positions with the full-length branch (${dtype})`, async () => {
+      const runtime = createNodeRuntime({ threads: 1 });
+      const branch = await createAnytimeModel(runtime, config, weights, { dtype, fullLengthBranch: true });
+      const perLayer = await createAnytimeModel(runtime, config, weights, { dtype, fullLengthBranch: false });
+      for (const setting of [
+        undefined,
+        { form: 'ratio' as const, ratios: [1, 0.5] },
+        { form: 'ratio' as const, ratios: [0.7, 0.4] },
+      ]) {
+        const a = await branch.run(batch(), setting);
+        const b = await perLayer.run(batch(), setting);
+        expect(a.keptPositions).toEqual(b.keptPositions);
+        a.logits!.forEach((v, i) => expect(Math.abs(v - b.logits![i]!)).toBeLessThan(1e-6));
+      }
+      await Promise.all([branch.release(), perLayer.release()]);
     });
 });

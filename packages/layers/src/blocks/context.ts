@@ -39,6 +39,11 @@ export interface Blocks {
   dropout(x: Value, p: number): Value;
   /** The configured hidden activation. */
   activation(x: Value): Value;
+  /**
+   * Starts building another If branch: ops made in one branch (a q8 linear's quantised input)
+   * cannot be shared with the other, so per-input caches are dropped. Weights stay shared.
+   */
+  branch(): void;
 }
 
 /**
@@ -66,17 +71,21 @@ export function blocks(
   };
   // q8: each input is quantised once, however many linears read it (query, key and value share one).
   const quantizedInputs = new Map<string, [Value, Value, Value]>();
+  const quantizedWeights = new Map<string, [Value, Value]>();
   const quantizedLinear = (x: Value, name: string) => {
     const weight = weights.get(`${name}.weight`);
     if (!weight)
       throw new LatError('MISSING_TENSORS', `weight ${name}.weight is missing; check the checkpoint`, name);
-    const q = quantizeWeight(weight);
-    const wq = g.initializer(`${name}.weight_int8`, { type: 'int8', dims: q.dims, data: q.values });
-    const ws = g.initializer(`${name}.weight_scale`, {
-      type: 'float32',
-      dims: [q.scales.length],
-      data: q.scales,
-    });
+    let quantized = quantizedWeights.get(name);
+    if (!quantized) {
+      const q = quantizeWeight(weight);
+      quantized = [
+        g.initializer(`${name}.weight_int8`, { type: 'int8', dims: q.dims, data: q.values }),
+        g.initializer(`${name}.weight_scale`, { type: 'float32', dims: [q.scales.length], data: q.scales }),
+      ];
+      quantizedWeights.set(name, quantized);
+    }
+    const [wq, ws] = quantized;
     let xq = quantizedInputs.get(x.name);
     if (!xq) quantizedInputs.set(x.name, (xq = g.dynamicQuantizeLinear(x)));
     const [a, aScale, aZero] = xq;
@@ -96,5 +105,6 @@ export function blocks(
     dropout: (x, p) => (dropout && p > 0 ? dropout.apply(g, x, p) : x),
     activation: (x) =>
       c.hiddenAct === 'relu' ? g.relu(x) : g.gelu(x, c.hiddenAct === 'gelu_new' ? 'tanh' : 'erf'),
+    branch: () => quantizedInputs.clear(),
   };
 }

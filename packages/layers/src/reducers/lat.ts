@@ -4,7 +4,7 @@
  * token; TopK picks each layer's keep count (a graph input, so one session serves every length
  * configuration) and the kept tokens are put back in their original order.
  */
-import { type Graph, type HostTensor, keepCounts, type LengthSpec } from '@lat/core';
+import { type Graph, type HostTensor, keepCounts, type LengthSpec, type Value } from '@lat/core';
 import type { ModelConfig } from '../architectures/index.js';
 import { gatherRows, range } from '../blocks/rows.js';
 import type { LayerInput, LayerReduction, ReducerBatch, TokenReducer } from './reducer.js';
@@ -84,7 +84,17 @@ export function latLayers(
  */
 export const latReducer: TokenReducer<LatSetting> = {
   name: 'lat',
-  build: ({ g, config, training }) => ({ reduce: latLayers(g, config, training) }),
+  build: ({ g, config, training }) => {
+    const reduce = latLayers(g, config, training);
+    const keep = g.value(keepCountsInput);
+    return {
+      reduce,
+      // Every keep count at least the input length: nothing to select anywhere (full length).
+      ...(training
+        ? {}
+        : { keepsEverything: (n: Value) => g.not(g.less(g.reduceMin(keep, [0, 1], false), n)) }),
+    };
+  },
   feeds(setting, x, config: ModelConfig): Record<string, HostTensor> {
     return {
       [keepCountsInput]: {

@@ -84,6 +84,12 @@ export interface ReducerGraph {
   headMask?(layer: number, heads: number): Value;
   /** A bool scalar; false makes the layer's block pass its input through unchanged. */
   blockOn?(layer: number, block: 'attention' | 'ffn'): Value;
+  /**
+   * Inference: a bool scalar, true when no layer will drop a token of any example in an input of
+   * `seqLength` tokens (int64 scalar); the encoder then runs its layers without this reducer's
+   * `reduce` ops, under one If instead of one per layer.
+   */
+  keepsEverything?(seqLength: Value): Value;
   /** The reduction after layer `x.layer`'s attention; undefined keeps every token. */
   reduce(x: LayerInput): LayerReduction | undefined;
   /** Extra graph outputs, named, built after the last layer. */
