@@ -2,16 +2,17 @@
  * Where one training step's time goes: onnxruntime's own profiler on the training graph (fwd +
  * bwd of bert-mini, batch 32 × seq 128, LengthDrop's full-length pass), time per op type split
  * into forward and backward nodes, next to the host-side AdamW step over the same weights.
+ * `--profile-model bert-base --profile-batch 8` profiles another size and batch.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type HostTensor, toModelProto } from '@lat/core';
+import { type HostTensor, LatError, toModelProto } from '@lat/core';
 import { buildTrainingGraph, createRandomWeights, taskLoss } from '@lat/layers';
 import { AdamW } from '@lat/train';
 import type { Report } from '../report.js';
-import { batchOf, configOf, quick, sizes, threads } from '../setup.js';
+import { batchOf, configOf, flag, numFlag, quick, sizes, threads } from '../setup.js';
 
 interface OrtTensorCtor {
   new (type: string, data: unknown, dims: readonly number[]): unknown;
@@ -44,8 +45,15 @@ interface TraceEvent {
 }
 
 export async function trainingProfile(report: Report) {
-  const size = sizes[1]!;
-  const batch = quick ? 8 : 32;
+  const name = flag('profile-model') ?? 'bert-mini';
+  const size = sizes.find((s) => s.name === name);
+  if (!size)
+    throw new LatError(
+      'BAD_INPUT',
+      `unknown model ${name} (${sizes.map((s) => s.name).join(', ')})`,
+      '--profile-model',
+    );
+  const batch = numFlag('profile-batch', quick ? 8 : 32);
   const seq = 128;
   const runs = quick ? 2 : 3;
   const c = configOf(size);
