@@ -5,7 +5,7 @@ import { createWebRuntime } from '@lat/runtime-web';
 import { Report } from './report.js';
 import { axformerRuns } from './sections/axformer.js';
 import { accuracyCurve, sst2Curve } from './sections/curves.js';
-import { exportedBaselines } from './sections/exported.js';
+import { exportedBaselines, fullLengthOverhead } from './sections/exported.js';
 import { frontierSpeed } from './sections/frontier.js';
 import { fwdBwd } from './sections/fwd-bwd.js';
 import { inference } from './sections/inference.js';
@@ -63,6 +63,16 @@ async function main() {
             [8, 128],
           ],
         ),
+    ],
+    [
+      'overhead',
+      'lat at full length vs the exported graph, CPU time at one thread',
+      () =>
+        fullLengthOverhead(report, createNodeRuntime({ threads: 1 }), sizes.slice(0, 2), [
+          [1, 128],
+          [8, 128],
+          [1, 384],
+        ]),
     ],
     [
       'web',

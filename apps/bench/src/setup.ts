@@ -92,15 +92,16 @@ export async function time(run: () => Promise<unknown>, maxRuns = quick ? 5 : 20
 export async function timeRuns(
   run: () => Promise<unknown>,
   maxRuns = quick ? 5 : 20,
+  clock: () => number = () => performance.now(),
 ): Promise<{ median: number; min: number }> {
   await run();
   await run();
   const times: number[] = [];
   const start = performance.now();
   while (times.length < maxRuns && (times.length < 3 || performance.now() - start < 2000)) {
-    const t = performance.now();
+    const t = clock();
     await run();
-    times.push(performance.now() - t);
+    times.push(clock() - t);
   }
   times.sort((a, b) => a - b);
   return { median: times[Math.floor(times.length / 2)]!, min: times[0]! };
@@ -146,6 +147,16 @@ export function torch(
   return JSON.parse(r.stdout);
 }
 
+/**
+ * The process's CPU time in ms (user + system, every thread). With one intra-op thread and no
+ * other thread pool busy it is the work a run does, which other processes' load barely changes:
+ * the clock for fixed per-run costs on this shared machine.
+ */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 /** Median and fastest ms of each runner, per round. */
 export type RoundTimes = Record<string, { median: number; min: number }[]>;
 
@@ -156,10 +167,12 @@ export type RoundTimes = Record<string, { median: number; min: number }[]>;
 export async function interleaved(
   runners: Record<string, () => Promise<unknown>>,
   rounds: number,
+  clock?: () => number,
 ): Promise<RoundTimes> {
   const ms: RoundTimes = {};
   for (let r = 0; r < rounds; r++)
-    for (const [k, run] of Object.entries(runners)) (ms[k] ??= []).push(await timeRuns(run));
+    for (const [k, run] of Object.entries(runners))
+      (ms[k] ??= []).push(await timeRuns(run, undefined, clock));
   return ms;
 }
 

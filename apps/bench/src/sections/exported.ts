@@ -7,7 +7,7 @@
  * ratio compares runs made under the same load.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostTensor, Rng, type Runtime, type StateDict, WordPieceTokenizer } from '@lat/core';
@@ -25,6 +25,7 @@ import {
   batchOf,
   chosen,
   configOf,
+  cpuMs,
   interleaved,
   python,
   quick,
@@ -61,8 +62,8 @@ function exporterMissing(): string | undefined {
   return r.status === 0 ? undefined : r.stderr.trim().split('\n').at(-1);
 }
 
-/** torch.onnx.export of `w` into `dir/onnx/model.onnx`, and its transformers.js-style q8 graph. */
-function exportWithTorch(dir: string, c: ModelConfig, w: StateDict) {
+/** torch.onnx.export of `w` into `dir/onnx/model.onnx`, and (`q8`) its transformers.js-style q8 graph. */
+function exportWithTorch(dir: string, c: ModelConfig, w: StateDict, q8 = true) {
   writeSafetensors(join(dir, 'weights.safetensors'), w);
   const job = {
     threads,
@@ -79,7 +80,7 @@ function exportWithTorch(dir: string, c: ModelConfig, w: StateDict) {
     },
     weights: join(dir, 'weights.safetensors'),
     out: join(dir, 'onnx/model.onnx'),
-    q8: join(dir, 'onnx/model_quantized.onnx'),
+    ...(q8 ? { q8: join(dir, 'onnx/model_quantized.onnx') } : {}),
   };
   const r = spawnSync(python, [join(import.meta.dirname, '../../torch_export.py'), JSON.stringify(job)], {
     encoding: 'utf8',
@@ -89,8 +90,8 @@ function exportWithTorch(dir: string, c: ModelConfig, w: StateDict) {
 }
 
 /** One ORT session over a graph file with BERT's standard I/O, run on an encoded batch. */
-async function openGraph(runtime: Runtime, path: string) {
-  const session = await runtime.createSession(readFileSync(path), { threads });
+async function openGraph(runtime: Runtime, path: string, sessionThreads = threads) {
+  const session = await runtime.createSession(readFileSync(path), { threads: sessionThreads });
   return {
     async run(x: EncodedBatch): Promise<Float32Array> {
       const dims = [x.batch, x.inputIds.length / x.batch];
@@ -226,6 +227,69 @@ export async function exportedBaselines(
       ...Object.values(lat).map((m) => m.release()),
       ...Object.values(tjsModels).map((m) => m.release()),
     ]);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * lat's fixed cost at full length against the exported graph, on the clock this shared machine
+ * allows for it: CPU time per run at one thread (every session single-threaded, so no thread pool
+ * spins between runs), interleaved rounds. "per-layer If" is lat's graph without the full-length
+ * branch (`fullLengthBranch: false`, the graph before it): what the branch saves, in the same run.
+ */
+export async function fullLengthOverhead(
+  report: Report,
+  runtime: Runtime,
+  which: Size[],
+  shapes: [number, number][],
+  rounds = quick ? 3 : 6,
+) {
+  report.heading(
+    `lat at full length vs the exported graph: CPU time per run, onnxruntime-node, 1 thread, median of ${rounds} rounds (min–max)`,
+  );
+  const missing = exporterMissing();
+  if (missing) {
+    console.log(`  skipped: PyTorch is not available (${missing})`);
+    report.push(`Skipped: PyTorch is not available (${missing}).\n`);
+    return;
+  }
+  report.push(
+    "The process CPU time of each run (user + system) with every session at one intra-op thread: under other processes' load a run takes longer in wall time but does the same work, so fixed costs of a few percent stay measurable. Graphs as in the previous table; lat full: the anytime graph at full length with its full-length branch (one If around the encoder), lat full, per-layer If: the same graph built without that branch. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds.\n",
+  );
+  report.push(
+    '| model | batch × seq | exported CPU ms (median, fastest) | lat plain / exported | lat full / exported | lat full, per-layer If / exported |',
+  );
+  report.push('|---|---|---|---|---|---|');
+  for (const s of which.filter(chosen)) {
+    const c = configOf(s);
+    const w = createRandomWeights(c, 1);
+    perturb(w, 2);
+    const root = mkdtempSync(join(tmpdir(), 'lat-bench-overhead-'));
+    mkdirSync(join(root, 'onnx'));
+    exportWithTorch(root, c, w, false);
+    const exported = await openGraph(runtime, join(root, 'onnx/model.onnx'), 1);
+    const open = (o: { selection?: boolean; fullLengthBranch?: boolean }) =>
+      createAnytimeModel(runtime, c, w, { ...o, keptPositions: false, session: { threads: 1 } });
+    const lat: Record<string, AnytimeModel> = {
+      plain: await open({ selection: false }),
+      full: await open({ fullLengthBranch: true }),
+      perLayer: await open({ fullLengthBranch: false }),
+    };
+    for (const [batch, seq] of shapes) {
+      const x = batchOf(batch, seq);
+      const ms = await interleaved(
+        {
+          exported: () => exported.run(x),
+          ...Object.fromEntries(Object.entries(lat).map(([k, m]) => [k, () => m.run(x)])),
+        },
+        rounds,
+        cpuMs,
+      );
+      const line = `| ${s.name} | ${batch} × ${seq} | ${roundMs(ms, 'exported')} | ${roundRatio(ms, 'plain', 'exported')} | ${roundRatio(ms, 'full', 'exported')} | ${roundRatio(ms, 'perLayer', 'exported')} |`;
+      report.push(line);
+      console.log(line);
+    }
+    await Promise.all([exported.release(), ...Object.values(lat).map((m) => m.release())]);
     rmSync(root, { recursive: true, force: true });
   }
 }
