@@ -54,7 +54,10 @@ describe('gradient helpers', () => {
     expect(Array.from(g.a)[0]).toBeCloseTo(0.6, 5);
     expect(g.b[0]).toBeCloseTo(0.8, 5);
     const acc: Record<string, Float32Array> = {};
-    accumulate(acc, { a: Float32Array.of(1, 2) }, 0.5);
+    const first = Float32Array.of(1, 2);
+    accumulate(acc, { a: first }, 0.5);
+    expect(acc['a']).toBe(first); // taken over, scaled in place: no copy
+    expect(Array.from(first)).toEqual([0.5, 1]);
     accumulate(acc, { a: Float32Array.of(1, 2) }, 0.5);
     expect(Array.from(acc['a']!)).toEqual([1, 2]);
   });
