@@ -44,7 +44,6 @@ interface Globals {
   debug?: boolean;
 }
 
-/** Builds the `lat` program. `write` receives stdout text (tests capture it). */
 /** --dtype: run the fp32 graph or the q8 one (int8 encoder; frontier-q8.json is its frontier). */
 const dtypeOption = () =>
   new Option(
@@ -52,6 +51,16 @@ const dtypeOption = () =>
     'fp32, or q8: int8 dynamic quantisation of the encoder, with its own frontier',
   ).choices(['fp32', 'q8']);
 
+/** --device: where a command runs the model (`what`: what it does there). */
+const deviceOption = (what: string) =>
+  new Option(
+    '--device <device>',
+    `${what} on onnxruntime-node, onnxruntime-web wasm in this process, or in headless Chromium (/usr/bin/chromium)`,
+  )
+    .choices(['node', 'wasm', 'chromium'])
+    .default('node');
+
+/** Builds the `lat` program. `write` receives stdout text (tests capture it). */
 export function createProgram(write?: (s: string) => void): Command {
   const program = new Command('lat')
     .description('Length-Adaptive Transformer: fine-tune once with LengthDrop, run at any budget.')
@@ -187,14 +196,7 @@ export function createProgram(write?: (s: string) => void): Command {
       int('--max-length'),
     )
     .option('--remeasure', 'with --objective latency: measure the latency table again')
-    .addOption(
-      new Option(
-        '--device <device>',
-        'with --objective latency: measure on onnxruntime-node, onnxruntime-web wasm in this process, or in headless Chromium (/usr/bin/chromium)',
-      )
-        .choices(['node', 'wasm', 'chromium'])
-        .default('node'),
-    )
+    .addOption(deviceOption('with --objective latency: measure'))
     .option('--iterations <n>', 'search iterations', int('--iterations'), 30)
     .option('--population <n>', 'initial configurations besides smallest and full', int('--population'), 20)
     .option('--mutations <n>', 'mutants per iteration', int('--mutations'), 30)
@@ -263,6 +265,7 @@ export function createProgram(write?: (s: string) => void): Command {
     .option('--runs <n>', 'timed runs per configuration', int('--runs'), 20)
     .option('--save', 'store the latencies in the frontier file (for --latency budgets)')
     .option('--dev <file>', 'AdapLeR models: time these inputs (their kept tokens depend on the text)')
+    .addOption(deviceOption('run'))
     .action(async (o) => {
       await benchCommand({ ...o, ...t() }, out());
     });

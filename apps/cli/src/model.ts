@@ -2,7 +2,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { bundleManifestFile, LatError } from '@lat/core';
+import { bundleManifestFile, LatError, type Runtime } from '@lat/core';
 import { readJson, writeFileAtomic } from '@lat/core/node';
 import type { KdDirection, ModelDtype } from '@lat/layers';
 import { createRandomWeights, dtypeFingerprint } from '@lat/layers';
@@ -133,13 +133,22 @@ export function runtimeFor(threads?: number) {
   return createWebRuntime(options);
 }
 
-/** The model as a pipeline (question answering for span models), at the frontier given, in fp32 or q8. */
+/**
+ * The model as a pipeline (question answering for span models), at the frontier given, in fp32 or
+ * q8, on `runtime` (default: {@link runtimeFor} the threads).
+ */
 export function openPipeline(
   model: CliModel,
-  o: { threads?: number; frontier?: FrontierFile; maxLength?: number; dtype?: ModelDtype } = {},
+  o: {
+    threads?: number;
+    frontier?: FrontierFile;
+    maxLength?: number;
+    dtype?: ModelDtype;
+    runtime?: Runtime;
+  } = {},
 ) {
   const options = {
-    runtime: runtimeFor(o.threads),
+    runtime: o.runtime ?? runtimeFor(o.threads),
     ...(o.frontier ? { frontier: o.frontier } : {}),
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
     ...(o.dtype ? { dtype: o.dtype } : {}),

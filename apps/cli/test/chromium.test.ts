@@ -124,4 +124,40 @@ describe('latency in headless Chromium', () => {
     },
     60_000,
   );
+
+  it.skipIf(!hasChromium)(
+    'lat bench --device chromium times the q8 graph in the page',
+    () => {
+      const r = lat([
+        'bench',
+        '--model',
+        model,
+        '--device',
+        'chromium',
+        '--dtype',
+        'q8',
+        '--seq',
+        '16',
+        '--runs',
+        '2',
+        '--ratios',
+        '0.5,0.5',
+      ]);
+      expect(r.device).toBe('onnxruntime-web wasm in Chromium, 1 thread');
+      expect(r.dtype).toBe('q8');
+      expect(r.rows.map((row: { lengths: unknown }) => row.lengths)).toEqual(['full', [0.5, 0.5]]);
+      for (const row of r.rows) expect(row.ms).toBeGreaterThan(0);
+      // Latencies saved into the frontier file are onnxruntime-node's: refused on another device.
+      const refused = spawnSync(
+        process.execPath,
+        [bin, 'bench', '--model', model, '--device', 'wasm', '--save'],
+        {
+          encoding: 'utf8',
+        },
+      );
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toMatch(/--save stores onnxruntime-node latencies/);
+    },
+    60_000,
+  );
 });

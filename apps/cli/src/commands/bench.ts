@@ -1,7 +1,9 @@
 import { join } from 'node:path';
-import type { LengthSpec } from '@lat/core';
+import { LatError, type LengthSpec } from '@lat/core';
 import { type AnytimeModel, type ModelConfig, padBatch } from '@lat/layers';
 import { inputMacs, pointLengths } from '@lat/pipeline';
+import { deviceFor } from '../device.js';
+import type { LatencyDevice } from '../latency.js';
 import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
 import { frontierFileFor, loadCliModel, loadFrontier, openPipeline, writeJson } from '../model.js';
 import { type Output, table } from '../output.js';
@@ -21,6 +23,8 @@ export interface BenchFlags extends LengthFlags {
   /** AdapLeR models: the inputs to time (their kept tokens depend on the text). */
   dev?: string;
   task?: string;
+  /** Where to run: onnxruntime-node (default), onnxruntime-web wasm in this process, or in headless Chromium. */
+  device?: LatencyDevice;
 }
 
 /** A batch of `batch` inputs of exactly `seq` tokens ([CLS] … [SEP]). */
@@ -66,16 +70,25 @@ export async function benchCommand(f: BenchFlags, out: Output) {
     model.config.pooling?.inputLength ??
     Math.min(128, model.config.maxPositions - model.config.positionOffset);
   const options = lengthOptionsFromFlags(f, model.config, frontier !== undefined, seq);
+  if (f.save && (f.device ?? 'node') !== 'node')
+    throw new LatError(
+      'BAD_INPUT',
+      `--save stores onnxruntime-node latencies in the frontier file; drop it to time on ${f.device}`,
+      '--save',
+    );
+  const device = deviceFor(f.device ?? 'node', f.threads);
+  const opened = await device.open();
   const p = await openPipeline(model, {
     threads: f.threads,
     frontier,
+    runtime: opened.runtime,
     ...(f.dtype ? { dtype: f.dtype } : {}),
   });
   const m = p.model;
   const x = benchInput(model.config, seq, f.batch);
   try {
     const chosen = p.lengthsFor(options);
-    const full = await timeRuns(m, x, undefined, f.runs);
+    const full = await timeRuns(m, x, undefined, f.runs, opened.clock);
     const fullMacs = inputMacs(model.config, seq);
     const rows: {
       lengths: number[] | 'full';
@@ -88,7 +101,7 @@ export async function benchCommand(f: BenchFlags, out: Output) {
       ? [{ spec: chosen.spec, point: chosen.point }]
       : (frontier?.points ?? []).map((point) => ({ spec: pointLengths(frontier!, point), point }));
     for (const { spec, point } of targets) {
-      const ms = await timeRuns(m, x, spec, f.runs);
+      const ms = await timeRuns(m, x, spec, f.runs, opened.clock);
       const counts = (await m.run(x, spec)).keepCounts[0]!;
       const lengths = spec.form === 'ratio' ? [...spec.ratios] : [...spec.lengths];
       rows.push({
@@ -103,9 +116,19 @@ export async function benchCommand(f: BenchFlags, out: Output) {
     if (f.save && frontier && f.batch === 1)
       writeJson(f.frontier ?? join(model.dir, frontierFileFor(p.dtype)), frontier);
     out.result(
-      { command: 'bench', seq, batch: f.batch, threads: f.threads ?? null, dtype: p.dtype, rows },
+      {
+        command: 'bench',
+        seq,
+        batch: f.batch,
+        threads: f.threads ?? null,
+        dtype: p.dtype,
+        device: device.name,
+        rows,
+      },
       () => {
-        out.info(`latency at seq ${seq}, batch ${f.batch}, ${p.dtype} (median of ${f.runs} runs)`);
+        out.info(
+          `latency at seq ${seq}, batch ${f.batch}, ${p.dtype}, ${device.name} (median of ${f.runs} runs)`,
+        );
         out.info(
           table(
             rows.map((r) => [
@@ -123,5 +146,6 @@ export async function benchCommand(f: BenchFlags, out: Output) {
     return rows;
   } finally {
     await p.dispose();
+    await opened.close?.();
   }
 }

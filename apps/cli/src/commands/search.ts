@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { encoderMacs, LatError, type LengthSpec, lengthDefaults } from '@lat/core';
 import { writeFileAtomic } from '@lat/core/node';
 import { dtypeFingerprint, type ModelDtype, pooledLatLayers } from '@lat/layers';
-import { createWebRuntime } from '@lat/runtime-web';
 import {
   evolutionarySearch,
   type FrontierFile,
@@ -13,16 +12,15 @@ import {
   toFrontierFile,
 } from '@lat/search';
 import { selectionMetric } from '@lat/train';
-import { openChromiumRuntime } from '../chromium.js';
+import { deviceFor } from '../device.js';
 import { averageMacs, devScorer } from '../evaluation.js';
-import { type LatencyDevice, latencyTableFor, type OpenDevice } from '../latency.js';
+import { type LatencyDevice, latencyTableFor } from '../latency.js';
 import {
   type CliModel,
   frontierFileFor,
   loadCliModel,
   openPipeline,
   paddedLengthOf,
-  runtimeFor,
   writeJson,
 } from '../model.js';
 import { type Output, table } from '../output.js';
@@ -93,7 +91,7 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
     const dev = devScorer(model, p, f.dev, f.task);
     const select = selectionMetric(dev.metricNames);
     const meanLen = Math.round(dev.items.reduce((a, e) => a + e.ids.length, 0) / dev.items.length);
-    const device = latencyDevice(f.device ?? 'node', f.threads);
+    const device = deviceFor(f.device ?? 'node', f.threads);
     const latency =
       f.objective === 'latency'
         ? await latencyTableFor(model, device.name, meanLen, device.open, { remeasure: f.remeasure ?? false })
@@ -183,24 +181,6 @@ export async function searchCommand(f: SearchFlags, out: Output): Promise<Fronti
   } finally {
     await p.dispose();
   }
-}
-
-/**
- * Where latency is measured: wasm runs onnxruntime-web's kernels (the browser's) single-threaded in
- * this process, chromium runs them in real headless Chromium. `open` is called only to measure.
- */
-function latencyDevice(device: LatencyDevice, threads?: number): { name: string; open: OpenDevice } {
-  if (device === 'chromium')
-    return { name: 'onnxruntime-web wasm in Chromium, 1 thread', open: openChromiumRuntime };
-  if (device === 'wasm')
-    return {
-      name: 'onnxruntime-web wasm, 1 thread',
-      open: async () => ({ runtime: createWebRuntime({ threads: 1 }) }),
-    };
-  return {
-    name: `onnxruntime-node cpu, ${threads ?? 'all'} threads`,
-    open: async () => ({ runtime: runtimeFor(threads) }),
-  };
 }
 
 /**
