@@ -16,6 +16,11 @@ export class Report {
     console.log(`  ${line}`);
   }
 
+  /** A markdown table's header row (`columns`: "a | b | c") and separator. */
+  table(columns: string): void {
+    this.lines.push(`| ${columns} |`, `|${'---|'.repeat(columns.split(' | ').length)}`);
+  }
+
   /** Writes what was measured so far (a failing section keeps the ones before it). */
   save(file: string): void {
     writeFileSync(file, `${this.lines.join('\n')}\n`);

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type StateDict, toModelProto, type WordPieceTokenizer } from '@lat/core';
 import { buildAnytimeGraph, type ModelConfig, toHfConfig } from '@lat/layers';
-import { generateSentimentTask, syntheticVocab } from '@lat/train';
+import { encodeExamples, generateSentimentTask, padBatch, syntheticVocab } from '@lat/train';
 
 type Transformers = typeof import('@huggingface/transformers');
 
@@ -45,6 +45,17 @@ export function benchTexts(batch: number, seq: number): string[] {
     texts.push(words.slice(0, seq - 2).join(' '));
   }
   return texts;
+}
+
+/** The texts as lat encodes them (its WordPiece tokenizer, `seq` tokens): what "lat from text" times. */
+export function encodeTexts(texts: string[], tok: WordPieceTokenizer, seq: number) {
+  return padBatch(
+    encodeExamples(
+      texts.map((textA) => ({ textA, label: 0, source: '' })),
+      tok,
+      seq,
+    ),
+  );
 }
 
 /** tokenizer.json as Hugging Face's tokenizers writes it for an uncased BERT WordPiece vocabulary. */

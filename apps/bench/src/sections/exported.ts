@@ -19,7 +19,6 @@ import {
   type EncodedBatch,
   type ModelConfig,
 } from '@lat/layers';
-import { encodeExamples, padBatch } from '@lat/train';
 import { fmt, type Report } from '../report.js';
 import {
   batchOf,
@@ -38,6 +37,7 @@ import {
   benchTexts,
   benchVocab,
   createTransformersJsModel,
+  encodeTexts,
   loadTransformersJs,
   type TextClassifier,
   writeHfModelFiles,
@@ -89,6 +89,20 @@ function exportWithTorch(dir: string, c: ModelConfig, w: StateDict, q8 = true) {
   return JSON.parse(r.stdout) as { torch: string };
 }
 
+/**
+ * The size's random weights (biases and LayerNorms randomised too) and their torch export (with
+ * `q8`, its transformers.js-style q8 graph too) in `<root>/model/onnx/`, a fresh temporary root.
+ */
+function exportedWeights(c: ModelConfig, q8: boolean) {
+  const w = createRandomWeights(c, 1);
+  perturb(w, 2);
+  const root = mkdtempSync(join(tmpdir(), 'lat-bench-exported-'));
+  const dir = join(root, 'model');
+  mkdirSync(join(dir, 'onnx'), { recursive: true });
+  const { torch } = exportWithTorch(dir, c, w, q8);
+  return { w, root, dir, torch };
+}
+
 /** One ORT session over a graph file with BERT's standard I/O, run on an encoded batch. */
 async function openGraph(runtime: Runtime, path: string, sessionThreads = threads) {
   const session = await runtime.createSession(readFileSync(path), { threads: sessionThreads });
@@ -131,21 +145,17 @@ export async function exportedBaselines(
   report.push(
     `The same random weights (biases and LayerNorms randomised too) as five graphs: **exported** — lat's weights loaded into a PyTorch BERT written as Hugging Face's modeling_bert computes it and exported by torch.onnx.export (opset 14, \`apps/bench/torch_export.py\`), run by onnxruntime-node with all graph optimisations; **lat plain** — lat's own BERT graph without selection ops; **lat full** — lat's anytime graph at full length; **transformers.js** (@huggingface/transformers ${tjs.env.version}, offline, CPU) running the exported graph from a local model directory, timed from text, next to **lat full from text** (lat's tokenizer, then the anytime graph). q8: the exported graph quantised the way transformers.js's quantize.py makes \`model_quantized.onnx\` (onnxruntime's dynamic IntegerOps quantiser: int8 weights per tensor, uint8 activations at run time, uint8 embedding tables; written by \`torch_export.py\` with the onnx package since python onnxruntime is absent here), run by onnxruntime-node ("exported q8") and by transformers.js (\`dtype: 'q8'\`), next to lat's q8 anytime graph (per-channel 7-bit weights) at full length. Every graph's logits are checked against lat's plain graph before timing (fp32 within 1e-3; q8 printed). Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds; ms: median, fastest.\n`,
   );
-  report.push(
-    '| model | batch × seq | exported ms | lat plain / exported | lat full / exported | transformers.js ms (from text) | lat full from text / transformers.js | exported q8 ms | lat q8 full / exported q8 | lat q8 from text / transformers.js q8 | lat fp32 full / lat q8 full |',
+  report.table(
+    'model | batch × seq | exported ms | lat plain / exported | lat full / exported | transformers.js ms (from text) | lat full from text / transformers.js | exported q8 ms | lat q8 full / exported q8 | lat q8 from text / transformers.js q8 | lat fp32 full / lat q8 full',
   );
-  report.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const s of which.filter(chosen)) {
     const c = configOf(s);
-    const w = createRandomWeights(c, 1);
-    perturb(w, 2);
-    const root = mkdtempSync(join(tmpdir(), 'lat-bench-exported-'));
+    const { w, root, dir, torch } = exportedWeights(c, true);
+    console.log(`  ${s.name}: exported with torch ${torch}`);
     const tok = new WordPieceTokenizer(benchVocab(c.vocabSize));
-    writeHfModelFiles(join(root, s.name), c, tok);
-    const versions = exportWithTorch(join(root, s.name), c, w);
-    console.log(`  ${s.name}: exported with torch ${versions.torch}`);
-    const exported = await openGraph(runtime, join(root, s.name, 'onnx/model.onnx'));
-    const exportedQ8 = await openGraph(runtime, join(root, s.name, 'onnx/model_quantized.onnx'));
+    writeHfModelFiles(dir, c, tok);
+    const exported = await openGraph(runtime, join(dir, 'onnx/model.onnx'));
+    const exportedQ8 = await openGraph(runtime, join(dir, 'onnx/model_quantized.onnx'));
     const open = (dtype: 'fp32' | 'q8', selection: boolean) =>
       createAnytimeModel(runtime, c, w, { dtype, selection, keptPositions: false, session: { threads } });
     const lat: Record<string, AnytimeModel> = {
@@ -154,22 +164,15 @@ export async function exportedBaselines(
       q8: await open('q8', true),
     };
     const tjsModels: Record<string, TextClassifier> = {
-      fp32: await createTransformersJsModel(tjs, root, s.name, threads),
-      q8: await createTransformersJsModel(tjs, root, s.name, threads, 'q8'),
+      fp32: await createTransformersJsModel(tjs, root, 'model', threads),
+      q8: await createTransformersJsModel(tjs, root, 'model', threads, 'q8'),
     };
     for (const [batch, seq] of shapes) {
       if (s.name === 'bert-base' && batch * seq > 1024 && quick) continue;
       const withQ8 = q8Shapes.some(([b, n]) => b === batch && n === seq);
       const x = batchOf(batch, seq);
       const texts = benchTexts(batch, seq);
-      const fromText = () =>
-        padBatch(
-          encodeExamples(
-            texts.map((textA) => ({ textA, label: 0, source: '' })),
-            tok,
-            seq,
-          ),
-        );
+      const fromText = () => encodeTexts(texts, tok, seq);
       // Same weights, same token ids: the exported graph and transformers.js against lat's plain graph.
       const reference = (await lat['plain']!.run(fromText())).logits!;
       const exportedLogits = await exported.run(fromText());
@@ -256,18 +259,13 @@ export async function fullLengthOverhead(
   report.push(
     "The process CPU time of each run (user + system) with every session at one intra-op thread: under other processes' load a run takes longer in wall time but does the same work, so fixed costs of a few percent stay measurable. Graphs as in the previous table; lat full: the anytime graph at full length with its full-length branch (one If around the encoder), lat full, per-layer If: the same graph built without that branch. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds.\n",
   );
-  report.push(
-    '| model | batch × seq | exported CPU ms (median, fastest) | lat plain / exported | lat full / exported | lat full, per-layer If / exported |',
+  report.table(
+    'model | batch × seq | exported CPU ms (median, fastest) | lat plain / exported | lat full / exported | lat full, per-layer If / exported',
   );
-  report.push('|---|---|---|---|---|---|');
   for (const s of which.filter(chosen)) {
     const c = configOf(s);
-    const w = createRandomWeights(c, 1);
-    perturb(w, 2);
-    const root = mkdtempSync(join(tmpdir(), 'lat-bench-overhead-'));
-    mkdirSync(join(root, 'onnx'));
-    exportWithTorch(root, c, w, false);
-    const exported = await openGraph(runtime, join(root, 'onnx/model.onnx'), 1);
+    const { w, root, dir } = exportedWeights(c, false);
+    const exported = await openGraph(runtime, join(dir, 'onnx/model.onnx'), 1);
     const open = (o: { selection?: boolean; fullLengthBranch?: boolean }) =>
       createAnytimeModel(runtime, c, w, { ...o, keptPositions: false, session: { threads: 1 } });
     const lat: Record<string, AnytimeModel> = {

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encoderMacs, type LengthSpec, type Runtime, WordPieceTokenizer } from '@lat/core';
 import { createAnytimeModel, createRandomWeights } from '@lat/layers';
-import { encodeExamples, padBatch } from '@lat/train';
 import { fmt, type Report } from '../report.js';
 import { batchOf, chosen, configOf, quick, type Size, threads, time, torch, torchJob } from '../setup.js';
 import {
   benchTexts,
   benchVocab,
   createTransformersJsModel,
+  encodeTexts,
   loadTransformersJs,
   writeHfModelDir,
 } from '../transformers-js.js';
@@ -57,14 +57,7 @@ export async function inference(
       const x = batchOf(batch, seq);
       const texts = benchTexts(batch, seq);
       // lat from text: lat's tokenizer, then the anytime graph at full length.
-      const fromText = () =>
-        padBatch(
-          encodeExamples(
-            texts.map((textA) => ({ textA, label: 0, source: '' })),
-            tok,
-            seq,
-          ),
-        );
+      const fromText = () => encodeTexts(texts, tok, seq);
       // PyTorch first, then one ORT session at a time: idle ORT thread pools spin and would
       // steal cycles from whatever runs next.
       const pt = runtimeName.startsWith('onnxruntime-node')

@@ -30,10 +30,9 @@ export async function quantized(
   report.push(
     'Each round times every graph in turn on the same input, so a ratio compares runs made under the same load; on a shared machine rounds differ, hence the spread. Each cell: the ratio of medians, then of fastest runs (the least disturbed). plain: BERT without selection ops; lat: the anytime graph at full length (lat / plain is the fixed cost of the selection ops); q8 r=0.5: the q8 anytime graph with every layer keeping half the tokens.\n',
   );
-  report.push(
-    '| model | batch × seq | fp32 lat ms (median, fastest) | q8 lat ms | fp32 lat / q8 lat | fp32 plain / q8 plain | fp32 lat / fp32 plain | q8 lat / q8 plain | fp32 plain / q8 r=0.5 |',
+  report.table(
+    'model | batch × seq | fp32 lat ms (median, fastest) | q8 lat ms | fp32 lat / q8 lat | fp32 plain / q8 plain | fp32 lat / fp32 plain | q8 lat / q8 plain | fp32 plain / q8 r=0.5',
   );
-  report.push('|---|---|---|---|---|---|---|---|---|');
   for (const s of which.filter(chosen)) {
     const c = configOf(s);
     const w = createRandomWeights(c, 1);
