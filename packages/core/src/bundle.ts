@@ -8,7 +8,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import type { LayerShape } from './cost.js';
 import { LatError } from './errors.js';
-import { type ModelProto, ModelProtoSchema, type ValueInfoProto } from './onnx/index.js';
+import { type ModelProto, ModelProtoSchema, type TensorProto, type ValueInfoProto } from './onnx/index.js';
 import { checkTokenizerSpec, type TokenizerSpec } from './tokenizers/spec.js';
 
 /**
@@ -58,6 +58,8 @@ export interface BundleManifest {
       operator?: 'halving' | 'iterative';
       chunk?: number;
     };
+    /** AdapLeR models (per-input token removal): their thresholds and where the graph holds its predictors. */
+    adapler?: BundleAdapler;
   };
   task: {
     type: 'classification' | 'regression' | 'span';
@@ -73,6 +75,26 @@ export interface BundleManifest {
   /** Example inputs to show in the playground. */
   examples?: string[];
 }
+
+/**
+ * An AdapLeR bundle's section (`model.adapler`): the graph removes tokens per input with one
+ * Contribution Predictor per layer and keeps a token when its predicted contribution is at least
+ * η_i / n_i. The predictors and η are initializers of the graph; lat.json names them so a plain
+ * ORT user (and `checkBundleGraph`) can find them, and repeats η so it can be read without the graph.
+ */
+export interface BundleAdapler {
+  /** η per layer, each in [0.01, 1] (what training keeps it in). */
+  eta: number[];
+  /** The graph initializer holding η ([numLayers]). */
+  etaInitializer: string;
+  /** Hidden width of every predictor (Linear(d→w) → GELU → Linear(w→1)). */
+  predictorWidth: number;
+  /** Per layer, the initializers of its predictor: hidden weight [w, d], hidden bias [w], out weight [1, w], out bias [1]. */
+  predictors: string[][];
+}
+
+/** The range AdapLeR's thresholds η are kept in by training; outside it a file was edited or damaged. */
+export const adaplerEtaRange = [0.01, 1] as const;
 
 /** The manifest's tokenizer: a WordPiece or BPE tokenizer's spec and the longest input in tokens. */
 export type BundleTokenizer = TokenizerSpec & { maxLength: number };
@@ -131,6 +153,10 @@ export function parseBundleManifest(value: unknown, where = bundleManifestFile):
       !Number.isInteger(pooling['inputLength']))
   )
     fail('model.pooling', 'must be { schedule: [[layer, width], …], inputLength }');
+  if (model['adapler'] !== undefined)
+    checkAdaplerSection(model['adapler'], model['numLayers'] as number, (f, msg) =>
+      fail(`model.adapler${f}`, msg),
+    );
   if (!['bert', 'distilbert', 'roberta'].includes(model['architecture'] as string)) {
     fail('model.architecture', 'must be bert, distilbert or roberta');
   }
@@ -168,6 +194,39 @@ export function parseBundleManifest(value: unknown, where = bundleManifestFile):
   if (sha !== undefined && (typeof sha !== 'string' || !/^[0-9a-f]{64}$/.test(sha)))
     fail('graphSha256', 'must be 64 lowercase hex digits');
   return value as BundleManifest;
+}
+
+function checkAdaplerSection(value: unknown, numLayers: number, fail: (field: string, msg: string) => never) {
+  if (typeof value !== 'object' || value === null)
+    fail('', 'must be { eta, etaInitializer, predictorWidth, predictors }');
+  const a = value as Record<string, unknown>;
+  const eta = a['eta'];
+  if (!Array.isArray(eta) || eta.length !== numLayers)
+    fail('.eta', `must list one threshold per layer (${numLayers})`);
+  (eta as unknown[]).forEach((v, i) => {
+    if (!(typeof v === 'number' && v >= adaplerEtaRange[0] && v <= adaplerEtaRange[1]))
+      fail(
+        `.eta[${i}]`,
+        `${JSON.stringify(v)} lies outside [${adaplerEtaRange[0]}, ${adaplerEtaRange[1]}], the range training keeps η in; the file was edited or damaged`,
+      );
+  });
+  if (typeof a['etaInitializer'] !== 'string' || !a['etaInitializer'])
+    fail('.etaInitializer', 'must name the graph initializer holding η');
+  const width = a['predictorWidth'];
+  if (typeof width !== 'number' || !Number.isInteger(width) || width <= 0)
+    fail('.predictorWidth', 'must be a positive integer');
+  const predictors = a['predictors'];
+  if (!Array.isArray(predictors)) return fail('.predictors', 'must list each layer’s predictor weights');
+  for (let i = 0; i < numLayers; i++) {
+    const p = predictors[i];
+    if (!Array.isArray(p) || p.length !== 4 || p.some((n) => typeof n !== 'string' || !n))
+      fail(
+        `.predictors[${i}]`,
+        `layer ${i + 1}'s Contribution Predictor weights are missing (4 initializer names: hidden weight, hidden bias, out weight, out bias)`,
+      );
+  }
+  if (predictors.length !== numLayers)
+    fail('.predictors', `lists ${predictors.length} predictors for ${numLayers} layers`);
 }
 
 /** sha256 of bytes as hex, with WebCrypto (Node ≥ 20 and browsers alike). */
@@ -226,9 +285,46 @@ export async function checkBundleGraph(m: BundleManifest, graph: Uint8Array, whe
     fail(
       `the graph has ${layers} layers (keep_counts) but lat.json says model.numLayers = ${m.model.numLayers}`,
     );
+  if (m.model.adapler) checkAdaplerInitializers(m.model.adapler, m.model.hiddenSize, g.initializer, fail);
   const kept = [...outputs.keys()].filter((n) => n.startsWith('kept_positions_')).length;
   if (kept && kept !== m.model.numLayers)
     fail(
       `the graph has ${kept} kept_positions outputs but lat.json says model.numLayers = ${m.model.numLayers}`,
+    );
+}
+
+/**
+ * An AdapLeR graph holds every predictor weight lat.json names, at its size, and the η lat.json
+ * states (bit for bit as float32).
+ */
+function checkAdaplerInitializers(
+  a: BundleAdapler,
+  hidden: number,
+  initializers: readonly TensorProto[],
+  fail: (msg: string) => never,
+) {
+  const byName = new Map(initializers.map((t) => [t.name, t]));
+  const size = (t: TensorProto) => t.dims.reduce((p, d) => p * Number(d), 1);
+  const w = a.predictorWidth;
+  const sizes = [w * hidden, w, w, 1];
+  a.predictors.forEach((names, i) =>
+    names.forEach((name, j) => {
+      const t = byName.get(name);
+      if (!t) fail(`layer ${i + 1}'s AdapLeR predictor weight '${name}' is missing from the graph`);
+      else if (size(t) !== sizes[j])
+        fail(
+          `the AdapLeR predictor weight '${name}' has ${size(t)} values; a width-${w} predictor needs ${sizes[j]}`,
+        );
+    }),
+  );
+  const t = byName.get(a.etaInitializer);
+  if (!t) return fail(`the AdapLeR thresholds '${a.etaInitializer}' are missing from the graph`);
+  const raw = t.rawData;
+  const eta = raw.length
+    ? new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength))
+    : Float32Array.from(t.floatData);
+  if (eta.length !== a.eta.length || a.eta.some((v, i) => Math.fround(v) !== eta[i]))
+    fail(
+      `the graph's AdapLeR thresholds η = [${Array.from(eta, (v) => v.toFixed(4))}] differ from lat.json's model.adapler.eta = [${a.eta.map((v) => v.toFixed(4))}]`,
     );
 }

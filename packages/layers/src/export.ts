@@ -19,6 +19,13 @@ import { buildAnytimeGraph } from './anytime.js';
 import type { ModelConfig } from './architectures/index.js';
 import { encoderInputs } from './encoder.js';
 import { dtypeFingerprint, type ModelDtype, parseModelDtype } from './quantize.js';
+import {
+  type AdaplerSetting,
+  adaplerBundleSection,
+  adaplerReducer,
+  checkAdaplerWeights,
+  hasAdaplerWeights,
+} from './reducers/adapler.js';
 import { keepCountsInput } from './reducers/lat.js';
 import { pooledLatLayers } from './reducers/pooling.js';
 
@@ -38,14 +45,19 @@ export interface ExportOptions {
 }
 
 /** The graph's input and output names with what they hold, for `lat.json`. */
-export function graphIoDocs(config: ModelConfig, head: 'classification' | 'span'): BundleManifest['io'] {
+export function graphIoDocs(
+  config: ModelConfig,
+  head: 'classification' | 'span',
+  adaplerModel = false,
+): BundleManifest['io'] {
   const inputs: Record<string, string> = {
     [encoderInputs.inputIds]: 'int64 [batch, seq] token ids',
     [encoderInputs.attentionMask]: 'int64 [batch, seq] 1 for real tokens, 0 for padding',
   };
-  // A pooled model takes keep counts only for the layers after its last pooling.
+  // A pooled model takes keep counts only for the layers after its last pooling; an AdapLeR
+  // model picks each input's counts itself.
   const pooledLat = pooledLatLayers(config);
-  if (!config.pooling)
+  if (!config.pooling && !adaplerModel)
     inputs[keepCountsInput] =
       `int64 [batch, ${config.numLayers}] tokens each layer keeps per example (non-increasing; the full length keeps all)`;
   else if (pooledLat)
@@ -62,7 +74,11 @@ export function graphIoDocs(config: ModelConfig, head: 'classification' | 'span'
   return { inputs, outputs };
 }
 
-/** Writes a bundle folder atomically: `model.onnx` (weights inside, passes onnx.checker) and `lat.json`. */
+/**
+ * Writes a bundle folder atomically: `model.onnx` (weights inside, passes onnx.checker) and `lat.json`.
+ * Weights with AdapLeR's predictors and η export an AdapLeR graph (hard per-input removal, no
+ * keep-count input) and lat.json's `model.adapler` section.
+ */
 export function exportModel(
   dir: string,
   config: ModelConfig,
@@ -72,7 +88,12 @@ export function exportModel(
   const head = o.task.type === 'span' ? 'span' : 'classification';
   const dtype = parseModelDtype(o.dtype ?? 'fp32');
   const fingerprint = dtypeFingerprint(o.fingerprint, dtype);
-  const model = toModelProto(buildAnytimeGraph(config, weights, { head, keptPositions: true, dtype }), {
+  const adaplerModel = hasAdaplerWeights(weights);
+  if (adaplerModel) checkAdaplerWeights(weights, config, o.name);
+  const graph = adaplerModel
+    ? buildAnytimeGraph<AdaplerSetting>(config, weights, { head, dtype, reducer: adaplerReducer })
+    : buildAnytimeGraph(config, weights, { head, keptPositions: true, dtype });
+  const model = toModelProto(graph, {
     producer: 'lat',
     metadata: { 'lat.name': o.name, 'lat.fingerprint': fingerprint, 'lat.dtype': dtype },
   });
@@ -108,9 +129,10 @@ export function exportModel(
             },
           }
         : {}),
+      ...(adaplerModel ? { adapler: adaplerBundleSection(config, weights) } : {}),
     },
     task: o.task,
-    io: graphIoDocs(config, head),
+    io: graphIoDocs(config, head, adaplerModel),
     // No longer than the position table allows (RoBERTa's starts at padding_idx + 1).
     tokenizer: {
       ...o.tokenizer.spec(),

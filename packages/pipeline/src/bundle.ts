@@ -152,5 +152,6 @@ export function bundleModel(b: LoadedBundle): ModelFiles {
     dtype: b.manifest.model.dtype ?? 'fp32',
     ...(b.manifest.task.nullThreshold !== undefined ? { nullThreshold: b.manifest.task.nullThreshold } : {}),
     ...(b.manifest.frontier !== undefined ? { frontier: b.manifest.frontier } : {}),
+    ...(b.manifest.model.adapler ? { adapler: { eta: b.manifest.model.adapler.eta } } : {}),
   };
 }

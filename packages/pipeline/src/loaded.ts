@@ -1,5 +1,5 @@
 /** What every task pipeline is built from and what each exposes besides its call. */
-import type { LengthSpec, Runtime, Tokenizer } from '@lat/core';
+import { LatError, type LengthSpec, type Runtime, type Tokenizer } from '@lat/core';
 import type { AnytimeModel, ModelConfig, ModelDtype } from '@lat/layers';
 import type { FrontierFile, FrontierPoint } from '@lat/search';
 import { type LengthOptions, resolveLengths } from './lengths.js';
@@ -32,6 +32,11 @@ export interface PipelineMembers {
   readonly dtype: ModelDtype;
   /** The runtime the model runs on (its `name` says which, e.g. 'onnxruntime-node'). */
   readonly runtime: Runtime;
+  /**
+   * AdapLeR models: η per layer. Each input keeps its own tokens per layer (results' `lengths`),
+   * so calls take no length options.
+   */
+  readonly adapler: { eta: number[] } | undefined;
   /** The session, for callers that feed it batches themselves (benchmarks). */
   readonly model: AnytimeModel;
   /** The length configuration a call's options stand for, and the frontier point a budget picked. */
@@ -50,7 +55,22 @@ export function pipelineMembers(p: PipelineBase): PipelineMembers {
     dtype: p.dtype,
     runtime: p.runtime,
     model: p.model,
-    lengthsFor: (o = {}) => resolveLengths(o, p.files.config.numLayers, p.frontier),
+    adapler: p.files.adapler,
+    lengthsFor: (o = {}) => {
+      if (p.files.adapler) refuseLengths(o);
+      return resolveLengths(o, p.files.config.numLayers, p.frontier);
+    },
     dispose: () => p.model.release(),
   };
+}
+
+/** An AdapLeR model picks each input's lengths itself: a budget or lengths asked of it are an error. */
+function refuseLengths(o: LengthOptions) {
+  const given = Object.entries(o).find(([, v]) => v !== undefined)?.[0];
+  if (given)
+    throw new LatError(
+      'UNSUPPORTED',
+      `this AdapLeR model picks each input's lengths itself, so it takes no ${given}; for a cheaper or more accurate model pick another point of the φ-sweep frontier (one AdapLeR model per φ)`,
+      given,
+    );
 }

@@ -28,6 +28,11 @@ export interface ModelFiles {
   dtype?: ModelDtype;
   /** A hash of the weights; a frontier made on other weights is refused. */
   fingerprint?: string;
+  /**
+   * AdapLeR models (with `weights`: their predictors and η are among them): each input keeps its
+   * own tokens per layer, so calls take no length options. η per layer.
+   */
+  adapler?: { eta: number[] };
 }
 
 /** Whether a source is an in-memory model (rather than bundle files). */

@@ -6,8 +6,14 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { bundleManifestFile, LatError, parseBundleManifest, type Tokenizer } from '@lat/core';
-import { readJson } from '@lat/core/node';
-import type { ModelDtype, UnusedTensors } from '@lat/layers';
+import { readJson, readSafetensors } from '@lat/core/node';
+import {
+  adaplerEta,
+  adaplerWeightsFile,
+  checkAdaplerWeights,
+  type ModelDtype,
+  type UnusedTensors,
+} from '@lat/layers';
 import { type LoadedModel, loadModelDir, loadModelDirTokenizer, tokenizerOf } from '@lat/layers/node';
 import { type LoadedBundle, readBundle, tokenizerFromManifest } from './bundle.js';
 import type { ModelFiles } from './model.js';
@@ -44,6 +50,8 @@ export interface ModelDir extends LoadedModel {
   name: string;
   /** A span (question-answering) model. */
   span: boolean;
+  /** AdapLeR models (adapler.safetensors next to the weights, read into `weights`): η per layer. */
+  adapler?: { eta: number[] };
 }
 
 /**
@@ -60,8 +68,17 @@ export async function readModelDir(
   const span = o.span ?? info?.task === 'squad';
   const m = loadModelDir(dir, span ? { qa: true, classifier: false } : {}, o.unused);
   const weightsFile = existsSync(join(dir, 'model.safetensors')) ? 'model.safetensors' : 'pytorch_model.bin';
+  // An AdapLeR model keeps its predictors and η beside the plain Hugging Face checkpoint.
+  const adaplerFile = join(m.dir, adaplerWeightsFile);
+  let adapler: { eta: number[] } | undefined;
+  if (existsSync(adaplerFile)) {
+    for (const [name, t] of readSafetensors(adaplerFile)) m.weights.set(name, t);
+    checkAdaplerWeights(m.weights, m.config, adaplerFile);
+    adapler = { eta: adaplerEta(m.weights) };
+  }
   return {
     ...m,
+    ...(adapler ? { adapler } : {}),
     tokenizer: tokenizerOf(m),
     span,
     fingerprint: await weightsFingerprint(join(dir, weightsFile)),
@@ -169,6 +186,7 @@ export function modelDirFiles(m: ModelDir, frontier?: unknown, q8Frontier?: unkn
     ...(task ? { task } : {}),
     ...(m.info?.maxLength ? { maxLength: m.info.maxLength } : {}),
     ...(m.info?.nullThreshold !== undefined ? { nullThreshold: m.info.nullThreshold } : {}),
+    ...(m.adapler ? { adapler: m.adapler } : {}),
     ...(frontier !== undefined ? { frontier } : {}),
     ...(q8Frontier !== undefined ? { q8Frontier } : {}),
   };

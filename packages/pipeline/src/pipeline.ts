@@ -5,10 +5,13 @@
 import { LatError, type Runtime, type SessionOptions } from '@lat/core';
 import {
   type AnytimeModel,
+  adaplerReducer,
   createAnytimeModel,
   dtypeFingerprint,
+  type LatSetting,
   type ModelDtype,
   parseModelDtype,
+  type TokenReducer,
 } from '@lat/layers';
 import { type FrontierFile, parseFrontierFile } from '@lat/search';
 import { type BundleFiles, bundleModel, readBundle } from './bundle.js';
@@ -178,6 +181,12 @@ function checkTask(files: ModelFiles, span: boolean) {
       );
     }
   }
+  if (files.adapler && span)
+    throw new LatError(
+      'UNSUPPORTED',
+      `${files.name} is an AdapLeR model, which lat trains for text classification; use pipeline('text-classification', …)`,
+      'task',
+    );
   if (!files.weights && !files.graph)
     throw new LatError('BAD_INPUT', 'the model has neither weights nor an ONNX graph', files.name);
 }
@@ -195,5 +204,9 @@ async function openModel(
     dtype,
     ...(files.graph ? { model: files.graph } : {}),
     ...(session ? { session } : {}),
+    // AdapLeR: hard per-input removal by the predictors (no length setting to feed).
+    ...(files.adapler
+      ? { reducer: adaplerReducer as TokenReducer<unknown> as TokenReducer<LatSetting> }
+      : {}),
   });
 }

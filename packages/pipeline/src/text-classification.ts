@@ -1,6 +1,6 @@
 /** Sequence classification (and regression) at a budget, in padded batches. */
 import { checkFinite, LatError } from '@lat/core';
-import { chunk, fitLengths, type ModelConfig, padBatch } from '@lat/layers';
+import { adaplerMacs, chunk, fitLengths, type ModelConfig, padBatch } from '@lat/layers';
 import { inputMacs, type LengthOptions } from './lengths.js';
 import { type PipelineBase, type PipelineMembers, pipelineMembers } from './loaded.js';
 
@@ -71,7 +71,8 @@ export function createTextClassification(p: PipelineBase): TextClassificationPip
           tokens: item.ids.map((id) => tokenizer.vocab[id] ?? tokenizer.vocab[tokenizer.unkId]!),
           lengths: counts,
           keptPositions: r.keptPositions.map((layer) => layer[b]!),
-          macs: inputMacs(config, n, counts),
+          // AdapLeR's cost includes its predictors.
+          macs: p.files.adapler ? adaplerMacs(config, n, counts) : inputMacs(config, n, counts),
           fullMacs: inputMacs(config, n),
         };
       });

@@ -17,6 +17,8 @@
  * surviving tokens, weighted (L − i), and the soft length Σ_i n_i (mean over the batch).
  */
 import {
+  adaplerEtaRange,
+  type BundleAdapler,
   encoderMacs,
   type Graph,
   type HostTensor,
@@ -33,7 +35,7 @@ import type { ReducerGraph, TokenReducer } from './reducer.js';
 export const predictorWidth = 32;
 /** The reference's initial threshold factor η and the range η is clipped to after every step. */
 export const etaInit = 0.25;
-export const etaRange = [0.01, 1] as const;
+export const etaRange = adaplerEtaRange;
 const beta = 0.1;
 
 /** AdapLeR's weight names, graph inputs and loss terms, named once. */
@@ -59,6 +61,25 @@ export const adaplerWeightsFile = 'adapler.safetensors';
 
 /** Whether a weight is AdapLeR's (a predictor's or η). */
 export const isAdaplerWeight = (name: string) => name.startsWith('adapler.');
+
+/** Whether a model's weights are an AdapLeR model's (they hold the thresholds η). */
+export const hasAdaplerWeights = (weights: StateDict) => weights.has(adapler.eta);
+
+/** η per layer, as numbers. */
+export const adaplerEta = (weights: StateDict): number[] => Array.from(weights.get(adapler.eta)!.data);
+
+/** A bundle's `model.adapler` section for these (checked) AdapLeR weights: η and the predictors' initializer names. */
+export function adaplerBundleSection(config: ModelConfig, weights: StateDict): BundleAdapler {
+  const parts = ['hidden', 'out'] as const;
+  return {
+    eta: adaplerEta(weights),
+    etaInitializer: adapler.eta,
+    predictorWidth,
+    predictors: Array.from({ length: config.numLayers }, (_, i) =>
+      parts.flatMap((part) => ['weight', 'bias'].map((k) => `${adapler.predictor(i, part)}.${k}`)),
+    ),
+  };
+}
 
 /** Whether a weight is one of AdapLeR's thresholds (trained by their own optimiser). */
 export const isAdaplerThreshold = (name: string) => name === adapler.eta;

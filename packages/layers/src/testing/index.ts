@@ -3,6 +3,7 @@ import type { StateDict } from '@lat/core';
 import { type ModelConfig, parseModelConfig } from '../architectures/config.js';
 import { createRandomWeights } from '../architectures/weights.js';
 import { adapler, initialAdaplerWeights } from '../reducers/adapler.js';
+import { type TinyModel, type TinyModelOptions, tinyModel } from './tiny-model.js';
 
 export * from './reference.js';
 export * from './roberta.js';
@@ -35,14 +36,24 @@ export const tinyBertConfig = (dropout?: number) =>
   });
 
 /**
- * Random encoder weights with AdapLeR predictors scaled up (`scale` × σ 0.02) so their scores
- * differ across tokens, and every η set to `eta`.
+ * AdapLeR predictors scaled up (`scale` × σ 0.02) so their scores differ across tokens, and every
+ * η set to `eta`.
  */
-export function adaplerTestWeights(config: ModelConfig, eta: number, scale = 60): StateDict {
-  const w = new Map([...createRandomWeights(config, 3, {}, 0.3), ...initialAdaplerWeights(config, 4)]);
+export function adaplerTestPredictors(config: ModelConfig, eta: number, scale = 60): StateDict {
+  const w = initialAdaplerWeights(config, 4);
   for (const [name, t] of w)
     if (name.startsWith('adapler.cp.') && name.endsWith('.weight'))
       w.set(name, { dims: t.dims, data: t.data.map((v) => v * scale) });
   w.set(adapler.eta, { dims: [config.numLayers], data: new Float32Array(config.numLayers).fill(eta) });
   return w;
+}
+
+/** Random encoder weights with {@link adaplerTestPredictors}. */
+export const adaplerTestWeights = (config: ModelConfig, eta: number, scale = 60): StateDict =>
+  new Map([...createRandomWeights(config, 3, {}, 0.3), ...adaplerTestPredictors(config, eta, scale)]);
+
+/** A tiny model ({@link tinyModel}) turned into an AdapLeR model: its weights plus test predictors. */
+export function tinyAdaplerModel(o: TinyModelOptions & { eta: number; scale?: number }): TinyModel {
+  const m = tinyModel(o);
+  return { ...m, weights: new Map([...m.weights, ...adaplerTestPredictors(m.config, o.eta, o.scale)]) };
 }

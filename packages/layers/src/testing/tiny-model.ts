@@ -16,6 +16,7 @@ import { type ModelConfig, parseModelConfig, toHfConfig } from '../architectures
 import { createRandomWeights, type Heads, toHfNames } from '../architectures/weights.js';
 import { exportModel } from '../export.js';
 import type { ModelDtype } from '../quantize.js';
+import { adaplerWeightsFile, isAdaplerWeight } from '../reducers/adapler.js';
 
 /** A model in memory with its tokenizer and the files a Hugging Face directory holds it in. */
 export interface TinyModel {
@@ -88,12 +89,18 @@ export function tinyModel(o: TinyModelOptions = {}): TinyModel {
   return { config, weights, tokenizer, tokenizerFiles };
 }
 
-/** Writes `m` as Hugging Face saves it: config.json, model.safetensors and the tokenizer's files. */
+/**
+ * Writes `m` as Hugging Face saves it: config.json, model.safetensors and the tokenizer's files
+ * (an AdapLeR model's predictors and η go to adapler.safetensors, as `lat train` writes them).
+ */
 export function writeModelDir(dir: string, m: TinyModel): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(toHfConfig(m.config)));
   for (const [name, text] of Object.entries(m.tokenizerFiles)) writeFileSync(join(dir, name), text);
-  writeSafetensors(join(dir, 'model.safetensors'), toHfNames(m.weights, m.config), { format: 'pt' });
+  const adapler = new Map([...m.weights].filter(([name]) => isAdaplerWeight(name)));
+  const model = new Map([...m.weights].filter(([name]) => !isAdaplerWeight(name)));
+  writeSafetensors(join(dir, 'model.safetensors'), toHfNames(model, m.config), { format: 'pt' });
+  if (adapler.size) writeSafetensors(join(dir, adaplerWeightsFile), adapler);
   return dir;
 }
 
