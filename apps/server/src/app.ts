@@ -128,11 +128,14 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
         targetMs: Math.min(...batch.map((j) => j.targetMs)),
       });
       candidate = candidates[index]!;
-      source = o.fullOnly
-        ? 'full-only'
-        : model.candidateSource === 'frontier'
-          ? 'controller'
-          : 'controller-uniform-fallback';
+      source =
+        model.candidateSource === 'adapler'
+          ? 'adapler-per-input'
+          : o.fullOnly
+            ? 'full-only'
+            : model.candidateSource === 'frontier'
+              ? 'controller'
+              : 'controller-uniform-fallback';
     }
     metrics.queueDepth.set(batcher.queuedInputs);
     try {
@@ -329,6 +332,11 @@ export async function startServer(o: ServeOptions, hooks: ServerHooks = {}): Pro
     maxWaitMs: o.maxWaitMs,
     mode: o.fullOnly ? 'full-only' : 'adaptive',
     configurations: model.candidateSource,
+    ...(model.candidateSource === 'adapler'
+      ? {
+          note: "an AdapLeR model: each input keeps its own tokens per layer (its predictors and η), so the SLO controller does not pick lengths and requests take no budget; each result's lengths and macs are that input's",
+        }
+      : {}),
     candidates: candidates.map((c, i) => ({
       name: c.name,
       costRatio: c.costRatio,
@@ -534,17 +542,20 @@ function summary(o: Outcome, results: { macs: number; fullMacs: number }[], repl
   );
   const c = o.candidate;
   const spec = c.spec;
+  const macs = results.reduce((a, r) => a + r.macs, 0);
+  const fullMacs = results.reduce((a, r) => a + r.fullMacs, 0);
   return {
     configuration: {
       name: c.name,
       source: o.source,
-      costRatio: c.costRatio,
+      // AdapLeR's cost is what these inputs' own lengths cost.
+      costRatio: o.source === 'adapler-per-input' ? macs / fullMacs : c.costRatio,
       metric: c.metric ?? null,
       lengthForm: spec?.form ?? null,
       lengths: spec ? (spec.form === 'ratio' ? spec.ratios : spec.lengths) : null,
     },
-    macs: results.reduce((a, r) => a + r.macs, 0),
-    fullMacs: results.reduce((a, r) => a + r.fullMacs, 0),
+    macs,
+    fullMacs,
     timing: {
       queueMs: round(o.queueMs),
       inferenceMs: round(o.inferenceMs),

@@ -11,6 +11,7 @@ import {
   type LengthOptions,
   type QuestionAnswer,
   type QuestionInput,
+  refuseAdaplerLengths,
   resolveLengths,
 } from '@lat/pipeline';
 import { type ModelTokenizer, readTokenizer } from '@lat/pipeline/node';
@@ -278,7 +279,10 @@ export async function startInference(o: ServeOptions, hooks: InferenceHooks = {}
   return {
     ...info,
     tokenizer,
-    lengthsFor: (options) => resolveLengths(options, info.numLayers, info.frontier),
+    lengthsFor: (options) => {
+      if (info.candidateSource === 'adapler') refuseAdaplerLengths(options);
+      return resolveLengths(options, info.numLayers, info.frontier);
+    },
     get state() {
       return state;
     },

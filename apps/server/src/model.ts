@@ -41,8 +41,11 @@ export interface ServedModel {
   served: Served;
   /** Cheapest first; the last is the full model. */
   candidates: Candidate[];
-  /** Where the candidates came from: the model's frontier, or uniform ratios when it has none. */
-  candidateSource: 'frontier' | 'uniform-fallback';
+  /**
+   * Where the candidates came from: the model's frontier, or uniform ratios when it has none;
+   * 'adapler': an AdapLeR model, run at each input's own lengths (its one candidate).
+   */
+  candidateSource: 'frontier' | 'uniform-fallback' | 'adapler';
 }
 
 /** At most this many configurations are measured and offered to the controller. */
@@ -73,6 +76,13 @@ export async function loadServedModel(o: ServeOptions): Promise<ServedModel> {
     task === 'question-answering'
       ? { task, pipe: await pipeline('question-answering', files, options) }
       : { task, pipe: await pipeline('text-classification', files, options) };
+  // An AdapLeR model picks each input's lengths itself: there is nothing for the controller to choose.
+  if (served.pipe.adapler)
+    return {
+      served,
+      candidates: [{ name: 'adapler', options: {}, costRatio: 1 }],
+      candidateSource: 'adapler',
+    };
   const f = served.pipe.frontier;
   return {
     served,

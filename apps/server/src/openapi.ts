@@ -36,7 +36,10 @@ const configuration = {
   description: 'The configuration the batch ran at',
   properties: {
     name: { type: 'string', examples: ['full', 'frontier[2]', 'uniform-0.70'] },
-    source: { type: 'string', enum: ['controller', 'controller-uniform-fallback', 'budget', 'full-only'] },
+    source: {
+      type: 'string',
+      enum: ['controller', 'controller-uniform-fallback', 'budget', 'full-only', 'adapler-per-input'],
+    },
     costRatio: { type: 'number', description: 'MACs relative to the full model' },
     metric: { type: ['number', 'null'], description: "The frontier's dev metric for this point" },
     lengthForm: { type: ['string', 'null'], enum: ['ratio', 'absolute', null] },

@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tinyModel, writeBundle, writeModelDir } from '@lat/layers/testing';
+import { tinyAdaplerModel, tinyModel, writeBundle, writeModelDir } from '@lat/layers/testing';
 import { weightsFingerprint } from '@lat/pipeline/node';
 
 const vocab = [
@@ -65,6 +65,12 @@ export async function writeTinyModel(
     writeFileSync(join(dir, 'frontier.json'), JSON.stringify(tinyFrontier(fingerprint, o.layers ?? 2)));
   }
   return dir;
+}
+
+/** An AdapLeR model directory (adapler.safetensors beside the weights) whose inputs keep different counts. */
+export function writeTinyAdaplerModel(): string {
+  const m = tinyAdaplerModel({ vocab, maxPositions: 128, eta: 0.9, scale: 10 });
+  return writeModelDir(mkdtempSync(join(tmpdir(), 'lat-server-adapler-')), m);
 }
 
 /** A classification bundle (lat.json + model.onnx, as `lat export` writes) with a frontier inside. */

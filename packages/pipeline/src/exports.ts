@@ -9,7 +9,14 @@ export {
   readBundle,
   tokenizerFromManifest,
 } from './bundle.js';
-export { inputMacs, type LengthOptions, macsAt, pointLengths, resolveLengths } from './lengths.js';
+export {
+  inputMacs,
+  type LengthOptions,
+  macsAt,
+  pointLengths,
+  refuseAdaplerLengths,
+  resolveLengths,
+} from './lengths.js';
 export type { PipelineMembers } from './loaded.js';
 export type { ModelFiles, ModelTask } from './model.js';
 export type { ModelSource, Pipeline, PipelineByTask, PipelineOptions, PipelineTask } from './pipeline.js';

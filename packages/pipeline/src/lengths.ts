@@ -78,6 +78,17 @@ export function resolveLengths(
   return { spec: pointLengths(frontier, point), point };
 }
 
+/** An AdapLeR model picks each input's lengths itself: a budget or lengths asked of it are an error. */
+export function refuseAdaplerLengths(o: LengthOptions): void {
+  const given = Object.entries(o).find(([, v]) => v !== undefined)?.[0];
+  if (given)
+    throw new LatError(
+      'UNSUPPORTED',
+      `this AdapLeR model picks each input's lengths itself, so it takes no ${given}; for a cheaper or more accurate model pick another point of the φ-sweep frontier (one AdapLeR model per φ)`,
+      given,
+    );
+}
+
 /** A frontier point's lengths as a configuration, in the frontier's length form. */
 export function pointLengths(frontier: FrontierFile, point: FrontierPoint): LengthSpec {
   return frontier.lengthForm === 'ratio'

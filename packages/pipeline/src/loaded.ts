@@ -1,8 +1,8 @@
 /** What every task pipeline is built from and what each exposes besides its call. */
-import { LatError, type LengthSpec, type Runtime, type Tokenizer } from '@lat/core';
+import type { LengthSpec, Runtime, Tokenizer } from '@lat/core';
 import type { AnytimeModel, ModelConfig, ModelDtype } from '@lat/layers';
 import type { FrontierFile, FrontierPoint } from '@lat/search';
-import { type LengthOptions, resolveLengths } from './lengths.js';
+import { type LengthOptions, refuseAdaplerLengths, resolveLengths } from './lengths.js';
 import type { ModelFiles } from './model.js';
 import type { PipelineOptions } from './pipeline.js';
 
@@ -57,20 +57,9 @@ export function pipelineMembers(p: PipelineBase): PipelineMembers {
     model: p.model,
     adapler: p.files.adapler,
     lengthsFor: (o = {}) => {
-      if (p.files.adapler) refuseLengths(o);
+      if (p.files.adapler) refuseAdaplerLengths(o);
       return resolveLengths(o, p.files.config.numLayers, p.frontier);
     },
     dispose: () => p.model.release(),
   };
-}
-
-/** An AdapLeR model picks each input's lengths itself: a budget or lengths asked of it are an error. */
-function refuseLengths(o: LengthOptions) {
-  const given = Object.entries(o).find(([, v]) => v !== undefined)?.[0];
-  if (given)
-    throw new LatError(
-      'UNSUPPORTED',
-      `this AdapLeR model picks each input's lengths itself, so it takes no ${given}; for a cheaper or more accurate model pick another point of the φ-sweep frontier (one AdapLeR model per φ)`,
-      given,
-    );
 }

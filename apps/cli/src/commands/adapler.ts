@@ -9,23 +9,22 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LatError } from '@lat/core';
-import { readSafetensors } from '@lat/core/node';
 import {
   type AdaplerSetting,
   adaplerReducer,
   adaplerWeightsFile,
-  checkAdaplerWeights,
   createAnytimeModel,
   initialAdaplerWeights,
+  isAdaplerWeight,
   type LengthReport,
   lengthReport,
   padBatch,
 } from '@lat/layers';
+import type { TextClassificationPipeline } from '@lat/pipeline';
 import {
   type AdaplerConfig,
   adaplerDevEvaluator,
   adaplerObjective,
-  argmax,
   dataFingerprint,
   defaultAdaplerConfig,
   type Encoded,
@@ -46,6 +45,7 @@ import {
 } from '@lat/train';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { resolveTask } from '../evaluation.js';
+import type { LengthFlags } from '../lengths.js';
 import { type CliModel, loadCliModel, runtimeFor } from '../model.js';
 import { type Output, table } from '../output.js';
 
@@ -223,13 +223,26 @@ export async function adaplerTraining(
 /** Whether a model directory holds an AdapLeR model. */
 export const isAdaplerModel = (dir: string) => existsSync(join(dir, adaplerWeightsFile));
 
-/** A model directory with its predictors and η, checked (a missing weight or η out of range is an error). */
+/**
+ * A model directory with its predictors and η, checked when read (a missing weight or η out of
+ * range is an error naming adapler.safetensors).
+ */
 export async function loadAdaplerModel(dir: string): Promise<CliModel> {
   const model = await loadCliModel(dir);
-  const file = join(model.dir, adaplerWeightsFile);
-  for (const [name, t] of readSafetensors(file)) model.weights.set(name, t);
-  checkAdaplerWeights(model.weights, model.config, file);
+  if (!model.adapler)
+    throw new LatError(
+      'NOT_FOUND',
+      `not an AdapLeR model: it has no ${adaplerWeightsFile}; train one with \`lat train --method adapler\``,
+      dir,
+    );
   return model;
+}
+
+/** The model without AdapLeR's predictors and η: what training starts from (it makes fresh ones when it needs them). */
+export function withoutAdapler(model: CliModel): CliModel {
+  if (!model.adapler) return model;
+  const { adapler: _adapler, ...rest } = model;
+  return { ...rest, weights: new Map([...model.weights].filter(([name]) => !isAdaplerWeight(name))) };
 }
 
 /** The AdapLeR model and a labelled data file, tokenised as the model was trained. */
@@ -331,52 +344,51 @@ export interface AdaplerPrediction {
   latencyMs: number;
 }
 
-/** `lat predict` with an AdapLeR model: each text's label, kept tokens per layer and realised MACs. */
+/**
+ * `lat predict` with an AdapLeR model (directory or bundle, opened as a pipeline): each text's
+ * label, kept tokens per layer and realised MACs. Length flags do not apply: it picks them per input.
+ */
 export async function adaplerPredict(
-  f: { model: string; maxLength: number; explain?: boolean; threads?: number },
+  p: TextClassificationPipeline,
+  f: LengthFlags & { model: string; explain?: boolean },
   texts: string[],
   out: Output,
 ) {
-  const model = await loadAdaplerModel(f.model);
-  const labels = model.info?.task ? resolveTask(model).labels : [];
-  const m = await openAdapler(model, f.threads);
-  try {
-    const predictions: AdaplerPrediction[] = [];
-    for (const text of texts) {
-      const enc = model.tokenizer.encode(text, undefined, { maxLength: f.maxLength });
-      const t0 = performance.now();
-      const r = await m.run(padBatch([enc]));
-      const latencyMs = performance.now() - t0;
-      const logits = Array.from(r.logits!);
-      const kept = r.keptPositions.map((layer) => layer[0]!);
-      const report = lengthReport(model.config, [enc.ids.length], [kept.map((k) => k.length)]);
-      const id = argmax(logits);
-      predictions.push({
-        text,
-        label: model.config.numLabels === 1 ? logits[0]! : (labels[id] ?? id),
-        logits,
-        tokens: enc.tokens,
-        lengths: kept.map((k) => k.length),
-        keptPositions: kept,
-        keptTokens: kept.map((ps) => ps.map((i) => enc.tokens[i]!)),
-        macs: report.realisedMacs,
-        macsSpeedup: report.macsSpeedup,
-        latencyMs,
-      });
-    }
-    out.result({ command: 'predict', method: 'adapler', model: f.model, predictions }, () => {
-      for (const p of predictions) {
-        out.info(`${p.label}  ${p.text}`);
-        out.info(
-          `  kept per layer ${p.lengths.join(',')} of ${p.tokens.length} · ${p.macsSpeedup.toFixed(2)}× fewer MACs · ${p.latencyMs.toFixed(2)} ms`,
-        );
-        if (f.explain) p.keptTokens.forEach((t, i) => out.info(`  layer ${i + 1}: ${t.join(' ')}`));
-      }
+  const flag = (['budget', 'latency', 'lengths', 'ratios'] as const).find((k) => f[k] !== undefined);
+  if (flag)
+    throw new LatError(
+      'BAD_INPUT',
+      `an AdapLeR model picks each input's lengths itself; drop it (a cheaper AdapLeR model is another point of the φ-sweep frontier)`,
+      `--${flag}`,
+    );
+  const predictions: AdaplerPrediction[] = [];
+  for (const text of texts) {
+    const t0 = performance.now();
+    const [r] = await p(text);
+    const latencyMs = performance.now() - t0;
+    predictions.push({
+      text,
+      label: p.config.numLabels === 1 ? r!.score : r!.label,
+      logits: r!.logits,
+      tokens: r!.tokens,
+      lengths: r!.lengths,
+      keptPositions: r!.keptPositions,
+      keptTokens: r!.keptPositions.map((ps) => ps.map((i) => r!.tokens[i]!)),
+      macs: r!.macs,
+      macsSpeedup: r!.fullMacs / r!.macs,
+      latencyMs,
     });
-    return predictions;
-  } finally {
-    await m.release();
   }
+  out.result({ command: 'predict', method: 'adapler', model: f.model, predictions }, () => {
+    for (const x of predictions) {
+      out.info(`${x.label}  ${x.text}`);
+      out.info(
+        `  kept per layer ${x.lengths.join(',')} of ${x.tokens.length} · ${x.macsSpeedup.toFixed(2)}× fewer MACs · ${x.latencyMs.toFixed(2)} ms`,
+      );
+      if (f.explain) x.keptTokens.forEach((t, i) => out.info(`  layer ${i + 1}: ${t.join(' ')}`));
+    }
+  });
+  return predictions;
 }
 
 /**

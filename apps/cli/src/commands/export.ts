@@ -39,10 +39,11 @@ export async function exportCommand(f: ExportFlags, out: Output) {
       graph: manifest.graph,
       dtype,
       frontierPoints: frontier?.points.length ?? 0,
+      adapler: model.adapler !== undefined,
     },
     () =>
       out.info(
-        `exported ${f.out}/model.onnx (${dtype}) + lat.json${frontier ? ` with a ${frontier.points.length}-point frontier` : ''}`,
+        `exported ${f.out}/model.onnx (${dtype}${model.adapler ? ', AdapLeR: per-input token removal' : ''}) + lat.json${frontier ? ` with a ${frontier.points.length}-point frontier` : ''}`,
       ),
   );
   return manifest;

@@ -1,5 +1,5 @@
 import { encoderMacs, smallestLengths } from '@lat/core';
-import { parameterCount, poolingCounts } from '@lat/layers';
+import { type ModelConfig, parameterCount, poolingCounts, predictorWidth } from '@lat/layers';
 import { loadCliModel, loadFrontier } from '../model.js';
 import type { Output } from '../output.js';
 import { removedPerLayer, structureLines } from './axformer.js';
@@ -34,6 +34,8 @@ export async function infoCommand(f: { model: string; seq?: number }, out: Outpu
     fingerprint: model.fingerprint,
     /** AxFormer-pruned models: what is left of each layer. */
     pruning: c.layers ? removedPerLayer(c) : null,
+    /** AdapLeR models: their Contribution Predictors and thresholds η. */
+    adapler: model.adapler ? adaplerInfo(c, model.adapler.eta) : null,
   };
   out.result({ command: 'info', ...info }, () => {
     out.info(
@@ -42,8 +44,18 @@ export async function infoCommand(f: { model: string; seq?: number }, out: Outpu
     out.info(
       `parameters: ${info.parameters.toLocaleString('en-US')} · vocabulary ${info.vocabulary} · labels ${c.labels.join(', ')}`,
     );
+    if (info.adapler) {
+      const a = info.adapler;
+      out.info(
+        `AdapLeR: a Contribution Predictor before each of the ${a.predictorLayers} layers (Linear(${c.hiddenSize}→${a.predictorWidth}) → GELU → Linear(${a.predictorWidth}→1), ${a.predictorParameters.toLocaleString('en-US')} parameters in all)`,
+      );
+      out.info(
+        `  η per layer ${a.eta.map((e) => e.toFixed(4)).join(', ')}: a token stays while its predicted contribution ≥ η/n; each input keeps its own counts (lat eval --dev shows them and the MACs speed-up)`,
+      );
+    }
+    // An AdapLeR model's cost depends on each input: no one smaller configuration to quote.
     out.info(
-      `MACs at ${seq} tokens: ${(full / 1e6).toFixed(1)} M full, ${(small / 1e6).toFixed(1)} M ${c.pooling ? `pooled (${c.pooling.schedule.map(([l, w]) => `${l}:${w}`).join(',')})` : 'at the smallest LengthDrop configuration'} (${(info.smallestRatio * 100).toFixed(1)}%)`,
+      `MACs at ${seq} tokens: ${(full / 1e6).toFixed(1)} M full${info.adapler ? '' : `, ${(small / 1e6).toFixed(1)} M ${c.pooling ? `pooled (${c.pooling.schedule.map(([l, w]) => `${l}:${w}`).join(',')})` : 'at the smallest LengthDrop configuration'} (${(info.smallestRatio * 100).toFixed(1)}%)`}`,
     );
     if (c.layers) out.info(`pruned (AxFormer):\n  ${structureLines(c).join('\n  ')}`);
     out.info(
@@ -53,4 +65,14 @@ export async function infoCommand(f: { model: string; seq?: number }, out: Outpu
     );
   });
   return info;
+}
+
+/** What `lat info` says of an AdapLeR model: one predictor per layer, its size, and η. */
+function adaplerInfo(c: ModelConfig, eta: number[]) {
+  return {
+    predictorLayers: c.numLayers,
+    predictorWidth,
+    predictorParameters: c.numLayers * (c.hiddenSize * predictorWidth + 2 * predictorWidth + 1),
+    eta,
+  };
 }

@@ -5,6 +5,7 @@ import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
 import { openModelOrBundle } from '../model.js';
 import type { Output } from '../output.js';
 import { adaplerPredict } from './adapler.js';
+import { adaplerPredict } from './adapler.js';
 import { adaplerModelDir } from './adapler-sweep.js';
 
 export interface PredictFlags extends LengthFlags {
@@ -37,10 +38,14 @@ export interface Prediction {
 }
 
 export async function predictCommand(f: PredictFlags, out: Output) {
+  // An AdapLeR model, or the model of a φ sweep that --budget picks (which spends the budget).
   const adapler = adaplerModelDir(f, out);
-  if (adapler) return adaplerPredict({ ...f, model: adapler }, textsOf(f), out);
-  const p = await openModelOrBundle(f.model, f);
+  const picked = adapler !== undefined && adapler !== f.model;
+  const flags = picked ? { ...f, model: adapler, frontier: undefined, budget: undefined, latency: undefined } : f;
+  const p = await openModelOrBundle(flags.model, flags);
   try {
+    // AdapLeR models (directories and bundles) pick each input's lengths: their own report.
+    if (p.task === 'text-classification' && p.adapler) return await adaplerPredict(p, flags, textsOf(f), out);
     const options = lengthOptionsFromFlags(f, p.config, p.frontier !== undefined, f.maxLength);
     const texts = textsOf(f);
     if (p.task === 'question-answering') return await answerQuestions(p, texts, f, options, out);

@@ -62,6 +62,12 @@ export interface SearchFlags {
 /** Searches length configurations on the dev set, in ratio or absolute (reference) form. */
 export async function searchCommand(f: SearchFlags, out: Output): Promise<FrontierFile> {
   const model = await loadCliModel(f.model);
+  if (model.adapler)
+    throw new LatError(
+      'UNSUPPORTED',
+      "lat search finds one length configuration per budget, but an AdapLeR model picks each input's lengths itself (its predictors and η); for other speed/accuracy trade-offs train AdapLeR at other φ (lat train --method adapler --phi …) and pick on the φ-sweep frontier",
+      f.model,
+    );
   const pooled = model.config.pooling ? pooledSearchSpace(model, f) : undefined;
   const dtype = f.dtype ?? 'fp32';
   if (dtype === 'q8' && f.objective === 'latency')

@@ -34,7 +34,7 @@ import type { Output } from '../output.js';
 import { type PoolingFlags, withPoolingFlags } from '../pooling.js';
 import { createProgress } from '../progress.js';
 import { loadSquad } from '../squad.js';
-import { type AdaplerRun, type AdaplerTrainFlags, adaplerTraining } from './adapler.js';
+import { type AdaplerRun, type AdaplerTrainFlags, adaplerTraining, withoutAdapler } from './adapler.js';
 
 /** `lat train --method`: plain/LengthDrop training, AdapLeR, or trainable pooling. */
 export const trainMethodOption = () =>
@@ -104,7 +104,7 @@ export async function trainCommand(f: TrainFlags, out: Output): Promise<TrainSum
 async function trainLocked(f: TrainFlags, out: Output): Promise<TrainSummary> {
   const started = performance.now();
   const squad = f.task.toLowerCase() === 'squad';
-  const initial = await withInitialWeights(f, await loadCliModel(f.model, { span: squad }));
+  const initial = await withInitialWeights(f, withoutAdapler(await loadCliModel(f.model, { span: squad })));
   const { initFrom } = initial;
   const model = withPoolingFlags(f, initial.model, loading.warn);
   const run: Run = { f, model, out, started, ...(initFrom ? { initFrom } : {}) };
