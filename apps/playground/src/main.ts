@@ -3,9 +3,11 @@ import { describeLayers } from '@lat/core';
 import type { FrontierFile } from '@lat/search';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import type { LengthReport } from '@lat/layers';
 import { bundleFromFiles, fetchBundle, type LoadedBundle } from '@lat/pipeline';
 import { openCompare } from './compare.js';
 import { formatMacs } from './format.js';
+import { histogramView } from './histogram.js';
 import { keptRow } from './kept.js';
 
 interface RunResult {
@@ -24,6 +26,13 @@ interface RunResult {
   latencyMs: number;
 }
 
+/** An AdapLeR bundle run over a batch of inputs: each one's kept counts per layer, summarised. */
+interface BatchResult {
+  texts: string[];
+  counts: number[][];
+  report: LengthReport;
+}
+
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
 let bundle: LoadedBundle | undefined;
@@ -31,6 +40,8 @@ let frontier: FrontierFile | undefined;
 let chart: uPlot | undefined;
 let runId = 0;
 const pending = new Map<number, (r: RunResult) => void>();
+let batchId = 0;
+const pendingBatches = new Map<number, (r: BatchResult) => void>();
 
 /** State the browser test reads: the last result and whether a run is in flight. */
 const state = {
@@ -38,6 +49,8 @@ const state = {
   busy: false,
   /** With the text and context it was computed for, so a test can wait for the run it caused. */
   last: undefined as (RunResult & { text: string; context: string; ratios?: number[] }) | undefined,
+  /** AdapLeR bundles: the last batch's texts, kept counts [input][layer] and histogram. */
+  batch: undefined as BatchResult | undefined,
 };
 (window as unknown as { lat: typeof state }).lat = state;
 
@@ -54,7 +67,9 @@ worker.onmessage = (e: MessageEvent) => {
     $('backend').textContent = `onnxruntime-web · ${m.backend}`;
     state.ready = true;
     void update();
+    void updateBatch();
   } else if (m.type === 'result') pending.get(m.id)?.(m);
+  else if (m.type === 'batch') pendingBatches.get(m.id)?.(m);
   else if (m.type === 'error') showError(m.message);
 };
 worker.onerror = (e) => showError(`the worker failed: ${e.message}`);
@@ -64,8 +79,9 @@ async function use(b: LoadedBundle) {
   state.ready = false;
   $('error').hidden = true;
   frontier = b.manifest.frontier as FrontierFile | undefined;
+  const adapler = b.manifest.model.adapler;
   $('bundle-name').textContent =
-    `${b.manifest.model.name} · ${b.manifest.model.numLayers} layers × ${b.manifest.model.hiddenSize} · ${b.manifest.task.type}`;
+    `${b.manifest.model.name} · ${b.manifest.model.numLayers} layers × ${b.manifest.model.hiddenSize} · ${b.manifest.task.type}${adapler ? ' · AdapLeR' : ''}`;
   showStructure(b);
   const isSpan = b.manifest.task.type === 'span';
   $('context').hidden = !isSpan;
@@ -84,6 +100,15 @@ async function use(b: LoadedBundle) {
       return btn;
     }),
   );
+  // AdapLeR: no budget to pick (each input keeps its own tokens); a batch shows how counts spread.
+  $('slider').hidden = Boolean(adapler);
+  $('batch-section').hidden = !adapler;
+  state.batch = undefined;
+  $('histogram').replaceChildren();
+  if (adapler && !$<HTMLTextAreaElement>('batch').value)
+    $<HTMLTextAreaElement>('batch').value = (
+      examples.length ? examples : [$<HTMLTextAreaElement>('text').value]
+    ).join('\n');
   // Slider: 0 = full length, then the frontier's points from the most to the least expensive.
   const points = frontier ? [...frontier.points].sort((a, b) => b.costRatio - a.costRatio) : [];
   const slider = $<HTMLInputElement>('slider');
@@ -122,6 +147,11 @@ function currentPoint() {
 function drawChart(points: FrontierFile['points']) {
   chart?.destroy();
   $('chart').replaceChildren();
+  if (bundle?.manifest.model.adapler) {
+    $('chart').textContent =
+      'AdapLeR picks each input’s lengths itself, so this bundle has no frontier of lengths (train at another φ for another trade-off)';
+    return;
+  }
   if (!frontier || points.length === 0) {
     $('chart').textContent = 'this bundle has no frontier (run `lat search` before `lat export`)';
     return;
@@ -152,9 +182,12 @@ function drawChart(points: FrontierFile['points']) {
 async function update() {
   if (!bundle || !state.ready) return;
   const point = currentPoint();
-  $('budget-label').textContent = point
-    ? `${(point.costRatio * 100).toFixed(1)}% of the full cost · ${frontier!.metric.name} ${point.metric.toFixed(3)}`
-    : 'full length';
+  const adapler = bundle.manifest.model.adapler;
+  $('budget-label').textContent = adapler
+    ? `AdapLeR: each input keeps its own tokens per layer (η ${adapler.eta.map((e) => e.toFixed(3)).join(', ')})`
+    : point
+      ? `${(point.costRatio * 100).toFixed(1)}% of the full cost · ${frontier!.metric.name} ${point.metric.toFixed(3)}`
+      : 'full length';
   if (frontier) drawChart(frontier.points);
   const ratios = point ? (frontier!.lengthForm === 'ratio' ? point.lengths : undefined) : undefined;
   const id = ++runId;
@@ -204,9 +237,35 @@ function render(r: RunResult) {
   $('latency').textContent = `${r.latencyMs.toFixed(2)} ms`;
   $('macs').textContent = `${formatMacs(r.macs)} (${((r.macs / r.fullMacs) * 100).toFixed(0)}% of full)`;
   const rows = r.keptPositions.map((kept, i) =>
-    keptRow(`layer ${i + 1}`, r.tokens, kept, { layer: String(i) }),
+    keptRow(`layer ${i + 1} · ${kept.length}`, r.tokens, kept, { layer: String(i) }),
   );
   $('layers').replaceChildren(...rows);
+}
+
+/** AdapLeR bundles: runs the batch's lines as one batch and draws each layer's kept-count histogram. */
+async function updateBatch() {
+  if (!bundle?.manifest.model.adapler || !state.ready) return;
+  const texts = $<HTMLTextAreaElement>('batch')
+    .value.split('\n')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  const id = ++batchId;
+  if (texts.length === 0) {
+    $('histogram').replaceChildren();
+    $('batch-summary').textContent = 'no inputs';
+    return;
+  }
+  const result = await new Promise<BatchResult>((resolve) => {
+    pendingBatches.set(id, resolve);
+    worker.postMessage({ type: 'batch', id, texts });
+  });
+  pendingBatches.delete(id);
+  if (id !== batchId) return; // a newer batch superseded this one
+  const r = result.report;
+  $('batch-summary').textContent =
+    `${r.inputs} inputs · mean input ${r.meanInputLength.toFixed(1)} tokens · ${r.macsSpeedup.toFixed(2)}× fewer MACs than the full model`;
+  $('histogram').replaceChildren(...histogramView(r));
+  state.batch = result;
 }
 
 $<HTMLInputElement>('slider').addEventListener('input', () => void update());
@@ -217,6 +276,11 @@ for (const id of ['text', 'context']) {
     typing = setTimeout(() => void update(), 200);
   });
 }
+let typingBatch: ReturnType<typeof setTimeout> | undefined;
+$<HTMLTextAreaElement>('batch').addEventListener('input', () => {
+  clearTimeout(typingBatch);
+  typingBatch = setTimeout(() => void updateBatch(), 200);
+});
 $<HTMLInputElement>('files').addEventListener('change', (e) => {
   const files = [...((e.target as HTMLInputElement).files ?? [])];
   bundleFromFiles(files).then(use, showError);

@@ -2,9 +2,12 @@
 /**
  * Runs the bundle through @lat/pipeline off the main thread: the page stays responsive while ORT
  * works. Messages: {type: 'load', manifest, model} → {type: 'loaded', backend}; {type: 'run', id,
- * text, context?, ratios?} → {type: 'result', id, …} or {type: 'error', id, message}.
+ * text, context?, ratios?} → {type: 'result', id, …}; AdapLeR bundles: {type: 'batch', id, texts}
+ * → {type: 'batch', id, texts, report} (kept counts over the texts, run as one batch); failures →
+ * {type: 'error', id, message}.
  */
 import type { BundleManifest } from '@lat/core';
+import { lengthReport } from '@lat/layers';
 import {
   type PipelineOptions,
   pipeline,
@@ -81,12 +84,32 @@ async function run(text: string, ratios: number[] | undefined, context?: string)
   return { ...result, latencyMs: performance.now() - t0 };
 }
 
-self.onmessage = async (e: MessageEvent) => {
-  const msg = e.data;
+/** The texts in one batched call: each input's kept counts per layer, summarised per layer. */
+async function batch(texts: string[]) {
+  const m = model;
+  if (m?.task !== 'text-classification') throw new Error('no classification model loaded');
+  const results = await m(texts);
+  const report = lengthReport(
+    m.config,
+    results.map((r) => r.tokens.length),
+    results.map((r) => r.lengths),
+  );
+  return { texts, counts: results.map((r) => r.lengths), report };
+}
+
+// One message at a time: a batch and a run never share the session at once.
+let queue = Promise.resolve();
+self.onmessage = (e: MessageEvent) => {
+  queue = queue.then(() => handle(e.data));
+};
+
+async function handle(msg: MessageEvent['data']) {
   try {
     if (msg.type === 'load') self.postMessage({ type: 'loaded', ...(await load(msg.manifest, msg.model)) });
     else if (msg.type === 'run')
       self.postMessage({ type: 'result', id: msg.id, ...(await run(msg.text, msg.ratios, msg.context)) });
+    else if (msg.type === 'batch')
+      self.postMessage({ type: 'batch', id: msg.id, ...(await batch(msg.texts)) });
   } catch (err) {
     self.postMessage({
       type: 'error',
@@ -94,4 +117,4 @@ self.onmessage = async (e: MessageEvent) => {
       message: err instanceof Error ? err.message : String(err),
     });
   }
-};
+}

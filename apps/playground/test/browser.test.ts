@@ -3,7 +3,8 @@
  * bundle, runs the model in a Web Worker on onnxruntime-web, moves the budget slider and checks
  * that prediction, latency and the kept-token view update; compares the page's logits with
  * onnxruntime-node's for the same bundle; runs an AxFormer-pruned bundle and shows what was
- * removed; and shows a broken bundle's error in the page.
+ * removed; runs an AdapLeR bundle (this input's kept tokens per layer, a histogram over a
+ * batch); and shows a broken bundle's error in the page.
  */
 import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { anytimeFeeds, axformerReducer, createAnytimeModel, pruneModel } from '@lat/layers';
-import { tinyModel, writeBundle } from '@lat/layers/testing';
+import { tinyAdaplerModel, tinyModel, writeBundle } from '@lat/layers/testing';
 import { pipeline } from '@lat/pipeline';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { chromiumPath, headlessChromium } from '@lat/runtime-web/chromium';
@@ -33,6 +34,7 @@ type LatWindow = Window & {
       answer?: { start: number; end: number };
       windows?: number;
     };
+    batch?: { texts: string[]; counts: number[][] };
   };
 };
 
@@ -67,6 +69,14 @@ const qaModel = tinyModel({
   seed: 4,
 });
 const { config } = model;
+/** An AdapLeR bundle's batch: inputs of different lengths and words, so their kept counts differ. */
+const adaplerTexts = [
+  text,
+  'the film is dull .',
+  'a boring story with a dull cast',
+  'superb',
+  'the cast is great and the story is superb .',
+];
 const frontier = {
   schemaVersion: 1,
   kind: 'lat-frontier',
@@ -126,6 +136,11 @@ describe.skipIf(!available)('playground in Chromium', () => {
       examples: [text],
     });
     writeBundle(join(dist, 'bundles/qa'), qaModel, { task: 'span', name: 'qa-model', fingerprint: 'q' });
+    writeBundle(
+      join(dist, 'bundles/adapler'),
+      tinyAdaplerModel({ vocab, layers: 3, numHeads: 2, seed: 5, eta: 0.9, scale: 10 }),
+      { task: 'classification', name: 'adapler-model', examples: adaplerTexts },
+    );
     writeBundle(
       join(dist, 'bundles/roberta-qa'),
       tinyModel({ architecture: 'roberta', layers: 3, numHeads: 2 }),
@@ -294,6 +309,80 @@ describe.skipIf(!available)('playground in Chromium', () => {
     expect(await page.isHidden('#structure')).toBe(true);
     expect(errors).toEqual([]);
   }, 60_000);
+
+  it('runs an AdapLeR bundle: the kept tokens of this input per layer, and a histogram over a batch, as in Node', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}?bundle=./bundles/adapler/`);
+    /** Waits until the page has run `input` and the batch of `n` inputs, and nothing is in flight. */
+    const settled = (input: string, n: number) =>
+      page.waitForFunction(
+        ([t, k]) => {
+          const { last, batch, busy } = (window as unknown as LatWindow).lat;
+          return !busy && last?.text === t && batch?.texts.length === k;
+        },
+        [input, n] as const,
+        { timeout: 60_000 },
+      );
+    await settled(adaplerTexts[0]!, adaplerTexts.length);
+    const state = () => page.evaluate(() => (window as unknown as LatWindow).lat);
+    const clf = await pipeline('text-classification', join(dist, 'bundles/adapler'), {
+      runtime: createNodeRuntime({ threads: 1 }),
+    });
+    const want = await clf(adaplerTexts);
+    await clf.dispose();
+    const counts = want.map((w) => w.lengths);
+    expect(new Set(counts.map((c) => c.join())).size).toBeGreaterThan(2); // inputs keep different counts
+
+    // This input: its own counts, its kept tokens per layer.
+    const { last, batch } = await state();
+    expect(last!.counts).toEqual(counts[0]);
+    want[0]!.logits.forEach((v, i) => expect(Math.abs(v - last!.logits[i]!)).toBeLessThan(1e-4));
+    expect(await page.locator('#layers .row').count()).toBe(3);
+    for (const [i, n] of counts[0]!.entries()) {
+      expect(await page.locator(`#layers .row[data-layer="${i}"] .tok.kept`).count()).toBe(n);
+      expect(await page.textContent(`#layers .row[data-layer="${i}"] .name`)).toBe(`layer ${i + 1} · ${n}`);
+    }
+    expect(await page.isHidden('#slider')).toBe(true);
+    expect(await page.textContent('#budget-label')).toMatch(
+      /AdapLeR: each input keeps its own tokens per layer/,
+    );
+
+    // The batch: every input's counts, and per layer a bar per count with the inputs that kept it.
+    expect(batch!.counts).toEqual(counts);
+    const bars = async () =>
+      page.$$eval('#histogram .hist-row', (rows) =>
+        rows.map((r) =>
+          Array.from(r.querySelectorAll<HTMLElement>('.bar'), (b) => [
+            Number(b.dataset['kept']),
+            Number(b.dataset['inputs']),
+          ]),
+        ),
+      );
+    const histogramOf = (cs: number[][]) =>
+      [0, 1, 2].map((layer) => {
+        const ks = cs.map((c) => c[layer]!);
+        const lo = Math.min(...ks);
+        return Array.from({ length: Math.max(...ks) - lo + 1 }, (_, j) => [
+          lo + j,
+          ks.filter((k) => k === lo + j).length,
+        ]);
+      });
+    expect(await bars()).toEqual(histogramOf(counts));
+    expect(await page.textContent('#batch-summary')).toMatch(/5 inputs · .* fewer MACs than the full model/);
+
+    // Another batch, then another input.
+    await page.fill('#batch', adaplerTexts.slice(1, 3).join('\n'));
+    await settled(adaplerTexts[0]!, 2);
+    expect((await state()).batch!.counts).toEqual(counts.slice(1, 3));
+    expect(await bars()).toEqual(histogramOf(counts.slice(1, 3)));
+    await page.fill('#text', adaplerTexts[3]!);
+    await settled(adaplerTexts[3]!, 2);
+    expect((await state()).last!.counts).toEqual(counts[3]);
+    await page.screenshot({ path: join(app, 'test-results/playground-adapler.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  }, 120_000);
 
   /** Asks in the page with `bundle` loaded, and through the pipeline on onnxruntime-node. */
   async function askBoth(bundle: string, question: string, context: string) {
