@@ -285,6 +285,14 @@ export async function checkBundleGraph(m: BundleManifest, graph: Uint8Array, whe
     fail(
       `the graph has ${layers} layers (keep_counts) but lat.json says model.numLayers = ${m.model.numLayers}`,
     );
+  // LAT graphs take keep counts; pooled and AdapLeR graphs pick their own (lat.json says which).
+  const takesCounts = inputs.has('keep_counts');
+  if (m.model.adapler && takesCounts)
+    fail('lat.json describes an AdapLeR model but the graph takes keep_counts');
+  if (!m.model.adapler && !m.model.pooling && !takesCounts)
+    fail(
+      'the graph takes no keep_counts, so it picks its own lengths, but lat.json has no model.adapler or model.pooling section saying how',
+    );
   if (m.model.adapler) checkAdaplerInitializers(m.model.adapler, m.model.hiddenSize, g.initializer, fail);
   const kept = [...outputs.keys()].filter((n) => n.startsWith('kept_positions_')).length;
   if (kept && kept !== m.model.numLayers)

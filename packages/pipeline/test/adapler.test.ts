@@ -167,6 +167,15 @@ describe('bad AdapLeR files', () => {
       /model.onnx: layer 2's AdapLeR predictor weight 'adapler.cp.1.out.scale' is missing from the graph/,
     );
 
+    // lat.json without its AdapLeR section: the graph would be fed keep counts it does not take.
+    const noSection = copy(bundleDir, 'no-section');
+    editManifest(noSection, (x) => {
+      delete x.model.adapler;
+    });
+    await expect(open(noSection)).rejects.toThrow(
+      /model.onnx: the graph takes no keep_counts, so it picks its own lengths, but lat.json has no model.adapler/,
+    );
+
     // lat.json's η in range but not the graph's.
     const otherEta = copy(bundleDir, 'other-eta');
     editManifest(otherEta, (x) => {
