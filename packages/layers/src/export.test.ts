@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseModelConfig } from './architectures/config.js';
 import { createRandomWeights } from './architectures/weights.js';
 import { exportModel } from './export.js';
+import { tinyAdaplerModel } from './testing/index.js';
 import { tinyModel, writeBundle } from './testing/tiny-model.js';
 
 // The official ONNX checker (Debian's python3-onnx; CI installs it when it can, see
@@ -89,5 +90,16 @@ describe.skipIf(!hasOnnx)('exported bundles pass onnx.checker.check_model(full_c
     const r = checkModel(join(out, 'model.onnx'));
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+
+  it('an AdapLeR model (hard per-input removal), fp32 and q8', () => {
+    const m = tinyAdaplerModel({ hidden: 8, numHeads: 2, maxPositions: 16, eta: 0.5 });
+    for (const dtype of ['fp32', 'q8'] as const) {
+      const out = join(dir, `adapler-${dtype}`);
+      writeBundle(out, m, { task: 'classification', maxLength: 16, dtype });
+      const r = checkModel(join(out, 'model.onnx'));
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    }
   });
 });
