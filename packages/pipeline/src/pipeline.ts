@@ -5,9 +5,12 @@
 import { LatError, type Runtime, type SessionOptions } from '@lat/core';
 import {
   type AnytimeModel,
+  adaplerEta,
   adaplerReducer,
+  checkAdaplerWeights,
   createAnytimeModel,
   dtypeFingerprint,
+  hasAdaplerWeights,
   type LatSetting,
   type ModelDtype,
   parseModelDtype,
@@ -131,10 +134,17 @@ async function createPipeline<T extends PipelineTask>(
   return (span ? createQuestionAnswering(base) : createTextClassification(base)) as PipelineByTask[T];
 }
 
+/** In-memory weights with AdapLeR's predictors and η are an AdapLeR model, said or not. */
+function withAdapler(files: ModelFiles): ModelFiles {
+  if (files.adapler || !files.weights || !hasAdaplerWeights(files.weights)) return files;
+  checkAdaplerWeights(files.weights, files.config, files.name);
+  return { ...files, adapler: { eta: adaplerEta(files.weights) } };
+}
+
 async function modelFiles(host: Host, task: PipelineTask, source: ModelSource): Promise<ModelFiles> {
   if (typeof source === 'string') return host.read(source, task);
   if (typeof source === 'object' && source !== null) {
-    if (isModelFiles(source)) return source;
+    if (isModelFiles(source)) return withAdapler(source);
     if ('manifest' in source && 'model' in source) return bundleModel(await readBundle(source));
   }
   throw new LatError(

@@ -84,6 +84,8 @@ describe('AdapLeR through pipeline()', () => {
 
     const sources = [
       { source: modelDir, runtime },
+      // In memory: weights with predictors and η are an AdapLeR model.
+      { source: { name: 'tiny', config: m.config, tokenizer: m.tokenizer, weights: m.weights }, runtime },
       { source: bundleDir, runtime },
       { source: bundleDir, runtime: createWebRuntime({ threads: 1 }) },
     ];
