@@ -203,8 +203,10 @@ function checkAdaplerSection(value: unknown, numLayers: number, fail: (field: st
   const eta = a['eta'];
   if (!Array.isArray(eta) || eta.length !== numLayers)
     fail('.eta', `must list one threshold per layer (${numLayers})`);
+  // η is stored as float32: clipped to 0.01 it reads back as 0.00999999977.
+  const [lo, hi] = adaplerEtaRange.map(Math.fround) as [number, number];
   (eta as unknown[]).forEach((v, i) => {
-    if (!(typeof v === 'number' && v >= adaplerEtaRange[0] && v <= adaplerEtaRange[1]))
+    if (!(typeof v === 'number' && v >= lo && v <= hi))
       fail(
         `.eta[${i}]`,
         `${JSON.stringify(v)} lies outside [${adaplerEtaRange[0]}, ${adaplerEtaRange[1]}], the range training keeps η in; the file was edited or damaged`,

@@ -146,6 +146,12 @@ describe('bad AdapLeR files', () => {
     await expect(open(highEta)).rejects.toThrow(
       /lat.json#model.adapler.eta\[1\]: 1.5 lies outside \[0.01, 1\].*re-export the bundle with `lat export`/,
     );
+    // η clipped to 0.01 by training reads back from float32 as 0.00999999977: still in range.
+    const clipped = copy(bundleDir, 'clipped-eta');
+    editManifest(clipped, (x) => {
+      x.model.adapler!.eta[0] = Math.fround(0.01);
+    });
+    await expect(open(clipped)).rejects.toThrow(/model.onnx: the graph's AdapLeR thresholds/); // past the range check
     const lowEta = copy(bundleDir, 'low-eta');
     editManifest(lowEta, (x) => {
       x.model.adapler!.eta[0] = 0;
