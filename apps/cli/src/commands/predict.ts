@@ -4,7 +4,7 @@ import type { LengthOptions, QuestionAnsweringPipeline } from '@lat/pipeline';
 import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
 import { openModelOrBundle } from '../model.js';
 import type { Output } from '../output.js';
-import { adaplerPredict, adaplerPredict } from './adapler.js';
+import { adaplerPredict } from './adapler.js';
 import { adaplerModelDir } from './adapler-sweep.js';
 
 export interface PredictFlags extends LengthFlags {
