@@ -40,7 +40,9 @@ export async function predictCommand(f: PredictFlags, out: Output) {
   // An AdapLeR model, or the model of a φ sweep that --budget picks (which spends the budget).
   const adapler = adaplerModelDir(f, out);
   const picked = adapler !== undefined && adapler !== f.model;
-  const flags = picked ? { ...f, model: adapler, frontier: undefined, budget: undefined, latency: undefined } : f;
+  const flags = picked
+    ? { ...f, model: adapler, frontier: undefined, budget: undefined, latency: undefined }
+    : f;
   const p = await openModelOrBundle(flags.model, flags);
   try {
     // AdapLeR models (directories and bundles) pick each input's lengths: their own report.
