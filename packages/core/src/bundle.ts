@@ -96,6 +96,11 @@ export interface BundleAdapler {
 /** The range AdapLeR's thresholds η are kept in by training; outside it a file was edited or damaged. */
 export const adaplerEtaRange = [0.01, 1] as const;
 
+/** Whether a stored η lies in {@link adaplerEtaRange}: η is float32, so 0.01 reads back as 0.00999999977. */
+export function adaplerEtaInRange(eta: number): boolean {
+  return eta >= Math.fround(adaplerEtaRange[0]) && eta <= Math.fround(adaplerEtaRange[1]);
+}
+
 /** The manifest's tokenizer: a WordPiece or BPE tokenizer's spec and the longest input in tokens. */
 export type BundleTokenizer = TokenizerSpec & { maxLength: number };
 
@@ -203,10 +208,8 @@ function checkAdaplerSection(value: unknown, numLayers: number, fail: (field: st
   const eta = a['eta'];
   if (!Array.isArray(eta) || eta.length !== numLayers)
     fail('.eta', `must list one threshold per layer (${numLayers})`);
-  // η is stored as float32: clipped to 0.01 it reads back as 0.00999999977.
-  const [lo, hi] = adaplerEtaRange.map(Math.fround) as [number, number];
   (eta as unknown[]).forEach((v, i) => {
-    if (!(typeof v === 'number' && v >= lo && v <= hi))
+    if (!(typeof v === 'number' && adaplerEtaInRange(v)))
       fail(
         `.eta[${i}]`,
         `${JSON.stringify(v)} lies outside [${adaplerEtaRange[0]}, ${adaplerEtaRange[1]}], the range training keeps η in; the file was edited or damaged`,

@@ -17,6 +17,7 @@
  * surviving tokens, weighted (L − i), and the soft length Σ_i n_i (mean over the batch).
  */
 import {
+  adaplerEtaInRange,
   adaplerEtaRange,
   type BundleAdapler,
   encoderMacs,
@@ -142,9 +143,7 @@ export function checkAdaplerWeights(weights: StateDict, config: ModelConfig, whe
       );
   }
   const eta = weights.get(adapler.eta)!.data;
-  // η is stored as float32: clipped to 0.01 it reads back as 0.00999999977.
-  const [lo, hi] = etaRange.map(Math.fround) as [number, number];
-  const bad = Array.from(eta).findIndex((v) => !(v >= lo && v <= hi));
+  const bad = Array.from(eta).findIndex((v) => !adaplerEtaInRange(v));
   if (bad >= 0)
     throw new LatError(
       'BAD_FILE',
