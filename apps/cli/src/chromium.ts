@@ -1,9 +1,12 @@
 /**
  * A Runtime whose sessions run in real headless Chromium (Debian's /usr/bin/chromium, driven by
- * playwright-core) on onnxruntime-web's wasm backend, single-threaded, so a latency table can be
- * measured on the kernels a browser user gets. Graphs and ORT's files come from a static server on
- * 127.0.0.1; the page may reach nothing else. Each run is timed inside the page (`deviceMs`), so
- * the DevTools round trip and copying tensors across it are not counted as the model's latency.
+ * playwright-core) on onnxruntime-web: its wasm backend at one thread or more, or its WebGPU
+ * backend on whatever adapter Chromium offers. The page is served cross-origin isolated (COOP
+ * same-origin + COEP require-corp), which is what lets wasm threads (SharedArrayBuffer) run. Graphs
+ * and ORT's files — the threaded wasm binary and the script its worker threads load — come from a
+ * static server on 127.0.0.1; every other request is aborted and recorded. Each run is timed inside
+ * the page (`deviceMs`), so the DevTools round trip and copying tensors across it are not counted as
+ * the model's latency.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -14,6 +17,7 @@ import {
   type DType,
   type HostTensor,
   hostTensor,
+  isLatError,
   LatError,
   type Runtime,
   type TensorDataByType,
@@ -29,21 +33,54 @@ interface WireTensor {
   data: number[];
 }
 
-// The page: onnxruntime-web's wasm build, one thread, sessions by id.
+/** Where in Chromium the sessions run. */
+export interface ChromiumOptions {
+  /** Chromium's binary; default {@link chromiumPath}. */
+  executablePath?: string;
+  /** wasm threads (`ort.env.wasm.numThreads`); default 1. */
+  threads?: number;
+  /**
+   * 'wasm' (default), or 'webgpu': onnxruntime-web's WebGPU backend on the adapter Chromium offers
+   * with --enable-unsafe-webgpu (on a machine without a GPU only SwiftShader, a software adapter).
+   */
+  backend?: 'wasm' | 'webgpu';
+}
+
+/** What the page reports about itself. */
+export interface ChromiumPageInfo {
+  /** Chromium's version string. */
+  version: string;
+  /** `crossOriginIsolated` in the page: without it wasm threads fall back to one. */
+  crossOriginIsolated: boolean;
+  /** The WebGPU adapter the page got (backend 'webgpu' only). */
+  adapter?: { vendor: string; architecture: string; fallback: boolean };
+}
+
+// The page: onnxruntime-web (its wasm build, or its WebGPU build), sessions by id. The query
+// string sets the backend and the wasm threads, which must be set before the first session.
 const page = `<!doctype html><meta charset="utf-8"><script type="module">
-import * as ort from '/ort/ort.wasm.min.mjs';
-ort.env.wasm.numThreads = 1;
+const query = new URLSearchParams(location.search);
+const backend = query.get('backend');
+const ort = await import(backend === 'webgpu' ? '/ort/ort.webgpu.min.mjs' : '/ort/ort.wasm.min.mjs');
+ort.env.wasm.numThreads = Number(query.get('threads'));
 ort.env.wasm.wasmPaths = '/ort/';
+let adapter;
+if (backend === 'webgpu') {
+  const a = await navigator.gpu?.requestAdapter();
+  adapter = a ? { vendor: a.info.vendor, architecture: a.info.architecture, fallback: a.info.isFallbackAdapter === true } : null;
+}
 const sessions = new Map();
 let next = 0;
 const arrays = { float32: Float32Array, float64: Float64Array, int32: Int32Array, bool: Uint8Array, uint8: Uint8Array };
 const toOrt = (t) => new ort.Tensor(t.type, t.type === 'int64' ? BigInt64Array.from(t.data, BigInt) : arrays[t.type].from(t.data), t.dims);
 const fromOrt = (t) => ({ type: t.type, dims: [...t.dims], data: Array.from(t.data, Number) });
 window.lat = {
+  info: () => ({ crossOriginIsolated, adapter }),
   async open(url) {
-    const s = await ort.InferenceSession.create(url, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    const s = await ort.InferenceSession.create(url, { executionProviders: [backend === 'webgpu' ? 'webgpu' : 'wasm'], graphOptimizationLevel: 'all' });
     sessions.set(next, s);
-    return { id: next++, inputNames: [...s.inputNames], outputNames: [...s.outputNames] };
+    // ORT sets numThreads back to 1 when the page cannot run wasm threads.
+    return { id: next++, inputNames: [...s.inputNames], outputNames: [...s.outputNames], threads: ort.env.wasm.numThreads };
   },
   async run(id, feeds, names) {
     const f = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, toOrt(t)]));
@@ -66,27 +103,37 @@ function ortDist(): string {
 
 /**
  * The runtime, its clock (ms spent inside session.run in the page so far, so only the device's time
- * counts) and how to close browser and server.
+ * counts), what the page reports, the requests it made (`served`: paths the local server answered;
+ * `blocked`: anything else, aborted) and how to close browser and server. Fails with a LatError
+ * when the page cannot run the threads or the backend asked for.
  */
-export async function openChromiumRuntime(executablePath = chromiumPath): Promise<{
+export async function openChromiumRuntime(o: ChromiumOptions = {}): Promise<{
   runtime: Runtime;
   clock: () => number;
+  page: ChromiumPageInfo;
+  served: string[];
+  blocked: string[];
   close: () => Promise<void>;
 }> {
+  const { executablePath = chromiumPath, threads = 1, backend = 'wasm' } = o;
   if (!existsSync(executablePath))
     throw new LatError(
       'NOT_FOUND',
       `--device chromium needs Debian's headless Chromium at ${executablePath}; install it with ` +
         '`sudo apt-get install -y chromium` (or run tooling/scripts/ensure-chromium.sh), or measure with --device node or wasm',
     );
+  if (!(Number.isInteger(threads) && threads >= 1))
+    throw new LatError('BAD_INPUT', `threads must be a whole number ≥ 1, got ${threads}`, '--threads');
   const { chromium } = await import('playwright-core');
   const dist = ortDist();
   const ortFiles = new Set(readdirSync(dist).filter((n) => /\.(mjs|wasm)$/.test(n)));
   const graphs = new Map<string, Uint8Array>();
+  const served: string[] = [];
+  const blocked: string[] = [];
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const send = (type: string, body: string | Uint8Array) => {
-      // Cross-origin isolated: the page's performance.now() then ticks in µs, not 0.1 ms.
+      // Cross-origin isolated, so wasm threads can share memory (and performance.now() ticks in µs).
       res.writeHead(200, {
         'content-type': type,
         'cache-control': 'no-store',
@@ -94,6 +141,7 @@ export async function openChromiumRuntime(executablePath = chromiumPath): Promis
         'cross-origin-embedder-policy': 'require-corp',
       });
       res.end(body);
+      served.push(path);
     };
     const ortFile = path.startsWith('/ort/') ? path.slice(5) : '';
     if (path === '/') send('text/html', page);
@@ -110,26 +158,53 @@ export async function openChromiumRuntime(executablePath = chromiumPath): Promis
     server.listen(0, '127.0.0.1', resolve);
   });
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // WebGPU needs the GPU process and the unsafe flag (Linux); wasm runs without either.
+  const args =
+    backend === 'webgpu'
+      ? [...headlessChromium.args.filter((a) => a !== '--disable-gpu'), '--enable-unsafe-webgpu']
+      : headlessChromium.args;
   let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
   try {
-    browser = await chromium.launch({ ...headlessChromium, executablePath });
-    const tab = await browser.newPage();
-    // No network beyond the loopback server.
-    await tab.route('**/*', (route) =>
-      route.request().url().startsWith(`${origin}/`) ? route.continue() : route.abort(),
-    );
-    await tab.goto(`${origin}/`);
+    browser = await chromium.launch({ executablePath, args });
+    const context = await browser.newContext();
+    // No network beyond the loopback server (the context's routes also see workers' requests).
+    await context.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url.startsWith(`${origin}/`)) return route.continue();
+      blocked.push(url);
+      return route.abort();
+    });
+    const tab = await context.newPage();
+    await tab.goto(`${origin}/?backend=${backend}&threads=${threads}`);
     await tab.waitForFunction(() => (globalThis as { latReady?: boolean }).latReady === true);
+    const info = await tab.evaluate(() => (globalThis as unknown as PageApi).lat.info());
+    const pageInfo: ChromiumPageInfo = {
+      version: browser.version(),
+      crossOriginIsolated: info.crossOriginIsolated,
+    };
+    if (backend === 'webgpu') {
+      if (!info.adapter)
+        throw new LatError(
+          'UNSUPPORTED',
+          'Chromium offers no WebGPU adapter here (requestAdapter() gave null)',
+        );
+      pageInfo.adapter = info.adapter;
+    }
     let deviceMs = 0;
     let graphId = 0;
     const b = browser;
     const runtime: Runtime = {
-      name: 'onnxruntime-web/wasm in Chromium',
+      name: `onnxruntime-web ${backend} in Chromium`,
       async createSession(model) {
         const url = `/graph/${graphId++}.onnx`;
         graphs.set(url, model);
         const s = await tab.evaluate((u) => (globalThis as unknown as PageApi).lat.open(u), url);
         graphs.delete(url);
+        if (backend === 'wasm' && s.threads !== threads)
+          throw new LatError(
+            'UNSUPPORTED',
+            `onnxruntime-web in Chromium runs ${s.threads} wasm thread(s), not ${threads} (crossOriginIsolated: ${info.crossOriginIsolated})`,
+          );
         return {
           inputNames: s.inputNames,
           outputNames: s.outputNames,
@@ -151,6 +226,9 @@ export async function openChromiumRuntime(executablePath = chromiumPath): Promis
     return {
       runtime,
       clock: () => deviceMs,
+      page: pageInfo,
+      served,
+      blocked,
       async close() {
         await b.close();
         await new Promise((resolve) => server.close(resolve));
@@ -159,6 +237,7 @@ export async function openChromiumRuntime(executablePath = chromiumPath): Promis
   } catch (e) {
     await browser?.close();
     server.close();
+    if (isLatError(e)) throw e;
     throw new LatError(
       'UNSUPPORTED',
       `could not run onnxruntime-web in ${executablePath}: ${String(e)}`,
@@ -172,7 +251,8 @@ export async function openChromiumRuntime(executablePath = chromiumPath): Promis
 
 interface PageApi {
   lat: {
-    open(url: string): Promise<{ id: number; inputNames: string[]; outputNames: string[] }>;
+    info(): { crossOriginIsolated: boolean; adapter?: ChromiumPageInfo['adapter'] | null };
+    open(url: string): Promise<{ id: number; inputNames: string[]; outputNames: string[]; threads: number }>;
     run(
       id: number,
       feeds: Record<string, WireTensor>,

@@ -54,7 +54,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('latency in headless Chromium', () => {
   it('names the fix when Chromium is missing', async () => {
-    const e = await openChromiumRuntime(join(dir, 'no-chromium')).catch((x: unknown) => x);
+    const e = await openChromiumRuntime({ executablePath: join(dir, 'no-chromium') }).catch(
+      (x: unknown) => x,
+    );
     expect(isLatError(e, 'NOT_FOUND')).toBe(true);
     expect(String(e)).toMatch(/apt-get install -y chromium/);
   });
@@ -83,6 +85,44 @@ describe('latency in headless Chromium', () => {
       } finally {
         await device.close();
       }
+    },
+    60_000,
+  );
+
+  it.skipIf(!hasChromium)(
+    "runs wasm threads in the cross-origin isolated page: 2 threads give 1 thread's fp32 and q8 logits",
+    async () => {
+      const c = syntheticModelConfig({ layers: 2, hidden: 64, heads: 2 });
+      const w = createRandomWeights(c, 5);
+      const x = benchInput(c, 48, 2);
+      const inPage = async (threads: number) => {
+        const device = await openChromiumRuntime({ threads });
+        try {
+          expect(device.page.crossOriginIsolated).toBe(true);
+          // Opening a session checks that ORT kept `threads` (it falls back to 1 when it cannot).
+          const logits: number[] = [];
+          for (const dtype of ['fp32', 'q8'] as const) {
+            const m = await createAnytimeModel(device.runtime, c, w, { dtype, keptPositions: false });
+            logits.push(...(await m.run(x)).logits!);
+            await m.release();
+          }
+          return { logits, served: [...device.served], blocked: [...device.blocked] };
+        } finally {
+          await device.close();
+        }
+      };
+      const one = await inPage(1);
+      const two = await inPage(2);
+      expect(two.logits.length).toBe(one.logits.length);
+      two.logits.forEach((v, i) => expect(Math.abs(v - one.logits[i]!)).toBeLessThanOrEqual(1e-5));
+      // Everything came from the local server: the threaded wasm binary and the script that each
+      // worker thread loads again (once by the page alone at one thread).
+      expect(two.blocked).toEqual([]);
+      expect(two.served).toContain('/ort/ort-wasm-simd-threaded.wasm');
+      const workerScript = (served: string[]) =>
+        served.filter((p) => p === '/ort/ort-wasm-simd-threaded.mjs').length;
+      expect(workerScript(one.served)).toBe(1);
+      expect(workerScript(two.served)).toBeGreaterThan(1);
     },
     60_000,
   );
