@@ -4,6 +4,7 @@ import { createNodeRuntime } from '@lat/runtime-node';
 import { createWebRuntime } from '@lat/runtime-web';
 import { Report } from './report.js';
 import { axformerRuns } from './sections/axformer.js';
+import { browser } from './sections/browser.js';
 import { accuracyCurve, sst2Curve } from './sections/curves.js';
 import { exportedBaselines, fullLengthOverhead } from './sections/exported.js';
 import { frontierSpeed } from './sections/frontier.js';
@@ -106,6 +107,11 @@ async function main() {
           [sizes[1]!],
           [[1, 128]],
         ),
+    ],
+    [
+      'browser',
+      'browser: onnxruntime-web in Chromium and Node, 1 and 2 threads, fp32 and q8, WebGPU',
+      () => browser(report),
     ],
     ['training', 'training', () => training(report)],
     ['fwdbwd', 'fwd+bwd', () => fwdBwd(report)],

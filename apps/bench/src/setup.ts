@@ -160,19 +160,26 @@ export function cpuMs(): number {
 /** Median and fastest ms of each runner, per round. */
 export type RoundTimes = Record<string, { median: number; min: number }[]>;
 
+/** A run to time, alone or with its own clock (a device that times its runs itself, e.g. a browser page). */
+export type Runner = (() => Promise<unknown>) | { run: () => Promise<unknown>; clock: () => number };
+
 /**
  * Times every runner in turn within each round, `rounds` times, so that a ratio between two
  * runners compares runs made under the same load (the machine is shared; rounds differ).
  */
 export async function interleaved(
-  runners: Record<string, () => Promise<unknown>>,
+  runners: Record<string, Runner>,
   rounds: number,
   clock?: () => number,
 ): Promise<RoundTimes> {
   const ms: RoundTimes = {};
   for (let r = 0; r < rounds; r++)
-    for (const [k, run] of Object.entries(runners))
-      (ms[k] ??= []).push(await timeRuns(run, undefined, clock));
+    for (const [k, runner] of Object.entries(runners))
+      (ms[k] ??= []).push(
+        typeof runner === 'function'
+          ? await timeRuns(runner, undefined, clock)
+          : await timeRuns(runner.run, undefined, runner.clock),
+      );
   return ms;
 }
 

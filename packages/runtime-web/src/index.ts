@@ -31,3 +31,12 @@ export function hasWebGpu(): boolean {
   const nav = (globalThis as { navigator?: object }).navigator;
   return nav !== undefined && 'gpu' in nav;
 }
+
+/**
+ * The wasm threads onnxruntime-web runs. Read it after the first session: ORT fixes the count
+ * then, and sets it back to 1 where wasm threads cannot run (a page that is not cross-origin
+ * isolated).
+ */
+export function wasmThreads(): number {
+  return ort.env.wasm.numThreads ?? 1;
+}

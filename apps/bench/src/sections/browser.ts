@@ -1,0 +1,188 @@
+/**
+ * Browser inference (issue 26): lat's anytime graph of bert-mini at full length, 1 × 128, fp32 and
+ * q8, on onnxruntime-node at 1 and 2 threads, onnxruntime-web's wasm backend in headless Chromium
+ * at 1 and 2 threads (the page cross-origin isolated, so wasm threads run) and onnxruntime-web's
+ * wasm backend in Node (one worker thread per thread count), all open at once and timed in turn
+ * within each round, so every ratio compares runs made under the same load. Every device times
+ * `session.run` itself. WebGPU is measured once after the rounds when Chromium offers an adapter,
+ * and labelled software when that adapter is a fallback (SwiftShader).
+ */
+import { type ChromiumPageInfo, openChromiumRuntime } from '@lat/cli/chromium';
+import { isLatError, type Runtime } from '@lat/core';
+import { type AnytimeModel, createAnytimeModel, createRandomWeights } from '@lat/layers';
+import { createNodeRuntime } from '@lat/runtime-node';
+import { headlessChromium } from '@lat/runtime-web/chromium';
+import { fmt, type Report } from '../report.js';
+import {
+  batchOf,
+  configOf,
+  interleaved,
+  quick,
+  type Runner,
+  roundMs,
+  roundRatio,
+  sizes,
+  timeRuns,
+} from '../setup.js';
+import { openWasmWorker } from '../wasm-worker.js';
+
+interface Device {
+  runtime: Runtime;
+  clock: () => number;
+  close?: () => Promise<void>;
+}
+
+/** onnxruntime-node with a clock that, like the page's and the worker's, counts only session.run. */
+function timedNode(threads: number): Device {
+  const runtime = createNodeRuntime({ threads });
+  let ms = 0;
+  return {
+    clock: () => ms,
+    runtime: {
+      name: runtime.name,
+      async createSession(model, options) {
+        const s = await runtime.createSession(model, { ...options, threads });
+        return {
+          inputNames: s.inputNames,
+          outputNames: s.outputNames,
+          release: () => s.release(),
+          async run(feeds, names) {
+            const t0 = performance.now();
+            const out = await s.run(feeds, names);
+            ms += performance.now() - t0;
+            return out;
+          },
+        };
+      },
+    },
+  };
+}
+
+const dtypes = ['fp32', 'q8'] as const;
+const threadCounts = [1, 2] as const;
+
+export async function browser(report: Report, rounds = quick ? 2 : 3) {
+  const size = sizes.find((s) => s.name === 'bert-mini')!;
+  const c = configOf(size);
+  const w = createRandomWeights(c, 1);
+  const x = batchOf(1, 128);
+  report.heading(
+    `Browser: onnxruntime-web wasm in Chromium and in Node vs onnxruntime-node, ${size.name} 1 × 128, full length, median of ${rounds} rounds (min–max)`,
+  );
+  const devices: Record<string, Device> = {};
+  const models: Record<string, AnytimeModel> = {};
+  let page: ChromiumPageInfo | undefined;
+  try {
+    for (const t of threadCounts) {
+      devices[`node${t}`] = timedNode(t);
+      const chromium = await openChromiumRuntime({ threads: t });
+      page = chromium.page;
+      devices[`chromium${t}`] = chromium;
+      devices[`nodeWasm${t}`] = await openWasmWorker(t);
+    }
+    for (const [name, d] of Object.entries(devices))
+      for (const dtype of dtypes)
+        models[`${name} ${dtype}`] = await createAnytimeModel(d.runtime, c, w, {
+          dtype,
+          keptPositions: false,
+        });
+
+    // Same weights, same input: every device must give onnxruntime-node's logits before timing.
+    const diffs: string[] = [];
+    for (const dtype of dtypes) {
+      const want = (await models[`node1 ${dtype}`]!.run(x)).logits!;
+      let most = 0;
+      for (const name of Object.keys(devices)) {
+        const got = (await models[`${name} ${dtype}`]!.run(x)).logits!;
+        got.forEach((v, i) => (most = Math.max(most, Math.abs(v - want[i]!))));
+      }
+      if (!(most < 1e-3)) throw new Error(`${dtype} logits differ between devices by ${most}`);
+      diffs.push(`${dtype} ${most.toExponential(1)}`);
+    }
+
+    report.push(
+      `Chromium ${page!.version} (headless, ${headlessChromium.args.join(' ')}), crossOriginIsolated: ${page!.crossOriginIsolated}; onnxruntime-web 1.30 wasm (\`ort.wasm.min.mjs\`, SIMD + threads binary \`ort-wasm-simd-threaded.wasm\` and its worker script served from 127.0.0.1 with COOP same-origin / COEP require-corp, nothing else reachable), \`ort.env.wasm.numThreads\` = 1 or 2, checked after the first session; Node wasm: the same package's Node build, one worker thread per thread count. Times are each device's own \`session.run\` time (median and fastest run per round); logits of every device agree with onnxruntime-node 1 thread within ${diffs.join(', ')} (max |diff|).\n`,
+    );
+    const runners: Record<string, Runner> = {};
+    for (const [key, m] of Object.entries(models))
+      runners[key] = { run: () => m.run(x), clock: devices[key.split(' ')[0]!]!.clock };
+    const ms = await interleaved(runners, rounds);
+
+    report.table(
+      'dtype | threads | onnxruntime-node ms (median, fastest) | Chromium wasm ms | Node wasm ms | Chromium / node | Node wasm / node',
+    );
+    for (const dtype of dtypes)
+      for (const t of threadCounts) {
+        const k = (d: string) => `${d}${t} ${dtype}`;
+        const line = `| ${dtype} | ${t} | ${roundMs(ms, k('node'))} | ${roundMs(ms, k('chromium'))} | ${roundMs(ms, k('nodeWasm'))} | ${roundRatio(ms, k('chromium'), k('node'))} | ${roundRatio(ms, k('nodeWasm'), k('node'))} |`;
+        report.push(line);
+        console.log(line);
+      }
+    report.push('\nSpeed-up from a second thread (1-thread time / 2-thread time, same rounds):\n');
+    report.table('dtype | onnxruntime-node | Chromium wasm | Node wasm');
+    for (const dtype of dtypes) {
+      const r = (d: string) => roundRatio(ms, `${d}1 ${dtype}`, `${d}2 ${dtype}`);
+      const line = `| ${dtype} | ${r('node')} | ${r('chromium')} | ${r('nodeWasm')} |`;
+      report.push(line);
+      console.log(line);
+    }
+    await webgpu(report, c, w, x, devices['node1']!, models);
+  } finally {
+    for (const m of Object.values(models)) await m.release();
+    for (const d of Object.values(devices)) await d.close?.();
+  }
+}
+
+/**
+ * WebGPU once, next to onnxruntime-node at 1 thread timed right after it: when Chromium offers no
+ * adapter, says so; a fallback adapter is labelled software.
+ */
+async function webgpu(
+  report: Report,
+  c: ReturnType<typeof configOf>,
+  w: ReturnType<typeof createRandomWeights>,
+  x: ReturnType<typeof batchOf>,
+  node: Device,
+  nodeModels: Record<string, AnytimeModel>,
+) {
+  const opened = await openChromiumRuntime({ backend: 'webgpu' }).catch((e: unknown) => {
+    if (isLatError(e, 'UNSUPPORTED')) return String((e as Error).message);
+    throw e;
+  });
+  if (typeof opened === 'string') {
+    report.push(
+      `\nWebGPU (Chromium with --enable-unsafe-webgpu, GPU process on): not measured — ${opened}.\n`,
+    );
+    console.log(`  WebGPU: ${opened}`);
+    return;
+  }
+  try {
+    const a = opened.page.adapter!;
+    const kind = a.fallback
+      ? `software: ${a.vendor} ${a.architecture}, a fallback adapter`
+      : `${a.vendor} ${a.architecture}`;
+    report.push(
+      `\nWebGPU once (onnxruntime-web 1.30 \`ort.webgpu.min.mjs\`, Chromium with --enable-unsafe-webgpu and the GPU process on; the only adapter offered is ${kind}), next to onnxruntime-node 1 thread timed right after:\n`,
+    );
+    report.table(
+      'dtype | WebGPU ms (median, fastest) | onnxruntime-node 1 thread ms | WebGPU / node | max abs logit diff',
+    );
+    for (const dtype of dtypes) {
+      const m = await createAnytimeModel(opened.runtime, c, w, { dtype, keptPositions: false });
+      try {
+        const want = (await nodeModels[`node1 ${dtype}`]!.run(x)).logits!;
+        const got = (await m.run(x)).logits!;
+        const diff = Math.max(...got.map((v, i) => Math.abs(v - want[i]!)));
+        const gpu = await timeRuns(() => m.run(x), 5, opened.clock);
+        const cpu = await timeRuns(() => nodeModels[`node1 ${dtype}`]!.run(x), 5, node.clock);
+        const line = `| ${dtype} | ${fmt(gpu.median)}, ${fmt(gpu.min)} | ${fmt(cpu.median)}, ${fmt(cpu.min)} | ${fmt(gpu.median / cpu.median)}× | ${diff.toExponential(1)} |`;
+        report.push(line);
+        console.log(`  WebGPU (${kind}) ${line}`);
+      } finally {
+        await m.release();
+      }
+    }
+  } finally {
+    await opened.close();
+  }
+}
