@@ -3,7 +3,8 @@
  * thread count for the whole module at the first session, so one process can time 1 and 2 wasm
  * threads side by side only with one module copy per count: each worker thread imports its own.
  * Runs are timed inside the worker around `session.run` (the clock), as the Chromium page times
- * its own, so message passing is not counted as the model's latency.
+ * its own, so message passing is not counted as the model's latency; `cpu` adds up the process's
+ * CPU time over the same runs (the main thread is idle meanwhile).
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { type HostTensor, LatError, type Runtime, type RuntimeSession } from '@lat/core';
@@ -45,9 +46,12 @@ function serve(threads: number) {
       sessions.delete(r.session);
       return undefined;
     }
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const outputs = await s.run(r.feeds, r.names);
-    return { ms: performance.now() - t0, outputs };
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    return { ms, cpuMs: (cpu.user + cpu.system) / 1000, outputs };
   };
   parentPort!.on('message', ({ id, request }: { id: number; request: Request }) =>
     handle(request).then(
@@ -60,7 +64,7 @@ function serve(threads: number) {
 /** A runtime on onnxruntime-web's wasm backend at `threads` threads, in its own worker thread. */
 export async function openWasmWorker(
   threads: number,
-): Promise<{ runtime: Runtime; clock: () => number; close: () => Promise<void> }> {
+): Promise<{ runtime: Runtime; clock: () => number; cpu: () => number; close: () => Promise<void> }> {
   const worker = new Worker(new URL(import.meta.url), { workerData: { latWasmThreads: threads } });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 0;
@@ -80,6 +84,7 @@ export async function openWasmWorker(
       worker.postMessage({ id: nextId++, request });
     });
   let deviceMs = 0;
+  let cpuMs = 0;
   const runtime: Runtime = {
     name: `onnxruntime-web wasm in a Node worker, ${threads} threads`,
     async createSession(model) {
@@ -93,13 +98,14 @@ export async function openWasmWorker(
         inputNames: s.inputNames,
         outputNames: s.outputNames,
         async run(feeds, names) {
-          const r = await call<{ ms: number; outputs: Record<string, HostTensor> }>({
+          const r = await call<{ ms: number; cpuMs: number; outputs: Record<string, HostTensor> }>({
             op: 'run',
             session: s.session,
             feeds,
             ...(names ? { names: [...names] } : {}),
           });
           deviceMs += r.ms;
+          cpuMs += r.cpuMs;
           return r.outputs;
         },
         release: () => call<void>({ op: 'release', session: s.session }),
@@ -109,6 +115,7 @@ export async function openWasmWorker(
   return {
     runtime,
     clock: () => deviceMs,
+    cpu: () => cpuMs,
     close: async () => void (await worker.terminate()),
   };
 }

@@ -7,6 +7,8 @@
  * `session.run` itself. WebGPU is measured once after the rounds when Chromium offers an adapter,
  * and labelled software when that adapter is a fallback (SwiftShader).
  */
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { type ChromiumPageInfo, openChromiumRuntime } from '@lat/cli/chromium';
 import { isLatError, type Runtime } from '@lat/core';
 import { type AnytimeModel, createAnytimeModel, createRandomWeights } from '@lat/layers';
@@ -29,7 +31,43 @@ import { openWasmWorker } from '../wasm-worker.js';
 interface Device {
   runtime: Runtime;
   clock: () => number;
+  /** CPU ms its process has used so far (every thread): the work a one-thread run does, whatever the load. */
+  cpu: () => number;
   close?: () => Promise<void>;
+}
+
+const processCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** ms on CPU of every thread of these processes so far (Linux: /proc/<pid>/task/<tid>/schedstat, in ns). */
+function threadsCpuMs(pids: number[]): number {
+  let ns = 0;
+  for (const pid of pids)
+    for (const tid of readdirSync(`/proc/${pid}/task`))
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+  return ns / 1e6;
+}
+
+/** Chromium renderer processes started by this process (Linux; none elsewhere). */
+function ownRenderers(): Set<number> {
+  const found = new Set<number>();
+  if (!existsSync('/proc/self/stat')) return found;
+  const parent = (pid: number) => Number(/\) \S+ (\d+)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1]);
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (!readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+      for (let p = Number(name); p > 1; p = parent(p))
+        if (p === process.pid) {
+          found.add(Number(name));
+          break;
+        }
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
 }
 
 /** onnxruntime-node with a clock that, like the page's and the worker's, counts only session.run. */
@@ -38,6 +76,7 @@ function timedNode(threads: number): Device {
   let ms = 0;
   return {
     clock: () => ms,
+    cpu: processCpuMs,
     runtime: {
       name: runtime.name,
       async createSession(model, options) {
@@ -75,9 +114,14 @@ export async function browser(report: Report, rounds = quick ? 2 : 3) {
   try {
     for (const t of threadCounts) {
       devices[`node${t}`] = timedNode(t);
+      const before = ownRenderers();
       const chromium = await openChromiumRuntime({ threads: t });
+      const renderers = [...ownRenderers()].filter((p) => !before.has(p));
       page = chromium.page;
-      devices[`chromium${t}`] = chromium;
+      devices[`chromium${t}`] = {
+        ...chromium,
+        cpu: () => (renderers.length ? threadsCpuMs(renderers) : Number.NaN),
+      };
       devices[`nodeWasm${t}`] = await openWasmWorker(t);
     }
     for (const [name, d] of Object.entries(devices))
@@ -103,9 +147,21 @@ export async function browser(report: Report, rounds = quick ? 2 : 3) {
     report.push(
       `Chromium ${page!.version} (headless, ${headlessChromium.args.join(' ')}), crossOriginIsolated: ${page!.crossOriginIsolated}; onnxruntime-web 1.30 wasm (\`ort.wasm.min.mjs\`, SIMD + threads binary \`ort-wasm-simd-threaded.wasm\` and its worker script served from 127.0.0.1 with COOP same-origin / COEP require-corp, nothing else reachable), \`ort.env.wasm.numThreads\` = 1 or 2, checked after the first session; Node wasm: the same package's Node build, one worker thread per thread count. Times are each device's own \`session.run\` time (median and fastest run per round); logits of every device agree with onnxruntime-node 1 thread within ${diffs.join(', ')} (max |diff|).\n`,
     );
+    // Each run's CPU time too, on its device's process (every call, warm-ups included: a median).
     const runners: Record<string, Runner> = {};
-    for (const [key, m] of Object.entries(models))
-      runners[key] = { run: () => m.run(x), clock: devices[key.split(' ')[0]!]!.clock };
+    const cpuRuns: Record<string, number[]> = {};
+    for (const [key, m] of Object.entries(models)) {
+      const d = devices[key.split(' ')[0]!]!;
+      const cpu = (cpuRuns[key] = [] as number[]);
+      runners[key] = {
+        clock: d.clock,
+        async run() {
+          const c0 = d.cpu();
+          await m.run(x);
+          cpu.push(d.cpu() - c0);
+        },
+      };
+    }
     const ms = await interleaved(runners, rounds);
 
     report.table(
@@ -123,6 +179,28 @@ export async function browser(report: Report, rounds = quick ? 2 : 3) {
     for (const dtype of dtypes) {
       const r = (d: string) => roundRatio(ms, `${d}1 ${dtype}`, `${d}2 ${dtype}`);
       const line = `| ${dtype} | ${r('node')} | ${r('chromium')} | ${r('nodeWasm')} |`;
+      report.push(line);
+      console.log(line);
+    }
+    // CPU time per run at one thread: the work each build does for the same graph, which other
+    // processes' load barely changes (wall-clock ratios on a loaded machine swing with it).
+    const cpuMedian = (k: string) => {
+      const v = [...cpuRuns[k]!].sort((a, b) => a - b);
+      return v[Math.floor(v.length / 2)]!;
+    };
+    report.push(
+      "\nCPU time per run at 1 thread (median over all runs of the rounds; onnxruntime-node and Node wasm: `process.cpuUsage()`, Chromium: the renderer process's threads from /proc/<pid>/task/*/schedstat), the work each build does, which the load barely changes:\n",
+    );
+    report.table(
+      'dtype | onnxruntime-node CPU ms | Chromium wasm CPU ms | Node wasm CPU ms | Chromium / node | Node wasm / node',
+    );
+    for (const dtype of dtypes) {
+      const [n, ch, nw] = ['node', 'chromium', 'nodeWasm'].map((d) => cpuMedian(`${d}1 ${dtype}`)) as [
+        number,
+        number,
+        number,
+      ];
+      const line = `| ${dtype} | ${fmt(n)} | ${fmt(ch)} | ${fmt(nw)} | ${fmt(ch / n)}× | ${fmt(nw / n)}× |`;
       report.push(line);
       console.log(line);
     }
