@@ -166,7 +166,7 @@ describe('latency in headless Chromium', () => {
   );
 
   it.skipIf(!hasChromium)(
-    'lat bench --device chromium times the q8 graph in the page',
+    'lat bench --device chromium --threads 2 times the q8 graph in the page on two wasm threads',
     () => {
       const r = lat([
         'bench',
@@ -182,8 +182,10 @@ describe('latency in headless Chromium', () => {
         '2',
         '--ratios',
         '0.5,0.5',
+        '--threads',
+        '2',
       ]);
-      expect(r.device).toBe('onnxruntime-web wasm in Chromium, 1 thread');
+      expect(r.device).toBe('onnxruntime-web wasm in Chromium, 2 threads');
       expect(r.dtype).toBe('q8');
       expect(r.rows.map((row: { lengths: unknown }) => row.lengths)).toEqual(['full', [0.5, 0.5]]);
       for (const row of r.rows) expect(row.ms).toBeGreaterThan(0);

@@ -9,7 +9,7 @@
  */
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { type ChromiumPageInfo, openChromiumRuntime } from '@lat/cli/chromium';
+import { type ChromiumPageInfo, chromiumPath, openChromiumRuntime } from '@lat/cli/chromium';
 import { isLatError, type Runtime } from '@lat/core';
 import { type AnytimeModel, createAnytimeModel, createRandomWeights } from '@lat/layers';
 import { createNodeRuntime } from '@lat/runtime-node';
@@ -101,6 +101,11 @@ const dtypes = ['fp32', 'q8'] as const;
 const threadCounts = [1, 2] as const;
 
 export async function browser(report: Report, rounds = quick ? 2 : 3) {
+  if (!existsSync(chromiumPath)) {
+    const skip = `browser section skipped: no Chromium at ${chromiumPath} (sudo apt-get install -y chromium, or tooling/scripts/ensure-chromium.sh)`;
+    report.push(`\n${skip}\n`);
+    return console.log(`  (${skip})`);
+  }
   const size = sizes.find((s) => s.name === 'bert-mini')!;
   const c = configOf(size);
   const w = createRandomWeights(c, 1);
