@@ -9,6 +9,7 @@
  */
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { type ChromiumPageInfo, chromiumPath, openChromiumRuntime } from '@lat/cli/chromium';
 import { isLatError, type Runtime } from '@lat/core';
 import { type AnytimeModel, createAnytimeModel, createRandomWeights } from '@lat/layers';
@@ -31,7 +32,7 @@ import { openWasmWorker } from '../wasm-worker.js';
 interface Device {
   runtime: Runtime;
   clock: () => number;
-  /** CPU ms its process has used so far (every thread): the work a one-thread run does, whatever the load. */
+  /** CPU ms its process has used so far (every thread): around a one-thread run, the work it does. */
   cpu: () => number;
   close?: () => Promise<void>;
 }
@@ -187,14 +188,14 @@ export async function browser(report: Report, rounds = quick ? 2 : 3) {
       report.push(line);
       console.log(line);
     }
-    // CPU time per run at one thread: the work each build does for the same graph, which other
-    // processes' load barely changes (wall-clock ratios on a loaded machine swing with it).
+    // CPU time per run at one thread: the work each build does for the same graph. Other processes
+    // change it less than wall time (they still do, through shared caches and cores).
     const cpuMedian = (k: string) => {
       const v = [...cpuRuns[k]!].sort((a, b) => a - b);
       return v[Math.floor(v.length / 2)]!;
     };
     report.push(
-      "\nCPU time per run at 1 thread (median over all runs of the rounds; onnxruntime-node and Node wasm: `process.cpuUsage()`, Chromium: the renderer process's threads from /proc/<pid>/task/*/schedstat), the work each build does, which the load barely changes:\n",
+      "\nCPU time per run at 1 thread (median over all runs of the rounds; onnxruntime-node and Node wasm: `process.cpuUsage()`, Chromium: the renderer process's threads from /proc/<pid>/task/*/schedstat): the work each build does for the same graph, which the load changes less than wall time (it still does, through shared caches and cores):\n",
     );
     report.table(
       'dtype | onnxruntime-node CPU ms | Chromium wasm CPU ms | Node wasm CPU ms | Chromium / node | Node wasm / node',
@@ -209,6 +210,7 @@ export async function browser(report: Report, rounds = quick ? 2 : 3) {
       report.push(line);
       console.log(line);
     }
+    report.push(`\nLoad average after the rounds: ${loadavg()[0]!.toFixed(2)}.`);
     await webgpu(report, c, w, x, devices['node1']!, models);
   } finally {
     for (const m of Object.values(models)) await m.release();
