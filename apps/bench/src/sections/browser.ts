@@ -101,7 +101,7 @@ function timedNode(threads: number): Device {
 const dtypes = ['fp32', 'q8'] as const;
 const threadCounts = [1, 2] as const;
 
-export async function browser(report: Report, rounds = quick ? 2 : 3) {
+export async function browser(report: Report, rounds = quick ? 2 : 5) {
   if (!existsSync(chromiumPath)) {
     const skip = `browser section skipped: no Chromium at ${chromiumPath} (sudo apt-get install -y chromium, or tooling/scripts/ensure-chromium.sh)`;
     report.push(`\n${skip}\n`);
@@ -258,8 +258,8 @@ async function webgpu(
         const want = (await nodeModels[`node1 ${dtype}`]!.run(x)).logits!;
         const got = (await m.run(x)).logits!;
         const diff = Math.max(...got.map((v, i) => Math.abs(v - want[i]!)));
-        const gpu = await timeRuns(() => m.run(x), 5, opened.clock);
-        const cpu = await timeRuns(() => nodeModels[`node1 ${dtype}`]!.run(x), 5, node.clock);
+        const gpu = await timeRuns(() => m.run(x), 3, opened.clock);
+        const cpu = await timeRuns(() => nodeModels[`node1 ${dtype}`]!.run(x), 3, node.clock);
         const line = `| ${dtype} | ${fmt(gpu.median)}, ${fmt(gpu.min)} | ${fmt(cpu.median)}, ${fmt(cpu.min)} | ${fmt(gpu.median / cpu.median)}× | ${diff.toExponential(1)} |`;
         report.push(line);
         console.log(`  WebGPU (${kind}) ${line}`);
