@@ -44,6 +44,8 @@ export interface ChromiumOptions {
    * with --enable-unsafe-webgpu (on a machine without a GPU only SwiftShader, a software adapter).
    */
   backend?: 'wasm' | 'webgpu';
+  /** Serve the page with COOP/COEP (default true); false shows what a page that is not isolated gets. */
+  isolate?: boolean;
 }
 
 /** What the page reports about itself. */
@@ -115,7 +117,7 @@ export async function openChromiumRuntime(o: ChromiumOptions = {}): Promise<{
   blocked: string[];
   close: () => Promise<void>;
 }> {
-  const { executablePath = chromiumPath, threads = 1, backend = 'wasm' } = o;
+  const { executablePath = chromiumPath, threads = 1, backend = 'wasm', isolate = true } = o;
   if (!existsSync(executablePath))
     throw new LatError(
       'NOT_FOUND',
@@ -137,8 +139,12 @@ export async function openChromiumRuntime(o: ChromiumOptions = {}): Promise<{
       res.writeHead(200, {
         'content-type': type,
         'cache-control': 'no-store',
-        'cross-origin-opener-policy': 'same-origin',
-        'cross-origin-embedder-policy': 'require-corp',
+        ...(isolate
+          ? {
+              'cross-origin-opener-policy': 'same-origin',
+              'cross-origin-embedder-policy': 'require-corp',
+            }
+          : {}),
       });
       res.end(body);
       served.push(path);

@@ -128,6 +128,22 @@ describe('latency in headless Chromium', () => {
   );
 
   it.skipIf(!hasChromium)(
+    'refuses to time one thread as two: a page that is not cross-origin isolated gets a named error',
+    async () => {
+      const device = await openChromiumRuntime({ threads: 2, isolate: false });
+      try {
+        expect(device.page.crossOriginIsolated).toBe(false);
+        const e = await createAnytimeModel(device.runtime, config, weights).catch((x: unknown) => x);
+        expect(isLatError(e, 'UNSUPPORTED')).toBe(true);
+        expect(String(e)).toMatch(/runs 1 wasm thread\(s\), not 2 \(crossOriginIsolated: false\)/);
+      } finally {
+        await device.close();
+      }
+    },
+    60_000,
+  );
+
+  it.skipIf(!hasChromium)(
     'lat search --device chromium measures a per-layer table, saves it and reuses it',
     () => {
       const args = [
