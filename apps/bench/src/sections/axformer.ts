@@ -56,23 +56,24 @@ function lat(args: string[]): string {
   return r.stdout.trim().split('\n').at(-1)!;
 }
 
-/** `lat train` of a generated-task model: 3 epochs at lr 2e-3 on 32 tokens, `more` before the seed. */
-function fineTune(base: string, train: string, out: string, seed: number, more: string[] = []) {
-  if (existsSync(join(out, 'lat_training.json'))) return; // trained by an earlier run of the section
-  lat(
-    ['train', '--model', base, '--task', 'sst2', '--train', train, '--out', out].concat([
-      '--epochs',
-      '3',
-      '--lr',
-      '2e-3',
-      '--max-length',
-      '32',
-      ...more,
-      '--seed',
-      String(seed),
-    ]),
-  );
+/** `lat train --model base --train train --out out …args`, unless an earlier run of the section left a model there. */
+function fineTune(base: string, train: string, out: string, args: string[]) {
+  if (existsSync(join(out, 'lat_training.json'))) return;
+  lat(['train', '--model', base, '--task', 'sst2', '--train', train, '--out', out, ...args]);
 }
+
+/** The generated task's recipe: 3 epochs at lr 2e-3 on 32 tokens, `more` before the seed. */
+const generatedRecipe = (seed: number, more: string[] = []) => [
+  '--epochs',
+  '3',
+  '--lr',
+  '2e-3',
+  '--max-length',
+  '32',
+  ...more,
+  '--seed',
+  String(seed),
+];
 
 /** One `lat axformer` run (ε = 0, hard attention), its summary printed in a line. */
 function prune(
@@ -166,21 +167,52 @@ export async function axformerRuns(report: Report) {
   generated(report, seeds, out);
   const path = (p: string | undefined) => (p && !existsSync(p) ? resolve(repo, p) : p);
   const data = path(flag('sst2'));
-  const models = flag('axformer-models')?.split(',').map(path) as string[] | undefined;
-  if (!data || !models?.length) {
-    const why = 'AxFormer on SST-2 skipped: pass --sst2 <GLUE SST-2 dir> --axformer-models <dir,dir>';
+  const list = (name: string) => flag(name)?.split(',').map(path) as string[] | undefined;
+  const models = list('axformer-models');
+  const latModels = list('axformer-lat-models');
+  if (!data || !(models?.length || latModels?.length)) {
+    const why =
+      'AxFormer on SST-2 skipped: pass --sst2 <GLUE SST-2 dir> and --axformer-models <dir,dir> and/or --axformer-lat-models <dir,dir>';
     console.log(`  ${why}`);
     report.push(`\n${why}.`);
     return;
   }
   const fraction = numFlag('axformer-fraction', 0.1, false);
-  const perModel = flag('axformer-sst2-seeds')?.split(',').map(Number) ?? models.map(() => seeds);
+  if (models?.length)
+    sst2Table(report, out, data, models, fraction, seedsPerModel('axformer-sst2-seeds', models, seeds));
+  if (latModels?.length)
+    sst2WithLat(
+      report,
+      out,
+      data,
+      latModels,
+      fraction,
+      seedsPerModel('axformer-lat-seeds', latModels, seeds),
+    );
+  console.log(`  pruned models (and their lat_axformer.json) in ${out}`);
+}
+
+/** `--<name> 3,1`: one number of seeds per model (default: `seeds` each). */
+function seedsPerModel(name: string, models: string[], seeds: number): number[] {
+  const perModel = flag(name)?.split(',').map(Number) ?? models.map(() => seeds);
   if (perModel.length !== models.length || perModel.some((n) => !(Number.isInteger(n) && n > 0)))
     throw new LatError(
       'BAD_INPUT',
-      `must list one whole number of seeds per model of --axformer-models, got ${flag('axformer-sst2-seeds')}`,
-      '--axformer-sst2-seeds',
+      `must list one whole number of seeds per model, got ${flag(name)}`,
+      `--${name}`,
     );
+  return perModel;
+}
+
+/** The SST-2 fixture models, pruned on each seed of the selection split. */
+function sst2Table(
+  report: Report,
+  out: string,
+  data: string,
+  models: string[],
+  fraction: number,
+  perModel: number[],
+) {
   report.push(
     `\n### AxFormer on SST-2 fixture models (selection: stratified ${fraction * 100}% of train.tsv, at least 500 examples, seeds ${perModel.join('/')}; the models were fine-tuned on all of train.tsv, selection set included; ε = 0, hard attention; dev = GLUE dev, never decided on; MACs at 128 tokens)`,
     ...tableHead,
@@ -200,7 +232,58 @@ export async function axformerRuns(report: Report) {
     report.push(row(basename(model), runs));
   }
   report.push(legend);
-  console.log(`  pruned models (and their lat_axformer.json) in ${out}`);
+}
+
+/** Rows of train.tsv a SST-2 LengthDrop fine-tune sees, and its recipe (`lat compare`'s SST-2 `lat` method). */
+const sst2LatRows = 2000;
+const sst2LatRecipe = [
+  '--epochs',
+  '2',
+  '--lr',
+  '1e-4',
+  '--max-length',
+  '128',
+  '--length-drop-ratio',
+  '0.4',
+  '--seed',
+  '42',
+];
+
+/**
+ * AxFormer + LAT on SST-2: each fixture model is LengthDrop-fine-tuned once (into
+ * `<out>/<name>-lengthdrop`; a LengthDrop model already there is used as it is, and the recipe
+ * its lat_training.json records is reported), then pruned on each seed of the selection split.
+ */
+function sst2WithLat(
+  report: Report,
+  out: string,
+  data: string,
+  models: string[],
+  fraction: number,
+  perModel: number[],
+) {
+  const rows = join(out, `sst2-train-${sst2LatRows}.tsv`);
+  const lines = readFileSync(join(data, 'train.tsv'), 'utf8').split('\n');
+  writeFileSync(rows, `${lines.slice(0, sst2LatRows + 1).join('\n')}\n`);
+  for (const [i, base] of models.entries()) {
+    const model = join(out, `${basename(base)}-lengthdrop`);
+    console.log(`  AxFormer + LAT vs LAT alone (SST-2, ${basename(base)}, ${perModel[i]} seeds)`);
+    fineTune(base, rows, model, sst2LatRecipe);
+    const t = JSON.parse(readFileSync(join(model, 'lat_training.json'), 'utf8'));
+    const recipe = `${t.recipe.epochs} epoch(s), lr ${t.recipe.learningRate}, max length ${t.maxLength}, LengthDrop ratio bound ${t.lengthDrop.ratioBound}, seed ${t.recipe.seed}`;
+    withLat(
+      report,
+      `SST-2, ${basename(base)}, ${perModel[i]} seed(s) of the stratified ${fraction * 100}% selection split of train.tsv; one LengthDrop fine-tune of the fixture on the first ${sst2LatRows.toLocaleString('en')} rows of train.tsv (${recipe}), searched as it is for LAT alone (one search, the same for every seed), and pruned per seed with ε = 0 and hard attention; the fixture had seen the selection set`,
+      join(data, 'dev.tsv'),
+      Array.from({ length: perModel[i]! }, (_, seed) => ({
+        model,
+        pruned: `${model}-pruned-${seed}`,
+        seed,
+        train: join(data, 'train.tsv'),
+        extra: ['--selection-fraction', String(fraction)],
+      })),
+    );
+  }
 }
 
 /** The generated task: hold the selection set out, fine-tune on the rest, prune on the held-out set. */
@@ -226,45 +309,67 @@ function generated(report: Report, seeds: number, out: string) {
     const { rest } = selectionSplit(task.train, { seed });
     writeFileSync(join(dir, `rest-${seed}.tsv`), tsv(rest));
     const model = join(dir, `fine-tuned-${seed}`);
-    fineTune(base, join(dir, `rest-${seed}.tsv`), model, seed, ['--no-length-drop']);
+    fineTune(base, join(dir, `rest-${seed}.tsv`), model, generatedRecipe(seed, ['--no-length-drop']));
     return prune(model, join(dir, 'train.tsv'), join(dir, 'dev.tsv'), join(dir, `pruned-${seed}`), seed, []);
   });
   report.push(row('generated sentiment, 4×64', runs), legend);
-  withLat(report, dir, base, seeds);
+  console.log(`  AxFormer + LAT vs LAT alone (generated task, LengthDrop, ${seeds} seeds)`);
+  const latRuns = Array.from({ length: seeds }, (_, seed) => {
+    const model = join(dir, `lengthdrop-${seed}`);
+    fineTune(base, join(dir, `rest-${seed}.tsv`), model, generatedRecipe(seed));
+    return { model, pruned: `${model}-pruned`, seed, train: join(dir, 'train.tsv'), extra: [] };
+  });
+  withLat(
+    report,
+    `generated task, ${seeds} seeds; per seed a LengthDrop-trained 4×64 model, pruned with ε = 0 and hard attention on that seed's held-out split`,
+    join(dir, 'dev.tsv'),
+    latRuns,
+  );
+}
+
+/** One seed of AxFormer + LAT against LAT alone. */
+interface LatRun {
+  /** A LengthDrop-trained model, searched as it is (LAT alone). */
+  model: string;
+  /** Where `model` pruned on this seed's selection split goes; then searched (AxFormer + LAT). */
+  pruned: string;
+  seed: number;
+  /** The file the selection split is drawn from, and more `lat axformer` flags. */
+  train: string;
+  extra: string[];
 }
 
 /**
- * AxFormer + LAT against LAT alone at equal MACs, per seed of the generated task: a LengthDrop
- * model (fine-tuned on the rest of that seed's split) is searched as it is, and pruned on the
- * held-out split first, then searched (lengths searched *after* pruning); each frontier's best dev
- * accuracy within the same MAC budgets, mean ± std over the seeds that have a point there. Both
- * searches score on dev, as `lat search` does, so both share that bias.
+ * AxFormer + LAT against LAT alone at equal MACs, per seed: a LengthDrop model is searched as it
+ * is, and pruned on the seed's selection split first, then searched (lengths searched *after*
+ * pruning); each frontier's best dev accuracy within the same MAC budgets — fractions of the
+ * unpruned model's full-length MACs — mean ± std over the seeds that have a point there. Both
+ * searches score on dev, as `lat search` does, so both share that bias. Seeds that share one
+ * LengthDrop model share its search (its frontier is reused).
  */
-function withLat(report: Report, dir: string, base: string, seeds: number) {
-  console.log(`  AxFormer + LAT vs LAT alone (generated task, LengthDrop, ${seeds} seeds)`);
-  const dev = join(dir, 'dev.tsv');
+function withLat(report: Report, what: string, dev: string, runs: LatRun[]) {
   type Point = { cost: number; metric: number };
   /** `lat search` of a model directory (8 iterations), or the frontier an earlier run left there. */
-  const search = (m: string): Point[] => {
+  const search = (m: string) => {
     const saved = join(m, 'frontier.json');
     if (!existsSync(saved)) lat(['search', '--model', m, '--dev', dev, '--iterations', '8']);
-    return (JSON.parse(readFileSync(saved, 'utf8')) as { points: Point[] }).points;
+    return JSON.parse(readFileSync(saved, 'utf8')) as { fullCost: number; points: Point[] };
   };
-  const budgets = [1, 0.75, 0.5, 0.35, 0.25];
+  const budgets = [1, 0.75, 0.5, 0.35, 0.25, 0.15];
   const best = (ps: Point[], budget: number) => {
     const ok = ps.filter((p) => p.cost <= budget * (1 + 1e-9));
     return ok.length ? Math.max(...ok.map((p) => p.metric)) : undefined;
   };
-  const perSeed = Array.from({ length: seeds }, (_, seed) => {
-    const model = join(dir, `lengthdrop-${seed}`);
-    fineTune(base, join(dir, `rest-${seed}.tsv`), model, seed);
-    const s = prune(model, join(dir, 'train.tsv'), dev, `${model}-pruned`, seed, []);
+  const perSeed = runs.map(({ model, pruned, seed, train, extra }) => {
+    const s = prune(model, train, dev, pruned, seed, extra);
     const alone = search(model);
-    const both = search(`${model}-pruned`);
-    const full = Math.max(...alone.map((p) => p.cost));
-    const at = budgets.map((b) => [best(alone, b * full), best(both, b * full)] as const);
+    const both = search(pruned);
+    const at = budgets.map(
+      (b) => [best(alone.points, b * alone.fullCost), best(both.points, b * alone.fullCost)] as const,
+    );
+    const lowest = (ps: Point[]) => fmt((Math.min(...ps.map((p) => p.cost)) / alone.fullCost) * 100, 1);
     console.log(
-      `    seed ${seed}: ${at.map(([a, c], i) => `${budgets[i]! * 100}% LAT ${fmt((a ?? Number.NaN) * 100, 1)} / +AxFormer ${fmt((c ?? Number.NaN) * 100, 1)}`).join(', ')}`,
+      `    seed ${seed}: ${at.map(([a, c], i) => `${budgets[i]! * 100}% LAT ${fmt((a ?? Number.NaN) * 100, 1)} / +AxFormer ${fmt((c ?? Number.NaN) * 100, 1)}`).join(', ')}; cheapest points ${lowest(alone.points)}% / ${lowest(both.points)}%`,
     );
     return { s, at };
   });
@@ -274,8 +379,8 @@ function withLat(report: Report, dir: string, base: string, seeds: number) {
     return `${pm(have)}${have.length < xs.length ? ` (${have.length} of ${xs.length} seeds)` : ''}`;
   };
   report.push(
-    `\n### AxFormer + LAT vs LAT alone at equal MACs (generated task, ${seeds} seeds; per seed a LengthDrop-trained 4×64 model, pruned with ε = 0 and hard attention on that seed's held-out split (dev ${pm(perSeed.map((r) => r.s.dev.before))} → ${pm(perSeed.map((r) => r.s.dev.after))}), LAT lengths searched after pruning, 8 iterations; dev accuracy of the best frontier point within the budget, mean ± std over seeds)`,
-    '\n| MACs budget (of the unpruned full model) | LAT alone | AxFormer + LAT |',
+    `\n### AxFormer + LAT vs LAT alone at equal MACs (${what} (dev ${pm(perSeed.map((r) => r.s.dev.before))} → ${pm(perSeed.map((r) => r.s.dev.after))}), LAT lengths searched after pruning, 8 iterations; dev accuracy of the best frontier point within the budget, mean ± std over seeds)`,
+    '\n| MACs budget (of the unpruned model at full length) | LAT alone | AxFormer + LAT |',
     '|---|---|---|',
     ...budgets.map(
       (b, i) =>
