@@ -262,6 +262,8 @@ function sst2WithLat(
   fraction: number,
   perModel: number[],
 ) {
+  /** `--axformer-lat-ratio-bound 0.9`: both models searched a second time, below what LengthDrop trained. */
+  const below = flag('axformer-lat-ratio-bound') ? [numFlag('axformer-lat-ratio-bound', 1, false)] : [];
   const rows = join(out, `sst2-train-${sst2LatRows}.tsv`);
   const lines = readFileSync(join(data, 'train.tsv'), 'utf8').split('\n');
   writeFileSync(rows, `${lines.slice(0, sst2LatRows + 1).join('\n')}\n`);
@@ -282,6 +284,7 @@ function sst2WithLat(
         train: join(data, 'train.tsv'),
         extra: ['--selection-fraction', String(fraction)],
       })),
+      [undefined, ...below],
     );
   }
 }
@@ -347,12 +350,22 @@ interface LatRun {
  * searches score on dev, as `lat search` does, so both share that bias. Seeds that share one
  * LengthDrop model share its search (its frontier is reused).
  */
-function withLat(report: Report, what: string, dev: string, runs: LatRun[]) {
+function withLat(
+  report: Report,
+  what: string,
+  dev: string,
+  runs: LatRun[],
+  bounds: (number | undefined)[] = [undefined],
+) {
   type Point = { cost: number; metric: number };
-  /** `lat search` of a model directory (8 iterations), or the frontier an earlier run left there. */
-  const search = (m: string) => {
-    const saved = join(m, 'frontier.json');
-    if (!existsSync(saved)) lat(['search', '--model', m, '--dev', dev, '--iterations', '8']);
+  /**
+   * `lat search` of a model directory (8 iterations) down to the ratio bound LengthDrop trained, or
+   * to `bound` (searching below it), or the frontier an earlier run left there.
+   */
+  const search = (m: string, bound: number | undefined) => {
+    const saved = join(m, bound === undefined ? 'frontier.json' : `frontier-rb${bound}.json`);
+    const below = bound === undefined ? [] : ['--ratio-bound', String(bound), '--out', saved];
+    if (!existsSync(saved)) lat(['search', '--model', m, '--dev', dev, '--iterations', '8', ...below]);
     return JSON.parse(readFileSync(saved, 'utf8')) as { fullCost: number; points: Point[] };
   };
   const budgets = [1, 0.75, 0.5, 0.35, 0.25, 0.15];
@@ -360,16 +373,15 @@ function withLat(report: Report, what: string, dev: string, runs: LatRun[]) {
     const ok = ps.filter((p) => p.cost <= budget * (1 + 1e-9));
     return ok.length ? Math.max(...ok.map((p) => p.metric)) : undefined;
   };
+  /** Per seed, per budget: LAT alone and AxFormer + LAT, for each search bound in turn. */
   const perSeed = runs.map(({ model, pruned, seed, train, extra }) => {
     const s = prune(model, train, dev, pruned, seed, extra);
-    const alone = search(model);
-    const both = search(pruned);
-    const at = budgets.map(
-      (b) => [best(alone.points, b * alone.fullCost), best(both.points, b * alone.fullCost)] as const,
-    );
-    const lowest = (ps: Point[]) => fmt((Math.min(...ps.map((p) => p.cost)) / alone.fullCost) * 100, 1);
+    const frontiers = bounds.flatMap((bound) => [search(model, bound), search(pruned, bound)]);
+    const full = frontiers[0]!.fullCost;
+    const at = budgets.map((b) => frontiers.map((f) => best(f.points, b * full)));
+    const lowest = (ps: Point[]) => fmt((Math.min(...ps.map((p) => p.cost)) / full) * 100, 1);
     console.log(
-      `    seed ${seed}: ${at.map(([a, c], i) => `${budgets[i]! * 100}% LAT ${fmt((a ?? Number.NaN) * 100, 1)} / +AxFormer ${fmt((c ?? Number.NaN) * 100, 1)}`).join(', ')}; cheapest points ${lowest(alone.points)}% / ${lowest(both.points)}%`,
+      `    seed ${seed}: ${at.map((xs, i) => `${budgets[i]! * 100}% ${xs.map((x) => fmt((x ?? Number.NaN) * 100, 1)).join(' / ')}`).join(', ')}; cheapest points ${frontiers.map((f) => `${lowest(f.points)}%`).join(' / ')}`,
     );
     return { s, at };
   });
@@ -378,13 +390,22 @@ function withLat(report: Report, what: string, dev: string, runs: LatRun[]) {
     if (have.length === 0) return '–';
     return `${pm(have)}${have.length < xs.length ? ` (${have.length} of ${xs.length} seeds)` : ''}`;
   };
+  const columns = bounds.flatMap((bound) => {
+    const how =
+      bound !== undefined
+        ? ` (searched to ratio bound ${bound})`
+        : bounds.length > 1
+          ? ' (trained ratio bound)'
+          : '';
+    return [`LAT alone${how}`, `AxFormer + LAT${how}`];
+  });
   report.push(
     `\n### AxFormer + LAT vs LAT alone at equal MACs (${what} (dev ${pm(perSeed.map((r) => r.s.dev.before))} → ${pm(perSeed.map((r) => r.s.dev.after))}), LAT lengths searched after pruning, 8 iterations; dev accuracy of the best frontier point within the budget, mean ± std over seeds)`,
-    '\n| MACs budget (of the unpruned model at full length) | LAT alone | AxFormer + LAT |',
-    '|---|---|---|',
+    `\n| MACs budget (of the unpruned model at full length) | ${columns.join(' | ')} |`,
+    `|---|${columns.map(() => '---|').join('')}`,
     ...budgets.map(
       (b, i) =>
-        `| ${b * 100}% | ${cell(perSeed.map((r) => r.at[i]![0]))} | ${cell(perSeed.map((r) => r.at[i]![1]))} |`,
+        `| ${b * 100}% | ${columns.map((_, j) => cell(perSeed.map((r) => r.at[i]![j]))).join(' | ')} |`,
     ),
   );
 }
