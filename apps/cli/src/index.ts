@@ -203,6 +203,11 @@ export function createProgram(write?: (s: string) => void): Command {
     .option('--crossovers <n>', 'crossovers per iteration', int('--crossovers'), 30)
     .option('--seed <n>', 'random seed', int('--seed'), 42)
     .option('--scale <n>', 'ratio resolution: genes are 2..n, ratio = gene/n', int('--scale'), 100)
+    .option(
+      '--ratio-bound <p>',
+      'search below the trained LengthDrop bound: a fraction in (0, 1)',
+      num('--ratio-bound'),
+    )
     .option('--plot <file.svg>', 'write an SVG plot of the frontier')
     .addOption(dtypeOption())
     .action(async (o) => {

@@ -13,7 +13,16 @@ import { pipeline } from '@lat/pipeline';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { syntheticModelConfig } from '@lat/train';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cliBin, cliRoot, ensureBuilt, lat, sentimentTraining, writeSentimentFixture } from './fixture.js';
+import {
+  cliBin,
+  cliRoot,
+  ensureBuilt,
+  lastJson,
+  lat,
+  sentimentTraining,
+  tinySearch,
+  writeSentimentFixture,
+} from './fixture.js';
 import { signalAtFirstStep } from './signal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lat-cli-'));
@@ -74,6 +83,31 @@ describe('lat, end to end through the built binary', () => {
     const frontier = JSON.parse(search.out.trim().split('\n').at(-1)!).frontier;
     expect(frontier.kind).toBe('lat-frontier');
     expect(readFileSync(join(dir, 'f.svg'), 'utf8')).toContain('<svg');
+    // Below the bound LengthDrop trained (0.4): the smallest configuration is always on the frontier.
+    const below = lat([
+      'search',
+      '--model',
+      model,
+      '--dev',
+      join(dir, 'dev.tsv'),
+      '--ratio-bound',
+      '0.9',
+      '--out',
+      join(dir, 'frontier-rb.json'),
+      ...tinySearch,
+      '--json',
+    ]);
+    expect(below.code, below.err).toBe(0);
+    const deeper = lastJson(below.out).frontier;
+    expect(deeper.search.params.ratioBound).toBe(0.9);
+    const cheapest = (f: { points: { cost: number }[] }) => Math.min(...f.points.map((q) => q.cost));
+    expect(cheapest(deeper)).toBeLessThan(cheapest(frontier));
+    const bad = lat(['search', '--model', model, '--dev', join(dir, 'dev.tsv'), '--ratio-bound', '1']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err.trim().split('\n')).toHaveLength(1);
+    expect(bad.err).toMatch(
+      /--ratio-bound.*not a fraction in \(0, 1\)|not a fraction in \(0, 1\).*--ratio-bound/,
+    );
 
     const ev = lat(['eval', '--model', model, '--dev', join(dir, 'dev.tsv'), '--all', '--json']);
     expect(ev.code, ev.err).toBe(0);

@@ -61,6 +61,12 @@ export interface SearchFlags {
 
 /** Searches length configurations on the dev set, in ratio or absolute (reference) form. */
 export async function searchCommand(f: SearchFlags, out: Output): Promise<FrontierFile> {
+  if (f.ratioBound !== undefined && !(f.ratioBound > 0 && f.ratioBound < 1))
+    throw new LatError(
+      'BAD_INPUT',
+      `${f.ratioBound} is not a fraction in (0, 1) of a layer's tokens to drop`,
+      '--ratio-bound',
+    );
   const model = await loadCliModel(f.model);
   if (model.adapler)
     throw new LatError(
