@@ -368,7 +368,7 @@ function withLat(
     if (!existsSync(saved)) lat(['search', '--model', m, '--dev', dev, '--iterations', '8', ...below]);
     return JSON.parse(readFileSync(saved, 'utf8')) as { fullCost: number; points: Point[] };
   };
-  const budgets = [1, 0.75, 0.5, 0.35, 0.25, 0.15];
+  const budgets = [1, 0.75, 0.5, 0.35, 0.25, 0.2, 0.15];
   const best = (ps: Point[], budget: number) => {
     const ok = ps.filter((p) => p.cost <= budget * (1 + 1e-9));
     return ok.length ? Math.max(...ok.map((p) => p.metric)) : undefined;
