@@ -10,6 +10,9 @@
  * - A generated sentiment task, done by the book: per seed the selection split is held out
  *   first, a 4-layer model is fine-tuned on the rest, then pruned on the held-out split; and,
  *   per seed, AxFormer + LAT against LAT alone at equal MACs.
+ * - AxFormer + LAT against LAT alone on SST-2 (`--axformer-lat-models a,b`): a LengthDrop
+ *   fine-tune of each fixture model, pruned per seed of the selection split; with
+ *   `--axformer-lat-ratio-bound 0.9` both are also searched below the trained ratio bound.
  * Every run's files stay in `--axformer-out <dir>` (default: a fresh temporary folder), and a
  * run whose result is already there is reused: a long section can be run in parts and resumed.
  */
