@@ -65,13 +65,8 @@ export function longContextSquad(
   lat_long_context: LongContextRecord;
 } {
   const { minLength, maxLength, seed } = o;
-  if (!Number.isInteger(minLength) || !Number.isInteger(maxLength) || minLength < 1 || maxLength < minLength)
-    throw new LatError(
-      'BAD_INPUT',
-      `document lengths must be whole numbers with 1 ≤ min ≤ max, got ${minLength}..${maxLength}`,
-      'length',
-    );
-  const length = o.length ?? ((t: string) => t.split(/\s+/).filter(Boolean).length);
+  checkLengths(minLength, maxLength);
+  const length = o.length ?? wordCount;
   const source = readParagraphs(json, where);
   if (new Set(source.map((p) => p.article)).size < 2)
     throw new LatError(
@@ -132,6 +127,17 @@ export function longContextSquad(
   };
 }
 
+const wordCount = (t: string) => t.split(/\s+/).filter(Boolean).length;
+
+function checkLengths(minLength: number, maxLength: number) {
+  if (!Number.isInteger(minLength) || !Number.isInteger(maxLength) || minLength < 1 || maxLength < minLength)
+    throw new LatError(
+      'BAD_INPUT',
+      `document lengths must be whole numbers with 1 ≤ min ≤ max, got ${minLength}..${maxLength}`,
+      'length',
+    );
+}
+
 /** The paragraphs of SQuAD JSON with their article; errors name the JSON path. */
 function readParagraphs(json: unknown, where: string): SourceParagraph[] {
   const fail = (path: string, msg: string): never => {
@@ -154,4 +160,131 @@ function readParagraphs(json: unknown, where: string): SourceParagraph[] {
       };
     });
   });
+}
+
+/** Facts per relation: the question names the relation and a person; the answer is the value. */
+const factRelations: readonly { relation: string; values: readonly string[] }[] = [
+  {
+    relation: 'favourite colour',
+    values: ['red', 'blue', 'green', 'yellow', 'purple', 'orange', 'black', 'white', 'pink', 'brown', 'grey', 'silver'],
+  },
+  {
+    relation: 'home city',
+    values: ['paris', 'london', 'berlin', 'madrid', 'rome', 'tokyo', 'cairo', 'lima', 'oslo', 'vienna', 'dublin', 'boston'],
+  },
+  {
+    relation: 'pet',
+    values: ['tiger', 'horse', 'eagle', 'wolf', 'rabbit', 'shark', 'camel', 'otter', 'falcon', 'zebra', 'bear', 'mouse'],
+  },
+];
+const factNames: readonly string[] = (
+  'alice bob carol david emma frank grace henry irene jack karen louis maria nathan olivia peter ' +
+  'rachel simon tina victor wendy xavier yvonne zachary'
+).split(' ');
+
+export interface FactQaOptions extends Omit<LongContextOptions, 'limit'> {
+  /** How many documents (one question each). */
+  documents: number;
+  /** Facts per document (default 4): one is asked, the others name other people. */
+  facts?: number;
+}
+
+/** How a generated fact-retrieval file was made (its `lat_long_facts` field). */
+export interface FactQaRecord extends Omit<LongContextRecord, 'paragraphs' | 'overLong'> {
+  documents: number;
+  facts: number;
+}
+
+/**
+ * Long-context fact retrieval, a generated span-QA task a small model learns in minutes
+ * (issue 21: there is no QA-pretrained checkpoint here). Each document is real text — sentences
+ * of the source SQuAD file's contexts, in a random order — with `facts` sentences
+ * "The {relation} of {Name} is {value}." at random sentence boundaries, every fact about another
+ * person; the question "What is the {relation} of {Name}?" asks one of them, so the answer depends
+ * on the question and may lie anywhere in the document. Per document, from one seeded generator:
+ * a target length T uniform in [minLength, maxLength]; the facts; sentences of a fresh random
+ * order, each added when it still fits (running length ≤ T, measured by `length` per sentence);
+ * the facts inserted at distinct random slots. Sentences are joined by one space and the answer's
+ * `answer_start` is its exact character offset. Output: SQuAD v1.1 JSON, one article per document.
+ */
+export function factQaSquad(
+  json: unknown,
+  o: FactQaOptions,
+  where = 'dataset.json',
+): {
+  data: { title: string; paragraphs: unknown[] }[];
+  version: string;
+  lat_long_facts: FactQaRecord;
+} {
+  const { minLength, maxLength, seed, documents } = o;
+  const facts = o.facts ?? 4;
+  checkLengths(minLength, maxLength);
+  if (!Number.isInteger(documents) || documents < 1)
+    throw new LatError('BAD_INPUT', `documents must be a whole number ≥ 1, got ${documents}`, 'documents');
+  if (!Number.isInteger(facts) || facts < 1 || facts > factNames.length)
+    throw new LatError('BAD_INPUT', `facts must be 1..${factNames.length}, got ${facts}`, 'facts');
+  const length = o.length ?? wordCount;
+  const sentences = readParagraphs(json, where).flatMap((p) =>
+    p.context.split(/(?<=[.!?])\s+/).filter((s) => s.trim()),
+  );
+  if (sentences.length === 0) throw new LatError('BAD_DATA', 'the file has no context sentences', where);
+  const sizes = sentences.map(length);
+  const rng = new Rng(seed);
+  let total = 0;
+  const data = Array.from({ length: documents }, (_, d) => {
+    const target = minLength + rng.int(maxLength - minLength + 1);
+    const people = rng.permutation(factNames.length).slice(0, facts);
+    const told = people.map((n) => {
+      const { relation, values } = factRelations[rng.int(factRelations.length)]!;
+      const name = factNames[n]!.replace(/^./, (c) => c.toUpperCase());
+      const value = values[rng.int(values.length)]!;
+      const prefix = `The ${relation} of ${name} is `;
+      return { relation, name, value, prefix, sentence: `${prefix}${value}.` };
+    });
+    const asked = rng.int(facts);
+    let filled = told.reduce((n, f) => n + length(f.sentence), 0);
+    const text: string[] = [];
+    for (const j of rng.permutation(sentences.length)) {
+      if (filled >= target) break;
+      if (filled + sizes[j]! > target) continue;
+      text.push(sentences[j]!);
+      filled += sizes[j]!;
+    }
+    for (const f of told) text.splice(rng.int(text.length + 1), 0, f.sentence);
+    const f = told[asked]!;
+    const before = text.slice(0, text.indexOf(f.sentence));
+    const answerStart = before.reduce((n, t) => n + t.length + 1, 0) + f.prefix.length;
+    const context = text.join(' ');
+    total += filled;
+    return {
+      title: `facts ${d + 1}`,
+      paragraphs: [
+        {
+          context,
+          qas: [
+            {
+              id: `facts-${seed}-${d + 1}`,
+              question: `What is the ${f.relation} of ${f.name}?`,
+              answers: [{ text: f.value, answer_start: answerStart }],
+            },
+          ],
+        },
+      ],
+    };
+  });
+  return {
+    version: '1.1',
+    data,
+    lat_long_facts: {
+      source: where,
+      seed,
+      minLength,
+      maxLength,
+      unit: o.unit ?? 'words',
+      documents,
+      facts,
+      questions: documents,
+      meanLength: total / documents,
+    },
+  };
 }

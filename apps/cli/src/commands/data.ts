@@ -1,7 +1,7 @@
 /** `lat data long-squad`: long-context SQuAD for span QA over long inputs (see @lat/qa `longContextSquad`). */
 import { readJson } from '@lat/core/node';
 import { loadTokenizer } from '@lat/layers/node';
-import { longContextSquad } from '@lat/qa';
+import { factQaSquad, longContextSquad } from '@lat/qa';
 import { Argument, type Command } from 'commander';
 import { writeJson } from '../model.js';
 import type { Output } from '../output.js';
@@ -15,6 +15,9 @@ export interface LongSquadFlags {
   /** Count tokens with this model directory's tokenizer (default: whitespace words). */
   model?: string;
   limit?: number;
+  /** long-facts: documents to make and facts per document. */
+  documents?: number;
+  facts?: number;
 }
 
 export function longSquadCommand(f: LongSquadFlags, out: Output) {
@@ -40,6 +43,31 @@ export function longSquadCommand(f: LongSquadFlags, out: Output) {
   return json;
 }
 
+/** `lat data long-facts`: generated long-context fact retrieval (see @lat/qa `factQaSquad`). */
+export function longFactsCommand(f: LongSquadFlags, out: Output) {
+  const tokenizer = f.model ? loadTokenizer(f.model) : undefined;
+  const json = factQaSquad(
+    readJson(f.squad),
+    {
+      seed: f.seed,
+      minLength: f.minLength,
+      maxLength: f.maxLength,
+      documents: f.documents ?? 1000,
+      ...(f.facts !== undefined ? { facts: f.facts } : {}),
+      ...(tokenizer ? { length: (t: string) => tokenizer.tokenize(t).length, unit: 'tokens' } : {}),
+    },
+    f.squad,
+  );
+  writeJson(f.out, json);
+  const r = json.lat_long_facts;
+  out.result({ command: 'data long-facts', out: f.out, ...r }, () =>
+    out.info(
+      `${r.documents} documents of ${f.minLength}–${f.maxLength} ${r.unit} (mean ${r.meanLength.toFixed(0)}), ${r.facts} facts each, one asked → ${f.out}`,
+    ),
+  );
+  return json;
+}
+
 export function registerData(
   program: Command,
   out: () => Output,
@@ -48,17 +76,20 @@ export function registerData(
   program
     .command('data')
     .description(
-      "make a data set. long-squad: long-context SQuAD, each paragraph hidden among other articles' paragraphs in documents of --min-length..--max-length, answers at their characters (seeded)",
+      "make a data set (seeded, SQuAD JSON, answers at their characters). long-squad: long-context SQuAD, each paragraph hidden among other articles' paragraphs in documents of --min-length..--max-length; long-facts: generated fact retrieval, --facts sentences 'The <relation> of <Name> is <value>.' among the file's sentences, one asked",
     )
-    .addArgument(new Argument('<kind>', 'the data set to make').choices(['long-squad']))
-    .requiredOption('--squad <file>', 'a SQuAD v1.1/v2.0 file, e.g. dev-v1.1.json')
+    .addArgument(new Argument('<kind>', 'the data set to make').choices(['long-squad', 'long-facts']))
+    .requiredOption('--squad <file>', 'a SQuAD v1.1/v2.0 file, e.g. dev-v1.1.json (long-facts: the source of its text)')
     .requiredOption('--out <file>', 'where to write the SQuAD-format JSON')
     .option('--min-length <n>', 'shortest document', int('--min-length'), 1024)
     .option('--max-length <n>', 'longest document', int('--max-length'), 4096)
     .option('--model <dir>', "count lengths in this model's tokens (default: whitespace words)")
-    .option('--limit <n>', 'documents for the first n paragraphs only', int('--limit'))
+    .option('--limit <n>', 'long-squad: documents for the first n paragraphs only', int('--limit'))
+    .option('--documents <n>', 'long-facts: documents to make (one question each)', int('--documents'), 1000)
+    .option('--facts <n>', 'long-facts: facts per document, one asked (default 4)', int('--facts'))
     .option('--seed <n>', 'random seed', int('--seed'), 1)
-    .action((_kind: string, o: LongSquadFlags) => {
-      longSquadCommand(o, out());
+    .action((kind: string, o: LongSquadFlags) => {
+      if (kind === 'long-facts') longFactsCommand(o, out());
+      else longSquadCommand(o, out());
     });
 }
