@@ -130,6 +130,73 @@ describe('long-context SQuAD from the CLI', () => {
     );
   }, 60_000);
 
+  it("long-facts: seeded fact retrieval among the file's sentences, answers at their characters", () => {
+    const facts = (out: string, ...more: string[]) =>
+      latJson([
+        'data',
+        'long-facts',
+        '--squad',
+        join(dir, 'squad.json'),
+        '--out',
+        out,
+        '--documents',
+        '12',
+        ...more,
+      ]);
+    const r = facts(
+      join(dir, 'facts.json'),
+      '--facts',
+      '3',
+      '--min-length',
+      '30',
+      '--max-length',
+      '50',
+      '--seed',
+      '4',
+    );
+    expect(r).toMatchObject({
+      command: 'data long-facts',
+      documents: 12,
+      facts: 3,
+      questions: 12,
+      unit: 'words',
+    });
+    const text = readFileSync(join(dir, 'facts.json'), 'utf8');
+    const { questions } = parseSquad(JSON.parse(text));
+    expect(questions).toHaveLength(12);
+    for (const q of questions) {
+      const a = q.answers[0]!;
+      const name = q.question.match(/ of ([A-Z][a-z]+)\?$/)![1];
+      expect(q.context.slice(0, a.answerStart)).toMatch(new RegExp(` of ${name} is $`));
+      expect(q.context.slice(a.answerStart, a.answerStart + a.text.length + 1)).toBe(`${a.text}.`);
+      expect(q.context.match(/ is [a-z]+\./g)!.length).toBeGreaterThanOrEqual(3);
+    }
+    facts(
+      join(dir, 'facts-again.json'),
+      '--facts',
+      '3',
+      '--min-length',
+      '30',
+      '--max-length',
+      '50',
+      '--seed',
+      '4',
+    );
+    expect(readFileSync(join(dir, 'facts-again.json'), 'utf8')).toBe(text);
+    const bad = runLat([
+      'data',
+      'long-facts',
+      '--squad',
+      join(dir, 'squad.json'),
+      '--out',
+      join(dir, 'y.json'),
+      '--facts',
+      '0',
+    ]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr.trim()).toBe('lat: facts: facts must be 1..24, got 0');
+  }, 60_000);
+
   it('trains a pooled span model on it that eval and predict run pooled', () => {
     const out = join(dir, 'pooled-qa');
     const t = latJson([

@@ -19,7 +19,9 @@ const source = {
     })),
   })),
 };
-const sources = new Set(source.data.flatMap((a, ai) => a.paragraphs.flatMap((_, p) => [0, 1, 2].map((s) => sentence(ai, p, s)))));
+const sources = new Set(
+  source.data.flatMap((a, ai) => a.paragraphs.flatMap((_, p) => [0, 1, 2].map((s) => sentence(ai, p, s)))),
+);
 const fact = /^The (favourite colour|home city|pet) of ([A-Z][a-z]+) is ([a-z]+)\.$/;
 const options = { seed: 5, minLength: 40, maxLength: 60, documents: 30 };
 
@@ -29,7 +31,13 @@ describe('generated long-context fact retrieval (factQaSquad)', () => {
 
   it('hides the facts among the source sentences; the question picks one, answered at its characters', () => {
     expect(questions).toHaveLength(30);
-    expect(out.lat_long_facts).toMatchObject({ seed: 5, documents: 30, facts: 4, questions: 30, unit: 'words' });
+    expect(out.lat_long_facts).toMatchObject({
+      seed: 5,
+      documents: 30,
+      facts: 4,
+      questions: 30,
+      unit: 'words',
+    });
     const slots = new Set<number>();
     for (const q of questions) {
       const a = q.answers[0]!;
@@ -61,7 +69,9 @@ describe('generated long-context fact retrieval (factQaSquad)', () => {
   });
 
   it('labels the answer tokens that a WordPiece tokenizer recovers the answer from', () => {
-    const words = new Set(questions.flatMap((q) => `${q.question} ${q.context}`.toLowerCase().match(/\w+|[^\w\s]/g)!));
+    const words = new Set(
+      questions.flatMap((q) => `${q.question} ${q.context}`.toLowerCase().match(/\w+|[^\w\s]/g)!),
+    );
     const tok = new WordPieceTokenizer(['[PAD]', '[UNK]', '[CLS]', '[SEP]', ...words]);
     const set = loadSquadSet(tok, out, { maxLength: 128, withAnswers: true });
     expect(set.skipped).toBe(0);
@@ -75,7 +85,12 @@ describe('generated long-context fact retrieval (factQaSquad)', () => {
   });
 
   it('measures with the given length and refuses bad options in one line', () => {
-    const chars = factQaSquad(source, { ...options, length: (t) => t.length, minLength: 300, maxLength: 300 });
+    const chars = factQaSquad(source, {
+      ...options,
+      length: (t) => t.length,
+      minLength: 300,
+      maxLength: 300,
+    });
     for (const q of parseSquad(chars).questions) expect(q.context.length).toBeLessThanOrEqual(300 + 40);
     expect(() => factQaSquad(source, { ...options, minLength: 9, maxLength: 3 })).toThrow(/1 ≤ min ≤ max/);
     expect(() => factQaSquad(source, { ...options, facts: 0 })).toThrow(/facts must be 1\.\.24, got 0$/);
@@ -86,18 +101,21 @@ describe('generated long-context fact retrieval (factQaSquad)', () => {
   });
 
   const devPath = join(import.meta.dirname, '../../../../shared/fixtures/squad/dev-v1.1.json');
-  it.skipIf(!existsSync(devPath))('builds 2–4k-word documents of SQuAD v1.1 dev text (../shared/fixtures)', () => {
-    const long = factQaSquad(JSON.parse(readFileSync(devPath, 'utf8')), {
-      seed: 1,
-      minLength: 2000,
-      maxLength: 4000,
-      documents: 20,
-    });
-    for (const q of parseSquad(long).questions) {
-      const a = q.answers[0]!;
-      expect(q.context.slice(a.answerStart, a.answerStart + a.text.length)).toBe(a.text);
-      expect(q.context.split(/\s+/).length).toBeLessThanOrEqual(4000);
-    }
-    expect(long.lat_long_facts.meanLength).toBeGreaterThan(2000);
-  });
+  it.skipIf(!existsSync(devPath))(
+    'builds 2–4k-word documents of SQuAD v1.1 dev text (../shared/fixtures)',
+    () => {
+      const long = factQaSquad(JSON.parse(readFileSync(devPath, 'utf8')), {
+        seed: 1,
+        minLength: 2000,
+        maxLength: 4000,
+        documents: 20,
+      });
+      for (const q of parseSquad(long).questions) {
+        const a = q.answers[0]!;
+        expect(q.context.slice(a.answerStart, a.answerStart + a.text.length)).toBe(a.text);
+        expect(q.context.split(/\s+/).length).toBeLessThanOrEqual(4000);
+      }
+      expect(long.lat_long_facts.meanLength).toBeGreaterThan(2000);
+    },
+  );
 });

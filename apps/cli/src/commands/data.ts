@@ -62,7 +62,7 @@ export function longFactsCommand(f: LongSquadFlags, out: Output) {
   const r = json.lat_long_facts;
   out.result({ command: 'data long-facts', out: f.out, ...r }, () =>
     out.info(
-      `${r.documents} documents of ${f.minLength}–${f.maxLength} ${r.unit} (mean ${r.meanLength.toFixed(0)}), ${r.facts} facts each, one asked → ${f.out}`,
+      `${r.documents} documents of ${f.minLength}–${f.maxLength} ${r.unit} (mean ${r.meanLength.toFixed(0)}), ${r.facts} fact(s) each, one asked → ${f.out}`,
     ),
   );
   return json;
@@ -79,7 +79,10 @@ export function registerData(
       "make a data set (seeded, SQuAD JSON, answers at their characters). long-squad: long-context SQuAD, each paragraph hidden among other articles' paragraphs in documents of --min-length..--max-length; long-facts: generated fact retrieval, --facts sentences 'The <relation> of <Name> is <value>.' among the file's sentences, one asked",
     )
     .addArgument(new Argument('<kind>', 'the data set to make').choices(['long-squad', 'long-facts']))
-    .requiredOption('--squad <file>', 'a SQuAD v1.1/v2.0 file, e.g. dev-v1.1.json (long-facts: the source of its text)')
+    .requiredOption(
+      '--squad <file>',
+      'a SQuAD v1.1/v2.0 file, e.g. dev-v1.1.json (long-facts: the source of its text)',
+    )
     .requiredOption('--out <file>', 'where to write the SQuAD-format JSON')
     .option('--min-length <n>', 'shortest document', int('--min-length'), 1024)
     .option('--max-length <n>', 'longest document', int('--max-length'), 4096)
