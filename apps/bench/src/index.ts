@@ -11,6 +11,7 @@ import { frontierSpeed } from './sections/frontier.js';
 import { fwdBwd } from './sections/fwd-bwd.js';
 import { inference } from './sections/inference.js';
 import { poolingAccuracy, poolingSpeed } from './sections/pooling.js';
+import { poolingQa } from './sections/pooling-qa.js';
 import { trainingProfile } from './sections/profile.js';
 import { quantized } from './sections/quantized.js';
 import { training, trainWorker } from './sections/training.js';
@@ -122,6 +123,7 @@ async function main() {
     ['frontier', 'searched frontier: measured dev-set speed-up', () => frontierSpeed(report)],
     ['pooling', 'trainable pooling on long inputs: speed', () => poolingSpeed(report)],
     ['pooling-accuracy', 'trainable pooling on long inputs: accuracy', () => poolingAccuracy(report)],
+    ['pooling-qa', 'trainable pooling: span QA over long contexts with trained models', () => poolingQa(report)],
   ];
   mkdirSync(join(repo, 'bench/results'), { recursive: true });
   const file = join(repo, only ? 'bench/results/partial.md' : 'bench/results/latest.md');

@@ -1,0 +1,86 @@
+/**
+ * Span QA over long contexts with trained pooled models (issue 21): each model directory given
+ * (`--qa-models label=dir,…`, the first one the baseline) answers every question of a SQuAD file
+ * (`--qa-dev`) through `pipeline('question-answering')` on onnxruntime-node, 1 thread, batch 1.
+ * The models take turns per question (the first to run rotates), so a loaded machine slows every
+ * variant alike and the speed-ups are ratios measured in one run. Reports official EM/F1, the
+ * mean wall-clock per question, the mean MACs per question and the ratios to the baseline.
+ */
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LatError } from '@lat/core';
+import { pipeline } from '@lat/pipeline';
+import { evaluateSquadPredictions, parseSquad } from '@lat/qa';
+import { fmt, type Report } from '../report.js';
+import { flag, numFlag } from '../setup.js';
+
+/** "blocks of 512, layer 0 → 256 (iterative)" from a model directory's lat_pooling. */
+function layout(dir: string): string {
+  const p = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))['lat_pooling'];
+  if (!p) return 'n² in every layer';
+  const parts = [
+    p.chunk ? `blocks of ${p.chunk}` : '',
+    ...(p.schedule as [number, number][]).map(([l, k]) => `layer ${l} → ${k}`),
+    p.operator === 'iterative' ? 'iterative softmax' : '',
+  ];
+  return `${p.input_length} tokens: ${parts.filter(Boolean).join(', ')}`;
+}
+
+export async function poolingQa(report: Report): Promise<void> {
+  const dev = flag('qa-dev');
+  const models = flag('qa-models')
+    ?.split(',')
+    .map((s) => s.split('='));
+  if (!dev || !models?.length || models.some((m) => m.length !== 2))
+    throw new LatError(
+      'BAD_INPUT',
+      'pooling-qa needs --qa-dev <squad.json> and --qa-models label=dir,label=dir (the first: the baseline)',
+      '--qa-models',
+    );
+  const limit = numFlag('qa-limit', Number.MAX_SAFE_INTEGER);
+  const { questions: all } = parseSquad(JSON.parse(readFileSync(dev, 'utf8')), dev);
+  const questions = all.slice(0, limit);
+  const variants = [];
+  for (const [label, dir] of models)
+    variants.push({
+      label: label!,
+      what: layout(dir!),
+      qa: await pipeline('question-answering', dir!, { session: { threads: 1 }, batchSize: 1 }),
+      predictions: {} as Record<string, string>,
+      ms: 0,
+      macs: 0,
+    });
+  for (const v of variants) await v.qa({ question: questions[0]!.question, context: questions[0]!.context });
+  for (let i = 0; i < questions.length; i++) {
+    const q = questions[i]!;
+    for (let j = 0; j < variants.length; j++) {
+      const v = variants[(i + j) % variants.length]!;
+      const t0 = performance.now();
+      const a = await v.qa({ question: q.question, context: q.context });
+      v.ms += performance.now() - t0;
+      v.macs += a.macs;
+      v.predictions[q.id] = a.answer;
+    }
+    if ((i + 1) % 10 === 0) console.log(`  ${i + 1}/${questions.length} questions`);
+  }
+  const rows = variants.map((v) => ({
+    ...v,
+    scores: evaluateSquadPredictions(questions, v.predictions),
+    ms: v.ms / questions.length,
+    macs: v.macs / questions.length,
+  }));
+  const base = rows[0]!;
+  report.push(
+    `\n### Span QA over long contexts — ${dev.split('/').at(-1)}, ${questions.length} questions, onnxruntime-node, 1 thread, batch 1`,
+    '\n| variant | layout | EM | F1 | Δ F1 vs baseline (points) | ms / question | speed-up vs baseline | MMACs / question | MACs speed-up |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const r of rows) {
+    report.push(
+      `| ${r.label} | ${r.what} | ${fmt(r.scores["exact_match"]!, 1)} | ${fmt(r.scores["f1"]!, 1)} | ${fmt(r.scores["f1"]! - base.scores["f1"]!, 1)} | ${fmt(r.ms, 1)} | ${fmt(base.ms / r.ms)}× | ${fmt(r.macs / 1e6, 0)} | ${fmt(base.macs / r.macs)}× |`,
+    );
+    console.log(`  ${r.label}: EM ${r.scores["exact_match"]!.toFixed(1)}, F1 ${r.scores["f1"]!.toFixed(1)}, ${r.ms.toFixed(1)} ms`);
+  }
+  for (const v of variants) await v.qa.dispose();
+}
