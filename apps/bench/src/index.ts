@@ -123,7 +123,11 @@ async function main() {
     ['frontier', 'searched frontier: measured dev-set speed-up', () => frontierSpeed(report)],
     ['pooling', 'trainable pooling on long inputs: speed', () => poolingSpeed(report)],
     ['pooling-accuracy', 'trainable pooling on long inputs: accuracy', () => poolingAccuracy(report)],
-    ['pooling-qa', 'trainable pooling: span QA over long contexts with trained models', () => poolingQa(report)],
+    [
+      'pooling-qa',
+      'trainable pooling: span QA over long contexts with trained models',
+      () => poolingQa(report),
+    ],
   ];
   mkdirSync(join(repo, 'bench/results'), { recursive: true });
   const file = join(repo, only ? 'bench/results/partial.md' : 'bench/results/latest.md');
