@@ -143,17 +143,8 @@ describe('long-context SQuAD from the CLI', () => {
         '12',
         ...more,
       ]);
-    const r = facts(
-      join(dir, 'facts.json'),
-      '--facts',
-      '3',
-      '--min-length',
-      '30',
-      '--max-length',
-      '50',
-      '--seed',
-      '4',
-    );
+    const settings = ['--facts', '3', '--min-length', '30', '--max-length', '50', '--seed', '4'];
+    const r = facts(join(dir, 'facts.json'), ...settings);
     expect(r).toMatchObject({
       command: 'data long-facts',
       documents: 12,
@@ -171,17 +162,7 @@ describe('long-context SQuAD from the CLI', () => {
       expect(q.context.slice(a.answerStart, a.answerStart + a.text.length + 1)).toBe(`${a.text}.`);
       expect(q.context.match(/ is [a-z]+\./g)!.length).toBeGreaterThanOrEqual(3);
     }
-    facts(
-      join(dir, 'facts-again.json'),
-      '--facts',
-      '3',
-      '--min-length',
-      '30',
-      '--max-length',
-      '50',
-      '--seed',
-      '4',
-    );
+    facts(join(dir, 'facts-again.json'), ...settings);
     expect(readFileSync(join(dir, 'facts-again.json'), 'utf8')).toBe(text);
     const bad = runLat([
       'data',

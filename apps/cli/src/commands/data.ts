@@ -20,17 +20,21 @@ export interface LongSquadFlags {
   facts?: number;
 }
 
-export function longSquadCommand(f: LongSquadFlags, out: Output) {
+/** Seed and document lengths, counted in --model's tokens when given (else whitespace words). */
+function lengthOptions(f: LongSquadFlags) {
   const tokenizer = f.model ? loadTokenizer(f.model) : undefined;
+  return {
+    seed: f.seed,
+    minLength: f.minLength,
+    maxLength: f.maxLength,
+    ...(tokenizer ? { length: (t: string) => tokenizer.tokenize(t).length, unit: 'tokens' } : {}),
+  };
+}
+
+export function longSquadCommand(f: LongSquadFlags, out: Output) {
   const json = longContextSquad(
     readJson(f.squad),
-    {
-      seed: f.seed,
-      minLength: f.minLength,
-      maxLength: f.maxLength,
-      ...(tokenizer ? { length: (t: string) => tokenizer.tokenize(t).length, unit: 'tokens' } : {}),
-      ...(f.limit !== undefined ? { limit: f.limit } : {}),
-    },
+    { ...lengthOptions(f), ...(f.limit !== undefined ? { limit: f.limit } : {}) },
     f.squad,
   );
   writeJson(f.out, json);
@@ -45,16 +49,12 @@ export function longSquadCommand(f: LongSquadFlags, out: Output) {
 
 /** `lat data long-facts`: generated long-context fact retrieval (see @lat/qa `factQaSquad`). */
 export function longFactsCommand(f: LongSquadFlags, out: Output) {
-  const tokenizer = f.model ? loadTokenizer(f.model) : undefined;
   const json = factQaSquad(
     readJson(f.squad),
     {
-      seed: f.seed,
-      minLength: f.minLength,
-      maxLength: f.maxLength,
+      ...lengthOptions(f),
       documents: f.documents ?? 1000,
       ...(f.facts !== undefined ? { facts: f.facts } : {}),
-      ...(tokenizer ? { length: (t: string) => tokenizer.tokenize(t).length, unit: 'tokens' } : {}),
     },
     f.squad,
   );
