@@ -1,5 +1,10 @@
 """PyTorch CPU baseline for lat's benchmarks: the same BERT encoder shape (post-LN, GELU, a
-classification head), the same threads. Prints one JSON object. Used only by `pnpm bench`."""
+classification head), the same threads. Prints one JSON object. Used only by `pnpm bench`.
+
+With `"serve": true` it trains one job a step at a time for the training table, so lat and
+PyTorch steps can alternate under the same load: after a warm-up step it prints `{"ready": true}`,
+then answers each line on stdin — `step` (one fwd + bwd + AdamW step), `gemm` (the FFN's MatMul
+shape, for the roofline), `exit` (peak RSS) — with one JSON line."""
 import json
 import resource
 import sys
@@ -37,12 +42,64 @@ def median(xs):
     return xs[len(xs) // 2]
 
 
+def trainer(job):
+    """The model, AdamW and a batch of one training job; returns one timed step's function."""
+    model = Bert(30522, job["hidden"], job["layers"], job["heads"], job["ffn"])
+    model.train()
+    ids = torch.randint(5, 30000, (job["batch"], job["seq"]))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    labels = torch.randint(0, 2, (job["batch"],))
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        """One fwd + bwd + AdamW step: (total s, fwd + bwd ms, CPU ms of every thread)."""
+        t = time.perf_counter()
+        cpu = time.process_time()
+        loss = loss_fn(model(ids), labels)
+        loss.backward()
+        t_fb = time.perf_counter()
+        opt.step()
+        opt.zero_grad()
+        return time.perf_counter() - t, (t_fb - t) * 1000, (time.process_time() - cpu) * 1000
+
+    return step
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def serve(job):
+    step = trainer(job)
+    step()  # the first step allocates optimizer state
+    a = torch.rand(job["batch"] * job["seq"], job["hidden"])
+    b = torch.rand(job["hidden"], job["ffn"])
+    print(json.dumps({"ready": True, "torch": torch.__version__}), flush=True)
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "step":
+            secs, fb, cpu = step()
+            reply = {"ms": secs * 1000, "fwdBwdMs": fb, "cpuMs": cpu}
+        elif cmd == "gemm":
+            torch.mm(a, b)
+            t = time.perf_counter()
+            torch.mm(a, b)
+            reply = {"gflops": 2 * a.shape[0] * a.shape[1] * b.shape[1] / (time.perf_counter() - t) / 1e9}
+        else:
+            print(json.dumps({"peakRssMB": peak_rss_mb()}), flush=True)
+            return
+        print(json.dumps(reply), flush=True)
+
+
+if args.get("serve"):
+    serve(args["jobs"][0])
+    sys.exit(0)
+
 out = {"torch": torch.__version__, "openblas": "openblas" in open("/proc/self/maps").read()}
 for job in args["jobs"]:
-    d, layers, heads, f = job["hidden"], job["layers"], job["heads"], job["ffn"]
-    model = Bert(30522, d, layers, heads, f)
-    ids = torch.randint(5, 30000, (job["batch"], job["seq"]))
     if job["kind"] == "infer":
+        model = Bert(30522, job["hidden"], job["layers"], job["heads"], job["ffn"])
+        ids = torch.randint(5, 30000, (job["batch"], job["seq"]))
         model.eval()
         with torch.inference_mode():
             for _ in range(2):
@@ -54,22 +111,14 @@ for job in args["jobs"]:
                 times.append((time.perf_counter() - t) * 1000)
         out[job["name"]] = {"ms": median(times)}
     else:
-        model.train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
-        labels = torch.randint(0, 2, (job["batch"],))
-        loss_fn = nn.CrossEntropyLoss()
+        step = trainer(job)
         times, fb = [], []
         for i in range(job["runs"] + 1):
-            t = time.perf_counter()
-            loss = loss_fn(model(ids), labels)
-            loss.backward()
-            t_fb = time.perf_counter()
-            opt.step()
-            opt.zero_grad()
+            secs, fb_ms, _ = step()
             if i:  # the first step allocates optimizer state
-                times.append(time.perf_counter() - t)
-                fb.append((t_fb - t) * 1000)
+                times.append(secs)
+                fb.append(fb_ms)
         tokens = job["batch"] * job["seq"]
         out[job["name"]] = {"tokensPerSec": tokens / median(times), "fwdBwdMs": median(fb)}
-out["peakRssMB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["peakRssMB"] = peak_rss_mb()
 print(json.dumps(out))

@@ -14,7 +14,7 @@ import { poolingAccuracy, poolingSpeed } from './sections/pooling.js';
 import { poolingQa } from './sections/pooling-qa.js';
 import { trainingProfile } from './sections/profile.js';
 import { quantized } from './sections/quantized.js';
-import { training, trainWorker } from './sections/training.js';
+import { otherTrainingRates, training, trainWorker } from './sections/training.js';
 import { flag, quick, repo, sizes, threads } from './setup.js';
 
 async function main() {
@@ -114,7 +114,8 @@ async function main() {
       'browser: onnxruntime-web in Chromium and Node, 1 and 2 threads, fp32 and q8, WebGPU',
       () => browser(report),
     ],
-    ['training', 'training', () => training(report)],
+    ['training', 'training: lat and PyTorch steps in turn', () => training(report)],
+    ['training-other', 'training: LengthDrop and TensorFlow.js', () => otherTrainingRates(report)],
     ['fwdbwd', 'fwd+bwd', () => fwdBwd(report)],
     ['profile', 'training step profile (ORT profiler)', () => trainingProfile(report)],
     ['curve', 'accuracy vs speed-up', () => accuracyCurve(report)],
