@@ -12,7 +12,7 @@ import { blocks, type Dropout, type WeightSource } from './blocks/context.js';
 import { feedForward } from './blocks/feed-forward.js';
 import { spanHead } from './blocks/heads.js';
 import { restoreRows } from './blocks/restore.js';
-import { range } from './blocks/rows.js';
+import { dimOf, range } from './blocks/rows.js';
 import type { ModelDtype } from './quantize.js';
 import { lastBlockwiseLayer } from './reducers/pooling.js';
 import type { ReducerGraph, TokenReducer } from './reducers/reducer.js';
@@ -51,6 +51,15 @@ export interface EncoderOptions {
    * once per branch.
    */
   fullLengthBranch?: boolean;
+  /**
+   * Classification training graphs: the last layer computes only the first row ([CLS], all the
+   * head reads) past its keys and values — same loss, gradients and dropout masks, without the
+   * last layer's other queries, output projection and feed-forward rows (a quarter of bert-mini's
+   * MACs at 4 layers). Only for reducers that keep [CLS] as row 0 and have no loss of their own
+   * on the last layer (none, LAT): the last layer's own reduction is left out. Ignored with
+   * restore, kept positions or a span head, which read every row.
+   */
+  firstRowOnly?: boolean;
 }
 
 /** The encoder's output values in the graph. */
@@ -104,6 +113,7 @@ export function buildEncoder(
   const pos0 = g.expand(g.unsqueeze(positions, [0]), g.shapeOf(ids), ['batch', 'seq']); // original positions
   // The full-length buffer is only needed by token-level heads.
   const restoring = o.head === 'span' ? o.restore !== false : o.restore === true;
+  const firstRowOnly = o.firstRowOnly && o.head === 'classification' && !restoring && !o.keptPositions;
 
   /** The layers and the heads; `reducing` false leaves the reducer's token reduction out. */
   const layersAndHeads = (reducing: boolean): LayerValues => {
@@ -120,7 +130,11 @@ export function buildEncoder(
     for (let i = 0; i < c.numLayers; i++) {
       const p = `encoder.layer.${i}`;
       const shape = layerShape(c, i);
-      let attended = h;
+      // The last layer of a firstRowOnly graph: [CLS]'s row of h [B, 1, d], and h's row count.
+      const cut = firstRowOnly && i === c.numLayers - 1 && i > blockwiseUntil;
+      const of = cut ? { axis: 1, rows: dimOf(g, h, 1) } : undefined;
+      const input = cut ? g.slice(h, [0], [1], [1]) : h;
+      let attended = input;
       let probs: Value | undefined;
       if (shape.heads.length) {
         const att = selfAttention(b, h, m, p, {
@@ -131,25 +145,29 @@ export function buildEncoder(
             ? { editScores: (s: Value) => reducer.attentionScores!(i, s, m, h) }
             : {}),
           ...(i <= blockwiseUntil ? { chunk: c.pooling!.chunk! } : {}),
+          ...(cut ? { firstQueryOnly: true } : {}),
         });
         const on = reducer?.blockOn?.(i, 'attention');
-        attended = on ? g.where(on, att.attended, h) : att.attended;
+        attended = on ? g.where(on, att.attended, input) : att.attended;
         probs = att.probs;
       }
-      // Pruned feed-forward blocks (and masked ones) pass their input through unchanged.
-      const ffn = (x: Value): Value => {
-        if (!shape.ffn) return x;
-        const on = reducer?.blockOn?.(i, 'ffn');
-        return on ? g.where(on, feedForward(b, x, p), x) : feedForward(b, x, p);
-      };
       // A layer whose attention block was pruned has no significance to reduce by: it keeps every token.
       const step =
         reducing &&
         probs &&
         reducer?.reduce({ layer: i, input: h, attended, probs, mask: m, positions: pos });
-      if (!step) {
+      // Cut: [CLS] stays row 0 of any reduction, so its FFN output is the same; its dropout mask
+      // is the one of the rows the reduction would keep.
+      const ffnOf = cut && step && step.keptRows ? { axis: 1, rows: step.keptRows() } : of;
+      // Pruned feed-forward blocks (and masked ones) pass their input through unchanged.
+      const ffn = (x: Value): Value => {
+        if (!shape.ffn) return x;
+        const on = reducer?.blockOn?.(i, 'ffn');
+        return on ? g.where(on, feedForward(b, x, p, ffnOf), x) : feedForward(b, x, p, ffnOf);
+      };
+      if (!step || cut) {
         const out = ffn(attended);
-        h = layerOn ? g.where(g.gather(layerOn, g.int64(i), 0), out, h) : out;
+        h = layerOn ? g.where(g.gather(layerOn, g.int64(i), 0), out, input) : out;
         if (restoring) restored = reduced ? restoreRows(g, restored, h, pos, m) : h;
         if (o.keptPositions && reducer)
           keptPositions.push(g.where(g.greater(m, g.scalar(0)), pos, g.int64(-1)));

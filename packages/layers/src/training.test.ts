@@ -244,3 +244,90 @@ describe('dropout noise table of long pooled inputs', () => {
     expect(scorer.some((v) => v !== 0)).toBe(true);
   }, 60_000);
 });
+
+describe('training graphs that skip work a step does not need', () => {
+  // 3 layers, dropout and LayerDrop on: every dropout mask must be the one the full graph draws.
+  const c = parseModelConfig({ ...toHfConfig(config(0.3)), num_hidden_layers: 3 });
+  const w = createRandomWeights(c, 9, {}, 0.3);
+  const layerFeeds = (keep: number[], on: number[]) => {
+    const f: Record<string, HostTensor> = {
+      ...feeds(w, [], [0.6, 0.4]),
+      keep_counts: { type: 'int64', dims: [2, 3], data: BigInt64Array.from(keep.map(BigInt)) },
+      layer_on: { type: 'bool', dims: [3], data: Uint8Array.from(on) },
+    };
+    return f;
+  };
+  const build = (o: { firstRowOnly?: boolean; plain?: boolean }) =>
+    buildTrainingGraph(c, w, {
+      task: 'classification',
+      maxBatch: 2,
+      maxSeq: 6,
+      layerDrop: true,
+      ...(o.plain ? { reducer: null } : {}),
+      ...(o.firstRowOnly === false ? { firstRowOnly: false } : {}),
+    });
+  const run = async (t: ReturnType<typeof build>, f: Record<string, HostTensor>) => {
+    const s = await runtime.createSession(toModelProto(t.graph));
+    f['dropout_offsets'] = {
+      type: 'int64',
+      dims: [t.dropoutSites],
+      data: BigInt64Array.from({ length: t.dropoutSites }, (_, i) => BigInt(i * 11 + 3)),
+    };
+    const inputs = Object.fromEntries(Object.entries(f).filter(([k]) => s.inputNames.includes(k)));
+    const out = await s.run(inputs);
+    await s.release();
+    return { loss: t.feeds.loss(out), grads: t.feeds.grads(out) };
+  };
+  const expectSame = (a: Awaited<ReturnType<typeof run>>, b: Awaited<ReturnType<typeof run>>) => {
+    expect(a.loss).toBeCloseTo(b.loss, 6);
+    for (const [name, g] of Object.entries(b.grads)) {
+      const scale = Math.max(...Array.from(g, Math.abs), 1e-3);
+      const worst = Math.max(...Array.from(g, (v, i) => Math.abs(v - a.grads[name]![i]!)));
+      expect(worst / scale, name).toBeLessThan(1e-5);
+    }
+  };
+
+  it("computes only [CLS]'s row in the last layer, with the full graph's loss, gradients and dropout masks", async () => {
+    const cut = build({});
+    const full = build({ firstRowOnly: false });
+    expect(cut.dropoutSites).toBe(full.dropoutSites);
+    // The last layer's query, output projection and FFN run on one row: its TopK and Gather are gone too.
+    expect(cut.graph.nodes.length).toBeLessThan(full.graph.nodes.length);
+    const settings: [number[], number[]][] = [
+      [
+        [6, 6, 6, 5, 5, 5],
+        [1, 1, 1],
+      ], // full length
+      [
+        [5, 4, 2, 4, 3, 3],
+        [1, 1, 1],
+      ], // LAT lengths, the last layer reducing too
+      [
+        [5, 4, 2, 4, 3, 3],
+        [1, 1, 0],
+      ], // the last layer skipped by LayerDrop
+      [
+        [6, 3, 3, 5, 2, 2],
+        [1, 0, 1],
+      ],
+    ];
+    for (const [keep, on] of settings)
+      expectSame(await run(cut, layerFeeds(keep, on)), await run(full, layerFeeds(keep, on)));
+  });
+
+  it('plain fine-tuning builds no selection ops and gives the full-length LAT graph its loss and gradients', async () => {
+    const plain = build({ plain: true });
+    const lat = build({ firstRowOnly: false });
+    expect(plain.graph.nodes.some((n) => n.opType === 'TopK')).toBe(false);
+    expect(plain.graph.inputs.some((i) => i.name === 'keep_counts')).toBe(false);
+    // Plain training keeps every real token in every layer: keep counts are the real lengths.
+    for (const on of [
+      [1, 1, 1],
+      [0, 1, 1],
+    ])
+      expectSame(
+        await run(plain, layerFeeds([6, 6, 6, 5, 5, 5], on)),
+        await run(lat, layerFeeds([6, 6, 6, 5, 5, 5], on)),
+      );
+  });
+});

@@ -18,6 +18,7 @@ import {
 } from '@lat/core';
 import { type EncodedBatch, encoderFeeds } from './anytime.js';
 import type { ModelConfig } from './architectures/index.js';
+import type { FirstRowOf } from './blocks/context.js';
 import { buildEncoder, type Dropout, encoderInputs } from './encoder.js';
 import { type LatSetting, latReducer } from './reducers/lat.js';
 import { lastBlockwiseLayer, poolingCounts, poolingReducer } from './reducers/pooling.js';
@@ -49,8 +50,17 @@ export const distillationLoss = 'distillation';
 
 /** Options of the training graph; `S` is the reducer's setting type. */
 export interface TrainingGraphOptions<S = LatSetting> {
-  /** The token reducer trained with the encoder (default: the config's pooling, else LAT's top-k). */
-  reducer?: TokenReducer<S>;
+  /**
+   * The token reducer trained with the encoder (default: the config's pooling, else LAT's top-k);
+   * null: a plain encoder without selection ops (plain fine-tuning).
+   */
+  reducer?: TokenReducer<S> | null;
+  /**
+   * Classification and regression with no reducer or LAT's: the last layer computes [CLS]'s row
+   * only (see `EncoderOptions.firstRowOnly`); default on, false builds every row (the reference
+   * its tests compare against).
+   */
+  firstRowOnly?: boolean;
   task: 'classification' | 'regression' | 'span';
   /** Largest batch × sequence the graph will see; sizes the dropout noise table. */
   maxBatch: number;
@@ -98,9 +108,21 @@ class TableDropout implements Dropout {
     private readonly offsets: Value,
   ) {}
 
-  apply(g: Graph, x: Value, p: number): Value {
+  apply(g: Graph, x: Value, p: number, of?: FirstRowOf): Value {
     const site = this.sites++;
-    const count = g.node('Size', [x], {}, [{ dtype: 'int64', shape: [] }])[0]!;
+    const size = g.node('Size', [x], {}, [{ dtype: 'int64', shape: [] }])[0]!;
+    const count = of ? g.mul(size, of.rows) : size; // the whole tensor's elements
+    // The whole tensor's shape: x's with `rows` along the axis.
+    const shape = of
+      ? g.concat(
+          [
+            g.slice(g.shapeOf(x), [0], [of.axis], [0]),
+            g.unsqueeze(of.rows, [0]),
+            g.slice(g.shapeOf(x), [of.axis + 1], [x.shape!.length], [0]),
+          ],
+          0,
+        )
+      : g.shapeOf(x);
     const offset = g.gather(this.offsets, g.int64(site), 0);
     const start = g.node('Mod', [offset, g.sub(g.int64(this.tableSize), count)], {}, [
       { dtype: 'int64', shape: [] },
@@ -112,7 +134,13 @@ class TableDropout implements Dropout {
       {},
       [{ dtype: g.float, shape: [g.unknownDim()] }],
     )[0]!;
-    const keep = g.not(g.less(g.reshape(noise, g.shapeOf(x), x.shape), g.scalar(p)));
+    let mask = g.reshape(
+      noise,
+      shape,
+      of ? x.shape!.map((d, i) => (i === of.axis ? g.unknownDim() : d)) : x.shape,
+    );
+    if (of) mask = g.slice(mask, [0], [1], [of.axis], x.shape);
+    const keep = g.not(g.less(mask, g.scalar(p)));
     return g.mul(x, g.mul(g.cast(keep, g.float), g.scalar(1 / (1 - p))));
   }
 }
@@ -174,10 +202,12 @@ export function buildTrainingGraph<S = LatSetting>(
 ): TrainingGraph<S> {
   const g = new Graph('lat-train');
   const reducer =
-    o.reducer ??
-    ((config.pooling
-      ? poolingReducer(config.pooling)
-      : latReducer) as TokenReducer<unknown> as TokenReducer<S>);
+    o.reducer === null
+      ? undefined
+      : (o.reducer ??
+        ((config.pooling
+          ? poolingReducer(config.pooling)
+          : latReducer) as TokenReducer<unknown> as TokenReducer<S>));
   const paramNames = [...weights.keys()];
   const params = new Map<string, Value>();
   for (const name of paramNames) params.set(name, g.input(name, 'float32', weights.get(name)!.dims));
@@ -198,8 +228,11 @@ export function buildTrainingGraph<S = LatSetting>(
     { param: (name) => params.get(name)! },
     {
       head: o.task === 'span' ? 'span' : 'classification',
-      reducer: reducer as TokenReducer<unknown>,
+      ...(reducer ? { reducer: reducer as TokenReducer<unknown> } : {}),
       training: { dropout, layerDrop: o.layerDrop ?? false },
+      // LAT keeps [CLS] first and has no loss of its own: the head's row is all the last layer needs.
+      firstRowOnly:
+        o.firstRowOnly !== false && (!reducer || reducer === (latReducer as TokenReducer<unknown>)),
     },
   );
   const kl = o.kd === 'reverse' ? reverseKlDivergence : klDivergence;
@@ -262,7 +295,7 @@ export function buildTrainingGraph<S = LatSetting>(
 function trainingFeeds<S>(
   config: ModelConfig,
   o: TrainingGraphOptions<S>,
-  reducer: TokenReducer<S>,
+  reducer: TokenReducer<S> | undefined,
   paramNames: readonly string[],
   lossTerms: readonly string[],
 ): TrainingFeeds<S> {
@@ -314,7 +347,7 @@ function trainingFeeds<S>(
     },
     pass(x, p) {
       const feeds: Feeds = {
-        ...reducer.feeds(p.setting, x, config),
+        ...reducer?.feeds(p.setting, x, config),
         [io.dropoutOffsets]: { type: 'int64', dims: [p.dropoutOffsets.length], data: p.dropoutOffsets },
         [io.lossWeights]: f32(
           [lossTerms.length],

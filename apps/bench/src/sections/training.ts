@@ -125,7 +125,8 @@ class StepWorker {
               resolve(l);
             };
           }));
-    if (line === undefined) throw new Error(`training worker failed: ${this.stderr.trim().split('\n').at(-1)}`);
+    if (line === undefined)
+      throw new Error(`training worker failed: ${this.stderr.trim().split('\n').at(-1)}`);
     return JSON.parse(line);
   }
 
@@ -197,7 +198,16 @@ async function pairedRun(size: Size, batch: number, seq: number, steps: number):
     : undefined;
   await lat.next();
   await pt?.next();
-  const r: PairedRun = { lat: [], torch: [], latCpu: [], torchCpu: [], ortGemm: [], torchGemm: [], latRssMB: 0, load: [load0, 0] };
+  const r: PairedRun = {
+    lat: [],
+    torch: [],
+    latCpu: [],
+    torchCpu: [],
+    ortGemm: [],
+    torchGemm: [],
+    latRssMB: 0,
+    load: [load0, 0],
+  };
   const m = batch * seq;
   for (let i = 0; i < steps; i++) {
     const a = await lat.send('step');

@@ -22,6 +22,12 @@ export interface AttentionOptions {
   editScores?: (scores: Value) => Value;
   /** Blockwise attention in blocks of `chunk` rows (long inputs before pooling). */
   chunk?: number;
+  /**
+   * Only the first row queries (keys and values stay every row): the output is [CLS]'s state
+   * [B, 1, d], all a classification head reads of the last layer. Dropout masks are the rows
+   * the full layer's masks would give it.
+   */
+  firstQueryOnly?: boolean;
 }
 
 /**
@@ -54,16 +60,18 @@ export function selfAttention(
   const d = c.hiddenSize;
   const H = o.heads ?? c.numHeads;
   const dh = d / c.numHeads;
-  const q = b.linear(h, `${prefix}.attention.self.query`);
+  const of = o.firstQueryOnly ? { rows: dimOf(g, h, 1) } : undefined;
+  const queries = of ? g.slice(h, [0], [1], [1]) : h;
+  const q = b.linear(queries, `${prefix}.attention.self.query`);
   const k = b.linear(h, `${prefix}.attention.self.key`);
   const v = b.linear(h, `${prefix}.attention.self.value`);
   let ctx: Value;
   let probs: Value;
   if (o.chunk) {
-    if (o.editScores || o.hardAttentionK || o.headMask || H !== c.numHeads)
+    if (o.editScores || o.hardAttentionK || o.headMask || H !== c.numHeads || of)
       throw new LatError(
         'UNSUPPORTED',
-        'blockwise attention cannot take edited scores, hard attention or pruned heads',
+        'blockwise attention cannot take edited scores, hard attention, pruned heads or first-row queries',
         prefix,
       );
     ({ ctx, probs } = blockwise(b, q, k, v, mask, o.chunk));
@@ -77,12 +85,20 @@ export function selfAttention(
     if (o.hardAttentionK) scores = hardAttention(g, scores, o.hardAttentionK);
     if (o.editScores) scores = o.editScores(scores);
     probs = g.softmax(scores, -1);
-    let perHead = g.matmul(b.dropout(probs, c.attentionDropout), heads(v)); // [B, H, n, dh]
+    const probsOf = of && { axis: 2, rows: of.rows };
+    let perHead = g.matmul(b.dropout(probs, c.attentionDropout, probsOf), heads(v)); // [B, H, n, dh]
     if (o.headMask) perHead = g.mul(perHead, g.reshape(o.headMask, [1, H, 1, 1]));
     ctx = g.reshape(g.transpose(perHead, [0, 2, 1, 3]), [0, 0, H * dh]);
   }
   const attended = b.layerNorm(
-    g.add(b.dropout(b.linear(ctx, `${prefix}.attention.output.dense`), c.hiddenDropout), h),
+    g.add(
+      b.dropout(
+        b.linear(ctx, `${prefix}.attention.output.dense`),
+        c.hiddenDropout,
+        of && { axis: 1, rows: of.rows },
+      ),
+      queries,
+    ),
     `${prefix}.attention.output.LayerNorm`,
   );
   return { attended, probs };

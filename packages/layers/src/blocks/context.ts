@@ -20,9 +20,20 @@ export function initializerWeights(
   };
 }
 
+/**
+ * The rows a value was cut to: `x` is the first of `rows` rows along `axis` of the tensor it
+ * stands for (a classification graph's last layer computes only [CLS]'s row).
+ */
+export interface FirstRowOf {
+  axis: number;
+  /** int64 scalar: the rows of the whole tensor. */
+  rows: Value;
+}
+
 /** Dropout masks drawn from a fixed random table at offsets the host feeds, so runs are reproducible. */
 export interface Dropout {
-  apply(g: Graph, x: Value, p: number): Value;
+  /** With `of`: the mask the whole tensor would get, cut to `x`'s row, so cutting changes no mask. */
+  apply(g: Graph, x: Value, p: number, of?: FirstRowOf): Value;
 }
 
 /** What every encoder part builds with: the graph, the config, weights by name and the common layers. */
@@ -36,7 +47,7 @@ export interface Blocks {
   /** LayerNorm with `name.weight`, `name.bias` and the config's epsilon. */
   layerNorm(x: Value, name: string): Value;
   /** Dropout with rate p in training graphs; the identity at inference. */
-  dropout(x: Value, p: number): Value;
+  dropout(x: Value, p: number, of?: FirstRowOf): Value;
   /** The configured hidden activation. */
   activation(x: Value): Value;
   /**
@@ -102,7 +113,7 @@ export function blocks(
         ? quantizedLinear(x, name)
         : g.linear(x, param(`${name}.weight`), param(`${name}.bias`)),
     layerNorm: (x, name) => g.layerNorm(x, param(`${name}.weight`), param(`${name}.bias`), c.layerNormEps),
-    dropout: (x, p) => (dropout && p > 0 ? dropout.apply(g, x, p) : x),
+    dropout: (x, p, of) => (dropout && p > 0 ? dropout.apply(g, x, p, of) : x),
     activation: (x) =>
       c.hiddenAct === 'relu' ? g.relu(x) : g.gelu(x, c.hiddenAct === 'gelu_new' ? 'tanh' : 'erf'),
     branch: () => quantizedInputs.clear(),

@@ -53,6 +53,7 @@ export function latLayers(
       // When every example keeps every current token nothing moves: inference skips the
       // selection ops (an If). Training graphs keep them, as autodiff has no rule for If.
       ...(training ? {} : { keepsAll: g.not(g.less(g.reduceMin(counts, [0], false), current)) }),
+      keptRows: () => g.reduceMax(counts, [0], false),
       reduce() {
         const kLayer = g.reduceMax(counts, [0], true); // [1]: k = max over the batch
         const kDim = `k${i}`;

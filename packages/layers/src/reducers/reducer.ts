@@ -71,6 +71,11 @@ export interface LayerReduction {
   keepsAll?: Value;
   /** Builds the reduction's ops (inside an ONNX If branch at inference when `keepsAll` is given). */
   reduce(): Reduction;
+  /**
+   * int64 scalar: how many rows `reduce` keeps, without its ops. A training graph whose last
+   * layer computes only [CLS]'s row draws that row's dropout mask from the kept rows' mask.
+   */
+  keptRows?(): Value;
 }
 
 /** A reducer's part of one graph. */

@@ -2,7 +2,8 @@
  * LengthDrop (REFERENCE.md §1): per batch the full model learns the task and becomes the teacher;
  * the smallest sub-model and `numSandwich` random ones (lengths sampled per example) learn from it
  * by distillation (the sandwich rule with inplace distillation). Losses are scaled by 1/passes.
- * With `null` it is plain fine-tuning: one full-length pass on the task.
+ * With `null` it is plain fine-tuning: one full-length pass on the task, through a graph without
+ * LAT's selection ops (at full length they select every row, in order: the same loss and gradients).
  */
 
 import { sampleLengths, smallestLengths } from '@lat/core';
@@ -28,7 +29,7 @@ export function lengthDropObjective(
   const passes = ld ? ld.numSandwich + 2 : 1;
   return {
     name: ld ? 'length-drop' : 'plain',
-    reducer: latReducer,
+    reducer: ld ? latReducer : null,
     passes,
     teacherPass: 0,
     pass({ index, lengths, seq, numLayers, layerOn, rng }) {

@@ -54,8 +54,8 @@ export interface OwnParameters {
 
 export interface Objective<S> {
   readonly name: string;
-  /** The reducer the training graph is built with. */
-  readonly reducer: TokenReducer<S>;
+  /** The reducer the training graph is built with; null: none (a plain encoder, no selection ops). */
+  readonly reducer: TokenReducer<S> | null;
   /** Passes per batch. */
   readonly passes: number;
   /** Pass whose outputs become the (detached) distillation teacher of the passes after it. */
