@@ -158,7 +158,8 @@ export function buildEncoder(
         reducer?.reduce({ layer: i, input: h, attended, probs, mask: m, positions: pos });
       // Cut: [CLS] stays row 0 of any reduction, so its FFN output is the same; its dropout mask
       // is the one of the rows the reduction would keep.
-      const ffnOf = cut && step && step.keptRows ? { axis: 1, rows: step.keptRows() } : of;
+      const keptRows = cut && step ? step.keptRows?.() : undefined;
+      const ffnOf = keptRows ? { axis: 1, rows: keptRows } : of;
       // Pruned feed-forward blocks (and masked ones) pass their input through unchanged.
       const ffn = (x: Value): Value => {
         if (!shape.ffn) return x;
