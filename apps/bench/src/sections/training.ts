@@ -12,6 +12,7 @@ import {
   chosen,
   configOf,
   cpuMs,
+  flag,
   numFlag,
   python,
   quick,
@@ -138,20 +139,26 @@ class StepWorker {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** GFLOP/s of onnxruntime's MatMul on [m, k] × [k, n] (the FFN's shape), fastest of a few runs. */
-async function ortMatMulGflops(m: number, k: number, n: number): Promise<number> {
+/**
+ * onnxruntime's MatMul of [m, k] × [k, n] (the FFN's shape) at one thread, timed in process CPU
+ * time: GFLOP per CPU-second, the per-core peak a training step's MatMuls could reach. CPU time
+ * barely moves with other processes' load, where wall time on a shared machine does.
+ */
+async function ortMatMul(m: number, k: number, n: number) {
   const g = new Graph('matmul');
   g.output(g.matmul(g.input('a', 'float32', [m, k]), g.input('b', 'float32', [k, n])), 'y');
-  const session = await createNodeRuntime({ threads }).createSession(toModelProto(g));
+  const session = await createNodeRuntime({ threads: 1 }).createSession(toModelProto(g));
   const t = (dims: number[]) => ({
     type: 'float32' as const,
     dims,
     data: Float32Array.from({ length: dims[0]! * dims[1]! }, (_, i) => (i % 13) / 13),
   });
   const feeds = { a: t([m, k]), b: t([k, n]) };
-  const ms = (await timeRuns(() => session.run(feeds), 3)).min;
-  await session.release();
-  return (2 * m * k * n) / (ms / 1000) / 1e9;
+  return {
+    gflopsPerCpuSecond: async () =>
+      (2 * m * k * n) / ((await timeRuns(() => session.run(feeds), 3, cpuMs)).min / 1000) / 1e9,
+    release: () => session.release(),
+  };
 }
 
 /** The tfjs baseline in its own process (its backend and memory stay out of ORT's way); a string says why not. */
@@ -174,10 +181,13 @@ interface PairedRun {
   /** CPU time per step (every thread, spin-waiting included): the work, less sensitive to other load. */
   latCpu: number[];
   torchCpu: number[];
+  /** MatMul GFLOP per CPU-second at one thread, once per pair of steps. */
   ortGemm: number[];
   torchGemm: number[];
   latRssMB: number;
   torchRssMB?: number;
+  /** Per-step ms of lat from another build (`--train-compare`), when given. */
+  other: number[];
   load: [number, number];
 }
 
@@ -196,9 +206,15 @@ async function pairedRun(size: Size, batch: number, seq: number, steps: number):
         JSON.stringify({ threads, serve: true, jobs: [torchJob('t', 'train', size, batch, seq, steps)] }),
       ])
     : undefined;
+  const otherEntry = flag('train-compare');
+  const other = otherEntry
+    ? new StepWorker(process.execPath, [otherEntry, '--train-worker', JSON.stringify(job)])
+    : undefined;
   await lat.next();
   await pt?.next();
+  await other?.next();
   const r: PairedRun = {
+    other: [],
     lat: [],
     torch: [],
     latCpu: [],
@@ -208,7 +224,7 @@ async function pairedRun(size: Size, batch: number, seq: number, steps: number):
     latRssMB: 0,
     load: [load0, 0],
   };
-  const m = batch * seq;
+  const gemm = await ortMatMul(batch * seq, size.hidden, size.ffn);
   for (let i = 0; i < steps; i++) {
     const a = await lat.send('step');
     r.lat.push(a.ms!);
@@ -218,13 +234,16 @@ async function pairedRun(size: Size, batch: number, seq: number, steps: number):
       r.torch.push(b.ms!);
       r.torchCpu.push(b.cpuMs!);
     }
-    r.ortGemm.push(await ortMatMulGflops(m, size.hidden, size.ffn));
+    if (other) r.other.push((await other.send('step')).ms!);
+    r.ortGemm.push(await gemm.gflopsPerCpuSecond());
     if (pt) r.torchGemm.push((await pt.send('gemm')).gflops!);
     console.log(
       `  ${size.name} step ${i + 1}/${steps}: lat ${r.lat.at(-1)!.toFixed(0)} ms${pt ? `, PyTorch ${r.torch.at(-1)!.toFixed(0)} ms` : ''}`,
     );
   }
+  await gemm.release();
   r.latRssMB = (await lat.send('exit')).peakRssMB!;
+  await other?.send('exit');
   if (pt) r.torchRssMB = (await pt.send('exit')).peakRssMB!;
   r.load[1] = loadavg()[0]!;
   return r;
@@ -253,20 +272,36 @@ export async function training(report: Report) {
     report.push(line);
     console.log(line);
   }
-  // Roofline: the step's nominal FLOPs (3 × the forward's: backward is two MatMuls per forward one)
-  // over its time, against the MatMul peak each library reaches on this CPU in the same run.
+  const compared = runs.filter(([, , r]) => r.other.length);
+  if (compared.length) {
+    report.push(
+      `\nThis build against the build at \`${flag('train-compare')}\` (\`--train-compare\`), its steps taken in the same turns:\n`,
+    );
+    report.table(
+      'model | other build ms/step | this build ms/step | speed-up of this build | other build / PyTorch tokens/s | per-pair speed-up median (min–max)',
+    );
+    for (const [size, , r] of compared) {
+      const pairs = r.other.map((o, i) => o / r.lat[i]!).sort((a, b) => a - b);
+      const line = `| ${size.name} | ${fmt(median(r.other), 0)} | ${fmt(median(r.lat), 0)} | ${(median(r.other) / median(r.lat)).toFixed(2)}× | ${r.torch.length ? `${(median(r.torch) / median(r.other)).toFixed(2)}×` : '–'} | ${median(pairs).toFixed(2)}× (${pairs[0]!.toFixed(2)}–${pairs.at(-1)!.toFixed(2)}) |`;
+      report.push(line);
+      console.log(line);
+    }
+  }
+  // Roofline: the step's nominal FLOPs (3 × the forward's: backward is two MatMuls per forward
+  // one) per second and per CPU-second, against the MatMul peak per CPU-second (one thread).
   report.push(
-    '\nRoofline: nominal training FLOPs per step (3 × the forward pass of the full model) over the fastest step, against the fastest MatMul of the FFN shape [batch·seq × hidden] · [hidden × ffn] each library ran between the steps.\n',
+    "\nRoofline: nominal training FLOPs per step (3 × the forward pass of the full model, what PyTorch computes) over the fastest step (wall) and over the median step's CPU time (every thread, spin-waiting included), against the MatMul of the FFN shape [batch·seq × hidden] · [hidden × ffn] at one thread in CPU time (best of each library, measured between the steps): a step can at most reach its MatMul peak per CPU-second.\n",
   );
   report.table(
-    'model | GFLOP per step | lat GFLOP/s | PyTorch GFLOP/s | ORT MatMul GFLOP/s | PyTorch MatMul GFLOP/s | lat / ORT MatMul | PyTorch / its MatMul',
+    'model | GFLOP per step | lat GFLOP/s | PyTorch GFLOP/s | lat GFLOP per CPU-s | PyTorch GFLOP per CPU-s | MatMul GFLOP per CPU-s, 1 thread: ORT, PyTorch | lat / ORT MatMul | PyTorch / its MatMul',
   );
   for (const [size, batch, r] of runs) {
     const gflop = (3 * encoderFlops(configOf(size), seq) * batch) / 1e9;
-    const rate = (ms: number[]) => (ms.length ? gflop / (Math.min(...ms) / 1000) : undefined);
+    const wall = (ms: number[]) => (ms.length ? gflop / (Math.min(...ms) / 1000) : undefined);
+    const perCpu = (ms: number[]) => (ms.length ? gflop / (median(ms) / 1000) : undefined);
     const peak = (xs: number[]) => (xs.length ? Math.max(...xs) : undefined);
     const share = (a?: number, b?: number) => (a && b ? `${((a / b) * 100).toFixed(0)}%` : '–');
-    const line = `| ${size.name} | ${gflop.toFixed(1)} | ${fmt(rate(r.lat), 1)} | ${fmt(rate(r.torch), 1)} | ${fmt(peak(r.ortGemm), 1)} | ${fmt(peak(r.torchGemm), 1)} | ${share(rate(r.lat), peak(r.ortGemm))} | ${share(rate(r.torch), peak(r.torchGemm))} |`;
+    const line = `| ${size.name} | ${gflop.toFixed(1)} | ${fmt(wall(r.lat), 1)} | ${fmt(wall(r.torch), 1)} | ${fmt(perCpu(r.latCpu), 1)} | ${fmt(perCpu(r.torchCpu), 1)} | ${fmt(peak(r.ortGemm), 1)}, ${fmt(peak(r.torchGemm), 1)} | ${share(perCpu(r.latCpu), peak(r.ortGemm))} | ${share(perCpu(r.torchCpu), peak(r.torchGemm))} |`;
     report.push(line);
     console.log(line);
   }
