@@ -14,6 +14,7 @@ import {
   Rng,
   reverseKlDivergence,
   type StateDict,
+  scatterRows,
   type Value,
 } from '@lat/core';
 import { type EncodedBatch, encoderFeeds } from './anytime.js';
@@ -61,6 +62,12 @@ export interface TrainingGraphOptions<S = LatSetting> {
    * its tests compare against).
    */
   firstRowOnly?: boolean;
+  /**
+   * Embedding tables' gradients leave the graph as the looked-up rows' gradients and are added
+   * into a dense table on the host (`feeds.grads` returns it: the same values); default on, false
+   * makes the graph return dense gradients (the reference its tests compare against).
+   */
+  rowGradients?: boolean;
   task: 'classification' | 'regression' | 'span';
   /** Largest batch × sequence the graph will see; sizes the dropout noise table. */
   maxBatch: number;
@@ -276,10 +283,21 @@ export function buildTrainingGraph<S = LatSetting>(
     const term = g.mul(g.gather(lossWeights, g.int64(i), 0), v);
     loss = loss ? g.add(loss, term) : term;
   });
+  // Embedding tables (weights only looked up) return the gradients of the rows the batch looked
+  // up: a dense gradient would be a table of zeros (bert-base: 94 MB) written, scattered into and
+  // copied out of the session every pass, for the few hundred rows a batch touches.
+  const lookupTables =
+    o.rowGradients === false
+      ? []
+      : paramNames.filter((n) => {
+          const users = g.nodes.filter((node) => node.inputs.includes(n));
+          return users.length > 0 && users.every((u) => u.opType === 'Gather' && u.inputs[0] === n);
+        });
   const { graph } = grad(
     g,
     loss!,
     paramNames.map((n) => params.get(n)!),
+    { rowGradients: lookupTables },
   );
   const lossTerms = terms.map(([n]) => n);
   return {
@@ -288,7 +306,7 @@ export function buildTrainingGraph<S = LatSetting>(
     dropoutSites: dropout.sites,
     noiseTableSize: tableSize,
     lossTerms,
-    feeds: trainingFeeds(config, o, reducer, paramNames, lossTerms),
+    feeds: trainingFeeds(config, o, reducer, paramNames, lossTerms, weights, new Set(lookupTables)),
   };
 }
 
@@ -298,6 +316,8 @@ function trainingFeeds<S>(
   reducer: TokenReducer<S> | undefined,
   paramNames: readonly string[],
   lossTerms: readonly string[],
+  weights: StateDict,
+  lookupTables: ReadonlySet<string>,
 ): TrainingFeeds<S> {
   const io = trainingIo;
   const f32 = (dims: number[], data: Float32Array): HostTensor => ({ type: 'float32', dims, data });
@@ -365,7 +385,18 @@ function trainingFeeds<S>(
       return feeds;
     },
     loss: (out) => Number(out[io.loss]!.data[0]),
-    grads: (out) => Object.fromEntries(paramNames.map((n) => [n, data(out, io.grad(n))])),
+    grads: (out) =>
+      Object.fromEntries(
+        paramNames.map((n) => {
+          if (!lookupTables.has(n)) return [n, data(out, io.grad(n))];
+          // A fresh zeroed table: pages the scatter never touches stay unwritten.
+          const [rows, d] = weights.get(n)!.dims as [number, number];
+          const dense = new Float32Array(rows * d);
+          const indices = out[`${io.grad(n)}.indices`]!.data as BigInt64Array;
+          scatterRows(dense, data(out, `${io.grad(n)}.rows`), indices, d);
+          return [n, dense];
+        }),
+      ),
   };
 }
 

@@ -245,11 +245,38 @@ function constInts(g: Graph, name: string): number[] {
   return Array.from(t.data as BigInt64Array, Number);
 }
 
+/** Options of `grad`. */
+export interface GradOptions {
+  /**
+   * wrt values used only as lookup tables (2-D data of axis-0 Gathers, e.g. word embeddings):
+   * instead of a dense `grad.<name>` (a table of zeros with the looked-up rows' gradients added
+   * in), the graph returns those rows' gradients `grad.<name>.rows` [N, d] and the rows they
+   * belong to `grad.<name>.indices` [N]; `scatterRows` adds them into a table on the host.
+   */
+  rowGradients?: readonly string[];
+}
+
+/**
+ * Adds row gradients (`GradOptions.rowGradients`) into `table` [rows × d] in order — the same
+ * additions, in the same order, as a dense gradient's ScatterElements(add) into zeros.
+ */
+export function scatterRows(
+  table: Float32Array,
+  rows: Float32Array,
+  indices: BigInt64Array,
+  d: number,
+): void {
+  for (let r = 0; r < indices.length; r++) {
+    const at = Number(indices[r]) * d;
+    for (let j = 0; j < d; j++) table[at + j]! += rows[r * d + j]!;
+  }
+}
+
 /** `grad`'s result: the training graph and, per differentiated value, the name of its gradient output. */
 export interface GradResult {
   graph: Graph;
   loss: Value;
-  /** Gradients in the order of `wrt`, named `grad.<name>`. */
+  /** Gradients in the order of `wrt`, named `grad.<name>` (row gradients: `grad.<name>.rows`). */
   grads: Value[];
 }
 
@@ -257,8 +284,11 @@ export interface GradResult {
  * Differentiates scalar `loss` with respect to `wrt`. Returns a new graph whose outputs are the
  * loss (named `loss` when free), then the gradients (any outputs the forward graph had are kept after them).
  */
-export function grad(forward: Graph, loss: Value, wrt: readonly Value[]): GradResult {
+export function grad(forward: Graph, loss: Value, wrt: readonly Value[], o: GradOptions = {}): GradResult {
   const g = forward.clone();
+  // Lookup tables whose gradient leaves as the looked-up rows' gradients and their indices.
+  const rowTables = new Set(o.rowGradients ?? []);
+  const rowParts = new Map<string, { rows: Value[]; indices: Value[] }>();
   const forwardNodes = g.nodes.slice();
   // Values that depend on some wrt value: only those can carry a gradient.
   const live = new Set(wrt.map((w) => w.name));
@@ -289,6 +319,20 @@ export function grad(forward: Graph, loss: Value, wrt: readonly Value[]): GradRe
     const ins = n.inputs.map((i) => (i ? g.value(i) : (null as unknown as Value)));
     const outs = n.outputs.map((o) => (o ? g.value(o) : (null as unknown as Value)));
     const gys = n.outputs.map((o) => grads.get(o) ?? null);
+    if (n.opType === 'Gather' && rowTables.has(n.inputs[0]!)) {
+      const [table, idx] = ins as [Value, Value];
+      const d = table.shape?.[1];
+      if (table.shape?.length !== 2 || ((n.attrs['axis']?.value as number) ?? 0) !== 0 || !gys[0])
+        throw new LatError(
+          'UNSUPPORTED',
+          `row gradients need a 2-D table looked up on axis 0 (${table.name})`,
+        );
+      const parts = rowParts.get(table.name) ?? { rows: [], indices: [] };
+      parts.rows.push(g.reshape(gys[0], [-1, typeof d === 'number' ? d : 0]));
+      parts.indices.push(g.reshape(idx, [-1]));
+      rowParts.set(table.name, parts);
+      continue;
+    }
     const gis = vjp(g, n, ins, outs, gys);
     n.inputs.forEach((name, i) => {
       const gi = gis[i];
@@ -299,6 +343,25 @@ export function grad(forward: Graph, loss: Value, wrt: readonly Value[]): GradRe
   const previousOutputs = g.outputs.splice(0);
   const lossOut = g.output(loss, g.values.has('loss') ? undefined : 'loss');
   const gradOuts = wrt.map((w) => {
+    if (rowTables.has(w.name)) {
+      if (grads.has(w.name))
+        throw new LatError(
+          'UNSUPPORTED',
+          `${w.name} is used by more than lookups: it needs a dense gradient`,
+        );
+      const parts = rowParts.get(w.name) ?? { rows: [], indices: [] };
+      const d = w.shape![1]!;
+      const join = (xs: Value[], empty: () => Value) =>
+        xs.length === 0 ? empty() : xs.length === 1 ? xs[0]! : g.concat(xs, 0);
+      g.output(
+        join(parts.indices, () => g.int64s([])),
+        `grad.${w.name}.indices`,
+      );
+      return g.output(
+        join(parts.rows, () => g.floats([0, typeof d === 'number' ? d : 0], [])),
+        `grad.${w.name}.rows`,
+      );
+    }
     const gv = grads.get(w.name) ?? g.zerosLike(w);
     return g.output(gv.shape ? gv : withShape(g, gv, w.shape), `grad.${w.name}`);
   });
