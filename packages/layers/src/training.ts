@@ -291,7 +291,9 @@ export function buildTrainingGraph<S = LatSetting>(
       ? []
       : paramNames.filter((n) => {
           const users = g.nodes.filter((node) => node.inputs.includes(n));
-          return users.length > 0 && users.every((u) => u.opType === 'Gather' && u.inputs[0] === n);
+          const lookup = (u: (typeof users)[number]) =>
+            u.opType === 'Gather' && u.inputs[0] === n && ((u.attrs['axis']?.value as number) ?? 0) === 0;
+          return weights.get(n)!.dims.length === 2 && users.length > 0 && users.every(lookup);
         });
   const { graph } = grad(
     g,
