@@ -54,7 +54,7 @@ export interface EncoderOptions {
   /**
    * Classification training graphs: the last layer computes only the first row ([CLS], all the
    * head reads) past its keys and values — same loss, gradients and dropout masks, without the
-   * last layer's other queries, output projection and feed-forward rows (a quarter of bert-mini's
+   * last layer's other queries, output projection and feed-forward rows (a fifth of bert-mini's
    * MACs at 4 layers). Only for reducers that keep [CLS] as row 0 and have no loss of their own
    * on the last layer (none, LAT): the last layer's own reduction is left out. Ignored with
    * restore, kept positions or a span head, which read every row.
