@@ -42,4 +42,21 @@ describe('toModelProto', () => {
     expect(dims(graph.output[0]!)).toEqual(['batch', 2n]);
     for (const a of ifNode.attribute) expect(dims(a.g!.output[0]!)).toEqual(['batch', 2n]);
   });
+
+  it("declares LayerNormalization's Mean and InvStdDev only where a node or output reads them", () => {
+    const layerNormOutputs = (read: 'none' | 'mean' | 'invStd') => {
+      const g = new Graph('ln', 'float32');
+      const x = g.input('x', 'float32', ['n', 4]);
+      const y = g.layerNorm(x, g.floats([4], [1, 1, 1, 1]), g.floats([4], [0, 0, 0, 0]), 1e-5);
+      const node = g.nodes.at(-1)!;
+      g.output(y, 'y');
+      if (read === 'mean') g.output(g.value(node.outputs[1]!), 'mean');
+      if (read === 'invStd') g.output(g.neg(g.value(node.outputs[2]!)), 'minusInvStd');
+      const model = fromBinary(ModelProtoSchema, toModelProto(g));
+      return model.graph!.node.find((n) => n.opType === 'LayerNormalization')!.output.length;
+    };
+    expect(layerNormOutputs('none')).toBe(1); // inference: onnxruntime computes neither
+    expect(layerNormOutputs('mean')).toBe(2);
+    expect(layerNormOutputs('invStd')).toBe(3); // only trailing outputs can be left out
+  });
 });

@@ -1,0 +1,55 @@
+/**
+ * Specialising a serialised model at one outcome of an If: the branch's nodes take the If's place
+ * and whatever only the other branch or the condition needed is dropped. A runtime can then keep
+ * one session per outcome and pick it on the host, instead of paying the If's own cost (its
+ * subgraph runs in a frame of its own, with its own allocations) on every run.
+ */
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { type GraphProto, ModelProtoSchema, type NodeProto } from '../onnx/index.js';
+
+/** Every name a node reads, the nodes of its branches included (outer-scope values). */
+function reads(n: NodeProto): string[] {
+  return n.input.concat(
+    n.attribute.flatMap((a) => (a.g ? [...a.g.node.flatMap(reads), ...a.g.output.map((o) => o.name)] : [])),
+  );
+}
+
+/** Drops nodes none of whose outputs is read, then the inputs and initializers nothing reads. */
+function prune(g: GraphProto): void {
+  const uses = new Map<string, number>();
+  const use = (name: string, by: number) => uses.set(name, (uses.get(name) ?? 0) + by);
+  for (const n of g.node) for (const i of reads(n)) use(i, 1);
+  for (const o of g.output) use(o.name, 1);
+  const alive = g.node.map(() => true);
+  for (let k = g.node.length - 1; k >= 0; k--) {
+    const n = g.node[k]!;
+    if (n.output.some((o) => o && (uses.get(o) ?? 0) > 0)) continue;
+    alive[k] = false;
+    for (const i of reads(n)) use(i, -1);
+  }
+  g.node = g.node.filter((_, k) => alive[k]);
+  g.input = g.input.filter((v) => (uses.get(v.name) ?? 0) > 0);
+  g.initializer = g.initializer.filter((t) => (uses.get(t.name) ?? 0) > 0);
+}
+
+/**
+ * `model` (serialised from a {@link Graph}) with the top-level If whose branch is named `branch`
+ * (`Graph.ifElse`'s `name`) replaced by that branch's nodes, its yielded values renamed to the
+ * If's outputs, and every node, input and initializer only the rest of the If needed removed;
+ * undefined when the model has no such If.
+ */
+export function inlineIfBranch(model: Uint8Array, branch: string): Uint8Array | undefined {
+  const m = fromBinary(ModelProtoSchema, model);
+  const g = m.graph;
+  const at =
+    g?.node.findIndex((n) => n.opType === 'If' && n.attribute.some((a) => a.g?.name === branch)) ?? -1;
+  if (!g || at < 0) return undefined;
+  const node = g.node[at]!;
+  const body = node.attribute.find((a) => a.g?.name === branch)!.g!;
+  // Graph.ifElse makes every yielded value in its branch (an Identity), so renaming it is enough.
+  const renamed = new Map(body.output.map((o, i) => [o.name, node.output[i]!]));
+  for (const n of body.node) n.output = n.output.map((o) => renamed.get(o) ?? o);
+  g.node.splice(at, 1, ...body.node);
+  prune(g);
+  return toBinary(ModelProtoSchema, m);
+}
