@@ -1,7 +1,7 @@
 import {
   Graph,
   type HostTensor,
-  inlineIfBranch,
+  inlineIfBranches,
   LatError,
   type LengthSpec,
   type Runtime,
@@ -11,7 +11,7 @@ import {
   toModelProto,
 } from '@lat/core';
 import { expectedShapes, type ModelConfig } from './architectures/index.js';
-import { buildEncoder, encoderInputs, fullLengthIf, initializerWeights } from './encoder.js';
+import { buildEncoder, encoderInputs, fullLengthIf, initializerWeights, keepsAllIf } from './encoder.js';
 import { type ModelDtype, parseModelDtype } from './quantize.js';
 import { keepCountsInput, type LatSetting, latReducer } from './reducers/lat.js';
 import { poolingReducer } from './reducers/pooling.js';
@@ -211,12 +211,18 @@ export interface AnytimeModel<S = LatSetting> {
 }
 
 /**
- * A graph with a full-length branch as two graphs: its full-length branch and its reducing
- * branch, each inlined in the If's place; undefined for graphs without one.
+ * A graph with a full-length branch as two graphs, each inlined in the If's place: the
+ * full-length branch, and the reducing branch with every layer's selection ops run (the If that
+ * skips them when a layer keeps every token costs more than they do: the reducing graph never
+ * runs at full length). Undefined for graphs without one.
  */
-export function splitFullLength(model: Uint8Array): { full: Uint8Array; reducing: Uint8Array } | undefined {
-  const full = inlineIfBranch(model, `${fullLengthIf}/then`);
-  return full && { full, reducing: inlineIfBranch(model, `${fullLengthIf}/else`)! };
+export function splitFullLength(
+  model: Uint8Array,
+  numLayers: number,
+): { full: Uint8Array; reducing: Uint8Array } | undefined {
+  const full = inlineIfBranches(model, [`${fullLengthIf}/then`]);
+  const layers = Array.from({ length: numLayers }, (_, i) => `${keepsAllIf(i)}/else`);
+  return full && { full, reducing: inlineIfBranches(model, [`${fullLengthIf}/else`, ...layers])! };
 }
 
 /**
@@ -234,7 +240,7 @@ export async function createAnytimeModel<S = LatSetting>(
 ): Promise<AnytimeModel<S>> {
   const bytes = o.model ?? toModelProto(buildAnytimeGraph(config, weights, o));
   const reducer = reducerOf(config, o);
-  const split = reducer?.keepsEverything ? splitFullLength(bytes) : undefined;
+  const split = reducer?.keepsEverything ? splitFullLength(bytes, config.numLayers) : undefined;
   const session = await runtime.createSession(split?.reducing ?? bytes, o.session);
   const full = split && (await runtime.createSession(split.full, o.session));
   return {

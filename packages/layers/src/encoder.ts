@@ -34,6 +34,9 @@ export const encoderInputs = {
  */
 export const fullLengthIf = 'lat_full_length';
 
+/** The name of layer `i`'s If that skips its selection ops when it keeps every token. */
+export const keepsAllIf = (layer: number) => `lat_keeps_all_${layer}`;
+
 /** How `buildEncoder` builds: head, token selection, kept-position outputs, restore, dropout, LayerDrop. */
 export interface EncoderOptions {
   /** Heads to build: the architecture's classification head or a span head. */
@@ -185,7 +188,7 @@ export function buildEncoder(
         pos(),
         ...(restoring ? [g.expand(g.scalar(1), g.shapeOf(m), m.shape)] : []),
       ];
-      const selected = step.keepsAll ? g.ifElse(step.keepsAll, everything, select) : select();
+      const selected = step.keepsAll ? g.ifElse(step.keepsAll, everything, select, keepsAllIf(i)) : select();
       const [kept, keptMask, keptPos] = selected as [Value, Value, Value];
       const valid = restoring ? selected.at(-1)! : undefined;
       m = keptMask;

@@ -158,7 +158,7 @@ describe('onnxruntime fusions on lat graphs', () => {
     it(`runs a graph with a full-length branch as two sessions, with the If graph's numbers (${dtype})`, async () => {
       const runtime = createNodeRuntime({ threads: 1 });
       const bytes = toModelProto(buildAnytimeGraph(config, weights, { dtype }));
-      const split = splitFullLength(bytes)!;
+      const split = splitFullLength(bytes, config.numLayers)!;
       // The full-length graph is the plain encoder (plus kept positions): no If, no keep counts.
       const full = fromBinary(onnx.ModelProtoSchema, split.full).graph!;
       expect(full.input.map((v) => v.name)).toEqual(['input_ids', 'attention_mask', 'token_type_ids']);
@@ -176,13 +176,18 @@ describe('onnxruntime fusions on lat graphs', () => {
         'LayerNormalization',
       ])
         expect(fullOps[op]).toBe(plain[op]);
-      // The reducing graph is the per-layer-If graph.
-      const reducing = fromBinary(onnx.ModelProtoSchema, split.reducing).graph!;
-      expect(reducing.node.filter((n) => n.opType === 'If')).toHaveLength(config.numLayers);
+      // The reducing graph runs every layer's selection ops, with no If left.
+      const reducing = await optimisedOps(split.reducing);
+      expect(reducing['If']).toBeUndefined();
+      expect(reducing['TopK']).toBe(2 * config.numLayers);
       // One session of the If graph as it is (what a bundle gives any ORT) against the model's two.
       const single = await runtime.createSession(bytes);
       const model = await createAnytimeModel(runtime, config, weights, { dtype, model: bytes });
-      for (const setting of [undefined, { form: 'ratio' as const, ratios: [1, 0.5] }]) {
+      for (const setting of [
+        undefined,
+        { form: 'ratio' as const, ratios: [1, 0.5] },
+        { form: 'ratio' as const, ratios: [0.7, 0.4] },
+      ]) {
         const a = await model.run(batch(), setting);
         const b = await single.run(anytimeFeeds(config, batch(), setting));
         a.logits!.forEach((v, i) =>

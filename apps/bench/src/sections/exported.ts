@@ -291,7 +291,7 @@ export async function fullLengthOverhead(
     };
     const anytime = toModelProto(buildAnytimeGraph(c, w, { keptPositions: false }));
     const sessions = {
-      graphOnly: await runtime.createSession(splitFullLength(anytime)!.full, { threads: 1 }),
+      graphOnly: await runtime.createSession(splitFullLength(anytime, c.numLayers)!.full, { threads: 1 }),
       oneIf: await runtime.createSession(anytime, { threads: 1 }),
     };
     for (const [batch, seq] of shapes) {

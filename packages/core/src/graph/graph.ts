@@ -162,7 +162,7 @@ export class Graph {
    * their nodes are moved into the If node's subgraphs (constants stay in this graph, where the
    * branches read them as outer-scope values). Inference only: autodiff has no rule for If.
    * `name` names the branches `<name>/then` and `<name>/else` (default: fresh names), so the If
-   * can be found in the serialised model (see `inlineIfBranch`).
+   * can be found in the serialised model (see `inlineIfBranches`).
    */
   ifElse(cond: Value, thenBranch: () => Value[], elseBranch: () => Value[], name?: string): Value[] {
     const capture = (name: string, build: () => Value[]): Subgraph => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ModelProtoSchema } from '../onnx/index.js';
 import { nodeRuntime } from '../testing/gradcheck.js';
 import { Graph } from './graph.js';
-import { inlineIfBranch } from './inline.js';
+import { inlineIfBranches } from './inline.js';
 import { toModelProto } from './serialize.js';
 
 /** y = x · 2 + 1 when n < limit, else −x − offset; only the else branch reads `offset`. */
@@ -17,7 +17,16 @@ function branched(): Uint8Array {
   const [y, count] = g.ifElse(
     g.less(n, limit),
     () => [g.add(doubled, g.scalar(1)), n], // n: an outer value yielded unchanged
-    () => [g.sub(g.neg(x), offset), g.add(n, g.int64(100))],
+    () => [
+      // An If inside the branch, inlined too when named.
+      g.ifElse(
+        g.less(n, g.int64(1000)),
+        () => [g.sub(g.neg(x), offset)],
+        () => [x],
+        'inner',
+      )[0]!,
+      g.add(n, g.int64(100)),
+    ],
     'short',
   );
   g.output(y!, 'y');
@@ -40,22 +49,25 @@ async function run(bytes: Uint8Array, names: readonly string[]) {
   return { y: Array.from(out['y']!.data as Float32Array), count: out['count']!.data[0] };
 }
 
-describe('inlineIfBranch', () => {
+describe('inlineIfBranches', () => {
   it("puts the named branch in the If's place and drops what only the condition and the other branch read", async () => {
     const model = branched();
-    const then = inlineIfBranch(model, 'short/then')!;
-    const otherwise = inlineIfBranch(model, 'short/else')!;
+    const then = inlineIfBranches(model, ['short/then'])!;
+    const otherwise = inlineIfBranches(model, ['short/else'])!;
     // Each gives what the If gives when it takes that branch, from only the inputs it reads.
     expect(await run(then, ['x'])).toEqual({ y: [3, -3, 7], count: 3n });
     expect(await run(otherwise, ['x', 'offset'])).toEqual({ y: [-1.5, 1.5, -3.5], count: 103n });
-    for (const bytes of [then, otherwise]) {
-      const g = fromBinary(ModelProtoSchema, bytes).graph!;
-      expect(g.node.map((n) => n.opType)).not.toContain('If');
-      expect(g.node.map((n) => n.opType)).not.toContain('Less'); // the condition is gone
+    const nested = inlineIfBranches(model, ['short/else', 'inner/then'])!;
+    expect(await run(nested, ['x', 'offset'])).toEqual({ y: [-1.5, 1.5, -3.5], count: 103n });
+    const ops = (bytes: Uint8Array) => fromBinary(ModelProtoSchema, bytes).graph!.node.map((n) => n.opType);
+    expect(ops(otherwise)).toContain('If'); // the inner If, not named
+    for (const bytes of [then, nested]) {
+      expect(ops(bytes)).not.toContain('If');
+      expect(ops(bytes)).not.toContain('Less'); // the conditions are gone
     }
   });
 
-  it('returns undefined when the model has no If of that name', () => {
-    expect(inlineIfBranch(branched(), 'long/then')).toBeUndefined();
+  it('returns undefined when the model has no If of the first name', () => {
+    expect(inlineIfBranches(branched(), ['long/then', 'short/then'])).toBeUndefined();
   });
 });

@@ -33,23 +33,27 @@ function prune(g: GraphProto): void {
 }
 
 /**
- * `model` (serialised from a {@link Graph}) with the top-level If whose branch is named `branch`
- * (`Graph.ifElse`'s `name`) replaced by that branch's nodes, its yielded values renamed to the
- * If's outputs, and every node, input and initializer only the rest of the If needed removed;
- * undefined when the model has no such If.
+ * `model` (serialised from a {@link Graph}) with each top-level If that has a branch named in
+ * `branches` (`Graph.ifElse`'s `name`) replaced by that branch's nodes, its yielded values renamed
+ * to the If's outputs — Ifs inside an inlined branch are then top-level too — and every node,
+ * input and initializer only the rest of those Ifs needed removed; undefined when the model has
+ * no If of the first name.
  */
-export function inlineIfBranch(model: Uint8Array, branch: string): Uint8Array | undefined {
+export function inlineIfBranches(model: Uint8Array, branches: readonly string[]): Uint8Array | undefined {
   const m = fromBinary(ModelProtoSchema, model);
   const g = m.graph;
-  const at =
-    g?.node.findIndex((n) => n.opType === 'If' && n.attribute.some((a) => a.g?.name === branch)) ?? -1;
-  if (!g || at < 0) return undefined;
-  const node = g.node[at]!;
-  const body = node.attribute.find((a) => a.g?.name === branch)!.g!;
-  // Graph.ifElse makes every yielded value in its branch (an Identity), so renaming it is enough.
-  const renamed = new Map(body.output.map((o, i) => [o.name, node.output[i]!]));
-  for (const n of body.node) n.output = n.output.map((o) => renamed.get(o) ?? o);
-  g.node.splice(at, 1, ...body.node);
+  const named = new Set(branches);
+  const branchOf = (n: NodeProto) =>
+    n.opType === 'If' ? n.attribute.find((a) => named.has(a.g?.name ?? '')) : undefined;
+  if (!g?.node.some((n) => branchOf(n)?.g?.name === branches[0])) return undefined;
+  for (let at = g.node.findIndex(branchOf); at >= 0; at = g.node.findIndex(branchOf)) {
+    const node = g.node[at]!;
+    const body = branchOf(node)!.g!;
+    // Graph.ifElse makes every yielded value in its branch (an Identity), so renaming it is enough.
+    const renamed = new Map(body.output.map((o, i) => [o.name, node.output[i]!]));
+    for (const n of body.node) n.output = n.output.map((o) => renamed.get(o) ?? o);
+    g.node.splice(at, 1, ...body.node);
+  }
   prune(g);
   return toBinary(ModelProtoSchema, m);
 }
