@@ -267,10 +267,10 @@ export async function fullLengthOverhead(
     return;
   }
   report.push(
-    "The process CPU time of each run (user + system) with every session at one intra-op thread: under other processes' load a run takes longer in wall time but does the same work, so fixed costs of a few percent stay measurable. Within each round every graph runs once per step in a fresh random order. Graphs: **exported** (and **exported again**: a second session of the same graph, the noise floor of a ratio between two sessions); **lat plain**: lat's own BERT graph; **lat full**: lat's anytime model at full length (`createAnytimeModel(...).run`, which runs the full-length branch's own session); **graph only**: that session run with ready feeds (the difference is lat's host side: feeds, keep counts, reading the outputs); **one If session**: the anytime graph as a bundle holds it, run in one session with its If; q8: the transformers.js-style q8 export (**exported q8**) against lat's q8 anytime model at full length and lat's plain q8 graph. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds.\n",
+    "The process CPU time of each run (user + system) with every session at one intra-op thread: under other processes' load a run takes longer in wall time but does the same work, so fixed costs of a few percent stay measurable. Within each round every graph runs once per step in a fresh random order. Graphs: **exported** (and **exported again**: a second session of the same graph, the noise floor of a ratio between two sessions); **lat plain**: lat's own BERT graph; **lat full**: lat's anytime model at full length (`createAnytimeModel(...).run`, which runs the full-length branch's own session); **graph only**: that session run with ready feeds (the difference is lat's host side: feeds, keep counts, reading the outputs); **one If session**: the anytime graph as a bundle holds it, run in one session with its If; q8: the transformers.js-style q8 export (**exported q8**) against lat's q8 anytime model at full length and lat's plain q8 graph. Last column: every layer keeping half of the tokens (r = 0.5), lat's model (its reducing session: every layer's selection ops, no If) against the graph with its Ifs in one session. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds.\n",
   );
   report.table(
-    'model | batch × seq | exported CPU ms (median, fastest) | exported again / exported | lat plain / exported | lat full / exported | graph only / exported | one If session / exported | exported q8 CPU ms | lat q8 full / exported q8 | lat q8 plain / exported q8',
+    'model | batch × seq | exported CPU ms (median, fastest) | exported again / exported | lat plain / exported | lat full / exported | graph only / exported | one If session / exported | exported q8 CPU ms | lat q8 full / exported q8 | lat q8 plain / exported q8 | lat r = 0.5 / one If session r = 0.5',
   );
   for (const s of which.filter(chosen)) {
     const c = configOf(s);
@@ -298,6 +298,8 @@ export async function fullLengthOverhead(
       const x = batchOf(batch, seq);
       const fullFeeds = encoderFeeds(c, x);
       const ifFeeds = anytimeFeeds(c, x);
+      const half = { form: 'ratio' as const, ratios: new Array<number>(c.numLayers).fill(0.5) };
+      const halfFeeds = anytimeFeeds(c, x, half);
       const ms = await alternating(
         {
           exported: () => exported.exported.run(x),
@@ -309,12 +311,14 @@ export async function fullLengthOverhead(
           exportedQ8: () => exported.q8.run(x),
           q8: () => lat['q8']!.run(x),
           q8plain: () => lat['q8plain']!.run(x),
+          half: () => lat['full']!.run(x, half),
+          oneIfHalf: () => sessions.oneIf.run(halfFeeds),
         },
         rounds,
         runs,
         cpuMs,
       );
-      const line = `| ${s.name} | ${batch} × ${seq} | ${roundMs(ms, 'exported')} | ${['again', 'plain', 'full', 'graphOnly', 'oneIf'].map((k) => roundRatio(ms, k, 'exported')).join(' | ')} | ${roundMs(ms, 'exportedQ8')} | ${roundRatio(ms, 'q8', 'exportedQ8')} | ${roundRatio(ms, 'q8plain', 'exportedQ8')} |`;
+      const line = `| ${s.name} | ${batch} × ${seq} | ${roundMs(ms, 'exported')} | ${['again', 'plain', 'full', 'graphOnly', 'oneIf'].map((k) => roundRatio(ms, k, 'exported')).join(' | ')} | ${roundMs(ms, 'exportedQ8')} | ${roundRatio(ms, 'q8', 'exportedQ8')} | ${roundRatio(ms, 'q8plain', 'exportedQ8')} | ${roundRatio(ms, 'half', 'oneIfHalf')} |`;
       report.push(line);
       console.log(line);
     }
