@@ -6,6 +6,7 @@
  */
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { type GraphProto, ModelProtoSchema, type NodeProto } from '../onnx/index.js';
+import { liveNodes } from './live.js';
 
 /** Every name a node reads, the nodes of its branches included (outer-scope values). */
 function reads(n: NodeProto): string[] {
@@ -16,20 +17,15 @@ function reads(n: NodeProto): string[] {
 
 /** Drops nodes none of whose outputs is read, then the inputs and initializers nothing reads. */
 function prune(g: GraphProto): void {
-  const uses = new Map<string, number>();
-  const use = (name: string, by: number) => uses.set(name, (uses.get(name) ?? 0) + by);
-  for (const n of g.node) for (const i of reads(n)) use(i, 1);
-  for (const o of g.output) use(o.name, 1);
-  const alive = g.node.map(() => true);
-  for (let k = g.node.length - 1; k >= 0; k--) {
-    const n = g.node[k]!;
-    if (n.output.some((o) => o && (uses.get(o) ?? 0) > 0)) continue;
-    alive[k] = false;
-    for (const i of reads(n)) use(i, -1);
-  }
+  const { alive, read } = liveNodes(
+    g.node,
+    reads,
+    (n) => n.output,
+    g.output.map((o) => o.name),
+  );
   g.node = g.node.filter((_, k) => alive[k]);
-  g.input = g.input.filter((v) => (uses.get(v.name) ?? 0) > 0);
-  g.initializer = g.initializer.filter((t) => (uses.get(t.name) ?? 0) > 0);
+  g.input = g.input.filter((v) => read(v.name));
+  g.initializer = g.initializer.filter((t) => read(t.name));
 }
 
 /**
