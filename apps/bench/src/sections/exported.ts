@@ -267,10 +267,10 @@ export async function fullLengthOverhead(
     return;
   }
   report.push(
-    "The process CPU time of each run (user + system) with every session at one intra-op thread: under other processes' load a run takes longer in wall time but does the same work, so fixed costs of a few percent stay measurable. Within each round every graph runs once per step in a fresh random order. Graphs: **exported** (and **exported again**: a second session of the same graph, the noise floor of a ratio between two sessions); **lat plain**: lat's own BERT graph; **lat full**: lat's anytime model at full length (`createAnytimeModel(...).run`, which runs the full-length branch's own session); **graph only**: that session run with ready feeds (the difference is lat's host side: feeds, keep counts, reading the outputs); **one If session**: the anytime graph as a bundle holds it, run in one session with its If; q8: the transformers.js-style q8 export (**exported q8**) against lat's q8 anytime model at full length and lat's plain q8 graph. Last column: every layer keeping half of the tokens (r = 0.5), lat's model (its reducing session: every layer's selection ops, no If) against the graph with its Ifs in one session. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds.\n",
+    "The process CPU time of each run (user + system) with every session at one intra-op thread: under other processes' load a run takes longer in wall time but does the same work, so fixed costs of a few percent stay measurable. Within each round every graph runs once per step in a fresh random order. Graphs: **exported** (and **exported again**: a second session of the same graph, the noise floor of a ratio between two sessions); **lat plain**: lat's own BERT graph; **lat full**: lat's anytime model at full length (`createAnytimeModel(...).run`, which runs the full-length branch's own session); **graph only**: that session run with ready feeds (the difference is lat's host side: feeds, keep counts, reading the outputs); **one If session**: the anytime graph as a bundle holds it, run in one session with its If; q8: the transformers.js-style q8 export (**exported q8**) against lat's q8 anytime model at full length and lat's plain q8 graph. Last two columns: every layer keeping half of the tokens (r = 0.5): lat's reducing session (every layer's selection ops, no If) run with ready feeds against the graph with its Ifs in one session, and lat's model (`run(x, ratios)`: keep counts from the ratios, then that session) against the same session with ready feeds. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds.\n",
   );
   report.table(
-    'model | batch × seq | exported CPU ms (median, fastest) | exported again / exported | lat plain / exported | lat full / exported | graph only / exported | one If session / exported | exported q8 CPU ms | lat q8 full / exported q8 | lat q8 plain / exported q8 | lat r = 0.5 / one If session r = 0.5',
+    'model | batch × seq | exported CPU ms (median, fastest) | exported again / exported | lat plain / exported | lat full / exported | graph only / exported | one If session / exported | exported q8 CPU ms | lat q8 full / exported q8 | lat q8 plain / exported q8 | r = 0.5: graph only / one If session | r = 0.5: lat / graph only',
   );
   for (const s of which.filter(chosen)) {
     const c = configOf(s);
@@ -290,8 +290,10 @@ export async function fullLengthOverhead(
       q8plain: await open({ selection: false, dtype: 'q8' }),
     };
     const anytime = toModelProto(buildAnytimeGraph(c, w, { keptPositions: false }));
+    const split = splitFullLength(anytime, c.numLayers)!;
     const sessions = {
-      graphOnly: await runtime.createSession(splitFullLength(anytime, c.numLayers)!.full, { threads: 1 }),
+      graphOnly: await runtime.createSession(split.full, { threads: 1 }),
+      reducing: await runtime.createSession(split.reducing, { threads: 1 }),
       oneIf: await runtime.createSession(anytime, { threads: 1 }),
     };
     for (const [batch, seq] of shapes) {
@@ -312,13 +314,14 @@ export async function fullLengthOverhead(
           q8: () => lat['q8']!.run(x),
           q8plain: () => lat['q8plain']!.run(x),
           half: () => lat['full']!.run(x, half),
+          halfGraphOnly: () => sessions.reducing.run(halfFeeds),
           oneIfHalf: () => sessions.oneIf.run(halfFeeds),
         },
         rounds,
         runs,
         cpuMs,
       );
-      const line = `| ${s.name} | ${batch} × ${seq} | ${roundMs(ms, 'exported')} | ${['again', 'plain', 'full', 'graphOnly', 'oneIf'].map((k) => roundRatio(ms, k, 'exported')).join(' | ')} | ${roundMs(ms, 'exportedQ8')} | ${roundRatio(ms, 'q8', 'exportedQ8')} | ${roundRatio(ms, 'q8plain', 'exportedQ8')} | ${roundRatio(ms, 'half', 'oneIfHalf')} |`;
+      const line = `| ${s.name} | ${batch} × ${seq} | ${roundMs(ms, 'exported')} | ${['again', 'plain', 'full', 'graphOnly', 'oneIf'].map((k) => roundRatio(ms, k, 'exported')).join(' | ')} | ${roundMs(ms, 'exportedQ8')} | ${roundRatio(ms, 'q8', 'exportedQ8')} | ${roundRatio(ms, 'q8plain', 'exportedQ8')} | ${roundRatio(ms, 'halfGraphOnly', 'oneIfHalf')} | ${roundRatio(ms, 'half', 'halfGraphOnly')} |`;
       report.push(line);
       console.log(line);
     }
