@@ -17,6 +17,9 @@ import { keepCountsInput, type LatSetting, latReducer } from './reducers/lat.js'
 import { poolingReducer } from './reducers/pooling.js';
 import type { TokenReducer } from './reducers/reducer.js';
 
+/** The graph output holding layer `i`'s kept positions [B, k] (−1 for padding and unused slots). */
+export const keptPositionsOutput = (layer: number) => `kept_positions_${layer}`;
+
 /** Options of the anytime (inference) graph; `S` is the reducer's setting type. */
 export interface AnytimeOptions<S = LatSetting> {
   head?: 'classification' | 'span';
@@ -90,7 +93,7 @@ export function buildAnytimeGraph<S = LatSetting>(
     g.output(out.startLogits!, 'start_logits');
     g.output(out.endLogits!, 'end_logits');
   }
-  out.keptPositions.forEach((v, i) => g.output(v, `kept_positions_${i}`));
+  out.keptPositions.forEach((v, i) => g.output(v, keptPositionsOutput(i)));
   for (const [name, v] of Object.entries(out.reducer?.outputs?.() ?? {})) g.output(v, name);
   return g;
 }
@@ -172,7 +175,7 @@ export function parseAnytimeOutputs(
   const layers = config.numLayers;
   const keptPositions: number[][][] = [];
   for (let i = 0; i < layers; i++) {
-    const t = out[`kept_positions_${i}`];
+    const t = out[keptPositionsOutput(i)];
     if (!t) break;
     const k = t.dims[1]!;
     const data = t.data as BigInt64Array;
@@ -220,9 +223,24 @@ export function splitFullLength(
   model: Uint8Array,
   numLayers: number,
 ): { full: Uint8Array; reducing: Uint8Array } | undefined {
-  const full = inlineIfBranches(model, [`${fullLengthIf}/then`]);
-  const layers = Array.from({ length: numLayers }, (_, i) => `${keepsAllIf(i)}/else`);
-  return full && { full, reducing: inlineIfBranches(model, [`${fullLengthIf}/else`, ...layers])! };
+  const layers = Array.from({ length: numLayers }, (_, i) => i);
+  // At full length every layer keeps every real token: the host writes those kept positions.
+  const full = inlineIfBranches(
+    model,
+    [`${fullLengthIf}/then`],
+    layers.map((i) => keptPositionsOutput(i)),
+  );
+  const reducing =
+    full && inlineIfBranches(model, [`${fullLengthIf}/else`, ...layers.map((i) => `${keepsAllIf(i)}/else`)]);
+  return full && { full, reducing: reducing! };
+}
+
+/** Kept positions at full length: every real token's position, −1 for padding (one array for every layer). */
+function allKept(x: EncodedBatch): HostTensor {
+  const seq = x.inputIds.length / x.batch;
+  const data = new BigInt64Array(x.inputIds.length);
+  for (let j = 0; j < data.length; j++) data[j] = x.attentionMask[j]! > 0n ? BigInt(j % seq) : -1n;
+  return { type: 'int64', dims: [x.batch, seq], data };
 }
 
 /**
@@ -243,6 +261,7 @@ export async function createAnytimeModel<S = LatSetting>(
   const split = reducer?.keepsEverything ? splitFullLength(bytes, config.numLayers) : undefined;
   const session = await runtime.createSession(split?.reducing ?? bytes, o.session);
   const full = split && (await runtime.createSession(split.full, o.session));
+  const hostKept = full ? session.outputNames.filter((n) => !full.outputNames.includes(n)) : [];
   return {
     config,
     session,
@@ -256,7 +275,12 @@ export async function createAnytimeModel<S = LatSetting>(
       if (full && reducer!.keepsEverything!(feeds, x.inputIds.length / x.batch)) {
         const fullFeeds: Record<string, HostTensor> = {};
         for (const name of full.inputNames) fullFeeds[name] = feeds[name]!;
-        return parseAnytimeOutputs(config, feeds, await full.run(fullFeeds));
+        const out = await full.run(fullFeeds);
+        if (hostKept.length) {
+          const kept = allKept(x);
+          for (const name of hostKept) out[name] = kept;
+        }
+        return parseAnytimeOutputs(config, feeds, out);
       }
       return parseAnytimeOutputs(config, feeds, await session.run(feeds));
     },

@@ -159,9 +159,11 @@ describe('onnxruntime fusions on lat graphs', () => {
       const runtime = createNodeRuntime({ threads: 1 });
       const bytes = toModelProto(buildAnytimeGraph(config, weights, { dtype }));
       const split = splitFullLength(bytes, config.numLayers)!;
-      // The full-length graph is the plain encoder (plus kept positions): no If, no keep counts.
+      // The full-length graph is the plain encoder: no If, no keep counts, no kept positions (the
+      // host writes them: every real token).
       const full = fromBinary(onnx.ModelProtoSchema, split.full).graph!;
       expect(full.input.map((v) => v.name)).toEqual(['input_ids', 'attention_mask', 'token_type_ids']);
+      expect(full.output.map((v) => v.name)).toEqual(['logits']);
       const plain = await optimisedOps(
         toModelProto(buildAnytimeGraph(config, weights, { dtype, selection: false, keptPositions: false })),
       );

@@ -31,11 +31,15 @@ function prune(g: GraphProto): void {
 /**
  * `model` (serialised from a {@link Graph}) with each top-level If that has a branch named in
  * `branches` (`Graph.ifElse`'s `name`) replaced by that branch's nodes, its yielded values renamed
- * to the If's outputs — Ifs inside an inlined branch are then top-level too — and every node,
- * input and initializer only the rest of those Ifs needed removed; undefined when the model has
- * no If of the first name.
+ * to the If's outputs — Ifs inside an inlined branch are then top-level too — without the graph
+ * outputs `dropOutputs`, and every node, input and initializer only the rest of those Ifs (or the
+ * dropped outputs) needed removed; undefined when the model has no If of the first name.
  */
-export function inlineIfBranches(model: Uint8Array, branches: readonly string[]): Uint8Array | undefined {
+export function inlineIfBranches(
+  model: Uint8Array,
+  branches: readonly string[],
+  dropOutputs: readonly string[] = [],
+): Uint8Array | undefined {
   const m = fromBinary(ModelProtoSchema, model);
   const g = m.graph;
   const named = new Set(branches);
@@ -50,6 +54,7 @@ export function inlineIfBranches(model: Uint8Array, branches: readonly string[])
     for (const n of body.node) n.output = n.output.map((o) => renamed.get(o) ?? o);
     g.node.splice(at, 1, ...body.node);
   }
+  g.output = g.output.filter((o) => !dropOutputs.includes(o.name));
   prune(g);
   return toBinary(ModelProtoSchema, m);
 }
