@@ -205,6 +205,7 @@ export async function exportedBaselines(
           exported: () => exported.run(x),
           plain: () => lat['plain']!.run(x),
           full: () => lat['full']!.run(x),
+          kept: () => lat['kept']!.run(x),
           tjs: () => tjsModels['fp32']!.run(texts, seq),
           fullText: () => lat['full']!.run(fromText()),
           ...(withQ8
@@ -267,10 +268,10 @@ export async function fullLengthOverhead(
     return;
   }
   report.push(
-    "The process CPU time of each run (user + system) with every session at one intra-op thread: under other processes' load a run takes longer in wall time but does the same work, so fixed costs of a few percent stay measurable. Within each round every graph runs once per step in a fresh random order. Graphs: **exported** (and **exported again**: a second session of the same graph, the noise floor of a ratio between two sessions); **lat plain**: lat's own BERT graph; **lat full**: lat's anytime model at full length (`createAnytimeModel(...).run`, which runs the full-length branch's own session); **graph only**: that session run with ready feeds (the difference is lat's host side: feeds, keep counts, reading the outputs); **one If session**: the anytime graph as a bundle holds it, run in one session with its If; q8: the transformers.js-style q8 export (**exported q8**) against lat's q8 anytime model at full length and lat's plain q8 graph. Last two columns: every layer keeping half of the tokens (r = 0.5): lat's reducing session (every layer's selection ops, no If) run with ready feeds against the graph with its Ifs in one session, and lat's model (`run(x, ratios)`: keep counts from the ratios, then that session) against the same session with ready feeds. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds.\n",
+    "The process CPU time of each run (user + system) with every session at one intra-op thread: under other processes' load a run takes longer in wall time but does the same work, so fixed costs of a few percent stay measurable. Within each round every graph runs once per step in a fresh random order. Graphs: **exported** (and **exported again**: a second session of the same graph, the noise floor of a ratio between two sessions); **lat plain**: lat's own BERT graph; **lat full**: lat's anytime model at full length (`createAnytimeModel(...).run`, which runs the full-length branch's own session); **kept positions**: the same with the kept-position outputs bundles export; **graph only**: that session run with ready feeds (the difference is lat's host side: feeds, keep counts, reading the outputs); **one If session**: the anytime graph as a bundle holds it, run in one session with its If; q8: the transformers.js-style q8 export (**exported q8**) against lat's q8 anytime model at full length and lat's plain q8 graph. Last two columns: every layer keeping half of the tokens (r = 0.5): lat's reducing session (every layer's selection ops, no If) run with ready feeds against the graph with its Ifs in one session, and lat's model (`run(x, ratios)`: keep counts from the ratios, then that session) against the same session with ready feeds. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds.\n",
   );
   report.table(
-    'model | batch × seq | exported CPU ms (median, fastest) | exported again / exported | lat plain / exported | lat full / exported | graph only / exported | one If session / exported | exported q8 CPU ms | lat q8 full / exported q8 | lat q8 plain / exported q8 | r = 0.5: graph only / one If session | r = 0.5: lat / graph only',
+    'model | batch × seq | exported CPU ms (median, fastest) | exported again / exported | lat plain / exported | lat full / exported | lat full, kept positions / exported | graph only / exported | one If session / exported | exported q8 CPU ms | lat q8 full / exported q8 | lat q8 plain / exported q8 | r = 0.5: graph only / one If session | r = 0.5: lat / graph only',
   );
   for (const s of which.filter(chosen)) {
     const c = configOf(s);
@@ -281,11 +282,12 @@ export async function fullLengthOverhead(
       again: await graph('model.onnx'),
       q8: await graph('model_quantized.onnx'),
     };
-    const open = (o: { selection?: boolean; dtype?: 'q8' }) =>
-      createAnytimeModel(runtime, c, w, { ...o, keptPositions: false, session: { threads: 1 } });
+    const open = (o: { selection?: boolean; dtype?: 'q8'; keptPositions?: boolean }) =>
+      createAnytimeModel(runtime, c, w, { keptPositions: false, ...o, session: { threads: 1 } });
     const lat: Record<string, AnytimeModel> = {
       plain: await open({ selection: false }),
       full: await open({}),
+      kept: await open({ keptPositions: true }),
       q8: await open({ dtype: 'q8' }),
       q8plain: await open({ selection: false, dtype: 'q8' }),
     };
@@ -308,6 +310,7 @@ export async function fullLengthOverhead(
           again: () => exported.again.run(x),
           plain: () => lat['plain']!.run(x),
           full: () => lat['full']!.run(x),
+          kept: () => lat['kept']!.run(x),
           graphOnly: () => sessions.graphOnly.run(fullFeeds),
           oneIf: () => sessions.oneIf.run(ifFeeds),
           exportedQ8: () => exported.q8.run(x),
@@ -321,7 +324,7 @@ export async function fullLengthOverhead(
         runs,
         cpuMs,
       );
-      const line = `| ${s.name} | ${batch} × ${seq} | ${roundMs(ms, 'exported')} | ${['again', 'plain', 'full', 'graphOnly', 'oneIf'].map((k) => roundRatio(ms, k, 'exported')).join(' | ')} | ${roundMs(ms, 'exportedQ8')} | ${roundRatio(ms, 'q8', 'exportedQ8')} | ${roundRatio(ms, 'q8plain', 'exportedQ8')} | ${roundRatio(ms, 'halfGraphOnly', 'oneIfHalf')} | ${roundRatio(ms, 'half', 'halfGraphOnly')} |`;
+      const line = `| ${s.name} | ${batch} × ${seq} | ${roundMs(ms, 'exported')} | ${['again', 'plain', 'full', 'kept', 'graphOnly', 'oneIf'].map((k) => roundRatio(ms, k, 'exported')).join(' | ')} | ${roundMs(ms, 'exportedQ8')} | ${roundRatio(ms, 'q8', 'exportedQ8')} | ${roundRatio(ms, 'q8plain', 'exportedQ8')} | ${roundRatio(ms, 'halfGraphOnly', 'oneIfHalf')} | ${roundRatio(ms, 'half', 'halfGraphOnly')} |`;
       report.push(line);
       console.log(line);
     }
