@@ -4,9 +4,10 @@
  * one session per outcome and pick it on the host, instead of paying the If's own cost (its
  * subgraph runs in a frame of its own, with its own allocations) on every run.
  */
-import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { fromBinary } from '@bufbuild/protobuf';
 import { type GraphProto, ModelProtoSchema, type NodeProto } from '../onnx/index.js';
 import { liveNodes } from './live.js';
+import { encodeModelProto } from './serialize.js';
 
 /** Every name a node reads, the nodes of its branches included (outer-scope values). */
 function reads(n: NodeProto): string[] {
@@ -56,5 +57,5 @@ export function inlineIfBranches(
   }
   g.output = g.output.filter((o) => !dropOutputs.includes(o.name));
   prune(g);
-  return toBinary(ModelProtoSchema, m);
+  return encodeModelProto(m);
 }

@@ -5,6 +5,7 @@ import {
   type AttributeProtoSchema,
   AttributeProto_AttributeType as AttributeType,
   GraphProtoSchema,
+  type ModelProto,
   ModelProtoSchema,
   type NodeProtoSchema,
   TensorProtoSchema,
@@ -160,16 +161,44 @@ export function toModelProto(graph: Graph, options: SerializeOptions = {}): Uint
       output: graph.outputs.map(valueInfo),
     }),
   );
-  const initializers = [...graph.initializers].flatMap(([name, t]) => {
+  const initializers = [...graph.initializers].map(([name, t]) => {
     const data = t.data as ArrayBufferView;
     const tensorHead = toBinary(
       TensorProtoSchema,
       create(TensorProtoSchema, { name, dims: t.dims.map(BigInt), dataType: onnxTypeCode(t.type) }),
     );
-    const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    return field(graphInitializer, [tensorHead, ...field(tensorRawData, [raw])]);
+    return { head: tensorHead, raw: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   });
-  const parts = [head, ...field(modelGraph, [graphHead, ...initializers])];
+  return frameModel(head, graphHead, initializers);
+}
+
+/**
+ * A decoded `ModelProto` back to bytes, its initializers' raw data framed by hand as in
+ * {@link toModelProto} (copied once; the schema's `toBinary` copies it per nesting level).
+ */
+export function encodeModelProto(model: ModelProto): Uint8Array {
+  const graph = model.graph;
+  if (!graph) return toBinary(ModelProtoSchema, model);
+  const initializers = graph.initializer.map((t) =>
+    t.rawData.byteLength
+      ? { head: toBinary(TensorProtoSchema, { ...t, rawData: new Uint8Array(0) }), raw: t.rawData }
+      : { head: toBinary(TensorProtoSchema, t) },
+  );
+  const head = toBinary(ModelProtoSchema, { ...model, graph: undefined });
+  const graphHead = toBinary(GraphProtoSchema, { ...graph, initializer: [] });
+  return frameModel(head, graphHead, initializers);
+}
+
+/** Model fields, then the graph field: its own fields and each initializer (head, then raw data). */
+function frameModel(
+  head: Uint8Array,
+  graphHead: Uint8Array,
+  initializers: { head: Uint8Array; raw?: Uint8Array }[],
+): Uint8Array {
+  const tensors = initializers.flatMap((t) =>
+    field(graphInitializer, [t.head, ...(t.raw ? field(tensorRawData, [t.raw]) : [])]),
+  );
+  const parts = [head, ...field(modelGraph, [graphHead, ...tensors])];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
   for (const p of parts) {
