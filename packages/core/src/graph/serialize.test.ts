@@ -2,7 +2,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { AttributeProto_AttributeType, ModelProtoSchema, TensorProto_DataType } from '../onnx/index.js';
 import { Graph } from './graph.js';
-import { toModelProto } from './serialize.js';
+import { encodeModelProto, toModelProto } from './serialize.js';
 
 describe('toModelProto', () => {
   it('round-trips through the generated onnx.proto schema: opset, I/O shapes, raw tensors, attributes, If branches', () => {
@@ -58,5 +58,21 @@ describe('toModelProto', () => {
     expect(layerNormOutputs('none')).toBe(1); // inference: onnxruntime computes neither
     expect(layerNormOutputs('mean')).toBe(2);
     expect(layerNormOutputs('invStd')).toBe(3); // only trailing outputs can be left out
+  });
+
+  it('encodes a decoded model back to the same model (encodeModelProto: raw data framed by hand)', () => {
+    const g = new Graph('re', 'float32');
+    const x = g.input('x', 'float32', ['n', 3]);
+    const w = g.initializer('w', { type: 'float32', dims: [3, 2], data: Float32Array.of(1, 2, 3, 4, 5, 6) });
+    g.output(g.add(g.matmul(x, w), g.scalar(0.5)), 'y');
+    const decoded = fromBinary(ModelProtoSchema, toModelProto(g, { metadata: { k: 'v' } }));
+    const again = fromBinary(ModelProtoSchema, encodeModelProto(decoded));
+    expect(again.metadataProps).toMatchObject([{ key: 'k', value: 'v' }]);
+    expect(again.graph!.node.map((n) => [n.opType, n.input, n.output])).toEqual(
+      decoded.graph!.node.map((n) => [n.opType, n.input, n.output]),
+    );
+    expect(again.graph!.initializer.map((t) => [t.name, t.dims, t.dataType, Array.from(t.rawData)])).toEqual(
+      decoded.graph!.initializer.map((t) => [t.name, t.dims, t.dataType, Array.from(t.rawData)]),
+    );
   });
 });
