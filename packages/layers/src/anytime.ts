@@ -163,8 +163,8 @@ export function anytimeFeeds(
 
 /**
  * Turns a session's outputs (and the feeds that produced them) into an AnytimeResult. Plain loops
- * over the int64 arrays: this runs once per call, and `Array.from(BigInt64Array, Number)` costs
- * more than a small model's whole run takes to vary (tens of µs against ~1.5 ms at bert-tiny).
+ * over the int64 arrays: this runs on every call, and `Array.from(BigInt64Array, Number)` made it
+ * 17 µs — about 1% of a bert-tiny 1 × 128 run — where the loops take 3 µs.
  */
 export function parseAnytimeOutputs(
   config: ModelConfig,
@@ -215,8 +215,9 @@ export interface AnytimeModel<S = LatSetting> {
 
 /**
  * A graph with a full-length branch as two graphs, each inlined in the If's place: the
- * full-length branch, and the reducing branch with every layer's selection ops run (the If that
- * skips them when a layer keeps every token costs more than they do: the reducing graph never
+ * full-length branch without the kept-position outputs (every real token at full length: the
+ * host writes them), and the reducing branch with every layer's selection ops run (the If that
+ * skips them when a layer keeps every token costs more than they do, and the reducing graph never
  * runs at full length). Undefined for graphs without one.
  */
 export function splitFullLength(
@@ -224,7 +225,6 @@ export function splitFullLength(
   numLayers: number,
 ): { full: Uint8Array; reducing: Uint8Array } | undefined {
   const layers = Array.from({ length: numLayers }, (_, i) => i);
-  // At full length every layer keeps every real token: the host writes those kept positions.
   const full = inlineIfBranches(
     model,
     [`${fullLengthIf}/then`],
