@@ -71,6 +71,7 @@ async function main() {
       'lat at full length vs the exported graph, CPU time at one thread',
       () =>
         fullLengthOverhead(report, createNodeRuntime({ threads: 1 }), sizes.slice(0, 2), [
+          [1, 32],
           [1, 128],
           [8, 128],
           [1, 384],

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { LatError } from '@lat/core';
+import { LatError, Rng } from '@lat/core';
 import { type EncodedBatch, type ModelConfig, parseModelConfig } from '@lat/layers';
 
 /** `--name=value` or `--name value`. */
@@ -180,6 +180,37 @@ export async function interleaved(
           ? await timeRuns(runner, undefined, clock)
           : await timeRuns(runner.run, undefined, runner.clock),
       );
+  return ms;
+}
+
+/**
+ * Like {@link interleaved}, for differences of a few percent: within each round every runner runs
+ * once per step, in a fresh random order (seeded), `runs` steps — so no runner always follows the
+ * same one (what the last run left in the caches) and load changes hit all of them alike.
+ */
+export async function alternating(
+  runners: Record<string, () => Promise<unknown>>,
+  rounds: number,
+  runs: number,
+  clock: () => number = () => performance.now(),
+): Promise<RoundTimes> {
+  const rng = new Rng(26);
+  const names = Object.keys(runners);
+  for (const run of Object.values(runners)) await run(); // warm-up
+  const ms: RoundTimes = {};
+  for (let r = 0; r < rounds; r++) {
+    const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+    for (let i = 0; i < runs; i++)
+      for (const k of rng.permutation(names.length).map((j) => names[j]!)) {
+        const t = clock();
+        await runners[k]!();
+        times[k]!.push(clock() - t);
+      }
+    for (const k of names) {
+      const sorted = times[k]!.sort((a, b) => a - b);
+      (ms[k] ??= []).push({ median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]! });
+    }
+  }
   return ms;
 }
 

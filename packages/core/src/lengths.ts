@@ -84,15 +84,17 @@ export function keepCounts(
   const seqLen = attentionMask.length / batch;
   if (spec) validateLengths(spec, numLayers, seqLen);
   const out = new BigInt64Array(batch * numLayers);
+  // Full length: every layer keeps every position (a run's fixed cost, so no pass over the mask).
+  if (!spec) return out.fill(BigInt(seqLen));
   for (let b = 0; b < batch; b++) {
     let n = 0;
     for (let j = 0; j < seqLen; j++) n += Number(attentionMask[b * seqLen + j]);
     for (let i = 0; i < numLayers; i++) {
       let count = seqLen;
-      if (spec?.form === 'absolute')
+      if (spec.form === 'absolute')
         count =
           spec.paddedLength === undefined ? spec.lengths[i]! : Math.min(spec.lengths[i]!, Math.max(n, 1));
-      else if (spec?.form === 'ratio') count = Math.max(1, Math.ceil(spec.ratios[i]! * n - 1e-9));
+      else if (spec.form === 'ratio') count = Math.max(1, Math.ceil(spec.ratios[i]! * n - 1e-9));
       out[b * numLayers + i] = BigInt(count);
     }
   }

@@ -1,6 +1,7 @@
 import {
   Graph,
   type HostTensor,
+  inlineIfBranches,
   LatError,
   type LengthSpec,
   type Runtime,
@@ -10,11 +11,14 @@ import {
   toModelProto,
 } from '@lat/core';
 import { expectedShapes, type ModelConfig } from './architectures/index.js';
-import { buildEncoder, encoderInputs, initializerWeights } from './encoder.js';
+import { buildEncoder, encoderInputs, fullLengthIf, initializerWeights, keepsAllIf } from './encoder.js';
 import { type ModelDtype, parseModelDtype } from './quantize.js';
 import { keepCountsInput, type LatSetting, latReducer } from './reducers/lat.js';
 import { poolingReducer } from './reducers/pooling.js';
 import type { TokenReducer } from './reducers/reducer.js';
+
+/** The graph output holding layer `i`'s kept positions [B, k] (−1 for padding and unused slots). */
+export const keptPositionsOutput = (layer: number) => `kept_positions_${layer}`;
 
 /** Options of the anytime (inference) graph; `S` is the reducer's setting type. */
 export interface AnytimeOptions<S = LatSetting> {
@@ -36,10 +40,12 @@ export interface AnytimeOptions<S = LatSetting> {
   dtype?: ModelDtype;
   /**
    * Build the layers a second time without selection ops, run when nothing is dropped (full
-   * length): lat at full length then costs what a plain graph costs. The price is memory —
-   * onnxruntime pre-packs the layers' linear weights once per branch — so the default is on only
-   * for models whose layers hold at most {@link fullLengthBranchMaxParams} linear weights, where
-   * the per-layer fixed cost is a few percent of a run (bert-tiny/mini) and the copy is small.
+   * length), under one If: lat at full length then costs what a plain graph costs. Any ORT runs
+   * the graph as it is; `createAnytimeModel` opens its two branches as two sessions (no If left).
+   * The price is memory — onnxruntime pre-packs the layers' linear weights once per branch, and
+   * the two sessions hold the embeddings once each — so the default is on only for models whose
+   * layers hold at most {@link fullLengthBranchMaxParams} linear weights, where the per-layer
+   * fixed cost is a few percent of a run (bert-tiny/mini) and the copies are small.
    */
   fullLengthBranch?: boolean;
 }
@@ -87,7 +93,7 @@ export function buildAnytimeGraph<S = LatSetting>(
     g.output(out.startLogits!, 'start_logits');
     g.output(out.endLogits!, 'end_logits');
   }
-  out.keptPositions.forEach((v, i) => g.output(v, `kept_positions_${i}`));
+  out.keptPositions.forEach((v, i) => g.output(v, keptPositionsOutput(i)));
   for (const [name, v] of Object.entries(out.reducer?.outputs?.() ?? {})) g.output(v, name);
   return g;
 }
@@ -155,54 +161,95 @@ export function anytimeFeeds(
   return { ...encoderFeeds(config, x), ...latReducer.feeds(lengths, x, config) };
 }
 
-/** Turns a session's outputs (and the feeds that produced them) into an AnytimeResult. */
+/**
+ * Turns a session's outputs (and the feeds that produced them) into an AnytimeResult. Plain loops
+ * over the int64 arrays: this runs on every call, and `Array.from(BigInt64Array, Number)` made it
+ * 17 µs — about 1% of a bert-tiny 1 × 128 run — where the loops take 3 µs.
+ */
 export function parseAnytimeOutputs(
   config: ModelConfig,
   feeds: Record<string, HostTensor>,
   out: Record<string, HostTensor>,
 ): AnytimeResult {
   const batch = feeds[encoderInputs.inputIds]!.dims[0]!;
-  const counts = feeds[keepCountsInput]
-    ? Array.from(feeds[keepCountsInput].data as BigInt64Array, Number)
-    : [];
+  const layers = config.numLayers;
   const keptPositions: number[][][] = [];
-  for (let i = 0; i < config.numLayers; i++) {
-    const t = out[`kept_positions_${i}`];
+  for (let i = 0; i < layers; i++) {
+    const t = out[keptPositionsOutput(i)];
     if (!t) break;
     const k = t.dims[1]!;
     const data = t.data as BigInt64Array;
-    keptPositions.push(
-      Array.from({ length: batch }, (_, b) =>
-        Array.from(data.subarray(b * k, (b + 1) * k), Number).filter((p) => p >= 0),
-      ),
-    );
+    const layer: number[][] = [];
+    for (let b = 0; b < batch; b++) {
+      const kept: number[] = [];
+      for (let j = b * k; j < (b + 1) * k; j++) if (data[j]! >= 0n) kept.push(Number(data[j]!));
+      layer.push(kept);
+    }
+    keptPositions.push(layer);
   }
-  return {
-    ...(out['logits'] ? { logits: out['logits'].data as Float32Array } : {}),
-    ...(out['start_logits'] ? { startLogits: out['start_logits'].data as Float32Array } : {}),
-    ...(out['end_logits'] ? { endLogits: out['end_logits'].data as Float32Array } : {}),
-    keptPositions,
-    keepCounts: counts.length
-      ? Array.from({ length: batch }, (_, b) =>
-          counts.slice(b * config.numLayers, (b + 1) * config.numLayers),
-        )
-      : keptPositions.length
-        ? Array.from({ length: batch }, (_, b) => keptPositions.map((layer) => layer[b]!.length))
-        : [],
-    outputs: out,
-  };
+  const counts = feeds[keepCountsInput]?.data as BigInt64Array | undefined;
+  const keepCounts: number[][] = [];
+  if (counts || keptPositions.length)
+    for (let b = 0; b < batch; b++) {
+      const row: number[] = [];
+      for (let i = 0; i < (counts ? layers : keptPositions.length); i++)
+        row.push(counts ? Number(counts[b * layers + i]!) : keptPositions[i]![b]!.length);
+      keepCounts.push(row);
+    }
+  const result: AnytimeResult = { keptPositions, keepCounts, outputs: out };
+  if (out['logits']) result.logits = out['logits'].data as Float32Array;
+  if (out['start_logits']) result.startLogits = out['start_logits'].data as Float32Array;
+  if (out['end_logits']) result.endLogits = out['end_logits'].data as Float32Array;
+  return result;
 }
 
 /** An anytime model loaded in a runtime session; `S` is the reducer's setting type. */
 export interface AnytimeModel<S = LatSetting> {
   readonly config: ModelConfig;
+  /** The session runs go to (with a full-length branch: every run that drops a token). */
   readonly session: RuntimeSession;
   /** Runs one batch at one setting (LAT: a length configuration, undefined = full length). With `weightsAsInputs`, pass the current weights on every call. */
   run(x: EncodedBatch, setting?: S, weights?: StateDict): Promise<AnytimeResult>;
   release(): Promise<void>;
 }
 
-/** One session for every setting (LAT: every length configuration): it changes per call. */
+/**
+ * A graph with a full-length branch as two graphs, each inlined in the If's place: the
+ * full-length branch without the kept-position outputs (every real token at full length: the
+ * host writes them), and the reducing branch with every layer's selection ops run (the If that
+ * skips them when a layer keeps every token costs more than they do, and the reducing graph never
+ * runs at full length). Undefined for graphs without one.
+ */
+export function splitFullLength(
+  model: Uint8Array,
+  numLayers: number,
+): { full: Uint8Array; reducing: Uint8Array } | undefined {
+  const layers = Array.from({ length: numLayers }, (_, i) => i);
+  const full = inlineIfBranches(
+    model,
+    [`${fullLengthIf}/then`],
+    layers.map((i) => keptPositionsOutput(i)),
+  );
+  const reducing =
+    full && inlineIfBranches(model, [`${fullLengthIf}/else`, ...layers.map((i) => `${keepsAllIf(i)}/else`)]);
+  return full && { full, reducing: reducing! };
+}
+
+/** Kept positions at full length: every real token's position, −1 for padding (one array for every layer). */
+function allKept(x: EncodedBatch): HostTensor {
+  const seq = x.inputIds.length / x.batch;
+  const data = new BigInt64Array(x.inputIds.length);
+  for (let j = 0; j < data.length; j++) data[j] = x.attentionMask[j]! > 0n ? BigInt(j % seq) : -1n;
+  return { type: 'int64', dims: [x.batch, seq], data };
+}
+
+/**
+ * One session for every setting (LAT: every length configuration): it changes per call. A graph
+ * with a full-length branch (bundles keep it: any ORT runs them) is opened as two sessions, one
+ * per branch, and the host picks one per call from the feeds: a run at full length then costs
+ * what a plain BERT graph costs, without the If — whose subgraph ORT runs in an execution frame
+ * of its own, a few percent of a small model's run (measured by the bench's `overhead` section).
+ */
 export async function createAnytimeModel<S = LatSetting>(
   runtime: Runtime,
   config: ModelConfig,
@@ -210,19 +257,35 @@ export async function createAnytimeModel<S = LatSetting>(
   o: AnytimeOptions<S> & { session?: SessionOptions; model?: Uint8Array } = {},
 ): Promise<AnytimeModel<S>> {
   const bytes = o.model ?? toModelProto(buildAnytimeGraph(config, weights, o));
-  const session = await runtime.createSession(bytes, o.session);
   const reducer = reducerOf(config, o);
+  const split = reducer?.keepsEverything ? splitFullLength(bytes, config.numLayers) : undefined;
+  const session = await runtime.createSession(split?.reducing ?? bytes, o.session);
+  const full = split && (await runtime.createSession(split.full, o.session));
+  const hostKept = full ? session.outputNames.filter((n) => !full.outputNames.includes(n)) : [];
   return {
     config,
     session,
     async run(x, setting, current) {
-      const feeds = { ...encoderFeeds(config, x), ...reducer?.feeds(setting as S, x, config) };
+      const feeds = encoderFeeds(config, x);
+      if (reducer) Object.assign(feeds, reducer.feeds(setting as S, x, config));
       if (o.weightsAsInputs) {
         for (const [name, t] of current ?? weights)
           feeds[name] = { type: 'float32', dims: t.dims, data: t.data };
       }
+      if (full && reducer!.keepsEverything!(feeds, x.inputIds.length / x.batch)) {
+        const fullFeeds: Record<string, HostTensor> = {};
+        for (const name of full.inputNames) fullFeeds[name] = feeds[name]!;
+        const out = await full.run(fullFeeds);
+        if (hostKept.length) {
+          const kept = allKept(x);
+          for (const name of hostKept) out[name] = kept;
+        }
+        return parseAnytimeOutputs(config, feeds, out);
+      }
       return parseAnytimeOutputs(config, feeds, await session.run(feeds));
     },
-    release: () => session.release(),
+    release: async () => {
+      await Promise.all([session.release(), full?.release()]);
+    },
   };
 }

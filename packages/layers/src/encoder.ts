@@ -28,6 +28,15 @@ export const encoderInputs = {
   layerOn: 'layer_on',
 } as const;
 
+/**
+ * The name of the If around the whole encoder (`fullLengthBranch`): its branches are
+ * `<name>/then` (full length, no selection ops) and `<name>/else` (with them).
+ */
+export const fullLengthIf = 'lat_full_length';
+
+/** The name of layer `i`'s If that skips its selection ops when it keeps every token. */
+export const keepsAllIf = (layer: number) => `lat_keeps_all_${layer}`;
+
 /** How `buildEncoder` builds: head, token selection, kept-position outputs, restore, dropout, LayerDrop. */
 export interface EncoderOptions {
   /** Heads to build: the architecture's classification head or a span head. */
@@ -70,8 +79,6 @@ export interface EncoderValues {
   keptPositions: Value[];
   /** Final states of every original position (Drop-and-Restore; span heads or `restore`). */
   restored: Value;
-  /** Last layer's states over the kept tokens only. */
-  last: Value;
   /** The embeddings' output H0 [B, n, d] (with `embeddingsShift` added). */
   embeddings: Value;
   /** The reducer's part of the graph (its extra outputs and loss terms), when there is one. */
@@ -83,7 +90,6 @@ interface LayerValues {
   heads: Value[];
   keptPositions: Value[];
   restored: Value;
-  last: Value;
 }
 
 /** Builds the encoder into `g`, reading weights through `w`; adds the encoder's graph inputs. */
@@ -110,7 +116,8 @@ export function buildEncoder(
 
   const embeddings = h;
   const mask0 = g.cast(mask, g.float); // [B, n] 1 for real tokens still present
-  const pos0 = g.expand(g.unsqueeze(positions, [0]), g.shapeOf(ids), ['batch', 'seq']); // original positions
+  // Original positions [B, n], built in a branch only when it reads them (selection, kept positions, restore).
+  const pos0 = () => g.expand(g.unsqueeze(positions, [0]), g.shapeOf(ids), ['batch', 'seq']);
   // The full-length buffer is only needed by token-level heads.
   const restoring = o.head === 'span' ? o.restore !== false : o.restore === true;
   const firstRowOnly = o.firstRowOnly && o.head === 'classification' && !restoring && !o.keptPositions;
@@ -120,7 +127,14 @@ export function buildEncoder(
     b.branch();
     let h = embeddings;
     let m = mask0;
-    let pos = pos0;
+    let current: Value | undefined;
+    const pos = () => (current ??= pos0());
+    // Kept = selected and a real token: padding never counts as kept, whatever the reducer chose.
+    // Layers that keep everything share one value.
+    const keptOf = (mask: Value, positions: Value) =>
+      b.once(`kept:${mask.name}:${positions.name}`, () =>
+        g.where(g.greater(mask, g.scalar(0)), positions, g.int64(-1)),
+      );
     let restored = h;
     const keptPositions: Value[] = [];
     let reduced = false;
@@ -155,7 +169,7 @@ export function buildEncoder(
       const step =
         reducing &&
         probs &&
-        reducer?.reduce({ layer: i, input: h, attended, probs, mask: m, positions: pos });
+        reducer?.reduce({ layer: i, input: h, attended, probs, mask: m, positions: pos() });
       // Cut: [CLS] stays row 0 of any reduction, so its FFN output is the same; its dropout mask
       // is the one of the rows the reduction would keep.
       const keptRows = cut && step ? step.keptRows?.() : undefined;
@@ -169,9 +183,8 @@ export function buildEncoder(
       if (!step || cut) {
         const out = ffn(attended);
         h = layerOn ? g.where(g.gather(layerOn, g.int64(i), 0), out, input) : out;
-        if (restoring) restored = reduced ? restoreRows(g, restored, h, pos, m) : h;
-        if (o.keptPositions && reducer)
-          keptPositions.push(g.where(g.greater(m, g.scalar(0)), pos, g.int64(-1)));
+        if (restoring) restored = reduced ? restoreRows(g, restored, h, pos(), m) : h;
+        if (o.keptPositions && reducer) keptPositions.push(keptOf(m, pos()));
         continue;
       }
       reduced = true;
@@ -191,29 +204,28 @@ export function buildEncoder(
       const everything = () => [
         attended,
         m,
-        pos,
+        pos(),
         ...(restoring ? [g.expand(g.scalar(1), g.shapeOf(m), m.shape)] : []),
       ];
-      const selected = step.keepsAll ? g.ifElse(step.keepsAll, everything, select) : select();
+      const selected = step.keepsAll ? g.ifElse(step.keepsAll, everything, select, keepsAllIf(i)) : select();
       const [kept, keptMask, keptPos] = selected as [Value, Value, Value];
       const valid = restoring ? selected.at(-1)! : undefined;
       m = keptMask;
-      pos = keptPos;
+      current = keptPos;
 
       // ---- feed-forward on the kept rows only ----
       let out = ffn(kept);
       if (layerOn) out = g.where(g.gather(layerOn, g.int64(i), 0), out, selected[3]!);
       h = out;
-      // Kept = selected and a real token: padding never counts as kept, whatever the reducer chose.
-      if (o.keptPositions) keptPositions.push(g.where(g.greater(m, g.scalar(0)), pos, g.int64(-1)));
-      if (valid) restored = restoreRows(g, restored, h, pos, valid);
+      if (o.keptPositions) keptPositions.push(keptOf(m, keptPos));
+      if (valid) restored = restoreRows(g, restored, h, keptPos, valid);
     }
 
     if (o.head === 'classification')
-      return { heads: [arch.classificationHead(b, h)], keptPositions, restored, last: h };
+      return { heads: [arch.classificationHead(b, h)], keptPositions, restored };
     const full = restoring || !reduced;
-    const span = spanHead(b, full ? restored : h, full ? undefined : { positions: pos, fullLength: mask });
-    return { heads: [span.start, span.end], keptPositions, restored, last: h };
+    const span = spanHead(b, full ? restored : h, full ? undefined : { positions: pos(), fullLength: mask });
+    return { heads: [span.start, span.end], keptPositions, restored };
   };
 
   // Inference where no layer drops a token (full length): one If around the whole encoder runs it
@@ -223,22 +235,17 @@ export function buildEncoder(
   let v: LayerValues;
   if (!keepsEverything) v = layersAndHeads(true);
   else {
-    const pack = (x: LayerValues) => [
-      ...x.heads,
-      ...x.keptPositions,
-      x.last,
-      ...(restoring ? [x.restored] : []),
-    ];
+    const pack = (x: LayerValues) => [...x.heads, ...x.keptPositions, ...(restoring ? [x.restored] : [])];
     const heads = o.head === 'classification' ? 1 : 2;
     const out = g.ifElse(
       keepsEverything,
       () => pack(layersAndHeads(false)),
       () => pack(layersAndHeads(true)),
+      fullLengthIf,
     );
     v = {
       heads: out.slice(0, heads),
-      keptPositions: out.slice(heads, out.length - (restoring ? 2 : 1)),
-      last: out[out.length - (restoring ? 2 : 1)]!,
+      keptPositions: out.slice(heads, out.length - (restoring ? 1 : 0)),
       restored: restoring ? out.at(-1)! : embeddings,
     };
   }
@@ -246,7 +253,6 @@ export function buildEncoder(
   const result: EncoderValues = {
     keptPositions: v.keptPositions,
     restored: v.restored,
-    last: v.last,
     embeddings,
     ...(reducer ? { reducer } : {}),
   };

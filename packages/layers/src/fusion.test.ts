@@ -11,7 +11,13 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { onnx, toModelProto } from '@lat/core';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildAnytimeGraph, createAnytimeModel, type EncodedBatch } from './anytime.js';
+import {
+  anytimeFeeds,
+  buildAnytimeGraph,
+  createAnytimeModel,
+  type EncodedBatch,
+  splitFullLength,
+} from './anytime.js';
 import { createRandomWeights, parseModelConfig } from './architectures/index.js';
 
 // onnxruntime-node itself (through @lat/runtime-node, whose peer it is): only it can write the
@@ -146,5 +152,52 @@ describe('onnxruntime fusions on lat graphs', () => {
         a.logits!.forEach((v, i) => expect(Math.abs(v - b.logits![i]!)).toBeLessThan(1e-6));
       }
       await Promise.all([branch.release(), perLayer.release()]);
+    });
+
+  for (const dtype of ['fp32', 'q8'] as const)
+    it(`runs a graph with a full-length branch as two sessions, with the If graph's numbers (${dtype})`, async () => {
+      const runtime = createNodeRuntime({ threads: 1 });
+      const bytes = toModelProto(buildAnytimeGraph(config, weights, { dtype }));
+      const split = splitFullLength(bytes, config.numLayers)!;
+      // The full-length graph is the plain encoder: no If, no keep counts, no kept positions (the
+      // host writes them: every real token).
+      const full = fromBinary(onnx.ModelProtoSchema, split.full).graph!;
+      expect(full.input.map((v) => v.name)).toEqual(['input_ids', 'attention_mask', 'token_type_ids']);
+      expect(full.output.map((v) => v.name)).toEqual(['logits']);
+      const plain = await optimisedOps(
+        toModelProto(buildAnytimeGraph(config, weights, { dtype, selection: false, keptPositions: false })),
+      );
+      const fullOps = await optimisedOps(split.full);
+      for (const op of ['If', 'TopK', 'GatherElements', 'ReduceMin']) expect(fullOps[op]).toBeUndefined();
+      for (const op of [
+        'MatMul',
+        'BiasGelu',
+        'Gelu',
+        'MatMulIntegerToFloat',
+        'DynamicQuantizeMatMul',
+        'LayerNormalization',
+      ])
+        expect(fullOps[op]).toBe(plain[op]);
+      // The reducing graph runs every layer's selection ops, with no If left.
+      const reducing = await optimisedOps(split.reducing);
+      expect(reducing['If']).toBeUndefined();
+      expect(reducing['TopK']).toBe(2 * config.numLayers);
+      // One session of the If graph as it is (what a bundle gives any ORT) against the model's two.
+      const single = await runtime.createSession(bytes);
+      const model = await createAnytimeModel(runtime, config, weights, { dtype, model: bytes });
+      for (const setting of [
+        undefined,
+        { form: 'ratio' as const, ratios: [1, 0.5] },
+        { form: 'ratio' as const, ratios: [0.7, 0.4] },
+      ]) {
+        const a = await model.run(batch(), setting);
+        const b = await single.run(anytimeFeeds(config, batch(), setting));
+        a.logits!.forEach((v, i) =>
+          expect(Math.abs(v - (b['logits']!.data as Float32Array)[i]!)).toBeLessThan(1e-6),
+        );
+        for (let l = 0; l < config.numLayers; l++)
+          expect(a.outputs[`kept_positions_${l}`]!.data).toEqual(b[`kept_positions_${l}`]!.data);
+      }
+      await Promise.all([single.release(), model.release()]);
     });
 });

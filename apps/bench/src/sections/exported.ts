@@ -10,22 +10,28 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hostTensor, Rng, type Runtime, type StateDict, WordPieceTokenizer } from '@lat/core';
+import { hostTensor, Rng, type Runtime, type StateDict, toModelProto, WordPieceTokenizer } from '@lat/core';
 import { writeSafetensors } from '@lat/core/node';
 import {
   type AnytimeModel,
+  anytimeFeeds,
+  buildAnytimeGraph,
   createAnytimeModel,
   createRandomWeights,
   type EncodedBatch,
+  encoderFeeds,
   type ModelConfig,
+  splitFullLength,
 } from '@lat/layers';
 import { fmt, type Report } from '../report.js';
 import {
+  alternating,
   batchOf,
   chosen,
   configOf,
   cpuMs,
   interleaved,
+  numFlag,
   python,
   quick,
   roundMs,
@@ -199,6 +205,7 @@ export async function exportedBaselines(
           exported: () => exported.run(x),
           plain: () => lat['plain']!.run(x),
           full: () => lat['full']!.run(x),
+          kept: () => lat['kept']!.run(x),
           tjs: () => tjsModels['fp32']!.run(texts, seq),
           fullText: () => lat['full']!.run(fromText()),
           ...(withQ8
@@ -237,18 +244,22 @@ export async function exportedBaselines(
 /**
  * lat's fixed cost at full length against the exported graph, on the clock this shared machine
  * allows for it: CPU time per run at one thread (every session single-threaded, so no thread pool
- * spins between runs), interleaved rounds. "per-layer If" is lat's graph without the full-length
- * branch (`fullLengthBranch: false`, the graph before it): what the branch saves, in the same run.
+ * spins between runs), every graph run once per step in a random order (`alternating`). Next to
+ * lat's model (its full-length session): the same graph run with ready feeds (what lat's host
+ * side adds), the anytime graph in one session with its If (what a bundle gives any ORT), the
+ * exported graph in a second session (how far two sessions of one graph differ: the noise floor),
+ * and the q8 anchor against lat's q8 graphs.
  */
 export async function fullLengthOverhead(
   report: Report,
   runtime: Runtime,
   which: Size[],
   shapes: [number, number][],
-  rounds = quick ? 3 : 6,
+  rounds = numFlag('overhead-rounds', quick ? 4 : 6),
+  runs = numFlag('overhead-runs', quick ? 5 : 10),
 ) {
   report.heading(
-    `lat at full length vs the exported graph: CPU time per run, onnxruntime-node, 1 thread, median of ${rounds} rounds (min–max)`,
+    `lat at full length vs the exported graph: CPU time per run, onnxruntime-node, 1 thread, ${rounds} rounds of ${runs} alternating runs, median (min–max) over rounds`,
   );
   const missing = exporterMissing();
   if (missing) {
@@ -257,37 +268,71 @@ export async function fullLengthOverhead(
     return;
   }
   report.push(
-    "The process CPU time of each run (user + system) with every session at one intra-op thread: under other processes' load a run takes longer in wall time but does the same work, so fixed costs of a few percent stay measurable. Graphs as in the previous table; lat full: the anytime graph at full length with its full-length branch (one If around the encoder), lat full, per-layer If: the same graph built without that branch. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds.\n",
+    "The process CPU time of each run (user + system) with every session at one intra-op thread: under other processes' load a run takes longer in wall time but does the same work, so fixed costs of a few percent stay measurable. Within each round every graph runs once per step in a fresh random order. Graphs: **exported** (and **exported again**: a second session of the same graph, the noise floor of a ratio between two sessions); **lat plain**: lat's own BERT graph; **lat full**: lat's anytime model at full length (`createAnytimeModel(...).run`, which runs the full-length branch's own session); **kept positions**: the same with the kept-position outputs bundles export; **graph only**: that session run with ready feeds (the difference is lat's host side: feeds, keep counts, reading the outputs); **one If session**: the anytime graph as a bundle holds it, run in one session with its If; q8: the transformers.js-style q8 export (**exported q8**) against lat's q8 anytime model at full length and lat's plain q8 graph. Last two columns: every layer keeping half of the tokens (r = 0.5): lat's reducing session (every layer's selection ops, no If) run with ready feeds against the graph with its Ifs in one session, and lat's model (`run(x, ratios)`: keep counts from the ratios, then that session) against the same session with ready feeds. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds.\n",
   );
   report.table(
-    'model | batch × seq | exported CPU ms (median, fastest) | lat plain / exported | lat full / exported | lat full, per-layer If / exported',
+    'model | batch × seq | exported CPU ms (median, fastest) | exported again / exported | lat plain / exported | lat full / exported | lat full, kept positions / exported | graph only / exported | one If session / exported | exported q8 CPU ms | lat q8 full / exported q8 | lat q8 plain / exported q8 | r = 0.5: graph only / one If session | r = 0.5: lat / graph only',
   );
   for (const s of which.filter(chosen)) {
     const c = configOf(s);
-    const { w, root, dir } = exportedWeights(c, false);
-    const exported = await openGraph(runtime, join(dir, 'onnx/model.onnx'), 1);
-    const open = (o: { selection?: boolean; fullLengthBranch?: boolean }) =>
-      createAnytimeModel(runtime, c, w, { ...o, keptPositions: false, session: { threads: 1 } });
+    const { w, root, dir } = exportedWeights(c, true);
+    const graph = (file: string) => openGraph(runtime, join(dir, 'onnx', file), 1);
+    const exported = {
+      exported: await graph('model.onnx'),
+      again: await graph('model.onnx'),
+      q8: await graph('model_quantized.onnx'),
+    };
+    const open = (o: { selection?: boolean; dtype?: 'q8'; keptPositions?: boolean }) =>
+      createAnytimeModel(runtime, c, w, { keptPositions: false, ...o, session: { threads: 1 } });
     const lat: Record<string, AnytimeModel> = {
       plain: await open({ selection: false }),
-      full: await open({ fullLengthBranch: true }),
-      perLayer: await open({ fullLengthBranch: false }),
+      full: await open({}),
+      kept: await open({ keptPositions: true }),
+      q8: await open({ dtype: 'q8' }),
+      q8plain: await open({ selection: false, dtype: 'q8' }),
+    };
+    const anytime = toModelProto(buildAnytimeGraph(c, w, { keptPositions: false }));
+    const split = splitFullLength(anytime, c.numLayers)!;
+    const sessions = {
+      graphOnly: await runtime.createSession(split.full, { threads: 1 }),
+      reducing: await runtime.createSession(split.reducing, { threads: 1 }),
+      oneIf: await runtime.createSession(anytime, { threads: 1 }),
     };
     for (const [batch, seq] of shapes) {
       const x = batchOf(batch, seq);
-      const ms = await interleaved(
+      const fullFeeds = encoderFeeds(c, x);
+      const ifFeeds = anytimeFeeds(c, x);
+      const half = { form: 'ratio' as const, ratios: new Array<number>(c.numLayers).fill(0.5) };
+      const halfFeeds = anytimeFeeds(c, x, half);
+      const ms = await alternating(
         {
-          exported: () => exported.run(x),
-          ...Object.fromEntries(Object.entries(lat).map(([k, m]) => [k, () => m.run(x)])),
+          exported: () => exported.exported.run(x),
+          again: () => exported.again.run(x),
+          plain: () => lat['plain']!.run(x),
+          full: () => lat['full']!.run(x),
+          kept: () => lat['kept']!.run(x),
+          graphOnly: () => sessions.graphOnly.run(fullFeeds),
+          oneIf: () => sessions.oneIf.run(ifFeeds),
+          exportedQ8: () => exported.q8.run(x),
+          q8: () => lat['q8']!.run(x),
+          q8plain: () => lat['q8plain']!.run(x),
+          half: () => lat['full']!.run(x, half),
+          halfGraphOnly: () => sessions.reducing.run(halfFeeds),
+          oneIfHalf: () => sessions.oneIf.run(halfFeeds),
         },
         rounds,
+        runs,
         cpuMs,
       );
-      const line = `| ${s.name} | ${batch} × ${seq} | ${roundMs(ms, 'exported')} | ${roundRatio(ms, 'plain', 'exported')} | ${roundRatio(ms, 'full', 'exported')} | ${roundRatio(ms, 'perLayer', 'exported')} |`;
+      const line = `| ${s.name} | ${batch} × ${seq} | ${roundMs(ms, 'exported')} | ${['again', 'plain', 'full', 'kept', 'graphOnly', 'oneIf'].map((k) => roundRatio(ms, k, 'exported')).join(' | ')} | ${roundMs(ms, 'exportedQ8')} | ${roundRatio(ms, 'q8', 'exportedQ8')} | ${roundRatio(ms, 'q8plain', 'exportedQ8')} | ${roundRatio(ms, 'halfGraphOnly', 'oneIfHalf')} | ${roundRatio(ms, 'half', 'halfGraphOnly')} |`;
       report.push(line);
       console.log(line);
     }
-    await Promise.all([exported.release(), ...Object.values(lat).map((m) => m.release())]);
+    await Promise.all([
+      ...Object.values(exported).map((g) => g.release()),
+      ...Object.values(sessions).map((g) => g.release()),
+      ...Object.values(lat).map((m) => m.release()),
+    ]);
     rmSync(root, { recursive: true, force: true });
   }
 }

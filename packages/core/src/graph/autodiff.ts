@@ -4,6 +4,7 @@
  */
 import { LatError } from '../errors.js';
 import type { Graph, Node, Shape, Value } from './graph.js';
+import { liveNodes } from './live.js';
 
 type Grads = (Value | null)[];
 type Vjp = (g: Graph, node: Node, ins: Value[], outs: Value[], gys: (Value | null)[]) => Grads;
@@ -377,25 +378,20 @@ export function grad(forward: Graph, loss: Value, wrt: readonly Value[], o: Grad
  * among them 20 ReduceSums of whole activations (the bench's `profile` section measures them).
  */
 function removeDeadNodes(g: Graph): void {
-  const uses = new Map<string, number>();
-  const use = (name: string, by: number) => uses.set(name, (uses.get(name) ?? 0) + by);
   const inputsOf = (n: Node): string[] =>
     n.inputs.concat(
       Object.values(n.attrs).flatMap((a) => (a.type === 'graph' ? a.value.nodes.flatMap(inputsOf) : [])),
     );
-  for (const n of g.nodes) for (const i of inputsOf(n)) use(i, 1);
-  for (const o of g.outputs) use(o.name, 1);
-  const alive = g.nodes.map(() => true);
-  for (let k = g.nodes.length - 1; k >= 0; k--) {
-    const n = g.nodes[k]!;
-    if (n.outputs.some((o) => o && (uses.get(o) ?? 0) > 0)) continue;
-    alive[k] = false;
-    for (const i of inputsOf(n)) use(i, -1);
-  }
+  const { alive, read } = liveNodes(
+    g.nodes,
+    inputsOf,
+    (n) => n.outputs,
+    g.outputs.map((o) => o.name),
+  );
   const kept = g.nodes.filter((_, k) => alive[k]);
   g.nodes.splice(0, g.nodes.length, ...kept);
   // Their constants too: onnxruntime warns about every initializer no node reads.
-  for (const name of [...g.initializers.keys()]) if (!uses.get(name)) g.initializers.delete(name);
+  for (const name of [...g.initializers.keys()]) if (!read(name)) g.initializers.delete(name);
 }
 
 function withShape(g: Graph, v: Value, shape: Shape | undefined): Value {

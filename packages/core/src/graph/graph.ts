@@ -161,8 +161,10 @@ export class Graph {
    * Both build into this graph through the usual helpers and return values of the same dtypes;
    * their nodes are moved into the If node's subgraphs (constants stay in this graph, where the
    * branches read them as outer-scope values). Inference only: autodiff has no rule for If.
+   * `name` names the branches `<name>/then` and `<name>/else` (default: fresh names), so the If
+   * can be found in the serialised model (see `inlineIfBranches`).
    */
-  ifElse(cond: Value, thenBranch: () => Value[], elseBranch: () => Value[]): Value[] {
+  ifElse(cond: Value, thenBranch: () => Value[], elseBranch: () => Value[], name?: string): Value[] {
     const capture = (name: string, build: () => Value[]): Subgraph => {
       const start = this.nodes.length;
       // Each yielded value gets its own Identity, so a branch may also yield an outer value.
@@ -171,8 +173,8 @@ export class Graph {
       );
       return { name, nodes: this.nodes.splice(start), outputs };
     };
-    const then = capture(this.fresh('then'), thenBranch);
-    const otherwise = capture(this.fresh('else'), elseBranch);
+    const then = capture(name ? `${name}/then` : this.fresh('then'), thenBranch);
+    const otherwise = capture(name ? `${name}/else` : this.fresh('else'), elseBranch);
     if (
       then.outputs.length !== otherwise.outputs.length ||
       then.outputs.some((v, i) => v.dtype !== otherwise.outputs[i]!.dtype)

@@ -2,7 +2,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { AttributeProto_AttributeType, ModelProtoSchema, TensorProto_DataType } from '../onnx/index.js';
 import { Graph } from './graph.js';
-import { toModelProto } from './serialize.js';
+import { encodeModelProto, toModelProto } from './serialize.js';
 
 describe('toModelProto', () => {
   it('round-trips through the generated onnx.proto schema: opset, I/O shapes, raw tensors, attributes, If branches', () => {
@@ -41,5 +41,38 @@ describe('toModelProto', () => {
     // Every graph and branch output carries its type and shape (tools like onnx.checker need them).
     expect(dims(graph.output[0]!)).toEqual(['batch', 2n]);
     for (const a of ifNode.attribute) expect(dims(a.g!.output[0]!)).toEqual(['batch', 2n]);
+  });
+
+  it("declares LayerNormalization's Mean and InvStdDev only where a node or output reads them", () => {
+    const layerNormOutputs = (read: 'none' | 'mean' | 'invStd') => {
+      const g = new Graph('ln', 'float32');
+      const x = g.input('x', 'float32', ['n', 4]);
+      const y = g.layerNorm(x, g.floats([4], [1, 1, 1, 1]), g.floats([4], [0, 0, 0, 0]), 1e-5);
+      const node = g.nodes.at(-1)!;
+      g.output(y, 'y');
+      if (read === 'mean') g.output(g.value(node.outputs[1]!), 'mean');
+      if (read === 'invStd') g.output(g.neg(g.value(node.outputs[2]!)), 'minusInvStd');
+      const model = fromBinary(ModelProtoSchema, toModelProto(g));
+      return model.graph!.node.find((n) => n.opType === 'LayerNormalization')!.output.length;
+    };
+    expect(layerNormOutputs('none')).toBe(1); // inference: onnxruntime computes neither
+    expect(layerNormOutputs('mean')).toBe(2);
+    expect(layerNormOutputs('invStd')).toBe(3); // only trailing outputs can be left out
+  });
+
+  it('encodes a decoded model back to the same model (encodeModelProto: raw data framed by hand)', () => {
+    const g = new Graph('re', 'float32');
+    const x = g.input('x', 'float32', ['n', 3]);
+    const w = g.initializer('w', { type: 'float32', dims: [3, 2], data: Float32Array.of(1, 2, 3, 4, 5, 6) });
+    g.output(g.add(g.matmul(x, w), g.scalar(0.5)), 'y');
+    const decoded = fromBinary(ModelProtoSchema, toModelProto(g, { metadata: { k: 'v' } }));
+    const again = fromBinary(ModelProtoSchema, encodeModelProto(decoded));
+    expect(again.metadataProps).toMatchObject([{ key: 'k', value: 'v' }]);
+    expect(again.graph!.node.map((n) => [n.opType, n.input, n.output])).toEqual(
+      decoded.graph!.node.map((n) => [n.opType, n.input, n.output]),
+    );
+    expect(again.graph!.initializer.map((t) => [t.name, t.dims, t.dataType, Array.from(t.rawData)])).toEqual(
+      decoded.graph!.initializer.map((t) => [t.name, t.dims, t.dataType, Array.from(t.rawData)]),
+    );
   });
 });

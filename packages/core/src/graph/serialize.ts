@@ -5,6 +5,7 @@ import {
   type AttributeProtoSchema,
   AttributeProto_AttributeType as AttributeType,
   GraphProtoSchema,
+  type ModelProto,
   ModelProtoSchema,
   type NodeProtoSchema,
   TensorProtoSchema,
@@ -57,7 +58,11 @@ export function tensorProto(name: string, t: HostTensor): MessageInitShape<typeo
   return { name, dims: t.dims.map(BigInt), dataType: onnxTypeCode(t.type), rawData: bytes };
 }
 
-function attribute(name: string, a: Attr): MessageInitShape<typeof AttributeProtoSchema> {
+function attribute(
+  name: string,
+  a: Attr,
+  read: ReadonlySet<string>,
+): MessageInitShape<typeof AttributeProtoSchema> {
   switch (a.type) {
     case 'int':
       return { name, type: AttributeType.INT, i: BigInt(a.value) };
@@ -77,21 +82,57 @@ function attribute(name: string, a: Attr): MessageInitShape<typeof AttributeProt
         type: AttributeType.GRAPH,
         g: {
           name: a.value.name,
-          node: nodesProto(a.value.nodes, `${a.value.name}/`),
+          node: nodesProto(a.value.nodes, read, `${a.value.name}/`),
           output: a.value.outputs.map(valueInfo),
         },
       };
   }
 }
 
+/**
+ * Outputs an op computes only when asked for, after the ones it always has: LayerNormalization's
+ * Mean and InvStdDev are read by its gradient in training graphs; an inference graph that leaves
+ * them declared makes onnxruntime allocate and write both on every run.
+ */
+const optionalOutputsFrom: Readonly<Record<string, number>> = { LayerNormalization: 1 };
+
+/** Every value name some node (in any branch), branch or graph output reads. */
+function readNames(graph: Graph): Set<string> {
+  const read = new Set(graph.outputs.map((v) => v.name));
+  const walk = (nodes: readonly Node[]) => {
+    for (const n of nodes) {
+      for (const i of n.inputs) read.add(i);
+      for (const a of Object.values(n.attrs))
+        if (a.type === 'graph') {
+          for (const v of a.value.outputs) read.add(v.name);
+          walk(a.value.nodes);
+        }
+    }
+  };
+  walk(graph.nodes);
+  return read;
+}
+
+/** A node's outputs without the optional trailing ones nothing reads. */
+function outputsProto(n: Node, read: ReadonlySet<string>): string[] {
+  const from = optionalOutputsFrom[n.opType];
+  let end = n.outputs.length;
+  if (from !== undefined) while (end > from && !read.has(n.outputs[end - 1]!)) end--;
+  return n.outputs.slice(0, end);
+}
+
 /** Node names only label nodes for ORT's messages; a branch's are prefixed with the branch's name. */
-function nodesProto(nodes: readonly Node[], prefix = ''): MessageInitShape<typeof NodeProtoSchema>[] {
+function nodesProto(
+  nodes: readonly Node[],
+  read: ReadonlySet<string>,
+  prefix = '',
+): MessageInitShape<typeof NodeProtoSchema>[] {
   return nodes.map((n, i) => ({
     name: `${prefix}${n.opType}_${i}`,
     opType: n.opType,
     input: [...n.inputs],
-    output: [...n.outputs],
-    attribute: Object.entries(n.attrs).map(([k, a]) => attribute(k, a)),
+    output: outputsProto(n, read),
+    attribute: Object.entries(n.attrs).map(([k, a]) => attribute(k, a, read)),
   }));
 }
 
@@ -115,21 +156,49 @@ export function toModelProto(graph: Graph, options: SerializeOptions = {}): Uint
     GraphProtoSchema,
     create(GraphProtoSchema, {
       name: graph.name,
-      node: nodesProto(graph.nodes),
+      node: nodesProto(graph.nodes, readNames(graph)),
       input: graph.inputs.map(valueInfo),
       output: graph.outputs.map(valueInfo),
     }),
   );
-  const initializers = [...graph.initializers].flatMap(([name, t]) => {
+  const initializers = [...graph.initializers].map(([name, t]) => {
     const data = t.data as ArrayBufferView;
     const tensorHead = toBinary(
       TensorProtoSchema,
       create(TensorProtoSchema, { name, dims: t.dims.map(BigInt), dataType: onnxTypeCode(t.type) }),
     );
-    const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    return field(graphInitializer, [tensorHead, ...field(tensorRawData, [raw])]);
+    return { head: tensorHead, raw: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   });
-  const parts = [head, ...field(modelGraph, [graphHead, ...initializers])];
+  return frameModel(head, graphHead, initializers);
+}
+
+/**
+ * A decoded `ModelProto` back to bytes, its initializers' raw data framed by hand as in
+ * {@link toModelProto} (copied once; the schema's `toBinary` copies it per nesting level).
+ */
+export function encodeModelProto(model: ModelProto): Uint8Array {
+  const graph = model.graph;
+  if (!graph) return toBinary(ModelProtoSchema, model);
+  const initializers = graph.initializer.map((t) =>
+    t.rawData.byteLength
+      ? { head: toBinary(TensorProtoSchema, { ...t, rawData: new Uint8Array(0) }), raw: t.rawData }
+      : { head: toBinary(TensorProtoSchema, t) },
+  );
+  const head = toBinary(ModelProtoSchema, { ...model, graph: undefined });
+  const graphHead = toBinary(GraphProtoSchema, { ...graph, initializer: [] });
+  return frameModel(head, graphHead, initializers);
+}
+
+/** Model fields, then the graph field: its own fields and each initializer (head, then raw data). */
+function frameModel(
+  head: Uint8Array,
+  graphHead: Uint8Array,
+  initializers: { head: Uint8Array; raw?: Uint8Array }[],
+): Uint8Array {
+  const tensors = initializers.flatMap((t) =>
+    field(graphInitializer, [t.head, ...(t.raw ? field(tensorRawData, [t.raw]) : [])]),
+  );
+  const parts = [head, ...field(modelGraph, [graphHead, ...tensors])];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
   for (const p of parts) {

@@ -77,7 +77,10 @@ export function selfAttention(
     ({ ctx, probs } = blockwise(b, q, k, v, mask, o.chunk));
   } else {
     const heads = (x: Value) => g.transpose(g.reshape(x, [0, 0, H, dh]), [0, 2, 1, 3]); // [B, H, n, dh]
-    const keyBias = g.mul(g.sub(g.scalar(1), g.unsqueeze(mask, [1, 2])), g.scalar(-10000)); // [B, 1, 1, n]
+    // [B, 1, 1, n]; once per mask: at full length every layer attends over the same one.
+    const keyBias = b.once(`keyBias:${mask.name}`, () =>
+      g.mul(g.sub(g.scalar(1), g.unsqueeze(mask, [1, 2])), g.scalar(-10000)),
+    );
     let scores = g.add(
       g.mul(g.matmul(heads(q), g.transpose(heads(k), [0, 1, 3, 2])), g.scalar(1 / Math.sqrt(dh))),
       keyBias,

@@ -51,8 +51,13 @@ export interface Blocks {
   /** The configured hidden activation. */
   activation(x: Value): Value;
   /**
-   * Starts building another If branch: ops made in one branch (a q8 linear's quantised input)
-   * cannot be shared with the other, so per-input caches are dropped. Weights stay shared.
+   * A value derived from others, built once per branch however often it is asked for under the
+   * same `key` (a q8 linear's quantised input, attention's key bias of one mask).
+   */
+  once<T>(key: string, build: () => T): T;
+  /**
+   * Starts building another If branch: ops made in one branch cannot be shared with the other,
+   * so the values `once` built are dropped. Weights stay shared.
    */
   branch(): void;
 }
@@ -80,8 +85,11 @@ export function blocks(
     }
     return v;
   };
-  // q8: each input is quantised once, however many linears read it (query, key and value share one).
-  const quantizedInputs = new Map<string, [Value, Value, Value]>();
+  const derived = new Map<string, unknown>();
+  const once = <T>(key: string, build: () => T): T => {
+    if (!derived.has(key)) derived.set(key, build());
+    return derived.get(key) as T;
+  };
   const quantizedWeights = new Map<string, [Value, Value]>();
   const quantizedLinear = (x: Value, name: string) => {
     const weight = weights.get(`${name}.weight`);
@@ -97,9 +105,8 @@ export function blocks(
       quantizedWeights.set(name, quantized);
     }
     const [wq, ws] = quantized;
-    let xq = quantizedInputs.get(x.name);
-    if (!xq) quantizedInputs.set(x.name, (xq = g.dynamicQuantizeLinear(x)));
-    const [a, aScale, aZero] = xq;
+    // Each input is quantised once, however many linears read it (query, key and value share one).
+    const [a, aScale, aZero] = once(`quantized:${x.name}`, () => g.dynamicQuantizeLinear(x));
     // MatMulInteger → Cast → Mul(·, aScale · wScale) → Add(bias): the pattern ORT fuses into MatMulIntegerToFloat.
     const y = g.mul(g.cast(g.matmulInteger(a, wq, aZero), 'float32'), g.mul(aScale, ws));
     return g.add(y, param(`${name}.bias`));
@@ -116,6 +123,7 @@ export function blocks(
     dropout: (x, p, of) => (dropout && p > 0 ? dropout.apply(g, x, p, of) : x),
     activation: (x) =>
       c.hiddenAct === 'relu' ? g.relu(x) : g.gelu(x, c.hiddenAct === 'gelu_new' ? 'tanh' : 'erf'),
-    branch: () => quantizedInputs.clear(),
+    once,
+    branch: () => derived.clear(),
   };
 }

@@ -96,6 +96,11 @@ export const latReducer: TokenReducer<LatSetting> = {
         : { keepsEverything: (n: Value) => g.not(g.less(g.reduceMin(keep, [0, 1], false), n)) }),
     };
   },
+  keepsEverything(feeds, seq) {
+    const counts = feeds[keepCountsInput]!.data as BigInt64Array;
+    for (let i = 0; i < counts.length; i++) if (counts[i]! < seq) return false;
+    return true;
+  },
   feeds(setting, x, config: ModelConfig): Record<string, HostTensor> {
     return {
       [keepCountsInput]: {

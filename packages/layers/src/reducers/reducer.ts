@@ -122,4 +122,9 @@ export interface TokenReducer<S> {
   build(ctx: ReducerContext): ReducerGraph;
   /** Feeds for the graph inputs `build` declared, for one batch at one setting. */
   feeds(setting: S, x: ReducerBatch, config: ModelConfig): Record<string, HostTensor>;
+  /**
+   * The host's reading of {@link ReducerGraph.keepsEverything}: whether these feeds keep every
+   * token of inputs `seq` tokens long in every layer (a model then runs its full-length session).
+   */
+  keepsEverything?(feeds: Record<string, HostTensor>, seq: number): boolean;
 }
