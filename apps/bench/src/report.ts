@@ -30,6 +30,12 @@ export class Report {
 /** A number with `d` decimals, or – when it was not measured. */
 export const fmt = (x: number | undefined, d = 2) => (x === undefined ? '–' : x.toFixed(d));
 
+/** Mean and population standard deviation (over seeds), and "mean ± std" scaled (default: %). */
+export const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+export const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
+export const pm = (xs: number[], scale = 100, digits = 1) =>
+  `${fmt(mean(xs) * scale, digits)} ± ${fmt(std(xs) * scale, digits)}`;
+
 /** The SIMD features that decide int8 and fp32 kernel speed, in the order they matter least to most. */
 const simdFlags = [
   'sse4_2',

@@ -24,7 +24,7 @@ import { LatError } from '@lat/core';
 import { writeSafetensors } from '@lat/core/node';
 import { createRandomWeights, toHfConfig, toHfNames } from '@lat/layers';
 import { generateSentimentTask, selectionSplit, syntheticModelConfig } from '@lat/train';
-import { fmt, type Report } from '../report.js';
+import { fmt, mean, pm, type Report } from '../report.js';
 import { flag, numFlag, repo, threads } from '../setup.js';
 
 interface Summary {
@@ -42,11 +42,6 @@ interface Summary {
   evaluations: number;
   seconds: number;
 }
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
-const pm = (xs: number[], scale = 100, digits = 1) =>
-  `${fmt(mean(xs) * scale, digits)} ± ${fmt(std(xs) * scale, digits)}`;
 
 const bin = join(repo, 'apps/cli/dist/bin.js');
 
