@@ -117,4 +117,16 @@ describe('--pooling-out', () => {
     expect(md).toContain('| 2048 | pooled once → 256 (2048) |');
     expect(md).toContain('pooled once → 16 80.0 ± 0.0% (5 s)');
   });
+
+  it('a variant index outside 0–4 is refused before any training', async () => {
+    const argv = process.argv;
+    process.argv = [...argv.slice(0, 2), '--pooling-variants', '2,5'];
+    try {
+      await expect(poolingAccuracy(new Report())).rejects.toThrow(
+        '--pooling-variants: must be a comma-separated list of whole numbers from 0 to 4, got 2,5',
+      );
+    } finally {
+      process.argv = argv;
+    }
+  });
 });

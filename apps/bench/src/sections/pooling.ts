@@ -153,13 +153,17 @@ const describeVariant = (v: Variant) =>
         .join(', ')
     : 'n² in every layer';
 
-/** A list-of-whole-numbers flag (`--name 1,2,3`), or `fallback` when absent. */
-function listFlag(name: string, fallback: number[]): number[] {
+/** A list-of-whole-numbers flag (`--name 1,2,3`, each ≤ `max`), or `fallback` when absent. */
+function listFlag(name: string, fallback: number[], max = Number.MAX_SAFE_INTEGER): number[] {
   const v = flag(name);
   if (v === undefined) return fallback;
   const xs = v.split(',').map(Number);
-  if (!xs.length || xs.some((x) => !Number.isInteger(x) || x < 0))
-    throw new LatError('BAD_INPUT', `must be a comma-separated list of whole numbers, got ${v}`, `--${name}`);
+  if (xs.some((x) => !Number.isInteger(x) || x < 0 || x > max))
+    throw new LatError(
+      'BAD_INPUT',
+      `must be a comma-separated list of whole numbers${max < Number.MAX_SAFE_INTEGER ? ` from 0 to ${max}` : ''}, got ${v}`,
+      `--${name}`,
+    );
   return xs;
 }
 
@@ -241,14 +245,13 @@ export async function poolingAccuracy(report: Report): Promise<void> {
   const tuneFull = !process.argv.includes('--pooling-untuned-full');
   const shortLr = numFlag('pooling-lr', 1e-3, false);
   const seeds = listFlag('pooling-seeds', [1]);
-  const chosen = listFlag('pooling-variants', [0, 1, 2, 3, 4]);
+  const chosen = listFlag('pooling-variants', [0, 1, 2, 3, 4], 4);
   const lengths = quick ? [512, 1024] : [2048, 4096];
   const k = quick ? 32 : 256;
   const chunk = quick ? 64 : 512;
   // Depth decides the speed-up: every layer of the blockwise model attends over all n rows, the
   // pooled one only its first (2 layers bound the ratio at ≈ 2×).
-  const hidden = numFlag('pooling-hidden', 64);
-  const size = { layers: numFlag('pooling-layers', 4), hidden, heads: 2 };
+  const size = { layers: numFlag('pooling-layers', 4), hidden: 64, heads: 2 };
   const runtime = createNodeRuntime({ threads: 1 });
   const tok = new WordPieceTokenizer(syntheticVocab);
   const data = (n: number, seed: number, train: number, dev: number) => {
@@ -360,7 +363,7 @@ export async function poolingAccuracy(report: Report): Promise<void> {
   report.push(
     `\n### Trainable pooling — trained accuracy at ${lengths.join(' and ')} tokens (generated long-document task, ${seeds.length} seed${seeds.length > 1 ? 's' : ''})`,
     `\n${size.layers} layers × ${size.hidden} hidden, ${size.heads} heads, FFN ${size.hidden * 4}, from scratch, seeds ${seeds.join(', ')} (weights, batch order and dropout; the same documents for every seed), 1 thread. Length curriculum for every variant: ${epochs} epoch${epochs > 1 ? 's' : ''} on ${first.train.length} documents of ${short / 2}–${short - 3} words (${short} tokens, widths scaled as at 4096: blocks ${short / 8}, k = ${short / 16}; batch 8, lr ${shortLr}), then ${longEpochs} epoch${longEpochs > 1 ? 's' : ''} on ${longTrain} documents at ${lengths[0]} tokens, then ${longEpochs} at ${lengths[1]} (effective batch 4, lr 1e-3; positions extended by copying${tuneFull ? `; full attention at batch ${fullBatch} × ${4 / fullBatch} accumulated` : ''}). Dev: ${longDev} documents per length (n/2 to n − 3 words), batch 8; ms per document measured over the whole dev run. Same variants as the speed table: blocks of ${chunk} before the first pooling, k = ${k}. Accuracy: mean ± std over seeds (population std), then each seed's; Δ: difference of the means, in points.`,
-    `\nRun: ${fmt(wallS / 60, 1)} min wall-clock, ${fmt((cpu.user + cpu.system) / 6e7, 1)} CPU-min, peak RSS ${fmt(peakRssGb(), 2)} GB, load average ${fmt(Math.min(...loads), 1)}–${fmt(Math.max(...loads), 1)}.`,
+    `\nThis invocation (runs kept from --pooling-out excluded): ${fmt(wallS / 60, 1)} min wall-clock, ${fmt((cpu.user + cpu.system) / 6e7, 1)} CPU-min, peak RSS ${fmt(peakRssGb(), 2)} GB, load average ${fmt(Math.min(...loads), 1)}–${fmt(Math.max(...loads), 1)}.`,
     '\n| tokens | variant | layout | dev accuracy | per seed | Δ vs blockwise | Δ vs full | ms / doc | speed-up vs blockwise | MMACs / doc | fine-tune s |',
     '|---:|---|---|---:|---|---:|---:|---:|---:|---:|---:|',
     ...lengths.flatMap((n) => accuracyTableRows(runs, n)),
