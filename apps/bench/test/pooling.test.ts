@@ -77,7 +77,7 @@ describe('fine-tuning at length', () => {
 });
 
 describe('--pooling-out', () => {
-  it('reuses every finished (seed, variant) from the JSON lines file instead of training it again', async () => {
+  it('reuses every finished (seed, variant) from the JSON lines file instead of training it again; seeds in order', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lat-bench-pooling-test-'));
     const out = join(dir, 'runs.jsonl');
     const line = (seed: number, acc: number) =>
@@ -112,7 +112,7 @@ describe('--pooling-out', () => {
     report.save(join(dir, 'report.md'));
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
     expect(md).toContain(
-      '| 4096 | pooled once → 256 (4096) | layout | 80.0 ± 10.0% | 90.0 / 70.0 | – | – | 20.0 | – | 3 | 10 |',
+      '| 4096 | pooled once → 256 (4096) | layout | 80.0 ± 10.0% | 70.0 / 90.0 | – | – | 20.0 | – | 3 | 10 |',
     );
     expect(md).toContain('| 2048 | pooled once → 256 (2048) |');
     expect(md).toContain('pooled once → 16 80.0 ± 0.0% (5 s)');

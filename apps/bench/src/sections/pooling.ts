@@ -200,14 +200,14 @@ export interface AccuracyRun {
 
 /**
  * The accuracy table's rows at `n` tokens over every seed run: accuracy mean ± std (and each
- * seed's), differences of the means against blockwise (variant 1) and full attention (variant
- * 0) when they ran, and speed from the mean ms per document.
+ * seed's, in seed order), differences of the means against blockwise (variant 1) and full
+ * attention (variant 0) when they ran, and speed from the mean ms per document.
  */
 export function accuracyTableRows(runs: readonly AccuracyRun[], n: number): string[] {
   const at = runs.filter((r) => r.n === n);
   const byVariant = [...new Set(at.map((r) => r.variant))]
     .sort((a, b) => a - b)
-    .map((v) => at.filter((r) => r.variant === v));
+    .map((v) => at.filter((r) => r.variant === v).sort((a, b) => a.seed - b.seed));
   const summary = (rs: AccuracyRun[] | undefined) =>
     rs && { acc: mean(rs.map((r) => r.acc)), ms: mean(rs.map((r) => r.ms)) };
   const blockwise = summary(byVariant.find((rs) => rs[0]!.variant === 1));
