@@ -1,4 +1,4 @@
-import type { Graph, Value } from '@lat/core';
+import { attr, type Graph, type Value } from '@lat/core';
 
 /** 0, 1, …, n − 1 for a scalar int64 `n`, with `dim` as the symbolic size. */
 export function range(g: Graph, n: Value, dim: string = g.unknownDim()): Value {
@@ -15,4 +15,16 @@ export function gatherRows(g: Graph, x: Value, idx: Value, d: number): Value {
   const rows = g.reshape(x, [-1, d]);
   const starts = g.mul(g.unsqueeze(range(g, dimOf(g, x, 0), 'batch'), [1]), g.unsqueeze(dimOf(g, x, 1), [0]));
   return g.gather(rows, g.add(idx, starts), 0);
+}
+
+/**
+ * The same rows as {@link gatherRows} in two ops (Unsqueeze, GatherND over the batch) instead of
+ * a dozen: what a batch-1 run of a small model pays per reducing layer. Inference graphs only:
+ * autodiff has no rule for GatherND.
+ */
+export function gatherRowsByBatch(g: Graph, x: Value, idx: Value): Value {
+  const shape = x.shape && idx.shape ? [x.shape[0]!, idx.shape[1]!, x.shape[2]!] : undefined;
+  return g.node('GatherND', [x, g.unsqueeze(idx, [2])], { batch_dims: attr.int(1) }, [
+    { dtype: x.dtype, shape },
+  ])[0]!;
 }

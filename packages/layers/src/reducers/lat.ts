@@ -6,7 +6,7 @@
  */
 import { type Graph, type HostTensor, keepCounts, type LengthSpec, type Value } from '@lat/core';
 import type { ModelConfig } from '../architectures/index.js';
-import { dimOf, gatherRows } from '../blocks/rows.js';
+import { dimOf, gatherRows, gatherRowsByBatch } from '../blocks/rows.js';
 import type { LayerInput, LayerReduction, ReducerBatch, TokenReducer } from './reducer.js';
 
 /** The graph input holding per-example keep counts [batch, numLayers]. */
@@ -51,7 +51,9 @@ export function latLayers(
     return {
       // When every example keeps every current token nothing moves: inference skips the
       // selection ops (an If). Training graphs keep them, as autodiff has no rule for If.
-      ...(training ? {} : { keepsAll: g.not(g.less(g.reduceMin(counts, [0], false), dimOf(g, attended, 1))) }),
+      ...(training
+        ? {}
+        : { keepsAll: g.not(g.less(g.reduceMin(counts, [0], false), dimOf(g, attended, 1))) }),
       keptRows: () => g.reduceMax(counts, [0], false),
       reduce() {
         const kLayer = g.reduceMax(counts, [0], true); // [1]: k = max over the batch
@@ -69,7 +71,7 @@ export function latLayers(
         // An example keeping fewer than the batch's k: its slots past its own count are unused.
         const valid = g.cast(g.less(rank, g.unsqueeze(counts, [1])), g.float);
         return {
-          rows: (x) => gatherRows(g, x, idx, config.hiddenSize),
+          rows: (x) => (training ? gatherRows(g, x, idx, config.hiddenSize) : gatherRowsByBatch(g, x, idx)),
           mask: g.mul(g.gatherElements(m, idx, 1), valid),
           positions: g.gatherElements(pos, idx, 1),
           valid,
