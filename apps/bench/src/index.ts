@@ -14,8 +14,9 @@ import { poolingAccuracy, poolingSpeed } from './sections/pooling.js';
 import { poolingQa } from './sections/pooling-qa.js';
 import { trainingProfile } from './sections/profile.js';
 import { quantized } from './sections/quantized.js';
+import { realisedShare } from './sections/share.js';
 import { otherTrainingRates, training, trainWorker } from './sections/training.js';
-import { flag, quick, repo, sizes, threads } from './setup.js';
+import { chosenSizes, flag, quick, repo, sizes, threads } from './setup.js';
 
 async function main() {
   if (process.argv[2] === '--train-worker') return trainWorker(JSON.parse(process.argv[3]!));
@@ -40,6 +41,17 @@ async function main() {
       'inference, onnxruntime-node',
       () =>
         inference(report, createNodeRuntime({ threads }), `onnxruntime-node, ${threads} threads`, sizes, [
+          [1, 128],
+          [8, 128],
+          [1, 384],
+          [8, 384],
+        ]),
+    ],
+    [
+      'share',
+      'realised share of the MACs saving (bert-base unless --sizes)',
+      () =>
+        realisedShare(report, createNodeRuntime({ threads }), chosenSizes ? sizes : [sizes[2]!], [
           [1, 128],
           [8, 128],
           [1, 384],
