@@ -58,6 +58,14 @@ export async function realisedShare(
 ) {
   const compareDir = flag('share-compare');
   const other = compareDir ? await otherBuild(compareDir) : undefined;
+  const only = flag('share-shapes')?.split(',');
+  for (const shape of only ?? [])
+    if (!shapes.some(([b, n]) => `${b}x${n}` === shape))
+      throw new LatError(
+        'BAD_INPUT',
+        `unknown shape ${shape} (${shapes.map(([b, n]) => `${b}x${n}`).join(', ')})`,
+        '--share-shapes',
+      );
   const rounds = numFlag('share-rounds', quick ? 2 : 3);
   const runs = numFlag('share-runs', quick ? 2 : 3);
   // Process CPU time: with one thread (LAT_BENCH_THREADS=1) the work a run does, which a loaded
@@ -78,6 +86,7 @@ export async function realisedShare(
     const c = configOf(s);
     const w = createRandomWeights(c, 1);
     for (const [batch, seq] of shapes) {
+      if (only && !only.includes(`${batch}x${seq}`)) continue;
       const x = batchOf(batch, seq);
       const session = { threads };
       const plain = await createAnytimeModel(runtime, c, w, {
