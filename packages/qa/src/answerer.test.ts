@@ -76,6 +76,40 @@ describe('features and the question-answering pipeline', () => {
     expect(features.some((f) => f.startPosition === 0 && f.endPosition === 0)).toBe(true);
   });
 
+  it('marks each context token max-context in exactly the window the reference rule picks, over many windows', () => {
+    const context = filler(150); // 300 context tokens
+    for (const [maxSeqLength, docStride] of [
+      [24, 5],
+      [24, 19],
+      [24, 40], // a stride over the window is cut to it
+      [40, 16],
+      [400, 16], // one window
+    ] as const) {
+      const features = buildFeatures(tok, { question: 'where is', context }, { maxSeqLength, docStride });
+      // Each window's span in context tokens (read from its offsets), then the rule by brute force.
+      const tokenAt = new Map(tok.tokenize(context).map((p, t) => [p.start, t]));
+      const spans = features.map((f) => {
+        const first = f.sequenceIds.indexOf(1);
+        const length = f.sequenceIds.filter((s) => s === 1).length;
+        return { first, begin: tokenAt.get(f.offsets[first]![0])!, length };
+      });
+      expect(spans.at(-1)!.begin + spans.at(-1)!.length).toBe(300);
+      for (let t = 0; t < 300; t++) {
+        let best = -1;
+        let bestScore = Number.NEGATIVE_INFINITY;
+        spans.forEach(({ begin, length }, w) => {
+          if (t < begin || t >= begin + length) return;
+          const score = Math.min(t - begin, begin + length - 1 - t) + 0.01 * length;
+          if (score > bestScore) [best, bestScore] = [w, score];
+        });
+        const marked = spans.flatMap(({ begin, length, first }, w) =>
+          t >= begin && t < begin + length && features[w]!.maxContext[first + t - begin] ? [w] : [],
+        );
+        expect(marked).toEqual([best]);
+      }
+    }
+  });
+
   it('rejects an empty question or context and answers that are not where they claim', () => {
     const bad = (q: string, c: string, answer?: { start: number; text: string }) => {
       try {

@@ -1,5 +1,6 @@
+import { Rng } from '@lat/core';
 import { describe, expect, it } from 'vitest';
-import { bestSpan } from './decode.js';
+import { bestSpan, spanCandidates } from './decode.js';
 
 describe('bestSpan', () => {
   // [CLS] who ? [SEP] the denver broncos won [SEP]
@@ -114,5 +115,90 @@ describe('SQuAD v2 null threshold', () => {
     const t = tuneNullThreshold(questions, answers, diff);
     // Answering only a (threshold in [-3, -1)): a right, b abstains (0), c and d abstain (right) → 3/4.
     expect(t).toEqual({ threshold: -3, f1: 75 });
+  });
+});
+
+describe('n-best candidates of long windows', () => {
+  // The decoding before the one-pass top-k: every candidate list from sorting all n positions,
+  // the end list sorted again for every start candidate. Kept here as the reference.
+  function sortedTop(v: ArrayLike<number>, n: number, k: number): number[] {
+    return Array.from({ length: n }, (_, i) => i)
+      .sort((a, b) => v[b]! - v[a]! || a - b)
+      .slice(0, k);
+  }
+  function referenceCandidates(
+    context: string,
+    features: { sequenceIds: number[]; offsets: [number, number][]; maxContext?: boolean[] }[],
+    logits: { start: number[]; end: number[] }[],
+    nBest: number,
+    maxLength: number,
+  ) {
+    const found = new Map<string, { start: number; end: number; score: number; window: number }>();
+    features.forEach((f, i) => {
+      const { start, end } = logits[i]!;
+      for (const s of sortedTop(start, f.sequenceIds.length, nBest)) {
+        if (f.sequenceIds[s] !== 1 || f.maxContext?.[s] === false) continue;
+        for (const e of sortedTop(end, f.sequenceIds.length, nBest)) {
+          if (f.sequenceIds[e] !== 1 || e < s || e - s + 1 > maxLength) continue;
+          const a = { start: f.offsets[s]![0], end: f.offsets[e]![1], score: start[s]! + end[e]!, window: i };
+          const key = `${a.start}:${a.end}`;
+          if ((found.get(key)?.score ?? Number.NEGATIVE_INFINITY) < a.score) found.set(key, a);
+        }
+      }
+    });
+    return [...found.values()]
+      .sort((a, b) => b.score - a.score)
+      .slice(0, nBest)
+      .map((a) => ({ text: context.slice(a.start, a.end), ...a }));
+  }
+  /** A window of n tokens: 5 question tokens, then context; logits on a coarse grid, so many tie. */
+  function window(rng: Rng, n: number) {
+    const sequenceIds = Array.from({ length: n }, (_, i) =>
+      i === 0 || i === 6 || i === n - 1 ? -1 : i < 6 ? 0 : 1,
+    );
+    const offsets = sequenceIds.map((s, i) => (s === 1 ? [2 * i, 2 * i + 1] : [0, 0]) as [number, number]);
+    const maxContext = sequenceIds.map((s) => s === 1 && rng.next() < 0.8);
+    const logit = () => Math.round(rng.normal() * 4) / 2;
+    return {
+      f: { sequenceIds, offsets, maxContext },
+      l: { start: Array.from({ length: n }, logit), end: Array.from({ length: n }, logit) },
+    };
+  }
+
+  it('gives the same answers, scores and windows as sorting every position', () => {
+    const rng = new Rng(7);
+    for (const [windows, n, nBest, maxLength] of [
+      [1, 4096, 20, 30],
+      [3, 300, 20, 30],
+      [2, 50, 5, 3],
+      [1, 12, 20, 30],
+      [2, 64, 0, 30],
+    ] as const) {
+      const ws = Array.from({ length: windows }, () => window(rng, n));
+      const context = 'x '.repeat(n);
+      const features = ws.map((w) => w.f);
+      const logits = ws.map((w) => w.l);
+      const { answers } = spanCandidates(context, features, logits, { nBest, maxAnswerLength: maxLength });
+      expect(answers).toEqual(referenceCandidates(context, features, logits, nBest, maxLength));
+      if (nBest > 0) expect(answers.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('reads each logit of a 4096-token window about once (no sort of every position per candidate)', () => {
+    const n = 4096;
+    const nBest = 20;
+    const { f, l } = window(new Rng(3), n);
+    let reads = 0;
+    const counted = (v: number[]) =>
+      new Proxy(v, {
+        get(t, key, r) {
+          if (typeof key === 'string' && /^\d+$/.test(key)) reads++;
+          return Reflect.get(t, key, r);
+        },
+      });
+    spanCandidates('x '.repeat(n), [f], [{ start: counted(l.start), end: counted(l.end) }], { nBest });
+    // One pass over each side, plus one start + end read per (start, end) candidate pair and the
+    // null score. Sorting all positions costs ≈ n·log2(n) reads per sort, and 21 sorts were made.
+    expect(reads).toBeLessThanOrEqual(2 * n + 2 * nBest * nBest + 2);
   });
 });

@@ -81,8 +81,9 @@ export function buildFeatures(tok: Tokenizer, ex: QaExampleInput, o: FeatureOpti
   }
 
   // As the original BERT code does, a stride longer than a window is cut to it: no token is skipped.
+  const step = Math.min(stride, room);
   const begins: number[] = [];
-  for (let begin = 0; ; begin += Math.min(stride, room)) {
+  for (let begin = 0; ; begin += step) {
     begins.push(begin);
     if (begin + room >= context.length) break;
   }
@@ -103,7 +104,7 @@ export function buildFeatures(tok: Tokenizer, ex: QaExampleInput, o: FeatureOpti
     for (const id of tok.pairSeparator) push(id, 0, -1, [0, 0]);
     const contextStart = f.ids.length;
     window.forEach((p, j) =>
-      push(p.id, tok.secondTypeId, 1, [p.start, p.end], maxContextWindow(spans, begin + j) === w),
+      push(p.id, tok.secondTypeId, 1, [p.start, p.end], maxContextWindow(spans, step, begin + j) === w),
     );
     push(tok.sepId, tok.secondTypeId, -1, [0, 0]);
     if (answerTokens) {
@@ -117,17 +118,28 @@ export function buildFeatures(tok: Tokenizer, ex: QaExampleInput, o: FeatureOpti
   return features;
 }
 
-/** The window that gives context token `t` the most context on both sides (first on ties). */
-function maxContextWindow(spans: readonly { begin: number; length: number }[], t: number): number {
+/**
+ * The window that gives context token `t` the most context on both sides (first on ties). Window
+ * w begins at w · step and is no longer than the first window, so only the windows from
+ * ⌊(t − first's length) / step⌋ to ⌊t / step⌋ can hold t: looking at those alone keeps building
+ * the windows of a long context linear in its length (all windows for every token was quadratic).
+ */
+function maxContextWindow(
+  spans: readonly { begin: number; length: number }[],
+  step: number,
+  t: number,
+): number {
   let best = -1;
   let bestScore = Number.NEGATIVE_INFINITY;
-  spans.forEach(({ begin, length }, w) => {
-    if (t < begin || t >= begin + length) return;
+  const last = Math.min(spans.length - 1, Math.floor(t / step));
+  for (let w = Math.max(0, Math.floor((t - spans[0]!.length) / step)); w <= last; w++) {
+    const { begin, length } = spans[w]!;
+    if (t < begin || t >= begin + length) continue;
     const score = Math.min(t - begin, begin + length - 1 - t) + 0.01 * length;
     if (score > bestScore) {
       bestScore = score;
       best = w;
     }
-  });
+  }
   return best;
 }

@@ -50,6 +50,24 @@ describe('WordPieceTokenizer', () => {
     const spans = e.offsets.map(([s, t]) => text.slice(s, t));
     expect(spans).toEqual(['', '😀', 'Café', ',', 'un', 'aff', 'able', '']);
   });
+  it('drops ASCII control characters, splits on tab, CR and LF, and keeps offsets (the ASCII path)', () => {
+    const t = new WordPieceTokenizer([...vocab, 'ab', 'cd', '##ef']);
+    const text = 'A\u0007B\tcD\r\n,\u007f\u000bCDef \u001c\u00a0x';
+    expect(t.tokenize(text).map((p) => [p.token, text.slice(p.start, p.end)])).toEqual([
+      ['ab', 'A\u0007B'],
+      ['cd', 'cD'],
+      [',', ','],
+      ['cd', 'CD'],
+      ['##ef', 'ef'],
+      ['[UNK]', 'x'],
+    ]);
+    // Lower-casing off: A–Z stay, and other ASCII is never changed.
+    const cased = new WordPieceTokenizer(['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'Ab', '~', '9z'], {
+      doLowerCase: false,
+      stripAccents: true,
+    });
+    expect(cased.encode('Ab~9z ab').ids).toEqual([2, 4, 5, 6, 1, 3]);
+  });
   it('encodes pairs with token types, truncates and pads', () => {
     const e = tok.encode('the cafe the cafe', 'hello hello', { maxLength: 7, padding: 'max_length' });
     expect(e.ids).toEqual([2, 4, 5, 3, 13, 13, 3]);

@@ -31,12 +31,15 @@ export class WordPieceTokenizer extends VocabularyTokenizer {
   readonly pairSeparator: readonly number[];
   readonly secondTypeId = 1;
   private readonly maxChars: number;
+  /** The longest vocabulary entry in UTF-16 units (a piece's code points are at most as many). */
+  private readonly longestToken: number;
 
   constructor(vocab: readonly string[], o: WordPieceOptions = {}) {
     super(vocab, o, bertSpecialTokens, o.where ?? 'vocab');
     this.doLowerCase = o.doLowerCase ?? true;
     this.stripAccents = o.stripAccents ?? this.doLowerCase;
     this.maxChars = o.maxInputCharsPerWord ?? 100;
+    this.longestToken = vocab.reduce((n, t) => Math.max(n, t.length), 0);
     this.pairSeparator = [this.sepId];
   }
 
@@ -80,6 +83,23 @@ export class WordPieceTokenizer extends VocabularyTokenizer {
     };
     for (let i = 0; i < text.length; ) {
       const cp = text.codePointAt(i)!;
+      if (cp < 0x80) {
+        // ASCII, most of any English text: the rules below without regexes or normalisation
+        // (lower-casing is A–Z only; NFD and accent stripping leave ASCII as it is).
+        if (cp === 32 || cp === 9 || cp === 10 || cp === 13) flush();
+        else if (cp < 32 || cp === 127) {
+          // control characters are dropped
+        } else if (isPunctuation(cp)) {
+          flush();
+          words.push({ norm: text[i]!, start: i, end: i + 1 });
+        } else {
+          if (!cur) curStart = i;
+          cur += this.doLowerCase && cp >= 65 && cp <= 90 ? String.fromCharCode(cp + 32) : text[i]!;
+          curEnd = i + 1;
+        }
+        i++;
+        continue;
+      }
       const len = cp > 0xffff ? 2 : 1;
       const ch = String.fromCodePoint(cp);
       if (cp === 0 || cp === 0xfffd || isControl(ch)) {
@@ -113,8 +133,10 @@ export class WordPieceTokenizer extends VocabularyTokenizer {
   }
 
   private wordPiece(w: { norm: string; start: number; end: number }, out: Piece[]) {
-    const chars = Array.from(w.norm);
-    if (chars.length > this.maxChars) {
+    // Characters are code points; a word without surrogate pairs is cut as a string directly.
+    const chars = hasSurrogates(w.norm) ? Array.from(w.norm) : undefined;
+    const length = chars ? chars.length : w.norm.length;
+    if (length > this.maxChars) {
       out.push({ id: this.unkId, token: this.vocab[this.unkId]!, start: w.start, end: w.end });
       return;
     }
@@ -122,12 +144,13 @@ export class WordPieceTokenizer extends VocabularyTokenizer {
     // map proportionally back onto the word's span, exactly at its ends.
     const pieces: { id: number; token: string; from: number; to: number }[] = [];
     let start = 0;
-    while (start < chars.length) {
-      let end = chars.length;
+    while (start < length) {
+      // No vocabulary entry is longer than longestToken UTF-16 units, so longer pieces are skipped.
+      let end = Math.min(length, start + this.longestToken);
       let found: number | undefined;
       let sub = '';
       while (start < end) {
-        sub = (start > 0 ? '##' : '') + chars.slice(start, end).join('');
+        sub = (start > 0 ? '##' : '') + (chars ? chars.slice(start, end).join('') : w.norm.slice(start, end));
         found = this.ids.get(sub);
         if (found !== undefined) break;
         end--;
@@ -140,13 +163,13 @@ export class WordPieceTokenizer extends VocabularyTokenizer {
       start = end;
     }
     const span = w.end - w.start;
-    const scale = span / chars.length;
+    const scale = span / length;
     for (const p of pieces) {
       out.push({
         id: p.id,
         token: p.token,
         start: w.start + Math.round(p.from * scale),
-        end: p.to === chars.length ? w.end : w.start + Math.round(p.to * scale),
+        end: p.to === length ? w.end : w.start + Math.round(p.to * scale),
       });
     }
   }
@@ -158,6 +181,11 @@ export class WordPieceTokenizer extends VocabularyTokenizer {
       .join(' ')
       .replace(/ ##/g, '');
   }
+}
+
+function hasSurrogates(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if ((s.charCodeAt(i) & 0xf800) === 0xd800) return true;
+  return false;
 }
 
 function isWhitespace(ch: string): boolean {
