@@ -118,6 +118,11 @@ export function createProgram(write?: (s: string) => void): Command {
       ),
     )
     .option(
+      '--scorer-loss <w>',
+      'with --method pooling and --task squad: weight of an auxiliary loss that trains the scorers to keep the gold answer span (default: off)',
+      num('--scorer-loss'),
+    )
+    .option(
       '--length-drop-ratio <p>',
       'LengthDrop ratio bound',
       num('--length-drop-ratio'),

@@ -50,6 +50,8 @@ export interface TrainingRecipe {
   initFrom?: { dir: string; fingerprint: string; recipe?: TrainingRecipe };
   /** AdapLeR's hyper-parameters and where its saliency targets came from. */
   adapler?: AdaplerRun['recipe'];
+  /** Pooling on span QA: the weight of the auxiliary scorer loss, when one was used. */
+  scorerLoss?: number;
 }
 
 export type CliModel = Omit<ModelDir, 'info'> & { info?: TrainingInfo };

@@ -15,6 +15,8 @@ export interface PoolingFlags {
   /** layer:width pairs; widths halve from --max-length; `none` (with chunk): blockwise attention only. */
   pooling?: string;
   poolingOperator?: 'halving' | 'iterative';
+  /** Span QA: weight of the auxiliary scorer loss towards the gold answer (default: none). */
+  scorerLoss?: number;
   /** Blockwise attention in blocks of this many tokens up to the first pooling. */
   chunk?: number;
   maxLength: number;
@@ -33,10 +35,19 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
   for (const [flag, v] of [
     ['--pooling', f.pooling],
     ['--chunk', f.chunk],
+    ['--scorer-loss', f.scorerLoss],
   ] as const)
     if (v !== undefined && f.method !== 'pooling')
       throw new LatError('BAD_INPUT', `${flag} needs --method pooling`, flag);
   if (f.method !== 'pooling') return model;
+  if (f.scorerLoss !== undefined && !(f.scorerLoss >= 0))
+    throw new LatError('BAD_INPUT', `must be a number ≥ 0 (0: off), got ${f.scorerLoss}`, '--scorer-loss');
+  if (f.scorerLoss !== undefined && f.task.toLowerCase() !== 'squad')
+    throw new LatError(
+      'BAD_INPUT',
+      'needs span QA (--task squad): it pulls the scorers towards the gold answer span',
+      '--scorer-loss',
+    );
   if (f.pooling === undefined && !model.config.pooling)
     throw new LatError(
       'BAD_INPUT',

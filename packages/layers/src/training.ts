@@ -23,7 +23,7 @@ import type { FirstRowOf } from './blocks/context.js';
 import { buildEncoder, type Dropout, encoderInputs } from './encoder.js';
 import { type LatSetting, latReducer } from './reducers/lat.js';
 import { lastBlockwiseLayer, poolingCounts, poolingReducer } from './reducers/pooling.js';
-import type { TokenReducer } from './reducers/reducer.js';
+import type { LossTargets, TokenReducer } from './reducers/reducer.js';
 
 type Feeds = Record<string, HostTensor>;
 
@@ -246,11 +246,13 @@ export function buildTrainingGraph<S = LatSetting>(
   const io = trainingIo;
   let task: Value;
   let kd: Value;
+  let targets: LossTargets = {};
   if (o.task === 'span') {
     // Start and end are two classifications over positions; distillation on both distributions.
     const half = g.scalar(0.5);
     const startPos = g.input(io.startPositions, 'int64', ['batch']);
     const endPos = g.input(io.endPositions, 'int64', ['batch']);
+    targets = { spans: { start: startPos, end: endPos } };
     const teacherStart = g.input(io.teacherStart, 'float32', ['batch', 'seq']);
     const teacherEnd = g.input(io.teacherEnd, 'float32', ['batch', 'seq']);
     const start = out.startLogits!;
@@ -275,7 +277,7 @@ export function buildTrainingGraph<S = LatSetting>(
   const terms: [string, Value][] = [
     [taskLoss, task],
     [distillationLoss, kd],
-    ...Object.entries(out.reducer?.losses?.() ?? {}),
+    ...Object.entries(out.reducer?.losses?.(targets) ?? {}),
   ];
   const lossWeights = g.input(io.lossWeights, 'float32', [terms.length]);
   let loss: Value | undefined;

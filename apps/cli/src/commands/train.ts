@@ -1,13 +1,14 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LatError, lengthDefaults, type StateDict } from '@lat/core';
-import { type AdaplerSetting, createAnytimeModel } from '@lat/layers';
+import { createAnytimeModel } from '@lat/layers';
 import { anytimeSpanModel, spanItems, squadDevMetrics } from '@lat/qa';
 import {
   type Encoded,
   lockOutputDir,
   type MetricName,
   type Objective,
+  poolingObjective,
   readTokenized,
   type TrainEvent,
   Trainer,
@@ -194,6 +195,7 @@ async function trainSquad(run: Run): Promise<TrainSummary> {
     task: 'span',
     train: spanItems(train),
     metrics: [],
+    ...(f.scorerLoss ? { objective: poolingObjective(model.config, { scorerLoss: f.scorerLoss }) } : {}),
     // Keeping the best epoch scores the dev set after every epoch, else once at the end.
     ...(dev && f.keep === 'best' ? { evaluateDev: scoreDev } : {}),
   });
@@ -206,7 +208,7 @@ async function trainSquad(run: Run): Promise<TrainSummary> {
   return finish(run, result, { task: 'squad', metrics: ['f1' as MetricName] });
 }
 
-async function runTrainer(
+async function runTrainer<S>(
   { f, model, out, initFrom }: Run,
   data: {
     task: TrainTask;
@@ -214,7 +216,7 @@ async function runTrainer(
     dev?: Encoded[];
     metrics: readonly MetricName[];
     evaluateDev?: TrainerSetup['evaluateDev'];
-    objective?: Objective<AdaplerSetting>;
+    objective?: Objective<S>;
   },
 ): Promise<TrainResult & { signal?: NodeJS.Signals; options: TrainOptions }> {
   const progress = out.json
@@ -230,7 +232,7 @@ async function runTrainer(
           .join(', ')}`,
       );
   };
-  const trainer = new Trainer({
+  const trainer = new Trainer<S>({
     runtime: runtimeFor(f.threads),
     config: model.config,
     weights: model.weights,
@@ -257,7 +259,11 @@ async function runTrainer(
     outDir: f.out,
     extraFiles: tokenizerFiles(f.model),
     onEvent,
-    run: { model: model.fingerprint, ...(initFrom ? { initFrom: initFrom.fingerprint } : {}) },
+    run: {
+      model: model.fingerprint,
+      ...(initFrom ? { initFrom: initFrom.fingerprint } : {}),
+      ...(f.scorerLoss ? { scorerLoss: f.scorerLoss } : {}),
+    },
   });
   // Ctrl-C, `timeout`, Docker, systemd: save a checkpoint at the next step boundary and stop.
   let signal: NodeJS.Signals | undefined;
@@ -343,6 +349,7 @@ function finish(
     ...(result.best ? { best: result.best } : {}),
     ...(initFrom ? { initFrom } : {}),
     ...(adapler ? { adapler: adapler.recipe } : {}),
+    ...(f.scorerLoss ? { scorerLoss: f.scorerLoss } : {}),
   };
   const info: TrainingInfo = {
     task: t.task,

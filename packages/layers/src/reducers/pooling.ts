@@ -27,7 +27,16 @@ import {
 } from '@lat/core';
 import type { ModelConfig, PoolingConfig } from '../architectures/config.js';
 import { keepCountsInput, latLayers, realLengths } from './lat.js';
-import type { ReducerBatch, TokenReducer } from './reducer.js';
+import type { LossTargets, ReducerBatch, TokenReducer } from './reducer.js';
+
+/** The auxiliary scorer loss term's name (see `keepSpanLoss`). */
+export const scorerLoss = 'scorer';
+
+/** Options of the pooling reducer. */
+export interface PoolingReducerOptions {
+  /** Training graphs of span tasks: add the `scorer` loss term (see `keepSpanLoss`). */
+  scorerLoss?: boolean;
+}
 
 /** The scorer's weight and bias names for a pooling layer. */
 export const scorerNames = (layer: number) => ({
@@ -209,7 +218,10 @@ export function checkPooledLengths(
  * equal to the pooled width, every pooled row is kept; a length configuration (absolute, checked
  * by `checkPooledLengths`) keeps each later layer's most-attended pooled rows.
  */
-export function poolingReducer(p: PoolingConfig): TokenReducer<LengthSpec | undefined> {
+export function poolingReducer(
+  p: PoolingConfig,
+  o: PoolingReducerOptions = {},
+): TokenReducer<LengthSpec | undefined> {
   const widths = new Map(p.schedule);
   const inputs = new Map(
     p.schedule.map(([layer], i) => [layer, i === 0 ? p.inputLength : p.schedule[i - 1]![1]]),
@@ -220,6 +232,7 @@ export function poolingReducer(p: PoolingConfig): TokenReducer<LengthSpec | unde
     build({ g, config, training, param }) {
       const lat = pooledLatLayers({ ...config, pooling: p });
       const latReduce = lat && latLayers(g, config, training);
+      const scored: ScoredRows[] = []; // each pooling layer's scorer logits, for the scorer loss
       return {
         reduce(x) {
           const { layer, attended, mask, positions } = x;
@@ -227,13 +240,14 @@ export function poolingReducer(p: PoolingConfig): TokenReducer<LengthSpec | unde
           if (k === undefined) return lat && layer >= lat.from ? latReduce!(x) : undefined;
           return {
             reduce() {
-              const scores = scorerScores(
+              const { logits, scores } = scorerScores(
                 g,
                 attended,
                 mask,
                 param(scorerNames(layer).weight),
                 param(scorerNames(layer).bias),
               );
+              scored.push({ logits, mask, positions, k });
               const input = { scores, mask, positions, keepFirst: true };
               const plan =
                 p.operator === 'iterative'
@@ -243,6 +257,7 @@ export function poolingReducer(p: PoolingConfig): TokenReducer<LengthSpec | unde
             },
           };
         },
+        ...(o.scorerLoss ? { losses: (targets: LossTargets) => scorerLossTerm(g, scored, targets) } : {}),
       };
     },
     // Inputs longer than the schedule's would pool to more rows than its widths.
@@ -275,9 +290,69 @@ function pooledKeepCounts(c: ModelConfig, x: ReducerBatch, spec: LengthSpec | un
   return { type: 'int64', dims: [x.batch, c.numLayers], data: BigInt64Array.from(data, BigInt) };
 }
 
-/** s = sigmoid(x·W + b) + 1e-5 per row [B, n]; padding's logit is −1e4, so its score is 1e-5. */
-function scorerScores(g: Graph, x: Value, mask: Value, w: Value, b: Value): Value {
+/**
+ * s = sigmoid(x·W + b) + 1e-5 per row [B, n], and its logits; padding's logit is −1e4, so its
+ * score is 1e-5.
+ */
+function scorerScores(g: Graph, x: Value, mask: Value, w: Value, b: Value): { logits: Value; scores: Value } {
   const logit = g.squeeze(g.linear(x, w, b), [2]);
-  const masked = g.where(g.greater(mask, g.scalar(0)), logit, g.scalar(-1e4));
-  return g.add(g.sigmoid(masked), g.scalar(1e-5));
+  const logits = g.where(g.greater(mask, g.scalar(0)), logit, g.scalar(-1e4));
+  return { logits, scores: g.add(g.sigmoid(logits), g.scalar(1e-5)) };
+}
+
+/** One pooling layer's scorer logits [B, n] (padding −1e4), its rows' mask and positions [B, n] and width. */
+export interface ScoredRows {
+  logits: Value;
+  mask: Value;
+  positions: Value;
+  k: number;
+}
+
+/** The `scorer` term: `keepSpanLoss` summed over the pooling layers (each has its own scorer). */
+function scorerLossTerm(
+  g: Graph,
+  scored: readonly ScoredRows[],
+  targets: LossTargets,
+): Record<string, Value> {
+  if (!targets.spans)
+    throw new LatError('UNSUPPORTED', 'the scorer loss needs a span task (gold answer spans)', scorerLoss);
+  const spans = targets.spans;
+  const terms = scored.map((x) => keepSpanLoss(g, x, spans.start, spans.end));
+  return { [scorerLoss]: terms.reduce((a, b) => g.add(a, b)) };
+}
+
+/**
+ * Auxiliary scorer loss of span QA (training only). A pooled model answers well only from the
+ * answer's own row, so the scorer should rank the gold span's rows among the k the top-k keeps.
+ * Per gold row (position in start..end, a real row, not [CLS]) it is −log σ(z − t): the pairwise
+ * logistic ranking loss (RankNet, BPR) between the gold row's logit z and the logit t of the
+ * boundary row — the first row the top-k would drop (the (k+1)-th largest, [CLS] ranked first as
+ * the operators rank it). Equivalently BCE on "gold is kept" with the keep threshold, not 0, as
+ * decision boundary; it is small once the answer is kept, and only the gold and boundary rows
+ * get gradient. Plain BCE over all rows would push the n − 1 other rows down (thousands of
+ * negatives per positive) and fight the task loss over which context rows to keep; here the task
+ * loss alone ranks them. Mean over the batch's gold rows; a layer whose input has ≤ k rows keeps
+ * them all (t = −1e4, loss 0).
+ */
+export function keepSpanLoss(g: Graph, x: ScoredRows, start: Value, end: Value): Value {
+  const { logits, mask, positions, k } = x;
+  const n = g.squeeze(g.slice(g.shapeOf(logits), [1], [2], [0], [1]), [0]);
+  const cls = g.equal(positions, g.int64(0));
+  const key = g.where(cls, g.scalar(1e4), logits);
+  const [, order] = g.topK(key, g.unsqueeze(g.min(n, g.int64(k + 1)), [0]), 1);
+  const last = g.slice(order, [-1], [Number.MAX_SAFE_INTEGER], [1], [logits.shape![0]!, 1]);
+  const boundary = g.gatherElements(key, last, 1); // [B, 1]
+  const t = g.where(g.greater(n, g.int64(k)), boundary, g.scalar(-1e4));
+  const margin = g.unsqueeze(g.sub(logits, t), [2]);
+  // −log σ(m) = −log softmax([m, 0])₀, stable for any m.
+  const nll = g.neg(
+    g.squeeze(g.slice(g.logSoftmax(g.concat([margin, g.zerosLike(margin)], 2), 2), [0], [1], [2]), [2]),
+  );
+  const inSpan = g.and(
+    g.not(g.less(positions, g.unsqueeze(start, [1]))),
+    g.not(g.greater(positions, g.unsqueeze(end, [1]))),
+  );
+  const gold = g.cast(g.and(g.and(inSpan, g.not(cls)), g.greater(mask, g.scalar(0))), g.float);
+  const count = g.max(g.reduceSum(gold, [0, 1], false), g.scalar(1));
+  return g.div(g.reduceSum(g.mul(gold, nll), [0, 1], false), count);
 }

@@ -100,7 +100,13 @@ export interface ReducerGraph {
   /** Extra graph outputs, named, built after the last layer. */
   outputs?(): Record<string, Value>;
   /** Scalar loss terms, named; a training objective weights them per pass. */
-  losses?(): Record<string, Value>;
+  losses?(targets: LossTargets): Record<string, Value>;
+}
+
+/** The task's targets in a training graph, for reducer losses that read them. */
+export interface LossTargets {
+  /** Span tasks: [B] int64 gold start and end token positions (inclusive). */
+  spans?: { start: Value; end: Value };
 }
 
 /** The batch a reducer's feeds are computed for: [batch × seq] row-major. */
