@@ -222,4 +222,35 @@ describe('long-context SQuAD from the CLI', () => {
     // The answer's characters round-trip through the pooled model's restored positions.
     expect(q.context.slice(answer.start, answer.end)).toBe(answer.answer);
   }, 120_000);
+
+  it('trains with the auxiliary scorer loss (--scorer-loss) and records its weight', () => {
+    const out = join(dir, 'pooled-qa-scorer');
+    const t = latJson([
+      'train',
+      '--model',
+      base,
+      '--task',
+      'squad',
+      '--train',
+      long,
+      '--out',
+      out,
+      '--method',
+      'pooling',
+      '--pooling',
+      '0:16',
+      '--max-length',
+      '64',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '8',
+      '--scorer-loss',
+      '0.5',
+    ]);
+    expect(t.recipe).toMatchObject({ method: 'pooling', scorerLoss: 0.5 });
+    expect(Number.isFinite(t.finalLoss)).toBe(true);
+    const info = JSON.parse(readFileSync(join(out, 'lat_training.json'), 'utf8'));
+    expect(info.recipe.scorerLoss).toBe(0.5);
+  }, 120_000);
 });

@@ -230,6 +230,12 @@ describe('lat train --method pooling', () => {
       /--pooling none \(the blockwise baseline\) needs --chunk/,
     );
     bad(['--pooling', '0:8'], /--pooling needs --method pooling/);
+    // The auxiliary scorer loss: a weight ≥ 0, pooling only, span QA only.
+    const pooled = ['--method', 'pooling', '--pooling', '0:8'];
+    bad([...pooled, '--scorer-loss', '-1'], /--scorer-loss: must be a number ≥ 0 \(0: off\), got -1/);
+    bad([...pooled, '--scorer-loss', 'lots'], /--scorer-loss must be a number, got 'lots'/);
+    bad(['--scorer-loss', '1'], /--scorer-loss needs --method pooling/);
+    bad([...pooled, '--scorer-loss', '1'], /--scorer-loss: needs span QA \(--task squad\)/);
     bad(['--method', 'pooling'], /--method pooling needs a schedule/);
   }, 60_000);
 });

@@ -7,6 +7,8 @@
  * mean wall-clock per question (whole pipeline: tokenising, windows, model, decoding, and the
  * model alone on the same windows built beforehand), the mean MACs per question and the ratios to
  * the baseline. MACs are `poolingMacs` of each window's real length (blockwise layers at n·c).
+ * "answer kept": how often a token of the gold answer is one of the rows the last layer runs on
+ * (for a pooled model: the representative of a pooled row; blockwise keeps every row).
  */
 
 import { readFileSync } from 'node:fs';
@@ -30,6 +32,9 @@ function layout(dir: string): string {
   return `${p.input_length} tokens: ${parts.filter(Boolean).join(', ')}`;
 }
 
+/** start, start + 1, …, end. */
+const range = (start: number, end: number) => Array.from({ length: end - start + 1 }, (_, i) => start + i);
+
 export async function poolingQa(report: Report): Promise<void> {
   const dev = flag('qa-dev');
   const models = flag('qa-models')
@@ -50,7 +55,13 @@ export async function poolingQa(report: Report): Promise<void> {
       {
         paragraphs: questions.map((q) => ({
           context: q.context,
-          qas: [{ id: q.id, question: q.question, answers: [] }],
+          qas: [
+            {
+              id: q.id,
+              question: q.question,
+              answers: q.answers.slice(0, 1).map((a) => ({ text: a.text, answer_start: a.answerStart })),
+            },
+          ],
         })),
       },
     ],
@@ -58,7 +69,7 @@ export async function poolingQa(report: Report): Promise<void> {
   const variants = [];
   for (const [label, dir] of models) {
     const qa = await pipeline('question-answering', dir!, { session: { threads: 1 }, batchSize: 1 });
-    const windows = loadSquadSet(qa.tokenizer, json, { maxLength: qa.maxLength, withAnswers: false });
+    const windows = loadSquadSet(qa.tokenizer, json, { maxLength: qa.maxLength, withAnswers: true });
     if (windows.skipped) throw new LatError('BAD_DATA', `${windows.skipped} questions have no windows`, dev);
     variants.push({
       label: label!,
@@ -69,6 +80,7 @@ export async function poolingQa(report: Report): Promise<void> {
       ms: 0,
       modelMs: 0,
       macs: 0,
+      kept: 0,
     });
   }
   for (const v of variants) await v.qa({ question: questions[0]!.question, context: questions[0]!.context });
@@ -83,8 +95,13 @@ export async function poolingQa(report: Report): Promise<void> {
       v.macs += v.windows[i]!.reduce((n, w) => n + poolingMacs(v.qa.config, w.ids.length), 0);
       v.predictions[q.id] = a.answer;
       const t1 = performance.now();
-      await v.qa.runWindows(v.windows[i]!, {});
+      const out = await v.qa.runWindows(v.windows[i]!, {});
       v.modelMs += performance.now() - t1;
+      const kept = v.windows[i]!.some((w, j) => {
+        const last = new Set(out[j]!.keptPositions.at(-1));
+        return w.startPosition! > 0 && range(w.startPosition!, w.endPosition!).some((p) => last.has(p));
+      });
+      if (kept) v.kept++;
     }
     if ((i + 1) % 10 === 0) console.log(`  ${i + 1}/${questions.length} questions`);
   }
@@ -94,19 +111,20 @@ export async function poolingQa(report: Report): Promise<void> {
     ms: v.ms / questions.length,
     modelMs: v.modelMs / questions.length,
     macs: v.macs / questions.length,
+    kept: (100 * v.kept) / questions.length,
   }));
   const base = rows[0]!;
   report.push(
     `\n### Span QA over long contexts — ${dev.split('/').at(-1)}, ${questions.length} questions, onnxruntime-node, 1 thread, batch 1`,
-    '\n| variant | layout | EM | F1 | Δ F1 vs baseline (points) | ms / question | speed-up vs baseline | model ms / question | model speed-up | MMACs / question | MACs speed-up |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '\n| variant | layout | EM | F1 | Δ F1 vs baseline (points) | ms / question | speed-up vs baseline | model ms / question | model speed-up | MMACs / question | MACs speed-up | answer kept |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const r of rows) {
     report.push(
-      `| ${r.label} | ${r.what} | ${fmt(r.scores['exact_match']!, 1)} | ${fmt(r.scores['f1']!, 1)} | ${fmt(r.scores['f1']! - base.scores['f1']!, 1)} | ${fmt(r.ms, 1)} | ${fmt(base.ms / r.ms)}× | ${fmt(r.modelMs, 1)} | ${fmt(base.modelMs / r.modelMs)}× | ${fmt(r.macs / 1e6, 0)} | ${fmt(base.macs / r.macs)}× |`,
+      `| ${r.label} | ${r.what} | ${fmt(r.scores['exact_match']!, 1)} | ${fmt(r.scores['f1']!, 1)} | ${fmt(r.scores['f1']! - base.scores['f1']!, 1)} | ${fmt(r.ms, 1)} | ${fmt(base.ms / r.ms)}× | ${fmt(r.modelMs, 1)} | ${fmt(base.modelMs / r.modelMs)}× | ${fmt(r.macs / 1e6, 0)} | ${fmt(base.macs / r.macs)}× | ${fmt(r.kept, 0)}% |`,
     );
     console.log(
-      `  ${r.label}: EM ${r.scores['exact_match']!.toFixed(1)}, F1 ${r.scores['f1']!.toFixed(1)}, ${r.ms.toFixed(1)} ms (model ${r.modelMs.toFixed(1)} ms)`,
+      `  ${r.label}: EM ${r.scores['exact_match']!.toFixed(1)}, F1 ${r.scores['f1']!.toFixed(1)}, ${r.ms.toFixed(1)} ms (model ${r.modelMs.toFixed(1)} ms), answer kept ${r.kept.toFixed(0)}%`,
     );
   }
   for (const v of variants) await v.qa.dispose();
