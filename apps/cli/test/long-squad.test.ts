@@ -178,17 +178,15 @@ describe('long-context SQuAD from the CLI', () => {
     expect(bad.stderr.trim()).toBe('lat: facts: facts must be 1..24, got 0');
   }, 60_000);
 
-  it('trains a pooled span model on it that eval and predict run pooled', () => {
-    const out = join(dir, 'pooled-qa');
-    const t = latJson([
+  /** `lat train --task squad --method pooling --pooling 0:16` at 64 tokens on the long file. */
+  const trainPooledQa = (out: string, flags: string[]) =>
+    latJson([
       'train',
       '--model',
       base,
       '--task',
       'squad',
       '--train',
-      long,
-      '--dev',
       long,
       '--out',
       out,
@@ -198,13 +196,14 @@ describe('long-context SQuAD from the CLI', () => {
       '0:16',
       '--max-length',
       '64',
-      '--epochs',
-      '2',
-      '--lr',
-      '2e-3',
       '--batch-size',
       '8',
+      ...flags,
     ]);
+
+  it('trains a pooled span model on it that eval and predict run pooled', () => {
+    const out = join(dir, 'pooled-qa');
+    const t = trainPooledQa(out, ['--dev', long, '--epochs', '2', '--lr', '2e-3']);
     expect(t.recipe.method).toBe('pooling');
     expect(t.metrics.f1).toBeGreaterThanOrEqual(0);
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
@@ -225,29 +224,7 @@ describe('long-context SQuAD from the CLI', () => {
 
   it('trains with the auxiliary scorer loss (--scorer-loss) and records its weight', () => {
     const out = join(dir, 'pooled-qa-scorer');
-    const t = latJson([
-      'train',
-      '--model',
-      base,
-      '--task',
-      'squad',
-      '--train',
-      long,
-      '--out',
-      out,
-      '--method',
-      'pooling',
-      '--pooling',
-      '0:16',
-      '--max-length',
-      '64',
-      '--epochs',
-      '1',
-      '--batch-size',
-      '8',
-      '--scorer-loss',
-      '0.5',
-    ]);
+    const t = trainPooledQa(out, ['--epochs', '1', '--scorer-loss', '0.5']);
     expect(t.recipe).toMatchObject({ method: 'pooling', scorerLoss: 0.5 });
     expect(Number.isFinite(t.finalLoss)).toBe(true);
     const info = JSON.parse(readFileSync(join(out, 'lat_training.json'), 'utf8'));
