@@ -13,6 +13,7 @@ import { inference } from './sections/inference.js';
 import { poolingAccuracy, poolingSpeed } from './sections/pooling.js';
 import { poolingQa } from './sections/pooling-qa.js';
 import { trainingProfile } from './sections/profile.js';
+import { q8Anchors } from './sections/q8-anchor.js';
 import { quantized } from './sections/quantized.js';
 import { realisedShare } from './sections/share.js';
 import { otherTrainingRates, training, trainWorker } from './sections/training.js';
@@ -106,6 +107,15 @@ async function main() {
       'int8 vs fp32, onnxruntime-node',
       () =>
         quantized(report, createNodeRuntime({ threads }), `onnxruntime-node, ${threads} threads`, sizes, [
+          [1, 128],
+          [8, 128],
+        ]),
+    ],
+    [
+      'q8anchor',
+      'int8 lat vs the same int8 weights as a plain graph (onnxruntime-node, transformers.js); fixture accuracy per layout',
+      () =>
+        q8Anchors(report, createNodeRuntime({ threads: 1 }), sizes, [
           [1, 128],
           [8, 128],
         ]),

@@ -20,6 +20,7 @@ import {
   createRandomWeights,
   type EncodedBatch,
   encoderFeeds,
+  type Int8Weights,
   type ModelConfig,
   splitFullLength,
 } from '@lat/layers';
@@ -54,7 +55,7 @@ import { checkSameLogits } from './inference.js';
  * Random biases and LayerNorm parameters (createRandomWeights leaves them 0 and 1), so the
  * logits check below would catch a bias or a LayerNorm read from the wrong place.
  */
-function perturb(w: StateDict, seed: number) {
+export function perturb(w: StateDict, seed: number) {
   const rng = new Rng(seed);
   for (const [name, t] of w)
     if (name.endsWith('.bias') || name.includes('LayerNorm'))
@@ -62,14 +63,24 @@ function perturb(w: StateDict, seed: number) {
 }
 
 /** Why the exporter cannot run here, or undefined when it can. */
-function exporterMissing(): string | undefined {
+export function exporterMissing(): string | undefined {
   const r = spawnSync(python, ['-c', 'import torch, onnx'], { encoding: 'utf8' });
   if (r.error) return `${python} not found (install Debian's python3-torch)`;
   return r.status === 0 ? undefined : r.stderr.trim().split('\n').at(-1);
 }
 
-/** torch.onnx.export of `w` into `dir/onnx/model.onnx`, and (`q8`) its transformers.js-style q8 graph. */
-function exportWithTorch(dir: string, c: ModelConfig, w: StateDict, q8 = true) {
+/** A q8 graph for torch_export.py to write: lat's weight layout, and whether the embedding tables are uint8. */
+export interface Q8Export {
+  out: string;
+  weights: Int8Weights;
+  embeddings: boolean;
+}
+
+/**
+ * torch.onnx.export of `w` into `dir/onnx/model.onnx`, and (`q8` true) its transformers.js-style
+ * q8 graph, or the q8 graphs listed.
+ */
+export function exportWithTorch(dir: string, c: ModelConfig, w: StateDict, q8: boolean | Q8Export[] = true) {
   writeSafetensors(join(dir, 'weights.safetensors'), w);
   const job = {
     threads,
@@ -86,7 +97,7 @@ function exportWithTorch(dir: string, c: ModelConfig, w: StateDict, q8 = true) {
     },
     weights: join(dir, 'weights.safetensors'),
     out: join(dir, 'onnx/model.onnx'),
-    ...(q8 ? { q8: join(dir, 'onnx/model_quantized.onnx') } : {}),
+    ...(q8 ? { q8: q8 === true ? join(dir, 'onnx/model_quantized.onnx') : q8 } : {}),
   };
   const r = spawnSync(python, [join(import.meta.dirname, '../../torch_export.py'), JSON.stringify(job)], {
     encoding: 'utf8',
@@ -110,7 +121,7 @@ function exportedWeights(c: ModelConfig, q8: boolean) {
 }
 
 /** One ORT session over a graph file with BERT's standard I/O, run on an encoded batch. */
-async function openGraph(runtime: Runtime, path: string, sessionThreads = threads) {
+export async function openGraph(runtime: Runtime, path: string, sessionThreads = threads) {
   const session = await runtime.createSession(readFileSync(path), { threads: sessionThreads });
   return {
     async run(x: EncodedBatch): Promise<Float32Array> {
@@ -126,7 +137,7 @@ async function openGraph(runtime: Runtime, path: string, sessionThreads = thread
   };
 }
 
-const maxDiff = (a: Float32Array, b: Float32Array) =>
+export const maxDiff = (a: Float32Array, b: Float32Array) =>
   Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i]!)));
 
 export async function exportedBaselines(
