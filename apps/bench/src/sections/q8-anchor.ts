@@ -54,6 +54,8 @@ import {
 } from '../transformers-js.js';
 import { exporterMissing, exportWithTorch, maxDiff, openGraph, perturb } from './exported.js';
 
+type Graph = Awaited<ReturnType<typeof openGraph>>;
+
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const bytesOf = (a: Int8Array | Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
@@ -93,6 +95,7 @@ export async function q8Anchors(
   shapes: [number, number][],
   rounds = numFlag('q8-rounds', quick ? 3 : 5),
   runs = numFlag('q8-runs', quick ? 5 : 10),
+  sessions = numFlag('q8-sessions', quick ? 2 : 3),
 ) {
   report.heading(
     `int8 lat vs the same int8 weights as a plain graph (onnxruntime-node, transformers.js): CPU time per run, 1 thread, ${rounds} rounds of ${runs} alternating runs, median (min–max) over rounds`,
@@ -110,10 +113,10 @@ export async function q8Anchors(
       .map((l) => l.toFixed(1))
       .join(
         ' ',
-      )}. For each int8 weight layout lat offers, the torch export of the same random weights (\`apps/bench/torch_export.py\`) is quantised into **exactly lat's int8 weights** — every MatMul's int8 values and scales equal lat's q8 graph of that layout byte for byte (checked before timing), embedding tables fp32 as in lat's graph — with transformers.js's quantiser's graph form (DynamicQuantizeLinear shared per input → MatMulInteger → Cast → Mul by the scales' product), and run as a plain graph by onnxruntime-node (**exported q8**, from token ids) and by transformers.js (@huggingface/transformers ${tjs.env.version}, \`dtype: 'q8'\`, from text), next to lat's q8 anytime model of that layout at full length (from token ids, and from text with lat's tokenizer). per-tensor-8bit is the layout transformers.js's own q8 models have (which also store their embedding tables as uint8). Every session at one intra-op thread; within each round every graph runs once per step in a fresh random order, each run timed in process CPU time (user + system), so the shared machine's load changes the ratios far less than wall time would. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds; ms: median, fastest.\n`,
+      )}. For each int8 weight layout lat offers, the torch export of the same random weights (\`apps/bench/torch_export.py\`) is quantised into **exactly lat's int8 weights** — every MatMul's int8 values and scales equal lat's q8 graph of that layout byte for byte (checked before timing), embedding tables fp32 as in lat's graph — with transformers.js's quantiser's graph form (DynamicQuantizeLinear shared per input → MatMulInteger → Cast → Mul by the scales' product), and run as a plain graph by onnxruntime-node (**exported q8**, from token ids) and by transformers.js (@huggingface/transformers ${tjs.env.version}, \`dtype: 'q8'\`, from text), next to lat's q8 anytime model of that layout at full length (from token ids, and from text with lat's tokenizer). per-tensor-8bit is the layout transformers.js's own q8 models have (which also store their embedding tables as uint8). Every session at one intra-op thread. Two sessions of the same graph differ by up to ±3% here (where ORT places their buffers), so every graph runs in a pool of ${sessions} sessions used in turn, and **exported q8 again** — a second pool of the same anchor — shows the noise floor of a ratio. Within each round every graph runs once per step in a fresh random order, each run timed in process CPU time (user + system), so the shared machine's load changes the ratios far less than wall time would. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds; ms: median, fastest.\n`,
   );
   report.table(
-    'model | batch × seq | int8 weights | exported q8 CPU ms | lat q8 full / exported q8 | transformers.js q8 CPU ms (from text) | lat q8 from text / transformers.js q8 | lat q8 full / lat per-channel-7bit',
+    'model | batch × seq | int8 weights | exported q8 CPU ms | exported q8 again / exported q8 (noise floor) | lat q8 full / exported q8 | transformers.js q8 CPU ms (from text) | lat q8 from text / transformers.js q8 | lat q8 full / lat per-channel-7bit',
   );
   for (const s of which.filter(chosen)) {
     const c = configOf(s);
@@ -135,21 +138,33 @@ export async function q8Anchors(
         embeddings: false,
       })),
     );
-    const exported: Record<string, Awaited<ReturnType<typeof openGraph>>> = {};
-    const lat: Record<string, AnytimeModel> = {};
+    // Two sessions of one graph differ by up to ±3% (where ORT places their buffers), so each graph
+    // runs in a pool of sessions used in turn, and a second pool of the anchor is the noise floor.
+    const pool = async <T extends { release(): Promise<void> }>(open: () => Promise<T>) => {
+      const members: T[] = [];
+      for (let i = 0; i < sessions; i++) members.push(await open());
+      let next = 0;
+      return { use: () => members[next++ % sessions]!, members };
+    };
+    const exported: Record<string, Awaited<ReturnType<typeof pool<Graph>>>> = {};
+    const again: Record<string, Awaited<ReturnType<typeof pool<Graph>>>> = {};
+    const lat: Record<string, Awaited<ReturnType<typeof pool<AnytimeModel>>>> = {};
     const tjsModels: Record<string, TextClassifier> = {};
     for (const layout of int8WeightLayouts) {
       const file = join(root, layout, 'onnx/model_quantized.onnx');
       const [ours, theirs] = [latInt8Weights(w, layout), anchorInt8Weights(file)];
       if (ours.length !== 6 * c.numLayers || ours.join() !== theirs.join())
         throw new Error(`${s.name} ${layout}: the anchor's int8 weights are not lat's`);
-      exported[layout] = await openGraph(runtime, file, 1);
-      lat[layout] = await createAnytimeModel(runtime, c, w, {
-        dtype: 'q8',
-        int8Weights: layout,
-        keptPositions: false,
-        session: { threads: 1 },
-      });
+      exported[layout] = await pool(() => openGraph(runtime, file, 1));
+      again[layout] = await pool(() => openGraph(runtime, file, 1));
+      lat[layout] = await pool(() =>
+        createAnytimeModel(runtime, c, w, {
+          dtype: 'q8',
+          int8Weights: layout,
+          keptPositions: false,
+          session: { threads: 1 },
+        }),
+      );
       tjsModels[layout] = await createTransformersJsModel(tjs, root, layout, 1, 'q8');
     }
     console.log(
@@ -159,36 +174,41 @@ export async function q8Anchors(
       const x = batchOf(batch, seq);
       const texts = benchTexts(batch, seq);
       const fromText = () => encodeTexts(texts, tok, seq);
-      // Same integer products: only the float ops around them may differ in their last bits.
+      // Same integer products; the float ops around them differ in their last bits, which can move
+      // an activation across a rounding boundary of the next quantisation: one step, ~1e-3 of the
+      // logits' spread at bert-base's 12 layers.
       for (const layout of int8WeightLayouts) {
-        const ours = (await lat[layout]!.run(fromText())).logits!;
+        const ours = (await lat[layout]!.members[0]!.run(fromText())).logits!;
+        const spread = Math.max(...ours) - Math.min(...ours);
         const diffs = [
-          maxDiff(await exported[layout]!.run(fromText()), ours),
+          maxDiff(await exported[layout]!.members[0]!.run(fromText()), ours),
           maxDiff(await tjsModels[layout]!.run(texts, seq), ours),
         ];
         console.log(
-          `  ${s.name} ${batch} × ${seq} ${layout}: exported q8 / transformers.js q8 vs lat q8, max |diff| ${diffs.map((d) => d.toExponential(2)).join(' / ')}`,
+          `  ${s.name} ${batch} × ${seq} ${layout}: exported q8 / transformers.js q8 vs lat q8, max |diff| ${diffs.map((d) => d.toExponential(2)).join(' / ')} (logits' spread ${spread.toFixed(2)})`,
         );
-        if (!diffs.every((d) => d < 1e-3))
+        if (!diffs.every((d) => d < 0.02 * spread))
           throw new Error(`${s.name} ${layout}: the anchors' logits differ from lat's`);
       }
       const runners: Record<string, () => Promise<unknown>> = {};
       for (const layout of int8WeightLayouts) {
-        runners[`exported ${layout}`] = () => exported[layout]!.run(x);
-        runners[`lat ${layout}`] = () => lat[layout]!.run(x);
+        runners[`exported ${layout}`] = () => exported[layout]!.use().run(x);
+        runners[`again ${layout}`] = () => again[layout]!.use().run(x);
+        runners[`lat ${layout}`] = () => lat[layout]!.use().run(x);
         runners[`tjs ${layout}`] = () => tjsModels[layout]!.run(texts, seq);
-        runners[`latText ${layout}`] = () => lat[layout]!.run(fromText());
+        runners[`latText ${layout}`] = () => lat[layout]!.use().run(fromText());
       }
       const ms = await alternating(runners, rounds, runs, cpuMs);
       for (const layout of int8WeightLayouts) {
-        const line = `| ${s.name} | ${batch} × ${seq} | ${layout} | ${roundMs(ms, `exported ${layout}`)} | ${roundRatio(ms, `lat ${layout}`, `exported ${layout}`)} | ${roundMs(ms, `tjs ${layout}`)} | ${roundRatio(ms, `latText ${layout}`, `tjs ${layout}`)} | ${roundRatio(ms, `lat ${layout}`, 'lat per-channel-7bit')} |`;
+        const line = `| ${s.name} | ${batch} × ${seq} | ${layout} | ${roundMs(ms, `exported ${layout}`)} | ${roundRatio(ms, `again ${layout}`, `exported ${layout}`)} | ${roundRatio(ms, `lat ${layout}`, `exported ${layout}`)} | ${roundMs(ms, `tjs ${layout}`)} | ${roundRatio(ms, `latText ${layout}`, `tjs ${layout}`)} | ${roundRatio(ms, `lat ${layout}`, 'lat per-channel-7bit')} |`;
         report.push(line);
         console.log(line);
       }
     }
     await Promise.all([
-      ...Object.values(exported).map((g) => g.release()),
-      ...Object.values(lat).map((m) => m.release()),
+      ...[exported, again, lat].flatMap((pools) =>
+        Object.values(pools).flatMap((p) => p.members.map((m: { release(): Promise<void> }) => m.release())),
+      ),
       ...Object.values(tjsModels).map((m) => m.release()),
     ]);
     rmSync(root, { recursive: true, force: true });
