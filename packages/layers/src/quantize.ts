@@ -11,12 +11,25 @@ import { LatError, type Tensor32 } from '@lat/core';
 export type ModelDtype = 'fp32' | 'q8';
 export const modelDtypes: readonly ModelDtype[] = ['fp32', 'q8'];
 
+/** `value` if it is one of `choices`, else a BAD_INPUT error naming `where` and the choices (`use`). */
+function oneOf<T extends string>(
+  choices: readonly T[],
+  value: unknown,
+  what: string,
+  use: string,
+  where: string,
+): T {
+  if (choices.includes(value as T)) return value as T;
+  throw new LatError('BAD_INPUT', `unknown ${what} ${JSON.stringify(value)}; use ${use}`, where);
+}
+
 /** Checks a user-given dtype; `where` names the option or flag at fault. */
 export function parseModelDtype(value: unknown, where = 'dtype'): ModelDtype {
-  if (modelDtypes.includes(value as ModelDtype)) return value as ModelDtype;
-  throw new LatError(
-    'BAD_INPUT',
-    `unknown dtype ${JSON.stringify(value)}; use 'fp32' (float32 everywhere) or 'q8' (int8 encoder matrix products)`,
+  return oneOf(
+    modelDtypes,
+    value,
+    'dtype',
+    "'fp32' (float32 everywhere) or 'q8' (int8 encoder matrix products)",
     where,
   );
 }
@@ -38,12 +51,8 @@ export const int8WeightLayouts: readonly Int8Weights[] = ['per-channel-7bit', 'p
 
 /** Checks a user-given int8 weight layout; `where` names the option or flag at fault. */
 export function parseInt8Weights(value: unknown, where = 'int8Weights'): Int8Weights {
-  if (int8WeightLayouts.includes(value as Int8Weights)) return value as Int8Weights;
-  throw new LatError(
-    'BAD_INPUT',
-    `unknown int8 weight layout ${JSON.stringify(value)}; use ${int8WeightLayouts.map((l) => `'${l}'`).join(' or ')}`,
-    where,
-  );
+  const use = int8WeightLayouts.map((l) => `'${l}'`).join(' or ');
+  return oneOf(int8WeightLayouts, value, 'int8 weight layout', use, where);
 }
 
 /** The largest int8 magnitude of each layout. */

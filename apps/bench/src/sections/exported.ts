@@ -140,6 +140,17 @@ export async function openGraph(runtime: Runtime, path: string, sessionThreads =
 export const maxDiff = (a: Float32Array, b: Float32Array) =>
   Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i]!)));
 
+/** transformers.js when it and the exporter (PyTorch) are both here; else says why in the report. */
+export async function exporterAndTransformersJs(report: Report) {
+  const missing = exporterMissing();
+  const tjs = await loadTransformersJs();
+  if (!missing && typeof tjs !== 'string') return tjs;
+  const why = missing ? `PyTorch is not available (${missing})` : tjs;
+  console.log(`  skipped: ${why}`);
+  report.push(`Skipped: ${why}.\n`);
+  return undefined;
+}
+
 export async function exportedBaselines(
   report: Report,
   runtime: Runtime,
@@ -151,14 +162,8 @@ export async function exportedBaselines(
   report.heading(
     `Baselines from the standard exporter (torch.onnx.export), onnxruntime-node and transformers.js, ${threads} threads, median of ${rounds} rounds (min–max)`,
   );
-  const missing = exporterMissing();
-  const tjs = await loadTransformersJs();
-  if (missing || typeof tjs === 'string') {
-    const why = missing ? `PyTorch is not available (${missing})` : tjs;
-    console.log(`  skipped: ${why}`);
-    report.push(`Skipped: ${why}.\n`);
-    return;
-  }
+  const tjs = await exporterAndTransformersJs(report);
+  if (!tjs) return;
   report.push(
     `The same random weights (biases and LayerNorms randomised too) as five graphs: **exported** — lat's weights loaded into a PyTorch BERT written as Hugging Face's modeling_bert computes it and exported by torch.onnx.export (opset 14, \`apps/bench/torch_export.py\`), run by onnxruntime-node with all graph optimisations; **lat plain** — lat's own BERT graph without selection ops; **lat full** — lat's anytime graph at full length; **transformers.js** (@huggingface/transformers ${tjs.env.version}, offline, CPU) running the exported graph from a local model directory, timed from text, next to **lat full from text** (lat's tokenizer, then the anytime graph). q8: the exported graph quantised the way transformers.js's quantize.py makes \`model_quantized.onnx\` (onnxruntime's dynamic IntegerOps quantiser: int8 weights per tensor, uint8 activations at run time, uint8 embedding tables; written by \`torch_export.py\` with the onnx package since python onnxruntime is absent here), run by onnxruntime-node ("exported q8") and by transformers.js (\`dtype: 'q8'\`), next to lat's q8 anytime graph (per-channel 7-bit weights) at full length. Every graph's logits are checked against lat's plain graph before timing (fp32 within 1e-3; q8 printed). Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds; ms: median, fastest.\n`,
   );

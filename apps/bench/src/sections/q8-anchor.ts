@@ -48,11 +48,10 @@ import {
   benchVocab,
   createTransformersJsModel,
   encodeTexts,
-  loadTransformersJs,
   type TextClassifier,
   writeHfModelFiles,
 } from '../transformers-js.js';
-import { exporterMissing, exportWithTorch, maxDiff, openGraph, perturb } from './exported.js';
+import { exporterAndTransformersJs, exportWithTorch, maxDiff, openGraph, perturb } from './exported.js';
 
 type Graph = Awaited<ReturnType<typeof openGraph>>;
 
@@ -100,14 +99,8 @@ export async function q8Anchors(
   report.heading(
     `int8 lat vs the same int8 weights as a plain graph (onnxruntime-node, transformers.js): CPU time per run, 1 thread, ${rounds} rounds of ${runs} alternating runs, median (min–max) over rounds`,
   );
-  const missing = exporterMissing();
-  const tjs = await loadTransformersJs();
-  if (missing || typeof tjs === 'string') {
-    const why = missing ? `PyTorch is not available (${missing})` : tjs;
-    console.log(`  skipped: ${why}`);
-    report.push(`Skipped: ${why}.\n`);
-    return;
-  }
+  const tjs = await exporterAndTransformersJs(report);
+  if (!tjs) return;
   report.push(
     `Load average when it started: ${loadavg()
       .map((l) => l.toFixed(1))
