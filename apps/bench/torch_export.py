@@ -16,7 +16,12 @@ installed here, so `quantize_like_transformers_js` writes the nodes that quantis
   - each Gather of a constant table (the embeddings): the table as uint8 with an asymmetric
     per-tensor scale and zero point (the activation type), and DequantizeLinear after the Gather.
 Gemm (the pooler and classifier on [batch, hidden]) is not among the quantiser's integer ops and
-stays fp32. Prints one JSON object: the files written. Used only by `pnpm bench`.
+stays fp32. `q8` is that file's path, or a list of {"out", "weights", "embeddings"}: `weights`
+"per-tensor-8bit" (the above) or "per-channel-7bit" (lat's default layout: one scale per output
+column, max|w| / 63 in float64, round half up, ±63 — ORT's quantiser with per_channel and
+reduce_range, at lat's range), and `embeddings` false keeps the tables fp32, so the graph's only
+int8 weights are its MatMuls' — the same bytes lat's q8 graph of that layout holds. Prints one
+JSON object: the files written. Used only by `pnpm bench`.
 """
 import json
 import math
@@ -176,7 +181,19 @@ def export(c, weights_path, out):
         )
 
 
-def quantize_like_transformers_js(path, out):
+def quantize_weight(w, layout):
+    """int8 values and scale(s) of a MatMul's constant B [in, out], as lat's `quantizeWeight` does."""
+    if layout == "per-channel-7bit":
+        colmax = np.abs(w).max(axis=0).astype(np.float64)
+        scale = np.where(colmax > 0, colmax / 63, 1.0)
+        return np.floor(w.astype(np.float64) / scale + 0.5).astype(np.int8), scale.astype(np.float32)
+    # Symmetric signed int8, per tensor, full range: [-127, 127], zero point 0.
+    absmax = max(abs(float(w.min())), abs(float(w.max())), 0.0)
+    scale = np.float32(absmax * 2 / 254 if absmax > 0 else 1.0)
+    return np.clip(np.rint(w / scale), -127, 127).astype(np.int8), np.array(scale, np.float32)
+
+
+def quantize_like_transformers_js(path, out, weights="per-tensor-8bit", embeddings=True):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -193,11 +210,9 @@ def quantize_like_transformers_js(path, out):
         b = node.input[1] if len(node.input) > 1 else None
         if node.op_type == "MatMul" and b in consts and len(consts[b].dims) == 2:
             w = numpy_helper.to_array(consts[b]).astype(np.float32)
-            # Symmetric signed int8, per tensor, full range: [-127, 127], zero point 0.
-            absmax = max(abs(float(w.min())), abs(float(w.max())), 0.0)
-            scale = np.float32(absmax * 2 / 254 if absmax > 0 else 1.0)
-            wq = add(f"{b}_quantized", np.clip(np.rint(w / scale), -127, 127).astype(np.int8))
-            ws, wz = add(f"{b}_scale", np.array(scale, np.float32)), add(f"{b}_zero_point", np.array(0, np.int8))
+            values, scale = quantize_weight(w, weights)
+            wq = add(f"{b}_quantized", values)
+            ws, wz = add(f"{b}_scale", scale), add(f"{b}_zero_point", np.zeros(scale.shape, np.int8))
             a = node.input[0]
             if a not in dynamic:
                 dynamic[a] = (f"{a}_quantized", f"{a}_scale", f"{a}_zero_point")
@@ -208,7 +223,7 @@ def quantize_like_transformers_js(path, out):
             nodes.append(helper.make_node("Cast", [f"{y}_output_quantized"], [f"{y}_output_quantized_cast_output"], f"{node.name}_quant_output_scale_cast", to=TensorProto.FLOAT))
             nodes.append(helper.make_node("Mul", [as_, ws], [f"{y}_quant_scales_mul:0"], f"{node.name}_quant_scales_mul"))
             nodes.append(helper.make_node("Mul", [f"{y}_output_quantized_cast_output", f"{y}_quant_scales_mul:0"], [y], f"{node.name}_quant_output_scale_mul"))
-        elif node.op_type == "Gather" and node.input[0] in consts:
+        elif embeddings and node.op_type == "Gather" and node.input[0] in consts:
             t = node.input[0]
             e = numpy_helper.to_array(consts[t]).astype(np.float32)
             # Asymmetric uint8 per tensor (the quantiser's activation type), range widened to hold 0.
@@ -237,7 +252,12 @@ def quantize_like_transformers_js(path, out):
 c = args["config"]
 export(c, args["weights"], args["out"])
 written = {"fp32": args["out"], "torch": torch.__version__}
-if args.get("q8"):
-    quantize_like_transformers_js(args["out"], args["q8"])
-    written["q8"] = args["q8"]
+q8 = args.get("q8")
+if q8:
+    jobs = [{"out": q8}] if isinstance(q8, str) else q8
+    for job in jobs:
+        quantize_like_transformers_js(
+            args["out"], job["out"], job.get("weights", "per-tensor-8bit"), job.get("embeddings", True)
+        )
+    written["q8"] = q8
 print(json.dumps(written))

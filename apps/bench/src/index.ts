@@ -13,6 +13,8 @@ import { inference } from './sections/inference.js';
 import { poolingAccuracy, poolingSpeed } from './sections/pooling.js';
 import { poolingQa } from './sections/pooling-qa.js';
 import { trainingProfile } from './sections/profile.js';
+import { q8Anchors } from './sections/q8-anchor.js';
+import { q8Ops } from './sections/q8-ops.js';
 import { quantized } from './sections/quantized.js';
 import { realisedShare } from './sections/share.js';
 import { otherTrainingRates, training, trainWorker } from './sections/training.js';
@@ -109,6 +111,20 @@ async function main() {
           [1, 128],
           [8, 128],
         ]),
+    ],
+    [
+      'q8anchor',
+      'int8 lat vs the same int8 weights as a plain graph (onnxruntime-node, transformers.js); fixture accuracy per layout',
+      () =>
+        q8Anchors(report, createNodeRuntime({ threads: 1 }), sizes, [
+          [1, 128],
+          [8, 128],
+        ]),
+    ],
+    [
+      'q8ops',
+      'q8 op forms on onnxruntime-node vs onnxruntime-web wasm; the shipped wasm binaries',
+      () => q8Ops(report),
     ],
     [
       'q8web',

@@ -10,7 +10,7 @@ import { compareCommand, registerCompare } from './commands/compare.js';
 import { registerData } from './commands/data.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
-import { exportCommand } from './commands/export.js';
+import { exportCommand, int8WeightsOption } from './commands/export.js';
 import { infoCommand } from './commands/info.js';
 import { predictCommand } from './commands/predict.js';
 import { searchCommand } from './commands/search.js';
@@ -294,6 +294,7 @@ export function createProgram(write?: (s: string) => void): Command {
         'int8: dynamic quantisation of the encoder (a q8 graph, its own frontier)',
       ).choices(['int8']),
     )
+    .addOption(int8WeightsOption())
     .action(async (o) => {
       await exportCommand(o, out());
     });

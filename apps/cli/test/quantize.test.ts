@@ -79,4 +79,58 @@ describe('lat with int8 graphs', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/--dtype.*f16.*fp32, q8/s);
   }, 120_000);
+
+  it('export --int8-weights per-tensor-8bit: the layout in lat.json, predictions close to the default layout', () => {
+    const out = (layout?: string) => {
+      const bundle = join(dir, `bundle-${layout ?? 'default'}`);
+      const args = ['export', '--model', model, '--out', bundle, '--quantize', 'int8', '--json'];
+      const r = lat(layout ? [...args, '--int8-weights', layout] : args);
+      expect(r.code, r.err).toBe(0);
+      return { bundle, result: JSON.parse(r.out) };
+    };
+    const tensor = out('per-tensor-8bit');
+    expect(tensor.result).toMatchObject({ dtype: 'q8', int8Weights: 'per-tensor-8bit' });
+    const manifest = JSON.parse(readFileSync(join(tensor.bundle, 'lat.json'), 'utf8'));
+    expect(manifest.model).toMatchObject({ dtype: 'q8', int8Weights: 'per-tensor-8bit' });
+    const channel = out();
+    expect(JSON.parse(readFileSync(join(channel.bundle, 'lat.json'), 'utf8')).model.int8Weights).toBe(
+      'per-channel-7bit',
+    );
+    const text = 'a superb and witty film .\nit is dull and bland .\n';
+    const predict = (bundle: string) => {
+      const r = lat(['predict', '--model', bundle, '--json'], text);
+      expect(r.code, r.err).toBe(0);
+      return JSON.parse(r.out).predictions as { probabilities: number[] }[];
+    };
+    const [a, b] = [predict(tensor.bundle), predict(channel.bundle)];
+    a.forEach((x, i) =>
+      x.probabilities.forEach((q, j) => expect(Math.abs(q - b[i]!.probabilities[j]!)).toBeLessThan(0.05)),
+    );
+    // The layout needs an int8 export, and only the two layouts exist.
+    const fp32 = lat([
+      'export',
+      '--model',
+      model,
+      '--out',
+      join(dir, 'bf'),
+      '--int8-weights',
+      'per-tensor-8bit',
+    ]);
+    expect(fp32.code).toBe(2);
+    expect(fp32.err).toMatch(/--int8-weights applies to an int8 export; add --quantize int8/);
+    const four = lat([
+      'export',
+      '--model',
+      model,
+      '--out',
+      join(dir, 'b4b'),
+      '--quantize',
+      'int8',
+      '--int8-weights',
+      'per-row-4bit',
+    ]);
+    expect(four.code).not.toBe(0);
+    expect(four.err).toMatch(/per-channel-7bit.*per-tensor-8bit/s);
+    expect(existsSync(join(dir, 'bf')) || existsSync(join(dir, 'b4b'))).toBe(false);
+  }, 120_000);
 });

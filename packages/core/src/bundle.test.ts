@@ -51,6 +51,17 @@ describe('parseBundleManifest', () => {
       /#schemaVersion: this version reads schemas 1 and 2, got 3/,
     );
     expect(bad((m) => (m['model'].numLayers = 0))).toThrow(/#model.numLayers: must be a positive integer/);
+    // The int8 weight layout: one of two, and only in a q8 bundle.
+    expect(bad((m) => Object.assign(m['model'], { dtype: 'q8', int8Weights: 'per-row-4bit' }))).toThrow(
+      /#model.int8Weights: must be "per-channel-7bit" or "per-tensor-8bit" in a q8 bundle/,
+    );
+    expect(bad((m) => (m['model'].int8Weights = 'per-tensor-8bit'))).toThrow(/#model.int8Weights/);
+    expect(() =>
+      parseBundleManifest({
+        ...structuredClone(valid),
+        model: { ...valid.model, dtype: 'q8', int8Weights: 'per-tensor-8bit' },
+      }),
+    ).not.toThrow();
     expect(bad((m) => m['tokenizer'].vocab.pop())).toThrow(
       /#tokenizer.vocab: has 4 tokens but model.vocabSize is 5/,
     );

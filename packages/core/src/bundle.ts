@@ -49,6 +49,8 @@ export interface BundleManifest {
     hiddenAct?: 'gelu' | 'gelu_new' | 'relu';
     /** q8: the encoder's linears are int8 (dynamic quantisation); absent in fp32 and older bundles. */
     dtype?: 'fp32' | 'q8';
+    /** q8: the int8 weights' layout; absent in fp32 and older bundles (those are per-channel 7-bit). */
+    int8Weights?: 'per-channel-7bit' | 'per-tensor-8bit';
     /** AxFormer-pruned models: what survives per layer (the graph has it built in; costs need it). */
     layers?: LayerShape[];
     /** A pooled model's schedule: [layer, width] pairs halving from `inputLength` (see @lat/layers). */
@@ -138,6 +140,15 @@ export function parseBundleManifest(value: unknown, where = bundleManifestFile):
     fail('model.hiddenAct', 'must be gelu, gelu_new or relu');
   if (model['dtype'] !== undefined && !['fp32', 'q8'].includes(model['dtype'] as string))
     fail('model.dtype', `must be "fp32" or "q8", got ${JSON.stringify(model['dtype'])}`);
+  const int8Weights = model['int8Weights'];
+  if (
+    int8Weights !== undefined &&
+    !(model['dtype'] === 'q8' && ['per-channel-7bit', 'per-tensor-8bit'].includes(int8Weights as string))
+  )
+    fail(
+      'model.int8Weights',
+      `must be "per-channel-7bit" or "per-tensor-8bit" in a q8 bundle, got ${JSON.stringify(int8Weights)}`,
+    );
   const layers = model['layers'];
   if (
     layers !== undefined &&

@@ -12,7 +12,7 @@ import {
 } from '@lat/core';
 import { expectedShapes, type ModelConfig } from './architectures/index.js';
 import { buildEncoder, encoderInputs, fullLengthIf, initializerWeights, keepsAllIf } from './encoder.js';
-import { type ModelDtype, parseModelDtype } from './quantize.js';
+import { type Int8Weights, type ModelDtype, parseInt8Weights, parseModelDtype } from './quantize.js';
 import { keepCountsInput, type LatSetting, latReducer } from './reducers/lat.js';
 import { poolingReducer } from './reducers/pooling.js';
 import type { TokenReducer } from './reducers/reducer.js';
@@ -38,6 +38,8 @@ export interface AnytimeOptions<S = LatSetting> {
   restore?: boolean;
   /** q8: int8 weights (quantised here, per output channel) and activations for the encoder's linears. */
   dtype?: ModelDtype;
+  /** q8: the int8 weights' layout (default per-channel 7-bit; see {@link Int8Weights}). */
+  int8Weights?: Int8Weights;
   /**
    * Build the layers a second time without selection ops, run when nothing is dropped (full
    * length), under one If: lat at full length then costs what a plain graph costs. Any ORT runs
@@ -86,6 +88,7 @@ export function buildAnytimeGraph<S = LatSetting>(
     ...(reducer ? { reducer: reducer as TokenReducer<unknown> } : {}),
     ...(o.restore !== undefined ? { restore: o.restore } : {}),
     dtype,
+    int8Weights: parseInt8Weights(o.int8Weights ?? 'per-channel-7bit'),
     fullLengthBranch: o.fullLengthBranch ?? layerLinearParams(config) <= fullLengthBranchMaxParams,
   });
   if (head === 'classification') g.output(out.logits!, 'logits');

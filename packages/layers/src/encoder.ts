@@ -13,7 +13,7 @@ import { feedForward } from './blocks/feed-forward.js';
 import { spanHead } from './blocks/heads.js';
 import { restoreRows } from './blocks/restore.js';
 import { dimOf, range } from './blocks/rows.js';
-import type { ModelDtype } from './quantize.js';
+import type { Int8Weights, ModelDtype } from './quantize.js';
 import { lastBlockwiseLayer } from './reducers/pooling.js';
 import type { ReducerGraph, TokenReducer } from './reducers/reducer.js';
 
@@ -51,6 +51,8 @@ export interface EncoderOptions {
   training?: { dropout: Dropout; layerDrop: boolean };
   /** q8: the encoder layers' linears run as int8 dynamic quantisation (inference graphs only). */
   dtype?: ModelDtype;
+  /** q8: how the int8 weights are laid out (default per-channel 7-bit). */
+  int8Weights?: Int8Weights;
   /** Added to the embeddings' output [B, n, d]: gradients w.r.t. it are saliency's ∂/∂H0. */
   embeddingsShift?: Value;
   /**
@@ -100,7 +102,7 @@ export function buildEncoder(
   w: WeightSource,
   o: EncoderOptions,
 ): EncoderValues {
-  const b = blocks(g, c, weights, w, o.training?.dropout, o.dtype);
+  const b = blocks(g, c, weights, w, o.training?.dropout, o.dtype, o.int8Weights);
   const arch = architectureOf(c);
   const ids = g.input(encoderInputs.inputIds, 'int64', ['batch', 'seq']);
   const mask = g.input(encoderInputs.attentionMask, 'int64', ['batch', 'seq']);

@@ -18,7 +18,13 @@ import {
 import { buildAnytimeGraph } from './anytime.js';
 import type { ModelConfig } from './architectures/index.js';
 import { encoderInputs } from './encoder.js';
-import { dtypeFingerprint, type ModelDtype, parseModelDtype } from './quantize.js';
+import {
+  dtypeFingerprint,
+  type Int8Weights,
+  type ModelDtype,
+  parseInt8Weights,
+  parseModelDtype,
+} from './quantize.js';
 import {
   type AdaplerSetting,
   adaplerBundleSection,
@@ -42,6 +48,8 @@ export interface ExportOptions {
   examples?: string[];
   /** q8: int8 dynamic quantisation of the encoder's linears (the bundle's fingerprint says so too). */
   dtype?: ModelDtype;
+  /** q8: the int8 weights' layout (lat.json records it; the q8 frontier serves both layouts). */
+  int8Weights?: Int8Weights;
 }
 
 /** The graph's input and output names with what they hold, for `lat.json`. */
@@ -88,14 +96,21 @@ export function exportModel(
   const head = o.task.type === 'span' ? 'span' : 'classification';
   const dtype = parseModelDtype(o.dtype ?? 'fp32');
   const fingerprint = dtypeFingerprint(o.fingerprint, dtype);
+  const int8Weights = dtype === 'q8' ? parseInt8Weights(o.int8Weights ?? 'per-channel-7bit') : undefined;
+  const quantization = int8Weights ? { dtype, int8Weights } : { dtype };
   const adaplerModel = hasAdaplerWeights(weights);
   if (adaplerModel) checkAdaplerWeights(weights, config, o.name);
   const graph = adaplerModel
-    ? buildAnytimeGraph<AdaplerSetting>(config, weights, { head, dtype, reducer: adaplerReducer })
-    : buildAnytimeGraph(config, weights, { head, keptPositions: true, dtype });
+    ? buildAnytimeGraph<AdaplerSetting>(config, weights, { head, ...quantization, reducer: adaplerReducer })
+    : buildAnytimeGraph(config, weights, { head, keptPositions: true, ...quantization });
   const model = toModelProto(graph, {
     producer: 'lat',
-    metadata: { 'lat.name': o.name, 'lat.fingerprint': fingerprint, 'lat.dtype': dtype },
+    metadata: {
+      'lat.name': o.name,
+      'lat.fingerprint': fingerprint,
+      'lat.dtype': dtype,
+      ...(int8Weights ? { 'lat.int8Weights': int8Weights } : {}),
+    },
   });
   const manifest: BundleManifest = {
     schemaVersion: bundleSchemaVersion,
@@ -118,6 +133,7 @@ export function exportModel(
       layerNormEps: config.layerNormEps,
       hiddenAct: config.hiddenAct,
       dtype,
+      ...(int8Weights ? { int8Weights } : {}),
       ...(config.layers ? { layers: config.layers } : {}),
       ...(config.pooling
         ? {

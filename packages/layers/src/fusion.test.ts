@@ -88,14 +88,16 @@ describe('onnxruntime fusions on lat graphs', () => {
     const fp32 = await optimisedOps(toModelProto(buildAnytimeGraph(config, weights, perLayerIf)));
     expect(fp32['BiasGelu']).toBe(layers);
     expect(fp32['Erf']).toBeUndefined();
-    const q8 = await optimisedOps(
-      toModelProto(buildAnytimeGraph(config, weights, { ...perLayerIf, dtype: 'q8' })),
-    );
-    // Q, K, V share one quantised input: MatMulIntegerToFloat; the other three quantise their own.
-    expect(q8['MatMulIntegerToFloat']).toBe(3 * layers);
-    expect(q8['DynamicQuantizeMatMul']).toBe(3 * layers);
-    expect(q8['MatMulInteger']).toBeUndefined();
-    expect(q8['Gelu']).toBe(layers);
+    for (const int8Weights of ['per-channel-7bit', 'per-tensor-8bit'] as const) {
+      const q8 = await optimisedOps(
+        toModelProto(buildAnytimeGraph(config, weights, { ...perLayerIf, dtype: 'q8', int8Weights })),
+      );
+      // Q, K, V share one quantised input: MatMulIntegerToFloat; the other three quantise their own.
+      expect(q8['MatMulIntegerToFloat']).toBe(3 * layers);
+      expect(q8['DynamicQuantizeMatMul']).toBe(3 * layers);
+      expect(q8['MatMulInteger']).toBeUndefined();
+      expect(q8['Gelu']).toBe(layers);
+    }
   });
 
   for (const dtype of ['fp32', 'q8'] as const)

@@ -9,7 +9,13 @@ import { createWebRuntime } from '@lat/runtime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnytimeModel, buildAnytimeGraph, createAnytimeModel, type EncodedBatch } from './anytime.js';
 import { createRandomWeights, parseModelConfig } from './architectures/index.js';
-import { dtypeFingerprint, parseModelDtype, quantizeWeight, weightQuantMax } from './quantize.js';
+import {
+  dtypeFingerprint,
+  parseInt8Weights,
+  parseModelDtype,
+  quantizeWeight,
+  weightQuantMax,
+} from './quantize.js';
 
 const config = parseModelConfig({
   model_type: 'bert',
@@ -51,11 +57,11 @@ describe('quantizeWeight', () => {
       let rowMax = 0;
       for (let i = 0; i < inp; i++) {
         const v = q.values[i * out + o]!;
-        expect(Math.abs(v)).toBeLessThanOrEqual(weightQuantMax);
+        expect(Math.abs(v)).toBeLessThanOrEqual(weightQuantMax['per-channel-7bit']);
         rowMax = Math.max(rowMax, Math.abs(v));
         worst = Math.max(worst, Math.abs(v * q.scales[o]! - w.data[o * inp + i]!) / q.scales[o]!);
       }
-      expect(rowMax).toBe(weightQuantMax); // each row's largest weight uses the full range
+      expect(rowMax).toBe(weightQuantMax['per-channel-7bit']); // each row's largest weight uses the full range
     }
     expect(worst).toBeLessThanOrEqual(0.5 + 1e-5);
   });
@@ -64,6 +70,30 @@ describe('quantizeWeight', () => {
     const q = quantizeWeight({ dims: [2, 3], data: Float32Array.of(0, 0, 0, 1, -2, 0.5) });
     expect(Array.from(q.values)).toEqual([0, 32, 0, -63, 0, 16]);
     expect(q.scales[0]).toBe(1);
+  });
+
+  // ORT's dynamic quantiser (transformers.js q8): scale = max|w| / 127 as float32, w / scale in
+  // float32, numpy's rint (ties to even), clipped to ±127. Worked through by hand: max|w| = 2.54
+  // gives scale fround(0.02); 0.05 / 0.02 = 2.5 → 2 (tie to even), −0.07 → −3.5 → −4, 2.54 → 127.
+  it('per tensor at 8 bits: one float32 scale, ties to even, as ORT quantises', () => {
+    const q = quantizeWeight(
+      { dims: [2, 2], data: Float32Array.of(0.05, -0.07, 2.54, -1) },
+      'per-tensor-8bit',
+    );
+    expect(q.scales).toEqual(Float32Array.of(Math.fround(2.54) / 127));
+    const step = (v: number) => Math.fround(Math.fround(v) / q.scales[0]!);
+    expect(step(0.05)).toBe(2.5); // a real tie in float32
+    expect(Array.from(q.values)).toEqual([2, 127, -4, -50]); // [in, out]: w[0,0], w[1,0], w[0,1], w[1,1]
+    const w = weights.get('encoder.layer.1.output.dense.weight')!;
+    const big = quantizeWeight(w, 'per-tensor-8bit');
+    expect(Math.max(...Array.from(big.values, Math.abs))).toBe(weightQuantMax['per-tensor-8bit']);
+    expect(big.scales).toHaveLength(1);
+  });
+
+  it('refuses an unknown layout', () => {
+    expect(() => parseInt8Weights('per-row-4bit', '--int8-weights')).toThrow(
+      /per-channel-7bit.*per-tensor-8bit/,
+    );
   });
 });
 
@@ -162,6 +192,32 @@ describe('the q8 anytime graph', () => {
         const spread = Math.max(...za) - Math.min(...za);
         za.forEach((v, i) => expect(Math.abs(v - zb[i]!)).toBeLessThan(0.05 * spread));
       }
+  });
+
+  it('builds the per-tensor 8-bit layout with scalar scales, close to fp32 and equal on node and wasm', async () => {
+    const g = buildAnytimeGraph(config, weights, {
+      dtype: 'q8',
+      int8Weights: 'per-tensor-8bit',
+      fullLengthBranch: false,
+    });
+    expect(g.initializers.get('encoder.layer.0.attention.self.query.weight_scale')!.dims).toEqual([]);
+    const x = batch();
+    const setting = { form: 'ratio' as const, ratios: [0.7, 0.5, 0.3] };
+    const open = (r: typeof node) =>
+      createAnytimeModel(r, config, weights, { dtype: 'q8', int8Weights: 'per-tensor-8bit' });
+    const [onNode, onWasm] = [await open(node), await open(wasm)];
+    // Against fp32 at full length (at reduced length a near tie may select another token).
+    const za = (await fp32.run(x)).logits!;
+    const spread = Math.max(...za) - Math.min(...za);
+    const full = (await onNode.run(x)).logits!;
+    za.forEach((v, i) => expect(Math.abs(v - full[i]!)).toBeLessThan(0.05 * spread));
+    const b = await onNode.run(x, setting);
+    const c = await onWasm.run(x, setting);
+    expect(c.keptPositions).toEqual(b.keptPositions);
+    b.logits!.forEach((v, i) => expect(Math.abs(v - c.logits![i]!)).toBeLessThan(0.01 * spread));
+    // Not the per-channel graph under another name.
+    expect(b.logits).not.toEqual((await q8.run(x, setting)).logits);
+    await Promise.all([onNode.release(), onWasm.release()]);
   });
 
   it('refuses an unknown dtype and q8 weights as graph inputs, with clear errors', () => {

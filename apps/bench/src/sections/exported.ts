@@ -20,6 +20,7 @@ import {
   createRandomWeights,
   type EncodedBatch,
   encoderFeeds,
+  type Int8Weights,
   type ModelConfig,
   splitFullLength,
 } from '@lat/layers';
@@ -54,7 +55,7 @@ import { checkSameLogits } from './inference.js';
  * Random biases and LayerNorm parameters (createRandomWeights leaves them 0 and 1), so the
  * logits check below would catch a bias or a LayerNorm read from the wrong place.
  */
-function perturb(w: StateDict, seed: number) {
+export function perturb(w: StateDict, seed: number) {
   const rng = new Rng(seed);
   for (const [name, t] of w)
     if (name.endsWith('.bias') || name.includes('LayerNorm'))
@@ -62,14 +63,24 @@ function perturb(w: StateDict, seed: number) {
 }
 
 /** Why the exporter cannot run here, or undefined when it can. */
-function exporterMissing(): string | undefined {
+export function exporterMissing(): string | undefined {
   const r = spawnSync(python, ['-c', 'import torch, onnx'], { encoding: 'utf8' });
   if (r.error) return `${python} not found (install Debian's python3-torch)`;
   return r.status === 0 ? undefined : r.stderr.trim().split('\n').at(-1);
 }
 
-/** torch.onnx.export of `w` into `dir/onnx/model.onnx`, and (`q8`) its transformers.js-style q8 graph. */
-function exportWithTorch(dir: string, c: ModelConfig, w: StateDict, q8 = true) {
+/** A q8 graph for torch_export.py to write: lat's weight layout, and whether the embedding tables are uint8. */
+export interface Q8Export {
+  out: string;
+  weights: Int8Weights;
+  embeddings: boolean;
+}
+
+/**
+ * torch.onnx.export of `w` into `dir/onnx/model.onnx`, and (`q8` true) its transformers.js-style
+ * q8 graph, or the q8 graphs listed.
+ */
+export function exportWithTorch(dir: string, c: ModelConfig, w: StateDict, q8: boolean | Q8Export[] = true) {
   writeSafetensors(join(dir, 'weights.safetensors'), w);
   const job = {
     threads,
@@ -86,7 +97,7 @@ function exportWithTorch(dir: string, c: ModelConfig, w: StateDict, q8 = true) {
     },
     weights: join(dir, 'weights.safetensors'),
     out: join(dir, 'onnx/model.onnx'),
-    ...(q8 ? { q8: join(dir, 'onnx/model_quantized.onnx') } : {}),
+    ...(q8 ? { q8: q8 === true ? join(dir, 'onnx/model_quantized.onnx') : q8 } : {}),
   };
   const r = spawnSync(python, [join(import.meta.dirname, '../../torch_export.py'), JSON.stringify(job)], {
     encoding: 'utf8',
@@ -110,7 +121,7 @@ function exportedWeights(c: ModelConfig, q8: boolean) {
 }
 
 /** One ORT session over a graph file with BERT's standard I/O, run on an encoded batch. */
-async function openGraph(runtime: Runtime, path: string, sessionThreads = threads) {
+export async function openGraph(runtime: Runtime, path: string, sessionThreads = threads) {
   const session = await runtime.createSession(readFileSync(path), { threads: sessionThreads });
   return {
     async run(x: EncodedBatch): Promise<Float32Array> {
@@ -126,8 +137,19 @@ async function openGraph(runtime: Runtime, path: string, sessionThreads = thread
   };
 }
 
-const maxDiff = (a: Float32Array, b: Float32Array) =>
+export const maxDiff = (a: Float32Array, b: Float32Array) =>
   Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i]!)));
+
+/** transformers.js when it and the exporter (PyTorch) are both here; else says why in the report. */
+export async function exporterAndTransformersJs(report: Report) {
+  const missing = exporterMissing();
+  const tjs = await loadTransformersJs();
+  if (!missing && typeof tjs !== 'string') return tjs;
+  const why = missing ? `PyTorch is not available (${missing})` : tjs;
+  console.log(`  skipped: ${why}`);
+  report.push(`Skipped: ${why}.\n`);
+  return undefined;
+}
 
 export async function exportedBaselines(
   report: Report,
@@ -140,14 +162,8 @@ export async function exportedBaselines(
   report.heading(
     `Baselines from the standard exporter (torch.onnx.export), onnxruntime-node and transformers.js, ${threads} threads, median of ${rounds} rounds (min–max)`,
   );
-  const missing = exporterMissing();
-  const tjs = await loadTransformersJs();
-  if (missing || typeof tjs === 'string') {
-    const why = missing ? `PyTorch is not available (${missing})` : tjs;
-    console.log(`  skipped: ${why}`);
-    report.push(`Skipped: ${why}.\n`);
-    return;
-  }
+  const tjs = await exporterAndTransformersJs(report);
+  if (!tjs) return;
   report.push(
     `The same random weights (biases and LayerNorms randomised too) as five graphs: **exported** — lat's weights loaded into a PyTorch BERT written as Hugging Face's modeling_bert computes it and exported by torch.onnx.export (opset 14, \`apps/bench/torch_export.py\`), run by onnxruntime-node with all graph optimisations; **lat plain** — lat's own BERT graph without selection ops; **lat full** — lat's anytime graph at full length; **transformers.js** (@huggingface/transformers ${tjs.env.version}, offline, CPU) running the exported graph from a local model directory, timed from text, next to **lat full from text** (lat's tokenizer, then the anytime graph). q8: the exported graph quantised the way transformers.js's quantize.py makes \`model_quantized.onnx\` (onnxruntime's dynamic IntegerOps quantiser: int8 weights per tensor, uint8 activations at run time, uint8 embedding tables; written by \`torch_export.py\` with the onnx package since python onnxruntime is absent here), run by onnxruntime-node ("exported q8") and by transformers.js (\`dtype: 'q8'\`), next to lat's q8 anytime graph (per-channel 7-bit weights) at full length. Every graph's logits are checked against lat's plain graph before timing (fp32 within 1e-3; q8 printed). Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds; ms: median, fastest.\n`,
   );

@@ -2,7 +2,7 @@
 import type { Graph, Tensor32, Value } from '@lat/core';
 import { LatError } from '@lat/core';
 import type { ModelConfig } from '../architectures/index.js';
-import { isQuantizedLinear, type ModelDtype, quantizeWeight } from '../quantize.js';
+import { type Int8Weights, isQuantizedLinear, type ModelDtype, quantizeWeight } from '../quantize.js';
 
 /** Where the graph gets a weight: an initializer (inference/export) or a graph input (training). */
 export interface WeightSource {
@@ -73,6 +73,7 @@ export function blocks(
   w: WeightSource,
   dropout?: Dropout,
   dtype: ModelDtype = 'fp32',
+  int8Weights: Int8Weights = 'per-channel-7bit',
 ): Blocks {
   const values = new Map<string, Value>();
   const param = (name: string) => {
@@ -97,10 +98,12 @@ export function blocks(
       throw new LatError('MISSING_TENSORS', `weight ${name}.weight is missing; check the checkpoint`, name);
     let quantized = quantizedWeights.get(name);
     if (!quantized) {
-      const q = quantizeWeight(weight);
+      const q = quantizeWeight(weight, int8Weights);
+      // A per-tensor scale is a scalar, as ORT's quantiser writes it.
+      const scaleDims = int8Weights === 'per-tensor-8bit' ? [] : [q.scales.length];
       quantized = [
         g.initializer(`${name}.weight_int8`, { type: 'int8', dims: q.dims, data: q.values }),
-        g.initializer(`${name}.weight_scale`, { type: 'float32', dims: [q.scales.length], data: q.scales }),
+        g.initializer(`${name}.weight_scale`, { type: 'float32', dims: scaleDims, data: q.scales }),
       ];
       quantizedWeights.set(name, quantized);
     }
