@@ -38,7 +38,7 @@ import { type MetricName, selectionMetric } from './metrics.js';
 import { type LengthDropConfig, type LengthSampling, lengthDropObjective } from './objectives/length-drop.js';
 import type { Objective } from './objectives/objective.js';
 import { poolingObjective } from './objectives/pooling.js';
-import { AdamW, accumulate, clipGradNorm, noDecayBiasAndNorm } from './optim.js';
+import { AdamW, accumulate, noDecayBiasAndNorm } from './optim.js';
 import { linearSchedule } from './schedule.js';
 
 export type { LengthDropConfig } from './objectives/length-drop.js';
@@ -343,13 +343,9 @@ export class Trainer<S = LatSetting> {
               'train',
             );
           }
-          clipGradNorm(
-            own ? Object.fromEntries(Object.entries(grads).filter(([k]) => !own.owns(k))) : grads,
-            o.maxGradNorm,
-          );
           const lr = linearSchedule(state.step, o.learningRate, warmup, totalSteps);
-          const params = Object.fromEntries([...weights].map(([k, t]) => [k, t.data]));
-          optimizer.step(params, grads, lr);
+          // The objective's own parameters are left out of the clipped norm.
+          await optimizer.clipAndStep(weights, grads, lr, o.maxGradNorm, own && ((k) => !own.owns(k)));
           if (own) for (const [k, t] of weights) if (own.owns(k)) own.project(k, t.data);
           state.step++;
           stepsThisRun++;
@@ -416,6 +412,7 @@ export class Trainer<S = LatSetting> {
         stopped: false,
       };
     } finally {
+      await optimizer.close();
       await this.session?.release();
       await this.evalModel?.release();
     }
