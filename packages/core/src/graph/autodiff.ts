@@ -216,6 +216,47 @@ const vjps: Record<string, Vjp> = {
   },
 };
 
+/**
+ * GELU as `Graph.gelu` writes it, y = (x · 0.5) · (erf(x / √2) + 1): when node `n` is its last Mul
+ * and the intermediates feed nothing else, the values one rule needs, else undefined.
+ */
+function matchGelu(
+  g: Graph,
+  n: Node,
+  producer: ReadonlyMap<string, Node>,
+  uses: ReadonlyMap<string, number>,
+): { x: Value; u: Value; a: Value } | undefined {
+  if (n.opType !== 'Mul') return undefined;
+  const isConst = (name: string | undefined, v: number) => {
+    const t = name === undefined ? undefined : g.initializers.get(name);
+    return !!t && (t.type === 'float32' || t.type === 'float64') && t.data.length === 1 && t.data[0] === v;
+  };
+  const from = (name: string | undefined, op: string) => {
+    const p = name === undefined ? undefined : producer.get(name);
+    return p?.opType === op && uses.get(name!) === 1 ? p : undefined;
+  };
+  const half = from(n.inputs[0], 'Mul');
+  const add = from(n.inputs[1], 'Add');
+  const erf = from(add?.inputs[0], 'Erf');
+  const div = from(erf?.inputs[0], 'Div');
+  if (!half || !add || !erf || !div) return undefined;
+  const x = half.inputs[0]!;
+  if (div.inputs[0] !== x || !isConst(half.inputs[1], 0.5) || !isConst(add.inputs[1], 1)) return undefined;
+  if (!isConst(div.inputs[1], Math.fround(Math.SQRT2)) && !isConst(div.inputs[1], Math.SQRT2))
+    return undefined;
+  return { x: g.value(x), u: g.value(div.outputs[0]!), a: g.value(add.outputs[0]!) };
+}
+
+/**
+ * GELU's gradient in one rule from the forward's u = x/√2 and a = erf(u) + 1: gy · (a/2 + x·φ(x)),
+ * φ(x) = exp(−u²)/√(2π) computed as exp(ln(1/√(2π)) − u²) — 7 elementwise ops over the FFN's
+ * widest tensor where the per-node rules make 10.
+ */
+function geluVjp(g: Graph, { x, u, a }: { x: Value; u: Value; a: Value }, gy: Value): Value {
+  const xPdf = g.mul(g.exp(g.sub(g.scalar(-0.5 * Math.log(2 * Math.PI)), g.mul(u, u))), x);
+  return g.mul(gy, g.add(g.mul(a, g.scalar(0.5)), xPdf));
+}
+
 /** Ops whose outputs carry no gradient (integer or boolean results, or selection indices). */
 const nonDifferentiable = new Set([
   'TopK',
@@ -307,10 +348,24 @@ export function grad(forward: Graph, loss: Value, wrt: readonly Value[], o: Grad
   };
   addGrad(loss.name, g.floats(loss.shape?.map(() => 1) ?? [], [1]));
 
+  const producer = new Map<string, Node>();
+  const uses = new Map<string, number>();
+  for (const n of forwardNodes) {
+    for (const o of n.outputs) producer.set(o, n);
+    for (const i of n.inputs) uses.set(i, (uses.get(i) ?? 0) + 1);
+  }
+  for (const o of g.outputs) uses.set(o.name, (uses.get(o.name) ?? 0) + 1);
+
   for (let k = forwardNodes.length - 1; k >= 0; k--) {
     const n = forwardNodes[k]!;
     if (nonDifferentiable.has(n.opType) || !n.outputs.some((o) => grads.has(o))) continue;
     if (!n.inputs.some((i) => live.has(i))) continue;
+    const gelu = matchGelu(g, n, producer, uses);
+    if (gelu && grads.has(n.outputs[0]!)) {
+      // Its intermediates then get no gradient: their nodes are skipped as they come.
+      if (live.has(gelu.x.name)) addGrad(gelu.x.name, geluVjp(g, gelu, grads.get(n.outputs[0]!)!));
+      continue;
+    }
     const vjp = vjps[n.opType];
     if (!vjp)
       throw new LatError(
