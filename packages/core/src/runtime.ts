@@ -34,11 +34,15 @@ export interface SessionOptions {
   /** Backend names in order of preference, e.g. ['webgpu', 'wasm']. */
   executionProviders?: string[];
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
-  /**
-   * ORT's CPU memory arena and memory-pattern planning (default on): fastest for inference, but a
-   * training graph's activations and gradients then stay reserved — off cuts its peak memory.
-   */
+  /** ORT's CPU memory arena (default on): freed tensors' memory is kept and reused. */
   memoryArena?: boolean;
+  /**
+   * ORT's memory-pattern planning (default: as `memoryArena`): after the first run, one block
+   * sized for every intermediate tensor of a run. Fastest for inference; a training graph's block
+   * holds all its activations and gradients at once, so training turns it off and keeps the
+   * arena (lower peak memory and faster than no arena at all, whose tensors each take fresh pages).
+   */
+  memoryPattern?: boolean;
 }
 
 /** A loaded graph: run it on feeds, as often as needed, then release it. */

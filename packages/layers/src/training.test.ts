@@ -255,7 +255,7 @@ describe('dropout noise table of long pooled inputs', () => {
     const w = withScorers(c, createRandomWeights(c, 2));
     const t = buildTrainingGraph(c, w, { task: 'classification', maxBatch: 1, maxSeq: 4096 });
     expect(t.noiseTableSize).toBe(2 * 2 * 4096 * 512 + 1);
-    const session = await runtime.createSession(toModelProto(t.graph), { memoryArena: false });
+    const session = await runtime.createSession(toModelProto(t.graph), { memoryPattern: false });
     const n = 4096;
     const x = {
       batch: 1,

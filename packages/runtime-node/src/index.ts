@@ -63,7 +63,7 @@ export function createNodeRuntime(defaults: SessionOptions = {}): Runtime {
       executionProviders: o.executionProviders ?? ['cpu'],
       graphOptimizationLevel: o.graphOptimization ?? 'all',
       enableCpuMemArena: o.memoryArena ?? true,
-      enableMemPattern: o.memoryArena ?? true,
+      enableMemPattern: o.memoryPattern ?? o.memoryArena ?? true,
     }),
     defaults,
   );
