@@ -186,8 +186,9 @@ interface PairedRun {
   torchGemm: number[];
   latRssMB: number;
   torchRssMB?: number;
-  /** Per-step ms of lat from another build (`--train-compare`), when given. */
+  /** Per-step ms and CPU ms of lat from another build (`--train-compare`), when given. */
   other: number[];
+  otherCpu: number[];
   load: [number, number];
 }
 
@@ -215,6 +216,7 @@ async function pairedRun(size: Size, batch: number, seq: number, steps: number):
   await other?.next();
   const r: PairedRun = {
     other: [],
+    otherCpu: [],
     lat: [],
     torch: [],
     latCpu: [],
@@ -234,7 +236,11 @@ async function pairedRun(size: Size, batch: number, seq: number, steps: number):
       r.torch.push(b.ms!);
       r.torchCpu.push(b.cpuMs!);
     }
-    if (other) r.other.push((await other.send('step')).ms!);
+    if (other) {
+      const o = await other.send('step');
+      r.other.push(o.ms!);
+      r.otherCpu.push(o.cpuMs!);
+    }
     r.ortGemm.push(await gemm.gflopsPerCpuSecond());
     if (pt) r.torchGemm.push((await pt.send('gemm')).gflops!);
     console.log(
@@ -278,11 +284,11 @@ export async function training(report: Report) {
       `\nThis build against the build at \`${flag('train-compare')}\` (\`--train-compare\`), its steps taken in the same turns:\n`,
     );
     report.table(
-      'model | other build ms/step | this build ms/step | speed-up of this build | other build / PyTorch tokens/s | per-pair speed-up median (min–max)',
+      'model | other build ms/step | this build ms/step | speed-up of this build | other build / PyTorch tokens/s | per-pair speed-up median (min–max) | CPU s per step other, this build',
     );
     for (const [size, , r] of compared) {
       const pairs = r.other.map((o, i) => o / r.lat[i]!).sort((a, b) => a - b);
-      const line = `| ${size.name} | ${fmt(median(r.other), 0)} | ${fmt(median(r.lat), 0)} | ${(median(r.other) / median(r.lat)).toFixed(2)}× | ${r.torch.length ? `${(median(r.torch) / median(r.other)).toFixed(2)}×` : '–'} | ${median(pairs).toFixed(2)}× (${pairs[0]!.toFixed(2)}–${pairs.at(-1)!.toFixed(2)}) |`;
+      const line = `| ${size.name} | ${fmt(median(r.other), 0)} | ${fmt(median(r.lat), 0)} | ${(median(r.other) / median(r.lat)).toFixed(2)}× | ${r.torch.length ? `${(median(r.torch) / median(r.other)).toFixed(2)}×` : '–'} | ${median(pairs).toFixed(2)}× (${pairs[0]!.toFixed(2)}–${pairs.at(-1)!.toFixed(2)}) | ${(median(r.otherCpu) / 1000).toFixed(1)}, ${(median(r.latCpu) / 1000).toFixed(1)} |`;
       report.push(line);
       console.log(line);
     }
