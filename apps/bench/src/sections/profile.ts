@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type HostTensor, LatError, toModelProto } from '@lat/core';
 import { buildTrainingGraph, createRandomWeights, taskLoss } from '@lat/layers';
-import { AdamW } from '@lat/train';
+import { AdamW, clipGradNorm } from '@lat/train';
 import type { Report } from '../report.js';
 import { batchOf, configOf, flag, numFlag, quick, sizes, threads } from '../setup.js';
 
@@ -44,6 +44,8 @@ interface TraceEvent {
   dur: number;
   args?: { op_name?: string };
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function trainingProfile(report: Report) {
   const name = flag('profile-model') ?? 'bert-mini';
@@ -114,30 +116,43 @@ export async function trainingProfile(report: Report) {
     row[part] += e.dur / 1000 / runs;
     byOp.set(op, row);
   }
-  // The optimizer step as the trainer runs it: gradient clipping + AdamW over Float32Arrays in
-  // TS, split between the main thread and a worker. Gradients are consumed: fresh ones each run.
-  const params = new Map([...w].map(([k, v]) => [k, { data: Float32Array.from(v.data) }]));
+  // The optimizer step as the trainer runs it (clipping + AdamW in TS, the tensors split between
+  // the main thread and a worker: `clipAndStep`), in turns with the one-thread path it replaced
+  // (`clipGradNorm` then `step`). Gradients are consumed: fresh ones each run, made untimed.
+  const copy = () => new Map([...w].map(([k, v]) => [k, { data: Float32Array.from(v.data) }]));
+  const [split, single] = [copy(), copy()];
   const gradients = () =>
-    Object.fromEntries([...w].map(([k, v]) => [k, v.data.map((_, i) => ((i % 7) - 3) * 1e-3)]));
-  const adam = new AdamW({ lr: 1e-4, weightDecay: 0.01 });
-  await adam.clipAndStep(params, gradients(), 1e-4, 1);
-  let adamMs = 0;
-  for (let i = 0; i < runs; i++) {
-    const grads = gradients();
+    Object.fromEntries([...w].map(([k, v]) => [k, v.data.map((_, i) => ((i % 7) - 3) * 1e-2)]));
+  const [adam, adamSingle] = [new AdamW({ lr: 1e-4 }), new AdamW({ lr: 1e-4 })];
+  const timed = async (f: () => unknown) => {
     const a0 = performance.now();
-    await adam.clipAndStep(params, grads, 1e-4, 1);
-    adamMs += (performance.now() - a0) / runs;
+    await f();
+    return performance.now() - a0;
+  };
+  const optimizerMs = { split: [] as number[], single: [] as number[] };
+  for (let i = 0; i <= runs; i++) {
+    const [g1, g2] = [gradients(), gradients()];
+    const a = await timed(() => adam.clipAndStep(split, g1, 1e-4, 1));
+    const b = await timed(() => {
+      clipGradNorm(g2, 1);
+      adamSingle.step(Object.fromEntries([...single].map(([k, t]) => [k, t.data])), g2, 1e-4);
+    });
+    if (i === 0) continue; // warm-up (the worker starts)
+    optimizerMs.split.push(a);
+    optimizerMs.single.push(b);
   }
   await adam.close();
+  const adamMs = median(optimizerMs.split);
+  const singleMs = median(optimizerMs.single);
 
   const total = [...byOp.values()].reduce((s, r) => s + r.fwd + r.bwd + r.fused, 0);
   const sum = (k: 'fwd' | 'bwd' | 'fused') => [...byOp.values()].reduce((s, r) => s + r[k], 0);
-  const wallMs = [...wall].sort((a, b) => a - b)[Math.floor(runs / 2)]!;
+  const wallMs = median(wall);
   report.heading(
     `Training step profile (ORT profiler), ${size.name}, batch ${batch} × seq ${seq}, ${threads} threads, mean of ${runs} runs`,
   );
   report.push(
-    `session.run ${wallMs.toFixed(0)} ms (median), kernels ${total.toFixed(0)} ms: forward ${sum('fwd').toFixed(0)}, backward ${sum('bwd').toFixed(0)}, nodes ORT fused (either pass) ${sum('fused').toFixed(0)}; clipping + AdamW step in TS ${adamMs.toFixed(1)} ms. Op types over 1% of kernel time:\n`,
+    `session.run ${wallMs.toFixed(0)} ms (median), kernels ${total.toFixed(0)} ms: forward ${sum('fwd').toFixed(0)}, backward ${sum('bwd').toFixed(0)}, nodes ORT fused (either pass) ${sum('fused').toFixed(0)}; clipping + AdamW step in TS ${adamMs.toFixed(0)} ms on two threads, in turns with ${singleMs.toFixed(0)} ms for the one-thread path (\`clipGradNorm\` + \`step\`). Op types over 1% of kernel time:\n`,
   );
   report.push('| op type | ms per step | share | forward ms | backward ms | fused ms |');
   report.push('|---|---|---|---|---|---|');
