@@ -346,8 +346,9 @@ export class Trainer<S = LatSetting> {
             );
           }
           const lr = linearSchedule(state.step, o.learningRate, warmup, totalSteps);
+          const params = Object.fromEntries([...weights].map(([k, t]) => [k, t.data]));
           // The objective's own parameters are left out of the clipped norm.
-          await optimizer.clipAndStep(weights, grads, lr, o.maxGradNorm, own && ((k) => !own.owns(k)));
+          optimizer.clipAndStep(params, grads, lr, o.maxGradNorm, own && ((k) => !own.owns(k)));
           if (own) for (const [k, t] of weights) if (own.owns(k)) own.project(k, t.data);
           state.step++;
           stepsThisRun++;
@@ -414,7 +415,6 @@ export class Trainer<S = LatSetting> {
         stopped: false,
       };
     } finally {
-      await optimizer.close();
       await this.session?.release();
       await this.evalModel?.release();
     }
