@@ -48,14 +48,7 @@ export class AdamW {
 
   /** One update of every parameter in place with learning rate `lr`. */
   step(params: Record<string, Float32Array>, grads: Record<string, Float32Array>, baseLr: number): void {
-    const c = this.constants();
-    for (const [name, p] of Object.entries(params)) {
-      const g = grads[name];
-      if (!g) continue;
-      const { m, v } = this.moments(name, p, g);
-      const { decay, stepSize } = this.rates(name, baseLr, c);
-      adamwUpdate(p, g, m, v, 1, this.beta1, this.beta2, decay, stepSize, c.rc2, this.eps);
-    }
+    this.update(params, grads, baseLr, () => 1);
   }
 
   /**
@@ -76,46 +69,31 @@ export class AdamW {
     for (const [name, g] of Object.entries(grads)) if (clipped(name)) sq += sumSquares(g);
     const norm = Math.sqrt(sq);
     const scale = maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
-    const c = this.constants();
-    for (const [name, p] of Object.entries(params)) {
-      const g = grads[name];
-      if (!g) continue;
-      const { m, v } = this.moments(name, p, g);
-      const { decay, stepSize } = this.rates(name, baseLr, c);
-      adamwUpdate(
-        p,
-        g,
-        m,
-        v,
-        clipped(name) ? scale : 1,
-        this.beta1,
-        this.beta2,
-        decay,
-        stepSize,
-        c.rc2,
-        this.eps,
-      );
-    }
+    this.update(params, grads, baseLr, (name) => (clipped(name) ? scale : 1));
     return norm;
   }
 
-  /** Advances the step count; the bias corrections of this step. */
-  private constants() {
+  /** The AdamW step, each gradient scaled by `gScale(name)`. */
+  private update(
+    params: Record<string, Float32Array>,
+    grads: Record<string, Float32Array>,
+    baseLr: number,
+    gScale: (name: string) => number,
+  ): void {
     const t = ++this.state.step;
-    return { c1: 1 - this.beta1 ** t, rc2: 1 / Math.sqrt(1 - this.beta2 ** t) };
-  }
-
-  private moments(name: string, p: Float32Array, g: Float32Array) {
-    if (g.length !== p.length)
-      throw new LatError('BAD_SHAPE', `gradient has ${g.length} values, the parameter ${p.length}`, name);
-    const m = (this.state.m[name] ??= new Float32Array(p.length));
-    const v = (this.state.v[name] ??= new Float32Array(p.length));
-    return { m, v };
-  }
-
-  private rates(name: string, baseLr: number, c: { c1: number }) {
-    const lr = baseLr * this.lrScale(name);
-    return { decay: this.noDecay(name) ? 1 : 1 - lr * this.weightDecay, stepSize: lr / c.c1 };
+    const c1 = 1 - this.beta1 ** t;
+    const rc2 = 1 / Math.sqrt(1 - this.beta2 ** t);
+    for (const [name, p] of Object.entries(params)) {
+      const g = grads[name];
+      if (!g) continue;
+      if (g.length !== p.length)
+        throw new LatError('BAD_SHAPE', `gradient has ${g.length} values, the parameter ${p.length}`, name);
+      const m = (this.state.m[name] ??= new Float32Array(p.length));
+      const v = (this.state.v[name] ??= new Float32Array(p.length));
+      const lr = baseLr * this.lrScale(name);
+      const decay = this.noDecay(name) ? 1 : 1 - lr * this.weightDecay;
+      adamwUpdate(p, g, m, v, gScale(name), this.beta1, this.beta2, decay, lr / c1, rc2, this.eps);
+    }
   }
 }
 
