@@ -43,6 +43,12 @@ export interface SessionOptions {
    * arena (lower peak memory and faster than no arena at all, whose tensors each take fresh pages).
    */
   memoryPattern?: boolean;
+  /**
+   * Whether idle intra-op threads spin-wait for the next run (onnxruntime-node; default on, ORT's
+   * default): fastest when one session runs back to back. Turn it off when several sessions take
+   * turns on the same cores — a pool still spinning after its run slows the next session's run.
+   */
+  spinning?: boolean;
 }
 
 /** A loaded graph: run it on feeds, as often as needed, then release it. */

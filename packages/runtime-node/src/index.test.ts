@@ -11,6 +11,11 @@ describe('onnxruntime-node runtime', () => {
     expect(r.got).toEqual(r.want);
   });
 
+  it('opens sessions whose idle threads do not spin, with the same numbers', async () => {
+    const r = await runLinearModel(createNodeRuntime({ threads: 2, spinning: false }));
+    expect(r.got).toEqual(r.want);
+  });
+
   it('survives a process with a 100 KB command line (onnxruntime telemetry would segfault)', () => {
     // Through the built package, in a fresh process whose argv holds one 100 KB argument.
     // One line: the telemetry's regex stops at a newline, so a multi-line -e script hides the crash.

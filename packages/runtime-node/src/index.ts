@@ -64,6 +64,7 @@ export function createNodeRuntime(defaults: SessionOptions = {}): Runtime {
       graphOptimizationLevel: o.graphOptimization ?? 'all',
       enableCpuMemArena: o.memoryArena ?? true,
       enableMemPattern: o.memoryPattern ?? o.memoryArena ?? true,
+      ...(o.spinning === false && { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
     }),
     defaults,
   );
