@@ -54,12 +54,17 @@ async function main() {
       'realised share of the MACs saving (bert-base unless --sizes)',
       () =>
         // The configurations' sessions take turns: no spinning pool slows the next one's run.
-        realisedShare(report, createNodeRuntime({ threads, spinning: false }), chosenSizes ? sizes : [sizes[2]!], [
-          [1, 128],
-          [8, 128],
-          [1, 384],
-          [8, 384],
-        ]),
+        realisedShare(
+          report,
+          createNodeRuntime({ threads, spinning: false }),
+          chosenSizes ? sizes : [sizes[2]!],
+          [
+            [1, 128],
+            [8, 128],
+            [1, 384],
+            [8, 384],
+          ],
+        ),
     ],
     [
       'exported',
