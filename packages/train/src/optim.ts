@@ -64,11 +64,7 @@ export class AdamW {
     maxNorm: number,
     clipped: (name: string) => boolean = () => true,
   ): number {
-    // Summed per tensor in the gradients' order, as clipGradNorm does: the same norm either way.
-    let sq = 0;
-    for (const [name, g] of Object.entries(grads)) if (clipped(name)) sq += sumSquares(g);
-    const norm = Math.sqrt(sq);
-    const scale = maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+    const { norm, scale } = clipScale(grads, maxNorm, clipped);
     this.update(params, grads, baseLr, (name) => (clipped(name) ? scale : 1));
     return norm;
   }
@@ -139,15 +135,26 @@ function sumSquares(g: Float32Array): number {
   return s0 + s1 + s2 + s3;
 }
 
+/**
+ * The global L2 norm of the gradients `included` selects (summed per tensor in the gradients'
+ * order) and the factor that clips it to `maxNorm` (1 when within it, or when `maxNorm` is 0).
+ */
+function clipScale(
+  grads: Record<string, Float32Array>,
+  maxNorm: number,
+  included: (name: string) => boolean = () => true,
+): { norm: number; scale: number } {
+  let sq = 0;
+  for (const [name, g] of Object.entries(grads)) if (included(name)) sq += sumSquares(g);
+  const norm = Math.sqrt(sq);
+  return { norm, scale: maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1 };
+}
+
 /** Scales gradients in place so their global L2 norm is at most `maxNorm`; returns the norm before. */
 export function clipGradNorm(grads: Record<string, Float32Array>, maxNorm: number): number {
-  let sq = 0;
-  for (const g of Object.values(grads)) sq += sumSquares(g);
-  const norm = Math.sqrt(sq);
-  if (maxNorm > 0 && norm > maxNorm) {
-    const s = maxNorm / (norm + 1e-6);
-    for (const g of Object.values(grads)) for (let i = 0; i < g.length; i++) g[i] = g[i]! * s;
-  }
+  const { norm, scale } = clipScale(grads, maxNorm);
+  if (scale !== 1)
+    for (const g of Object.values(grads)) for (let i = 0; i < g.length; i++) g[i] = g[i]! * scale;
   return norm;
 }
 
