@@ -214,10 +214,17 @@ export async function alternating(
   return ms;
 }
 
-/** Median, min and max of values measured once per round: `m× (lo–hi)`. */
-function spread(xs: number[]): string {
+/** The median of values (the upper one of an even count). */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Median, min and max of values measured once per round: `m× (lo–hi)`, or `m% (lo–hi%)` with `pct`. */
+export function spread(xs: number[], pct = false): string {
   const s = [...xs].sort((a, b) => a - b);
-  return `${s[Math.floor(s.length / 2)]!.toFixed(2)}× (${s[0]!.toFixed(2)}–${s.at(-1)!.toFixed(2)})`;
+  if (pct) {
+    const f = (x: number) => (x * 100).toFixed(0);
+    return `${f(median(s))}% (${f(s[0]!)}–${f(s.at(-1)!)}%)`;
+  }
+  return `${median(s).toFixed(2)}× (${s[0]!.toFixed(2)}–${s.at(-1)!.toFixed(2)})`;
 }
 
 /** `a / b` per round, as the ratio of medians and then of fastest runs, each over the rounds. */
@@ -229,6 +236,6 @@ export function roundRatio(ms: RoundTimes, a: string, b: string): string {
 
 /** `k`'s median ms (median over rounds) and its fastest run. */
 export function roundMs(ms: RoundTimes, k: string): string {
-  const med = ms[k]!.map((t) => t.median).sort((a, b) => a - b)[Math.floor(ms[k]!.length / 2)]!;
+  const med = median(ms[k]!.map((t) => t.median));
   return `${med.toFixed(2)}, ${Math.min(...ms[k]!.map((t) => t.min)).toFixed(2)}`;
 }

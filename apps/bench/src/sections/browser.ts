@@ -20,6 +20,7 @@ import {
   batchOf,
   configOf,
   interleaved,
+  median,
   quick,
   type Runner,
   roundMs,
@@ -190,10 +191,7 @@ export async function browser(report: Report, rounds = quick ? 2 : 5) {
     }
     // CPU time per run at one thread: the work each build does for the same graph. Other processes
     // change it less than wall time (they still do, through shared caches and cores).
-    const cpuMedian = (k: string) => {
-      const v = [...cpuRuns[k]!].sort((a, b) => a - b);
-      return v[Math.floor(v.length / 2)]!;
-    };
+    const cpuMedian = (k: string) => median(cpuRuns[k]!);
     report.push(
       "\nCPU time per run at 1 thread (median over all runs of the rounds; onnxruntime-node and Node wasm: `process.cpuUsage()`, Chromium: the renderer process's threads from /proc/<pid>/task/*/schedstat): the work each build does for the same graph, which the load changes less than wall time (it still does, through shared caches and cores):\n",
     );

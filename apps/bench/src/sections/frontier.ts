@@ -16,7 +16,7 @@ import { loadModelDir, tokenizerOf } from '@lat/layers/node';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { encodeExamples, getTask, readExamples } from '@lat/train';
 import type { Report } from '../report.js';
-import { flag, numFlag, repo, threads } from '../setup.js';
+import { flag, median, numFlag, repo, threads } from '../setup.js';
 
 interface FrontierPoint {
   lengths: number[];
@@ -118,7 +118,6 @@ export async function frontierSpeed(report: Report) {
     if (pass > 0) sums.forEach((s, ci) => totals[ci]!.push(s)); // pass 0 warms up
     console.log(`  pass ${pass}: baseline ${sums[0]!.toFixed(0)} ms over ${dev.length} sentences`);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const baseAcc = correct[0]! / dev.length;
   report.heading(
     `Searched frontier, measured on SST-2 dev (${dev.length} sentences, batch ${batch}): ${latDir.replace(/\/+$/, '').split('/').at(-1)} (${lat.config.numLayers} layers × ${lat.config.hiddenSize})`,

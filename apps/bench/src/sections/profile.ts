@@ -13,7 +13,7 @@ import { type HostTensor, LatError, toModelProto } from '@lat/core';
 import { buildTrainingGraph, createRandomWeights, taskLoss } from '@lat/layers';
 import { AdamW, clipGradNorm } from '@lat/train';
 import type { Report } from '../report.js';
-import { batchOf, configOf, flag, numFlag, quick, sizes, threads } from '../setup.js';
+import { batchOf, configOf, flag, median, numFlag, quick, sizes, threads } from '../setup.js';
 
 interface OrtTensorCtor {
   new (type: string, data: unknown, dims: readonly number[]): unknown;
@@ -44,8 +44,6 @@ interface TraceEvent {
   dur: number;
   args?: { op_name?: string };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function trainingProfile(report: Report) {
   const name = flag('profile-model') ?? 'bert-mini';

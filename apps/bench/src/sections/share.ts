@@ -17,10 +17,12 @@ import {
   configOf,
   cpuMs,
   flag,
+  median,
   numFlag,
   quick,
   type RoundTimes,
   type Size,
+  spread,
   threads,
 } from '../setup.js';
 
@@ -42,13 +44,6 @@ function shares(ms: RoundTimes, config: string, macs: number): { median: number[
   const per = (f: 'median' | 'min') => ms[config]!.map((t, i) => ms['plain']![i]![f] / t[f] / macs);
   return { median: per('median'), fastest: per('min') };
 }
-
-const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const spread = (xs: number[], pct = false) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const f = (x: number) => (pct ? `${(x * 100).toFixed(0)}%` : `${x.toFixed(2)}×`);
-  return `${f(mid(s))} (${f(s[0]!)}–${f(s.at(-1)!)})`;
-};
 
 export async function realisedShare(
   report: Report,
@@ -112,10 +107,10 @@ export async function realisedShare(
           encoderMacs(c, seq) / encoderMacs(c, seq, new Array(c.numLayers).fill(Math.ceil(r * seq)));
         return [`r=${r}`, ...(before ? [`r=${r} before`] : [])].map((k) => {
           const sh = shares(ms, k, macs);
-          return `${(mid(sh.median) * macs).toFixed(2)}× (MACs ${macs.toFixed(2)}×): ${spread(sh.median, true)}; ${spread(sh.fastest, true)}`;
+          return `${(median(sh.median) * macs).toFixed(2)}× (MACs ${macs.toFixed(2)}×): ${spread(sh.median, true)}; ${spread(sh.fastest, true)}`;
         });
       });
-      const plainMs = mid(ms['plain']!.map((t) => t.median));
+      const plainMs = median(ms['plain']!.map((t) => t.median));
       const full = spread(ms['full']!.map((t, i) => t.median / ms['plain']![i]!.median));
       const line = `| ${s.name} | ${batch} × ${seq} | ${plainMs.toFixed(1)} | ${full} | ${cells.join(' | ')} |`;
       report.push(line);

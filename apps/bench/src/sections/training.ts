@@ -13,6 +13,7 @@ import {
   configOf,
   cpuMs,
   flag,
+  median,
   numFlag,
   python,
   quick,
@@ -136,8 +137,6 @@ class StepWorker {
     return this.next();
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * onnxruntime's MatMul of [m, k] × [k, n] (the FFN's shape) at one thread, timed in process CPU
