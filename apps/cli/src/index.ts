@@ -112,6 +112,11 @@ export function createProgram(write?: (s: string) => void): Command {
       'with --method pooling: blockwise attention in blocks of n tokens up to the first pooling',
       int('--chunk'),
     )
+    .option(
+      '--global-tokens <n>',
+      'with --method pooling and --chunk: the first segment within the first n tokens ([CLS] question [SEP]) attends to and is attended by every block (0: off)',
+      int('--global-tokens'),
+    )
     .addOption(
       new Option('--pooling-operator <op>', 'pooling top-k: successive halving or iterative softmax').choices(
         ['halving', 'iterative'],

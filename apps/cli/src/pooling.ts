@@ -19,6 +19,8 @@ export interface PoolingFlags {
   scorerLoss?: number;
   /** Blockwise attention in blocks of this many tokens up to the first pooling. */
   chunk?: number;
+  /** Blockwise layers: the first segment within the first n tokens attends globally (0: none). */
+  globalTokens?: number;
   maxLength: number;
   task: string;
   seed: number;
@@ -35,6 +37,7 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
   for (const [flag, v] of [
     ['--pooling', f.pooling],
     ['--chunk', f.chunk],
+    ['--global-tokens', f.globalTokens],
     ['--scorer-loss', f.scorerLoss],
   ] as const)
     if (v !== undefined && f.method !== 'pooling')
@@ -57,6 +60,7 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
   // `--pooling none --chunk n`: blockwise attention in every layer, no pooling (the baseline).
   if (f.pooling === 'none' && f.chunk === undefined)
     throw new LatError('BAD_INPUT', '--pooling none (the blockwise baseline) needs --chunk', '--pooling');
+  const globalTokens = f.globalTokens ?? model.config.pooling?.globalTokens; // 0: off
   const pooling: PoolingConfig = {
     schedule:
       f.pooling === 'none'
@@ -71,13 +75,16 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
       : model.config.pooling?.chunk
         ? { chunk: model.config.pooling.chunk }
         : {}),
+    ...(globalTokens ? { globalTokens } : {}),
   };
   const longer = extendPositions(model.config, model.weights, f.maxLength);
   if (longer.config !== model.config)
     info(
       `positions extended from ${model.config.maxPositions} to ${longer.config.maxPositions} by copying the learned ones (--max-length ${f.maxLength})`,
     );
-  checkPooling(pooling, longer.config, f.pooling !== undefined ? '--pooling' : join(f.model, 'config.json'));
+  const where =
+    f.globalTokens !== undefined ? '--global-tokens' : f.pooling !== undefined ? '--pooling' : join(f.model, 'config.json');
+  checkPooling(pooling, longer.config, where);
   const config = { ...longer.config, pooling };
   return { ...model, config, weights: withScorers(config, longer.weights, f.seed) };
 }

@@ -59,6 +59,8 @@ export interface BundleManifest {
       inputLength: number;
       operator?: 'halving' | 'iterative';
       chunk?: number;
+      /** Global rows of the blockwise layers: the first segment within the first globalTokens. */
+      globalTokens?: number;
     };
     /** AdapLeR models (per-input token removal): their thresholds and where the graph holds its predictors. */
     adapler?: BundleAdapler;

@@ -7,7 +7,7 @@
  */
 import type { Graph, Tensor32, Value } from '@lat/core';
 import { architectureOf, layerShape, type ModelConfig } from './architectures/index.js';
-import { selfAttention } from './blocks/attention.js';
+import { globalRows, selfAttention } from './blocks/attention.js';
 import { blocks, type Dropout, type WeightSource } from './blocks/context.js';
 import { feedForward } from './blocks/feed-forward.js';
 import { spanHead } from './blocks/heads.js';
@@ -118,6 +118,8 @@ export function buildEncoder(
 
   const embeddings = h;
   const mask0 = g.cast(mask, g.float); // [B, n] 1 for real tokens still present
+  const globalTokens = c.pooling?.globalTokens;
+  const global = globalTokens ? globalRows(g, globalTokens, mask0, positions, types) : undefined;
   // Original positions [B, n], built in a branch only when it reads them (selection, kept positions, restore).
   const pos0 = () => g.expand(g.unsqueeze(positions, [0]), g.shapeOf(ids), ['batch', 'seq']);
   // The full-length buffer is only needed by token-level heads.
@@ -160,7 +162,7 @@ export function buildEncoder(
           ...(reducer?.attentionScores
             ? { editScores: (s: Value) => reducer.attentionScores!(i, s, m, h) }
             : {}),
-          ...(i <= blockwiseUntil ? { chunk: c.pooling!.chunk! } : {}),
+          ...(i <= blockwiseUntil ? { chunk: c.pooling!.chunk!, ...(global ? { global } : {}) } : {}),
           ...(cut ? { firstQueryOnly: true } : {}),
         });
         const on = reducer?.blockOn?.(i, 'attention');

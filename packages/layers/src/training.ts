@@ -156,18 +156,20 @@ class TableDropout implements Dropout {
 /**
  * Elements of the biggest tensor dropout touches, which sizes the noise table: the hidden states
  * (B·N·d) or one layer's attention probabilities — B·H·r² over the r rows the layer attends
- * over, B·H·⌈N/c⌉·c² in blockwise layers. A pooled long-input model attends blockwise until it
+ * over, B·H·⌈N/c⌉·c·(c + g) in blockwise layers with g global tokens (their own g·N rows are
+ * smaller). A pooled long-input model attends blockwise until it
  * pools and over few rows after, so its table grows as N·c, not N² (at 4096 tokens in blocks of
  * 512, 8× smaller than a full-attention layer's).
  */
 export function largestDropoutTensor(c: ModelConfig, maxBatch: number, maxSeq: number): number {
   const blockwiseUntil = lastBlockwiseLayer(c);
   const chunk = c.pooling?.chunk ?? maxSeq;
+  const global = c.pooling?.globalTokens ?? 0; // blockwise rows also attend to these keys
   const attending = [maxSeq, ...poolingCounts(c, maxSeq)]; // rows layer i attends over
   let largest = maxBatch * maxSeq * c.hiddenSize;
   for (let i = 0; i < c.numLayers; i++) {
     const r = attending[i]!;
-    const probs = i <= blockwiseUntil ? Math.ceil(r / chunk) * chunk ** 2 : r ** 2;
+    const probs = i <= blockwiseUntil ? Math.ceil(r / chunk) * chunk * (chunk + global) : r ** 2;
     largest = Math.max(largest, maxBatch * c.numHeads * probs);
   }
   return largest;

@@ -49,6 +49,12 @@ export interface PoolingConfig {
   operator?: 'halving' | 'iterative';
   /** Blockwise attention in blocks of `chunk` rows for the layers up to the first pooling. */
   chunk?: number;
+  /**
+   * With `chunk`: the first segment's tokens among the first `globalTokens` positions ([CLS]
+   * question [SEP] in span QA) attend to every row, and every row to them, in the blockwise
+   * layers (Longformer-style global attention). Absent or 0: plain blockwise attention.
+   */
+  globalTokens?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -176,6 +182,7 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
       inputLength: Number(p['input_length']),
       ...(p['operator'] !== undefined ? { operator: p['operator'] as PoolingConfig['operator'] } : {}),
       ...(p['chunk'] !== undefined ? { chunk: Number(p['chunk']) } : {}),
+      ...(p['global_tokens'] !== undefined ? { globalTokens: Number(p['global_tokens']) } : {}),
     };
     checkPooling(
       pooling,
@@ -220,6 +227,7 @@ export function toHfConfig(c: ModelConfig): Json {
             input_length: c.pooling.inputLength,
             ...(c.pooling.operator ? { operator: c.pooling.operator } : {}),
             ...(c.pooling.chunk ? { chunk: c.pooling.chunk } : {}),
+            ...(c.pooling.globalTokens ? { global_tokens: c.pooling.globalTokens } : {}),
           },
         }
       : {}),

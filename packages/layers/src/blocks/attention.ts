@@ -22,12 +22,36 @@ export interface AttentionOptions {
   editScores?: (scores: Value) => Value;
   /** Blockwise attention in blocks of `chunk` rows (long inputs before pooling). */
   chunk?: number;
+  /** With `chunk`: global rows among the first `count` (Longformer-style; see {@link GlobalRows}). */
+  global?: GlobalRows;
   /**
    * Only the first row queries (keys and values stay every row): the output is [CLS]'s state
    * [B, 1, d], all a classification head reads of the last layer. Dropout masks are the rows
    * the full layer's masks would give it.
    */
   firstQueryOnly?: boolean;
+}
+
+/**
+ * Global rows of blockwise attention (the question of long-document QA): `isGlobal` [B, n] is 1
+ * for the global rows, all of them among the first `count` rows and 0 from row `count` on.
+ * Every row attends to its own block's other rows and to the global rows; a global row attends
+ * to every row. Global keys are left out of the blocks, so no key counts twice.
+ */
+export interface GlobalRows {
+  count: number;
+  isGlobal: Value;
+}
+
+/**
+ * The global rows of blockwise layers (config `lat_pooling.global_tokens` = `count`): the real
+ * tokens [B, n] (`mask`, float) among the first `count` positions that are in the first segment
+ * (token type 0: [CLS] question [SEP] in span QA; without token types, every row is).
+ */
+export function globalRows(g: Graph, count: number, mask: Value, positions: Value, types?: Value): GlobalRows {
+  let isGlobal = g.mul(mask, g.cast(g.less(positions, g.int64(count)), g.float)); // [B, n]
+  if (types) isGlobal = g.mul(isGlobal, g.cast(g.equal(types, g.int64(0)), g.float));
+  return { count, isGlobal };
 }
 
 /**
@@ -74,7 +98,7 @@ export function selfAttention(
         'blockwise attention cannot take edited scores, hard attention, pruned heads or first-row queries',
         prefix,
       );
-    ({ ctx, probs } = blockwise(b, q, k, v, mask, o.chunk));
+    ({ ctx, probs } = blockwise(b, q, k, v, mask, o.chunk, o.global));
   } else {
     const heads = (x: Value) => g.transpose(g.reshape(x, [0, 0, H, dh]), [0, 2, 1, 3]); // [B, H, n, dh]
     // [B, 1, 1, n]; once per mask: at full length every layer attends over the same one.
@@ -111,13 +135,17 @@ export function selfAttention(
  * Blockwise attention (the long-document encoders' and DeepPyramidion's before pooling): rows
  * attend only within consecutive blocks of `chunk`, so memory and time grow as n·c instead of
  * n². The rows are padded (masked) up to a multiple of the chunk and the padding dropped after.
+ * With global rows (g of them at most), every block also attends to the g global keys and the
+ * global rows' queries to all n keys: n·(c + g) + g·n instead of n·c.
  */
-function blockwise(b: Blocks, q: Value, k: Value, v: Value, mask: Value, chunk: number) {
+function blockwise(b: Blocks, q: Value, k: Value, v: Value, mask: Value, chunk: number, global?: GlobalRows) {
   const { g, config: c } = b;
   const d = c.hiddenSize;
   const H = c.numHeads;
   const dh = d / H;
   const n = dimOf(g, q, 1);
+  const scale = g.scalar(1 / Math.sqrt(dh));
+  const bias = (keep: Value) => g.mul(g.sub(g.scalar(1), keep), g.scalar(-10000));
   const mod = (a: Value, m: number) =>
     g.node('Mod', [a, g.int64(m)], {}, [{ dtype: 'int64', shape: [] }])[0]!;
   const pad = mod(g.sub(g.int64(chunk), mod(n, chunk)), chunk); // rows up to a multiple of the chunk
@@ -129,14 +157,48 @@ function blockwise(b: Blocks, q: Value, k: Value, v: Value, mask: Value, chunk: 
   };
   // [B, n, d] → [B, nb, H, c, dh]
   const blocks = (x: Value) => g.transpose(g.reshape(padded(x), [0, -1, chunk, H, dh]), [0, 1, 3, 2, 4]);
-  const m = g.reshape(padded(mask), [0, -1, chunk]); // [B, nb, c]
-  const keyBias = g.mul(g.sub(g.scalar(1), g.unsqueeze(m, [2, 3])), g.scalar(-10000)); // [B, nb, 1, 1, c]
-  const scores = g.add(
-    g.mul(g.matmul(blocks(q), g.transpose(blocks(k), [0, 1, 2, 4, 3])), g.scalar(1 / Math.sqrt(dh))),
-    keyBias,
+  const heads = (x: Value) => g.transpose(g.reshape(x, [0, 0, H, dh]), [0, 2, 1, 3]); // [B, H, r, dh]
+  // Global keys are reached through their own columns, so the blocks leave them out.
+  const local = global ? g.mul(mask, g.sub(g.scalar(1), global.isGlobal)) : mask;
+  const m = g.reshape(padded(local), [0, -1, chunk]); // [B, nb, c]
+  let scores = g.add(
+    g.mul(g.matmul(blocks(q), g.transpose(blocks(k), [0, 1, 2, 4, 3])), scale),
+    bias(g.unsqueeze(m, [2, 3])), // [B, nb, 1, 1, c]
   );
-  const probs = g.softmax(scores, -1); // [B, nb, H, c, c]
-  const out = g.matmul(b.dropout(probs, c.attentionDropout), blocks(v)); // [B, nb, H, c, dh]
+  // The first g rows: [B, g, ·] (fewer when n < g).
+  const first = (x: Value) => g.slice(x, [0], [global!.count], [1]);
+  const globalHeads = (x: Value) => g.unsqueeze(heads(first(x)), [1]); // [B, 1, H, g, dh]
+  if (global) {
+    const toGlobal = g.mul(g.matmul(blocks(q), g.transpose(globalHeads(k), [0, 1, 2, 4, 3])), scale);
+    const globalBias = bias(g.unsqueeze(first(global.isGlobal), [1, 2, 3])); // [B, 1, 1, 1, g]
+    scores = g.concat([scores, g.add(toGlobal, globalBias)], 4); // [B, nb, H, c, c + g]
+  }
+  const probs = g.softmax(scores, -1); // [B, nb, H, c, c (+ g)]
+  const dropped = b.dropout(probs, c.attentionDropout);
+  const out = global
+    ? g.add(
+        g.matmul(g.slice(dropped, [0], [chunk], [4]), blocks(v)),
+        g.matmul(g.slice(dropped, [chunk], [chunk + global.count], [4]), globalHeads(v)),
+      )
+    : g.matmul(dropped, blocks(v)); // [B, nb, H, c, dh]
   const rows = g.reshape(g.transpose(out, [0, 1, 3, 2, 4]), [0, -1, d]); // [B, n + pad, d]
-  return { ctx: g.gather(rows, range(g, n), 1), probs };
+  let ctx = g.gather(rows, range(g, n), 1);
+  if (global) {
+    // The global rows' queries over every key; the other rows keep their blockwise context.
+    const all = g.softmax(
+      g.add(
+        g.mul(g.matmul(heads(first(q)), g.transpose(heads(k), [0, 1, 3, 2])), scale),
+        bias(g.unsqueeze(mask, [1, 2])), // [B, 1, 1, n]
+      ),
+      -1,
+    ); // [B, H, g, n]
+    const perHead = g.matmul(b.dropout(all, c.attentionDropout), heads(v)); // [B, H, g, dh]
+    const globalCtx = g.reshape(g.transpose(perHead, [0, 2, 1, 3]), [0, 0, d]); // [B, g, d]
+    const isGlobal = g.greater(g.unsqueeze(first(global.isGlobal), [2]), g.scalar(0)); // [B, g, 1]
+    ctx = g.concat(
+      [g.where(isGlobal, globalCtx, first(ctx)), g.slice(ctx, [global.count], [Number.MAX_SAFE_INTEGER], [1])],
+      1,
+    );
+  }
+  return { ctx, probs };
 }

@@ -3,17 +3,15 @@
  * wasm alike), short inputs pass unchanged, the scorers get gradients that match finite
  * differences, and bad schedules are refused in one line.
  */
-import { type HostTensor, type StateDict, toModelProto } from '@lat/core';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { createWebRuntime } from '@lat/runtime-web';
 import { describe, expect, it } from 'vitest';
 import { createAnytimeModel } from '../anytime.js';
-import { type ModelConfig, parseModelConfig, toHfConfig } from '../architectures/config.js';
+import { parseModelConfig, toHfConfig } from '../architectures/config.js';
 import { extendPositions } from '../architectures/positions.js';
 import { createRandomWeights } from '../architectures/weights.js';
 import { dimOf, range } from '../blocks/rows.js';
-import { tinyBertConfig } from '../testing/index.js';
-import { buildTrainingGraph, taskLoss } from '../training.js';
+import { tinyBertConfig, trainingCheck } from '../testing/index.js';
 import { parsePoolingSchedule, poolingReducer, scorerNames, withScorers } from './pooling.js';
 import type { TokenReducer } from './reducer.js';
 
@@ -30,38 +28,6 @@ const batch = (n: number, real: number[]) => ({
   ),
   batch: real.length,
 });
-
-/** A training graph on one batch: its outputs at some weights, and finite differences of a loss. */
-async function trainingCheck(c: ModelConfig, w: StateDict, x: ReturnType<typeof batch>, labels: number[]) {
-  const seq = x.inputIds.length / x.batch;
-  const t = buildTrainingGraph(c, w, { task: 'classification', maxBatch: x.batch, maxSeq: seq });
-  const s = await createNodeRuntime({ threads: 1 }).createSession(toModelProto(t.graph));
-  const run = (weights: StateDict) =>
-    s.run({
-      ...t.feeds.batch(x, labels, weights),
-      ...t.feeds.teacher(x),
-      ...t.feeds.pass(x, {
-        setting: undefined,
-        dropoutOffsets: new BigInt64Array(t.dropoutSites),
-        lossWeights: { [taskLoss]: 1 },
-      }),
-    });
-  /** (L(w + δ) − L(w − δ)) / 2δ for element i of weight `name`. */
-  const numeric = async (name: string, i: number, delta = 1e-3) => {
-    const at = async (d: number) => {
-      const data = Float32Array.from(w.get(name)!.data);
-      data[i]! += d;
-      return t.feeds.loss(await run(new Map(w).set(name, { dims: w.get(name)!.dims, data })));
-    };
-    return ((await at(delta)) - (await at(-delta))) / (2 * delta);
-  };
-  return {
-    run,
-    grads: (out: Record<string, HostTensor>) => t.feeds.grads(out),
-    numeric,
-    release: () => s.release(),
-  };
-}
 
 describe('trainable pooling as a reducer', () => {
   it('pools 16 → 4 → 2 rows, [CLS] first, in document order; wasm gives what Node gives', async () => {

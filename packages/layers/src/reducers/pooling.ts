@@ -150,6 +150,20 @@ export function checkPooling(
   }
   if (p.chunk !== undefined && (!Number.isInteger(p.chunk) || p.chunk < 1))
     throw new LatError('BAD_INPUT', `chunk must be a whole number ≥ 1, got ${p.chunk}`, where);
+  if (p.globalTokens !== undefined) {
+    if (!Number.isInteger(p.globalTokens) || p.globalTokens < 0 || p.globalTokens > p.inputLength)
+      throw new LatError(
+        'BAD_INPUT',
+        `global tokens must be a whole number in 0..${p.inputLength} (the input length), got ${p.globalTokens}`,
+        where,
+      );
+    if (p.globalTokens > 0 && !p.chunk)
+      throw new LatError(
+        'BAD_INPUT',
+        'global tokens need blockwise attention (a chunk, e.g. --chunk 512): full attention already sees every token',
+        where,
+      );
+  }
   if (p.operator !== undefined && p.operator !== 'halving' && p.operator !== 'iterative')
     throw new LatError(
       'BAD_INPUT',

@@ -8,6 +8,7 @@ import { type TinyModel, type TinyModelOptions, tinyModel } from './tiny-model.j
 export * from './reference.js';
 export * from './roberta.js';
 export * from './tiny-model.js';
+export * from './training-check.js';
 
 /** BERT-base (uncased) dimensions, for cost and graph-size checks. */
 export const bertBaseConfig = () =>

@@ -23,6 +23,8 @@ export function referenceForward(
   types: number[] | undefined,
   lengths: number[] | undefined,
   head: 'classification' | 'span' = 'classification',
+  /** Which keys j query i of layer `layer` attends to (default: every key). */
+  attends: (layer: number, i: number, j: number) => boolean = () => true,
 ): ReferenceResult {
   const W = (n: string) => {
     const t = w.get(n);
@@ -98,7 +100,7 @@ export function referenceForward(
         for (let j = 0; j < n; j++) {
           let dot = 0;
           for (let e = 0; e < dh; e++) dot += q[i]![hd * dh + e]! * k[j]![hd * dh + e]!;
-          s[j] = dot / Math.sqrt(dh);
+          s[j] = attends(l, i, j) ? dot / Math.sqrt(dh) : Number.NEGATIVE_INFINITY;
         }
         const mx = Math.max(...s);
         const ex = s.map((x) => Math.exp(x - mx));

@@ -1,0 +1,155 @@
+/**
+ * Global rows in blockwise attention (config `lat_pooling.global_tokens`): the first segment
+ * within the first g positions attends to every row and every row to it, the rest stays in its
+ * block — checked against a float64 reference with that key mask on arrays. g = 0 builds the
+ * plain blockwise graph, one block over the whole input is full attention, the training graph's
+ * gradients match finite differences, and bad values are refused in one line.
+ */
+import { toModelProto } from '@lat/core';
+import { createNodeRuntime } from '@lat/runtime-node';
+import { describe, expect, it } from 'vitest';
+import { buildAnytimeGraph, createAnytimeModel, type EncodedBatch } from '../anytime.js';
+import { parseModelConfig, toHfConfig } from '../architectures/config.js';
+import { createRandomWeights } from '../architectures/weights.js';
+import { referenceForward, tinyBertConfig, trainingCheck } from '../testing/index.js';
+import { buildTrainingGraph, taskLoss } from '../training.js';
+
+const n = 16;
+/** The tiny BERT with blockwise attention in both layers (no pooling), or full attention. */
+const blockwise = (pooling?: Record<string, unknown>, dropout = 0) =>
+  parseModelConfig({
+    ...toHfConfig(tinyBertConfig(dropout)),
+    ...(pooling ? { lat_pooling: { schedule: [], input_length: n, ...pooling } } : {}),
+  });
+
+/** Two examples of n rows: questions of 4 and 7 tokens (token type 0), the second padded after 13. */
+const examples = [
+  { real: 16, question: 4 },
+  { real: 13, question: 7 },
+].map(({ real, question }, e) => ({
+  ids: Array.from({ length: real }, (_, i) => 2 + ((i * 7 + e * 3) % 25)),
+  types: Array.from({ length: real }, (_, i) => (i < question ? 0 : 1)),
+}));
+const x: EncodedBatch = {
+  inputIds: BigInt64Array.from({ length: 2 * n }, (_, i) => BigInt(examples[(i / n) | 0]!.ids[i % n] ?? 0)),
+  attentionMask: BigInt64Array.from({ length: 2 * n }, (_, i) =>
+    i % n < examples[(i / n) | 0]!.ids.length ? 1n : 0n,
+  ),
+  tokenTypeIds: BigInt64Array.from({ length: 2 * n }, (_, i) =>
+    BigInt(examples[(i / n) | 0]!.types[i % n] ?? 0),
+  ),
+  batch: 2,
+};
+
+/** Start logits of the real rows of each example, through the ONNX graph. */
+async function spanStarts(c: ReturnType<typeof blockwise>, w: ReturnType<typeof createRandomWeights>) {
+  const m = await createAnytimeModel(createNodeRuntime({ threads: 1 }), c, w, { head: 'span' });
+  const out = (await m.run(x)).startLogits!;
+  await m.release();
+  return examples.map((e, b) => Array.from(out.subarray(b * n, b * n + e.ids.length)));
+}
+
+/** The same on arrays: key j visible to query i when both share a block of `chunk` or either is global. */
+function referenceStarts(w: ReturnType<typeof createRandomWeights>, chunk: number, g: number) {
+  const c = blockwise();
+  return examples.map(({ ids, types }) => {
+    const global = (i: number) => i < g && types[i] === 0;
+    const attends = (_l: number, i: number, j: number) =>
+      global(i) || global(j) || Math.floor(i / chunk) === Math.floor(j / chunk);
+    return referenceForward(c, w, ids, types, undefined, 'span', attends).start!;
+  });
+}
+
+const expectClose = (a: number[][], b: number[][]) =>
+  a.forEach((row, e) => row.forEach((v, i) => expect(v).toBeCloseTo(b[e]![i]!, 4)));
+
+describe('global rows in blockwise attention', () => {
+  const w = createRandomWeights(blockwise({ chunk: 5 }), 3, { qa: true }, 0.5);
+
+  it('each row attends to its block and the question, the question to every row (masked reference on arrays)', async () => {
+    // Blocks of 5 (the last padded), g = 6: example 0's question is 4 rows, example 1's is 7
+    // rows, of which the first 6 are global; padding is never global.
+    const c = blockwise({ chunk: 5, global_tokens: 6 });
+    expect(toHfConfig(c)['lat_pooling']).toEqual({ schedule: [], input_length: n, chunk: 5, global_tokens: 6 });
+    const global = await spanStarts(c, w);
+    expectClose(global, referenceStarts(w, 5, 6));
+    // The global rows change the answer: plain blocks give other logits.
+    const plain = referenceStarts(w, 5, 0);
+    expect(Math.max(...global.flatMap((r, e) => r.map((v, i) => Math.abs(v - plain[e]![i]!))))).toBeGreaterThan(
+      1e-3,
+    );
+    // As many global slots as rows: still the first segment only.
+    expectClose(await spanStarts(blockwise({ chunk: 5, global_tokens: 16 }), w), referenceStarts(w, 5, 16));
+  });
+
+  it('g = 0 builds the plain blockwise graph; one block over the whole input is full attention', async () => {
+    const bytes = (pooling: Record<string, unknown>) =>
+      toModelProto(buildAnytimeGraph(blockwise(pooling), w, { head: 'span' }));
+    expect(bytes({ chunk: 5, global_tokens: 0 })).toEqual(bytes({ chunk: 5 }));
+    expect(toHfConfig(blockwise({ chunk: 5, global_tokens: 0 }))['lat_pooling']).toEqual({
+      schedule: [],
+      input_length: n,
+      chunk: 5,
+    });
+    expectClose(await spanStarts(blockwise({ chunk: 5 }), w), referenceStarts(w, 5, 0));
+    const full = await spanStarts(blockwise(), w);
+    expectClose(await spanStarts(blockwise({ chunk: n, global_tokens: 6 }), w), full);
+    expectClose(referenceStarts(w, n, 0), full);
+  });
+
+  it('trains: gradients through the global rows match finite differences; dropout fits the noise table', async () => {
+    const c = blockwise({ chunk: 5, global_tokens: 6 });
+    const check = await trainingCheck(c, w, x, [1, 0]);
+    const out = await check.run(w);
+    const m = await createAnytimeModel(createNodeRuntime({ threads: 1 }), c, w);
+    const logits = (await m.run(x)).logits!;
+    await m.release();
+    expect(Array.from(out['logits']!.data as Float32Array)).toEqual(
+      Array.from(logits).map((v) => expect.closeTo(v, 4)),
+    );
+    // Layer 0's keys reach [CLS] in layer 1 only through the blocks and the global columns.
+    for (const name of ['encoder.layer.0.attention.self.key.weight', 'encoder.layer.0.attention.self.query.weight']) {
+      const analytic = check.grads(out)[name]!;
+      expect(Math.max(...Array.from(analytic, Math.abs))).toBeGreaterThan(1e-4);
+      for (const i of [5, 130]) {
+        const numeric = await check.numeric(name, i);
+        expect(Math.abs(numeric - analytic[i]!)).toBeLessThan(1e-3 + 0.05 * Math.abs(analytic[i]!));
+      }
+    }
+    await check.release();
+
+    // With dropout, the blocks' probabilities [B, nb, H, c, c + g] are the largest tensor.
+    const dropped = blockwise({ chunk: 5, global_tokens: 6 }, 0.1);
+    const t = buildTrainingGraph(dropped, w, { task: 'classification', maxBatch: 2, maxSeq: n });
+    expect(t.noiseTableSize).toBeGreaterThanOrEqual(2 * 2 * 4 * 5 * (5 + 6));
+    const s = await createNodeRuntime({ threads: 1 }).createSession(toModelProto(t.graph));
+    const result = await s.run({
+      ...t.feeds.batch(x, [1, 0], w),
+      ...t.feeds.teacher(x),
+      ...t.feeds.pass(x, {
+        setting: undefined,
+        dropoutOffsets: BigInt64Array.from({ length: t.dropoutSites }, (_, i) => BigInt(i * 977)),
+        lossWeights: { [taskLoss]: 1 },
+      }),
+    });
+    expect(Number.isFinite(t.feeds.loss(result))).toBe(true);
+    await s.release();
+  });
+
+  it('refuses bad values in one line', () => {
+    for (const [pooling, message] of [
+      [{ chunk: 5, global_tokens: -1 }, /global tokens must be a whole number in 0\.\.16 \(the input length\), got -1/],
+      [{ chunk: 5, global_tokens: 2.5 }, /got 2\.5/],
+      [{ chunk: 5, global_tokens: 17 }, /got 17/],
+      [{ schedule: [[0, 4]], global_tokens: 4 }, /global tokens need blockwise attention \(a chunk/],
+    ] as [Record<string, unknown>, RegExp][]) {
+      expect(() => blockwise(pooling)).toThrow(message);
+      try {
+        blockwise(pooling);
+      } catch (e) {
+        expect((e as Error).message).not.toContain('\n');
+        expect((e as Error).message).toContain('lat_pooling');
+      }
+    }
+  });
+});
