@@ -83,7 +83,11 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
       `positions extended from ${model.config.maxPositions} to ${longer.config.maxPositions} by copying the learned ones (--max-length ${f.maxLength})`,
     );
   const where =
-    f.globalTokens !== undefined ? '--global-tokens' : f.pooling !== undefined ? '--pooling' : join(f.model, 'config.json');
+    f.globalTokens !== undefined
+      ? '--global-tokens'
+      : f.pooling !== undefined
+        ? '--pooling'
+        : join(f.model, 'config.json');
   checkPooling(pooling, longer.config, where);
   const config = { ...longer.config, pooling };
   return { ...model, config, weights: withScorers(config, longer.weights, f.seed) };

@@ -209,6 +209,35 @@ describe('lat train --method pooling', () => {
     ]);
   }, 60_000);
 
+  it('trains blockwise attention with global tokens; predict, export and the bundle run them; stage B keeps them', () => {
+    const out = join(dir, 'global');
+    const flags = ['--method', 'pooling', '--pooling', 'none', '--chunk', '8', '--epochs', '1'];
+    const r = run(['train', ...common(), '--out', out, ...flags, '--global-tokens', '4']);
+    expect(r.status, r.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config.lat_pooling).toEqual({ schedule: [], input_length: 32, chunk: 8, global_tokens: 4 });
+    const text = 'the film was dull and the plot was boring but the cast was witty and the story was fresh';
+    const p = latJson(['predict', '--model', out, text]);
+    const bundle = join(dir, 'global-bundle');
+    latJson(['export', '--model', out, '--out', bundle]);
+    const manifest = JSON.parse(readFileSync(join(bundle, 'lat.json'), 'utf8'));
+    expect(manifest.model.pooling).toEqual({ schedule: [], inputLength: 32, chunk: 8, globalTokens: 4 });
+    const fromBundle = latJson(['predict', '--model', bundle, text]);
+    expect(fromBundle.predictions[0].logits).toEqual(
+      p.predictions[0].logits.map((v: number) => expect.closeTo(v, 5)),
+    );
+    // A second stage from it (longer inputs, new blocks) keeps its global tokens unless told.
+    const longer = join(dir, 'global-longer');
+    const s = run(['train', ...sentimentTraining(dir, out), '--max-length', '64', '--out', longer, ...flags]);
+    expect(s.status, s.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(longer, 'config.json'), 'utf8')).lat_pooling).toEqual({
+      schedule: [],
+      input_length: 64,
+      chunk: 8,
+      global_tokens: 4,
+    });
+  }, 120_000);
+
   it('refuses bad schedules in one line', () => {
     const bad = (flags: string[], message: RegExp) => {
       const r = run(['train', ...common(), '--out', join(dir, `bad-${flags.join('')}`), ...flags]);
@@ -237,5 +266,14 @@ describe('lat train --method pooling', () => {
     bad(['--scorer-loss', '1'], /--scorer-loss needs --method pooling/);
     bad([...pooled, '--scorer-loss', '1'], /--scorer-loss: needs span QA \(--task squad\)/);
     bad(['--method', 'pooling'], /--method pooling needs a schedule/);
+    // Global tokens: blockwise layers only, within the input length.
+    bad(['--global-tokens', '4'], /--global-tokens needs --method pooling/);
+    bad([...pooled, '--global-tokens', '4'], /--global-tokens: global tokens need blockwise attention/);
+    const blockwise = ['--method', 'pooling', '--pooling', 'none', '--chunk', '8'];
+    bad(
+      [...blockwise, '--global-tokens', '33'],
+      /global tokens must be a whole number in 0\.\.32 \(the input length\), got 33/,
+    );
+    bad([...blockwise, '--global-tokens', '-1'], /--global-tokens must be a whole number, got '-1'/);
   }, 60_000);
 });

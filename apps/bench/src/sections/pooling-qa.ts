@@ -26,6 +26,7 @@ function layout(dir: string): string {
   if (!p) return 'n² in every layer';
   const parts = [
     p.chunk ? `blocks of ${p.chunk}` : '',
+    p.global_tokens ? `question global (≤ ${p.global_tokens})` : '',
     ...(p.schedule as [number, number][]).map(([l, k]) => `layer ${l} → ${k}`),
     p.operator === 'iterative' ? 'iterative softmax' : '',
   ];

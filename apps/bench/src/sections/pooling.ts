@@ -79,8 +79,9 @@ function configOf(
 
 /**
  * MACs of one n-token input: the LAT cost model over the rows each layer runs on, with
- * blockwise layers' attention at n·c instead of n², the scorers (n·d each) and the iterative
- * operator's k·n·d product. Successive halving's gathers and merges are O(n·d) and left out.
+ * blockwise layers' attention at n·c instead of n² (plus n·g to the g global keys and g·n for
+ * the global rows' own queries), the scorers (n·d each) and the iterative operator's k·n·d
+ * product. Successive halving's gathers and merges are O(n·d) and left out.
  */
 export function poolingMacs(c: ModelConfig, n: number): number {
   const d = c.hiddenSize;
@@ -91,7 +92,10 @@ export function poolingMacs(c: ModelConfig, n: number): number {
   const until = lastBlockwiseLayer(c);
   let rows = n;
   for (let i = 0; i < c.numLayers; i++) {
-    if (i <= until) macs -= 2 * rows * (rows - Math.min(rows, p.chunk!)) * d;
+    if (i <= until) {
+      const global = Math.min(rows, p.globalTokens ?? 0);
+      macs += 2 * rows * (Math.min(rows, p.chunk!) + 2 * global - rows) * d;
+    }
     const k = p.schedule.find(([l]) => l === i)?.[1];
     if (k !== undefined) macs += rows * d + (p.operator === 'iterative' ? k * rows * d : 0);
     rows = counts[i]!;

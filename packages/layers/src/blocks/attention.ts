@@ -48,7 +48,13 @@ export interface GlobalRows {
  * tokens [B, n] (`mask`, float) among the first `count` positions that are in the first segment
  * (token type 0: [CLS] question [SEP] in span QA; without token types, every row is).
  */
-export function globalRows(g: Graph, count: number, mask: Value, positions: Value, types?: Value): GlobalRows {
+export function globalRows(
+  g: Graph,
+  count: number,
+  mask: Value,
+  positions: Value,
+  types?: Value,
+): GlobalRows {
   let isGlobal = g.mul(mask, g.cast(g.less(positions, g.int64(count)), g.float)); // [B, n]
   if (types) isGlobal = g.mul(isGlobal, g.cast(g.equal(types, g.int64(0)), g.float));
   return { count, isGlobal };
@@ -196,7 +202,10 @@ function blockwise(b: Blocks, q: Value, k: Value, v: Value, mask: Value, chunk: 
     const globalCtx = g.reshape(g.transpose(perHead, [0, 2, 1, 3]), [0, 0, d]); // [B, g, d]
     const isGlobal = g.greater(g.unsqueeze(first(global.isGlobal), [2]), g.scalar(0)); // [B, g, 1]
     ctx = g.concat(
-      [g.where(isGlobal, globalCtx, first(ctx)), g.slice(ctx, [global.count], [Number.MAX_SAFE_INTEGER], [1])],
+      [
+        g.where(isGlobal, globalCtx, first(ctx)),
+        g.slice(ctx, [global.count], [Number.MAX_SAFE_INTEGER], [1]),
+      ],
       1,
     );
   }

@@ -70,14 +70,19 @@ describe('global rows in blockwise attention', () => {
     // Blocks of 5 (the last padded), g = 6: example 0's question is 4 rows, example 1's is 7
     // rows, of which the first 6 are global; padding is never global.
     const c = blockwise({ chunk: 5, global_tokens: 6 });
-    expect(toHfConfig(c)['lat_pooling']).toEqual({ schedule: [], input_length: n, chunk: 5, global_tokens: 6 });
+    expect(toHfConfig(c)['lat_pooling']).toEqual({
+      schedule: [],
+      input_length: n,
+      chunk: 5,
+      global_tokens: 6,
+    });
     const global = await spanStarts(c, w);
     expectClose(global, referenceStarts(w, 5, 6));
     // The global rows change the answer: plain blocks give other logits.
     const plain = referenceStarts(w, 5, 0);
-    expect(Math.max(...global.flatMap((r, e) => r.map((v, i) => Math.abs(v - plain[e]![i]!))))).toBeGreaterThan(
-      1e-3,
-    );
+    expect(
+      Math.max(...global.flatMap((r, e) => r.map((v, i) => Math.abs(v - plain[e]![i]!)))),
+    ).toBeGreaterThan(1e-3);
     // As many global slots as rows: still the first segment only.
     expectClose(await spanStarts(blockwise({ chunk: 5, global_tokens: 16 }), w), referenceStarts(w, 5, 16));
   });
@@ -108,7 +113,10 @@ describe('global rows in blockwise attention', () => {
       Array.from(logits).map((v) => expect.closeTo(v, 4)),
     );
     // Layer 0's keys reach [CLS] in layer 1 only through the blocks and the global columns.
-    for (const name of ['encoder.layer.0.attention.self.key.weight', 'encoder.layer.0.attention.self.query.weight']) {
+    for (const name of [
+      'encoder.layer.0.attention.self.key.weight',
+      'encoder.layer.0.attention.self.query.weight',
+    ]) {
       const analytic = check.grads(out)[name]!;
       expect(Math.max(...Array.from(analytic, Math.abs))).toBeGreaterThan(1e-4);
       for (const i of [5, 130]) {
@@ -138,7 +146,10 @@ describe('global rows in blockwise attention', () => {
 
   it('refuses bad values in one line', () => {
     for (const [pooling, message] of [
-      [{ chunk: 5, global_tokens: -1 }, /global tokens must be a whole number in 0\.\.16 \(the input length\), got -1/],
+      [
+        { chunk: 5, global_tokens: -1 },
+        /global tokens must be a whole number in 0\.\.16 \(the input length\), got -1/,
+      ],
       [{ chunk: 5, global_tokens: 2.5 }, /got 2\.5/],
       [{ chunk: 5, global_tokens: 17 }, /got 17/],
       [{ schedule: [[0, 4]], global_tokens: 4 }, /global tokens need blockwise attention \(a chunk/],
