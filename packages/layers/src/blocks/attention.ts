@@ -6,7 +6,7 @@ import { dimOf, range } from './rows.js';
 export interface AttentionResult {
   /** States after attention, its output projection, residual and LayerNorm [B, n, d]. */
   attended: Value;
-  /** Attention probabilities [B, H, n, n] (before dropout); blockwise: [B, n/c, H, c, c] blocks. */
+  /** Attention probabilities [B, H, n, n] (before dropout); blockwise: [B, n/c, H, c, c (+ g global)] blocks. */
   probs: Value;
 }
 
@@ -166,27 +166,30 @@ function blockwise(b: Blocks, q: Value, k: Value, v: Value, mask: Value, chunk: 
   const heads = (x: Value) => g.transpose(g.reshape(x, [0, 0, H, dh]), [0, 2, 1, 3]); // [B, H, r, dh]
   // Global keys are reached through their own columns, so the blocks leave them out.
   const local = global ? g.mul(mask, g.sub(g.scalar(1), global.isGlobal)) : mask;
-  const m = g.reshape(padded(local), [0, -1, chunk]); // [B, nb, c]
-  let scores = g.add(
-    g.mul(g.matmul(blocks(q), g.transpose(blocks(k), [0, 1, 2, 4, 3])), scale),
-    bias(g.unsqueeze(m, [2, 3])), // [B, nb, 1, 1, c]
-  );
+  let keep = g.reshape(padded(local), [0, -1, chunk]); // [B, nb, c]
+  let keys = blocks(k);
+  let values = blocks(v);
   // The first g rows: [B, g, ·] (fewer when n < g).
   const first = (x: Value) => g.slice(x, [0], [global!.count], [1]);
-  const globalHeads = (x: Value) => g.unsqueeze(heads(first(x)), [1]); // [B, 1, H, g, dh]
   if (global) {
-    const toGlobal = g.mul(g.matmul(blocks(q), g.transpose(globalHeads(k), [0, 1, 2, 4, 3])), scale);
-    const globalBias = bias(g.unsqueeze(first(global.isGlobal), [1, 2, 3])); // [B, 1, 1, 1, g]
-    scores = g.concat([scores, g.add(toGlobal, globalBias)], 4); // [B, nb, H, c, c + g]
+    // Every block's keys and values get the g global ones after its own: [B, nb, H, c + g, dh].
+    const nb = g.unsqueeze(dimOf(g, keep, 1), [0]);
+    const everyBlock = (x: Value, rank: number) => {
+      const shape = x.shape!.map((dim, i) => (i === 1 ? keep.shape![1]! : dim));
+      const ones = (count: number) => (count ? [g.int64s(Array(count).fill(1))] : []);
+      return g.expand(x, g.concat([...ones(1), nb, ...ones(rank - 2)], 0), shape);
+    };
+    const globalHeads = (x: Value) => everyBlock(g.unsqueeze(heads(first(x)), [1]), 5); // [B, nb, H, g, dh]
+    keys = g.concat([keys, globalHeads(k)], 3);
+    values = g.concat([values, globalHeads(v)], 3);
+    keep = g.concat([keep, everyBlock(g.unsqueeze(first(global.isGlobal), [1]), 3)], 2); // [B, nb, c + g]
   }
+  const scores = g.add(
+    g.mul(g.matmul(blocks(q), g.transpose(keys, [0, 1, 2, 4, 3])), scale),
+    bias(g.unsqueeze(keep, [2, 3])), // [B, nb, 1, 1, c (+ g)]
+  );
   const probs = g.softmax(scores, -1); // [B, nb, H, c, c (+ g)]
-  const dropped = b.dropout(probs, c.attentionDropout);
-  const out = global
-    ? g.add(
-        g.matmul(g.slice(dropped, [0], [chunk], [4]), blocks(v)),
-        g.matmul(g.slice(dropped, [chunk], [chunk + global.count], [4]), globalHeads(v)),
-      )
-    : g.matmul(dropped, blocks(v)); // [B, nb, H, c, dh]
+  const out = g.matmul(b.dropout(probs, c.attentionDropout), values); // [B, nb, H, c, dh]
   const rows = g.reshape(g.transpose(out, [0, 1, 3, 2, 4]), [0, -1, d]); // [B, n + pad, d]
   let ctx = g.gather(rows, range(g, n), 1);
   if (global) {
