@@ -22,37 +22,50 @@ const blockwise = (pooling?: Record<string, unknown>, dropout = 0) =>
     ...(pooling ? { lat_pooling: { schedule: [], input_length: n, ...pooling } } : {}),
   });
 
-/** Two examples of n rows: questions of 4 and 7 tokens (token type 0), the second padded after 13. */
-const examples = [
+type Example = { ids: number[]; types: number[] };
+/** Examples of `real` tokens whose first `question` are the first segment (token type 0). */
+const make = (shapes: { real: number; question: number }[]): Example[] =>
+  shapes.map(({ real, question }, e) => ({
+    ids: Array.from({ length: real }, (_, i) => 2 + ((i * 7 + e * 3) % 25)),
+    types: Array.from({ length: real }, (_, i) => (i < question ? 0 : 1)),
+  }));
+/** Two examples of n rows: questions of 4 and 7 tokens, the second padded after 13. */
+const examples = make([
   { real: 16, question: 4 },
   { real: 13, question: 7 },
-].map(({ real, question }, e) => ({
-  ids: Array.from({ length: real }, (_, i) => 2 + ((i * 7 + e * 3) % 25)),
-  types: Array.from({ length: real }, (_, i) => (i < question ? 0 : 1)),
-}));
-const x: EncodedBatch = {
-  inputIds: BigInt64Array.from({ length: 2 * n }, (_, i) => BigInt(examples[(i / n) | 0]!.ids[i % n] ?? 0)),
-  attentionMask: BigInt64Array.from({ length: 2 * n }, (_, i) =>
-    i % n < examples[(i / n) | 0]!.ids.length ? 1n : 0n,
-  ),
-  tokenTypeIds: BigInt64Array.from({ length: 2 * n }, (_, i) =>
-    BigInt(examples[(i / n) | 0]!.types[i % n] ?? 0),
-  ),
-  batch: 2,
-};
+]);
+
+/** The examples as one padded batch. */
+function batchOf(xs: Example[]): EncodedBatch {
+  const seq = Math.max(...xs.map((e) => e.ids.length));
+  const at = (i: number) => xs[Math.floor(i / seq)]!;
+  const size = xs.length * seq;
+  return {
+    inputIds: BigInt64Array.from({ length: size }, (_, i) => BigInt(at(i).ids[i % seq] ?? 0)),
+    attentionMask: BigInt64Array.from({ length: size }, (_, i) => (i % seq < at(i).ids.length ? 1n : 0n)),
+    tokenTypeIds: BigInt64Array.from({ length: size }, (_, i) => BigInt(at(i).types[i % seq] ?? 0)),
+    batch: xs.length,
+  };
+}
+const x = batchOf(examples);
 
 /** Start logits of the real rows of each example, through the ONNX graph. */
-async function spanStarts(c: ReturnType<typeof blockwise>, w: ReturnType<typeof createRandomWeights>) {
+async function spanStarts(
+  c: ReturnType<typeof blockwise>,
+  w: ReturnType<typeof createRandomWeights>,
+  xs = examples,
+) {
   const m = await createAnytimeModel(createNodeRuntime({ threads: 1 }), c, w, { head: 'span' });
-  const out = (await m.run(x)).startLogits!;
+  const out = (await m.run(batchOf(xs))).startLogits!;
   await m.release();
-  return examples.map((e, b) => Array.from(out.subarray(b * n, b * n + e.ids.length)));
+  const seq = out.length / xs.length;
+  return xs.map((e, b) => Array.from(out.subarray(b * seq, b * seq + e.ids.length)));
 }
 
 /** The same on arrays: key j visible to query i when both share a block of `chunk` or either is global. */
-function referenceStarts(w: ReturnType<typeof createRandomWeights>, chunk: number, g: number) {
+function referenceStarts(w: ReturnType<typeof createRandomWeights>, chunk: number, g: number, xs = examples) {
   const c = blockwise();
-  return examples.map(({ ids, types }) => {
+  return xs.map(({ ids, types }) => {
     const global = (i: number) => i < g && types[i] === 0;
     const attends = (_l: number, i: number, j: number) =>
       global(i) || global(j) || Math.floor(i / chunk) === Math.floor(j / chunk);
@@ -83,8 +96,12 @@ describe('global rows in blockwise attention', () => {
     expect(
       Math.max(...global.flatMap((r, e) => r.map((v, i) => Math.abs(v - plain[e]![i]!)))),
     ).toBeGreaterThan(1e-3);
-    // As many global slots as rows: still the first segment only.
-    expectClose(await spanStarts(blockwise({ chunk: 5, global_tokens: 16 }), w), referenceStarts(w, 5, 16));
+    // As many global slots as rows, and more than an input's rows (6 < g = 16): still the first
+    // segment only.
+    const wide = blockwise({ chunk: 5, global_tokens: 16 });
+    expectClose(await spanStarts(wide, w), referenceStarts(w, 5, 16));
+    const short = make([{ real: 6, question: 3 }]);
+    expectClose(await spanStarts(wide, w, short), referenceStarts(w, 5, 16, short));
   });
 
   it('g = 0 builds the plain blockwise graph; one block over the whole input is full attention', async () => {
