@@ -35,7 +35,7 @@ export interface AttentionOptions {
 /**
  * Global rows of blockwise attention (the question of long-document QA): `isGlobal` [B, n] is 1
  * for the global rows, all of them among the first `count` rows and 0 from row `count` on.
- * Every row attends to its own block's other rows and to the global rows; a global row attends
+ * Every row attends to its own block's rows and to the global rows; a global row attends
  * to every row. Global keys are left out of the blocks, so no key counts twice.
  */
 export interface GlobalRows {
