@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../random.js';
 import type { HostTensor } from '../runtime.js';
 import { gradCheck, nodeRuntime, randoms } from '../testing/gradcheck.js';
-import { Graph } from './graph.js';
+import { Graph, type Value } from './graph.js';
 import { halvingRounds, iterativeSoftmaxTopK, mergeBase, successiveHalvingTopK } from './pooling.js';
 import { toModelProto } from './serialize.js';
 
@@ -19,12 +19,14 @@ function halvingReference(
   k: number,
   maxRows: number,
   keepFirst = false,
+  kept: boolean[] = [],
 ) {
-  let rows = e.map((v, i) => ({ v, s: s[i]!, pos: i })).filter((_, i) => real[i]);
+  let rows = e.map((v, i) => ({ v, s: s[i]!, pos: i, kept: !!kept[i] })).filter((_, i) => real[i]);
   for (let r = 0; r < Math.log2(maxRows / k); r++) {
     const m = rows.length;
     const h = Math.min(m, Math.max(Math.ceil(m / 2), k));
-    const rank = (i: number) => (keepFirst && i === 0 ? 2 : rows[i]!.s);
+    const isKept = (i: number) => (keepFirst && i === 0) || rows[i]!.kept;
+    const rank = (i: number) => (isKept(i) ? 2 : rows[i]!.s);
     const order = rows.map((_, i) => i).sort((a, b) => rank(b) - rank(a) || a - b);
     const pairs = order.slice(0, h).map((a, j) => [a, j < m - h ? order[m - 1 - j]! : a] as const);
     pairs.sort((x, y) => x[0] - y[0]);
@@ -33,9 +35,14 @@ function halvingReference(
       const B = rows[b]!;
       const za = mergeBase ** A.s;
       const zb = mergeBase ** B.s;
-      const wa = keepFirst && a === 0 ? 1 : Math.exp(za) / (Math.exp(za) + Math.exp(zb));
+      const wa = isKept(a) ? 1 : Math.exp(za) / (Math.exp(za) + Math.exp(zb));
       const wb = 1 - wa;
-      return { v: A.v.map((x, i) => wa * x + wb * B.v[i]!), s: wa * A.s + wb * B.s, pos: A.pos };
+      return {
+        v: A.v.map((x, i) => wa * x + wb * B.v[i]!),
+        s: wa * A.s + wb * B.s,
+        pos: A.pos,
+        kept: A.kept,
+      };
     });
   }
   return rows;
@@ -71,7 +78,7 @@ async function runOperator(
   e: Rows[],
   s: number[][],
   real: boolean[][],
-  o: { k: number; maxRows: number; keepFirst?: boolean },
+  o: { k: number; maxRows: number; keepFirst?: boolean; kept?: boolean[][] },
 ) {
   const B = e.length;
   const n = e[0]!.length;
@@ -81,7 +88,8 @@ async function runOperator(
   const scores = g.input('scores', 'float64', ['batch', 'n']);
   const mask = g.input('mask', 'float64', ['batch', 'n']);
   const positions = g.input('positions', 'int64', ['batch', 'n']);
-  const input = { scores, mask, positions, keepFirst: o.keepFirst ?? false };
+  const kept = o.kept && g.input('kept', 'float64', ['batch', 'n']);
+  const input = { scores, mask, positions, keepFirst: o.keepFirst ?? false, ...(kept ? { kept } : {}) };
   const plan = op === 'halving' ? successiveHalvingTopK(g, input, o) : iterativeSoftmaxTopK(g, input, o);
   g.output(plan.apply(states), 'out');
   g.output(plan.mask, 'out_mask');
@@ -97,6 +105,7 @@ async function runOperator(
       dims: [B, n],
       data: BigInt64Array.from({ length: B * n }, (_, i) => BigInt(i % n)),
     },
+    ...(o.kept ? { kept: f64([B, n], o.kept.flat().map(Number)) } : {}),
   });
   await session.release();
   const k = res['out']!.dims[1]!;
@@ -207,6 +216,75 @@ describe('successive-halving top-k', () => {
     }
   });
 
+  // A question-like prefix of q rows kept (span QA's first segment), per example.
+  const prefix = (real: boolean[][], q: number[]) => real.map((r, b) => r.map((_, i) => i < q[b]!));
+
+  it('kept rows: matches the algorithm on arrays, each kept row bit-equal to its input and its score', async () => {
+    const { e, s, real } = randomCase(12, 4, 16, 3, [16, 13, 9, 3]);
+    // Kept rows scoring lowest are the hard case: without the mask they would be merged away.
+    for (const row of s) for (let i = 0; i < 4; i++) row[i] = 1e-5 + i * 1e-3;
+    for (const [k, q] of [
+      [4, [4, 3, 1, 2]],
+      [4, [2, 2, 2, 2]],
+      [8, [5, 1, 8, 3]],
+      [2, [2, 1, 2, 0]],
+    ] as const) {
+      const kept = prefix(real, [...q]);
+      const out = await runOperator('halving', e, s, real, { k, maxRows: 16, keepFirst: true, kept });
+      out.forEach((r, b) => {
+        const want = halvingReference(e[b]!, s[b]!, real[b]!, k, 16, true, kept[b]);
+        const n = want.length;
+        expect(r.mask).toEqual(Array.from({ length: k }, (_, j) => Number(j < n)));
+        expect(r.positions.slice(0, n)).toEqual(want.map((x) => x.pos));
+        r.rows
+          .slice(0, n)
+          .forEach((row, j) => row.forEach((v, i) => expect(v).toBeCloseTo(want[j]!.v[i]!, 10)));
+        r.scores.slice(0, n).forEach((v, j) => expect(v).toBeCloseTo(want[j]!.s, 10));
+        // The kept rows come out first (they are a prefix), exactly as they went in.
+        const q0 = Math.min(q[b]!, n);
+        expect(r.positions.slice(0, q0)).toEqual(Array.from({ length: q0 }, (_, i) => i));
+        for (let i = 0; i < q0; i++) {
+          expect(r.rows[i]).toEqual(e[b]![i]);
+          expect(r.scores[i]).toBe(s[b]![i]);
+        }
+      });
+    }
+  });
+
+  it('kept rows: k = n is still the identity, and kept padding is ignored', async () => {
+    const { e, s, real } = randomCase(13, 2, 8, 5, [8, 6]);
+    // Row 7 of example 1 is padding marked kept: it must neither rank first nor count.
+    const kept = [
+      [true, true, false, false, false, false, false, false],
+      [true, false, false, false, false, false, false, true],
+    ];
+    for (const maxRows of [8, 32]) {
+      const out = await runOperator('halving', e, s, real, { k: 8, maxRows, keepFirst: true, kept });
+      out.forEach((r, b) => {
+        expect(r.rows).toEqual(e[b]);
+        expect(r.positions).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+        expect(r.mask).toEqual(real[b]!.map(Number));
+        expect(r.scores).toEqual(s[b]);
+      });
+    }
+    const [, short] = await runOperator('halving', e, s, real, { k: 2, maxRows: 8, keepFirst: true, kept });
+    expect(short!.positions).toEqual(
+      halvingReference(e[1]!, s[1]!, real[1]!, 2, 8, true, kept[1]).map((x) => x.pos),
+    );
+  });
+
+  it('iterative softmax refuses kept rows in one line (it cannot keep a row intact)', () => {
+    const g = new Graph('pool', 'float64');
+    const v = (name: string) => g.input(name, 'float64', ['batch', 'n']);
+    expect(() =>
+      iterativeSoftmaxTopK(
+        g,
+        { scores: v('s'), mask: v('m'), positions: g.input('p', 'int64', ['batch', 'n']), kept: v('k') },
+        { k: 2 },
+      ),
+    ).toThrow(/^pooling: iterative softmax mixes every row.*use successive halving$/);
+  });
+
   it('gradients of states and scores (through a sigmoid scorer) match finite differences away from ties', async () => {
     const B = 2;
     const n = 8;
@@ -225,20 +303,26 @@ describe('successive-halving top-k', () => {
           dims: [B, n],
           data: BigInt64Array.from({ length: B * n }, (_, i) => BigInt(i % n)),
         },
+        // Kept rows 2 and 5 of example 0, row 1 of example 1 (besides [CLS] with keepFirst).
+        kept: {
+          type: 'float64',
+          dims: [B, n],
+          data: Float64Array.from({ length: B * n }, (_, i) => Number([2, 5, n + 1].includes(i))),
+        },
       },
       build: (g, { states, logits }) => {
         const mask = g.value('mask');
         const scores = g.add(g.sigmoid(logits!), g.scalar(1e-5));
-        const plan = (keepFirst: boolean) =>
+        const plan = (keepFirst: boolean, kept?: Value) =>
           successiveHalvingTopK(
             g,
-            { scores, mask, positions: g.value('positions'), keepFirst },
-            { k: 2, maxRows: 8 },
+            { scores, mask, positions: g.value('positions'), keepFirst, ...(kept ? { kept } : {}) },
+            { k: kept ? 4 : 2, maxRows: 8 },
           );
-        // Both pairings (plain and [CLS] kept first); a static shape for the check's random projection.
-        const out = (p: ReturnType<typeof plan>) =>
-          g.reshape(g.add(p.apply(states!), g.unsqueeze(p.scores, [2])), [B, 2, d]);
-        return g.concat([out(plan(false)), out(plan(true))], 1);
+        // Every pairing (plain, [CLS] kept first, kept rows); static shapes for the check's random projection.
+        const out = (p: ReturnType<typeof plan>, k = 2) =>
+          g.reshape(g.add(p.apply(states!), g.unsqueeze(p.scores, [2])), [B, k, d]);
+        return g.concat([out(plan(false)), out(plan(true)), out(plan(true, g.value('kept')), 4)], 1);
       },
     });
     expect(err).toBeLessThan(1e-6);

@@ -23,6 +23,13 @@ export interface PoolingInput {
    * Successive halving also keeps it unmerged: its partner each round is dropped.
    */
   keepFirst?: boolean;
+  /**
+   * [B, n] float: 1 for rows kept intact, as row 0 is with `keepFirst` (e.g. span QA's question):
+   * they rank first, take merge weight 1 and their partners are dropped, so each comes out bit-equal
+   * to its input; the other k − (kept) rows come from halving the rest. At most k per example
+   * (more would not fit: the host checks). Successive halving only.
+   */
+  kept?: Value;
 }
 
 /** A pooling decided on the scores: applies the same merges to any [B, n, d] states. */
@@ -83,9 +90,13 @@ export function gatherRowsOf(g: Graph, x: Value, idx: Value): Value {
   return g.gather(g.reshape(x, [-1, d]), g.add(idx, starts), 0);
 }
 
-/** The key rows are ranked by: the score, −1 for padding, 2 for row 0 when it is kept first. */
-function rankKey(g: Graph, scores: Value, mask: Value, keepFirst: boolean): Value {
-  const key = g.where(g.greater(mask, g.scalar(0)), scores, g.scalar(-1));
+/**
+ * The key rows are ranked by: the score, −1 for padding, 2 for row 0 when it is kept first and
+ * for rows marked `kept` (float [B, n]).
+ */
+function rankKey(g: Graph, scores: Value, mask: Value, keepFirst: boolean, kept?: Value): Value {
+  let key = g.where(g.greater(mask, g.scalar(0)), scores, g.scalar(-1));
+  if (kept) key = g.where(g.greater(kept, g.scalar(0)), g.scalar(2), key);
   if (!keepFirst) return key;
   const n = g.squeeze(g.slice(g.shapeOf(scores), [1], [2], [0], [1]), [0]);
   return g.where(g.equal(arange(g, n), g.int64(0)), g.scalar(2), key);
@@ -99,7 +110,9 @@ function rankKey(g: Graph, scores: Value, mask: Value, keepFirst: boolean): Valu
  * departures, both about padding: inputs shorter than `maxRows` are not padded up with zero
  * vectors (rounds stop merging at k), and padding rows are dropped, never merged into a real
  * one — so an example's result does not depend on its batch. With `keepFirst`, row 0 is kept
- * as it is (its partner each round is dropped). The output has min(n, k) rows,
+ * as it is (its partner each round is dropped); so are the rows marked `kept`. Kept rows rank
+ * first, so with q ≤ k of them every round keeps them among its best rows, never as a partner.
+ * The output has min(n, k) rows,
  * an example's real ones first (mask 1) in document order; with k ≥ n it is the identity.
  */
 export function successiveHalvingTopK(
@@ -112,6 +125,7 @@ export function successiveHalvingTopK(
   const ln = g.scalar(Math.log(mergeBase));
   const steps: { a: Value; b: Value; wa: Value; wb: Value }[] = [];
   let { scores, mask, positions } = x;
+  let kept = x.kept && g.mul(x.kept, mask); // padding is never kept
   // Each example halves its own real rows (padding never counts), so a result does not depend
   // on how far its batch was padded; `width` rows per example are shared by the batch.
   const widthOf = (n: Value) => g.min(n, g.max(int(g, 'Div', g.add(n, g.int64(1)), g.int64(2)), K));
@@ -120,7 +134,7 @@ export function successiveHalvingTopK(
     const h = widthOf(m); // rows out, for the longest example
     const real = g.cast(g.reduceSum(g.cast(g.greater(mask, g.scalar(0)), 'int64'), [1], true), 'int64'); // [B, 1]
     const keep = widthOf(real); // [B, 1] this example's rows out
-    const [, order] = g.topK(rankKey(g, scores, mask, x.keepFirst ?? false), g.unsqueeze(m, [0]), 1);
+    const [, order] = g.topK(rankKey(g, scores, mask, x.keepFirst ?? false, kept), g.unsqueeze(m, [0]), 1);
     const best = head(g, order, h); // [B, h] by score, best first
     // The j-th best pairs with the j-th worst real row while j < real − keep; the other slots pair
     // with themselves, which a merge leaves unchanged. Slots from `keep` on are padding.
@@ -143,12 +157,16 @@ export function successiveHalvingTopK(
     // lowest-scored rows (its partners), which are dropped instead. Merged into [CLS] they made
     // the head's input a blur of 2^r − 1 filler rows, and halving to n/16 did not learn (§4's
     // "blur" pitfall; bench/results/pooling.md).
+    // Rows marked `kept` likewise (a kept row is always a pair's best member, never a partner).
     if (x.keepFirst) wa = g.where(g.equal(a, g.int64(0)), g.scalar(1), wa);
+    const keptA = kept && g.gatherElements(kept, a, 1);
+    if (keptA) wa = g.where(g.greater(keptA, g.scalar(0)), g.scalar(1), wa);
     const wb = g.sub(g.scalar(1), wa);
     steps.push({ a, b, wa: g.unsqueeze(wa, [2]), wb: g.unsqueeze(wb, [2]) });
     scores = g.add(g.mul(wa, sa), g.mul(wb, sb));
     mask = g.mul(g.gatherElements(mask, a, 1), g.gatherElements(g.cast(slot, g.float), perm, 1));
     positions = g.gatherElements(positions, a, 1);
+    if (keptA) kept = g.mul(keptA, mask);
   }
   return {
     apply: (states) =>
@@ -171,6 +189,12 @@ export function successiveHalvingTopK(
  * Costs a [k, n] × [n, d] product per example — the expense successive halving avoids.
  */
 export function iterativeSoftmaxTopK(g: Graph, x: PoolingInput, o: { k: number }): PoolingPlan {
+  if (x.kept)
+    throw new LatError(
+      'UNSUPPORTED',
+      'iterative softmax mixes every row into every output, so it cannot keep rows intact; use successive halving',
+      'pooling',
+    );
   const key = rankKey(g, x.scores, x.mask, x.keepFirst ?? false);
   const m = g.squeeze(g.slice(g.shapeOf(key), [1], [2], [0], [1]), [0]);
   const k = g.min(g.int64(o.k), m);
