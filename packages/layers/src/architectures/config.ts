@@ -55,6 +55,12 @@ export interface PoolingConfig {
    * layers (Longformer-style global attention). Absent or 0: plain blockwise attention.
    */
   globalTokens?: number;
+  /**
+   * Span QA: every token of the first segment ([CLS] question [SEP]: token type 0, attention 1)
+   * passes each pooling as a row of its own, as [CLS] does; the rest of each width comes from
+   * halving the context (config.json `keep_first_segment`). Successive halving only.
+   */
+  keepFirstSegment?: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -183,6 +189,9 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
       ...(p['operator'] !== undefined ? { operator: p['operator'] as PoolingConfig['operator'] } : {}),
       ...(p['chunk'] !== undefined ? { chunk: Number(p['chunk']) } : {}),
       ...(p['global_tokens'] !== undefined ? { globalTokens: Number(p['global_tokens']) } : {}),
+      ...(p['keep_first_segment'] !== undefined
+        ? { keepFirstSegment: p['keep_first_segment'] as boolean }
+        : {}),
     };
     checkPooling(
       pooling,
@@ -228,6 +237,7 @@ export function toHfConfig(c: ModelConfig): Json {
             ...(c.pooling.operator ? { operator: c.pooling.operator } : {}),
             ...(c.pooling.chunk ? { chunk: c.pooling.chunk } : {}),
             ...(c.pooling.globalTokens ? { global_tokens: c.pooling.globalTokens } : {}),
+            ...(c.pooling.keepFirstSegment ? { keep_first_segment: true } : {}),
           },
         }
       : {}),

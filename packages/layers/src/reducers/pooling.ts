@@ -10,6 +10,9 @@
  * Where it pools: after layer L's attention sub-block (the token reducer's hook), so layer L's
  * feed-forward already runs on the pooled rows — one block earlier than the paper, which pools
  * after the whole layer. [CLS] always ranks first and stays row 0 for the classification head.
+ * With `keepFirstSegment` (span QA) every token of the first segment — [CLS] question [SEP] —
+ * passes each pooling unmerged too, so the later layers can still match the question with the
+ * context's rows.
  */
 import {
   type Graph,
@@ -26,6 +29,7 @@ import {
   validateLengths,
 } from '@lat/core';
 import type { ModelConfig, PoolingConfig } from '../architectures/config.js';
+import { encoderInputs } from '../encoder.js';
 import { keepCountsInput, latLayers, realLengths } from './lat.js';
 import type { LossTargets, ReducerBatch, TokenReducer } from './reducer.js';
 
@@ -170,6 +174,20 @@ export function checkPooling(
       `operator must be halving or iterative, got ${String(p.operator)}`,
       where,
     );
+  if (p.keepFirstSegment !== undefined && typeof p.keepFirstSegment !== 'boolean')
+    throw new LatError(
+      'BAD_INPUT',
+      `keep_first_segment must be true or false, got ${JSON.stringify(p.keepFirstSegment)}`,
+      where,
+    );
+  if (p.keepFirstSegment && p.operator === 'iterative')
+    throw new LatError(
+      'BAD_INPUT',
+      'keeping the first segment needs successive halving: iterative softmax mixes every row into every output',
+      where,
+    );
+  if (p.keepFirstSegment && p.schedule.length === 0)
+    throw new LatError('BAD_INPUT', 'keeping the first segment needs a pooling schedule', where);
 }
 
 /**
@@ -246,12 +264,15 @@ export function poolingReducer(
     build({ g, config, training, param }) {
       const lat = pooledLatLayers({ ...config, pooling: p });
       const latReduce = lat && latLayers(g, config, training);
+      const firstSegment = p.keepFirstSegment ? firstSegmentRows(g, config) : undefined;
       const scored: ScoredRows[] = []; // each pooling layer's scorer logits, for the scorer loss
       return {
         reduce(x) {
           const { layer, attended, mask, positions } = x;
           const k = widths.get(layer);
           if (k === undefined) return lat && layer >= lat.from ? latReduce!(x) : undefined;
+          // Rows are first-segment tokens by their original position (kept rows keep theirs).
+          const kept = firstSegment && g.mul(g.gatherElements(firstSegment, positions, 1), mask);
           return {
             reduce() {
               const { logits, scores } = scorerScores(
@@ -261,8 +282,8 @@ export function poolingReducer(
                 param(scorerNames(layer).weight),
                 param(scorerNames(layer).bias),
               );
-              scored.push({ logits, mask, positions, k });
-              const input = { scores, mask, positions, keepFirst: true };
+              scored.push({ logits, mask, positions, k, ...(kept ? { kept } : {}) });
+              const input = { scores, mask, positions, keepFirst: true, ...(kept ? { kept } : {}) };
               const plan =
                 p.operator === 'iterative'
                   ? iterativeSoftmaxTopK(g, input, { k })
@@ -283,12 +304,45 @@ export function poolingReducer(
           `inputs have ${seq} tokens but the model pools from at most ${p.inputLength}; truncate them (e.g. --max-length ${p.inputLength})`,
           'input_ids',
         );
+      if (p.keepFirstSegment) checkFirstSegments(p, x);
       const pooled = { ...config, pooling: p };
       if (setting !== undefined) checkPooledLengths(setting, pooled);
       if (!pooledLatLayers(pooled)) return {};
       return { [keepCountsInput]: pooledKeepCounts(pooled, x, setting) };
     },
   };
+}
+
+/**
+ * [B, n] float of the input: 1 for first-segment tokens (token type 0 and attention 1), the rows
+ * `keepFirstSegment` keeps intact.
+ */
+function firstSegmentRows(g: Graph, config: ModelConfig): Value {
+  if (config.typeVocabSize === 0)
+    throw new LatError(
+      'UNSUPPORTED',
+      'keep_first_segment needs token type ids to find the first segment, and this model has none',
+      'lat_pooling',
+    );
+  const first = g.equal(g.value(encoderInputs.tokenTypeIds), g.int64(0));
+  return g.mul(g.cast(first, g.float), g.cast(g.value(encoderInputs.attentionMask), g.float));
+}
+
+/** Every example's first segment must fit the narrowest pooling: its rows are all kept. */
+function checkFirstSegments(p: PoolingConfig, x: ReducerBatch): void {
+  const seq = x.attentionMask.length / x.batch;
+  const [layer, width] = p.schedule.at(-1)!;
+  for (let b = 0; b < x.batch; b++) {
+    let rows = 0;
+    for (let i = b * seq; i < (b + 1) * seq; i++)
+      if (x.attentionMask[i] === 1n && (x.tokenTypeIds?.[i] ?? 0n) === 0n) rows++;
+    if (rows > width)
+      throw new LatError(
+        'BAD_INPUT',
+        `example ${b} has ${rows} first-segment tokens (token type 0), all kept through pooling, but layer ${layer} pools to ${width} rows; shorten the question, or use a model without keep_first_segment (a classification input is one segment: every token would be kept)`,
+        'token_type_ids',
+      );
+  }
 }
 
 /**
@@ -320,6 +374,8 @@ export interface ScoredRows {
   mask: Value;
   positions: Value;
   k: number;
+  /** [B, n] float: 1 for the rows the pooling keeps intact besides [CLS] (`keepFirstSegment`). */
+  kept?: Value;
 }
 
 /** The `scorer` term: `keepSpanLoss` summed over the pooling layers (each has its own scorer). */
@@ -340,8 +396,8 @@ function scorerLossTerm(
  * answer's own row, so the scorer should rank the gold span's rows among the k the top-k keeps.
  * Per gold row (position in start..end, a real row, not [CLS]) it is −log σ(z − t): the pairwise
  * logistic ranking loss (RankNet, BPR) between the gold row's logit z and the logit t of the
- * boundary row — the first row the top-k would drop (the (k+1)-th largest, [CLS] ranked first as
- * the operators rank it). Equivalently BCE on "gold is kept" with the keep threshold, not 0, as
+ * boundary row — the first row the top-k would drop (the (k+1)-th largest, [CLS] and kept rows
+ * ranked first as the operators rank them; a kept row is never a gold row). Equivalently BCE on "gold is kept" with the keep threshold, not 0, as
  * decision boundary; it is small once the answer is kept, and only the gold and boundary rows
  * get gradient. Plain BCE over all rows would push the n − 1 other rows down (thousands of
  * negatives per positive) and fight the task loss over which context rows to keep; here the task
@@ -352,7 +408,8 @@ export function keepSpanLoss(g: Graph, x: ScoredRows, start: Value, end: Value):
   const { logits, mask, positions, k } = x;
   const n = g.squeeze(g.slice(g.shapeOf(logits), [1], [2], [0], [1]), [0]);
   const cls = g.equal(positions, g.int64(0));
-  const key = g.where(cls, g.scalar(1e4), logits);
+  const first = x.kept ? g.greater(g.add(x.kept, g.cast(cls, g.float)), g.scalar(0)) : cls;
+  const key = g.where(first, g.scalar(1e4), logits);
   const [, order] = g.topK(key, g.unsqueeze(g.min(n, g.int64(k + 1)), [0]), 1);
   const last = g.slice(order, [-1], [Number.MAX_SAFE_INTEGER], [1], [logits.shape![0]!, 1]);
   const boundary = g.gatherElements(key, last, 1); // [B, 1]
@@ -366,7 +423,7 @@ export function keepSpanLoss(g: Graph, x: ScoredRows, start: Value, end: Value):
     g.not(g.less(positions, g.unsqueeze(start, [1]))),
     g.not(g.greater(positions, g.unsqueeze(end, [1]))),
   );
-  const gold = g.cast(g.and(g.and(inSpan, g.not(cls)), g.greater(mask, g.scalar(0))), g.float);
+  const gold = g.cast(g.and(g.and(inSpan, g.not(first)), g.greater(mask, g.scalar(0))), g.float);
   const count = g.max(g.reduceSum(gold, [0, 1], false), g.scalar(1));
   return g.div(g.reduceSum(g.mul(gold, nll), [0, 1], false), count);
 }

@@ -112,6 +112,8 @@ export interface LossTargets {
 /** The batch a reducer's feeds are computed for: [batch × seq] row-major. */
 export interface ReducerBatch {
   attentionMask: BigInt64Array;
+  /** Segment ids (absent: all 0), for reducers that treat a segment apart. */
+  tokenTypeIds?: BigInt64Array;
   batch: number;
 }
 
