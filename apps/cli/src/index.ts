@@ -128,6 +128,11 @@ export function createProgram(write?: (s: string) => void): Command {
       num('--scorer-loss'),
     )
     .option(
+      '--keep-first-segment',
+      "with --method pooling and --task squad: keep every question token ([CLS] question [SEP]) through pooling as a row of its own (saved in config.json; a pooled model's setting is kept unless --no-keep-first-segment)",
+    )
+    .option('--no-keep-first-segment', 'with --method pooling: pool the question like the context')
+    .option(
       '--length-drop-ratio <p>',
       'LengthDrop ratio bound',
       num('--length-drop-ratio'),

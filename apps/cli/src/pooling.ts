@@ -17,6 +17,8 @@ export interface PoolingFlags {
   poolingOperator?: 'halving' | 'iterative';
   /** Span QA: weight of the auxiliary scorer loss towards the gold answer (default: none). */
   scorerLoss?: number;
+  /** Span QA: keep the first segment ([CLS] question [SEP]) through pooling (default: the model's). */
+  keepFirstSegment?: boolean;
   /** Blockwise attention in blocks of this many tokens up to the first pooling. */
   chunk?: number;
   /** Blockwise layers: the first segment within the first n tokens attends globally (0: none). */
@@ -39,6 +41,7 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
     ['--chunk', f.chunk],
     ['--global-tokens', f.globalTokens],
     ['--scorer-loss', f.scorerLoss],
+    ['--keep-first-segment', f.keepFirstSegment],
   ] as const)
     if (v !== undefined && f.method !== 'pooling')
       throw new LatError('BAD_INPUT', `${flag} needs --method pooling`, flag);
@@ -50,6 +53,18 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
       'BAD_INPUT',
       'needs span QA (--task squad): it pulls the scorers towards the gold answer span',
       '--scorer-loss',
+    );
+  if (f.keepFirstSegment && f.task.toLowerCase() !== 'squad')
+    throw new LatError(
+      'BAD_INPUT',
+      'needs span QA (--task squad): it keeps the question through pooling, and a classification input is one segment',
+      '--keep-first-segment',
+    );
+  if (f.keepFirstSegment && f.poolingOperator === 'iterative')
+    throw new LatError(
+      'BAD_INPUT',
+      'needs successive halving: iterative softmax mixes every row into every output',
+      '--keep-first-segment',
     );
   if (f.pooling === undefined && !model.config.pooling)
     throw new LatError(
@@ -76,6 +91,8 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
         ? { chunk: model.config.pooling.chunk }
         : {}),
     ...(globalTokens ? { globalTokens } : {}),
+    // A model trained with the question kept goes on keeping it unless told otherwise.
+    ...((f.keepFirstSegment ?? model.config.pooling?.keepFirstSegment) ? { keepFirstSegment: true } : {}),
   };
   const longer = extendPositions(model.config, model.weights, f.maxLength);
   if (longer.config !== model.config)

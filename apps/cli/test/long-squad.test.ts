@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSafetensors } from '@lat/core/node';
 import { createRandomWeights, parseModelConfig, toHfConfig, toHfNames } from '@lat/layers';
+import { pipeline } from '@lat/pipeline';
 import { parseSquad } from '@lat/qa';
+import { createNodeRuntime } from '@lat/runtime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cliRoot, ensureBuilt, latJson, runLat } from './fixture.js';
 
@@ -229,5 +231,62 @@ describe('long-context SQuAD from the CLI', () => {
     expect(Number.isFinite(t.finalLoss)).toBe(true);
     const info = JSON.parse(readFileSync(join(out, 'lat_training.json'), 'utf8'));
     expect(info.recipe.scorerLoss).toBe(0.5);
+  }, 120_000);
+
+  it('keeps the question through pooling (--keep-first-segment): config.json, eval, predict, export and the pipeline', async () => {
+    const out = join(dir, 'pooled-qa-keep');
+    const t = trainPooledQa(out, [
+      '--dev',
+      long,
+      '--epochs',
+      '1',
+      '--keep-first-segment',
+      '--scorer-loss',
+      '0.5',
+    ]);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config.lat_pooling).toEqual({ schedule: [[0, 16]], input_length: 64, keep_first_segment: true });
+    const e = latJson(['eval', '--model', out, '--dev', long]);
+    expect(e.results[0].metrics.f1).toBeCloseTo(t.metrics.f1, 6);
+
+    const q = parseSquad(JSON.parse(readFileSync(long, 'utf8'))).questions[0]!;
+    const a = latJson(['predict', '--model', out, '--context', q.context, q.question]).answers[0];
+    expect(q.context.slice(a.start, a.end)).toBe(a.answer);
+    const bundle = join(dir, 'pooled-qa-keep-bundle');
+    latJson(['export', '--model', out, '--out', bundle]);
+    const manifest = JSON.parse(readFileSync(join(bundle, 'lat.json'), 'utf8'));
+    expect(manifest.model.pooling).toEqual({ schedule: [[0, 16]], inputLength: 64, keepFirstSegment: true });
+    for (const source of [out, bundle]) {
+      const qa = await pipeline('question-answering', source, { runtime: createNodeRuntime({ threads: 1 }) });
+      const got = await qa({ question: q.question, context: q.context });
+      expect({ answer: got.answer, start: got.start }).toEqual({ answer: a.answer, start: a.start });
+      await qa.dispose();
+    }
+    // A question longer than the pooled width (16 rows) cannot be kept whole: one line.
+    const r = runLat(['predict', '--model', out, '--context', q.context, 'where is it '.repeat(6)]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/example 0 has 20 first-segment tokens .* but layer 0 pools to 16 rows/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    const iterative = runLat([
+      ...['train', '--model', out, '--task', 'squad', '--train', long, '--out', join(dir, 'keep-iterative')],
+      ...[
+        '--method',
+        'pooling',
+        '--max-length',
+        '64',
+        '--pooling-operator',
+        'iterative',
+        '--keep-first-segment',
+      ],
+    ]);
+    expect(iterative.stderr).toMatch(/^[^\n]*--keep-first-segment: needs successive halving[^\n]*\n?$/);
+
+    // Training on from it keeps the option unless --no-keep-first-segment.
+    const pooling = (flags: string[], name: string) => {
+      trainPooledQa(join(dir, name), ['--epochs', '1', ...flags, '--model', out]);
+      return JSON.parse(readFileSync(join(dir, name, 'config.json'), 'utf8')).lat_pooling;
+    };
+    expect(pooling([], 'keep-on').keep_first_segment).toBe(true);
+    expect(pooling(['--no-keep-first-segment'], 'keep-off').keep_first_segment).toBeUndefined();
   }, 120_000);
 });

@@ -275,5 +275,8 @@ describe('lat train --method pooling', () => {
       /global tokens must be a whole number in 0\.\.32 \(the input length\), got 33/,
     );
     bad([...blockwise, '--global-tokens', '-1'], /--global-tokens must be a whole number, got '-1'/);
+    // Keeping the question: pooling only, span QA only, successive halving only.
+    bad(['--keep-first-segment'], /--keep-first-segment needs --method pooling/);
+    bad([...pooled, '--keep-first-segment'], /--keep-first-segment: needs span QA \(--task squad\)/);
   }, 60_000);
 });

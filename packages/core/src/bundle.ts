@@ -61,6 +61,8 @@ export interface BundleManifest {
       chunk?: number;
       /** Global rows of the blockwise layers: the first segment within the first globalTokens. */
       globalTokens?: number;
+      /** Span QA: the first segment ([CLS] question [SEP]) passes every pooling unmerged. */
+      keepFirstSegment?: boolean;
     };
     /** AdapLeR models (per-input token removal): their thresholds and where the graph holds its predictors. */
     adapler?: BundleAdapler;

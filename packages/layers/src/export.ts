@@ -143,6 +143,7 @@ export function exportModel(
               ...(config.pooling.operator ? { operator: config.pooling.operator } : {}),
               ...(config.pooling.chunk ? { chunk: config.pooling.chunk } : {}),
               ...(config.pooling.globalTokens ? { globalTokens: config.pooling.globalTokens } : {}),
+              ...(config.pooling.keepFirstSegment ? { keepFirstSegment: true } : {}),
             },
           }
         : {}),
