@@ -20,7 +20,7 @@ import { fmt, type Report } from '../report.js';
 import { flag, numFlag } from '../setup.js';
 import { poolingMacs } from './pooling.js';
 
-/** "blocks of 512, layer 0 → 256 (iterative)" from a model directory's lat_pooling. */
+/** "blocks of 512, layer 0 → 256, iterative softmax | question kept" from a model directory's lat_pooling. */
 function layout(dir: string): string {
   const p = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))['lat_pooling'];
   if (!p) return 'n² in every layer';
@@ -29,6 +29,7 @@ function layout(dir: string): string {
     p.global_tokens ? `question global (≤ ${p.global_tokens})` : '',
     ...(p.schedule as [number, number][]).map(([l, k]) => `layer ${l} → ${k}`),
     p.operator === 'iterative' ? 'iterative softmax' : '',
+    p.keep_first_segment ? 'question kept' : '',
   ];
   return `${p.input_length} tokens: ${parts.filter(Boolean).join(', ')}`;
 }
