@@ -252,6 +252,7 @@ describe('long-context SQuAD from the CLI', () => {
     const q = parseSquad(JSON.parse(readFileSync(long, 'utf8'))).questions[0]!;
     const a = latJson(['predict', '--model', out, '--context', q.context, q.question]).answers[0];
     expect(q.context.slice(a.start, a.end)).toBe(a.answer);
+    expect(latJson(['bench', '--model', out, '--runs', '2']).seq).toBe(64);
     const bundle = join(dir, 'pooled-qa-keep-bundle');
     latJson(['export', '--model', out, '--out', bundle]);
     const manifest = JSON.parse(readFileSync(join(bundle, 'lat.json'), 'utf8'));

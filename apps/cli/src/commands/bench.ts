@@ -27,13 +27,18 @@ export interface BenchFlags extends LengthFlags {
   device?: LatencyDevice;
 }
 
-/** A batch of `batch` inputs of exactly `seq` tokens ([CLS] … [SEP]). */
+/**
+ * A batch of `batch` inputs of exactly `seq` tokens ([CLS] … [SEP]). A model that keeps the first
+ * segment through pooling gets question-and-context pairs: a first segment of at most 16 tokens.
+ */
 export function benchInput(config: ModelConfig, seq: number, batch: number) {
+  const p = config.pooling;
+  const first = p?.keepFirstSegment ? Math.min(16, p.schedule.at(-1)![1], seq) : seq;
   const items = Array.from({ length: batch }, (_, b) => {
     const ids = Array.from({ length: seq }, (_, j) =>
       j === 0 ? 2 : j === seq - 1 ? 3 : 5 + ((j * 7 + b * 13) % Math.max(1, config.vocabSize - 5)),
     );
-    return { ids, typeIds: new Array<number>(seq).fill(0) };
+    return { ids, typeIds: Array.from({ length: seq }, (_, j) => (j < first ? 0 : 1)) };
   });
   return padBatch(items);
 }
