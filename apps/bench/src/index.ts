@@ -20,6 +20,12 @@ import { realisedShare } from './sections/share.js';
 import { otherTrainingRates, training, trainWorker } from './sections/training.js';
 import { chosenSizes, flag, quick, repo, sizes, threads } from './setup.js';
 
+/**
+ * onnxruntime-node with the bench's threads, sessions not spinning: the sections run several
+ * sessions in turn, and a pool still spinning after its run slows the next session's run.
+ */
+const nodeRuntime = (t = threads) => createNodeRuntime({ threads: t, spinning: false });
+
 async function main() {
   if (process.argv[2] === '--train-worker') return trainWorker(JSON.parse(process.argv[3]!));
   if (process.argv[2] === '--tfjs-worker') {
@@ -42,7 +48,7 @@ async function main() {
       'inference',
       'inference, onnxruntime-node',
       () =>
-        inference(report, createNodeRuntime({ threads }), `onnxruntime-node, ${threads} threads`, sizes, [
+        inference(report, nodeRuntime(), `onnxruntime-node, ${threads} threads`, sizes, [
           [1, 128],
           [8, 128],
           [1, 384],
@@ -53,10 +59,9 @@ async function main() {
       'share',
       'realised share of the MACs saving (bert-base unless --sizes)',
       () =>
-        // The configurations' sessions take turns: no spinning pool slows the next one's run.
         realisedShare(
           report,
-          createNodeRuntime({ threads, spinning: false }),
+          nodeRuntime(),
           chosenSizes ? sizes : [sizes[2]!],
           [
             [1, 128],
@@ -72,7 +77,7 @@ async function main() {
       () =>
         exportedBaselines(
           report,
-          createNodeRuntime({ threads }),
+          nodeRuntime(),
           sizes,
           [
             [1, 128],
@@ -90,7 +95,7 @@ async function main() {
       'overhead',
       'lat at full length vs the exported graph, CPU time at one thread',
       () =>
-        fullLengthOverhead(report, createNodeRuntime({ threads: 1 }), sizes.slice(0, 2), [
+        fullLengthOverhead(report, nodeRuntime(1), sizes.slice(0, 2), [
           [1, 32],
           [1, 128],
           [8, 128],
@@ -113,7 +118,7 @@ async function main() {
       'q8',
       'int8 vs fp32, onnxruntime-node',
       () =>
-        quantized(report, createNodeRuntime({ threads }), `onnxruntime-node, ${threads} threads`, sizes, [
+        quantized(report, nodeRuntime(), `onnxruntime-node, ${threads} threads`, sizes, [
           [1, 128],
           [8, 128],
         ]),
@@ -122,7 +127,7 @@ async function main() {
       'q8anchor',
       'int8 lat vs the same int8 weights as a plain graph (onnxruntime-node, transformers.js); fixture accuracy per layout',
       () =>
-        q8Anchors(report, createNodeRuntime({ threads: 1 }), sizes, [
+        q8Anchors(report, nodeRuntime(1), sizes, [
           [1, 128],
           [8, 128],
         ]),

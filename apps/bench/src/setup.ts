@@ -184,28 +184,51 @@ export async function interleaved(
 }
 
 /**
- * Like {@link interleaved}, for differences of a few percent: within each round every runner runs
- * once per step, in a fresh random order (seeded), `runs` steps — so no runner always follows the
- * same one (what the last run left in the caches) and load changes hit all of them alike.
+ * The order of one round's runs: `steps` steps, each running every one of `configs`
+ * configurations once in a fresh random order, and never a configuration twice in a row — a step
+ * does not start with the one `after` (the run before this round's first) or the previous step
+ * ended on. So every run follows another configuration's run, with each other configuration about
+ * equally often: nothing a run leaves behind (warm caches, a thread pool) favours one configuration.
+ */
+export function turnOrder(rng: Rng, configs: number, steps: number, after = -1): number[] {
+  const order: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const last = order.at(-1) ?? after;
+    let step = rng.permutation(configs);
+    while (configs > 1 && step[0] === last) step = rng.permutation(configs);
+    order.push(...step);
+  }
+  return order;
+}
+
+/**
+ * Times runners in turn, for differences of a few percent: each round runs every runner `runs`
+ * times in the order {@link turnOrder} draws (seeded), and gives each runner's median and fastest
+ * run in that round; load changes hit all runners alike, and the spread over rounds shows what
+ * they did. Open the sessions without spinning (`spinning: false`): a pool still spinning after its
+ * run slows whichever session runs next.
  */
 export async function alternating(
   runners: Record<string, () => Promise<unknown>>,
   rounds: number,
   runs: number,
   clock: () => number = () => performance.now(),
+  seed = 26,
 ): Promise<RoundTimes> {
-  const rng = new Rng(26);
+  const rng = new Rng(seed);
   const names = Object.keys(runners);
   for (const run of Object.values(runners)) await run(); // warm-up
   const ms: RoundTimes = {};
+  let last = names.length - 1; // the warm-up's last
   for (let r = 0; r < rounds; r++) {
     const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
-    for (let i = 0; i < runs; i++)
-      for (const k of rng.permutation(names.length).map((j) => names[j]!)) {
-        const t = clock();
-        await runners[k]!();
-        times[k]!.push(clock() - t);
-      }
+    const order = turnOrder(rng, names.length, runs, last);
+    for (const j of order) {
+      const t = clock();
+      await runners[names[j]!]!();
+      times[names[j]!]!.push(clock() - t);
+    }
+    last = order.at(-1)!;
     for (const k of names) {
       const sorted = times[k]!.sort((a, b) => a - b);
       (ms[k] ??= []).push({ median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]! });
@@ -213,6 +236,12 @@ export async function alternating(
   }
   return ms;
 }
+
+/** Rounds and steps per round of a section timed in turns ({@link alternating}): `--<name>-rounds`, `--<name>-runs`. */
+export function turns(name: string, rounds = quick ? 2 : 3, runs = quick ? 2 : 3) {
+  return { rounds: numFlag(`${name}-rounds`, rounds), runs: numFlag(`${name}-runs`, runs) };
+}
+export type Turns = ReturnType<typeof turns>;
 
 /** The median of values (the upper one of an even count). */
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

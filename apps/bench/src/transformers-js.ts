@@ -173,8 +173,13 @@ export async function createTransformersJsModel(
     ...opts,
     device: 'cpu',
     dtype,
-    // Passed through to onnxruntime-node's InferenceSession.create, as lat's runtime sets them.
-    session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
+    // Passed through to onnxruntime-node's InferenceSession.create, as lat's runtime sets them;
+    // without spinning, as the bench opens every session it runs in turn with others.
+    session_options: {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+    },
   });
   return {
     async run(texts, seq) {

@@ -3,8 +3,8 @@
  * (`torch_export.py`, Debian's python3-torch) and timed in onnxruntime-node and in transformers.js
  * next to lat's own plain graph and lat's anytime graph at full length; and the transformers.js q8
  * anchor — that export quantised the way transformers.js quantises (`model_quantized.onnx`) — next
- * to lat's int8 graph. Every graph is kept open and timed in turn within each round, so each
- * ratio compares runs made under the same load.
+ * to lat's int8 graph. Every graph is kept open and run in turn (`alternating`), so each ratio
+ * compares runs made under the same load.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -31,14 +31,14 @@ import {
   chosen,
   configOf,
   cpuMs,
-  interleaved,
-  numFlag,
   python,
   quick,
   roundMs,
   roundRatio,
   type Size,
   threads,
+  type Turns,
+  turns,
 } from '../setup.js';
 import {
   benchTexts,
@@ -157,15 +157,15 @@ export async function exportedBaselines(
   which: Size[],
   shapes: [number, number][],
   q8Shapes: [number, number][],
-  rounds = quick ? 2 : 3,
+  { rounds, runs }: Turns = turns('exported'),
 ) {
   report.heading(
-    `Baselines from the standard exporter (torch.onnx.export), onnxruntime-node and transformers.js, ${threads} threads, median of ${rounds} rounds (min–max)`,
+    `Baselines from the standard exporter (torch.onnx.export), onnxruntime-node and transformers.js, ${threads} threads, sessions not spinning, ${rounds} rounds of ${runs} steps in turn, median (min–max) over rounds`,
   );
   const tjs = await exporterAndTransformersJs(report);
   if (!tjs) return;
   report.push(
-    `The same random weights (biases and LayerNorms randomised too) as five graphs: **exported** — lat's weights loaded into a PyTorch BERT written as Hugging Face's modeling_bert computes it and exported by torch.onnx.export (opset 14, \`apps/bench/torch_export.py\`), run by onnxruntime-node with all graph optimisations; **lat plain** — lat's own BERT graph without selection ops; **lat full** — lat's anytime graph at full length; **transformers.js** (@huggingface/transformers ${tjs.env.version}, offline, CPU) running the exported graph from a local model directory, timed from text, next to **lat full from text** (lat's tokenizer, then the anytime graph). q8: the exported graph quantised the way transformers.js's quantize.py makes \`model_quantized.onnx\` (onnxruntime's dynamic IntegerOps quantiser: int8 weights per tensor, uint8 activations at run time, uint8 embedding tables; written by \`torch_export.py\` with the onnx package since python onnxruntime is absent here), run by onnxruntime-node ("exported q8") and by transformers.js (\`dtype: 'q8'\`), next to lat's q8 anytime graph (per-channel 7-bit weights) at full length. Every graph's logits are checked against lat's plain graph before timing (fp32 within 1e-3; q8 printed). Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds; ms: median, fastest.\n`,
+    `The same random weights (biases and LayerNorms randomised too) as five graphs: **exported** — lat's weights loaded into a PyTorch BERT written as Hugging Face's modeling_bert computes it and exported by torch.onnx.export (opset 14, \`apps/bench/torch_export.py\`), run by onnxruntime-node with all graph optimisations; **lat plain** — lat's own BERT graph without selection ops; **lat full** — lat's anytime graph at full length; **transformers.js** (@huggingface/transformers ${tjs.env.version}, offline, CPU) running the exported graph from a local model directory, timed from text, next to **lat full from text** (lat's tokenizer, then the anytime graph). q8: the exported graph quantised the way transformers.js's quantize.py makes \`model_quantized.onnx\` (onnxruntime's dynamic IntegerOps quantiser: int8 weights per tensor, uint8 activations at run time, uint8 embedding tables; written by \`torch_export.py\` with the onnx package since python onnxruntime is absent here), run by onnxruntime-node ("exported q8") and by transformers.js (\`dtype: 'q8'\`), next to lat's q8 anytime graph (per-channel 7-bit weights) at full length. Every graph's logits are checked against lat's plain graph before timing (fp32 within 1e-3; q8 printed). Every session runs without spinning, and within each round every graph runs once per step in a fresh seeded random order, never twice in a row. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds; ms: median, fastest.\n`,
   );
   report.table(
     'model | batch × seq | exported ms | lat plain / exported | lat full / exported | transformers.js ms (from text) | lat full from text / transformers.js | exported q8 ms | lat q8 full / exported q8 | lat q8 from text / transformers.js q8 | lat fp32 full / lat q8 full',
@@ -216,12 +216,11 @@ export async function exportedBaselines(
         if (!(maxDiff(q8['transformers.js q8'], q8['exported q8']) < 1e-3))
           throw new Error(`transformers.js q8 does not run the exported q8 graph (${s.name})`);
       }
-      const ms = await interleaved(
+      const ms = await alternating(
         {
           exported: () => exported.run(x),
           plain: () => lat['plain']!.run(x),
           full: () => lat['full']!.run(x),
-          kept: () => lat['kept']!.run(x),
           tjs: () => tjsModels['fp32']!.run(texts, seq),
           fullText: () => lat['full']!.run(fromText()),
           ...(withQ8
@@ -234,6 +233,7 @@ export async function exportedBaselines(
             : {}),
         },
         rounds,
+        runs,
       );
       const q8Cells = withQ8
         ? [
@@ -271,8 +271,7 @@ export async function fullLengthOverhead(
   runtime: Runtime,
   which: Size[],
   shapes: [number, number][],
-  rounds = numFlag('overhead-rounds', quick ? 4 : 6),
-  runs = numFlag('overhead-runs', quick ? 5 : 10),
+  { rounds, runs }: Turns = turns('overhead', quick ? 4 : 6, quick ? 5 : 10),
 ) {
   report.heading(
     `lat at full length vs the exported graph: CPU time per run, onnxruntime-node, 1 thread, ${rounds} rounds of ${runs} alternating runs, median (min–max) over rounds`,

@@ -18,12 +18,11 @@ import {
   cpuMs,
   flag,
   median,
-  numFlag,
-  quick,
   type RoundTimes,
   type Size,
   spread,
   threads,
+  turns,
 } from '../setup.js';
 
 /** Keep ratios timed: the smallest is LengthDrop's ratio bound (0.4), the smallest configuration trained. */
@@ -61,8 +60,7 @@ export async function realisedShare(
         `unknown shape ${shape} (${shapes.map(([b, n]) => `${b}x${n}`).join(', ')})`,
         '--share-shapes',
       );
-  const rounds = numFlag('share-rounds', quick ? 2 : 3);
-  const runs = numFlag('share-runs', quick ? 2 : 3);
+  const { rounds, runs } = turns('share');
   // Process CPU time: with one thread (LAT_BENCH_THREADS=1) the work a run does, which a loaded
   // machine changes far less than wall time.
   const clock = flag('share-clock') ?? 'wall';
