@@ -59,17 +59,12 @@ async function main() {
       'share',
       'realised share of the MACs saving (bert-base unless --sizes)',
       () =>
-        realisedShare(
-          report,
-          nodeRuntime(),
-          chosenSizes ? sizes : [sizes[2]!],
-          [
-            [1, 128],
-            [8, 128],
-            [1, 384],
-            [8, 384],
-          ],
-        ),
+        realisedShare(report, nodeRuntime(), chosenSizes ? sizes : [sizes[2]!], [
+          [1, 128],
+          [8, 128],
+          [1, 384],
+          [8, 384],
+        ]),
     ],
     [
       'exported',

@@ -36,8 +36,8 @@ import {
   roundMs,
   roundRatio,
   type Size,
-  threads,
   type Turns,
+  threads,
   turns,
 } from '../setup.js';
 import {

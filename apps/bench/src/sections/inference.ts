@@ -4,7 +4,21 @@ import { join } from 'node:path';
 import { encoderMacs, type LengthSpec, type Runtime, WordPieceTokenizer } from '@lat/core';
 import { createAnytimeModel, createRandomWeights } from '@lat/layers';
 import { fmt, type Report } from '../report.js';
-import { batchOf, chosen, configOf, quick, type Size, threads, time, torch, torchJob } from '../setup.js';
+import {
+  alternating,
+  batchOf,
+  chosen,
+  configOf,
+  median,
+  quick,
+  type Size,
+  spread,
+  type Turns,
+  threads,
+  torch,
+  torchJob,
+  turns,
+} from '../setup.js';
 import {
   benchTexts,
   benchVocab,
@@ -13,6 +27,9 @@ import {
   loadTransformersJs,
   writeHfModelDir,
 } from '../transformers-js.js';
+
+/** Keep ratios timed: the smallest is LengthDrop's ratio bound (0.4). */
+const ratios = [0.8, 0.6, 0.4];
 
 /** Logits from transformers.js and lat's plain graph on the same text must agree: same weights run. */
 export function checkSameLogits(name: string, tjs: Float32Array, lat: Float32Array) {
@@ -27,12 +44,13 @@ export async function inference(
   runtimeName: string,
   which: Size[],
   shapes: [number, number][],
+  { rounds, runs }: Turns = turns('inference'),
 ) {
   // transformers.js runs on onnxruntime-node, so it is compared in the Node table only.
   const tjs = runtimeName.startsWith('onnxruntime-node') ? await loadTransformersJs() : undefined;
   const tjsRoot = typeof tjs === 'object' ? mkdtempSync(join(tmpdir(), 'lat-bench-tjs-')) : undefined;
   report.heading(
-    `Inference (${runtimeName}; "from text" columns include tokenizing, the others start from token ids)`,
+    `Inference (${runtimeName}; "from text" columns include tokenizing, the others start from token ids; ${rounds} rounds of ${runs} steps in turn)`,
   );
   if (typeof tjs === 'string') {
     console.log(`  transformers.js skipped: ${tjs}`);
@@ -43,14 +61,27 @@ export async function inference(
     );
   }
   report.push(
-    '| model | batch × seq | plain ORT ms | lat full ms | lat/plain | PyTorch ms | lat full from text ms | transformers.js from text ms | lat full / transformers.js | r=0.8 | r=0.6 | r=0.4 |',
+    "Every configuration of a shape (plain, lat at full length from ids and from text, lat at each r, transformers.js) stays open, sessions not spinning, and within each round runs once per step in a fresh seeded random order, never twice in a row. ms: median over rounds of each round's median; ratios and speed-ups: median (min–max) over rounds; share: the median speed-up ÷ the MACs speed-up. PyTorch runs apart, before the others.\n",
   );
-  report.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  report.table(
+    'model | batch × seq | plain ORT ms | lat full ms | lat/plain | PyTorch ms | lat full from text ms | transformers.js from text ms | lat full / transformers.js | r=0.8 | r=0.6 | r=0.4',
+  );
   for (const s of which.filter(chosen)) {
     const c = configOf(s);
     const w = createRandomWeights(c, 1);
     const tok = new WordPieceTokenizer(benchVocab(c.vocabSize));
     if (tjsRoot) writeHfModelDir(join(tjsRoot, s.name), c, w, tok);
+    const session = { threads };
+    const plain = await createAnytimeModel(runtime, c, w, {
+      selection: false,
+      keptPositions: false,
+      session,
+    });
+    const lat = await createAnytimeModel(runtime, c, w, { keptPositions: false, session });
+    const tjsModel =
+      tjsRoot && typeof tjs === 'object'
+        ? await createTransformersJsModel(tjs, tjsRoot, s.name, threads)
+        : undefined;
     let checked = false;
     for (const [batch, seq] of shapes) {
       if (s.name === 'bert-base' && batch * seq > 1024 && quick) continue;
@@ -58,48 +89,36 @@ export async function inference(
       const texts = benchTexts(batch, seq);
       // lat from text: lat's tokenizer, then the anytime graph at full length.
       const fromText = () => encodeTexts(texts, tok, seq);
-      // PyTorch first, then one ORT session at a time: idle ORT thread pools spin and would
-      // steal cycles from whatever runs next.
+      if (tjsModel && !checked) {
+        checkSameLogits(s.name, await tjsModel.run(texts, seq), (await plain.run(fromText())).logits!);
+        checked = true;
+      }
+      // PyTorch in its own process, before the ORT sessions run.
       const pt = runtimeName.startsWith('onnxruntime-node')
         ? torch([torchJob('x', 'infer', s, batch, seq, quick ? 3 : 10)])
         : undefined;
-      const plain = await createAnytimeModel(runtime, c, w, {
-        selection: false,
-        keptPositions: false,
-        session: { threads },
-      });
-      const tPlain = await time(() => plain.run(x));
-      const plainLogits = tjsRoot && !checked ? (await plain.run(fromText())).logits! : undefined;
-      await plain.release();
-      const lat = await createAnytimeModel(runtime, c, w, { keptPositions: false, session: { threads } });
-      const tFull = await time(() => lat.run(x));
-      const tText = await time(() => lat.run(fromText()));
-      const reduced: string[] = [];
-      for (const r of [0.8, 0.6, 0.4]) {
-        const spec: LengthSpec = { form: 'ratio', ratios: new Array(c.numLayers).fill(r) };
-        const t = await time(() => lat.run(x, spec));
+      const spec = (r: number): LengthSpec => ({ form: 'ratio', ratios: new Array(c.numLayers).fill(r) });
+      const runners: Record<string, () => Promise<unknown>> = {
+        plain: () => plain.run(x),
+        full: () => lat.run(x),
+        text: () => lat.run(fromText()),
+        ...Object.fromEntries(ratios.map((r) => [`r=${r}`, () => lat.run(x, spec(r))])),
+        ...(tjsModel ? { tjs: () => tjsModel.run(texts, seq) } : {}),
+      };
+      const ms = await alternating(runners, rounds, runs);
+      const med = (k: string) => median(ms[k]!.map((t) => t.median));
+      const per = (a: string, b: string) => ms[a]!.map((t, i) => t.median / ms[b]![i]!.median);
+      const reduced = ratios.map((r) => {
         const counts = new Array(c.numLayers).fill(Math.ceil(r * seq));
         const macsSpeedup = encoderMacs(c, seq) / encoderMacs(c, seq, counts);
-        const speedup = tPlain / t;
-        reduced.push(
-          `${speedup.toFixed(2)}× (MACs ${macsSpeedup.toFixed(2)}×, ${((speedup / macsSpeedup) * 100).toFixed(0)}%)`,
-        );
-      }
-      await lat.release();
-      let tTjs: number | undefined;
-      if (tjsRoot && typeof tjs === 'object') {
-        const model = await createTransformersJsModel(tjs, tjsRoot, s.name, threads);
-        if (plainLogits) {
-          checkSameLogits(s.name, await model.run(texts, seq), plainLogits);
-          checked = true;
-        }
-        tTjs = await time(() => model.run(texts, seq));
-        await model.release();
-      }
-      const line = `| ${s.name} | ${batch} × ${seq} | ${fmt(tPlain)} | ${fmt(tFull)} | ${(tFull / tPlain).toFixed(3)} | ${fmt(pt?.['x']?.ms)} | ${fmt(tText)} | ${fmt(tTjs)} | ${tTjs ? (tText / tTjs).toFixed(3) : '–'} | ${reduced.join(' | ')} |`;
+        const speedups = per('plain', `r=${r}`);
+        return `${spread(speedups)} (MACs ${macsSpeedup.toFixed(2)}×, ${((median(speedups) / macsSpeedup) * 100).toFixed(0)}%)`;
+      });
+      const line = `| ${s.name} | ${batch} × ${seq} | ${fmt(med('plain'))} | ${fmt(med('full'))} | ${spread(per('full', 'plain'))} | ${fmt(pt?.['x']?.ms)} | ${fmt(med('text'))} | ${tjsModel ? fmt(med('tjs')) : '–'} | ${tjsModel ? spread(per('text', 'tjs')) : '–'} | ${reduced.join(' | ')} |`;
       report.push(line);
       console.log(line);
     }
+    await Promise.all([plain.release(), lat.release(), tjsModel?.release()]);
   }
   if (tjsRoot) rmSync(tjsRoot, { recursive: true, force: true });
 }

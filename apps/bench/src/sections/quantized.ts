@@ -1,21 +1,22 @@
 /**
  * int8 vs fp32: the same random weights as the plain BERT graph and as lat's anytime graph, each
- * in fp32 and q8, timed round-robin in one process so every ratio compares runs made under the
- * same load; the rounds are repeated and each ratio is reported as its median with the spread.
+ * in fp32 and q8, run in turn (`alternating`) so every ratio compares runs made under the same
+ * load; each ratio is reported as its median over rounds with the spread.
  */
 import type { Runtime } from '@lat/core';
 import { type AnytimeModel, createAnytimeModel, createRandomWeights } from '@lat/layers';
 import type { Report } from '../report.js';
 import {
+  alternating,
   batchOf,
   chosen,
   configOf,
-  interleaved,
-  quick,
   roundMs,
   roundRatio,
   type Size,
+  type Turns,
   threads,
+  turns,
 } from '../setup.js';
 
 export async function quantized(
@@ -24,11 +25,13 @@ export async function quantized(
   runtimeName: string,
   which: Size[],
   shapes: [number, number][],
-  rounds = quick ? 2 : 3,
+  { rounds, runs }: Turns = turns('int8'),
 ) {
-  report.heading(`int8 (q8) vs fp32, ${runtimeName}, median of ${rounds} rounds (min–max)`);
+  report.heading(
+    `int8 (q8) vs fp32, ${runtimeName}, ${rounds} rounds of ${runs} steps in turn, median (min–max) over rounds`,
+  );
   report.push(
-    'Each round times every graph in turn on the same input, so a ratio compares runs made under the same load; on a shared machine rounds differ, hence the spread. Each cell: the ratio of medians, then of fastest runs (the least disturbed). plain: BERT without selection ops; lat: the anytime graph at full length (lat / plain is the fixed cost of the selection ops); q8 r=0.5: the q8 anytime graph with every layer keeping half the tokens.\n',
+    'Within each round every graph runs once per step on the same input in a fresh seeded random order, never twice in a row, sessions not spinning, so a ratio compares runs made under the same load; on a shared machine rounds differ, hence the spread. Each cell: the ratio of medians, then of fastest runs (the least disturbed). plain: BERT without selection ops; lat: the anytime graph at full length (lat / plain is the fixed cost of the selection ops); q8 r=0.5: the q8 anytime graph with every layer keeping half the tokens.\n',
   );
   report.table(
     'model | batch × seq | fp32 lat ms (median, fastest) | q8 lat ms | fp32 lat / q8 lat | fp32 plain / q8 plain | fp32 lat / fp32 plain | q8 lat / q8 plain | fp32 plain / q8 r=0.5',
@@ -47,12 +50,13 @@ export async function quantized(
     for (const [batch, seq] of shapes) {
       const x = batchOf(batch, seq);
       const half = { form: 'ratio' as const, ratios: new Array(c.numLayers).fill(0.5) };
-      const ms = await interleaved(
+      const ms = await alternating(
         {
           ...Object.fromEntries(Object.entries(models).map(([k, m]) => [k, () => m.run(x)])),
           q8Half: () => models['q8Lat']!.run(x, half),
         },
         rounds,
+        runs,
       );
       const ratio = (a: string, b: string) => roundRatio(ms, a, b);
       const ms2 = (k: string) => roundMs(ms, k);
