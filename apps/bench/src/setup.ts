@@ -164,26 +164,6 @@ export type RoundTimes = Record<string, { median: number; min: number }[]>;
 export type Runner = (() => Promise<unknown>) | { run: () => Promise<unknown>; clock: () => number };
 
 /**
- * Times every runner in turn within each round, `rounds` times, so that a ratio between two
- * runners compares runs made under the same load (the machine is shared; rounds differ).
- */
-export async function interleaved(
-  runners: Record<string, Runner>,
-  rounds: number,
-  clock?: () => number,
-): Promise<RoundTimes> {
-  const ms: RoundTimes = {};
-  for (let r = 0; r < rounds; r++)
-    for (const [k, runner] of Object.entries(runners))
-      (ms[k] ??= []).push(
-        typeof runner === 'function'
-          ? await timeRuns(runner, undefined, clock)
-          : await timeRuns(runner.run, undefined, runner.clock),
-      );
-  return ms;
-}
-
-/**
  * The order of one round's runs: `steps` steps, each running every one of `configs`
  * configurations once in a fresh random order, and never a configuration twice in a row — a step
  * does not start with the one `after` (the run before this round's first) or the previous step
@@ -205,11 +185,12 @@ export function turnOrder(rng: Rng, configs: number, steps: number, after = -1):
  * Times runners in turn, for differences of a few percent: each round runs every runner `runs`
  * times in the order {@link turnOrder} draws (seeded), and gives each runner's median and fastest
  * run in that round; load changes hit all runners alike, and the spread over rounds shows what
- * they did. Open the sessions without spinning (`spinning: false`): a pool still spinning after its
+ * they did. A runner with its own clock (a device that times its runs itself, e.g. a browser page)
+ * is timed on it; the others on `clock`. Open the sessions without spinning (`spinning: false`): a pool still spinning after its
  * run slows whichever session runs next.
  */
 export async function alternating(
-  runners: Record<string, () => Promise<unknown>>,
+  runners: Record<string, Runner>,
   rounds: number,
   runs: number,
   clock: () => number = () => performance.now(),
@@ -217,15 +198,17 @@ export async function alternating(
 ): Promise<RoundTimes> {
   const rng = new Rng(seed);
   const names = Object.keys(runners);
-  for (const run of Object.values(runners)) await run(); // warm-up
+  const timed = Object.values(runners).map((r) => (typeof r === 'function' ? { run: r, clock } : r));
+  for (const { run } of timed) await run(); // warm-up
   const ms: RoundTimes = {};
   let last = names.length - 1; // the warm-up's last
   for (let r = 0; r < rounds; r++) {
     const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
     const order = turnOrder(rng, names.length, runs, last);
     for (const j of order) {
+      const { run, clock } = timed[j]!;
       const t = clock();
-      await runners[names[j]!]!();
+      await run();
       times[names[j]!]!.push(clock() - t);
     }
     last = order.at(-1)!;

@@ -2,8 +2,9 @@
  * Browser inference (issue 26): lat's anytime graph of bert-mini at full length, 1 × 128, fp32 and
  * q8, on onnxruntime-node at 1 and 2 threads, onnxruntime-web's wasm backend in headless Chromium
  * at 1 and 2 threads (the page cross-origin isolated, so wasm threads run) and onnxruntime-web's
- * wasm backend in Node (one worker thread per thread count), all open at once and timed in turn
- * within each round, so every ratio compares runs made under the same load. Every device times
+ * wasm backend in Node (one worker thread per thread count), all open at once and run in turn
+ * (`alternating`; node's sessions not spinning), so every ratio compares runs made under the same
+ * load. Every device times
  * `session.run` itself. WebGPU is measured once after the rounds when Chromium offers an adapter,
  * and labelled software when that adapter is a fallback (SwiftShader).
  */
@@ -17,16 +18,18 @@ import { createNodeRuntime } from '@lat/runtime-node';
 import { headlessChromium } from '@lat/runtime-web/chromium';
 import { fmt, type Report } from '../report.js';
 import {
+  alternating,
   batchOf,
   configOf,
-  interleaved,
   median,
   quick,
   type Runner,
   roundMs,
   roundRatio,
   sizes,
+  type Turns,
   timeRuns,
+  turns,
 } from '../setup.js';
 import { openWasmWorker } from '../wasm-worker.js';
 
@@ -74,7 +77,7 @@ function ownRenderers(): Set<number> {
 
 /** onnxruntime-node with a clock that, like the page's and the worker's, counts only session.run. */
 function timedNode(threads: number): Device {
-  const runtime = createNodeRuntime({ threads });
+  const runtime = createNodeRuntime({ threads, spinning: false });
   let ms = 0;
   return {
     clock: () => ms,
@@ -102,7 +105,7 @@ function timedNode(threads: number): Device {
 const dtypes = ['fp32', 'q8'] as const;
 const threadCounts = [1, 2] as const;
 
-export async function browser(report: Report, rounds = quick ? 2 : 5) {
+export async function browser(report: Report, { rounds, runs }: Turns = turns('browser', quick ? 2 : 5, 5)) {
   if (!existsSync(chromiumPath)) {
     const skip = `browser section skipped: no Chromium at ${chromiumPath} (sudo apt-get install -y chromium, or tooling/scripts/ensure-chromium.sh)`;
     report.push(`\n${skip}\n`);
@@ -113,7 +116,7 @@ export async function browser(report: Report, rounds = quick ? 2 : 5) {
   const w = createRandomWeights(c, 1);
   const x = batchOf(1, 128);
   report.heading(
-    `Browser: onnxruntime-web wasm in Chromium and in Node vs onnxruntime-node, ${size.name} 1 × 128, full length, median of ${rounds} rounds (min–max)`,
+    `Browser: onnxruntime-web wasm in Chromium and in Node vs onnxruntime-node, ${size.name} 1 × 128, full length, ${rounds} rounds of ${runs} steps in turn, median (min–max) over rounds`,
   );
   const devices: Record<string, Device> = {};
   const models: Record<string, AnytimeModel> = {};
@@ -169,7 +172,7 @@ export async function browser(report: Report, rounds = quick ? 2 : 5) {
         },
       };
     }
-    const ms = await interleaved(runners, rounds);
+    const ms = await alternating(runners, rounds, runs);
 
     report.table(
       'dtype | threads | onnxruntime-node ms (median, fastest) | Chromium wasm ms | Node wasm ms | Chromium / node | Node wasm / node',

@@ -14,7 +14,17 @@ import { dirname, join } from 'node:path';
 import { hostTensor } from '@lat/core';
 import { createNodeRuntime } from '@lat/runtime-node';
 import type { Report } from '../report.js';
-import { cpuMs, interleaved, python, quick, type Runner, roundMs, roundRatio } from '../setup.js';
+import {
+  alternating,
+  cpuMs,
+  python,
+  quick,
+  type Runner,
+  roundMs,
+  roundRatio,
+  type Turns,
+  turns,
+} from '../setup.js';
 import { openWasmWorker } from '../wasm-worker.js';
 
 /** Wasm SIMD opcodes (0xFD prefix, LEB128 index) that tell which int8 kernels a binary can run. */
@@ -40,9 +50,9 @@ const formNames: Record<(typeof forms)[number], string> = {
   nbits4: 'MatMulNBits 8-bit, accuracy level 4 (int8 compute)',
 };
 
-export async function q8Ops(report: Report, rounds = quick ? 3 : 5) {
+export async function q8Ops(report: Report, { rounds, runs }: Turns = turns('q8ops', quick ? 3 : 5, 10)) {
   report.heading(
-    `q8 op forms, one bert-mini linear at 128 rows: onnxruntime-node vs onnxruntime-web wasm, 1 thread, CPU time, median of ${rounds} rounds (min–max)`,
+    `q8 op forms, one bert-mini linear at 128 rows: onnxruntime-node vs onnxruntime-web wasm, 1 thread, CPU time, ${rounds} rounds of ${runs} steps in turn, median (min–max) over rounds`,
   );
   // onnxruntime-web's dist folder, the one @lat/runtime-web (and Chromium's page) runs on.
   const fromBench = createRequire(import.meta.url);
@@ -114,7 +124,7 @@ export async function q8Ops(report: Report, rounds = quick ? 3 : 5) {
         runners[`node ${form}`] = () => a.run(x);
         runners[`wasm ${form}`] = { run: () => b.run(x), clock: wasm.cpu };
       }
-      const ms = await interleaved(runners, rounds, cpuMs);
+      const ms = await alternating(runners, rounds, runs, cpuMs);
       for (const form of forms) {
         const line = `| ${formNames[form]} | ${k} × ${n} | ${roundMs(ms, `node ${form}`)} | ${roundMs(ms, `wasm ${form}`)} | ${roundRatio(ms, `wasm ${form}`, `node ${form}`)} | ${roundRatio(ms, 'node fp32', `node ${form}`)} | ${roundRatio(ms, 'wasm fp32', `wasm ${form}`)} |`;
         report.push(line);
