@@ -27,6 +27,9 @@ export function numFlag(name: string, fallback: number, whole = true): number {
   return n;
 }
 
+/** Keep ratios the reduced-length columns time: the smallest is LengthDrop's ratio bound (0.4), the smallest configuration it trains. */
+export const keepRatios = [0.8, 0.6, 0.4];
+
 export const threads = Number(process.env['LAT_BENCH_THREADS'] ?? 2);
 export const quick = process.argv.includes('--quick');
 export const repo = join(import.meta.dirname, '../../..');

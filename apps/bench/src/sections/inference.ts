@@ -9,6 +9,7 @@ import {
   batchOf,
   chosen,
   configOf,
+  keepRatios,
   median,
   quick,
   type Size,
@@ -27,9 +28,6 @@ import {
   loadTransformersJs,
   writeHfModelDir,
 } from '../transformers-js.js';
-
-/** Keep ratios timed: the smallest is LengthDrop's ratio bound (0.4). */
-const ratios = [0.8, 0.6, 0.4];
 
 /** Logits from transformers.js and lat's plain graph on the same text must agree: same weights run. */
 export function checkSameLogits(name: string, tjs: Float32Array, lat: Float32Array) {
@@ -102,13 +100,13 @@ export async function inference(
         plain: () => plain.run(x),
         full: () => lat.run(x),
         text: () => lat.run(fromText()),
-        ...Object.fromEntries(ratios.map((r) => [`r=${r}`, () => lat.run(x, spec(r))])),
+        ...Object.fromEntries(keepRatios.map((r) => [`r=${r}`, () => lat.run(x, spec(r))])),
         ...(tjsModel ? { tjs: () => tjsModel.run(texts, seq) } : {}),
       };
       const ms = await alternating(runners, rounds, runs);
       const med = (k: string) => median(ms[k]!.map((t) => t.median));
       const per = (a: string, b: string) => ms[a]!.map((t, i) => t.median / ms[b]![i]!.median);
-      const reduced = ratios.map((r) => {
+      const reduced = keepRatios.map((r) => {
         const counts = new Array(c.numLayers).fill(Math.ceil(r * seq));
         const macsSpeedup = encoderMacs(c, seq) / encoderMacs(c, seq, counts);
         const speedups = per('plain', `r=${r}`);

@@ -17,6 +17,7 @@ import {
   configOf,
   cpuMs,
   flag,
+  keepRatios,
   median,
   type RoundTimes,
   type Size,
@@ -24,9 +25,6 @@ import {
   threads,
   turns,
 } from '../setup.js';
-
-/** Keep ratios timed: the smallest is LengthDrop's ratio bound (0.4), the smallest configuration trained. */
-const ratios = [0.8, 0.6, 0.4];
 
 /** Another checkout's graph builder, for the before/after columns. */
 type BuildGraph = (c: ModelConfig, w: StateDict) => Uint8Array;
@@ -73,7 +71,7 @@ export async function realisedShare(
   report.push(
     `Each cell: speed-up over the plain graph (ratio of medians, median over rounds); MACs speed-up; realised share = speed-up ÷ MACs speed-up, median (min–max) over rounds, from the medians and then from the fastest runs.${compareDir ? ` "before": the anytime graph of \`${compareDir}\` (\`--share-compare\`), same weights, same turns.` : ''}\n`,
   );
-  const cols = ratios.flatMap((r) => [`r=${r}`, ...(other ? [`r=${r} before`] : [])]);
+  const cols = keepRatios.flatMap((r) => [`r=${r}`, ...(other ? [`r=${r} before`] : [])]);
   report.table(`model | batch × seq | plain ${cpu ? 'CPU ' : ''}ms | lat full / plain | ${cols.join(' | ')}`);
   for (const s of which.filter(chosen)) {
     const c = configOf(s);
@@ -94,13 +92,13 @@ export async function realisedShare(
         plain: () => plain.run(x),
         full: () => lat.run(x),
       };
-      for (const r of ratios) {
+      for (const r of keepRatios) {
         runners[`r=${r}`] = () => lat.run(x, spec(r));
         if (before) runners[`r=${r} before`] = () => before.run(x, spec(r));
       }
       const ms = await alternating(runners, rounds, runs, cpu ? cpuMs : undefined);
       await Promise.all([plain.release(), lat.release(), before?.release()]);
-      const cells = ratios.flatMap((r) => {
+      const cells = keepRatios.flatMap((r) => {
         const macs =
           encoderMacs(c, seq) / encoderMacs(c, seq, new Array(c.numLayers).fill(Math.ceil(r * seq)));
         return [`r=${r}`, ...(before ? [`r=${r} before`] : [])].map((k) => {
