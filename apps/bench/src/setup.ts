@@ -3,8 +3,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { LatError, Rng } from '@lat/core';
-import { type EncodedBatch, type ModelConfig, parseModelConfig } from '@lat/layers';
+import { LatError, type LengthSpec, Rng, type Runtime, type StateDict } from '@lat/core';
+import { createAnytimeModel, type EncodedBatch, type ModelConfig, parseModelConfig } from '@lat/layers';
 
 /** `--name=value` or `--name value`. */
 export function flag(name: string): string | undefined {
@@ -31,6 +31,21 @@ export function numFlag(name: string, fallback: number, whole = true): number {
 export const keepRatios = [0.8, 0.6, 0.4];
 
 export const threads = Number(process.env['LAT_BENCH_THREADS'] ?? 2);
+
+/** Every layer keeping `r` of its tokens. */
+export const everyLayer = (c: ModelConfig, r: number): LengthSpec => ({
+  form: 'ratio',
+  ratios: new Array(c.numLayers).fill(r),
+});
+
+/** The plain graph (no selection ops) and lat's anytime model of the same weights, at the bench's threads. */
+export async function plainAndLat(runtime: Runtime, c: ModelConfig, w: StateDict) {
+  const session = { threads };
+  return {
+    plain: await createAnytimeModel(runtime, c, w, { selection: false, keptPositions: false, session }),
+    lat: await createAnytimeModel(runtime, c, w, { keptPositions: false, session }),
+  };
+}
 export const quick = process.argv.includes('--quick');
 export const repo = join(import.meta.dirname, '../../..');
 export const python = '/usr/bin/python3';

@@ -1,16 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encoderMacs, type LengthSpec, type Runtime, WordPieceTokenizer } from '@lat/core';
-import { createAnytimeModel, createRandomWeights } from '@lat/layers';
+import { encoderMacs, type Runtime, WordPieceTokenizer } from '@lat/core';
+import { createRandomWeights } from '@lat/layers';
 import { fmt, type Report } from '../report.js';
 import {
   alternating,
   batchOf,
   chosen,
   configOf,
+  everyLayer,
   keepRatios,
   median,
+  plainAndLat,
   quick,
   type Size,
   spread,
@@ -69,13 +71,7 @@ export async function inference(
     const w = createRandomWeights(c, 1);
     const tok = new WordPieceTokenizer(benchVocab(c.vocabSize));
     if (tjsRoot) writeHfModelDir(join(tjsRoot, s.name), c, w, tok);
-    const session = { threads };
-    const plain = await createAnytimeModel(runtime, c, w, {
-      selection: false,
-      keptPositions: false,
-      session,
-    });
-    const lat = await createAnytimeModel(runtime, c, w, { keptPositions: false, session });
+    const { plain, lat } = await plainAndLat(runtime, c, w);
     const tjsModel =
       tjsRoot && typeof tjs === 'object'
         ? await createTransformersJsModel(tjs, tjsRoot, s.name, threads)
@@ -95,12 +91,11 @@ export async function inference(
       const pt = runtimeName.startsWith('onnxruntime-node')
         ? torch([torchJob('x', 'infer', s, batch, seq, quick ? 3 : 10)])
         : undefined;
-      const spec = (r: number): LengthSpec => ({ form: 'ratio', ratios: new Array(c.numLayers).fill(r) });
       const runners: Record<string, () => Promise<unknown>> = {
         plain: () => plain.run(x),
         full: () => lat.run(x),
         text: () => lat.run(fromText()),
-        ...Object.fromEntries(keepRatios.map((r) => [`r=${r}`, () => lat.run(x, spec(r))])),
+        ...Object.fromEntries(keepRatios.map((r) => [`r=${r}`, () => lat.run(x, everyLayer(c, r))])),
         ...(tjsModel ? { tjs: () => tjsModel.run(texts, seq) } : {}),
       };
       const ms = await alternating(runners, rounds, runs);

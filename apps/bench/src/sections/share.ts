@@ -7,7 +7,7 @@
  * weights) runs in the same turns: a before/after in one run.
  */
 import { join, resolve } from 'node:path';
-import { encoderMacs, LatError, type LengthSpec, type Runtime, type StateDict } from '@lat/core';
+import { encoderMacs, LatError, type Runtime, type StateDict } from '@lat/core';
 import { createAnytimeModel, createRandomWeights, type ModelConfig } from '@lat/layers';
 import type { Report } from '../report.js';
 import {
@@ -16,9 +16,11 @@ import {
   chosen,
   configOf,
   cpuMs,
+  everyLayer,
   flag,
   keepRatios,
   median,
+  plainAndLat,
   type RoundTimes,
   type Size,
   spread,
@@ -79,22 +81,16 @@ export async function realisedShare(
     for (const [batch, seq] of shapes) {
       if (only && !only.includes(`${batch}x${seq}`)) continue;
       const x = batchOf(batch, seq);
-      const session = { threads };
-      const plain = await createAnytimeModel(runtime, c, w, {
-        selection: false,
-        keptPositions: false,
-        session,
-      });
-      const lat = await createAnytimeModel(runtime, c, w, { keptPositions: false, session });
-      const before = other && (await createAnytimeModel(runtime, c, w, { model: other(c, w), session }));
-      const spec = (r: number): LengthSpec => ({ form: 'ratio', ratios: new Array(c.numLayers).fill(r) });
+      const { plain, lat } = await plainAndLat(runtime, c, w);
+      const before =
+        other && (await createAnytimeModel(runtime, c, w, { model: other(c, w), session: { threads } }));
       const runners: Record<string, () => Promise<unknown>> = {
         plain: () => plain.run(x),
         full: () => lat.run(x),
       };
       for (const r of keepRatios) {
-        runners[`r=${r}`] = () => lat.run(x, spec(r));
-        if (before) runners[`r=${r} before`] = () => before.run(x, spec(r));
+        runners[`r=${r}`] = () => lat.run(x, everyLayer(c, r));
+        if (before) runners[`r=${r} before`] = () => before.run(x, everyLayer(c, r));
       }
       const ms = await alternating(runners, rounds, runs, cpu ? cpuMs : undefined);
       await Promise.all([plain.release(), lat.release(), before?.release()]);
