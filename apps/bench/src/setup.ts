@@ -27,25 +27,7 @@ export function numFlag(name: string, fallback: number, whole = true): number {
   return n;
 }
 
-/** Keep ratios the reduced-length columns time: the smallest is LengthDrop's ratio bound (0.4), the smallest configuration it trains. */
-export const keepRatios = [0.8, 0.6, 0.4];
-
 export const threads = Number(process.env['LAT_BENCH_THREADS'] ?? 2);
-
-/** Every layer keeping `r` of its tokens. */
-export const everyLayer = (c: ModelConfig, r: number): LengthSpec => ({
-  form: 'ratio',
-  ratios: new Array(c.numLayers).fill(r),
-});
-
-/** The plain graph (no selection ops) and lat's anytime model of the same weights, at the bench's threads. */
-export async function plainAndLat(runtime: Runtime, c: ModelConfig, w: StateDict) {
-  const session = { threads };
-  return {
-    plain: await createAnytimeModel(runtime, c, w, { selection: false, keptPositions: false, session }),
-    lat: await createAnytimeModel(runtime, c, w, { keptPositions: false, session }),
-  };
-}
 export const quick = process.argv.includes('--quick');
 export const repo = join(import.meta.dirname, '../../..');
 export const python = '/usr/bin/python3';
@@ -95,6 +77,27 @@ export function batchOf(batch: number, seq: number): EncodedBatch {
     attentionMask: new BigInt64Array(n).fill(1n),
     tokenTypeIds: new BigInt64Array(n),
     batch,
+  };
+}
+
+/**
+ * Keep ratios the reduced-length columns time: the smallest is LengthDrop's ratio bound (0.4), the
+ * smallest configuration it trains.
+ */
+export const keepRatios = [0.8, 0.6, 0.4];
+
+/** Every layer keeping `r` of its tokens. */
+export const everyLayer = (c: ModelConfig, r: number): LengthSpec => ({
+  form: 'ratio',
+  ratios: new Array(c.numLayers).fill(r),
+});
+
+/** The plain graph (no selection ops) and lat's anytime model of the same weights, bench threads. */
+export async function plainAndLat(runtime: Runtime, c: ModelConfig, w: StateDict) {
+  const session = { threads };
+  return {
+    plain: await createAnytimeModel(runtime, c, w, { selection: false, keptPositions: false, session }),
+    lat: await createAnytimeModel(runtime, c, w, { keptPositions: false, session }),
   };
 }
 
@@ -204,8 +207,8 @@ export function turnOrder(rng: Rng, configs: number, steps: number, after = -1):
  * times in the order {@link turnOrder} draws (seeded), and gives each runner's median and fastest
  * run in that round; load changes hit all runners alike, and the spread over rounds shows what
  * they did. A runner with its own clock (a device that times its runs itself, e.g. a browser page)
- * is timed on it; the others on `clock`. Open the sessions without spinning (`spinning: false`): a pool still spinning after its
- * run slows whichever session runs next.
+ * is timed on it; the others on `clock`. Open the sessions without spinning (`spinning: false`):
+ * a pool still spinning after its run slows whichever session runs next.
  */
 export async function alternating(
   runners: Record<string, Runner>,
@@ -238,7 +241,7 @@ export async function alternating(
   return ms;
 }
 
-/** Rounds and steps per round of a section timed in turns ({@link alternating}): `--<name>-rounds`, `--<name>-runs`. */
+/** Rounds and steps per round of a section timed in turn ({@link alternating}): `--<name>-rounds`, `--<name>-runs`. */
 export function turns(name: string, rounds = quick ? 2 : 3, runs = quick ? 2 : 3) {
   return { rounds: numFlag(`${name}-rounds`, rounds), runs: numFlag(`${name}-runs`, runs) };
 }
