@@ -42,20 +42,21 @@ export interface AnytimeOptions<S = LatSetting> {
   int8Weights?: Int8Weights;
   /**
    * Build the layers a second time without selection ops, run when nothing is dropped (full
-   * length), under one If: lat at full length then costs what a plain graph costs. Any ORT runs
-   * the graph as it is; `createAnytimeModel` opens its two branches as two sessions (no If left).
-   * The price is memory — onnxruntime pre-packs the layers' linear weights once per branch, and
-   * the two sessions hold the embeddings once each — so the default is on only for models whose
-   * layers hold at most {@link fullLengthBranchMaxParams} linear weights, where the per-layer
-   * fixed cost is a few percent of a run (bert-tiny/mini) and the copies are small.
+   * length), under one If (default on): lat at full length then costs what a plain graph costs,
+   * instead of an If per layer. Both branches read the same weight initializers from the outer
+   * graph, which ORT holds once (measured at bert-base: 1.02× the plain graph's live memory in
+   * fp32, 1.10× in q8). `createAnytimeModel` opens the two branches as two sessions (no If left)
+   * for models whose layers hold at most {@link twoSessionsMaxParams} linear weights, where the
+   * If's own cost is a few percent of a run and a second copy of the weights is small; larger
+   * models keep one session and the If.
    */
   fullLengthBranch?: boolean;
 }
 
-/** Layer linear weights up to which the full-length branch is built by default (16 M: 64 MB in fp32). */
-export const fullLengthBranchMaxParams = 16_000_000;
+/** Layer linear weights up to which `createAnytimeModel` opens a full-length branch as its own session (16 M: 64 MB in fp32). */
+export const twoSessionsMaxParams = 16_000_000;
 
-/** The encoder layers' linear weights (what onnxruntime pre-packs). */
+/** The encoder layers' linear weights (what a second session holds again). */
 function layerLinearParams(config: ModelConfig): number {
   let n = 0;
   for (const [name, dims] of expectedShapes(config, { classifier: false }))
@@ -89,7 +90,7 @@ export function buildAnytimeGraph<S = LatSetting>(
     ...(o.restore !== undefined ? { restore: o.restore } : {}),
     dtype,
     int8Weights: parseInt8Weights(o.int8Weights ?? 'per-channel-7bit'),
-    fullLengthBranch: o.fullLengthBranch ?? layerLinearParams(config) <= fullLengthBranchMaxParams,
+    fullLengthBranch: o.fullLengthBranch ?? true,
   });
   if (head === 'classification') g.output(out.logits!, 'logits');
   else {
@@ -219,9 +220,9 @@ export interface AnytimeModel<S = LatSetting> {
 /**
  * A graph with a full-length branch as two graphs, each inlined in the If's place: the
  * full-length branch without the kept-position outputs (every real token at full length: the
- * host writes them), and the reducing branch with every layer's selection ops run (the If that
- * skips them when a layer keeps every token costs more than they do, and the reducing graph never
- * runs at full length). Undefined for graphs without one.
+ * host writes them), and the reducing branch with every layer's selection ops run (graphs built
+ * before the reducing branch lost its per-layer Ifs have them inlined too: it never runs at full
+ * length). Undefined for graphs without one.
  */
 export function splitFullLength(
   model: Uint8Array,
@@ -247,11 +248,14 @@ function allKept(x: EncodedBatch): HostTensor {
 }
 
 /**
- * One session for every setting (LAT: every length configuration): it changes per call. A graph
- * with a full-length branch (bundles keep it: any ORT runs them) is opened as two sessions, one
- * per branch, and the host picks one per call from the feeds: a run at full length then costs
- * what a plain BERT graph costs, without the If — whose subgraph ORT runs in an execution frame
- * of its own, a few percent of a small model's run (measured by the bench's `overhead` section).
+ * One session for every setting (LAT: every length configuration): it changes per call. A small
+ * model's graph with a full-length branch (bundles keep it: any ORT runs them) is opened as two
+ * sessions, one per branch, and the host picks one per call from the feeds: a run at full length
+ * then costs what a plain BERT graph costs, without the If — whose subgraph ORT runs in an
+ * execution frame of its own, a few percent of a small model's run (measured by the bench's
+ * `overhead` section). Larger models (above {@link twoSessionsMaxParams} layer weights) keep the
+ * If in one session: a second session would hold every weight again, and there the If costs
+ * well under 1% of a run.
  */
 export async function createAnytimeModel<S = LatSetting>(
   runtime: Runtime,
@@ -261,7 +265,10 @@ export async function createAnytimeModel<S = LatSetting>(
 ): Promise<AnytimeModel<S>> {
   const bytes = o.model ?? toModelProto(buildAnytimeGraph(config, weights, o));
   const reducer = reducerOf(config, o);
-  const split = reducer?.keepsEverything ? splitFullLength(bytes, config.numLayers) : undefined;
+  const split =
+    reducer?.keepsEverything && layerLinearParams(config) <= twoSessionsMaxParams
+      ? splitFullLength(bytes, config.numLayers)
+      : undefined;
   const session = await runtime.createSession(split?.reducing ?? bytes, o.session);
   const full = split && (await runtime.createSession(split.full, o.session));
   const hostKept = full ? session.outputNames.filter((n) => !full.outputNames.includes(n)) : [];

@@ -7,7 +7,7 @@
  */
 import type { Graph, Tensor32, Value } from '@lat/core';
 import { architectureOf, layerShape, type ModelConfig } from './architectures/index.js';
-import { globalRows, selfAttention } from './blocks/attention.js';
+import { globalRows, keyBias, knownKeyBias, selfAttention } from './blocks/attention.js';
 import { blocks, type Dropout, type WeightSource } from './blocks/context.js';
 import { feedForward } from './blocks/feed-forward.js';
 import { spanHead } from './blocks/heads.js';
@@ -57,9 +57,10 @@ export interface EncoderOptions {
   embeddingsShift?: Value;
   /**
    * Inference with a reducer that can tell (LAT): build the layers twice under one If — without
-   * selection ops, run when no layer drops a token (full length), and with them. Saves the
-   * per-layer If and bookkeeping at full length; onnxruntime then pre-packs each linear's weights
-   * once per branch.
+   * selection ops, run when no layer drops a token (full length), and with them (no per-layer If).
+   * Saves the per-layer If and bookkeeping at full length. Both branches read the outer graph's
+   * weight initializers; a source that stores linear weights transposed (`WeightSource.transposed`)
+   * leaves no Transpose for ORT to fold into a copy per branch.
    */
   fullLengthBranch?: boolean;
   /**
@@ -108,10 +109,10 @@ export function buildEncoder(
   const mask = g.input(encoderInputs.attentionMask, 'int64', ['batch', 'seq']);
   const types =
     c.typeVocabSize > 0 ? g.input(encoderInputs.tokenTypeIds, 'int64', ['batch', 'seq']) : undefined;
-  const reducer = o.reducer?.build({ g, config: c, training: !!o.training, param: b.param });
+  const seqLength = g.squeeze(g.slice(g.shapeOf(ids), [1], [2], [0], [1]), [0]);
+  const reducer = o.reducer?.build({ g, config: c, training: !!o.training, param: b.param, seqLength });
   const layerOn = o.training?.layerDrop ? g.input(encoderInputs.layerOn, 'bool', [c.numLayers]) : undefined;
 
-  const seqLength = g.squeeze(g.slice(g.shapeOf(ids), [1], [2], [0], [1]), [0]);
   const positions = range(g, seqLength, 'seq');
   let h = b.dropout(arch.embeddings(b, { ids, positions, ...(types ? { types } : {}) }), c.hiddenDropout);
   if (o.embeddingsShift) h = g.add(h, o.embeddingsShift);
@@ -126,8 +127,11 @@ export function buildEncoder(
   const restoring = o.head === 'span' ? o.restore !== false : o.restore === true;
   const firstRowOnly = o.firstRowOnly && o.head === 'classification' && !restoring && !o.keptPositions;
 
-  /** The layers and the heads; `reducing` false leaves the reducer's token reduction out. */
-  const layersAndHeads = (reducing: boolean): LayerValues => {
+  /**
+   * The layers and the heads; `reducing` false leaves the reducer's token reduction out, and
+   * `perLayerIf` puts each layer's reduction under an If that skips it when nothing is dropped.
+   */
+  const layersAndHeads = (reducing: boolean, perLayerIf = reducing): LayerValues => {
     b.branch();
     let h = embeddings;
     let m = mask0;
@@ -145,6 +149,9 @@ export function buildEncoder(
 
     // Pooled long inputs: blockwise attention up to the first pooling.
     const blockwiseUntil = lastBlockwiseLayer(c);
+    // Layer j's attention adds the key bias of its mask (blockwise attention masks its own way).
+    const readsKeyBias = (j: number) =>
+      j < c.numLayers && j > blockwiseUntil && layerShape(c, j).heads.length > 0;
     for (let i = 0; i < c.numLayers; i++) {
       const p = `encoder.layer.${i}`;
       const shape = layerShape(c, i);
@@ -194,6 +201,10 @@ export function buildEncoder(
       reduced = true;
       // Which rows were written is only needed to restore them: graphs without restore (at full
       // length, an If yields each value as one more op) leave it out.
+      // Under an If, the next layer's key bias comes out of it too: a layer that keeps every
+      // token passes its bias on instead of building it again from the same mask.
+      const keepsAll = perLayerIf ? step.keepsAll?.() : undefined;
+      const biasOut = !!keepsAll && readsKeyBias(i + 1);
       const select = (): Value[] => {
         const r = step.reduce();
         // LayerDrop: a skipped layer passes its input, on the same rows, through unchanged.
@@ -203,6 +214,7 @@ export function buildEncoder(
           r.positions,
           ...(layerOn ? [r.rows(h)] : []),
           ...(restoring ? [r.valid] : []),
+          ...(biasOut ? [keyBias(b, r.mask)] : []),
         ];
       };
       const everything = () => [
@@ -210,9 +222,11 @@ export function buildEncoder(
         m,
         pos(),
         ...(restoring ? [g.expand(g.scalar(1), g.shapeOf(m), m.shape)] : []),
+        ...(biasOut ? [keyBias(b, m)] : []),
       ];
-      const selected = step.keepsAll ? g.ifElse(step.keepsAll, everything, select, keepsAllIf(i)) : select();
+      const selected = keepsAll ? g.ifElse(keepsAll, everything, select, keepsAllIf(i)) : select();
       const [kept, keptMask, keptPos] = selected as [Value, Value, Value];
+      if (biasOut) knownKeyBias(b, keptMask, selected.pop()!);
       const valid = restoring ? selected.at(-1)! : undefined;
       m = keptMask;
       current = keptPos;
@@ -234,7 +248,9 @@ export function buildEncoder(
 
   // Inference where no layer drops a token (full length): one If around the whole encoder runs it
   // without the reducer's selection ops, instead of a per-layer If and its bookkeeping (the fixed
-  // cost a length-adaptive graph pays over a plain one, which matters on small models).
+  // cost a length-adaptive graph pays over a plain one). The reducing branch runs every layer's
+  // selection without an If of its own: it runs only when some layer drops a token. Both branches
+  // read the same weight initializers from the outer graph (one copy in ORT).
   const keepsEverything = o.fullLengthBranch ? reducer?.keepsEverything?.(seqLength) : undefined;
   let v: LayerValues;
   if (!keepsEverything) v = layersAndHeads(true);
@@ -244,7 +260,7 @@ export function buildEncoder(
     const out = g.ifElse(
       keepsEverything,
       () => pack(layersAndHeads(false)),
-      () => pack(layersAndHeads(true)),
+      () => pack(layersAndHeads(true, false)),
       fullLengthIf,
     );
     v = {

@@ -478,6 +478,24 @@ export class Graph {
 
   // ---- gather / scatter / selection ----
 
+  /** Split into `parts` equal pieces along `axis` (static size there). */
+  split(x: Value, parts: number, axis = 0): Value[] {
+    const size = x.shape?.[axis];
+    if (typeof size !== 'number' || size % parts !== 0)
+      throw new LatError(
+        'BAD_SHAPE',
+        `Split: axis ${axis} of [${x.shape}] does not divide into ${parts} parts`,
+      );
+    const shape = x.shape!.map((d, i) => (i === axis ? size / parts : d));
+    const sizes = this.int64s(new Array(parts).fill(size / parts));
+    return this.node(
+      'Split',
+      [x, sizes],
+      { axis: attr.int(axis) },
+      new Array(parts).fill({ dtype: x.dtype, shape }),
+    );
+  }
+
   gather(data: Value, indices: Value, axis = 0): Value {
     let shape: Shape | undefined;
     if (data.shape && indices.shape) {

@@ -75,6 +75,24 @@ export function hardAttention(g: Graph, scores: Value, k: Value): Value {
   return g.where(g.greater(g.max(inTopK, cls), g.scalar(0)), scores, g.scalar(-10000));
 }
 
+const keyBiasKey = (mask: Value) => `keyBias:${mask.name}`;
+
+/**
+ * Attention's additive key bias [B, 1, 1, n] for `mask` [B, n]: −10000 for keys not attended to.
+ * Built once per mask: at full length every layer attends over the same one.
+ */
+export function keyBias(b: Blocks, mask: Value): Value {
+  const { g } = b;
+  return b.once(keyBiasKey(mask), () =>
+    g.mul(g.sub(g.scalar(1), g.unsqueeze(mask, [1, 2])), g.scalar(-10000)),
+  );
+}
+
+/** Records `bias` as the key bias of `mask` (an If that yields both), so attention reads it instead of building it. */
+export function knownKeyBias(b: Blocks, mask: Value, bias: Value): void {
+  b.once(keyBiasKey(mask), () => bias);
+}
+
 /**
  * Multi-head self-attention over the current tokens with its residual and LayerNorm (canonical
  * BERT names under `prefix`). `mask` [B, n] is 1 for keys that may be attended to.
@@ -107,13 +125,9 @@ export function selfAttention(
     ({ ctx, probs } = blockwise(b, q, k, v, mask, o.chunk, o.global));
   } else {
     const heads = (x: Value) => g.transpose(g.reshape(x, [0, 0, H, dh]), [0, 2, 1, 3]); // [B, H, n, dh]
-    // [B, 1, 1, n]; once per mask: at full length every layer attends over the same one.
-    const keyBias = b.once(`keyBias:${mask.name}`, () =>
-      g.mul(g.sub(g.scalar(1), g.unsqueeze(mask, [1, 2])), g.scalar(-10000)),
-    );
     let scores = g.add(
       g.mul(g.matmul(heads(q), g.transpose(heads(k), [0, 1, 3, 2])), g.scalar(1 / Math.sqrt(dh))),
-      keyBias,
+      keyBias(b, mask),
     );
     if (o.hardAttentionK) scores = hardAttention(g, scores, o.hardAttentionK);
     if (o.editScores) scores = o.editScores(scores);

@@ -209,7 +209,7 @@ export const adaplerReducer: TokenReducer<AdaplerSetting> = {
           const counts = g.reduceSum(kept, [1], false); // [B]
           const current = dimOf(g, attended, 1);
           return {
-            keepsAll: g.not(g.less(g.reduceMin(counts, [0], false), g.cast(current, g.float))),
+            keepsAll: () => g.not(g.less(g.reduceMin(counts, [0], false), g.cast(current, g.float))),
             reduce() {
               const kDim = `k${i}`;
               const k = g.cast(g.reduceMax(counts, [0], true), 'int64'); // [1]

@@ -5,7 +5,7 @@
  * configuration) and the kept tokens are put back in their original order.
  */
 import { type Graph, type HostTensor, keepCounts, type LengthSpec, type Value } from '@lat/core';
-import type { ModelConfig } from '../architectures/index.js';
+import { layerShape, type ModelConfig } from '../architectures/index.js';
 import { dimOf, gatherRows, gatherRowsByBatch } from '../blocks/rows.js';
 import type { LayerInput, LayerReduction, ReducerBatch, TokenReducer } from './reducer.js';
 
@@ -34,6 +34,29 @@ export function realLengths(x: ReducerBatch): number[] {
 }
 
 /**
+ * Inference: for every layer, whether every example keeps every row the layer receives (bool [1],
+ * the condition of the layer's If), from the keep counts alone: eleven ops once instead of
+ * seven in every layer. A layer that reduces keeps max_b counts rows (its TopK needs
+ * that to be at most the rows it has) and one that keeps everything passes its rows on, so
+ * layer i receives min(seq, max_b counts[b, j] over the reducing layers j < i) rows.
+ */
+function keepsAllByLayer(g: Graph, config: ModelConfig, keep: Value, seqLength: Value): Value[] {
+  const layers = config.numLayers;
+  const reduces = (j: number) => layerShape(config, j).heads.length > 0; // a pruned attention block keeps every row
+  // Counts past the input's length keep it all; the penalty leaves out layer i's own and later layers.
+  const most = g.min(g.reduceMax(keep, [0], false), seqLength); // [L]
+  const unreached = 2 ** 40;
+  const penalty = Array.from({ length: layers * layers }, (_, k) =>
+    k % layers < Math.floor(k / layers) && reduces(k % layers) ? 0 : unreached,
+  );
+  const received = g.min(
+    g.reduceMin(g.add(g.unsqueeze(most, [0]), g.int64s(penalty, [layers, layers])), [1], false),
+    seqLength,
+  ); // [L]
+  return g.split(g.not(g.less(g.reduceMin(keep, [0], false), received)), layers);
+}
+
+/**
  * LAT's per-layer reduction over the `keep_counts` input (declared here): each layer keeps its
  * count of most-attended rows, in original order. Reducers that combine LAT lengths with their
  * own reduction (a pooled model's later layers) call it for the layers LAT reduces.
@@ -42,20 +65,26 @@ export function latLayers(
   g: Graph,
   config: ModelConfig,
   training: boolean,
+  keepsAllOf?: (layer: number) => Value,
 ): (x: LayerInput) => LayerReduction {
   const keep = g.input(keepCountsInput, 'int64', ['batch', config.numLayers]);
   const minusOne = g.scalar(-1);
   const big = g.scalar(1e9);
   return ({ layer: i, attended, probs, mask: m, positions: pos }) => {
-    const counts = g.gather(keep, g.int64(i), 1); // [B]
+    // [B]; built where it is read, so a layer that keeps everything runs none of it.
+    const countsOf = () => g.gather(keep, g.int64(i), 1);
     return {
       // When every example keeps every current token nothing moves: inference skips the
       // selection ops (an If). Training graphs keep them, as autodiff has no rule for If.
       ...(training
         ? {}
-        : { keepsAll: g.not(g.less(g.reduceMin(counts, [0], false), dimOf(g, attended, 1))) }),
-      keptRows: () => g.reduceMax(counts, [0], false),
+        : {
+            keepsAll: () =>
+              keepsAllOf?.(i) ?? g.not(g.less(g.reduceMin(countsOf(), [0], false), dimOf(g, attended, 1))),
+          }),
+      keptRows: () => g.reduceMax(countsOf(), [0], false),
       reduce() {
+        const counts = countsOf();
         const kLayer = g.reduceMax(counts, [0], true); // [1]: k = max over the batch
         const kDim = `k${i}`;
         // Attention each row receives from real queries, summed over heads and queries: a
@@ -87,8 +116,13 @@ export function latLayers(
  */
 export const latReducer: TokenReducer<LatSetting> = {
   name: 'lat',
-  build: ({ g, config, training }) => {
-    const reduce = latLayers(g, config, training);
+  build: ({ g, config, training, seqLength }) => {
+    // Built with the first layer's If (none in a graph with a full-length branch).
+    let keepsAll: Value[] | undefined;
+    const reduce = latLayers(g, config, training, (i) => {
+      keepsAll ??= keepsAllByLayer(g, config, keep, seqLength);
+      return keepsAll[i]!;
+    });
     const keep = g.value(keepCountsInput);
     return {
       reduce,

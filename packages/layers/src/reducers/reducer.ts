@@ -35,6 +35,8 @@ export interface ReducerContext {
   training: boolean;
   /** One of the reducer's own `parameters`, as an initializer or a trained graph input. */
   param(name: string): Value;
+  /** int64 scalar: the input's length in tokens (the rows layer 0 receives). */
+  seqLength: Value;
 }
 
 /** One layer's state at the point where tokens are reduced. */
@@ -67,8 +69,12 @@ export interface Reduction {
 
 /** A layer's reduction, built lazily so inference can skip it when every token is kept. */
 export interface LayerReduction {
-  /** A bool scalar, true when every example keeps every token: inference then skips `reduce`'s ops. */
-  keepsAll?: Value;
+  /**
+   * A bool scalar (or one-element tensor), true when every example keeps every token: inference
+   * then skips `reduce`'s ops under an If. Built only when the encoder asks (graphs with a
+   * full-length branch have no per-layer If).
+   */
+  keepsAll?(): Value;
   /** Builds the reduction's ops (inside an ONNX If branch at inference when `keepsAll` is given). */
   reduce(): Reduction;
   /**
