@@ -10,6 +10,7 @@ import { exportedBaselines, fullLengthOverhead } from './sections/exported.js';
 import { frontierSpeed } from './sections/frontier.js';
 import { fwdBwd } from './sections/fwd-bwd.js';
 import { inference } from './sections/inference.js';
+import { branchMemory, memoryWorker } from './sections/memory.js';
 import { poolingAccuracy, poolingSpeed } from './sections/pooling.js';
 import { poolingQa } from './sections/pooling-qa.js';
 import { trainingProfile } from './sections/profile.js';
@@ -28,6 +29,7 @@ const nodeRuntime = (t = threads) => createNodeRuntime({ threads: t, spinning: f
 
 async function main() {
   if (process.argv[2] === '--train-worker') return trainWorker(JSON.parse(process.argv[3]!));
+  if (process.argv[2] === '--memory-worker') return memoryWorker(JSON.parse(process.argv[3]!));
   if (process.argv[2] === '--tfjs-worker') {
     const { tfjsTrain } = await import('./tfjs-bert.js'); // only here: tfjs loads its backends on import
     return console.log(JSON.stringify(await tfjsTrain(JSON.parse(process.argv[3]!))));
@@ -126,6 +128,11 @@ async function main() {
           [1, 128],
           [8, 128],
         ]),
+    ],
+    [
+      'memory',
+      'resident memory: lat with its full-length branch vs the plain graph, fp32 and q8',
+      () => branchMemory(report, chosenSizes ? sizes : [sizes[2]!]),
     ],
     [
       'q8ops',

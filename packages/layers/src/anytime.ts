@@ -56,12 +56,12 @@ export interface AnytimeOptions<S = LatSetting> {
 /** Layer linear weights up to which `createAnytimeModel` opens a full-length branch as its own session (16 M: 64 MB in fp32). */
 export const twoSessionsMaxParams = 16_000_000;
 
-/** The encoder layers' linear weights (what a second session holds again). */
-function layerLinearParams(config: ModelConfig): number {
+/** Whether `createAnytimeModel` opens a full-length branch as two sessions: up to {@link twoSessionsMaxParams} layer linear weights. */
+export function opensTwoSessions(config: ModelConfig): boolean {
   let n = 0;
   for (const [name, dims] of expectedShapes(config, { classifier: false }))
     if (name.startsWith('encoder.layer.') && dims.length === 2) n += dims[0]! * dims[1]!;
-  return n;
+  return n <= twoSessionsMaxParams;
 }
 
 /** The inference graph: weights as initializers, the reducer's setting (LAT: keep counts) as inputs. */
@@ -266,7 +266,7 @@ export async function createAnytimeModel<S = LatSetting>(
   const bytes = o.model ?? toModelProto(buildAnytimeGraph(config, weights, o));
   const reducer = reducerOf(config, o);
   const split =
-    reducer?.keepsEverything && layerLinearParams(config) <= twoSessionsMaxParams
+    reducer?.keepsEverything && opensTwoSessions(config)
       ? splitFullLength(bytes, config.numLayers)
       : undefined;
   const session = await runtime.createSession(split?.reducing ?? bytes, o.session);

@@ -95,7 +95,7 @@ export async function q8Anchors(
   rounds = numFlag('q8-rounds', quick ? 3 : 5),
   runs = numFlag('q8-runs', quick ? 5 : 10),
   sessions = numFlag('q8-sessions', quick ? 2 : 3),
-  withBranch = process.argv.includes('--q8-full-length-branch'),
+  withPerLayer = process.argv.includes('--q8-per-layer-ifs'),
 ) {
   report.heading(
     `int8 lat vs the same int8 weights as a plain graph (onnxruntime-node, transformers.js): CPU time per run, 1 thread, ${rounds} rounds of ${runs} alternating runs, median (min–max) over rounds`,
@@ -107,10 +107,10 @@ export async function q8Anchors(
       .map((l) => l.toFixed(1))
       .join(
         ' ',
-      )}. For each int8 weight layout lat offers, the torch export of the same random weights (\`apps/bench/torch_export.py\`) is quantised into **exactly lat's int8 weights** — every MatMul's int8 values and scales equal lat's q8 graph of that layout byte for byte (checked before timing), embedding tables fp32 as in lat's graph — with transformers.js's quantiser's graph form (DynamicQuantizeLinear shared per input → MatMulInteger → Cast → Mul by the scales' product), and run as a plain graph by onnxruntime-node (**exported q8**, from token ids) and by transformers.js (@huggingface/transformers ${tjs.env.version}, \`dtype: 'q8'\`, from text), next to lat's q8 anytime model of that layout at full length (from token ids, and from text with lat's tokenizer). per-tensor-8bit is the layout transformers.js's own q8 models have (which also store their embedding tables as uint8). Every session at one intra-op thread. Two sessions of the same graph differ by up to ±3% here (where ORT places their buffers), so every graph runs in a pool of ${sessions} sessions used in turn, and **exported q8 again** — a second pool of the same anchor — shows the noise floor of a ratio.${withBranch ? " Last column: lat's model with `fullLengthBranch: true` (above 16 M layer weights — bert-base — it is off by default, and a full-length run goes through the per-layer Ifs)." : ''} Within each round every graph runs once per step in a fresh random order, each run timed in process CPU time (user + system), so the shared machine's load changes the ratios far less than wall time would. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds; ms: median, fastest.\n`,
+      )}. For each int8 weight layout lat offers, the torch export of the same random weights (\`apps/bench/torch_export.py\`) is quantised into **exactly lat's int8 weights** — every MatMul's int8 values and scales equal lat's q8 graph of that layout byte for byte (checked before timing), embedding tables fp32 as in lat's graph — with transformers.js's quantiser's graph form (DynamicQuantizeLinear shared per input → MatMulInteger → Cast → Mul by the scales' product), and run as a plain graph by onnxruntime-node (**exported q8**, from token ids) and by transformers.js (@huggingface/transformers ${tjs.env.version}, \`dtype: 'q8'\`, from text), next to lat's q8 anytime model of that layout at full length (from token ids, and from text with lat's tokenizer). per-tensor-8bit is the layout transformers.js's own q8 models have (which also store their embedding tables as uint8). Every session at one intra-op thread. Two sessions of the same graph differ by up to ±3% here (where ORT places their buffers), so every graph runs in a pool of ${sessions} sessions used in turn, and **exported q8 again** — a second pool of the same anchor — shows the noise floor of a ratio.${withPerLayer ? " Last column: lat's model with `fullLengthBranch: false` (no full-length branch: a full-length run goes through an If per layer)." : ''} Within each round every graph runs once per step in a fresh random order, each run timed in process CPU time (user + system), so the shared machine's load changes the ratios far less than wall time would. Each cell: ratio of medians, then of fastest runs, as median (min–max) over rounds; ms: median, fastest.\n`,
   );
   report.table(
-    `model | batch × seq | int8 weights | exported q8 CPU ms | exported q8 again / exported q8 (noise floor) | lat q8 full / exported q8 | transformers.js q8 CPU ms (from text) | lat q8 from text / transformers.js q8 | lat q8 full / lat per-channel-7bit${withBranch ? ' | lat q8 full, fullLengthBranch: true / exported q8' : ''}`,
+    `model | batch × seq | int8 weights | exported q8 CPU ms | exported q8 again / exported q8 (noise floor) | lat q8 full / exported q8 | transformers.js q8 CPU ms (from text) | lat q8 from text / transformers.js q8 | lat q8 full / lat per-channel-7bit${withPerLayer ? ' | lat q8 full, per-layer Ifs / exported q8' : ''}`,
   );
   for (const s of which.filter(chosen)) {
     const c = configOf(s);
@@ -143,7 +143,7 @@ export async function q8Anchors(
     const exported: Record<string, Awaited<ReturnType<typeof pool<Graph>>>> = {};
     const again: Record<string, Awaited<ReturnType<typeof pool<Graph>>>> = {};
     const lat: Record<string, Awaited<ReturnType<typeof pool<AnytimeModel>>>> = {};
-    const branch: Record<string, Awaited<ReturnType<typeof pool<AnytimeModel>>>> = {};
+    const perLayer: Record<string, Awaited<ReturnType<typeof pool<AnytimeModel>>>> = {};
     const tjsModels: Record<string, TextClassifier> = {};
     for (const layout of int8WeightLayouts) {
       const file = join(root, layout, 'onnx/model_quantized.onnx');
@@ -161,8 +161,7 @@ export async function q8Anchors(
           ...o,
         });
       lat[layout] = await pool(() => openLat());
-      // Models above the full-length branch's default bound (bert-base) run their per-layer Ifs.
-      if (withBranch) branch[layout] = await pool(() => openLat({ fullLengthBranch: true }));
+      if (withPerLayer) perLayer[layout] = await pool(() => openLat({ fullLengthBranch: false }));
       tjsModels[layout] = await createTransformersJsModel(tjs, root, layout, 1, 'q8');
     }
     console.log(
@@ -195,17 +194,17 @@ export async function q8Anchors(
         runners[`lat ${layout}`] = () => lat[layout]!.use().run(x);
         runners[`tjs ${layout}`] = () => tjsModels[layout]!.run(texts, seq);
         runners[`latText ${layout}`] = () => lat[layout]!.use().run(fromText());
-        if (withBranch) runners[`branch ${layout}`] = () => branch[layout]!.use().run(x);
+        if (withPerLayer) runners[`perLayer ${layout}`] = () => perLayer[layout]!.use().run(x);
       }
       const ms = await alternating(runners, rounds, runs, cpuMs);
       for (const layout of int8WeightLayouts) {
-        const line = `| ${s.name} | ${batch} × ${seq} | ${layout} | ${roundMs(ms, `exported ${layout}`)} | ${roundRatio(ms, `again ${layout}`, `exported ${layout}`)} | ${roundRatio(ms, `lat ${layout}`, `exported ${layout}`)} | ${roundMs(ms, `tjs ${layout}`)} | ${roundRatio(ms, `latText ${layout}`, `tjs ${layout}`)} | ${roundRatio(ms, `lat ${layout}`, 'lat per-channel-7bit')} |${withBranch ? ` ${roundRatio(ms, `branch ${layout}`, `exported ${layout}`)} |` : ''}`;
+        const line = `| ${s.name} | ${batch} × ${seq} | ${layout} | ${roundMs(ms, `exported ${layout}`)} | ${roundRatio(ms, `again ${layout}`, `exported ${layout}`)} | ${roundRatio(ms, `lat ${layout}`, `exported ${layout}`)} | ${roundMs(ms, `tjs ${layout}`)} | ${roundRatio(ms, `latText ${layout}`, `tjs ${layout}`)} | ${roundRatio(ms, `lat ${layout}`, 'lat per-channel-7bit')} |${withPerLayer ? ` ${roundRatio(ms, `perLayer ${layout}`, `exported ${layout}`)} |` : ''}`;
         report.push(line);
         console.log(line);
       }
     }
     await Promise.all([
-      ...[exported, again, lat, branch].flatMap((pools) =>
+      ...[exported, again, lat, perLayer].flatMap((pools) =>
         Object.values(pools).flatMap((p) => p.members.map((m: { release(): Promise<void> }) => m.release())),
       ),
       ...Object.values(tjsModels).map((m) => m.release()),

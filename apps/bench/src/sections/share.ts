@@ -74,7 +74,9 @@ export async function realisedShare(
     `Each cell: speed-up over the plain graph (ratio of medians, median over rounds); MACs speed-up; realised share = speed-up ÷ MACs speed-up, median (min–max) over rounds, from the medians and then from the fastest runs.${compareDir ? ` "before": the anytime graph of \`${compareDir}\` (\`--share-compare\`), same weights, same turns.` : ''}\n`,
   );
   const cols = keepRatios.flatMap((r) => [`r=${r}`, ...(other ? [`r=${r} before`] : [])]);
-  report.table(`model | batch × seq | plain ${cpu ? 'CPU ' : ''}ms | lat full / plain | ${cols.join(' | ')}`);
+  report.table(
+    `model | batch × seq | plain ${cpu ? 'CPU ' : ''}ms | lat full / plain${other ? ' | lat full before / plain' : ''} | ${cols.join(' | ')}`,
+  );
   for (const s of which.filter(chosen)) {
     const c = configOf(s);
     const w = createRandomWeights(c, 1);
@@ -87,6 +89,7 @@ export async function realisedShare(
       const runners: Record<string, () => Promise<unknown>> = {
         plain: () => plain.run(x),
         full: () => lat.run(x),
+        ...(before && { 'full before': () => before.run(x) }),
       };
       for (const r of keepRatios) {
         runners[`r=${r}`] = () => lat.run(x, everyLayer(c, r));
@@ -103,7 +106,8 @@ export async function realisedShare(
         });
       });
       const plainMs = median(ms['plain']!.map((t) => t.median));
-      const full = spread(ms['full']!.map((t, i) => t.median / ms['plain']![i]!.median));
+      const fullOver = (k: string) => spread(ms[k]!.map((t, i) => t.median / ms['plain']![i]!.median));
+      const full = [fullOver('full'), ...(before ? [fullOver('full before')] : [])].join(' | ');
       const line = `| ${s.name} | ${batch} × ${seq} | ${plainMs.toFixed(1)} | ${full} | ${cells.join(' | ')} |`;
       report.push(line);
       console.log(line);
