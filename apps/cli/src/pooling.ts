@@ -60,7 +60,9 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
       'needs span QA (--task squad): it keeps the question through pooling, and a classification input is one segment',
       '--keep-first-segment',
     );
-  if (f.keepFirstSegment && f.poolingOperator === 'iterative')
+  // A pooled model keeps its operator in further training unless told otherwise.
+  const operator = f.poolingOperator ?? model.config.pooling?.operator;
+  if (f.keepFirstSegment && operator === 'iterative')
     throw new LatError(
       'BAD_INPUT',
       'needs successive halving: iterative softmax mixes every row into every output',
@@ -84,7 +86,7 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
           ? parsePoolingSchedule(f.pooling)
           : model.config.pooling!.schedule,
     inputLength: f.maxLength,
-    ...(f.poolingOperator ? { operator: f.poolingOperator } : {}),
+    ...(operator ? { operator } : {}),
     ...(f.chunk !== undefined
       ? { chunk: f.chunk }
       : model.config.pooling?.chunk

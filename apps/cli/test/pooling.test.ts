@@ -238,6 +238,28 @@ describe('lat train --method pooling', () => {
     });
   }, 120_000);
 
+  it('a second stage from a pooled model keeps its operator unless told otherwise', () => {
+    const first = join(dir, 'iterative');
+    const flags = ['--method', 'pooling', '--epochs', '1'];
+    const operator = ['--pooling', '0:8', '--pooling-operator', 'iterative'];
+    expect(run(['train', ...common(), '--out', first, ...flags, ...operator]).status).toBe(0);
+    const second = join(dir, 'iterative-again');
+    const s = run([
+      'train',
+      ...sentimentTraining(dir, first),
+      '--max-length',
+      '32',
+      '--out',
+      second,
+      ...flags,
+    ]);
+    expect(s.status, s.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(second, 'config.json'), 'utf8')).lat_pooling).toMatchObject({
+      schedule: [[0, 8]],
+      operator: 'iterative',
+    });
+  }, 60_000);
+
   it('refuses bad schedules in one line', () => {
     const bad = (flags: string[], message: RegExp) => {
       const r = run(['train', ...common(), '--out', join(dir, `bad-${flags.join('')}`), ...flags]);
