@@ -1,6 +1,6 @@
 import { type Graph, LatError, type Value } from '@lat/core';
 import type { Blocks } from './context.js';
-import { dimOf, range } from './rows.js';
+import { dimOf, firstSegment, range } from './rows.js';
 
 /** What self-attention gives the rest of a layer: its output states and the probabilities reducers score from. */
 export interface AttentionResult {
@@ -55,9 +55,8 @@ export function globalRows(
   positions: Value,
   types?: Value,
 ): GlobalRows {
-  let isGlobal = g.mul(mask, g.cast(g.less(positions, g.int64(count)), g.float)); // [B, n]
-  if (types) isGlobal = g.mul(isGlobal, g.cast(g.equal(types, g.int64(0)), g.float));
-  return { count, isGlobal };
+  const first = firstSegment(g, mask, types); // [B, n]
+  return { count, isGlobal: g.mul(first, g.cast(g.less(positions, g.int64(count)), g.float)) };
 }
 
 /**

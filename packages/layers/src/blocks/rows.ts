@@ -10,6 +10,15 @@ export function dimOf(g: Graph, x: Value, axis: number): Value {
   return g.squeeze(g.slice(g.shapeOf(x), [axis], [axis + 1], [0], [1]), [0]);
 }
 
+/**
+ * [B, n] float: 1 for the first segment's tokens — real (`mask` [B, n] float) and of token type 0
+ * (`types` [B, n] int64: [CLS] question [SEP] of a span-QA input). Without token types every real
+ * token is.
+ */
+export function firstSegment(g: Graph, mask: Value, types?: Value): Value {
+  return types ? g.mul(mask, g.cast(g.equal(types, g.int64(0)), g.float)) : mask;
+}
+
 /** x[b, idx[b, j], :] for x [B, n, d] and idx [B, k]: one Gather over the flattened batch. */
 export function gatherRows(g: Graph, x: Value, idx: Value, d: number): Value {
   const rows = g.reshape(x, [-1, d]);

@@ -29,6 +29,7 @@ import {
   validateLengths,
 } from '@lat/core';
 import type { ModelConfig, PoolingConfig } from '../architectures/config.js';
+import { firstSegment } from '../blocks/rows.js';
 import { encoderInputs } from '../encoder.js';
 import { keepCountsInput, latLayers, realLengths } from './lat.js';
 import type { LossTargets, ReducerBatch, TokenReducer } from './reducer.js';
@@ -324,8 +325,8 @@ function firstSegmentRows(g: Graph, config: ModelConfig): Value {
       'keep_first_segment needs token type ids to find the first segment, and this model has none',
       'lat_pooling',
     );
-  const first = g.equal(g.value(encoderInputs.tokenTypeIds), g.int64(0));
-  return g.mul(g.cast(first, g.float), g.cast(g.value(encoderInputs.attentionMask), g.float));
+  const mask = g.cast(g.value(encoderInputs.attentionMask), g.float);
+  return firstSegment(g, mask, g.value(encoderInputs.tokenTypeIds));
 }
 
 /** Every example's first segment must fit the narrowest pooling: its rows are all kept. */
