@@ -62,12 +62,6 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
     );
   // A pooled model keeps its operator in further training unless told otherwise.
   const operator = f.poolingOperator ?? model.config.pooling?.operator;
-  if (f.keepFirstSegment && operator === 'iterative')
-    throw new LatError(
-      'BAD_INPUT',
-      'needs successive halving: iterative softmax mixes every row into every output',
-      '--keep-first-segment',
-    );
   if (f.pooling === undefined && !model.config.pooling)
     throw new LatError(
       'BAD_INPUT',
@@ -107,7 +101,12 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
       : f.pooling !== undefined
         ? '--pooling'
         : join(f.model, 'config.json');
-  checkPooling(pooling, longer.config, where);
+  checkPooling(
+    pooling,
+    longer.config,
+    where,
+    f.keepFirstSegment ? { keepFirstSegment: '--keep-first-segment' } : {},
+  );
   const config = { ...longer.config, pooling };
   return { ...model, config, weights: withScorers(config, longer.weights, f.seed) };
 }

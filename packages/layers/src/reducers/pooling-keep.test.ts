@@ -5,6 +5,7 @@ import { createAnytimeModel } from '../anytime.js';
 import { parseModelConfig, toHfConfig } from '../architectures/config.js';
 import { createRandomWeights } from '../architectures/weights.js';
 import { tinyBertConfig } from '../testing/index.js';
+import { checkPooling } from './pooling.js';
 
 const runtime = createNodeRuntime({ threads: 1 });
 
@@ -46,6 +47,14 @@ describe('pooling keeps the first segment (span QA)', () => {
       expect(() => pooled([[0, 4]], extra)).toThrow(new RegExp(`^[^\\n]*${message.source}[^\\n]*$`));
     expect(() => pooled([], { chunk: 4 })).toThrow(
       /^[^\n]*keeping the first segment needs a pooling schedule$/,
+    );
+    // Given by a command-line flag, the option's errors name the flag (the CLI has no check of its own).
+    const flag = { keepFirstSegment: '--keep-first-segment' };
+    expect(() => checkPooling({ ...c.pooling!, operator: 'iterative' }, c, '--pooling', flag)).toThrow(
+      /^--keep-first-segment: needs successive halving: iterative softmax mixes every row into every output$/,
+    );
+    expect(() => checkPooling({ ...c.pooling!, schedule: [], chunk: 4 }, c, '--pooling', flag)).toThrow(
+      /^--keep-first-segment: needs a pooling schedule$/,
     );
   });
 

@@ -111,12 +111,14 @@ export function parsePoolingSchedule(text: string, where = '--pooling'): [number
 /**
  * Checks a pooling config against the model: layers within range and in order, widths that
  * shrink, each reachable by halving the previous (the first: the input length), and an input
- * length the model has positions for. One-line errors naming `where`.
+ * length the model has positions for. One-line errors naming `where`; `flags` names the command
+ * line flag an option came from (`--keep-first-segment`), which that option's errors name instead.
  */
 export function checkPooling(
   p: PoolingConfig,
   c: Pick<ModelConfig, 'numLayers' | 'maxPositions' | 'positionOffset'>,
   where: string,
+  flags: { keepFirstSegment?: string } = {},
 ): void {
   const positions = c.maxPositions - c.positionOffset;
   if (!Number.isInteger(p.inputLength) || p.inputLength < 1 || p.inputLength > positions)
@@ -181,14 +183,13 @@ export function checkPooling(
       `keep_first_segment must be true or false, got ${JSON.stringify(p.keepFirstSegment)}`,
       where,
     );
+  const keeping = (needs: string) =>
+    flags.keepFirstSegment
+      ? new LatError('BAD_INPUT', needs, flags.keepFirstSegment)
+      : new LatError('BAD_INPUT', `keeping the first segment ${needs}`, where);
   if (p.keepFirstSegment && p.operator === 'iterative')
-    throw new LatError(
-      'BAD_INPUT',
-      'keeping the first segment needs successive halving: iterative softmax mixes every row into every output',
-      where,
-    );
-  if (p.keepFirstSegment && p.schedule.length === 0)
-    throw new LatError('BAD_INPUT', 'keeping the first segment needs a pooling schedule', where);
+    throw keeping('needs successive halving: iterative softmax mixes every row into every output');
+  if (p.keepFirstSegment && p.schedule.length === 0) throw keeping('needs a pooling schedule');
 }
 
 /**
