@@ -1,7 +1,8 @@
 /**
  * `lat export` of RoBERTa models (byte-level BPE tokenizer.json), through the built binary: the
  * bundle stores the BPE tokenizer (lat.json schema 2), and `lat predict` on the bundle gives what
- * it gives on the model directory — classification, and span QA with character offsets.
+ * it gives on the model directory — classification, and span QA with character offsets. Pooling
+ * that keeps the question is refused: RoBERTa's one token type cannot tell the question apart.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -90,5 +91,35 @@ describe('lat export of a RoBERTa model', () => {
       start: a.start,
       end: a.end,
     });
+  });
+
+  it('pooling that keeps the question (--keep-first-segment) is refused in one line: one token type cannot tell it apart', () => {
+    const context = 'The plot was dull and the ending weak. Paris is the capital of France.';
+    const qas = [
+      { id: 'q', question: 'What is the capital?', answers: [{ text: 'Paris', answer_start: 39 }] },
+    ];
+    const train = join(dir, 'squad.json');
+    writeFileSync(
+      train,
+      JSON.stringify({ version: '1.1', data: [{ title: 't', paragraphs: [{ context, qas }] }] }),
+    );
+    const r = lat([
+      ...[
+        'train',
+        '--model',
+        join(dir, 'qa'),
+        '--task',
+        'squad',
+        '--train',
+        train,
+        '--out',
+        join(dir, 'keep'),
+      ],
+      ...['--method', 'pooling', '--pooling', '0:16', '--max-length', '32', '--keep-first-segment'],
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(
+      /^lat: lat_pooling\.keep_first_segment: needs token types to find the first segment \(the question\), and this roberta model has one \(every token is type 0\); [^\n]*\n$/,
+    );
   });
 });

@@ -58,6 +58,24 @@ describe('pooling keeps the first segment (span QA)', () => {
     );
   });
 
+  it('refuses a model without two token types (RoBERTa, DistilBERT) in one line: only token types tell the question apart', async () => {
+    const lat_pooling = { schedule: [[0, 4]], input_length: 16, keep_first_segment: true };
+    const roberta = { ...toHfConfig(tinyBertConfig(0)), model_type: 'roberta', type_vocab_size: 1 };
+    const distilbert = { model_type: 'distilbert', vocab_size: 30, dim: 16, n_layers: 2, n_heads: 2 };
+    for (const [hf, has] of [
+      [{ ...roberta, max_position_embeddings: 18 }, 'one \\(every token is type 0\\)'],
+      [{ ...distilbert, hidden_dim: 32, max_position_embeddings: 16 }, 'none'],
+    ] as const) {
+      const c = parseModelConfig({ ...hf, lat_pooling });
+      const w = createRandomWeights(c, 3, { qa: true }, 0.5);
+      await expect(createAnytimeModel(runtime, c, w, { head: 'span' })).rejects.toThrow(
+        new RegExp(
+          `^lat_pooling\\.keep_first_segment: needs token types to find the first segment \\(the question\\), and this ${hf.model_type} model has ${has}; [^\\n]*$`,
+        ),
+      );
+    }
+  });
+
   it('keeps every first-segment token through both poolings, the rest halved; wasm gives what Node gives', async () => {
     const schedule = [
       [0, 8],

@@ -317,14 +317,15 @@ export function poolingReducer(
 
 /**
  * [B, n] float of the input: 1 for first-segment tokens (token type 0 and attention 1), the rows
- * `keepFirstSegment` keeps intact.
+ * `keepFirstSegment` keeps intact. Only token types tell the segments apart: a model with one
+ * type (RoBERTa: every token is type 0) or none (DistilBERT) is refused.
  */
 function firstSegmentRows(g: Graph, config: ModelConfig): Value {
-  if (config.typeVocabSize === 0)
+  if (config.typeVocabSize < 2)
     throw new LatError(
       'UNSUPPORTED',
-      'keep_first_segment needs token type ids to find the first segment, and this model has none',
-      'lat_pooling',
+      `needs token types to find the first segment (the question), and this ${config.architecture} model has ${config.typeVocabSize === 0 ? 'none' : 'one (every token is type 0)'}; pool without keeping it (no --keep-first-segment)`,
+      'lat_pooling.keep_first_segment',
     );
   const mask = g.cast(g.value(encoderInputs.attentionMask), g.float);
   return firstSegment(g, mask, g.value(encoderInputs.tokenTypeIds));
