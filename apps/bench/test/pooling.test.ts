@@ -1,8 +1,6 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encoderMacs } from '@lat/core';
-import { parseModelConfig } from '@lat/layers';
 import { describe, expect, it } from 'vitest';
 import { mean, pm, Report, std } from '../src/report.js';
 import {
@@ -10,7 +8,6 @@ import {
   accuracyTableRows,
   lengthTuneOptions,
   poolingAccuracy,
-  poolingMacs,
 } from '../src/sections/pooling.js';
 
 const run = (seed: number, n: number, variant: number, acc: number, ms: number, tuneS = 10): AccuracyRun => ({
@@ -131,36 +128,5 @@ describe('--pooling-out', () => {
     } finally {
       process.argv = argv;
     }
-  });
-});
-
-describe('poolingMacs', () => {
-  /** tiny4's shape (4 layers × 128) at 4096 tokens with a lat_pooling block. */
-  const model = (pooling: Record<string, unknown>) =>
-    parseModelConfig({
-      model_type: 'bert',
-      vocab_size: 30522,
-      hidden_size: 128,
-      num_hidden_layers: 4,
-      num_attention_heads: 2,
-      intermediate_size: 512,
-      max_position_embeddings: 4096,
-      lat_pooling: { input_length: 4096, ...pooling },
-    });
-  const [n, c, g, d] = [3500, 512, 32, 128];
-
-  it('blockwise layers attend n·c, plus n·g to the global keys and g·n for the global queries', () => {
-    const blockwise = model({ schedule: [], chunk: c });
-    expect(poolingMacs(blockwise, n)).toBe(encoderMacs(blockwise, n) - 4 * 2 * n * (n - c) * d);
-    const global = model({ schedule: [], chunk: c, global_tokens: g });
-    expect(poolingMacs(global, n) - poolingMacs(blockwise, n)).toBe(4 * 2 * (n * g + g * n) * d);
-    // Pooled after layer 0: only layer 0 is blockwise, so only it pays for the global rows.
-    const pooled = (extra = {}) => poolingMacs(model({ schedule: [[0, 256]], chunk: c, ...extra }), n);
-    expect(pooled({ global_tokens: g }) - pooled()).toBe(2 * (n * g + g * n) * d);
-    // Fewer rows than global slots: every row is at most global once.
-    const short = model({ schedule: [], chunk: 8, global_tokens: g });
-    expect(poolingMacs(short, 20) - poolingMacs(model({ schedule: [], chunk: 8 }), 20)).toBe(
-      4 * 2 * (20 * 20 * 2) * d,
-    );
   });
 });

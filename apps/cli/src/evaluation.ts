@@ -1,6 +1,6 @@
 /** Shared by search and eval: a dev set, a score per configuration, MACs per configuration. */
 import { encoderMacs, keepCounts, LatError, type LengthSpec } from '@lat/core';
-import { poolingCounts } from '@lat/layers';
+import { poolingCounts, poolingMacs } from '@lat/layers';
 import { macsAt, type QuestionAnsweringPipeline, type TextClassificationPipeline } from '@lat/pipeline';
 import { spanItems, squadScores } from '@lat/qa';
 import {
@@ -34,7 +34,10 @@ export function paddedMacs(model: CliModel, padded: number, spec?: LengthSpec): 
       : model.config.pooling
         ? poolingCounts(model.config, padded)
         : Array.from(keepCounts(spec, mask, 1, model.config.numLayers), Number);
-  return encoderMacs(model.config, padded, counts, { qaHead: model.span });
+  const o = { qaHead: model.span };
+  return model.config.pooling
+    ? poolingMacs(model.config, padded, counts, o)
+    : encoderMacs(model.config, padded, counts, o);
 }
 
 /** What eval and search need from a dev set: its examples (for MACs) and a score per configuration. */

@@ -1,12 +1,18 @@
 /**
  * Trainable pooling from the CLI: `lat train --method pooling --pooling 0:8` writes a pooled model
  * (config.json records the schedule) that eval, predict, bench, info, export and the bundle
- * pipeline all run pooled; bad schedules stop with one-line errors.
+ * pipeline all run pooled; bad schedules stop with one-line errors. Eval counts a pooled model's
+ * MACs as its graph computes them.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encoderMacs } from '@lat/core';
+import { parseModelConfig, poolingCounts, poolingMacs, toHfConfig } from '@lat/layers';
+import { tinyModel } from '@lat/layers/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { paddedMacs } from '../src/evaluation.js';
+import type { CliModel } from '../src/model.js';
 import {
   cliRoot,
   ensureBuilt,
@@ -301,4 +307,18 @@ describe('lat train --method pooling', () => {
     bad(['--keep-first-segment'], /--keep-first-segment needs --method pooling/);
     bad([...pooled, '--keep-first-segment'], /--keep-first-segment: needs span QA \(--task squad\)/);
   }, 60_000);
+});
+
+describe("lat eval's padded MACs of a pooled model", () => {
+  it('are what its graph computes (poolingMacs: blockwise layers attend n·c, scorers), span head included', () => {
+    const config = parseModelConfig({
+      ...toHfConfig(tinyModel({ maxPositions: 64 }).config),
+      lat_pooling: { schedule: [[1, 8]], input_length: 64, chunk: 16 },
+    });
+    const model = { config, span: true } as CliModel;
+    expect(paddedMacs(model, 64)).toBe(poolingMacs(config, 64, undefined, { qaHead: true }));
+    expect(paddedMacs(model, 64)).toBeLessThan(
+      encoderMacs(config, 64, poolingCounts(config, 64), { qaHead: true }),
+    );
+  });
 });

@@ -1,6 +1,6 @@
 /** Turning a call's `{ budget }`, `{ latencyMs }`, `{ ratios }` or `{ lengths }` into a length configuration. */
 import { encoderMacs, keepCounts, LatError, type LengthSpec, validateLengths } from '@lat/core';
-import { fitLengths, type ModelConfig, poolingCounts } from '@lat/layers';
+import { fitLengths, type ModelConfig, poolingMacs } from '@lat/layers';
 import { type Budget, type FrontierFile, type FrontierPoint, parseBudget, pick } from '@lat/search';
 
 /** How much of the model to run; give at most one. Nothing means the full model. */
@@ -101,13 +101,9 @@ export function pointLengths(frontier: FrontierFile, point: FrontierPoint): Leng
  * counts above the input's length keep all of it).
  */
 export function inputMacs(config: ModelConfig, tokens: number, counts?: readonly number[]): number {
-  // A pooled model's rows per layer are its schedule's.
-  const rows = counts ?? (config.pooling ? poolingCounts(config, tokens) : undefined);
-  return encoderMacs(
-    config,
-    tokens,
-    rows?.map((c) => Math.min(c, tokens)),
-  );
+  const rows = counts?.map((c) => Math.min(c, tokens));
+  // A pooled model's rows per layer are its schedule's, its blockwise layers attend n·c, its scorers cost too.
+  return config.pooling ? poolingMacs(config, tokens, rows) : encoderMacs(config, tokens, rows);
 }
 
 /** MACs of one input of `tokens` real tokens run at a configuration (full length when undefined). */

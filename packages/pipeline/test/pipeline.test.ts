@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLatError, WordPieceTokenizer } from '@lat/core';
-import { createAnytimeModel } from '@lat/layers';
+import { createAnytimeModel, poolingMacs, withScorers } from '@lat/layers';
 import { tinyModel, writeBundle } from '@lat/layers/testing';
 import { decodeAnswers } from '@lat/qa';
 import { createNodeRuntime } from '@lat/runtime-node';
@@ -295,6 +295,32 @@ describe('question answering', () => {
     expect(many[0]).toEqual(a);
     expect(many[1]!.answer).toBe('oslo');
     await Promise.all([qa.dispose(), ref.release()]);
+  });
+
+  it("counts a blockwise, pooled model's MACs as its graph runs them: poolingMacs of each window", async () => {
+    const tiny = tinyBert();
+    const config = {
+      ...tiny.config,
+      pooling: { schedule: [[1, 8]] as [number, number][], inputLength: 32, chunk: 8 },
+    };
+    const files = {
+      name: 'pooled',
+      config,
+      tokenizer: tiny.tokenizer,
+      weights: withScorers(config, tiny.weights),
+      task: 'span' as const,
+      maxLength: 32,
+    };
+    const qa = await pipeline('question-answering', files, { runtime, docStride: 8 });
+    const a = await qa({ question, context });
+    const { buildFeatures } = await import('@lat/qa');
+    const windows = buildFeatures(qa.tokenizer, { question, context }, { maxSeqLength: 32, docStride: 8 });
+    expect(windows.length).toBe(a.windows);
+    expect(windows.some((w) => w.ids.length > config.pooling.chunk)).toBe(true);
+    const macs = windows.reduce((sum, w) => sum + poolingMacs(config, w.ids.length), 0);
+    expect(a.macs).toBe(macs);
+    expect(a.fullMacs).toBe(macs);
+    await qa.dispose();
   });
 
   it('loads an exported span bundle and answers as the model directory does', async () => {

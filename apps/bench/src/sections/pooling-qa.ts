@@ -6,7 +6,8 @@
  * variant alike and the speed-ups are ratios measured in one run. Reports official EM/F1, the
  * mean wall-clock per question (whole pipeline: tokenising, windows, model, decoding, and the
  * model alone on the same windows built beforehand), the mean MACs per question and the ratios to
- * the baseline. MACs are `poolingMacs` of each window's real length (blockwise layers at n·c).
+ * the baseline. MACs are the pipeline's: `poolingMacs` of each window's real length (blockwise
+ * layers at n·c).
  * "answer kept": how often a token of the gold answer is one of the rows the last layer runs on
  * (for a pooled model: the representative of a pooled row; blockwise keeps every row).
  */
@@ -18,7 +19,6 @@ import { pipeline } from '@lat/pipeline';
 import { evaluateSquadPredictions, loadSquadSet, parseSquad } from '@lat/qa';
 import { fmt, type Report } from '../report.js';
 import { flag, numFlag } from '../setup.js';
-import { poolingMacs } from './pooling.js';
 
 /** "blocks of 512, layer 0 → 256, iterative softmax | question kept" from a model directory's lat_pooling. */
 function layout(dir: string): string {
@@ -93,8 +93,7 @@ export async function poolingQa(report: Report): Promise<void> {
       const t0 = performance.now();
       const a = await v.qa({ question: q.question, context: q.context });
       v.ms += performance.now() - t0;
-      // The pipeline's MACs count n² attention in blockwise layers; poolingMacs counts n·c there.
-      v.macs += v.windows[i]!.reduce((n, w) => n + poolingMacs(v.qa.config, w.ids.length), 0);
+      v.macs += a.macs;
       v.predictions[q.id] = a.answer;
       const t1 = performance.now();
       const out = await v.qa.runWindows(v.windows[i]!, {});

@@ -8,16 +8,15 @@
 import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encoderMacs, LatError, type StateDict, WordPieceTokenizer } from '@lat/core';
+import { LatError, type StateDict, WordPieceTokenizer } from '@lat/core';
 import {
   createAnytimeModel,
   createRandomWeights,
   extendPositions,
-  lastBlockwiseLayer,
   type ModelConfig,
   padBatch,
   parseModelConfig,
-  poolingCounts,
+  poolingMacs,
 } from '@lat/layers';
 import { createNodeRuntime } from '@lat/runtime-node';
 import {
@@ -75,32 +74,6 @@ function configOf(
     id2label: { 0: 'negative', 1: 'positive' },
     ...(v.pooling ? { lat_pooling: { ...v.pooling, input_length: n } } : {}),
   });
-}
-
-/**
- * MACs of one n-token input: the LAT cost model over the rows each layer runs on, with
- * blockwise layers' attention at n·c instead of n² (plus n·g to the g global keys and g·n for
- * the global rows' own queries), the scorers (n·d each) and the iterative operator's k·n·d
- * product. Successive halving's gathers and merges are O(n·d) and left out.
- */
-export function poolingMacs(c: ModelConfig, n: number): number {
-  const d = c.hiddenSize;
-  const counts = poolingCounts(c, n);
-  let macs = encoderMacs(c, n, counts);
-  const p = c.pooling;
-  if (!p) return macs;
-  const until = lastBlockwiseLayer(c);
-  let rows = n;
-  for (let i = 0; i < c.numLayers; i++) {
-    if (i <= until) {
-      const global = Math.min(rows, p.globalTokens ?? 0);
-      macs += 2 * rows * (Math.min(rows, p.chunk!) + 2 * global - rows) * d;
-    }
-    const k = p.schedule.find(([l]) => l === i)?.[1];
-    if (k !== undefined) macs += rows * d + (p.operator === 'iterative' ? k * rows * d : 0);
-    rows = counts[i]!;
-  }
-  return macs;
 }
 
 async function medianMs(run: () => Promise<unknown>, runs: number): Promise<number> {

@@ -15,6 +15,7 @@
  * context's rows.
  */
 import {
+  encoderMacs,
   type Graph,
   type HostTensor,
   halvingRounds,
@@ -88,6 +89,37 @@ export function poolingCounts(c: Pick<ModelConfig, 'numLayers' | 'pooling'>, tok
     rows = Math.min(rows, widths.get(i) ?? rows);
     return rows;
   });
+}
+
+/**
+ * MACs of one n-token input of a pooled (or blockwise) model whose layers run on `counts` rows
+ * (default: its schedule's, `poolingCounts`), as its graph computes them: the LAT cost model over
+ * those rows, with blockwise layers' attention at n·c instead of n² (plus n·g to the g global keys
+ * and g·n for the global rows' own queries), the scorers (n·d each) and the iterative operator's
+ * k·n·d product. Successive halving's gathers and merges are O(n·d) and left out.
+ */
+export function poolingMacs(
+  c: ModelConfig,
+  n: number,
+  counts: readonly number[] = poolingCounts(c, n),
+  o: { qaHead?: boolean } = {},
+): number {
+  const d = c.hiddenSize;
+  let macs = encoderMacs(c, n, counts, o);
+  const p = c.pooling;
+  if (!p) return macs;
+  const until = lastBlockwiseLayer(c);
+  let rows = n;
+  for (let i = 0; i < c.numLayers; i++) {
+    if (i <= until) {
+      const global = Math.min(rows, p.globalTokens ?? 0);
+      macs += 2 * rows * (Math.min(rows, p.chunk!) + 2 * global - rows) * d;
+    }
+    const k = p.schedule.find(([l]) => l === i)?.[1];
+    if (k !== undefined) macs += rows * d + (p.operator === 'iterative' ? k * rows * d : 0);
+    rows = counts[i]!;
+  }
+  return macs;
 }
 
 /**
