@@ -13,11 +13,11 @@ import {
   type TaskSpec,
 } from '@lat/train';
 import { specOptions } from './lengths.js';
-import type { CliModel } from './model.js';
+import type { ModelView } from './model.js';
 import { loadSquad } from './squad.js';
 
 /** Average MACs per example of the dev set at a configuration (full length when undefined). */
-export function averageMacs(model: CliModel, data: readonly Encoded[], spec?: LengthSpec): number {
+export function averageMacs(model: ModelView, data: readonly Encoded[], spec?: LengthSpec): number {
   return data.reduce((sum, e) => sum + macsAt(model.config, e.ids.length, spec), 0) / data.length;
 }
 
@@ -25,7 +25,7 @@ export function averageMacs(model: CliModel, data: readonly Encoded[], spec?: Le
  * MACs of one input padded to `padded` tokens at a configuration, as the LAT paper counts (the
  * reference profiles a max_seq_length input); full length when undefined.
  */
-export function paddedMacs(model: CliModel, padded: number, spec?: LengthSpec): number {
+export function paddedMacs(model: ModelView, padded: number, spec?: LengthSpec): number {
   const mask = new BigInt64Array(padded).fill(1n);
   // A pooled model's lengths (when given) are its rows per layer, schedule included.
   const counts =
@@ -50,7 +50,7 @@ export interface DevScorer {
 
 /** A GLUE-style dev file for sequence models, or a SQuAD file (official EM/F1) for span models. */
 export function devScorer(
-  model: CliModel,
+  model: ModelView,
   p: TextClassificationPipeline | QuestionAnsweringPipeline,
   path: string,
   task?: string,
@@ -89,7 +89,7 @@ export function devScorer(
   };
 }
 
-export function resolveTask(model: CliModel, task?: string): TaskSpec {
+export function resolveTask(model: ModelView, task?: string): TaskSpec {
   const name = task ?? model.info?.task;
   if (name === 'squad') {
     throw new LatError(
@@ -101,7 +101,7 @@ export function resolveTask(model: CliModel, task?: string): TaskSpec {
   if (!name) {
     throw new LatError(
       'BAD_INPUT',
-      `the model was not trained by lat train, so say which task it is (--task sst2, …)`,
+      `the model does not record its task (a bundle, or not trained by lat train), so say which task it is (--task sst2, …)`,
       '--task',
     );
   }

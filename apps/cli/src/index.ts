@@ -245,7 +245,7 @@ export function createProgram(write?: (s: string) => void): Command {
     program
       .command('eval')
       .description('evaluate at a configuration, a budget or the whole frontier; or score SQuAD predictions')
-      .option('--model <dir>', 'model directory')
+      .option('--model <dir>', 'model directory, or a bundle directory from lat export')
       .option('--dev <file>', 'dev data (GLUE file, or SQuAD dataset .json with --predictions)')
       .option('--task <name>', 'task (default: the one the model was trained on)')
       .option('--predictions <file>', 'SQuAD predictions {id: answer} to score like the official script')

@@ -1,4 +1,4 @@
-/** Loading a model directory (or a bundle, for predict) the way every command needs it. */
+/** Loading a model directory (or a bundle, for predict and eval) the way every command needs it. */
 import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +56,14 @@ export interface TrainingRecipe {
 
 export type CliModel = Omit<ModelDir, 'info'> & { info?: TrainingInfo };
 
+/**
+ * What eval reads of a model besides running it: all of it for a model directory (a CliModel);
+ * a bundle gives its config, tokenizer, task and lengths, but no training record.
+ */
+export type ModelView = Pick<CliModel, 'config' | 'tokenizer' | 'span'> & {
+  info?: Partial<Pick<TrainingInfo, 'maxLength' | 'task' | 'nullThreshold' | 'recipe'>>;
+};
+
 /** Present while a `lat train` into the directory has not finished (interrupted, or running). */
 export const incompleteFile = 'lat_incomplete.json';
 
@@ -112,7 +120,7 @@ export async function loadCliModel(dir: string, o: { span?: boolean } = {}): Pro
 }
 
 /** The length inputs are padded to for this model: absolute lengths and padded MACs refer to it. */
-export function paddedLengthOf(model: CliModel): number {
+export function paddedLengthOf(model: ModelView): number {
   return model.info?.maxLength ?? (model.span ? 384 : 128);
 }
 
@@ -169,9 +177,18 @@ export async function openModelOrBundle(
   path: string,
   o: { threads?: number; frontier?: string; maxLength?: number; dtype?: ModelDtype },
 ) {
+  return (await openModelView(path, o)).pipeline;
+}
+
+/** {@link openModelOrBundle}'s pipeline, and what the model directory or bundle says of the model. */
+export async function openModelView(
+  path: string,
+  o: { threads?: number; frontier?: string; maxLength?: number; dtype?: ModelDtype },
+): Promise<{ model: ModelView; pipeline: Awaited<ReturnType<typeof openPipeline>> }> {
   if (!existsSync(join(path, bundleManifestFile))) {
     const model = await loadCliModel(path);
-    return openPipeline(model, { ...o, frontier: loadFrontier(model, o.frontier, o.dtype) });
+    const p = await openPipeline(model, { ...o, frontier: loadFrontier(model, o.frontier, o.dtype) });
+    return { model, pipeline: p };
   }
   const files = bundleModel(await readBundleDir(path));
   const options = {
@@ -180,9 +197,20 @@ export async function openModelOrBundle(
     ...(o.maxLength ? { maxLength: o.maxLength } : {}),
     ...(o.dtype ? { dtype: o.dtype } : {}),
   };
-  return files.task === 'span'
-    ? pipeline('question-answering', files, options)
-    : pipeline('text-classification', files, options);
+  const span = files.task === 'span';
+  const model: ModelView = {
+    config: files.config,
+    tokenizer: files.tokenizer,
+    span,
+    info: {
+      maxLength: files.maxLength!,
+      ...(files.nullThreshold !== undefined ? { nullThreshold: files.nullThreshold } : {}),
+    },
+  };
+  const p = span
+    ? await pipeline('question-answering', files, options)
+    : await pipeline('text-classification', files, options);
+  return { model, pipeline: p };
 }
 
 /**

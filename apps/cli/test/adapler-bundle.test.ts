@@ -84,6 +84,14 @@ describe('AdapLeR models: export, predict, info, search', () => {
     expect(budget.code).not.toBe(0);
     expect(budget.err.trim().split('\n')).toHaveLength(1);
     expect(budget.err).toMatch(/--budget: an AdapLeR model picks each input's lengths itself/);
+    // lat eval reads AdapLeR models from their directory (its own report), not from a bundle.
+    const dev = join(dir, 'dev.tsv');
+    writeFileSync(dev, `sentence\tlabel\n${texts.map((t, i) => `${t}\t${i % 2}`).join('\n')}\n`);
+    const ev = lat(['eval', '--model', bundleDir, '--dev', dev, '--task', 'sst2']);
+    expect(ev.code).not.toBe(0);
+    expect(ev.err).toMatch(
+      /^lat: --model: this is an AdapLeR bundle: lat eval reads AdapLeR models from their directory[^\n]*\n$/,
+    );
   }, 120_000);
 
   it('lat info shows the predictors and η; lat search says AdapLeR picks lengths per input', () => {

@@ -2,7 +2,7 @@ import { LatError, type LengthSpec } from '@lat/core';
 import { pointLengths } from '@lat/pipeline';
 import { averageMacs, devScorer, paddedMacs } from '../evaluation.js';
 import { type LengthFlags, lengthOptionsFromFlags } from '../lengths.js';
-import { loadCliModel, loadFrontier, openPipeline, paddedLengthOf } from '../model.js';
+import { openModelView, paddedLengthOf } from '../model.js';
 import { type Output, table } from '../output.js';
 import { adaplerEval } from './adapler.js';
 import { adaplerModelDir } from './adapler-sweep.js';
@@ -20,15 +20,22 @@ export interface EvalFlags extends LengthFlags {
 export async function evalCommand(f: EvalFlags, out: Output) {
   const adapler = adaplerModelDir(f, out);
   if (adapler) return adaplerEval({ ...f, model: adapler }, out);
-  const model = await loadCliModel(f.model);
-  const frontier = loadFrontier(model, f.frontier, f.dtype);
-  const options = lengthOptionsFromFlags(f, model.config, frontier !== undefined, paddedLengthOf(model));
-  const p = await openPipeline(model, {
+  // A model directory, or a bundle (lat.json + model.onnx): its frontier is the one in lat.json.
+  const { model, pipeline: p } = await openModelView(f.model, {
     threads: f.threads,
-    frontier,
+    ...(f.frontier ? { frontier: f.frontier } : {}),
     ...(f.dtype ? { dtype: f.dtype } : {}),
   });
   try {
+    // AdapLeR directories went to adaplerEval above; its bundles keep their own lengths per input.
+    if (p.adapler)
+      throw new LatError(
+        'UNSUPPORTED',
+        'this is an AdapLeR bundle: lat eval reads AdapLeR models from their directory (the one lat export read)',
+        '--model',
+      );
+    const frontier = p.frontier;
+    const options = lengthOptionsFromFlags(f, model.config, frontier !== undefined, paddedLengthOf(model));
     const dev = devScorer(model, p, f.dev, f.task);
     const fullMacs = averageMacs(model, dev.items);
     const padded = paddedLengthOf(model);
