@@ -113,6 +113,11 @@ export function createProgram(write?: (s: string) => void): Command {
       int('--chunk'),
     )
     .option(
+      '--pooled-chunk <n>',
+      'with --method pooling: the layers after the first pooling attend blockwise, in blocks of n kept rows (default: over all of them)',
+      int('--pooled-chunk'),
+    )
+    .option(
       '--global-tokens <n>',
       'with --method pooling and --chunk: the first segment within the first n tokens ([CLS] question [SEP]) attends to and is attended by every block (0: off)',
       int('--global-tokens'),

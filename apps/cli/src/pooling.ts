@@ -21,6 +21,8 @@ export interface PoolingFlags {
   keepFirstSegment?: boolean;
   /** Blockwise attention in blocks of this many tokens up to the first pooling. */
   chunk?: number;
+  /** Blockwise attention in blocks of this many kept rows after the first pooling. */
+  pooledChunk?: number;
   /** Blockwise layers: the first segment within the first n tokens attends globally (0: none). */
   globalTokens?: number;
   maxLength: number;
@@ -39,6 +41,7 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
   for (const [flag, v] of [
     ['--pooling', f.pooling],
     ['--chunk', f.chunk],
+    ['--pooled-chunk', f.pooledChunk],
     ['--global-tokens', f.globalTokens],
     ['--scorer-loss', f.scorerLoss],
     ['--keep-first-segment', f.keepFirstSegment],
@@ -72,6 +75,7 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
   if (f.pooling === 'none' && f.chunk === undefined)
     throw new LatError('BAD_INPUT', '--pooling none (the blockwise baseline) needs --chunk', '--pooling');
   const globalTokens = f.globalTokens ?? model.config.pooling?.globalTokens; // 0: off
+  const pooledChunk = f.pooledChunk ?? model.config.pooling?.pooledChunk;
   const pooling: PoolingConfig = {
     schedule:
       f.pooling === 'none'
@@ -87,6 +91,8 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
         ? { chunk: model.config.pooling.chunk }
         : {}),
     ...(globalTokens ? { globalTokens } : {}),
+    // A pooled model keeps its blocks after pooling unless told otherwise.
+    ...(pooledChunk ? { pooledChunk } : {}),
     // A model trained with the question kept goes on keeping it unless told otherwise.
     ...((f.keepFirstSegment ?? model.config.pooling?.keepFirstSegment) ? { keepFirstSegment: true } : {}),
   };
@@ -98,9 +104,11 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
   const where =
     f.globalTokens !== undefined
       ? '--global-tokens'
-      : f.pooling !== undefined
-        ? '--pooling'
-        : join(f.model, 'config.json');
+      : f.pooledChunk !== undefined
+        ? '--pooled-chunk'
+        : f.pooling !== undefined
+          ? '--pooling'
+          : join(f.model, 'config.json');
   checkPooling(
     pooling,
     longer.config,

@@ -59,6 +59,8 @@ export interface BundleManifest {
       inputLength: number;
       operator?: 'halving' | 'iterative';
       chunk?: number;
+      /** Blockwise attention in blocks of this many kept rows after the first pooling. */
+      pooledChunk?: number;
       /** Global rows of the blockwise layers: the first segment within the first globalTokens. */
       globalTokens?: number;
       /** Span QA: the first segment ([CLS] question [SEP]) passes every pooling unmerged. */

@@ -14,7 +14,7 @@ import { spanHead } from './blocks/heads.js';
 import { restoreRows } from './blocks/restore.js';
 import { dimOf, range } from './blocks/rows.js';
 import type { Int8Weights, ModelDtype } from './quantize.js';
-import { lastBlockwiseLayer } from './reducers/pooling.js';
+import { attentionChunk, lastBlockwiseLayer } from './reducers/pooling.js';
 import type { ReducerGraph, TokenReducer } from './reducers/reducer.js';
 
 export { type Dropout, initializerWeights, type WeightSource } from './blocks/context.js';
@@ -147,16 +147,17 @@ export function buildEncoder(
     const keptPositions: Value[] = [];
     let reduced = false;
 
-    // Pooled long inputs: blockwise attention up to the first pooling.
+    // Pooled long inputs: blockwise attention up to the first pooling (and after it with pooled_chunk).
     const blockwiseUntil = lastBlockwiseLayer(c);
     // Layer j's attention adds the key bias of its mask (blockwise attention masks its own way).
     const readsKeyBias = (j: number) =>
-      j < c.numLayers && j > blockwiseUntil && layerShape(c, j).heads.length > 0;
+      j < c.numLayers && !attentionChunk(c, j) && layerShape(c, j).heads.length > 0;
     for (let i = 0; i < c.numLayers; i++) {
       const p = `encoder.layer.${i}`;
       const shape = layerShape(c, i);
       // The last layer of a firstRowOnly graph: [CLS]'s row of h [B, 1, d], and h's row count.
-      const cut = firstRowOnly && i === c.numLayers - 1 && i > blockwiseUntil;
+      const chunk = attentionChunk(c, i);
+      const cut = firstRowOnly && i === c.numLayers - 1 && !chunk;
       const of = cut ? { axis: 1, rows: dimOf(g, h, 1) } : undefined;
       const input = cut ? g.slice(h, [0], [1], [1]) : h;
       let attended = input;
@@ -169,7 +170,8 @@ export function buildEncoder(
           ...(reducer?.attentionScores
             ? { editScores: (s: Value) => reducer.attentionScores!(i, s, m, h) }
             : {}),
-          ...(i <= blockwiseUntil ? { chunk: c.pooling!.chunk!, ...(global ? { global } : {}) } : {}),
+          // Global rows only before the pooling (after it, the question's rows are merged away).
+          ...(chunk ? { chunk, ...(global && i <= blockwiseUntil ? { global } : {}) } : {}),
           ...(cut ? { firstQueryOnly: true } : {}),
         });
         const on = reducer?.blockOn?.(i, 'attention');

@@ -142,6 +142,7 @@ export function exportModel(
               inputLength: config.pooling.inputLength,
               ...(config.pooling.operator ? { operator: config.pooling.operator } : {}),
               ...(config.pooling.chunk ? { chunk: config.pooling.chunk } : {}),
+              ...(config.pooling.pooledChunk ? { pooledChunk: config.pooling.pooledChunk } : {}),
               ...(config.pooling.globalTokens ? { globalTokens: config.pooling.globalTokens } : {}),
               ...(config.pooling.keepFirstSegment ? { keepFirstSegment: true } : {}),
             },

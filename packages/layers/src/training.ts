@@ -22,7 +22,7 @@ import type { ModelConfig } from './architectures/index.js';
 import type { FirstRowOf } from './blocks/context.js';
 import { buildEncoder, type Dropout, encoderInputs } from './encoder.js';
 import { type LatSetting, latReducer } from './reducers/lat.js';
-import { lastBlockwiseLayer, poolingCounts, poolingReducer } from './reducers/pooling.js';
+import { attentionChunk, lastBlockwiseLayer, poolingCounts, poolingReducer } from './reducers/pooling.js';
 import type { LossTargets, TokenReducer } from './reducers/reducer.js';
 
 type Feeds = Record<string, HostTensor>;
@@ -158,18 +158,19 @@ class TableDropout implements Dropout {
  * (B·N·d) or one layer's attention probabilities — B·H·r² over the r rows the layer attends
  * over, B·H·⌈N/c⌉·c·(c + g) in blockwise layers with g global tokens (their own g·N rows are
  * smaller). A pooled long-input model attends blockwise until it
- * pools and over few rows after, so its table grows as N·c, not N² (at 4096 tokens in blocks of
+ * pools and over few rows (or blocks of `pooled_chunk` of them) after, so its table grows as N·c, not N² (at 4096 tokens in blocks of
  * 512, 8× smaller than a full-attention layer's).
  */
 export function largestDropoutTensor(c: ModelConfig, maxBatch: number, maxSeq: number): number {
   const blockwiseUntil = lastBlockwiseLayer(c);
-  const chunk = c.pooling?.chunk ?? maxSeq;
-  const global = c.pooling?.globalTokens ?? 0; // blockwise rows also attend to these keys
   const attending = [maxSeq, ...poolingCounts(c, maxSeq)]; // rows layer i attends over
   let largest = maxBatch * maxSeq * c.hiddenSize;
   for (let i = 0; i < c.numLayers; i++) {
     const r = attending[i]!;
-    const probs = i <= blockwiseUntil ? Math.ceil(r / chunk) * chunk * (chunk + global) : r ** 2;
+    const chunk = attentionChunk(c, i);
+    // Blockwise rows before the pooling also attend to the global keys.
+    const global = i <= blockwiseUntil ? (c.pooling?.globalTokens ?? 0) : 0;
+    const probs = chunk ? Math.ceil(r / chunk) * chunk * (chunk + global) : r ** 2;
     largest = Math.max(largest, maxBatch * c.numHeads * probs);
   }
   return largest;

@@ -50,6 +50,12 @@ export interface PoolingConfig {
   /** Blockwise attention in blocks of `chunk` rows for the layers up to the first pooling. */
   chunk?: number;
   /**
+   * Blockwise attention in blocks of `pooledChunk` kept rows (in document order) for the layers
+   * after the first pooling (config.json `pooled_chunk`); absent: they attend over all kept rows.
+   * Global tokens apply only before the pooling.
+   */
+  pooledChunk?: number;
+  /**
    * With `chunk`: the first segment's tokens among the first `globalTokens` positions ([CLS]
    * question [SEP] in span QA) attend to every row, and every row to them, in the blockwise
    * layers (Longformer-style global attention). Absent or 0: plain blockwise attention.
@@ -188,6 +194,7 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
       inputLength: Number(p['input_length']),
       ...(p['operator'] !== undefined ? { operator: p['operator'] as PoolingConfig['operator'] } : {}),
       ...(p['chunk'] !== undefined ? { chunk: Number(p['chunk']) } : {}),
+      ...(p['pooled_chunk'] !== undefined ? { pooledChunk: Number(p['pooled_chunk']) } : {}),
       ...(p['global_tokens'] !== undefined ? { globalTokens: Number(p['global_tokens']) } : {}),
       ...(p['keep_first_segment'] !== undefined
         ? { keepFirstSegment: p['keep_first_segment'] as boolean }
@@ -236,6 +243,7 @@ export function toHfConfig(c: ModelConfig): Json {
             input_length: c.pooling.inputLength,
             ...(c.pooling.operator ? { operator: c.pooling.operator } : {}),
             ...(c.pooling.chunk ? { chunk: c.pooling.chunk } : {}),
+            ...(c.pooling.pooledChunk ? { pooled_chunk: c.pooling.pooledChunk } : {}),
             ...(c.pooling.globalTokens ? { global_tokens: c.pooling.globalTokens } : {}),
             ...(c.pooling.keepFirstSegment ? { keep_first_segment: true } : {}),
           },

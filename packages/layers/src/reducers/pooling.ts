@@ -95,7 +95,7 @@ export function poolingCounts(c: Pick<ModelConfig, 'numLayers' | 'pooling'>, tok
  * MACs of one n-token input of a pooled (or blockwise) model whose layers run on `counts` rows
  * (default: its schedule's, `poolingCounts`), as its graph computes them: the LAT cost model over
  * those rows, with blockwise layers' attention at n·c instead of n² (plus n·g to the g global keys
- * and g·n for the global rows' own queries), the scorers (n·d each) and the iterative operator's
+ * and g·n for the global rows' own queries; after the pooling with pooled_chunk c, r·c over r rows), the scorers (n·d each) and the iterative operator's
  * k·n·d product. Successive halving's gathers and merges are O(n·d) and left out.
  */
 export function poolingMacs(
@@ -111,9 +111,10 @@ export function poolingMacs(
   const until = lastBlockwiseLayer(c);
   let rows = n;
   for (let i = 0; i < c.numLayers; i++) {
-    if (i <= until) {
-      const global = Math.min(rows, p.globalTokens ?? 0);
-      macs += 2 * rows * (Math.min(rows, p.chunk!) + 2 * global - rows) * d;
+    const chunk = attentionChunk(c, i);
+    if (chunk) {
+      const global = i <= until ? Math.min(rows, p.globalTokens ?? 0) : 0;
+      macs += 2 * rows * (Math.min(rows, chunk) + 2 * global - rows) * d;
     }
     const k = p.schedule.find(([l]) => l === i)?.[1];
     if (k !== undefined) macs += rows * d + (p.operator === 'iterative' ? k * rows * d : 0);
@@ -128,6 +129,16 @@ export function poolingMacs(
  */
 export function lastBlockwiseLayer(c: Pick<ModelConfig, 'numLayers' | 'pooling'>): number {
   return c.pooling?.chunk ? (c.pooling.schedule[0]?.[0] ?? c.numLayers - 1) : -1;
+}
+
+/**
+ * The block width layer `i` attends in (undefined: over all its rows): `chunk` up to the first
+ * pooling, `pooledChunk` after it (over the kept rows in document order).
+ */
+export function attentionChunk(c: Pick<ModelConfig, 'numLayers' | 'pooling'>, i: number): number | undefined {
+  if (i <= lastBlockwiseLayer(c)) return c.pooling!.chunk;
+  const first = c.pooling?.schedule[0]?.[0];
+  return first !== undefined && i > first ? c.pooling!.pooledChunk : undefined;
 }
 
 /** "0:1024,1:256" (layer:width pairs) → a schedule; `where` names the flag in errors. */
@@ -189,6 +200,21 @@ export function checkPooling(
   }
   if (p.chunk !== undefined && (!Number.isInteger(p.chunk) || p.chunk < 1))
     throw new LatError('BAD_INPUT', `chunk must be a whole number ≥ 1, got ${p.chunk}`, where);
+  if (p.pooledChunk !== undefined) {
+    const first = p.schedule[0];
+    if (!first)
+      throw new LatError(
+        'BAD_INPUT',
+        'pooled_chunk needs a pooling schedule: it sets the blocks of the layers after the first pooling',
+        where,
+      );
+    if (!Number.isInteger(p.pooledChunk) || p.pooledChunk < 1 || p.pooledChunk > first[1])
+      throw new LatError(
+        'BAD_INPUT',
+        `pooled_chunk must be a whole number in 1..${first[1]} (the rows after layer ${first[0]}'s pooling), got ${p.pooledChunk}`,
+        where,
+      );
+  }
   if (p.globalTokens !== undefined) {
     if (!Number.isInteger(p.globalTokens) || p.globalTokens < 0 || p.globalTokens > p.inputLength)
       throw new LatError(
@@ -233,7 +259,8 @@ export function pooledLatLayers(
   c: Pick<ModelConfig, 'numLayers' | 'pooling'>,
 ): { from: number; width: number; fixed: number[] } | undefined {
   const last = c.pooling?.schedule.at(-1);
-  if (!last || last[0] >= c.numLayers - 1) return undefined;
+  // Blockwise pooled layers have no full attention map to rank their rows by.
+  if (!last || last[0] >= c.numLayers - 1 || c.pooling?.pooledChunk) return undefined;
   const rows = poolingCounts(c, c.pooling!.inputLength);
   return { from: last[0] + 1, width: last[1], fixed: rows.slice(0, last[0] + 1) };
 }
@@ -251,7 +278,9 @@ export function checkPooledLengths(
   if (!lat)
     throw new LatError(
       'BAD_LENGTHS',
-      'this pooled model runs at its pooling schedule: no layer follows its last pooling, so length configurations (--lengths, --ratios, --budget) do not apply',
+      c.pooling?.pooledChunk
+        ? 'this pooled model runs at its pooling schedule: its layers after pooling attend blockwise (pooled_chunk), so length configurations (--lengths, --ratios, --budget) do not apply'
+        : 'this pooled model runs at its pooling schedule: no layer follows its last pooling, so length configurations (--lengths, --ratios, --budget) do not apply',
       where,
     );
   const schedule = `${lat.fixed.join(',')},…`;
