@@ -244,6 +244,44 @@ describe('lat train --method pooling', () => {
     });
   }, 120_000);
 
+  it('trains blocks of kept rows after pooling with --pooled-chunk; a second stage keeps them unless told', () => {
+    const out = join(dir, 'pooled-chunk');
+    const flags = ['--method', 'pooling', '--pooling', '0:8', '--chunk', '8', '--epochs', '1'];
+    const r = run(['train', ...common(), '--out', out, ...flags, '--pooled-chunk', '4']);
+    expect(r.status, r.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config.lat_pooling).toEqual({ schedule: [[0, 8]], input_length: 32, chunk: 8, pooled_chunk: 4 });
+    const bundle = join(dir, 'pooled-chunk-bundle');
+    latJson(['export', '--model', out, '--out', bundle]);
+    const manifest = JSON.parse(readFileSync(join(bundle, 'lat.json'), 'utf8'));
+    expect(manifest.model.pooling).toMatchObject({ chunk: 8, pooledChunk: 4 });
+    const text = 'the film was dull and the plot was boring but the cast was witty and the story was fresh';
+    expect(latJson(['predict', '--model', bundle, text]).predictions[0].logits).toEqual(
+      latJson(['predict', '--model', out, text]).predictions[0].logits.map((v: number) =>
+        expect.closeTo(v, 5),
+      ),
+    );
+    const again = (name: string, extra: string[]) => {
+      const s = run([
+        'train',
+        ...sentimentTraining(dir, out),
+        '--max-length',
+        '32',
+        '--out',
+        join(dir, name),
+        '--method',
+        'pooling',
+        '--epochs',
+        '1',
+        ...extra,
+      ]);
+      expect(s.status, s.stderr).toBe(0);
+      return JSON.parse(readFileSync(join(dir, name, 'config.json'), 'utf8')).lat_pooling;
+    };
+    expect(again('pooled-chunk-kept', [])).toMatchObject({ chunk: 8, pooled_chunk: 4 });
+    expect(again('pooled-chunk-new', ['--pooled-chunk', '2'])).toMatchObject({ pooled_chunk: 2 });
+  }, 120_000);
+
   it('a second stage from a pooled model keeps its operator unless told otherwise', () => {
     const first = join(dir, 'iterative');
     const flags = ['--method', 'pooling', '--epochs', '1'];
@@ -303,6 +341,13 @@ describe('lat train --method pooling', () => {
       /global tokens must be a whole number in 0\.\.32 \(the input length\), got 33/,
     );
     bad([...blockwise, '--global-tokens', '-1'], /--global-tokens must be a whole number, got '-1'/);
+    // Blocks after pooling: pooling only, at most the pooled rows.
+    bad(['--pooled-chunk', '4'], /--pooled-chunk needs --method pooling/);
+    bad(
+      [...pooled, '--pooled-chunk', '9'],
+      /--pooled-chunk: pooled_chunk must be a whole number in 1\.\.8 \(the rows after layer 0's pooling\), got 9/,
+    );
+    bad([...blockwise, '--pooled-chunk', '4'], /--pooled-chunk: pooled_chunk needs a pooling schedule/);
     // Keeping the question: pooling only, span QA only, successive halving only.
     bad(['--keep-first-segment'], /--keep-first-segment needs --method pooling/);
     bad([...pooled, '--keep-first-segment'], /--keep-first-segment: needs span QA \(--task squad\)/);

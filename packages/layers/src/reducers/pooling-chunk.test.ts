@@ -137,7 +137,10 @@ describe('blockwise attention after pooling (pooled_chunk)', () => {
 
   it('refuses bad values in one line', () => {
     for (const [extra, message] of [
-      [{ pooled_chunk: 0 }, /pooled_chunk must be a whole number in 1\.\.8 \(the rows after layer 0's pooling\), got 0/],
+      [
+        { pooled_chunk: 0 },
+        /pooled_chunk must be a whole number in 1\.\.8 \(the rows after layer 0's pooling\), got 0/,
+      ],
       [{ pooled_chunk: 2.5 }, /got 2\.5/],
       [{ pooled_chunk: 9 }, /got 9/],
       [{ schedule: [], chunk: 4, pooled_chunk: 2 }, /pooled_chunk needs a pooling schedule/],

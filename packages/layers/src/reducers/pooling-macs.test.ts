@@ -37,6 +37,16 @@ describe('poolingMacs', () => {
     );
   });
 
+  it('pooled layers in blocks of pooled_chunk attend r·c instead of r², without the global rows', () => {
+    const pooled = (extra = {}) => poolingMacs(model({ schedule: [[0, 256]], chunk: c, ...extra }), n);
+    // Layers 1–3 attend over the 256 pooled rows: blocks of 32 save 256·(256 − 32) per product.
+    expect(pooled() - pooled({ pooled_chunk: 32 })).toBe(3 * 2 * 256 * (256 - 32) * d);
+    expect(pooled({ pooled_chunk: 256 })).toBe(pooled());
+    expect(pooled({ global_tokens: g, pooled_chunk: 32 }) - pooled({ pooled_chunk: 32 })).toBe(
+      2 * (n * g + g * n) * d,
+    );
+  });
+
   it('takes the rows each layer ran on (LAT lengths after the last pooling): the blockwise and scorer terms stay', () => {
     const pooled = model({ schedule: [[0, 256]], chunk: c });
     const counts = [256, 128, 64, 64];
