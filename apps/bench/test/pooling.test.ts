@@ -9,6 +9,7 @@ import {
   lengthTuneOptions,
   poolingAccuracy,
 } from '../src/sections/pooling.js';
+import { pairedDifference } from '../src/sections/pooling-qa.js';
 
 const run = (seed: number, n: number, variant: number, acc: number, ms: number, tuneS = 10): AccuracyRun => ({
   seed,
@@ -128,5 +129,13 @@ describe('--pooling-out', () => {
     } finally {
       process.argv = argv;
     }
+  });
+});
+
+describe('pairedDifference', () => {
+  it('is the mean per-question difference in points with its normal 95% half-width', () => {
+    // Differences 0, 1, 0, 0: mean 0.25, sample sd 0.5, so ±1.96 · 0.5 / √4.
+    expect(pairedDifference([1, 1, 0, 1], [1, 0, 0, 1])).toEqual({ mean: 25, half: expect.closeTo(49, 9) });
+    expect(pairedDifference([1, 0], [1, 0])).toEqual({ mean: 0, half: 0 });
   });
 });

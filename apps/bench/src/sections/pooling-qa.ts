@@ -7,7 +7,8 @@
  * mean wall-clock per question (whole pipeline: tokenising, windows, model, decoding, and the
  * model alone on the same windows built beforehand), the mean MACs per question and the ratios to
  * the baseline. MACs are the pipeline's: `poolingMacs` of each window's real length (blockwise
- * layers at n·c).
+ * layers at n·c). "Δ EM" comes with the normal 95% interval of the per-question paired
+ * difference to the baseline.
  * "answer kept": how often a token of the gold answer is one of the rows the last layer runs on
  * (for a pooled model: the representative of a pooled row; blockwise keeps every row).
  */
@@ -28,10 +29,22 @@ function layout(dir: string): string {
     p.chunk ? `blocks of ${p.chunk}` : '',
     p.global_tokens ? `question global (≤ ${p.global_tokens})` : '',
     ...(p.schedule as [number, number][]).map(([l, k]) => `layer ${l} → ${k}`),
+    p.pooled_chunk ? `then blocks of ${p.pooled_chunk}` : '',
     p.operator === 'iterative' ? 'iterative softmax' : '',
     p.keep_first_segment ? 'question kept' : '',
   ];
   return `${p.input_length} tokens: ${parts.filter(Boolean).join(', ')}`;
+}
+
+/**
+ * The mean per-question difference a − b of 0/1 scores, in points, and the half-width of its
+ * normal 95% interval (paired: both answered the same questions).
+ */
+export function pairedDifference(a: readonly number[], b: readonly number[]): { mean: number; half: number } {
+  const d = a.map((x, i) => x - b[i]!);
+  const mean = d.reduce((s, x) => s + x, 0) / d.length;
+  const variance = d.reduce((s, x) => s + (x - mean) ** 2, 0) / Math.max(1, d.length - 1);
+  return { mean: 100 * mean, half: 100 * 1.96 * Math.sqrt(variance / d.length) };
 }
 
 /** start, start + 1, …, end. */
@@ -113,19 +126,28 @@ export async function poolingQa(report: Report): Promise<void> {
     modelMs: v.modelMs / questions.length,
     macs: v.macs / questions.length,
     kept: (100 * v.kept) / questions.length,
+    // 1 where the answer is an exact match, per question (for the paired interval).
+    exact: questions.map(
+      (q) => evaluateSquadPredictions([q], { [q.id]: v.predictions[q.id]! })['exact_match']! / 100,
+    ),
   }));
   const base = rows[0]!;
+  const signed = (x: number) => `${x > 0 ? '+' : ''}${fmt(x, 1)}`;
+  const deltaEm = (r: (typeof rows)[0]) => {
+    const { mean, half } = pairedDifference(r.exact, base.exact);
+    return `${signed(mean)} (${signed(mean - half)} to ${signed(mean + half)})`;
+  };
   report.push(
     `\n### Span QA over long contexts — ${dev.split('/').at(-1)}, ${questions.length} questions, onnxruntime-node, 1 thread, batch 1`,
-    '\n| variant | layout | EM | F1 | Δ F1 vs baseline (points) | ms / question | speed-up vs baseline | model ms / question | model speed-up | MMACs / question | MACs speed-up | answer kept |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '\n| variant | layout | EM | F1 | Δ EM vs baseline (paired 95% interval) | Δ F1 vs baseline (points) | ms / question | speed-up vs baseline | model ms / question | model speed-up | MMACs / question | MACs speed-up | answer kept |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const r of rows) {
     report.push(
-      `| ${r.label} | ${r.what} | ${fmt(r.scores['exact_match']!, 1)} | ${fmt(r.scores['f1']!, 1)} | ${fmt(r.scores['f1']! - base.scores['f1']!, 1)} | ${fmt(r.ms, 1)} | ${fmt(base.ms / r.ms)}× | ${fmt(r.modelMs, 1)} | ${fmt(base.modelMs / r.modelMs)}× | ${fmt(r.macs / 1e6, 0)} | ${fmt(base.macs / r.macs)}× | ${fmt(r.kept, 0)}% |`,
+      `| ${r.label} | ${r.what} | ${fmt(r.scores['exact_match']!, 1)} | ${fmt(r.scores['f1']!, 1)} | ${deltaEm(r)} | ${fmt(r.scores['f1']! - base.scores['f1']!, 1)} | ${fmt(r.ms, 1)} | ${fmt(base.ms / r.ms)}× | ${fmt(r.modelMs, 1)} | ${fmt(base.modelMs / r.modelMs)}× | ${fmt(r.macs / 1e6, 0)} | ${fmt(base.macs / r.macs)}× | ${fmt(r.kept, 0)}% |`,
     );
     console.log(
-      `  ${r.label}: EM ${r.scores['exact_match']!.toFixed(1)}, F1 ${r.scores['f1']!.toFixed(1)}, ${r.ms.toFixed(1)} ms (model ${r.modelMs.toFixed(1)} ms), answer kept ${r.kept.toFixed(0)}%`,
+      `  ${r.label}: EM ${r.scores['exact_match']!.toFixed(1)} (Δ ${deltaEm(r)}), F1 ${r.scores['f1']!.toFixed(1)}, ${r.ms.toFixed(1)} ms (model ${r.modelMs.toFixed(1)} ms), answer kept ${r.kept.toFixed(0)}%`,
     );
   }
   for (const v of variants) await v.qa.dispose();
