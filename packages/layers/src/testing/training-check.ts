@@ -36,3 +36,46 @@ export async function trainingCheck(c: ModelConfig, w: StateDict, x: EncodedBatc
     release: () => s.release(),
   };
 }
+
+/** One weight element's gradient from the training graph and by finite differences. */
+export interface GradientPair {
+  name: string;
+  i: number;
+  analytic: number;
+  numeric: number;
+  /** The weight's largest |gradient| (0: it gets none). */
+  largest: number;
+}
+
+/**
+ * The training graph on one batch: its logits, and for every weight in `names` the gradients of
+ * elements `at` from the graph next to their finite differences.
+ */
+export async function gradientPairs(
+  c: ModelConfig,
+  w: StateDict,
+  x: EncodedBatch,
+  labels: number[],
+  names: readonly string[],
+  at: readonly number[],
+): Promise<{ logits: number[]; pairs: GradientPair[] }> {
+  const check = await trainingCheck(c, w, x, labels);
+  try {
+    const out = await check.run(w);
+    const grads = check.grads(out);
+    const pairs: GradientPair[] = [];
+    for (const name of names) {
+      const g = grads[name]!;
+      const largest = Math.max(...Array.from(g, Math.abs));
+      for (const i of at)
+        pairs.push({ name, i, analytic: g[i]!, numeric: await check.numeric(name, i), largest });
+    }
+    return { logits: Array.from(out['logits']!.data as Float32Array), pairs };
+  } finally {
+    await check.release();
+  }
+}
+
+/** The pairs whose finite difference misses the graph's gradient (by more than 1e-3 + 5%). */
+export const gradientMisses = (pairs: readonly GradientPair[]) =>
+  pairs.filter((p) => !(Math.abs(p.numeric - p.analytic) < 1e-3 + 0.05 * Math.abs(p.analytic)));
