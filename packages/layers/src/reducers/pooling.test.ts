@@ -3,12 +3,17 @@
  * wasm alike), short inputs pass unchanged, the scorers get gradients that match finite
  * differences, and bad schedules are refused in one line.
  */
+import type { StateDict } from '@lat/core';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { createWebRuntime } from '@lat/runtime-web';
 import { describe, expect, it } from 'vitest';
 import { createAnytimeModel } from '../anytime.js';
-import type { PoolingConfig } from '../architectures/config.js';
-import { parseModelConfig, toHfConfig } from '../architectures/config.js';
+import {
+  type ModelConfig,
+  type PoolingConfig,
+  parseModelConfig,
+  toHfConfig,
+} from '../architectures/config.js';
 import { extendPositions } from '../architectures/positions.js';
 import { createRandomWeights } from '../architectures/weights.js';
 import { dimOf, range } from '../blocks/rows.js';
@@ -56,6 +61,32 @@ function blockMaskedReducer(
       };
     },
   };
+}
+
+/**
+ * `blockwise` gives what `plain` (the same pooling, full attention) gives with the block mask of
+ * `blockMaskedReducer`, and not what `plain` gives unmasked; returns `blockwise`'s outputs.
+ */
+async function expectBlockMasked(
+  blockwise: ModelConfig,
+  plain: ModelConfig,
+  w: StateDict,
+  chunk: number,
+  masks: (layer: number) => boolean,
+) {
+  const runtime = createNodeRuntime({ threads: 1 });
+  const x = batch(16, [16, 11]);
+  const a = await createAnytimeModel(runtime, blockwise, w);
+  const b = await createAnytimeModel(runtime, plain, w, {
+    reducer: blockMaskedReducer(plain.pooling!, chunk, masks),
+  });
+  const full = await createAnytimeModel(runtime, plain, w);
+  const [ra, rb, rf] = [await a.run(x), await b.run(x), await full.run(x)];
+  for (const m of [a, b, full]) await m.release();
+  expect(ra.keptPositions).toEqual(rb.keptPositions);
+  Array.from(rb.logits!).forEach((v, i) => expect(ra.logits![i]).toBeCloseTo(v, 4));
+  expect(Math.max(...Array.from(rf.logits!, (v, i) => Math.abs(v - ra.logits![i]!)))).toBeGreaterThan(1e-4);
+  return ra;
 }
 
 describe('trainable pooling as a reducer', () => {
@@ -125,20 +156,8 @@ describe('trainable pooling as a reducer', () => {
     const plainAttention = pooled([[1, 4]]);
     const w = createRandomWeights(chunked, 6, {}, 0.5);
     // The same pooling, with scores of rows in different blocks pushed to −10000 where chunking applies.
-    const blockMasked = blockMaskedReducer(plainAttention.pooling!, 5, (layer) => layer <= 1);
-    const runtime = createNodeRuntime({ threads: 1 });
+    const ra = await expectBlockMasked(chunked, plainAttention, w, 5, (layer) => layer <= 1);
     const x = batch(16, [16, 11]);
-    const a = await createAnytimeModel(runtime, chunked, w);
-    const b = await createAnytimeModel(runtime, plainAttention, w, { reducer: blockMasked });
-    const [ra, rb] = [await a.run(x), await b.run(x)];
-    expect(ra.keptPositions).toEqual(rb.keptPositions);
-    Array.from(rb.logits!).forEach((v, i) => expect(ra.logits![i]).toBeCloseTo(v, 4));
-    const full = await createAnytimeModel(runtime, plainAttention, w);
-    const rf = await full.run(x);
-    expect(Math.max(...Array.from(rf.logits!, (v, i) => Math.abs(v - ra.logits![i]!)))).toBeGreaterThan(1e-4);
-    await full.release();
-    await a.release();
-    await b.release();
 
     // Gradients flow through the blocks: a query weight of layer 0 against finite differences.
     const name = 'encoder.layer.0.attention.self.query.weight';
@@ -149,20 +168,8 @@ describe('trainable pooling as a reducer', () => {
 
   it('blocks after pooling (pooled_chunk) equal full attention with a block-diagonal mask over the kept rows', async () => {
     const blocks = pooled([[0, 8]], { pooled_chunk: 3 }); // 16 → 8 rows, then blocks of 3 (the last padded)
-    const plainAttention = pooled([[0, 8]]);
     const w = createRandomWeights(blocks, 8, {}, 0.5);
-    const runtime = createNodeRuntime({ threads: 1 });
-    const x = batch(16, [16, 11]);
-    const a = await createAnytimeModel(runtime, blocks, w);
-    const reducer = blockMaskedReducer(plainAttention.pooling!, 3, (layer) => layer >= 1);
-    const b = await createAnytimeModel(runtime, plainAttention, w, { reducer });
-    const [ra, rb] = [await a.run(x), await b.run(x)];
-    expect(ra.keptPositions).toEqual(rb.keptPositions);
-    Array.from(rb.logits!).forEach((v, i) => expect(ra.logits![i]).toBeCloseTo(v, 4));
-    const full = await createAnytimeModel(runtime, plainAttention, w);
-    const rf = await full.run(x);
-    expect(Math.max(...Array.from(rf.logits!, (v, i) => Math.abs(v - ra.logits![i]!)))).toBeGreaterThan(1e-4);
-    for (const m of [a, b, full]) await m.release();
+    await expectBlockMasked(blocks, pooled([[0, 8]]), w, 3, (layer) => layer >= 1);
   });
 
   it('extends positions by copying the learned ones; inputs within the old length are unchanged', async () => {
