@@ -75,7 +75,8 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
   if (f.pooling === 'none' && f.chunk === undefined)
     throw new LatError('BAD_INPUT', '--pooling none (the blockwise baseline) needs --chunk', '--pooling');
   const globalTokens = f.globalTokens ?? model.config.pooling?.globalTokens; // 0: off
-  const pooledChunk = f.pooledChunk ?? model.config.pooling?.pooledChunk;
+  // The blockwise baseline (`--pooling none`) has no layers after a pooling to inherit it for.
+  const pooledChunk = f.pooledChunk ?? (f.pooling === 'none' ? undefined : model.config.pooling?.pooledChunk);
   const pooling: PoolingConfig = {
     schedule:
       f.pooling === 'none'
