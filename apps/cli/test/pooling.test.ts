@@ -281,7 +281,7 @@ describe('lat train --method pooling', () => {
     expect(again('pooled-chunk-kept', [])).toMatchObject({ chunk: 8, pooled_chunk: 4 });
     expect(again('pooled-chunk-new', ['--pooled-chunk', '2'])).toMatchObject({ pooled_chunk: 2 });
     // The blockwise baseline from it has no pooled layers to keep them for.
-    expect(again('pooled-chunk-none', ['--pooling', 'none'])).toEqual({
+    expect(again('pooled-chunk-none', ['--pooling', 'none', '--chunk', '8'])).toEqual({
       schedule: [],
       input_length: 32,
       chunk: 8,
