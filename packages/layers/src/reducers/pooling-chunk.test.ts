@@ -1,9 +1,9 @@
 /**
  * Blockwise attention after pooling (config `lat_pooling.pooled_chunk`): the layers after the
  * first pooling attend within blocks of c kept rows in document order. A block as wide as the
- * pooled rows is plain attention, wasm gives what Node gives; blocks of c match a float64 reference with that key mask on
- * arrays; the training graph's gradients match finite differences; the dropout table and the
- * MACs count c·r instead of r²; bad values are refused in one line.
+ * pooled rows is plain attention, and wasm gives what Node gives. Blocks of c match a float64
+ * reference with that key mask on arrays; the training graph's gradients match finite
+ * differences; the dropout table counts c·r instead of r²; bad values are refused in one line.
  */
 import { isLatError } from '@lat/core';
 import { createNodeRuntime } from '@lat/runtime-node';
