@@ -98,3 +98,18 @@ describe('checkpoints survive a crash at any step', () => {
     }
   }, 120_000);
 });
+
+describe('a span model’s checkpoint', () => {
+  it('keeps qa_outputs when resumed and as the best epoch (config.json names no head)', async () => {
+    const { loadBestWeights, loadCheckpoint, saveCheckpoint } = await import('./checkpoint.js');
+    const span = createRandomWeights(config, 3, { qa: true, classifier: false });
+    const state = { step: 1, epoch: 0, batchInEpoch: 1, rng: [1], epochRng: [1], losses: [0.5] };
+    const dir = newDir();
+    saveCheckpoint(dir, config, span, { step: 1, m: {}, v: {} }, state);
+    const ck = loadCheckpoint(dir, config);
+    expect([...ck.weights.keys()].sort()).toEqual([...span.keys()].sort());
+    expect(ck.weights.get('qa_outputs.weight')!.data).toEqual(span.get('qa_outputs.weight')!.data);
+    cpSync(join(dir, 'checkpoint'), join(dir, 'checkpoint-best'), { recursive: true });
+    expect(loadBestWeights(dir, config).has('qa_outputs.bias')).toBe(true);
+  });
+});

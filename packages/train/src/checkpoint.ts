@@ -73,10 +73,15 @@ export function loadBestWeights(outDir: string, config: ModelConfig): StateDict 
   return readModelWeights(join(outDir, bestCheckpointDirName), config);
 }
 
-/** model.safetensors of a directory written by `writeModelFiles`, with AdapLeR's weights when it has them. */
+/**
+ * model.safetensors of a directory written by `writeModelFiles`, with AdapLeR's weights when it
+ * has them. A span model's head is kept: config.json names no head (a SQuAD run from a
+ * classifier's folder still says BertForSequenceClassification), so the file decides.
+ */
 function readModelWeights(dir: string, config: ModelConfig): StateDict {
   const file = join(dir, 'model.safetensors');
-  const weights = toCanonical(readSafetensors(file), config, file);
+  const raw = readSafetensors(file);
+  const weights = toCanonical(raw, config, file, { qa: raw.has('qa_outputs.weight') });
   const extra = join(dir, adaplerWeightsFile);
   if (existsSync(extra)) for (const [name, t] of readSafetensors(extra)) weights.set(name, t);
   return weights;
