@@ -1,5 +1,5 @@
 /** Shared by search and eval: a dev set, a score per configuration, MACs per configuration. */
-import { encoderMacs, keepCounts, LatError, type LengthSpec } from '@lat/core';
+import { keepCounts, LatError, type LengthSpec } from '@lat/core';
 import { poolingCounts, poolingMacs } from '@lat/layers';
 import { macsAt, type QuestionAnsweringPipeline, type TextClassificationPipeline } from '@lat/pipeline';
 import { spanItems, squadScores } from '@lat/qa';
@@ -34,10 +34,7 @@ export function paddedMacs(model: ModelView, padded: number, spec?: LengthSpec):
       : model.config.pooling
         ? poolingCounts(model.config, padded)
         : Array.from(keepCounts(spec, mask, 1, model.config.numLayers), Number);
-  const o = { qaHead: model.span };
-  return model.config.pooling
-    ? poolingMacs(model.config, padded, counts, o)
-    : encoderMacs(model.config, padded, counts, o);
+  return poolingMacs(model.config, padded, counts, { qaHead: model.span });
 }
 
 /** What eval and search need from a dev set: its examples (for MACs) and a score per configuration. */

@@ -158,8 +158,8 @@ class TableDropout implements Dropout {
  * (B·N·d) or one layer's attention probabilities — B·H·r² over the r rows the layer attends
  * over, B·H·⌈N/c⌉·c·(c + g) in blockwise layers with g global tokens (their own g·N rows are
  * smaller). A pooled long-input model attends blockwise until it
- * pools and over few rows (or blocks of `pooled_chunk` of them) after, so its table grows as N·c, not N² (at 4096 tokens in blocks of
- * 512, 8× smaller than a full-attention layer's).
+ * pools and over few rows (or blocks of `pooled_chunk` of them) after, so its table grows as
+ * N·c, not N² (at 4096 tokens in blocks of 512, 8× smaller than a full-attention layer's).
  */
 export function largestDropoutTensor(c: ModelConfig, maxBatch: number, maxSeq: number): number {
   const blockwiseUntil = lastBlockwiseLayer(c);

@@ -1,5 +1,5 @@
 /** Turning a call's `{ budget }`, `{ latencyMs }`, `{ ratios }` or `{ lengths }` into a length configuration. */
-import { encoderMacs, keepCounts, LatError, type LengthSpec, validateLengths } from '@lat/core';
+import { keepCounts, LatError, type LengthSpec, validateLengths } from '@lat/core';
 import { fitLengths, type ModelConfig, poolingMacs } from '@lat/layers';
 import { type Budget, type FrontierFile, type FrontierPoint, parseBudget, pick } from '@lat/search';
 
@@ -103,7 +103,7 @@ export function pointLengths(frontier: FrontierFile, point: FrontierPoint): Leng
 export function inputMacs(config: ModelConfig, tokens: number, counts?: readonly number[]): number {
   const rows = counts?.map((c) => Math.min(c, tokens));
   // A pooled model's rows per layer are its schedule's, its blockwise layers attend n·c, its scorers cost too.
-  return config.pooling ? poolingMacs(config, tokens, rows) : encoderMacs(config, tokens, rows);
+  return poolingMacs(config, tokens, rows);
 }
 
 /** MACs of one input of `tokens` real tokens run at a configuration (full length when undefined). */

@@ -92,11 +92,13 @@ export function poolingCounts(c: Pick<ModelConfig, 'numLayers' | 'pooling'>, tok
 }
 
 /**
- * MACs of one n-token input of a pooled (or blockwise) model whose layers run on `counts` rows
- * (default: its schedule's, `poolingCounts`), as its graph computes them: the LAT cost model over
- * those rows, with blockwise layers' attention at n·c instead of n² (plus n·g to the g global keys
- * and g·n for the global rows' own queries; after the pooling with pooled_chunk c, r·c over r rows), the scorers (n·d each) and the iterative operator's
- * k·n·d product. Successive halving's gathers and merges are O(n·d) and left out.
+ * MACs of one n-token input of any model whose layers run on `counts` rows (default: its
+ * schedule's, `poolingCounts`; every row without pooling), as its graph computes them: the LAT
+ * cost model over those rows, with blockwise layers' attention at n·c instead of n² (plus n·g to
+ * the g global keys and g·n for the global rows' own queries; after the pooling with
+ * pooled_chunk c, r·c over r rows), the scorers (n·d each) and the iterative operator's k·n·d
+ * product. Successive halving's gathers and merges are O(n·d) and left out. Without pooling it is
+ * `encoderMacs`.
  */
 export function poolingMacs(
   c: ModelConfig,
@@ -278,9 +280,7 @@ export function checkPooledLengths(
   if (!lat)
     throw new LatError(
       'BAD_LENGTHS',
-      c.pooling?.pooledChunk
-        ? 'this pooled model runs at its pooling schedule: its layers after pooling attend blockwise (pooled_chunk), so length configurations (--lengths, --ratios, --budget) do not apply'
-        : 'this pooled model runs at its pooling schedule: no layer follows its last pooling, so length configurations (--lengths, --ratios, --budget) do not apply',
+      `this pooled model runs at its pooling schedule: ${c.pooling?.pooledChunk ? 'its layers after pooling attend blockwise (pooled_chunk)' : 'no layer follows its last pooling'}, so length configurations (--lengths, --ratios, --budget) do not apply`,
       where,
     );
   const schedule = `${lat.fixed.join(',')},…`;
