@@ -4,5 +4,6 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: ['packages/*', 'apps/*'],
+    globalSetup: ['tooling/vitest-config/test-tmpdir.js'],
   },
 });

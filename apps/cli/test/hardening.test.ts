@@ -226,6 +226,19 @@ describe('issue 18: nothing lost, nothing crashes', () => {
     expect(existsSync(join(out, '.lat-train.lock'))).toBe(false);
   });
 
+  it('7b: a run that fails before writing anything removes the --out folder it created, and only that', () => {
+    const missing = (out: string) => [...trainArgs(out), '--train', join(dir, 'no-such.tsv')];
+    const fresh = join(dir, 'failed-fresh');
+    const r = lat(missing(fresh));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no-such.tsv/);
+    expect(existsSync(fresh)).toBe(false);
+    const given = join(dir, 'failed-given');
+    mkdirSync(given);
+    expect(lat(missing(given)).code).toBe(1);
+    expect(readdirSync(given)).toEqual([]); // the user's own folder stays
+  });
+
   it('8: --resume with other arguments or data is refused unless --force', () => {
     const out = join(dir, 'mismatch');
     expect(lat([...trainArgs(out), '--epochs', '1']).code).toBe(0);

@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LatError, lengthDefaults, type StateDict } from '@lat/core';
 import { createAnytimeModel } from '@lat/layers';
@@ -94,11 +94,17 @@ export interface TrainSummary {
 
 export async function trainCommand(f: TrainFlags, out: Output): Promise<TrainSummary> {
   // First: one run per --out (which must be writable), before any data is read.
+  const created = !existsSync(f.out);
   const release = lockOutputDir(f.out);
+  let trained = false;
   try {
-    return await trainLocked(f, out);
+    const summary = await trainLocked(f, out);
+    trained = true;
+    return summary;
   } finally {
     release();
+    // A run that failed before writing anything leaves no empty --out folder behind it.
+    if (!trained && created && readdirSync(f.out).length === 0) rmdirSync(f.out);
   }
 }
 
