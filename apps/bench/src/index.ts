@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createNodeRuntime } from '@lat/runtime-node';
 import { createWebRuntime } from '@lat/runtime-web';
 import { Report } from './report.js';
@@ -172,8 +172,10 @@ async function main() {
       () => poolingQa(report),
     ],
   ];
-  mkdirSync(join(repo, 'bench/results'), { recursive: true });
-  const file = join(repo, only ? 'bench/results/partial.md' : 'bench/results/latest.md');
+  // --out keeps runs that go on side by side from writing over each other's report.
+  const out = flag('out');
+  const file = out ? resolve(out) : join(repo, only ? 'bench/results/partial.md' : 'bench/results/latest.md');
+  mkdirSync(dirname(file), { recursive: true });
   for (const [key, title, run] of sections) {
     if (only && !only.includes(key)) continue;
     console.log(`\n${title}`);
