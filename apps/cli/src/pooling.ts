@@ -71,8 +71,9 @@ export function withPoolingFlags(f: PoolingFlags, model: CliModel, info: (line: 
       '--method pooling needs a schedule, e.g. --pooling 0:32,1:8',
       '--pooling',
     );
-  // `--pooling none --chunk n`: blockwise attention in every layer, no pooling (the baseline).
-  if (f.pooling === 'none' && f.chunk === undefined)
+  // `--pooling none --chunk n`: blockwise attention in every layer, no pooling (the baseline);
+  // a model that already has blocks keeps them.
+  if (f.pooling === 'none' && f.chunk === undefined && !model.config.pooling?.chunk)
     throw new LatError('BAD_INPUT', '--pooling none (the blockwise baseline) needs --chunk', '--pooling');
   const globalTokens = f.globalTokens ?? model.config.pooling?.globalTokens; // 0: off
   // The blockwise baseline (`--pooling none`) has no layers after a pooling to inherit it for.

@@ -213,6 +213,26 @@ describe('lat train --method pooling', () => {
       [0, 1, 2, 3, 4],
       [0, 1, 2, 3, 4],
     ]);
+    // Training it further with --pooling none keeps its blocks without --chunk again.
+    const further = join(dir, 'blockwise-further');
+    const again = run([
+      'train',
+      ...common(),
+      '--model',
+      out,
+      '--out',
+      further,
+      '--method',
+      'pooling',
+      '--pooling',
+      'none',
+      '--epochs',
+      '1',
+    ]);
+    expect(again.status, again.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(further, 'config.json'), 'utf8')).lat_pooling).toEqual(
+      config.lat_pooling,
+    );
   }, 60_000);
 
   it('trains blockwise attention with global tokens; predict, export and the bundle run them; stage B keeps them', () => {
