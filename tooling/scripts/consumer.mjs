@@ -29,8 +29,16 @@ const reportFlag = process.argv.indexOf('--report');
 const reportAt = reportFlag > 0 ? process.argv[reportFlag + 1] : undefined;
 const results = [];
 
-/** npm as a stranger runs it: none of the npm_* settings pnpm exports to the scripts it runs. */
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_|^pnpm_/i.test(k)));
+/**
+ * npm as a stranger runs it: none of the npm_* settings pnpm exports to the scripts it runs. The
+ * examples' temporary files go under `work` (TMPDIR), so removing `work` removes them too.
+ */
+const tmp = join(work, 'tmp');
+mkdirSync(tmp);
+const cleanEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_|^pnpm_/i.test(k))),
+  TMPDIR: tmp,
+};
 
 function run(cmd, args, { cwd = work, env = {}, timeout = 300_000 } = {}) {
   const r = spawnSync(cmd, args, {
