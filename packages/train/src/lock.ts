@@ -1,9 +1,10 @@
 /**
  * One training run per output directory: `<out>/.lat-train.lock` holds the owner's pid and host.
  * A second run is refused while the owner lives; the lock of a process that died (SIGKILL, a
- * crash) is taken over. Taking the lock is also the early check that `--out` is writable.
+ * crash) is taken over. Taking the lock is also the early check that `--out` is writable. A folder
+ * the lock created is removed on release when the run wrote nothing into it (it failed early).
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LatError } from '@lat/core';
@@ -36,11 +37,21 @@ function readOwner(path: string): LockOwner | undefined {
   }
 }
 
+function removeIfEmpty(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') throw e;
+  }
+}
+
 /** Takes the lock on `dir` (created if needed); returns the function that releases it. */
 export function lockOutputDir(dir: string): () => void {
   const path = join(dir, lockFileName);
+  let created: string | undefined;
   try {
-    mkdirSync(dir, { recursive: true });
+    created = mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw fileError(e, dir, 'cannot create the output directory');
   }
@@ -70,6 +81,7 @@ export function lockOutputDir(dir: string): () => void {
     }
     return () => {
       if (readOwner(path)?.pid === process.pid) rmSync(path, { force: true });
+      if (created) removeIfEmpty(dir);
     };
   }
 }

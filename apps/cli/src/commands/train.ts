@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LatError, lengthDefaults, type StateDict } from '@lat/core';
 import { createAnytimeModel } from '@lat/layers';
@@ -94,17 +94,12 @@ export interface TrainSummary {
 
 export async function trainCommand(f: TrainFlags, out: Output): Promise<TrainSummary> {
   // First: one run per --out (which must be writable), before any data is read.
-  const created = !existsSync(f.out);
+  // Releasing it also removes an --out folder it created that the run left empty (it failed early).
   const release = lockOutputDir(f.out);
-  let trained = false;
   try {
-    const summary = await trainLocked(f, out);
-    trained = true;
-    return summary;
+    return await trainLocked(f, out);
   } finally {
     release();
-    // A run that failed before writing anything leaves no empty --out folder behind it.
-    if (!trained && created && readdirSync(f.out).length === 0) rmdirSync(f.out);
   }
 }
 
