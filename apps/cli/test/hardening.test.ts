@@ -229,10 +229,10 @@ describe('issue 18: nothing lost, nothing crashes', () => {
   it('7b: a run that fails before writing anything removes the --out folder it created, and only that', () => {
     const missing = (out: string) => [...trainArgs(out), '--train', join(dir, 'no-such.tsv')];
     const fresh = join(dir, 'failed-fresh');
-    const r = lat(missing(fresh));
+    const r = lat(missing(join(fresh, 'nested')));
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/no-such.tsv/);
-    expect(existsSync(fresh)).toBe(false);
+    expect(existsSync(fresh)).toBe(false); // the parent it made too
     const given = join(dir, 'failed-given');
     mkdirSync(given);
     expect(lat(missing(given)).code).toBe(1);

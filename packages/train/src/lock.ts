@@ -6,7 +6,7 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { LatError } from '@lat/core';
 import { fileError } from '@lat/core/node';
 
@@ -37,12 +37,17 @@ function readOwner(path: string): LockOwner | undefined {
   }
 }
 
-function removeIfEmpty(dir: string): void {
-  try {
-    rmdirSync(dir);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') throw e;
+/** Removes `dir` and the parents up to `created` (the first folder mkdir made) while they are empty. */
+function removeEmptyUpTo(dir: string, created: string): void {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      rmdirSync(d);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT') return;
+      throw e;
+    }
+    if (d === resolve(created) || d === dirname(d)) return;
   }
 }
 
@@ -81,7 +86,7 @@ export function lockOutputDir(dir: string): () => void {
     }
     return () => {
       if (readOwner(path)?.pid === process.pid) rmSync(path, { force: true });
-      if (created) removeIfEmpty(dir);
+      if (created) removeEmptyUpTo(dir, created);
     };
   }
 }
